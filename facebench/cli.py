@@ -1,0 +1,80 @@
+"""The one ``facebench`` entry point.
+
+Subcommands live beside the code they drive (``facebench/<stage>/cli.py`` exposes ``add_parser``);
+this module wires them together and turns user errors into one line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import FacebenchError
+
+# (module, subcommand) in the order `facebench --help` shows them.
+_SUBCOMMANDS = (
+    ("facebench.data.cli", "data"),
+    ("facebench.engine.cli", "train"),
+    ("facebench.eval.cli", "eval"),
+    ("facebench.sweep.cli", "sweep"),
+    ("facebench.report.cli", "report"),
+)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .config import describe_keys
+    from .registry import load_all
+
+    registries = load_all()
+    for kind, reg in sorted(registries.items()):
+        print(f"{kind}s:")
+        for name in reg.names():
+            print(f"  {name:<18} {reg.help(name)}")
+        print()
+    if args.keys:
+        print("config keys (--set key=value):")
+        for key, typ, default, doc in describe_keys():
+            print(f"  {key:<28} {typ:<14} {default:<12} {doc}")
+    if args.complexity:
+        from .models.complexity import print_complexity_table
+
+        print_complexity_table(image_size=args.image_size, num_classes=args.num_classes)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facebench", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("list", help="list every registry (datasets, backbones, losses, ...) and its names")
+    p.add_argument("--keys", action="store_true", help="also list every config key with type, default and meaning")
+    p.add_argument("--complexity", action="store_true", help="also list parameters, FLOPs and MACs of every backbone")
+    p.add_argument("--image-size", type=int, default=32, help="input size for --complexity (default 32)")
+    p.add_argument("--num-classes", type=int, default=10, help="classifier classes for --complexity (default 10)")
+    p.set_defaults(func=_cmd_list)
+    for module, name in _SUBCOMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise
+            continue
+        mod.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except FacebenchError as e:
+        print(f"facebench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("facebench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Atomic writes: a result or checkpoint is either the old file or the complete new one, never half."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success fsync it and rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and arrays, Paths, sets: everything a metrics dict is likely to hold.
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, (Path, set, frozenset, tuple)):
+        return str(obj) if isinstance(obj, Path) else list(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def sanitize(obj: Any) -> Any:
+    """Replace NaN/inf floats by None so the JSON is standard (RFC 8259) and readable anywhere."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): sanitize(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sanitize(v) for v in obj]
+    if hasattr(obj, "tolist"):
+        return sanitize(obj.tolist())
+    return obj
+
+
+def dumps_json(obj: Any, **kwargs: Any) -> str:
+    return json.dumps(sanitize(obj), default=_json_default, allow_nan=False, **kwargs)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, dumps_json(obj, indent=2, sort_keys=True) + "\n")
+
+
+def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
+    """Append one JSON line and fsync; a torn last line is skipped by ``read_jsonl``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(dumps_json(obj, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    rows = []
+    path = Path(path)
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill mid-write
+    return rows

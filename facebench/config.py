@@ -179,8 +179,9 @@ class TrialConfig:
         return cfg
 
     @classmethod
-    def from_file(cls, path: str | Path, overrides: list[str] | None = None) -> "TrialConfig":
-        return cls.from_dict({**load_file(path), **parse_overrides(overrides or [])})
+    def from_file(cls, path: str | Path, overrides: list[str] | None = None, *,
+                  validate_names: bool = True) -> "TrialConfig":
+        return cls.from_dict({**load_file(path), **parse_overrides(overrides or [])}, validate_names=validate_names)
 
     def with_overrides(self, overrides: list[str] | Mapping[str, Any]) -> "TrialConfig":
         extra = parse_overrides(overrides) if isinstance(overrides, list) else flatten(overrides)
@@ -345,7 +346,7 @@ def _coerce(key: str, typ: Any, value: Any) -> Any:
         typ = next(t for t in typing.get_args(typ) if t is not type(None))
     bad = ConfigError(f"{key}: expected {typ.__name__}{' or none' if optional else ''}, got {value!r}")
     if typ is bool:
-        if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
+        if isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")):
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE

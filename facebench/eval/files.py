@@ -1,0 +1,160 @@
+"""Files the evaluation reads and writes: embeddings (.npz / Parquet), pairs, a trial's ``verification.npz``.
+
+An embeddings file holds ``names`` (relative image paths as the pairs file resolves them, e.g.
+``Aaron_Peirsol/Aaron_Peirsol_0001.jpg``) and ``embeddings`` (N x D); in Parquet, the same two columns with
+the embeddings as a list column. Pairs come from ``facebench.data.pairs.read_pairs`` (LFW pairs.txt or CSV).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..io import atomic_path
+
+VERIFICATION_NPZ = Path("artefacts") / "verification.npz"
+
+
+@dataclass
+class PairArrays:
+    """Pairs resolved against an embeddings file: row indices, labels, folds (file order)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    same: np.ndarray
+    fold: np.ndarray
+
+
+def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """``(names, embeddings)`` from ``.npz`` or ``.parquet``; every problem is a DataError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: embeddings file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        names, emb = _read_npz(path)
+    elif suffix in (".parquet", ".pq"):
+        names, emb = _read_parquet(path)
+    else:
+        raise DataError(f"{path}: unknown embeddings format {suffix!r}; use .npz or .parquet")
+    return _check_embeddings(path, names, emb)
+
+
+def _read_npz(path: Path) -> tuple[Any, Any]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    for key in ("names", "embeddings"):
+        if key not in arrays:
+            raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
+    return arrays["names"], arrays["embeddings"]
+
+
+def _read_parquet(path: Path) -> tuple[Any, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise DataError(f"{path}: not a readable Parquet file ({e})") from None
+    for key in ("names", "embeddings"):
+        if key not in table.column_names:
+            raise DataError(f"{path}: missing column {key!r} (found: {', '.join(table.column_names)})")
+    rows = table.column("embeddings").to_pylist()
+    dim = len(rows[0]) if rows and rows[0] is not None else 0
+    for i, r in enumerate(rows):
+        if r is None or len(r) != dim:
+            raise DataError(f"{path}: embedding rows differ in dimension (row {i} has "
+                            f"{0 if r is None else len(r)} values, row 0 has {dim})")
+    emb = np.array(rows, dtype=np.float64) if rows else np.zeros((0, 0))
+    return np.array(table.column("names").to_pylist(), dtype=object), emb
+
+
+def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.ndarray]:
+    names = np.asarray(names)
+    if names.ndim != 1 or not all(isinstance(n, str) for n in names.tolist()):
+        raise DataError(f"{path}: 'names' must be a 1-D array of strings")
+    emb = np.asarray(emb)
+    if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.number):
+        raise DataError(f"{path}: 'embeddings' must be a numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    if len(names) != len(emb):
+        raise DataError(f"{path}: {len(names)} names but {len(emb)} embedding rows")
+    bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
+    if len(bad):
+        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {names[bad[0]]!r})")
+    names = names.tolist()
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if n in seen:
+            raise DataError(f"{path}: duplicate name {n!r} at rows {seen[n]} and {i}")
+        seen[n] = i
+    return names, emb
+
+
+def load_pairs(path: str | Path):
+    """The data package's reader (the one pairs.txt / CSV parser in facebench)."""
+    from ..data.pairs import read_pairs
+
+    return read_pairs(path)
+
+
+def resolve_pairs(pairs: Any, names: list[str], *, embeddings_path: str | Path = "") -> PairArrays:
+    """Row indices of each pair's images; an unknown image is a DataError naming the pair and the image."""
+    row = {n: i for i, n in enumerate(names)}
+    a = np.empty(len(pairs.a), dtype=np.int64)
+    b = np.empty(len(pairs.b), dtype=np.int64)
+    for i, (na, nb) in enumerate(zip(pairs.a, pairs.b)):
+        for out, name in ((a, na), (b, nb)):
+            if name not in row:
+                where = f" in {embeddings_path}" if embeddings_path else ""
+                raise DataError(f"{pairs.source or 'pairs'}: pair {i} (file order, from 0) refers to image "
+                                f"{name!r}, which has no embedding{where}")
+            out[i] = row[name]
+    return PairArrays(a, b, np.asarray(pairs.same, dtype=bool), np.asarray(pairs.fold, dtype=np.int64))
+
+
+def contiguous_folds(n: int, k: int) -> np.ndarray:
+    """Fold ids for ``n`` pairs in file order split into ``k`` contiguous blocks (LFW's own layout)."""
+    if not 1 <= k <= n:
+        raise DataError(f"--folds {k}: must be between 1 and the number of pairs ({n})")
+    return (np.arange(n) * k) // n
+
+
+def write_verification_npz(path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray,
+                           result: Any, metric: str) -> None:
+    """The trial artefact of docs/architecture.md, written atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, scores=np.asarray(scores, dtype=np.float64), same=np.asarray(same, dtype=bool),
+                     fold=np.asarray(fold, dtype=np.int64), thresholds=result.thresholds,
+                     fold_ids=result.fold_ids, fold_accuracy=result.fold_accuracy, metric=np.array(metric),
+                     greater_is_same=np.array(bool(result.greater_is_same)))
+
+
+def read_verification_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """A trial's scores, same, fold, greater_is_same (+ thresholds when present); a trial dir is accepted too."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / VERIFICATION_NPZ
+    if not path.is_file():
+        raise DataError(f"{path}: verification artefact not found (a trial directory holds {VERIFICATION_NPZ})")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    for key in ("scores", "same", "fold", "greater_is_same"):
+        if key not in out:
+            raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(out))})")
+    if not (len(out["scores"]) == len(out["same"]) == len(out["fold"])):
+        raise DataError(f"{path}: scores, same and fold differ in length")
+    out["greater_is_same"] = np.asarray(bool(out["greater_is_same"]))
+    out["source"] = np.array(str(path))
+    return out

@@ -1,0 +1,362 @@
+"""Face verification metrics: LFW's k-fold protocol, computed exactly from the scores themselves.
+
+Conventions (docs/evaluation.md states them with the numbers they produce):
+
+* Scores are turned into "same-ness" ``u`` (``u = s`` for a similarity, ``u = -s`` for a distance); a pair is
+  predicted "same" iff ``u > t``. In the caller's scale that is ``similarity > threshold`` or
+  ``distance < threshold``.
+* The accuracy threshold of fold k is fitted on the OTHER folds over every distinct cut of the sorted
+  training scores (no grid, so any scale works). Among cuts with the highest training accuracy the first
+  run of adjacent best cuts (lowest ``u``) is taken and the threshold is the midpoint of that run's
+  interval; a run open to one side is closed half the score range (or half the value) beyond its edge.
+* ``accuracy_std`` is ``np.std`` with ddof=0 (the LFW / InsightFace convention); ``accuracy_sem`` is the
+  standard error ``std(ddof=1) / sqrt(K)``.
+* With a single fold the threshold is fitted on the data it is applied to; ``optimistic`` says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+
+METRICS = ("euclidean", "sqeuclidean", "cosine")
+FAR_TARGETS = (1e-1, 1e-2, 1e-3)
+ROC_GRID_POINTS = 101  # fold-averaged ROC: TPR read at FPR 0.00, 0.01, ..., 1.00
+
+
+def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
+                normalize: bool = False) -> tuple[np.ndarray, bool]:
+    """Score pairs of embedding rows; returns ``(scores, greater_is_same)``.
+
+    Distances (euclidean, sqeuclidean) are smaller for the same person, cosine similarity greater.
+    ``normalize`` L2-normalises first (cosine always does). Computed in float64 from differences, not from
+    ``|x|^2 + |y|^2 - 2xy``, so near-identical embeddings keep their small distances.
+    """
+    if metric not in METRICS:
+        raise ConfigError(f"metric {metric!r} is not one of {', '.join(METRICS)}")
+    x = np.asarray(embeddings)
+    if x.ndim != 2:
+        raise DataError(f"embeddings must be a 2-D array (N, D), got shape {x.shape}")
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    xa = x[a].astype(np.float64)
+    xb = x[b].astype(np.float64)
+    if normalize or metric == "cosine":
+        # A zero vector stays zero (cosine 0 to everything) instead of becoming NaN.
+        xa /= np.maximum(np.linalg.norm(xa, axis=1, keepdims=True), 1e-300)
+        xb /= np.maximum(np.linalg.norm(xb, axis=1, keepdims=True), 1e-300)
+    if metric == "cosine":
+        return np.einsum("ij,ij->i", xa, xb), True
+    diff = xa - xb
+    d2 = np.einsum("ij,ij->i", diff, diff)
+    return (d2 if metric == "sqeuclidean" else np.sqrt(d2)), False
+
+
+def far_key(far: float) -> str:
+    """``1e-3`` -> ``"1e-3"`` (the metric-name spelling: ``test_tar_far_1e-3``)."""
+    exponent = math.log10(far) if far > 0 else math.nan
+    if abs(exponent - round(exponent)) < 1e-9 if far > 0 else False:
+        return f"1e{int(round(exponent))}"
+    return f"{far:g}"
+
+
+@dataclass
+class TarAtFar:
+    """TAR at one FAR target: threshold fitted on the training folds' negatives, applied to the test fold."""
+
+    far: float
+    tar_mean: float
+    tar: np.ndarray            # (K,) per test fold
+    far_achieved: np.ndarray   # (K,) FAR actually seen on each test fold
+    thresholds: np.ndarray     # (K,) in the caller's score scale
+    unresolved: bool           # some test fold has n_neg * far < 1: the target is below its resolution
+
+
+@dataclass
+class VerificationResult:
+    greater_is_same: bool
+    fold_ids: np.ndarray             # (K,) the distinct fold ids, sorted: the fold order of every array
+    thresholds: np.ndarray           # (K,) accuracy thresholds, caller's scale
+    fold_accuracy: np.ndarray        # (K,) held-out accuracy per fold
+    train_accuracy: np.ndarray       # (K,) accuracy of that threshold on its training folds
+    predicted: np.ndarray            # (P,) bool, each pair's decision by its own fold's threshold
+    accuracy_mean: float
+    accuracy_std: float              # ddof=0
+    accuracy_sem: float              # std(ddof=1)/sqrt(K); NaN for K=1
+    intersection_thresholds: np.ndarray
+    intersection_accuracy: np.ndarray
+    intersection_methods: list[str]  # per fold: kde | means_midpoint | accuracy (fallbacks, see below)
+    intersection_accuracy_mean: float
+    intersection_accuracy_std: float
+    roc_fpr: np.ndarray              # pooled ROC over all pairs
+    roc_tpr: np.ndarray
+    roc_thresholds: np.ndarray       # accept when the score is at least as "same" as this (sklearn's rule)
+    mean_fpr: np.ndarray             # fold-averaged ROC grid
+    mean_tpr: np.ndarray
+    auc: float
+    eer: float
+    tar_at_far: list[TarAtFar]
+    n_pairs: int
+    n_same: int
+    n_diff: int
+    optimistic: bool                 # K == 1: thresholds fitted on the test data itself
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self, prefix: str = "test_") -> dict[str, float]:
+        """The flat metric names of docs/architecture.md, e.g. ``test_accuracy_mean``."""
+        out = {
+            "accuracy_mean": self.accuracy_mean, "accuracy_std": self.accuracy_std,
+            "accuracy_sem": self.accuracy_sem, "auc": self.auc, "eer": self.eer,
+        }
+        for t in self.tar_at_far:
+            out[f"tar_far_{far_key(t.far)}"] = t.tar_mean
+        out["intersection_accuracy_mean"] = self.intersection_accuracy_mean
+        return {prefix + k: float(v) for k, v in out.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        folds = [{"fold": int(f), "threshold": float(t), "accuracy": float(a), "train_accuracy": float(ta)}
+                 for f, t, a, ta in zip(self.fold_ids, self.thresholds, self.fold_accuracy, self.train_accuracy)]
+        return {
+            "accuracy_mean": self.accuracy_mean, "accuracy_std": self.accuracy_std,
+            "accuracy_sem": self.accuracy_sem, "auc": self.auc, "eer": self.eer,
+            "greater_is_same": self.greater_is_same, "optimistic": self.optimistic,
+            "n_pairs": self.n_pairs, "n_same": self.n_same, "n_diff": self.n_diff,
+            "folds": folds,
+            "intersection": {
+                "accuracy_mean": self.intersection_accuracy_mean, "accuracy_std": self.intersection_accuracy_std,
+                "folds": [{"fold": int(f), "threshold": float(t), "accuracy": float(a), "method": m}
+                          for f, t, a, m in zip(self.fold_ids, self.intersection_thresholds,
+                                                self.intersection_accuracy, self.intersection_methods)],
+            },
+            "tar_at_far": [{"far": t.far, "tar_mean": t.tar_mean, "unresolved": t.unresolved,
+                            "tar": t.tar.tolist(), "far_achieved": t.far_achieved.tolist(),
+                            "thresholds": t.thresholds.tolist()} for t in self.tar_at_far],
+            "mean_roc": {"fpr": self.mean_fpr.tolist(), "tpr": self.mean_tpr.tolist()},
+            "notes": list(self.notes),
+        }
+
+
+def _check_inputs(scores: Any, same: Any, fold: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(same).ravel()
+    f = np.asarray(fold).ravel()
+    if not (len(s) == len(y) == len(f)):
+        raise DataError(f"scores, same and fold differ in length: {len(s)}, {len(y)}, {len(f)}")
+    if len(s) == 0:
+        raise DataError("no pairs to evaluate")
+    bad = np.flatnonzero(~np.isfinite(s))
+    if len(bad):
+        raise DataError(f"{len(bad)} scores are NaN or infinite (first at pair index {bad[0]})")
+    if y.dtype != bool:
+        if not np.isin(y, (0, 1)).all():
+            raise DataError("same must be boolean or 0/1")
+        y = y.astype(bool)
+    if not np.issubdtype(f.dtype, np.integer):
+        raise DataError(f"fold ids must be integers, got dtype {f.dtype}")
+    return s, y, f
+
+
+def best_cut(u: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """Accuracy-maximising threshold for the rule ``u > t`` on ascending ``u``; returns ``(t, n_correct)``.
+
+    Cut i puts the first i sorted values on the "different" side; only cuts between distinct values (and
+    the two ends) are real. One pass of cumulative counts, so O(n) after the sort.
+    """
+    n = len(u)
+    cum_same = np.concatenate(([0], np.cumsum(y, dtype=np.int64)))
+    correct = (np.arange(n + 1) - cum_same) + (cum_same[-1] - cum_same)
+    cuts = np.concatenate(([0], np.flatnonzero(u[1:] != u[:-1]) + 1, [n])) if n else np.array([0])
+    vals = correct[cuts]
+    best = vals.max()
+    is_best = vals == best
+    j0 = int(np.argmax(is_best))
+    not_best_after = np.flatnonzero(~is_best[j0:])
+    j1 = j0 + (int(not_best_after[0]) - 1 if len(not_best_after) else len(cuts) - 1 - j0)
+    lo = u[cuts[j0] - 1] if cuts[j0] > 0 else -np.inf
+    hi = u[cuts[j1]] if cuts[j1] < n else np.inf
+    return _interval_point(lo, hi, u), int(best)
+
+
+def _interval_point(lo: float, hi: float, u: np.ndarray) -> float:
+    if np.isfinite(lo) and np.isfinite(hi):
+        t = lo / 2 + hi / 2
+        return t if lo <= t < hi else lo  # adjacent floats: lo itself is exact for the rule u > t
+    if len(u) == 0:
+        return 0.0
+    span = float(u[-1] - u[0])
+    pad = span / 2 if span > 0 else max(abs(float(u[0])), 1.0) / 2
+    if np.isfinite(hi):
+        return float(hi - pad)
+    if np.isfinite(lo):
+        return float(lo + pad)
+    return float(u[0] / 2 + u[-1] / 2)  # every cut ties: all scores equal and balanced
+
+
+def evaluate(scores: Any, same: Any, fold: Any, *, greater_is_same: bool,
+             far_targets: tuple[float, ...] = FAR_TARGETS) -> VerificationResult:
+    """Run the k-fold verification protocol on precomputed pair scores (see the module docstring)."""
+    s, y, f = _check_inputs(scores, same, fold)
+    for far in far_targets:
+        if not 0 < far <= 1:
+            raise ConfigError(f"far_targets: {far} is not in (0, 1]")
+    sign = 1.0 if greater_is_same else -1.0
+    u = sign * s
+    fold_ids, f_idx = np.unique(f, return_inverse=True)
+    K = len(fold_ids)
+    order = np.argsort(u, kind="stable")
+    u_sorted, y_sorted, f_sorted = u[order], y[order], f_idx[order]
+    notes: list[str] = []
+    if K == 1:
+        notes.append("single fold: thresholds fitted on the evaluated pairs themselves (optimistic)")
+
+    t_u = np.empty(K)
+    train_acc = np.empty(K)
+    inter_u = np.empty(K)
+    methods = []
+    for k in range(K):
+        m = f_sorted != k if K > 1 else np.ones(len(u), dtype=bool)
+        ut, yt = u_sorted[m], y_sorted[m]
+        t_u[k], n_correct = best_cut(ut, yt)
+        train_acc[k] = n_correct / len(ut)
+        inter_u[k], method = intersection_threshold(ut, yt, fallback=t_u[k])
+        methods.append(method)
+    predicted = u > t_u[f_idx]
+    fold_acc = _per_fold_mean(predicted == y, f_idx, K)
+    inter_acc = _per_fold_mean((u > inter_u[f_idx]) == y, f_idx, K)
+    roc_fpr, roc_tpr, roc_thr_u, auc = roc_curve_auc(u, y)
+    mean_fpr, mean_tpr = fold_averaged_roc(u, y, f_idx, K)
+    tars = [tar_at_far(u_sorted, y_sorted, f_sorted, u, y, f_idx, K, far=far, sign=sign) for far in far_targets]
+    for t in tars:
+        if t.unresolved:
+            notes.append(f"TAR@FAR={far_key(t.far)}: a test fold has fewer than {math.ceil(1 / t.far)} "
+                         "negative pairs, so that FAR is below its resolution")
+    return VerificationResult(
+        greater_is_same=bool(greater_is_same), fold_ids=fold_ids, thresholds=sign * t_u,
+        fold_accuracy=fold_acc, train_accuracy=train_acc, predicted=predicted,
+        accuracy_mean=float(fold_acc.mean()), accuracy_std=float(fold_acc.std()),
+        accuracy_sem=float(fold_acc.std(ddof=1) / math.sqrt(K)) if K > 1 else math.nan,
+        intersection_thresholds=sign * inter_u, intersection_accuracy=inter_acc, intersection_methods=methods,
+        intersection_accuracy_mean=float(inter_acc.mean()), intersection_accuracy_std=float(inter_acc.std()),
+        roc_fpr=roc_fpr, roc_tpr=roc_tpr, roc_thresholds=sign * roc_thr_u, mean_fpr=mean_fpr, mean_tpr=mean_tpr,
+        auc=auc, eer=equal_error_rate(roc_fpr, roc_tpr), tar_at_far=tars,
+        n_pairs=len(u), n_same=int(y.sum()), n_diff=int((~y).sum()), optimistic=K == 1, notes=notes,
+    )
+
+
+def predict(scores: Any, fold: Any, *, thresholds: Any, fold_ids: Any, greater_is_same: bool) -> np.ndarray:
+    """Per-pair decisions from stored per-fold thresholds (e.g. a trial's ``verification.npz``)."""
+    s = np.asarray(scores, dtype=np.float64)
+    fold_ids = np.asarray(fold_ids)
+    idx = np.searchsorted(fold_ids, fold)
+    if np.any(idx >= len(fold_ids)) or np.any(fold_ids[np.minimum(idx, len(fold_ids) - 1)] != fold):
+        raise DataError("a pair's fold id has no stored threshold")
+    t = np.asarray(thresholds, dtype=np.float64)[idx]
+    return s > t if greater_is_same else s < t
+
+
+def _per_fold_mean(values: np.ndarray, f_idx: np.ndarray, K: int) -> np.ndarray:
+    return np.bincount(f_idx, weights=values, minlength=K) / np.bincount(f_idx, minlength=K)
+
+
+def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
+                           grid_points: int = 257) -> tuple[float, str]:
+    """Where the Gaussian-KDE densities of same and different training scores cross, between the class means.
+
+    Several crossings: the one nearest the midpoint of the means. No crossing on the grid, or a class with
+    fewer than two distinct scores: the midpoint of the means (``means_midpoint``); a class absent: the
+    accuracy threshold (``accuracy``).
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import gaussian_kde
+
+    pos, neg = u[y], u[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float(fallback), "accuracy"
+    mid = (pos.mean() + neg.mean()) / 2
+    if pos.mean() == neg.mean() or np.ptp(pos) == 0 or np.ptp(neg) == 0:
+        return float(mid), "means_midpoint"
+    kde_pos, kde_neg = gaussian_kde(pos), gaussian_kde(neg)
+    grid = np.linspace(min(pos.mean(), neg.mean()), max(pos.mean(), neg.mean()), grid_points)
+    g = kde_pos(grid) - kde_neg(grid)
+    crossings = np.flatnonzero(np.sign(g[:-1]) * np.sign(g[1:]) <= 0)
+    if len(crossings) == 0:
+        return float(mid), "means_midpoint"
+    i = crossings[np.argmin(np.abs(grid[crossings] - mid))]
+    if g[i] == 0:
+        return float(grid[i]), "kde"
+    if g[i + 1] == 0:
+        return float(grid[i + 1]), "kde"
+    root = brentq(lambda x: kde_pos([x])[0] - kde_neg([x])[0], grid[i], grid[i + 1], xtol=1e-12)
+    return float(root), "kde"
+
+
+def roc_curve_auc(u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Pooled ROC (one point per distinct score, from (0, 0)) and its trapezoidal AUC, ties counting half."""
+    order = np.argsort(-u, kind="stable")
+    u_desc, y_desc = u[order], y[order]
+    last = np.concatenate((np.flatnonzero(u_desc[1:] != u_desc[:-1]), [len(u) - 1]))
+    tps = np.concatenate(([0], np.cumsum(y_desc, dtype=np.int64)[last]))
+    fps = np.concatenate(([0], (last + 1) - tps[1:]))
+    thresholds = np.concatenate(([np.inf], u_desc[last]))
+    P, N = int(tps[-1]), int(fps[-1])
+    if P == 0 or N == 0:
+        return fps / max(N, 1), tps / max(P, 1), thresholds, math.nan
+    # Integer trapezoids: exact up to the one final division.
+    area2 = int(np.sum(np.diff(fps) * (tps[1:] + tps[:-1])))
+    return fps / N, tps / P, thresholds, area2 / (2 * P * N)
+
+
+def equal_error_rate(fpr: np.ndarray, tpr: np.ndarray) -> float:
+    """FPR where FPR equals FNR, linearly interpolated between the two ROC points that bracket it."""
+    if len(fpr) < 2 or not (np.isfinite(fpr).all() and tpr[-1] == 1 and fpr[-1] == 1):
+        return math.nan
+    d = (1 - tpr) - fpr  # decreasing from 1 at (0, 0) to -1 at (1, 1)
+    i = int(np.argmax(d <= 0))
+    if d[i] == 0:
+        return float(fpr[i])
+    alpha = d[i - 1] / (d[i - 1] - d[i])
+    return float(fpr[i - 1] + alpha * (fpr[i] - fpr[i - 1]))
+
+
+def fold_averaged_roc(u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int,
+                      points: int = ROC_GRID_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over folds of the highest TPR each fold reaches at FPR <= each grid value (a step read-out)."""
+    grid = np.linspace(0.0, 1.0, points)
+    tprs = []
+    for k in range(K):
+        m = f_idx == k
+        fpr, tpr, _, _ = roc_curve_auc(u[m], y[m])
+        if not (y[m].any() and (~y[m]).any()):
+            continue  # a fold with one class has no ROC
+        tprs.append(tpr[np.searchsorted(fpr, grid, side="right") - 1])
+    return grid, (np.mean(tprs, axis=0) if tprs else np.full(points, np.nan))
+
+
+def tar_at_far(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray, u: np.ndarray, y: np.ndarray,
+               f_idx: np.ndarray, K: int, *, far: float, sign: float) -> TarAtFar:
+    """Per fold: the lowest threshold whose training FAR is <= ``far`` (rule ``u > t``), then TAR on the test fold."""
+    tar, far_seen, thr = np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
+    unresolved = False
+    for k in range(K):
+        train = (f_sorted != k) if K > 1 else np.ones(len(u_sorted), dtype=bool)
+        neg_desc = u_sorted[train & ~y_sorted][::-1]
+        test = f_idx == k
+        n_neg_test = int((test & ~y).sum())
+        unresolved |= n_neg_test * far < 1
+        if len(neg_desc) == 0:
+            continue
+        allowed = int(math.floor(far * len(neg_desc) * (1 + 1e-12)))  # false accepts the target permits
+        t = -np.inf if allowed >= len(neg_desc) else neg_desc[allowed]
+        accept = u[test] > t
+        pos_test = y[test]
+        tar[k] = accept[pos_test].mean() if pos_test.any() else np.nan
+        far_seen[k] = accept[~pos_test].mean() if n_neg_test else np.nan
+        thr[k] = sign * t
+    tar_mean = float(np.nanmean(tar)) if np.isfinite(tar).any() else math.nan
+    return TarAtFar(far=float(far), tar_mean=tar_mean, tar=tar, far_achieved=far_seen, thresholds=thr,
+                    unresolved=bool(unresolved))

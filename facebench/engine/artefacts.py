@@ -1,0 +1,98 @@
+"""The files under ``<trial_dir>/artefacts/`` (layout in docs/architecture.md), written atomically."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.transforms import to_input, to_uint8
+from ..io import atomic_path, atomic_write_bytes, atomic_write_json
+
+RECON_IMAGES = 16
+ACTIVE_UNIT_VARIANCE = 0.01  # Burda et al. 2016: a latent is active if Var_x(E[z|x]) > 0.01
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_json(path, obj)
+
+
+def _save_npz(path: Path, **arrays: Any) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+def write_verification(path: Path, result: Any, scores: np.ndarray, pairs: Any, metric: str) -> None:
+    """Scores and per-fold thresholds/accuracies: what the report needs for ROC and distance plots."""
+    _save_npz(path, scores=np.asarray(scores, dtype=np.float64), same=np.asarray(pairs.same, dtype=bool),
+              fold=np.asarray(pairs.fold, dtype=np.int64), thresholds=np.asarray(result.thresholds),
+              fold_accuracy=np.asarray(result.fold_accuracy), fold_ids=np.asarray(result.fold_ids),
+              metric=np.array(metric), greater_is_same=np.array(bool(result.greater_is_same)))
+
+
+def _get(res: Any, key: str) -> Any:
+    return res[key] if isinstance(res, dict) else getattr(res, key)
+
+
+def classification_summary(res: Any) -> dict[str, float]:
+    keys = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "auroc", "auprc")
+    return {f"test_{k}": float(_get(res, k)) for k in keys}
+
+
+def write_classification(path: Path, res: Any, class_names: list[str]) -> None:
+    body = res.to_json() if hasattr(res, "to_json") else dict(res)
+    body = {**body, "class_names": list(class_names),
+            "confusion_matrix": np.asarray(_get(res, "confusion_matrix")).tolist()}
+    atomic_write_json(path, body)
+
+
+def _forward_batches(model: torch.nn.Module, images: np.ndarray, *, batch_size: int, device: torch.device):
+    for i in range(0, len(images), batch_size):
+        x = to_input(torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).to(device))
+        yield model(x)
+
+
+def write_reconstructions(out_dir: Path, model: torch.nn.Module, images: np.ndarray, *,
+                          device: torch.device) -> None:
+    """``recon.npz`` (original, recon: uint8 NHWC) and ``recon.png``: originals above reconstructions."""
+    n = min(RECON_IMAGES, len(images))
+    out = next(_forward_batches(model, images[:n], batch_size=n, device=device))
+    original = np.ascontiguousarray(images[:n])
+    recon = to_uint8(out["recon"]).cpu().numpy()
+    _save_npz(out_dir / "recon.npz", original=original, recon=recon)
+    grid = np.concatenate([np.concatenate(list(original), axis=1), np.concatenate(list(recon), axis=1)], axis=0)
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(buf, format="PNG")
+    atomic_write_bytes(out_dir / "recon.png", buf.getvalue())
+
+
+def write_latents(path: Path, model: torch.nn.Module, images: np.ndarray, *, batch_size: int,
+                  device: torch.device) -> dict[str, float]:
+    """Per-dimension variance of the embedding (mu) over the images and, for the VAE, mean KL per dimension.
+
+    Returns ``active_units`` (dimensions whose mu varies more than ``ACTIVE_UNIT_VARIANCE``) and, for
+    the VAE, ``test_kld`` (KL summed over dimensions, averaged over images).
+    """
+    mus, kls = [], []
+    for out in _forward_batches(model, images, batch_size=batch_size, device=device):
+        mu = out.get("mu", out["embedding"]).float()
+        mus.append(mu.cpu())
+        if out.get("logvar") is not None:
+            logvar = out["logvar"].float()
+            kls.append((0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)).sum(0).cpu())
+    mu = torch.cat(mus).double()
+    mu_var = mu.var(0, unbiased=False).numpy()
+    arrays = {"mu_variance": mu_var, "mu_mean": mu.mean(0).numpy(), "threshold": np.array(ACTIVE_UNIT_VARIANCE)}
+    metrics = {"active_units": float((mu_var > ACTIVE_UNIT_VARIANCE).sum())}
+    if kls:
+        kl_per_dim = (torch.stack(kls).sum(0) / len(mu)).double().numpy()
+        arrays["kl_per_dim"] = kl_per_dim
+        metrics["test_kld"] = float(kl_per_dim.sum())
+    _save_npz(path, **arrays)
+    return metrics

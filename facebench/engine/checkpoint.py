@@ -1,0 +1,87 @@
+"""Resumable checkpoints and seeding.
+
+A checkpoint is written atomically every epoch (``facebench.io.atomic_path`` + ``torch.save``), so a
+kill leaves the previous complete one. It holds only tensors and plain Python types, so it loads with
+``torch.load(..., weights_only=True)``: RNG states are stored as int64 tensors, not as the tuples and
+numpy arrays their libraries return.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..io import atomic_path
+
+CHECKPOINT = "checkpoint.pt"
+FORMAT = 1
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
+    """Every RNG the training step can touch, as weights_only-loadable values."""
+    py_version, py_state, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64),
+                   "gauss": py_gauss},
+        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
+                  "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if generator is not None:
+        state["generator"] = generator.get_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any], generator: torch.Generator | None = None) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(v) for v in py["state"].tolist()), py["gauss"]))
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if generator is not None and "generator" in state:
+        generator.set_state(state["generator"])
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, **state}, tmp)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != FORMAT:
+        raise ConfigError(f"{path}: checkpoint format {state.get('format')!r}, this facebench writes {FORMAT}; "
+                          "start afresh with --no-resume or another --out")
+    return state
+
+
+def check_same_config(path: str | Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
+    """A resumed trial must be the same trial: any differing key is a ConfigError naming it."""
+    keys = sorted(set(saved) | set(current))
+    diff = [k for k in keys if saved.get(k) != current.get(k)]
+    if diff:
+        shown = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in diff[:5])
+        raise ConfigError(f"{path}: the checkpoint was written with a different config ({shown}); resume with the "
+                          "same config, or start afresh with --no-resume or another --out")
+
+
+def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy: the best-so-far weights kept in memory must not alias the live ones."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}

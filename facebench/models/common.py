@@ -1,0 +1,83 @@
+"""Pieces shared by every embedding backbone: the face-embedding neck, the wrapper, config checks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from ..config import ModelConfig, TrialConfig
+from ..errors import ConfigError
+
+DEFAULT_NECK_EMBEDDING = 512  # InsightFace IResNet / ArcFace embedding size
+
+
+def scaled(channels: int, width: float) -> int:
+    """Channel count under the ``model.width`` multiplier (at least 1, so width 0.01 still builds)."""
+    return max(1, int(round(channels * width)))
+
+
+def reject_unused(cfg: TrialConfig, used: set[str]) -> None:
+    """A model key this backbone does not read must keep its default: set-but-ignored is an error."""
+    for f in dataclasses.fields(ModelConfig):
+        if f.name in used or f.name == "backbone":
+            continue
+        value = getattr(cfg.model, f.name)
+        if value != f.default:
+            raise ConfigError(f"model.{f.name}={value!r} is not used by backbone {cfg.model.backbone!r}; "
+                              f"remove it (that backbone reads model.{', model.'.join(sorted(used))})")
+
+
+class Neck(nn.Module):
+    """BN2d -> pool -> dropout -> FC -> BN1d: the InsightFace IResNet output block, with pooling.
+
+    IResNet flattens the whole 7x7 map; here the map is pooled first (``pool``) so any input size works.
+    The FC has no bias because BN1d follows it.
+    """
+
+    def __init__(self, *, channels: int, pool: nn.Module, pooled_cells: int, embedding_size: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.bn2d = nn.BatchNorm2d(channels)
+        self.pool = pool
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(channels * pooled_cells, embedding_size, bias=False)
+        self.bn1d = nn.BatchNorm1d(embedding_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.pool(self.bn2d(x)), 1)
+        return self.bn1d(self.fc(self.dropout(x)))
+
+
+class EmbeddingNet(nn.Module):
+    """``features`` (a conv trunk, NCHW -> NCHW) followed by ``head`` (NCHW -> (B, D)).
+
+    ``model(x)`` and ``model.encode(x)`` both give the (B, embedding_size) embedding.
+    """
+
+    is_autoencoder = False
+
+    def __init__(self, features: nn.Module, head: nn.Module, *, embedding_size: int) -> None:
+        super().__init__()
+        self.features = features
+        self.head = head
+        self.embedding_size = embedding_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x)
+
+
+def neck_embedding_size(cfg: TrialConfig) -> int:
+    return cfg.model.embedding_size or DEFAULT_NECK_EMBEDDING
+
+
+def check_no_neck_size(cfg: TrialConfig, natural: int) -> None:
+    """Without a neck the pooled features are the embedding; a different embedding_size cannot be honoured."""
+    size = cfg.model.embedding_size
+    if size is not None and size != natural:
+        raise ConfigError(f"model.embedding_size={size} needs model.neck=true: without the neck, backbone "
+                          f"{cfg.model.backbone!r} at model.width={cfg.model.width} gives {natural} features")

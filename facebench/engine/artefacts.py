@@ -26,27 +26,16 @@ def _save_npz(path: Path, **arrays: Any) -> None:
             np.savez_compressed(f, **arrays)
 
 
-def write_verification(path: Path, result: Any, scores: np.ndarray, pairs: Any, metric: str) -> None:
-    """Scores and per-fold thresholds/accuracies: what the report needs for ROC and distance plots."""
-    _save_npz(path, scores=np.asarray(scores, dtype=np.float64), same=np.asarray(pairs.same, dtype=bool),
-              fold=np.asarray(pairs.fold, dtype=np.int64), thresholds=np.asarray(result.thresholds),
-              fold_accuracy=np.asarray(result.fold_accuracy), fold_ids=np.asarray(result.fold_ids),
-              metric=np.array(metric), greater_is_same=np.array(bool(result.greater_is_same)))
-
-
-def _get(res: Any, key: str) -> Any:
-    return res[key] if isinstance(res, dict) else getattr(res, key)
-
-
-def classification_summary(res: Any) -> dict[str, float]:
+def classification_summary(res: dict[str, Any]) -> dict[str, float]:
     keys = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "auroc", "auprc")
-    return {f"test_{k}": float(_get(res, k)) for k in keys}
+    return {f"test_{k}": float(res[k]) for k in keys}
 
 
-def write_classification(path: Path, res: Any, class_names: list[str]) -> None:
-    body = res.to_json() if hasattr(res, "to_json") else dict(res)
-    body = {**body, "class_names": list(class_names),
-            "confusion_matrix": np.asarray(_get(res, "confusion_matrix")).tolist()}
+def write_classification(path: Path, res: dict[str, Any]) -> None:
+    """``facebench.eval.classification_metrics``' result, with the count matrix as ``confusion_matrix``."""
+    body = {k: v for k, v in res.items() if k not in ("confusion", "confusion_normalized")}
+    body["confusion_matrix"] = np.asarray(res["confusion"]).tolist()
+    body["confusion_normalized"] = np.asarray(res["confusion_normalized"]).tolist()
     atomic_write_json(path, body)
 
 

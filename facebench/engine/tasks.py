@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.transforms import to_input
 from . import artefacts
+from .loop import NonFiniteLoss
 
 
 def scalar_components(out: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -46,8 +46,12 @@ class _Task:
         fn = s.model.encode
         if head:
             fn = lambda x: s.loss_fn.logits(s.model.encode(x))  # noqa: E731 - a one-line adapter
-        return embed_images(fn, images, batch_size=s.cfg.eval.batch_size,
-                            flip=flip if flip is not None else s.cfg.eval.flip, device=s.device)
+        out = embed_images(fn, images, batch_size=s.cfg.eval.batch_size,
+                           flip=flip if flip is not None else s.cfg.eval.flip, device=s.device)
+        if not np.isfinite(out).all():
+            # Finite losses can still leave NaN weights behind (e.g. a diverged BN statistic).
+            raise NonFiniteLoss("non-finite embeddings at evaluation: the weights diverged")
+        return out
 
     def verify(self, images: np.ndarray, pairs: Any) -> Any:
         from ..eval.verification import evaluate, pair_scores
@@ -62,12 +66,15 @@ class _Task:
         return {"val_accuracy": result.accuracy_mean, "val_auc": result.auc}
 
     def final(self, out_dir: Path) -> dict[str, float]:
+        from ..eval.files import write_verification_npz
+
         d = self.s.data
         metric = self.s.cfg.eval.metric
-        val, val_scores = self.verify(d.val.images, d.val_pairs)
-        artefacts.write_verification(out_dir / "val_verification.npz", val, val_scores, d.val_pairs, metric)
-        test, test_scores = self.verify(d.test.images, d.test_pairs)
-        artefacts.write_verification(out_dir / "verification.npz", test, test_scores, d.test_pairs, metric)
+        for split, images, pairs in (("val_", d.val.images, d.val_pairs), ("", d.test.images, d.test_pairs)):
+            result, scores = self.verify(images, pairs)
+            write_verification_npz(out_dir / f"{split}verification.npz", scores=scores, same=pairs.same,
+                                   fold=pairs.fold, result=result, metric=metric)
+        test = result  # the loop's last pass: the test protocol, touched once
         artefacts.write_json(out_dir / "verification.json", test.to_json())
         return test.summary("test_")
 
@@ -99,8 +106,9 @@ class CifarTask(ClassificationTask):
         from ..eval.classification import classification_metrics
 
         t = self.s.data.test
-        res = classification_metrics(self._logits(t.images), t.labels)
-        artefacts.write_classification(out_dir / "classification.json", res, t.classes)
+        res = classification_metrics(self._logits(t.images), t.labels, num_classes=self.s.data.num_classes,
+                                     class_names=list(t.classes))
+        artefacts.write_classification(out_dir / "classification.json", res)
         return artefacts.classification_summary(res)
 
 
@@ -128,8 +136,3 @@ TASK_CLASSES = {"face": ClassificationTask, "cifar": CifarTask, "autoencoder": A
 def build_task(setup: Any) -> _Task:
     return TASK_CLASSES[setup.cfg.task](setup)
 
-
-def batches(images: np.ndarray, batch_size: int, device: torch.device):
-    """Network inputs of ``images`` in order, ``batch_size`` at a time."""
-    for i in range(0, len(images), batch_size):
-        yield to_input(torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).to(device))

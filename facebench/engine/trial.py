@@ -167,11 +167,10 @@ def _finish(s: Setup, tdir: TrialDir, flat: dict, meta: dict, history: list[dict
 
 
 def _complexity(s: Setup) -> dict[str, Any]:
+    """Backbone parameters (the trained head is not part of the deployed embedder) and the FLOPs of one
+    image as ``facebench.models.complexity`` counts them (backbone + a linear head; AE: encoder + decoder)."""
+    from ..models.complexity import model_complexity
+
     params = sum(p.numel() for p in s.model.parameters())
-    try:
-        from ..models.complexity import model_complexity
-    except ImportError:
-        return {"params": params, "flops": None}
-    c = model_complexity(s.model, image_size=s.cfg.data.image_size, in_channels=s.cfg.in_channels)
-    c = c if isinstance(c, dict) else vars(c)
-    return {"params": int(c.get("params", params)), "flops": c.get("flops")}
+    c = model_complexity(s.cfg, s.cfg.data.image_size, s.data.num_classes)
+    return {"params": params, "flops": c["flops"]}

@@ -1,0 +1,78 @@
+"""``facebench train``: one trial from a config file and ``--set`` overrides (argparse only at import)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train, validate and test one trial (no Ray)",
+                              description="Train one recipe, validate it every epoch, test the model chosen on "
+                                          "validation, and write a trial directory.")
+    p.add_argument("--config", metavar="FILE", help="config file (.json, .yaml, .toml), flat or nested keys")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set loss.name=cosface (repeatable; see "
+                        "`facebench list --keys`)")
+    p.add_argument("--out", metavar="DIR", help="trial directory (default runs/train/<name-or-task>-<config hash>)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="start afresh even if DIR holds a checkpoint of the same config")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ..config import TrialConfig, load_file, parse_overrides
+    from .record import default_trial_dir
+    from .trial import run_trial
+
+    values = load_file(args.config) if args.config else {}
+    cfg = TrialConfig.from_dict({**values, **parse_overrides(args.overrides)})
+    out = args.out or str(default_trial_dir(cfg.to_flat()))
+    bar = _Progress(cfg.train.epochs, enabled=not args.quiet)
+    try:
+        result = run_trial(cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step)
+    finally:
+        bar.close()
+    _print_result(result)
+    return 0 if result["status"] in ("completed", "stopped") else 1
+
+
+class _Progress:
+    """One tqdm bar per epoch over its steps; the epoch's metrics go in the postfix when it ends."""
+
+    def __init__(self, epochs: int, *, enabled: bool) -> None:
+        self.epochs, self.enabled, self.bar = epochs, enabled, None
+
+    def step(self, epoch: int, step: int, steps: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{self.epochs}", unit="step", leave=True)
+        self.bar.update(1)
+
+    def report(self, metrics: dict) -> None:
+        keys = ("train_loss", "val_accuracy", "lr", "images_per_s")
+        shown = {k: f"{metrics[k]:.4g}" for k in keys if isinstance(metrics.get(k), (int, float))}
+        if self.bar is not None:
+            self.bar.set_postfix(shown)
+            self.close()
+        elif self.enabled:
+            print(f"epoch {metrics['epoch']}/{self.epochs} " + " ".join(f"{k}={v}" for k, v in shown.items()))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _print_result(result: dict) -> None:
+    print(f"\ntrial {result.get('trial_dir')}: {result['status']}" +
+          (f" ({result['reason']})" if result.get("reason") else ""))
+    metrics = result.get("metrics") or {}
+    width = max((len(k) for k in metrics), default=0)
+    for key in sorted(metrics):
+        value = metrics[key]
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"  {key:<{width}}  {text}")

@@ -1,0 +1,219 @@
+"""``build_task_data``: config -> train / validation / test arrays, with the cache, splits and leakage guard.
+
+Each registered dataset returns the TRAINING identities (or classes) of its source; the shared code
+here filters, holds out validation identities, loads images through the cache, attaches the test
+protocol named by ``data.test`` and refuses identity leakage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..config import TrialConfig
+from ..errors import ConfigError
+from ..registry import Registry
+from .arrays import ImageArray, PairIndex, TaskData
+from .cache import cached_images, default_cache_dir
+from .images import prepare_array
+from .layouts import find_lfw, list_att, list_identity_folder
+from .pairs import Pairs, check_no_leakage, person_of, read_pairs
+from .splits import draw_pairs, holdout_identities, holdout_rows
+from .synthetic import synthetic_faces
+
+DATASETS = Registry("dataset")
+SYNTHETIC_TEST_FOLDS = 10
+
+
+@dataclass
+class FaceSource:
+    """Training identities of a face dataset: in files under ``root`` or already in memory (synthetic)."""
+
+    identities: dict[str, list[str]]  # identity -> relative image names, sorted
+    root: Path | None = None
+    memory: ImageArray | None = None
+    default_test: str = "lfw"
+    info: dict | None = None
+
+
+def build_task_data(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    """The arrays one trial trains, validates and tests on; see docs/datasets.md for the semantics."""
+    build: Callable = DATASETS.get(cfg.data.train, key="data.train")
+    if cfg.task == "cifar":
+        from .cifar import build_cifar_task
+
+        return build_cifar_task(cfg, progress=progress)
+    source: FaceSource = build(cfg)
+    return _face_task(cfg, source, progress=progress)
+
+
+# -- datasets ---------------------------------------------------------------------------------
+
+@DATASETS.register("synthetic", help="face-like synthetic identities drawn with numpy, deterministic by seed "
+                   "(data.synthetic_*)")
+def _synthetic(cfg: TrialConfig) -> FaceSource:
+    d = cfg.data
+    faces = synthetic_faces(identities=d.synthetic_identities, images_per_identity=d.synthetic_images,
+                            seed=d.synthetic_seed)
+    ids = {c: [n for n in faces.names if person_of(n) == c] for c in faces.classes}
+    return FaceSource(ids, memory=faces, default_test="synthetic")
+
+
+@DATASETS.register("lfw_people", help="LFW people of the folds data.train_folds (data.root: LFW folder + "
+                   "pairs.txt); tested on the other folds")
+def _lfw_people(cfg: TrialConfig) -> FaceSource:
+    image_dir, pairs = _lfw_dirs(cfg, cfg.data.root)
+    folds = parse_folds(cfg.data.train_folds, pairs.folds)
+    people_of = pairs.people_of_folds()
+    people = set().union(*(people_of[f] for f in folds))
+    listing = list_identity_folder(image_dir)
+    unknown = sorted(people - set(listing))
+    if unknown:
+        raise ConfigError(f"data.root: {len(unknown)} people of {pairs.source} have no folder in {image_dir} "
+                          f"(e.g. {unknown[0]})")
+    return FaceSource({p: listing[p] for p in sorted(people)}, root=image_dir,
+                      info={"train_folds": folds, "pairs": pairs.source})
+
+
+@DATASETS.register("identity_folder", help="one folder of images per identity (CASIA-WebFace layout); "
+                   "tested on all LFW folds at data.test_root")
+def _identity_folder(cfg: TrialConfig) -> FaceSource:
+    return FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root))
+
+
+@DATASETS.register("att_faces", help="AT&T (ORL) faces s<k>/<n>.pgm; tested on all LFW folds at data.test_root")
+def _att_faces(cfg: TrialConfig) -> FaceSource:
+    return FaceSource(list_att(cfg.data.root), root=Path(cfg.data.root))
+
+
+@DATASETS.register("cifar10", help="CIFAR-10: official python batches or train/test image folders (task cifar)")
+def _cifar10(cfg: TrialConfig) -> FaceSource:
+    raise ConfigError(f"data.train: 'cifar10' is for task 'cifar', not {cfg.task!r}")
+
+
+# -- shared face pipeline ---------------------------------------------------------------------
+
+def parse_folds(spec: str, available: list[int]) -> list[int]:
+    """'0-4' or '0,2,4' -> [0, 1, 2, 3, 4]; every fold must exist in the pairs file."""
+    out: set[int] = set()
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise ConfigError(f"data.train_folds: {spec!r} is not a fold list like '0-4' or '0,2,4'") from None
+    bad = sorted(out - set(available))
+    if bad or not out:
+        raise ConfigError(f"data.train_folds: fold {bad[0] if bad else spec!r} not in the pairs file's folds "
+                          f"{available[0]}-{available[-1]}")
+    return sorted(out)
+
+
+def _lfw_dirs(cfg: TrialConfig, root: str) -> tuple[Path, Pairs]:
+    image_dir, found = find_lfw(root)
+    pairs_path = Path(cfg.data.pairs) if cfg.data.pairs else found
+    if pairs_path is None:
+        raise ConfigError(f"data.pairs: no pairs.txt beside {image_dir}; set data.pairs=PATH")
+    return image_dir, read_pairs(pairs_path)
+
+
+def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progress: bool) -> ImageArray:
+    names = [n for i in identities for n in source.identities[i]]
+    labels = np.repeat(np.arange(len(identities)), [len(source.identities[i]) for i in identities])
+    d = cfg.data
+    if source.memory is not None:
+        row = {n: k for k, n in enumerate(source.memory.names)}
+        images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
+                               color=d.color)
+    else:
+        images = cached_images(source.root, names, size=d.image_size, crop=d.crop, color=d.color,
+                               cache_dir=d.cache_dir, progress=progress)
+    return ImageArray(images, labels, names, list(identities))
+
+
+def _select_train(cfg: TrialConfig, source: FaceSource) -> tuple[list[str], list[str]]:
+    d = cfg.data
+    eligible = [i for i, files in source.identities.items() if len(files) >= d.min_images]
+    if len(eligible) < 2:
+        raise ConfigError(f"data.min_images: only {len(eligible)} identities have >= {d.min_images} images")
+    train, val = holdout_identities(eligible, fraction=d.val_fraction, seed=cfg.train.seed)
+    if d.limit:
+        order = np.random.default_rng([cfg.train.seed, 4]).permutation(len(train))
+        counts = np.cumsum([len(source.identities[train[i]]) for i in order])
+        keep = max(2, int(np.searchsorted(counts, d.limit, side="right")))
+        train = sorted(train[i] for i in order[:keep])
+    return train, val
+
+
+def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskData:
+    train_ids, val_ids = _select_train(cfg, source)
+    test, test_pairs, test_info = _test_protocol(cfg, source, progress=progress)
+    check_no_leakage(set(train_ids) | set(val_ids), test.identities,
+                     where=f"data.train={cfg.data.train!r} vs test {test_info['test']!r}")
+    train = _load(cfg, source, train_ids, progress=progress)
+    val = _load(cfg, source, val_ids, progress=progress)
+    val_pairs = draw_pairs(val.labels, pairs=cfg.data.val_pairs, folds=5, seed=cfg.train.seed)
+    describe = {
+        "task": cfg.task, "train_dataset": cfg.data.train, "train_root": str(source.root or ""),
+        "train_images": len(train), "train_identities": len(train_ids), "val_images": len(val),
+        "val_identities": len(val_ids), "val_pairs": len(val_pairs), "val_folds": val_pairs.num_folds,
+        **(source.info or {}), **test_info, "test_images": len(test), "test_pairs": len(test_pairs),
+        "cache_dir": str(default_cache_dir(cfg.data.cache_dir)), "image_size": cfg.data.image_size,
+        "crop": cfg.data.crop, "color": cfg.data.color,
+    }
+    return TaskData(train, val, val_pairs, test, test_pairs, num_classes=len(train_ids), describe=describe)
+
+
+def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> tuple[ImageArray, PairIndex, dict]:
+    kind = source.default_test if cfg.data.test == "auto" else cfg.data.test
+    if kind == "synthetic":
+        return _synthetic_test(cfg)
+    if kind != "lfw":
+        raise ConfigError(f"data.test: {kind!r} is not a verification protocol; task {cfg.task!r} uses "
+                          "'lfw' or 'synthetic'")
+    root = cfg.data.test_root or cfg.data.root
+    if not root:
+        raise ConfigError("data.test_root: the LFW test protocol needs the LFW folder (--set data.test_root=PATH)")
+    image_dir, pairs = _lfw_dirs(cfg, root)
+    people_of = pairs.people_of_folds()  # verifies that each person is in exactly one fold
+    folds = pairs.folds
+    if cfg.data.train == "lfw_people":
+        train_folds = set((source.info or {})["train_folds"])
+        folds = [f for f in folds if f not in train_folds]
+        if not folds:
+            raise ConfigError(f"data.train_folds: {cfg.data.train_folds!r} leaves no LFW fold to test on")
+    pairs = pairs.select_folds(folds)
+    names = pairs.names
+    people = sorted({person_of(n) for n in names})
+    label = {p: i for i, p in enumerate(people)}
+    d = cfg.data
+    images = cached_images(image_dir, names, size=d.image_size, crop=d.crop, color=d.color,
+                           cache_dir=d.cache_dir, progress=progress)
+    test = ImageArray(images, np.array([label[person_of(n)] for n in names]), names, people)
+    info = {"test": "lfw", "test_root": str(image_dir), "test_pairs_file": pairs.source,
+            "test_folds_original": folds, "test_people": len(set().union(*(people_of[f] for f in folds)))}
+    return test, pairs.to_index(names), info
+
+
+def _synthetic_test(cfg: TrialConfig) -> tuple[ImageArray, PairIndex, dict]:
+    d = cfg.data
+    n_ids = SYNTHETIC_TEST_FOLDS * max(2, math.ceil(d.synthetic_identities / (4 * SYNTHETIC_TEST_FOLDS)))
+    faces = synthetic_faces(identities=n_ids, images_per_identity=d.synthetic_images, seed=d.synthetic_seed,
+                            stream="test")
+    faces.images = prepare_array(faces.images, size=d.image_size, crop=d.crop, color=d.color)
+    pairs = draw_pairs(faces.labels, pairs=60 * SYNTHETIC_TEST_FOLDS, folds=SYNTHETIC_TEST_FOLDS,
+                       seed=d.synthetic_seed)
+    return faces, pairs, {"test": "synthetic", "test_identities": n_ids, "test_folds_original":
+                          list(range(pairs.num_folds))}
+
+
+def select_rows(labels: np.ndarray, *, fraction: float, seed: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR: (train rows, val rows) with a stratified hold-out and an optional seeded cap on train rows."""
+    train, val = holdout_rows(labels, fraction=fraction, seed=seed)
+    if limit and limit < len(train):
+        train = np.sort(np.random.default_rng([seed, 5]).choice(train, size=limit, replace=False))
+    return train, val

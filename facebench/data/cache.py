@@ -1,0 +1,174 @@
+"""Decoded-tensor cache: every source image is decoded once; epochs read a memory-mapped ``.npy``.
+
+Layout under the cache directory, per entry ``<key>``:
+
+- ``<key>.npy``   uint8 (N, H, W, C), read with ``np.load(mmap_mode="r")`` (no per-image PIL at read time);
+- ``<key>.json``  the manifest: names, shape, source, parameters. It is written LAST (atomically), so an
+  entry whose writer died mid-way (a stray ``.tmp``, an ``.npy`` without manifest) is rebuilt, never read;
+- ``<key>.lock``  an ``fcntl.flock`` lock: concurrent trials on one machine wait for the one that builds.
+
+The key hashes the source fingerprint (relative paths in order + byte sizes + mtimes), the output size,
+crop and colour mode, so touching or replacing a source file, or changing a parameter, makes a new entry.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..errors import DataError
+from ..io import atomic_write_json
+from .images import decode_file
+
+FORMAT_VERSION = 1
+# Counts per process, so tests can prove a second call decoded nothing (no timing involved).
+STATS: collections.Counter = collections.Counter()
+
+
+def default_cache_dir(configured: str = "") -> Path:
+    return Path(configured or os.environ.get("FACEBENCH_CACHE") or Path.home() / ".cache" / "facebench").expanduser()
+
+
+def fingerprint(root: str | Path, names: list[str]) -> str:
+    """sha256 of the relative paths in order with each file's size and mtime; missing file -> DataError."""
+    h = hashlib.sha256()
+    root = Path(root)
+    for name in names:
+        try:
+            st = os.stat(root / name)
+        except OSError:
+            raise DataError(f"{root / name}: image not found") from None
+        h.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def entry_key(params: dict) -> str:
+    blob = json.dumps({"v": FORMAT_VERSION, **params}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def cached_images(root: str | Path, names: list[str], *, size: int, crop: float, color: str,
+                  cache_dir: str | Path = "", progress: bool = False, workers: int = 0) -> np.ndarray:
+    """Images ``root/<name>`` for ``names`` (in that order) as a read-only (N, size, size, C) uint8 memmap."""
+    root = Path(root).resolve()
+    params = {"kind": "files", "fingerprint": fingerprint(root, names), "size": size, "crop": float(crop),
+              "color": color}
+
+    def fill(out: np.ndarray) -> None:
+        _decode_into(out, [root / n for n in names], size=size, crop=crop, color=color, progress=progress,
+                     workers=workers)
+
+    return get_or_build(params, (len(names), size, size, 1 if color == "gray" else 3), fill,
+                        cache_dir=cache_dir, manifest={"source": str(root), "names": names})
+
+
+def get_or_build(params: dict, shape: tuple, fill: Callable[[np.ndarray], dict | None], *, cache_dir: str | Path = "",
+                 manifest: dict | None = None) -> np.ndarray:
+    """The entry for ``params``: read it if complete, otherwise build it under the lock with ``fill(out)``.
+
+    ``fill`` writes every row of ``out`` and may return extra manifest fields (e.g. labels).
+    """
+    directory = default_cache_dir(str(cache_dir))
+    directory.mkdir(parents=True, exist_ok=True)
+    key = entry_key(params)
+    found = _read_entry(directory, key, shape)
+    if found is not None:
+        STATS["hits"] += 1
+        return found
+    with _locked(directory / f"{key}.lock"):
+        found = _read_entry(directory, key, shape)  # another process may have built it while we waited
+        if found is not None:
+            STATS["hits"] += 1
+            return found
+        _build(directory, key, shape, fill, {**(manifest or {}), "params": params})
+    found = _read_entry(directory, key, shape)
+    assert found is not None, f"cache entry {key} unreadable right after building it"
+    return found
+
+
+def read_manifest(params: dict, *, cache_dir: str | Path = "") -> dict:
+    """The JSON manifest of a complete entry (call after ``get_or_build``)."""
+    path = default_cache_dir(str(cache_dir)) / f"{entry_key(params)}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a+") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _read_entry(directory: Path, key: str, shape: tuple) -> np.ndarray | None:
+    meta_path, npy = directory / f"{key}.json", directory / f"{key}.npy"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not meta.get("complete") or tuple(meta["shape"]) != tuple(shape):
+            return None
+        if npy.stat().st_size != meta["nbytes"]:
+            return None
+        arr = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+    if arr.shape != tuple(shape) or arr.dtype != np.uint8:
+        return None
+    return arr
+
+
+def _build(directory: Path, key: str, shape: tuple, fill: Callable[[np.ndarray], dict | None],
+           manifest: dict) -> None:
+    for stale in directory.glob(f".{key}.npy.*.tmp"):
+        stale.unlink(missing_ok=True)  # left by a writer that died; we hold the lock, so nobody owns it
+    (directory / f"{key}.json").unlink(missing_ok=True)
+    tmp = directory / f".{key}.npy.{os.getpid()}.tmp"
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        extra = fill(out) or {}
+        out.flush()
+        del out
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, directory / f"{key}.npy")
+    finally:
+        tmp.unlink(missing_ok=True)
+    nbytes = (directory / f"{key}.npy").stat().st_size
+    atomic_write_json(directory / f"{key}.json", {**manifest, **extra, "shape": list(shape), "dtype": "uint8",
+                                                  "nbytes": nbytes, "complete": True})
+    STATS["builds"] += 1
+
+
+def _decode_into(out: np.ndarray, paths: list[Path], *, size: int, crop: float, color: str, progress: bool,
+                 workers: int) -> None:
+    # PIL releases the GIL while decoding and resizing, so threads use every core without pickling images.
+    workers = workers or os.cpu_count() or 1
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), unit="img", desc="decoding")
+
+    def work(i: int) -> None:
+        out[i] = decode_file(paths[i], size=size, crop=crop, color=color)
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for start in range(0, len(paths), 512):
+                list(pool.map(work, range(start, min(start + 512, len(paths)))))
+                STATS["decoded"] += min(512, len(paths) - start)
+                if bar is not None:
+                    bar.update(min(512, len(paths) - start))
+    finally:
+        if bar is not None:
+            bar.close()

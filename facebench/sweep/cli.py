@@ -1,0 +1,109 @@
+"""Command line of the sweep files (``python sweeps/vae.py [flags]``) and ``facebench sweep FILE [flags]``.
+
+Top level is argparse only: this module is imported every time ``facebench`` starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--local", action="store_true",
+                   help="start Ray on this machine (the default unless --address or $RAY_ADDRESS is given)")
+    p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node); implies cluster mode")
+    p.add_argument("--smoke", action="store_true", help="tiny synthetic data and models: finishes in about a minute on CPU")
+    p.add_argument("--num-samples", type=int, default=None, help="number of trials (default: the sweep's)")
+    p.add_argument("--gpus-per-trial", type=float, default=None,
+                   help="GPUs per trial; fractions such as 0.25 let four small trials share one GPU")
+    p.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default: the sweep's)")
+    p.add_argument("--max-concurrent", type=int, default=None, help="cap on trials running at once (0: no cap)")
+    p.add_argument("--storage", default=None,
+                   help="shared results location for a cluster: an NFS path or a cloud URI (s3://bucket/runs)")
+    p.add_argument("--study-db", default=None,
+                   help="SQLAlchemy URL of the Optuna study (default sqlite:///<results>/<name>/study.db)")
+    p.add_argument("--results", default=None, help="results folder (default $FACEBENCH_RUNS or ./runs)")
+    p.add_argument("--data-root", default=None,
+                   help="root of the real data (default $FACEBENCH_DATA or ./data); LFW at <root>/lfw")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted sweep of the same name")
+    p.add_argument("--fresh", action="store_true", help="delete an earlier sweep of the same name first")
+    p.add_argument("--name", default=None, help="sweep name (default: the sweep file's)")
+    p.add_argument("--quiet", action="store_true", help="no live progress table")
+
+
+def parse_sweep_args(argv: list[str] | None = None, *, prog: str | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description="run a facebench sweep (Ray Tune + Optuna)")
+    add_sweep_arguments(p)
+    return p.parse_args(argv)
+
+
+def data_root(args: argparse.Namespace) -> str:
+    return args.data_root or os.environ.get("FACEBENCH_DATA") or "data"
+
+
+def run_from_args(spec: Any, args: argparse.Namespace) -> int:
+    from ..errors import FacebenchError
+    from .runner import run_sweep
+
+    try:
+        spec = spec.with_data_root(data_root(args))
+        if args.smoke:
+            spec = spec.smoke_variant()
+        if args.name:
+            spec = spec.replace(name=args.name)
+        local = not (args.address or (os.environ.get("RAY_ADDRESS") and not args.local))
+        summary = run_sweep(spec, local=local, address=args.address, storage=args.storage, study_db=args.study_db,
+                            resume=args.resume, fresh=args.fresh, num_samples=args.num_samples,
+                            gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
+                            max_concurrent=args.max_concurrent, results_dir=args.results,
+                            verbose=0 if args.quiet else 1)
+        build_sweep_report(summary["sweep_dir"])
+    except FacebenchError as e:
+        print(f"facebench: error: {e}", file=sys.stderr)
+        return 2
+    return 0 if summary["counts"]["completed"] else 1
+
+
+def build_sweep_report(sweep_dir: str) -> None:
+    from pathlib import Path
+
+    try:
+        from ..report import build_report
+    except ImportError as e:
+        print(f"facebench sweep: no report built ({e}); run `facebench report {sweep_dir}` once facebench.report "
+              "is installed")
+        return
+    out = Path(sweep_dir) / "report"
+    build_report([sweep_dir], out=out)
+    print(f"facebench sweep: report {out / 'index.html'}")
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("sweep", help="run a sweep file (same as `python FILE [flags]`)",
+                              description="Run a sweep file such as sweeps/vae.py with the sweep flags below; "
+                                          "equivalent to `python FILE [flags]`.")
+    p.add_argument("file", help="sweep file, e.g. sweeps/vae.py")
+    add_sweep_arguments(p)
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    import runpy
+
+    from ..errors import ConfigError
+
+    if not os.path.isfile(args.file):
+        raise ConfigError(f"{args.file}: sweep file not found")
+    argv = sys.argv[sys.argv.index(args.file) + 1:] if args.file in sys.argv else []
+    saved = sys.argv
+    sys.argv = [args.file, *argv]
+    try:
+        runpy.run_path(args.file, run_name="__main__")
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    finally:
+        sys.argv = saved
+    return 0

@@ -1,0 +1,230 @@
+"""Run a sweep: Ray Tune schedules the trials that Optuna proposes, locally or on a Ray cluster.
+
+Layout of one sweep (docs/architecture.md): ``<results>/<name>/{sweep.json, study.db, trials/, ray/,
+summary.json}``. The Optuna study lives in a database (SQLite by default, any SQLAlchemy URL for a
+cluster) and Tune's experiment state in ``ray/``, so ``resume=True`` continues a sweep whose driver died.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..io import atomic_write_json
+from .spec import ALIAS_MARK, SweepSpec
+
+# Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
+# callbacks (they import torch in the driver and duplicate what the trial directory records).
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto"}
+
+
+@dataclass(frozen=True)
+class SweepPaths:
+    sweep_dir: Path           # local (or NFS) folder: sweep.json, study.db, trials/, summary.json
+    storage_path: str         # Tune's storage_path (the sweep dir, or <URI>/<name>)
+    study_url: str
+
+    @property
+    def trials(self) -> Path:
+        return self.sweep_dir / "trials"
+
+    @property
+    def experiment(self) -> str:
+        return f"{self.storage_path.rstrip('/')}/ray"
+
+    @property
+    def is_uri(self) -> bool:
+        return "://" in self.storage_path
+
+
+def sweep_paths(name: str, *, results_dir: str | None, storage: str | None, study_db: str | None) -> SweepPaths:
+    """``storage`` is a shared path (NFS) or a cloud URI; trial dirs go to the sweep dir, which is the
+    shared path itself or, for a URI, a local folder whose trial dirs Tune uploads as checkpoints."""
+    if storage and "://" not in storage:
+        results_dir, storage = storage, None
+    sweep_dir = Path(results_dir or os.environ.get("FACEBENCH_RUNS", "runs")).absolute() / name
+    storage_path = f"{storage.rstrip('/')}/{name}" if storage else str(sweep_dir)
+    return SweepPaths(sweep_dir, storage_path, study_db or f"sqlite:///{sweep_dir / 'study.db'}")
+
+
+def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None, storage: str | None = None,
+              study_db: str | None = None, resume: bool = False, fresh: bool = False, num_samples: int | None = None,
+              gpus_per_trial: float | None = None, cpus_per_trial: float | None = None,
+              max_concurrent: int | None = None, results_dir: str | None = None, verbose: int = 1) -> dict:
+    """Run (or resume) ``spec`` and return the summary dict also written to ``summary.json``."""
+    spec = _with_overrides(spec, num_samples=num_samples, gpus_per_trial=gpus_per_trial,
+                           cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
+    paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
+    _prepare_dir(paths, resume=resume, fresh=fresh)
+    samples = check_space(spec)
+    if local:
+        warm_data_cache(samples)
+    for key, value in RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+
+    started = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial)
+    t0 = time.time()
+    try:
+        tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose)
+        grid = tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+    from .summary import summarize
+
+    return summarize(spec, paths, grid, wall_s=time.time() - t0)
+
+
+def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if "gpus_per_trial" in changes and changes["gpus_per_trial"] > 0 and "train.device" not in spec.base:
+        spec = spec.replace(base={**spec.base, "train.device": "cuda"})
+    if "cpus_per_trial" in changes and "train.threads" not in spec.base:
+        spec = spec.replace(base={**spec.base, "train.threads": max(1, int(changes["cpus_per_trial"]))})
+    spec = spec.replace(**changes) if changes else spec
+    if "train.threads" not in spec.base:
+        # torch's default is every core of the node: concurrent trials would fight over them.
+        spec = spec.replace(base={**spec.base, "train.threads": max(1, int(spec.cpus_per_trial))})
+    return spec
+
+
+def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
+    state = paths.sweep_dir / "ray"
+    if fresh and not resume and paths.sweep_dir.exists():
+        shutil.rmtree(paths.sweep_dir)
+    elif not resume and state.exists() and any(state.iterdir()):
+        raise ConfigError(f"{paths.sweep_dir}: a sweep with this name already ran there; pass --resume to "
+                          "continue it, --fresh to delete it, or another --results folder")
+    paths.trials.mkdir(parents=True, exist_ok=True)
+
+
+def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
+    """Draw ``n`` configs from the space with a throwaway random sampler and validate each one, so a space
+    that proposes an invalid combination fails here, before any cluster time is spent."""
+    import optuna
+
+    from .trainable import validate_config
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=spec.seed))
+    samples = []
+    for _ in range(n):
+        trial = study.ask()
+        proposed = spec.space(trial) or {}
+        params = {**trial.params, **proposed}
+        flat = spec.trial_config(params)
+        validate_config(flat)   # ConfigError names the key and the allowed values
+        samples.append(flat)
+        study.tell(trial, 0.0)
+    return samples
+
+
+def warm_data_cache(samples: list[dict], *, limit: int = 4) -> None:
+    """Decode the datasets once in the driver, so trials read the cache instead of each decoding JPEGs."""
+    try:
+        from ..data import build_task_data
+    except ImportError:
+        return  # the data stage is absent in this checkout: each trial builds its own data
+    from ..config import TrialConfig
+
+    seen: list[dict] = []
+    for flat in samples:
+        data_keys = {k: v for k, v in flat.items() if k.startswith("data.")}
+        if data_keys not in seen and len(seen) < limit:
+            seen.append(data_keys)
+            build_task_data(TrialConfig.from_dict(flat))
+
+
+def _init_ray(*, local: bool, address: str | None, gpus: float) -> bool:
+    """Start or join Ray; return True when this call started it (so it must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if local and not address:
+        num_gpus = 1 if gpus > 0 else 0
+        ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=num_gpus, include_dashboard=False,
+                 logging_level="WARNING", log_to_driver=True)
+    else:
+        ray.init(address=address or os.environ.get("RAY_ADDRESS") or "auto", logging_level="WARNING")
+    return True
+
+
+def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
+    varying = [k for k in samples[0] if len({repr(s.get(k)) for s in samples}) > 1 and ALIAS_MARK not in k]
+    return varying[:limit]
+
+
+def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_columns: list[str], verbose: int):
+    from ray import tune
+
+    from .trainable import TrialSetup, train_trial, trial_dirname
+
+    setup = TrialSetup(spec=spec, trials_root=str(paths.trials), upload=paths.is_uri)
+    resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
+    trainable = tune.with_resources(tune.with_parameters(train_trial, setup=setup), resources)
+    if resume and tune.Tuner.can_restore(paths.experiment):
+        print(f"facebench sweep: resuming {paths.experiment}")
+        # Errored trials failed for a reason of their own (diverged, raised): keep them as they are.
+        return tune.Tuner.restore(paths.experiment, trainable, resume_unfinished=True, resume_errored=False,
+                                  restart_errored=False)
+    if resume:
+        print(f"facebench sweep: nothing to resume at {paths.experiment}; starting the sweep")
+    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": _redact(paths.study_url),
+                                                        "experiment": paths.experiment})
+    from ray.tune.search import ConcurrencyLimiter
+
+    search = make_searcher(spec, paths.study_url)
+    if spec.max_concurrent:
+        search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
+    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search,
+                                  scheduler=make_scheduler(spec), num_samples=spec.num_samples, reuse_actors=True,
+                                  trial_dirname_creator=trial_dirname, trial_name_creator=trial_dirname)
+    reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", spec.metric: spec.metric, "train_loss": "loss"},
+                                parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
+    run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=verbose,
+                                progress_reporter=reporter,
+                                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+                                checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
+    return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
+
+
+def make_scheduler(spec: SweepSpec):
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    if spec.scheduler == "fifo" or spec.epochs <= spec.grace_period:
+        return FIFOScheduler()
+    # stop_last_trials=False: a trial reaching the last epoch must finish its final evaluation itself.
+    return ASHAScheduler(time_attr="epoch", max_t=spec.epochs, grace_period=spec.grace_period,
+                         reduction_factor=spec.reduction_factor, stop_last_trials=False)
+
+
+def make_searcher(spec: SweepSpec, study_url: str):
+    import optuna
+
+    from .search import StudySearch
+
+    storage = optuna.storages.RDBStorage(study_url)
+    if spec.sampler == "grid":
+        sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=spec.seed)
+    elif spec.sampler == "random":
+        sampler = optuna.samplers.RandomSampler(seed=spec.seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=spec.seed)
+    return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
+                       study_name=spec.name, storage=storage)
+
+
+def _redact(url: str) -> str:
+    """Never write a database password into sweep.json."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url

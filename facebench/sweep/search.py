@@ -1,0 +1,32 @@
+"""OptunaSearch that keeps its study honest across a driver crash."""
+
+from __future__ import annotations
+
+import logging
+
+from ray.tune.search.optuna import OptunaSearch
+
+log = logging.getLogger(__name__)
+
+
+class StudySearch(OptunaSearch):
+    """On resume, an Optuna trial left RUNNING by a killed driver that Tune no longer knows about is marked
+    FAIL; otherwise it stays RUNNING in the database forever and skews TPE and optuna-dashboard."""
+
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        self.fail_orphans()
+
+    def fail_orphans(self) -> list[int]:
+        import optuna
+
+        live = {t.number for tid, t in self._ot_trials.items() if tid not in self._completed_trials}
+        failed = []
+        running = self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        for frozen in running:
+            if frozen.number not in live:
+                self._ot_study._storage.set_trial_state_values(frozen._trial_id, optuna.trial.TrialState.FAIL)
+                failed.append(frozen.number)
+        if failed:
+            log.warning("optuna trials %s were left RUNNING by an interrupted driver; marked FAIL", failed)
+        return failed

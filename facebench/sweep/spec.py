@@ -1,0 +1,124 @@
+"""What a sweep is: a base config, an Optuna define-by-run space, an objective and how to schedule trials.
+
+Plain data, no Ray: a sweep file builds one ``SweepSpec`` and hands it to ``facebench.sweep.main``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional
+
+from ..config import TASKS
+from ..errors import ConfigError
+
+SCHEDULERS = ("asha", "fifo")
+SAMPLERS = ("tpe", "grid", "random")
+# Optuna-only parameter names carry the variant they belong to after "@" (``loss.margin@arcface``), so
+# TPE models each loss's margin on its own; the space function returns the real config key beside it.
+ALIAS_MARK = "@"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """One sweep: everything ``run_sweep`` needs except where it runs."""
+
+    name: str
+    task: str
+    base: Mapping[str, Any]
+    # space(trial) -> dict of config keys; suggest_* calls are recorded by Optuna. Must be picklable by
+    # reference (a module-level function or functools.partial of one): Tune pickles the searcher to resume.
+    space: Callable[[Any], Optional[dict]]
+    metric: str = "val_accuracy"
+    mode: str = "max"
+    num_samples: int = 32
+    scheduler: str = "asha"
+    grace_period: int = 1            # epochs a trial runs before ASHA may stop it
+    reduction_factor: int = 3
+    sampler: str = "tpe"
+    grid: Optional[Mapping[str, tuple]] = None   # sampler "grid": the categorical values of each parameter
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0      # fractions (0.25) let several small trials share one GPU
+    max_concurrent: int = 0          # 0: as many as the resources allow
+    seed: int = 0                    # TPE / grid sampler seed
+    max_failures: int = 0            # Ray retries of a trial that raised (not of a diverged one)
+    smoke: Mapping[str, Any] = field(default_factory=dict)   # config keys forced by --smoke
+    smoke_num_samples: int = 4
+    forced: Mapping[str, Any] = field(default_factory=dict)  # set by smoke_variant: wins over the space
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c in self.name for c in "/\\ "):
+            raise ConfigError(f"sweep name {self.name!r}: use a non-empty name without spaces or slashes")
+        if self.task not in TASKS:
+            raise ConfigError(f"sweep task: {self.task!r} is not allowed; choose one of: {', '.join(TASKS)}")
+        if self.metric.startswith("test_") or not self.metric.startswith("val_"):
+            raise ConfigError(f"sweep metric {self.metric!r}: the objective must be a validation metric "
+                              "(val_*); test metrics are never used for selection")
+        if self.mode not in ("max", "min"):
+            raise ConfigError(f"sweep mode {self.mode!r}: choose one of: max, min")
+        if self.scheduler not in SCHEDULERS:
+            raise ConfigError(f"sweep scheduler {self.scheduler!r}: choose one of: {', '.join(SCHEDULERS)}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"sweep sampler {self.sampler!r}: choose one of: {', '.join(SAMPLERS)}")
+        if self.sampler == "grid" and not self.grid:
+            raise ConfigError("sweep sampler 'grid' needs grid={param: (values, ...)}")
+        if self.num_samples < 1 or self.smoke_num_samples < 1:
+            raise ConfigError("sweep num_samples must be >= 1")
+        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
+            raise ConfigError("sweep resources: cpus_per_trial must be > 0 and gpus_per_trial >= 0")
+        if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
+            raise ConfigError(f"gpus_per_trial {self.gpus_per_trial}: above 1 it must be a whole number")
+        if self.grace_period < 1 or self.reduction_factor < 2:
+            raise ConfigError("sweep ASHA: grace_period >= 1 epoch and reduction_factor >= 2")
+        for key in ("task",):
+            if key in self.base and self.base[key] != self.task:
+                raise ConfigError(f"sweep base config {key}={self.base[key]!r} contradicts task {self.task!r}")
+
+    @property
+    def epochs(self) -> int:
+        return int(self.base.get("train.epochs", 10))
+
+    def replace(self, **changes: Any) -> "SweepSpec":
+        return dataclasses.replace(self, **changes)
+
+    def smoke_variant(self) -> "SweepSpec":
+        """Tiny data and models; the space is kept, the forced keys win over what it proposes."""
+        base = {**self.base, **self.smoke}
+        return self.replace(name=f"{self.name}-smoke", base=base, forced=dict(self.smoke),
+                            num_samples=self.smoke_num_samples, grace_period=1, gpus_per_trial=0.0)
+
+    def trial_config(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The flat config of one trial: base, then the proposed parameters (Optuna aliases dropped)."""
+        proposed = {k: v for k, v in params.items() if ALIAS_MARK not in k}
+        return {"task": self.task, **self.base, **proposed, **self.forced}
+
+    def with_data_root(self, root: str) -> "SweepSpec":
+        """Fill the ``{data}`` placeholder of base config values with the data root (--data-root)."""
+        base = {k: v.replace("{data}", root.rstrip("/")) if isinstance(v, str) else v for k, v in self.base.items()}
+        return self.replace(base=base)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "task": self.task, "base": dict(self.base), "space": describe_callable(self.space),
+                "metric": self.metric, "mode": self.mode, "num_samples": self.num_samples,
+                "scheduler": self.scheduler, "grace_period": self.grace_period,
+                "reduction_factor": self.reduction_factor, "sampler": self.sampler,
+                "grid": {k: list(v) for k, v in (self.grid or {}).items()},
+                "cpus_per_trial": self.cpus_per_trial, "gpus_per_trial": self.gpus_per_trial,
+                "max_concurrent": self.max_concurrent, "seeds": [self.seed], "max_failures": self.max_failures,
+                "smoke": dict(self.smoke), "description": self.description}
+
+
+def describe_callable(fn: Callable) -> dict[str, Any]:
+    if isinstance(fn, functools.partial):
+        return {**describe_callable(fn.func), "kwargs": {k: _plain(v) for k, v in fn.keywords.items()}}
+    return {"function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (tuple, list)):
+        return [_plain(x) for x in v]
+    if isinstance(v, Mapping):
+        return {str(k): _plain(x) for k, x in v.items()}
+    return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)

@@ -1,0 +1,103 @@
+"""The end of a sweep: every Tune trial's outcome from its trial directory, a ranked table, summary.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write_json, read_jsonl
+from .spec import ALIAS_MARK, SweepSpec
+
+TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
+
+
+def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float) -> dict:
+    rows = [trial_row(spec, paths, result) for result in grid]
+    sign = -1.0 if spec.mode == "max" else 1.0
+    rows.sort(key=lambda r: (r["status"] != "completed", _rank_value(r["best_" + spec.metric], sign)))
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "stopped", "failed")}
+    summary = {"name": spec.name, "metric": spec.metric, "mode": spec.mode, "counts": counts,
+               "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == "failed"],
+               "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
+               "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "trials": rows}
+    atomic_write_json(paths.sweep_dir / "summary.json", summary)
+    print(format_table(rows, spec.metric))
+    print(f"facebench sweep: {counts['completed']} completed, {counts['stopped']} stopped, {counts['failed']} failed "
+          f"in {wall_s:.1f} s; summary: {paths.sweep_dir / 'summary.json'}")
+    return summary
+
+
+def _rank_value(value: Any, sign: float) -> float:
+    return sign * value if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
+
+
+def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
+    """One row: status and reason from result.json, written here for trials the engine could not finish."""
+    trial_id = Path(result.path).name
+    trial_dir = paths.trials / trial_id
+    epochs = read_jsonl(trial_dir / "epochs.jsonl")
+    record = _read_json(trial_dir / "result.json")
+    if record is None:
+        record = _record_unfinished(trial_dir, result, epochs, spec.metric)
+    metrics = record.get("metrics") or {}
+    vals = [r[spec.metric] for r in epochs if isinstance(r.get(spec.metric), (int, float))]
+    best = metrics.get(f"best_{spec.metric}", max(vals) if vals else None) if spec.mode == "max" else \
+        metrics.get(f"best_{spec.metric}", min(vals) if vals else None)
+    ray_meta = _read_json(trial_dir / "ray.json") or {}
+    return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
+            "params": {k: v for k, v in (result.config or {}).items() if ALIAS_MARK not in k},
+            f"best_{spec.metric}": best, "epochs": len(epochs),
+            "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
+            "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
+            "node_id": ray_meta.get("node_id"), "hostname": ray_meta.get("hostname"), "pid": ray_meta.get("pid"),
+            "trial_dir": str(trial_dir)}
+
+
+def _record_unfinished(trial_dir: Path, result: Any, epochs: list, metric: str) -> dict:
+    """A trial without result.json was stopped by ASHA (Tune ends it between epochs) or died (error, OOM
+    kill): write the record the engine could not, so the report and later readers see why."""
+    if result.error is not None:
+        lines = [ln for ln in str(result.error).strip().splitlines() if ln.strip()]
+        record = {"status": "failed", "reason": f"{type(result.error).__name__}: {lines[-1] if lines else ''}"}
+    else:
+        record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
+    vals = [r[metric] for r in epochs if isinstance(r.get(metric), (int, float))]
+    record.update({"metrics": {f"best_{metric}": max(vals)} if vals else {},
+                   "config": _read_json(trial_dir / "config.json") or {},
+                   "meta": _read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})
+    if trial_dir.exists():
+        atomic_write_json(trial_dir / "result.json", record)
+    return record
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def format_table(rows: list[dict], metric: str, *, limit: int = 30) -> str:
+    params = sorted({k for r in rows for k in r["params"]})
+    head = ["rank", "trial", "status", metric, "test", "ep"] + [p.split(".")[-1] for p in params]
+    lines = [head]
+    for i, r in enumerate(rows[:limit], 1):
+        test = next(iter(r["test"].values()), None)
+        lines.append([str(i), r["trial_id"], r["status"], _fmt(r[f"best_{metric}"]), _fmt(test), str(r["epochs"])]
+                     + [_fmt(r["params"].get(p)) for p in params])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
+    for r in rows:
+        if r["status"] == "failed":
+            out.append(f"  failed {r['trial_id']}: {r['reason'][:160]}")
+    return "\n".join(out)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

@@ -1,0 +1,125 @@
+"""The Ray Tune trainable: one Tune trial = one ``run_trial`` call in its own trial directory.
+
+The trial directory is keyed by Tune's trial id, so a trial that Tune restarts (a retry, or a sweep
+resumed after the driver died) finds its own directory and the engine continues from its last epoch
+checkpoint. A trial whose ``result.json`` already exists is replayed, never trained again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import FacebenchError
+from ..io import atomic_write_json, read_jsonl
+from .spec import SweepSpec
+
+# The engine entry point, "module:function"; overridable only so the Tune machinery can be developed
+# while the engine is being written.
+ENGINE_ENV = "FACEBENCH_SWEEP_ENGINE"
+DEFAULT_ENGINE = "facebench.engine:run_trial"
+
+
+class TrialFailed(RuntimeError):
+    """The engine reported a failed trial (diverged, invalid config): Tune records it as an error."""
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    spec: SweepSpec
+    trials_root: str          # <sweep>/trials on a filesystem every node sees (local disk or NFS)
+    upload: bool = False      # results go to a cloud URI: ship the trial dir as the Tune checkpoint
+
+
+def trial_dirname(trial: Any) -> str:
+    """Tune's own per-trial folder is named by trial id, like ours, so the two are easy to match."""
+    return trial.trial_id
+
+
+def load_engine():
+    module, _, name = os.environ.get(ENGINE_ENV, DEFAULT_ENGINE).partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def validate_config(flat: dict):
+    """TrialConfig.from_dict; registry names are checked except under a development engine override,
+    where the registries' providers may not exist yet."""
+    from ..config import TrialConfig
+
+    return TrialConfig.from_dict(flat, validate_names=ENGINE_ENV not in os.environ)
+
+
+def train_trial(config: dict, setup: TrialSetup) -> None:
+    """Function trainable (keep the signature Tune expects: config first, extras by with_parameters)."""
+    import ray
+    from ray import tune
+
+    trial_id = tune.get_context().get_trial_id()
+    trial_dir = Path(setup.trials_root) / trial_id
+    if setup.upload:
+        _restore_from_checkpoint(tune.get_checkpoint(), trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    where = {"trial_id": trial_id, "node_id": ray.get_runtime_context().get_node_id(),
+             "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+    atomic_write_json(trial_dir / "ray.json", where)
+
+    def report(metrics: dict) -> None:
+        row = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
+        row["node_id"] = where["node_id"]
+        if setup.upload:
+            tune.report(row, checkpoint=tune.Checkpoint.from_directory(str(trial_dir)))
+        else:
+            tune.report(row)
+
+    previous = _read_result(trial_dir)
+    if previous is not None:
+        result = previous  # finished before the driver died: replay, do not train again
+        rows = read_jsonl(trial_dir / "epochs.jsonl")
+        if rows and result.get("status") == "completed":
+            report(rows[-1])
+    else:
+        flat = setup.spec.trial_config(config)
+        try:
+            cfg = validate_config({**flat, "name": flat.get("name") or f"{setup.spec.name}/{trial_id}"})
+        except FacebenchError as e:
+            atomic_write_json(trial_dir / "result.json", {"status": "failed", "reason": f"invalid config: {e}",
+                                                          "config": flat, "metrics": {}, "meta": where})
+            raise TrialFailed(f"invalid config: {e}") from None
+        result = load_engine()(cfg, report, trial_dir=str(trial_dir), resume=True)
+    if setup.upload:
+        rows = read_jsonl(trial_dir / "epochs.jsonl")
+        if rows:  # one more report so Tune uploads the final artefacts written after the last epoch
+            report(rows[-1])
+    if result.get("status") == "failed":
+        raise TrialFailed(result.get("reason") or "failed")
+
+
+def _read_result(trial_dir: Path) -> dict | None:
+    import json
+
+    path = trial_dir / "result.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+def _restore_from_checkpoint(checkpoint: Any, trial_dir: Path) -> None:
+    """Cloud storage: a restarted trial (maybe on another node) gets its trial dir back from Tune."""
+    if checkpoint is None or (trial_dir / "epochs.jsonl").exists():
+        return
+    with checkpoint.as_directory() as src:
+        tmp = Path(tempfile.mkdtemp(dir=trial_dir.parent if trial_dir.parent.exists() else None))
+        shutil.copytree(src, tmp, dirs_exist_ok=True)
+        trial_dir.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(trial_dir, ignore_errors=True)
+        os.replace(tmp, trial_dir)

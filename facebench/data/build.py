@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from ..config import TrialConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..registry import Registry
 from .arrays import ImageArray, PairIndex, TaskData
 from .cache import cached_images, default_cache_dir
@@ -217,3 +217,22 @@ def select_rows(labels: np.ndarray, *, fraction: float, seed: int, limit: int) -
     if limit and limit < len(train):
         train = np.sort(np.random.default_rng([seed, 5]).choice(train, size=limit, replace=False))
     return train, val
+
+
+def cache_dataset(path: str | Path, *, size: int, crop: float, color: str, cache_dir: str = "",
+                  progress: bool = True) -> tuple[int, tuple]:
+    """Decode every image under ``path`` (any layout ``facebench data check`` knows) into the cache."""
+    from .cifar import load_cifar_split
+    from .layouts import find_cifar
+
+    kw = dict(size=size, crop=crop, color=color, cache_dir=cache_dir, progress=progress)
+    try:
+        find_cifar(path)
+    except DataError:
+        image_dir, _ = find_lfw(path)
+        names = [n for files in list_identity_folder(image_dir).values() for n in files]
+        images = cached_images(image_dir, names, **kw)
+        return len(images), tuple(images.shape[1:])
+    train = load_cifar_split(path, "train", **kw)
+    test = load_cifar_split(path, "test", classes=train.classes, **kw)
+    return len(train) + len(test), tuple(train.images.shape[1:])

@@ -51,13 +51,18 @@ def find_lfw(root: str | Path) -> tuple[Path, Path | None]:
     if not root.is_dir():
         raise DataError(f"{root}: LFW root not found")
     for name in LFW_IMAGE_DIRS:
-        if (root / name).is_dir():
+        # ``lfw/`` is both the original image folder and a common name for the folder holding it.
+        if (root / name).is_dir() and not _is_lfw_root(root / name):
             pairs = root / "pairs.txt"
             return root / name, pairs if pairs.is_file() else None
     for pairs in (root / "pairs.txt", root.parent / "pairs.txt"):
         if pairs.is_file():
             return root, pairs
     return root, None
+
+
+def _is_lfw_root(path: Path) -> bool:
+    return (path / "pairs.txt").is_file() or any((path / n).is_dir() for n in LFW_IMAGE_DIRS)
 
 
 def list_att(root: str | Path) -> dict[str, list[str]]:

@@ -1,0 +1,103 @@
+"""``facebench data check PATH``: recognise a dataset layout and count it, without decoding images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .layouts import (cifar_batch_files, cifar_classes, find_cifar, find_lfw, list_att,
+                      list_class_folder, list_identity_folder, read_cifar_batch)
+from .pairs import Pairs, read_pairs
+
+
+def check_path(path: str | Path) -> list[str]:
+    """Report lines for the dataset at ``path``; DataError if it is no dataset facebench reads."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file or directory")
+    if path.is_file():
+        return _check_pairs_file(path)
+    try:
+        layout, where = find_cifar(path)
+    except DataError:
+        layout = ""
+    if layout == "batches":
+        return _check_cifar_batches(where)
+    if layout == "folder":
+        return _check_cifar_folder(where)
+    image_dir, pairs = find_lfw(path)
+    if pairs is not None or image_dir != path:
+        return _check_lfw(image_dir, pairs)
+    try:
+        folders = list_identity_folder(path)
+    except DataError as e:
+        raise DataError(f"{path}: not a dataset facebench reads (LFW folder + pairs.txt, identity folders, AT&T, "
+                        f"CIFAR-10 batches or image folders, or a pairs file): {e}") from None
+    n = sum(len(v) for v in folders.values())
+    try:
+        list_att(path)
+        kind = "AT&T faces"
+    except DataError:
+        kind = "identity folder"
+    return [f"{kind}: {path}", f"  {n:,} images of {len(folders):,} people"]
+
+
+def _pairs_lines(pairs: Pairs, image_names: set[str] | None, image_dir: Path | None) -> list[str]:
+    folds = pairs.folds
+    per = [(int(np.sum(pairs.same[pairs.fold == f])), int(np.sum(~pairs.same[pairs.fold == f]))) for f in folds]
+    split = (f"{per[0][0]} same / {per[0][1]} different each" if len(set(per)) == 1
+             else "; ".join(f"fold {f}: {s}/{d}" for f, (s, d) in zip(folds, per)))
+    lines = [f"  pairs: {len(pairs):,} pairs in {len(folds)} folds ({split}) from {pairs.source}"]
+    people = pairs.people_of_folds()
+    lines.append(f"  {sum(len(p) for p in people.values()):,} people in the pairs, each in exactly one fold")
+    if image_names is not None:
+        missing = sorted(set(pairs.names) - image_names)
+        if missing:
+            raise DataError(f"{pairs.source}: {len(missing)} pair images are missing from {image_dir} "
+                            f"(e.g. {missing[0]})")
+        lines.append(f"  every pair image exists in {image_dir}")
+    return lines
+
+
+def _check_lfw(image_dir: Path, pairs_path: Path | None) -> list[str]:
+    folders = list_identity_folder(image_dir)
+    names = {n for files in folders.values() for n in files}
+    lines = [f"LFW: {image_dir}", f"  {len(names):,} images, {len(folders):,} people"]
+    if pairs_path is None:
+        return lines + ["  no pairs.txt found beside the image folder"]
+    return lines + _pairs_lines(read_pairs(pairs_path), names, image_dir)
+
+
+def _check_pairs_file(path: Path) -> list[str]:
+    pairs = read_pairs(path)
+    image_dir, _ = find_lfw(path.parent)
+    names = None
+    if image_dir != path.parent or any(image_dir.iterdir()):
+        try:
+            folders = list_identity_folder(image_dir)
+            names = {n for files in folders.values() for n in files}
+        except DataError:
+            names = None
+    return [f"pairs file: {path}"] + _pairs_lines(pairs, names, image_dir if names is not None else None)
+
+
+def _check_cifar_batches(batch_dir: Path) -> list[str]:
+    classes = cifar_classes(batch_dir)
+    counts = {}
+    for split in ("train", "test"):
+        labels = np.concatenate([read_cifar_batch(f)[1] for f in cifar_batch_files(batch_dir, split)])
+        bad = labels[(labels < 0) | (labels >= len(classes))]
+        if len(bad):
+            raise DataError(f"{batch_dir}: label {int(bad[0])} outside the {len(classes)} classes")
+        counts[split] = len(labels)
+    return [f"CIFAR-10 python batches: {batch_dir}",
+            f"  {counts['train']:,} train / {counts['test']:,} test in {len(classes)} classes"]
+
+
+def _check_cifar_folder(root: Path) -> list[str]:
+    train_names, _, classes = list_class_folder(root / "train")
+    test_names, _, _ = list_class_folder(root / "test", classes)
+    return [f"CIFAR-10 image folders: {root}",
+            f"  {len(train_names):,} train / {len(test_names):,} test in {len(classes)} classes"]

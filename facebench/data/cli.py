@@ -1,0 +1,56 @@
+"""``facebench data check|cache|download``. Top level is argparse only: the handlers import the rest."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("data", help="check, cache or download datasets")
+    sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    c = sub.add_parser("check", help="detect a dataset's format and print its counts (decodes no image)")
+    c.add_argument("path", help="LFW root, identity folder, AT&T folder, CIFAR-10 root or a pairs file")
+    c.set_defaults(func=_check)
+    k = sub.add_parser("cache", help="decode every image of a dataset once into the decoded-tensor cache")
+    k.add_argument("path", help="LFW root, identity folder, AT&T folder or CIFAR-10 root")
+    k.add_argument("--size", type=int, default=64, help="output side in pixels (default 64)")
+    k.add_argument("--crop", type=float, default=1.0, help="central crop fraction before resizing (default 1.0)")
+    k.add_argument("--color", choices=("rgb", "gray"), default="rgb", help="colour mode (default rgb)")
+    k.add_argument("--cache-dir", default="", help="cache directory (default $FACEBENCH_CACHE or "
+                   "~/.cache/facebench)")
+    k.set_defaults(func=_cache)
+    d = sub.add_parser("download", help="download LFW (deep-funneled + pairs.txt) or CIFAR-10, MD5-checked")
+    d.add_argument("dataset", choices=("lfw", "cifar10"))
+    d.add_argument("--root", required=True, help="directory to download and extract into")
+    d.add_argument("--mirror", default="", help="base URL serving the same file names (default: the official "
+                   "host, or $FACEBENCH_MIRROR)")
+    d.set_defaults(func=_download)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_path
+
+    for line in check_path(args.path):
+        print(line)
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from .cache import default_cache_dir
+    from .build import cache_dataset
+
+    if not 16 <= args.size <= 512 or not 0.1 < args.crop <= 1.0:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--size must be in [16, 512] and --crop in (0.1, 1.0], got {args.size}, {args.crop}")
+    n, shape = cache_dataset(args.path, size=args.size, crop=args.crop, color=args.color, cache_dir=args.cache_dir)
+    print(f"cached {n:,} images as {shape} uint8 in {default_cache_dir(args.cache_dir)}")
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .download import download
+
+    root = download(args.dataset, args.root, mirror=args.mirror)
+    print(f"downloaded and verified {args.dataset} in {root}")
+    return 0

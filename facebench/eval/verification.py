@@ -264,7 +264,7 @@ def _per_fold_mean(values: np.ndarray, f_idx: np.ndarray, K: int) -> np.ndarray:
 
 
 def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
-                           grid_points: int = 257) -> tuple[float, str]:
+                           grid_points: int = 65) -> tuple[float, str]:
     """Where the Gaussian-KDE densities of same and different training scores cross, between the class means.
 
     Several crossings: the one nearest the midpoint of the means. No crossing on the grid, or a class with
@@ -272,7 +272,6 @@ def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
     accuracy threshold (``accuracy``).
     """
     from scipy.optimize import brentq
-    from scipy.stats import gaussian_kde
 
     pos, neg = u[y], u[~y]
     if len(pos) == 0 or len(neg) == 0:
@@ -280,19 +279,25 @@ def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
     mid = (pos.mean() + neg.mean()) / 2
     if pos.mean() == neg.mean() or np.ptp(pos) == 0 or np.ptp(neg) == 0:
         return float(mid), "means_midpoint"
-    kde_pos, kde_neg = gaussian_kde(pos), gaussian_kde(neg)
     grid = np.linspace(min(pos.mean(), neg.mean()), max(pos.mean(), neg.mean()), grid_points)
-    g = kde_pos(grid) - kde_neg(grid)
+    g = gaussian_kde_1d(pos, grid) - gaussian_kde_1d(neg, grid)
     crossings = np.flatnonzero(np.sign(g[:-1]) * np.sign(g[1:]) <= 0)
     if len(crossings) == 0:
         return float(mid), "means_midpoint"
     i = crossings[np.argmin(np.abs(grid[crossings] - mid))]
-    if g[i] == 0:
-        return float(grid[i]), "kde"
-    if g[i + 1] == 0:
-        return float(grid[i + 1]), "kde"
-    root = brentq(lambda x: kde_pos([x])[0] - kde_neg([x])[0], grid[i], grid[i + 1], xtol=1e-12)
+    if g[i] == 0 or g[i + 1] == 0:
+        return float(grid[i] if g[i] == 0 else grid[i + 1]), "kde"
+    root = brentq(lambda x: (gaussian_kde_1d(pos, np.array([x])) - gaussian_kde_1d(neg, np.array([x])))[0],
+                  grid[i], grid[i + 1], xtol=1e-12)
     return float(root), "kde"
+
+
+def gaussian_kde_1d(samples: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """scipy.stats.gaussian_kde's density (Scott's bandwidth, ddof=1) in 1-D, without its per-call
+    triangular solves, which cost 10x more than the arithmetic at LFW's 5,400 training scores."""
+    h = samples.std(ddof=1) * len(samples) ** (-1 / 5)
+    z = (at[:, None] - samples[None, :]) / h
+    return np.exp(-0.5 * z * z).sum(axis=1) / (len(samples) * h * math.sqrt(2 * math.pi))
 
 
 def roc_curve_auc(u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

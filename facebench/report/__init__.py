@@ -1,0 +1,35 @@
+"""Reports: every trial of one or more sweeps -> Parquet tables, PNG plots, one self-contained HTML page.
+
+``build_report(run_dirs, out)`` is what ``facebench report`` and the end of every sweep call. Heavy imports
+(pandas, matplotlib, optuna) happen inside it, so importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["build_report"]
+
+
+def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, *,
+                 title: str | None = None) -> Path | str:
+    """Write ``<out>/index.html`` and ``<out>/<table>.parquet``; return the index's path (a URI if remote).
+
+    ``run_dirs``: sweep directories, trial directories or folders of sweeps, local paths or URIs that
+    ``pyarrow.fs`` opens. A path that is none of these is a DataError.
+    """
+    from .build import build
+
+    if isinstance(run_dirs, (str, os.PathLike)):
+        run_dirs = [run_dirs]
+    return build(list(run_dirs), out, title=title)
+
+
+def __getattr__(name: str) -> Any:  # pragma: no cover - convenience re-exports without import cost
+    if name in ("SCHEMA_VERSION", "TABLES", "read_table", "concat"):
+        from . import tables
+
+        return getattr(tables, name)
+    raise AttributeError(name)

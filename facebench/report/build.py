@@ -1,0 +1,126 @@
+"""The report pipeline: collect -> tables -> Parquet -> statistics -> plots -> HTML."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import history, html, plots, stats, tables
+from .collect import Collection, collect
+from .storage import Location, resolve
+
+
+def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None) -> Path | str:
+    data = collect(run_dirs)
+    arrow = tables.build_tables(data.trials)
+    target = resolve(out)
+    tables.write_tables(arrow, target)
+    frames = {name: t.to_pandas() for name, t in arrow.items()}
+    notes = list(data.notes) + [n for t in data.trials for n in t.notes]
+    ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
+    notes += stats.missing_notes(ranked)
+    figures = _figures(data, ranked, frames, notes)
+    stats_html = _statistics(ranked, frames, notes)
+    summary = _summary(data, ranked, arrow)
+    page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
+                       plots=figures, stats_html=stats_html, notes=notes, summary=summary)
+    index = target.join("index.html")
+    index.write_bytes(page.encode("utf-8"))
+    return index.local_path() or index.uri
+
+
+def _title(data: Collection) -> str:
+    names = sorted({s.name for s in data.sweeps} or {t.sweep or t.trial_id for t in data.trials})
+    return "facebench report: " + (", ".join(names[:4]) + (" …" if len(names) > 4 else "") if names else "no trials")
+
+
+def _figures(data: Collection, ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str]) -> list[Any]:
+    if ranked.empty:
+        return []
+    load = _npz_loader(notes)
+    jobs: list[tuple[str, Callable[[], list]]] = [
+        ("ranked trials", lambda: plots.plot_ranked(ranked, f["folds"])),
+        ("factors", lambda: plots.plot_factors(ranked)),
+        ("training curves", lambda: plots.plot_curves(ranked, f["epochs"])),
+        ("VAE components", lambda: plots.plot_vae_components(ranked, f["epochs"])),
+        ("rate-distortion", lambda: plots.plot_rate_distortion(ranked, f["epochs"])),
+        ("ROC", lambda: plots.plot_roc(ranked, f["roc"])),
+        ("score distributions", lambda: plots.plot_distances(ranked, load)),
+        ("confusion", lambda: plots.plot_confusion(ranked, f["confusion"])),
+        ("reconstructions", lambda: _recon_grids(ranked, notes)),
+        ("accuracy against cost", lambda: plots.plot_pareto(ranked)),
+    ]
+    jobs += [(f"sweep history {s.name}", lambda s=s: history.plot_history(s, notes)) for s in data.sweeps]
+    out = []
+    for what, job in jobs:
+        try:
+            out += job()
+        except Exception as e:  # one broken figure must not lose the tables and the other figures
+            notes.append(f"figure '{what}' failed: {type(e).__name__}: {e}")
+    return out
+
+
+def _npz_loader(notes: list[str]) -> Callable[[str, str], dict | None]:
+    def load(path: str, name: str) -> dict | None:
+        loc = resolve(path).join("artefacts", name)
+        try:
+            with np.load(io.BytesIO(loc.read_bytes()), allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError) as e:
+            notes.append(f"{loc.uri}: unreadable ({e})")
+            return None
+    return load
+
+
+def _recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[plots.Plot]:
+    out = []
+    for _, r in ranked[(ranked["task"] == "autoencoder") & (ranked["status"] == "completed")].iterrows():
+        loc: Location = resolve(r["path"]).join("artefacts", "recon.png")
+        if loc.info().type.name != "File":
+            continue
+        data = loc.read_bytes()
+        if not data.startswith(b"\x89PNG"):
+            notes.append(f"{loc.uri}: not a PNG file; skipped")
+            continue
+        out.append(plots.Plot("recon", f"Reconstructions: {plots.trial_label(r)}", data,
+                              "top row: inputs, bottom row: reconstructions"))
+        if len(out) >= plots.TOP_RECON:
+            break
+    return out
+
+
+def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str]) -> str:
+    parts = ["<h3>Over folds (mean ± std of per-fold accuracy)</h3>"]
+    folds = stats.fold_summary(f["folds"])
+    if len(ranked) and len(folds):
+        folds = folds.merge(ranked[["sweep", "trial_id", "rank", "name"]], on=["sweep", "trial_id"])
+        folds = folds.sort_values(["rank", "split"])
+    parts.append(html.table(folds, [("rank", "#"), ("sweep", "sweep"), ("trial_id", "trial"), ("name", "name"),
+                                    ("split", "split"), ("fold_mean", "mean"), ("fold_std", "std"),
+                                    ("folds", "folds")], sortable=True))
+    parts.append("<h3>Over seeds (completed trials grouped by config without seed)</h3>")
+    seeds = stats.seed_summary(ranked) if len(ranked) else pd.DataFrame()
+    parts.append(html.table(seeds, [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
+                                    ("val_mean", "val mean"), ("val_std", "val std"),
+                                    ("score_mean", "test mean"), ("score_std", "test std")], sortable=True))
+    parts.append("<h3>Paired comparison of the top trials</h3>")
+    cmp_table, note = stats.paired_comparison(ranked) if len(ranked) else (None, "no trials to compare")
+    if cmp_table is not None:
+        parts.append(html.table(cmp_table, [(c, c) for c in cmp_table.columns], sortable=True))
+    else:
+        parts.append(f'<p class="empty">{html.esc(note)}</p>')
+        notes.append(note)
+    return "".join(parts)
+
+
+def _summary(data: Collection, ranked: pd.DataFrame, arrow: dict) -> dict[str, Any]:
+    done = ranked[ranked["status"] == "completed"] if len(ranked) else ranked
+    return {"n_trials": len(ranked), "n_sweeps": len(data.sweeps),
+            "status": ranked["status"].value_counts().to_dict() if len(ranked) else {},
+            "best": done.iloc[0].to_dict() if len(done) else None, "tables": list(arrow),
+            "schema_version": tables.SCHEMA_VERSION}

@@ -1,0 +1,25 @@
+"""``facebench report RUN_DIR [RUN_DIR ...] --out reports/NAME``: Parquet tables, plots and one HTML page."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report", help="turn sweep/trial directories into Parquet tables, plots and a self-contained HTML page",
+        description="Collect every trial (completed, stopped, failed) of the given sweep directories, trial "
+                    "directories or folders of sweeps (local paths or URIs such as file:///x or s3://bucket/x) "
+                    "into <out>/{trials,epochs,folds,roc,confusion}.parquet and <out>/index.html.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="sweep directory, trial directory or folder of sweeps")
+    p.add_argument("--out", required=True, help="output directory or URI, e.g. reports/margin")
+    p.add_argument("--title", default=None, help="page title (default: the sweep names)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from . import build_report
+
+    index = build_report(args.run_dirs, args.out, title=args.title)
+    print(index)
+    return 0

@@ -1,0 +1,160 @@
+"""Find and read trial directories (the layout in docs/architecture.md) without judging them.
+
+A run directory given to the report is a sweep directory (``sweep.json`` or ``trials/``), a single trial
+directory (``config.json``/``meta.json``/``epochs.jsonl``/``result.json``) or a folder of sweep directories.
+Unreadable files become notes on the report, not crashes: a report of a broken sweep is still a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from facebench.config import flatten
+from facebench.errors import DataError
+
+from .storage import Location, resolve
+
+TRIAL_FILES = ("config.json", "meta.json", "epochs.jsonl", "result.json")
+SWEEP_MARKERS = ("sweep.json", "trials")
+
+
+@dataclass
+class TrialRecord:
+    """The raw contents of one trial directory."""
+
+    sweep: str
+    trial_id: str
+    loc: Location
+    config: dict[str, Any]
+    meta: dict[str, Any]
+    result: dict[str, Any] | None
+    epochs: list[dict[str, Any]]
+    artefacts: frozenset[str]
+    notes: list[str] = field(default_factory=list)
+
+    def artefact(self, name: str) -> Location | None:
+        return self.loc.join("artefacts", name) if name in self.artefacts else None
+
+
+@dataclass
+class SweepRecord:
+    name: str
+    loc: Location
+    spec: dict[str, Any]
+    study: Location | None  # the Optuna SQLite file, when the sweep has one
+
+
+@dataclass
+class Collection:
+    trials: list[TrialRecord]
+    sweeps: list[SweepRecord]
+    notes: list[str]
+
+
+def collect(run_dirs: list[str | os.PathLike]) -> Collection:
+    """Read every trial under the given run directories; a path that is none of the kinds is a DataError."""
+    out = Collection([], [], [])
+    for where in run_dirs:
+        loc = resolve(where)
+        kids = loc.children()
+        if not kids and not loc.is_dir():
+            raise DataError(f"{loc.uri}: no such directory (expected a sweep or trial directory)")
+        if _is_trial(kids):
+            out.trials.append(read_trial(loc, sweep=_lone_trial_sweep(loc), kids=kids))
+        elif _is_sweep(kids):
+            _read_sweep(loc, kids, out)
+        else:
+            subs = [loc.join(n) for n, t in sorted(kids.items()) if t == pafs.FileType.Directory]
+            sweeps = [(s, s.children()) for s in subs]
+            sweeps = [(s, k) for s, k in sweeps if _is_sweep(k)]
+            if not sweeps:
+                raise DataError(f"{loc.uri}: not a run directory: expected a sweep directory (sweep.json or "
+                                f"trials/), a trial directory ({', '.join(TRIAL_FILES)}) or a folder of sweeps")
+            for s, k in sweeps:
+                _read_sweep(s, k, out)
+    return out
+
+
+def _is_trial(kids: dict[str, pafs.FileType]) -> bool:
+    return any(kids.get(n) == pafs.FileType.File for n in TRIAL_FILES)
+
+
+def _is_sweep(kids: dict[str, pafs.FileType]) -> bool:
+    return kids.get("sweep.json") == pafs.FileType.File or kids.get("trials") == pafs.FileType.Directory
+
+
+def _lone_trial_sweep(loc: Location) -> str:
+    parts = loc.path.rstrip("/").split("/")
+    # <runs>/<sweep>/trials/<trial_id>: name it after its sweep; a bare trial dir has none.
+    return parts[-3] if len(parts) >= 3 and parts[-2] == "trials" else ""
+
+
+def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) -> None:
+    spec = _read_json(loc.join("sweep.json"), kids.get("sweep.json") == pafs.FileType.File, out.notes)
+    name = str(spec.get("name") or loc.name)
+    study = loc.join("study.db") if kids.get("study.db") == pafs.FileType.File else None
+    out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study))
+    trials_dir = loc.join("trials")
+    entries = trials_dir.children()
+    for tid in sorted(n for n, t in entries.items() if t == pafs.FileType.Directory):
+        tloc = trials_dir.join(tid)
+        out.trials.append(read_trial(tloc, sweep=name))
+    if not entries:
+        out.notes.append(f"sweep {name!r} ({loc.uri}): no trial directories under trials/")
+
+
+def _read_json(loc: Location, exists: bool, notes: list[str]) -> dict[str, Any]:
+    if not exists:
+        return {}
+    try:
+        data = json.loads(loc.read_text())
+    except (OSError, ValueError) as e:
+        notes.append(f"{loc.uri}: unreadable JSON ({e}); ignored")
+        return {}
+    if not isinstance(data, dict):
+        notes.append(f"{loc.uri}: expected a JSON object, got {type(data).__name__}; ignored")
+        return {}
+    return data
+
+
+def _read_jsonl(loc: Location, notes: list[str]) -> list[dict[str, Any]]:
+    rows, torn = [], 0
+    for line in loc.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            torn += 1  # a line torn by a kill mid-write (facebench.io.append_jsonl)
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    if torn:
+        notes.append(f"{loc.uri}: skipped {torn} unreadable line(s)")
+    return rows
+
+
+def read_trial(loc: Location, *, sweep: str, kids: dict[str, pafs.FileType] | None = None) -> TrialRecord:
+    kids = loc.children() if kids is None else kids
+    notes: list[str] = []
+    has = {n: kids.get(n) == pafs.FileType.File for n in TRIAL_FILES}
+    config = _read_json(loc.join("config.json"), has["config.json"], notes)
+    meta = _read_json(loc.join("meta.json"), has["meta.json"], notes)
+    result = _read_json(loc.join("result.json"), has["result.json"], notes)
+    if has["result.json"] and not result:
+        result = {"status": "failed", "reason": "result.json is unreadable"}
+    # result.json repeats config and meta; it is the fallback when the separate files are gone.
+    config = flatten(config or (result or {}).get("config") or {})
+    meta = meta or (result or {}).get("meta") or {}
+    epochs = _read_jsonl(loc.join("epochs.jsonl"), notes) if has["epochs.jsonl"] else []
+    artefacts: frozenset[str] = frozenset()
+    if kids.get("artefacts") == pafs.FileType.Directory:
+        artefacts = frozenset(n for n, t in loc.join("artefacts").children().items() if t == pafs.FileType.File)
+    trial_id = str(meta.get("trial_id") or loc.name)
+    return TrialRecord(sweep=sweep, trial_id=trial_id, loc=loc, config=config, meta=meta,
+                       result=result or None, epochs=epochs, artefacts=artefacts, notes=notes)

@@ -1,0 +1,96 @@
+"""The sweep's own history from its Optuna study (``study.db``): optimisation history and parameter importances."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from .collect import SweepRecord
+from .plots import Plot, figure, png, short
+
+
+def load_studies(sweep: SweepRecord, notes: list[str]) -> list[Any]:
+    """Every study in the sweep's SQLite file; a remote file is copied to a temporary local one first."""
+    if sweep.study is None:
+        return []
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    local = sweep.study.local_path()
+    tmp = None
+    try:
+        if local is None:  # SQLite needs a local file
+            fd, tmp = tempfile.mkstemp(suffix=".db")
+            with os.fdopen(fd, "wb") as f:
+                f.write(sweep.study.read_bytes())
+            local = tmp
+        storage = f"sqlite:///{local}"
+        names = optuna.study.get_all_study_names(storage=storage)
+        studies = [optuna.load_study(study_name=n, storage=storage) for n in names]
+        for s in studies:
+            s.trials  # noqa: B018 - read them now, before a temporary copy is removed
+        return studies
+    except Exception as e:  # a damaged or foreign database must not lose the rest of the report
+        notes.append(f"{sweep.study.uri}: cannot read the Optuna study ({type(e).__name__}: {e})")
+        return []
+    finally:
+        if tmp:
+            os.unlink(tmp)
+
+
+def plot_history(sweep: SweepRecord, notes: list[str]) -> list[Plot]:
+    out = []
+    for study in load_studies(sweep, notes):
+        trials = study.get_trials(deepcopy=False)
+        done = [t for t in trials if t.state.name == "COMPLETE" and t.value is not None]
+        if not done:
+            notes.append(f"sweep {sweep.name!r}: Optuna study {study.study_name!r} has no complete trials")
+            continue
+        out.append(_history_plot(sweep.name, study, done))
+        imp = _importances(study, done, notes, sweep.name)
+        if imp:
+            out.append(_importance_plot(sweep.name, study.study_name, imp))
+    return out
+
+
+def _history_plot(sweep: str, study: Any, done: list[Any]) -> Plot:
+    num = np.array([t.number for t in done])
+    val = np.array([t.value for t in done], dtype=float)
+    maximize = study.direction.name == "MAXIMIZE"
+    best = np.maximum.accumulate(val) if maximize else np.minimum.accumulate(val)
+    fig, ax = figure(5.6, 3.2)
+    ax = ax[0, 0]
+    ax.scatter(num, val, s=12, alpha=0.6, label="trial")
+    ax.step(num, best, where="post", color="tab:red", label="best so far")
+    ax.set_xlabel("Optuna trial number")
+    ax.set_ylabel("objective (" + ("max" if maximize else "min") + ")")
+    ax.legend(fontsize=7)
+    return Plot("history", f"Optimisation history: {short(sweep)} / {short(study.study_name)}", png(fig),
+                f"{len(done)} complete trials of {len(study.trials)}")
+
+
+def _importances(study: Any, done: list[Any], notes: list[str], sweep: str) -> dict[str, float]:
+    varying = {k for t in done for k in t.params if len({u.params.get(k) for u in done}) > 1}
+    if len(done) < 2 or not varying:
+        notes.append(f"sweep {sweep!r}: parameter importances need >= 2 complete trials with varying parameters")
+        return {}
+    import optuna
+
+    try:
+        return dict(optuna.importance.get_param_importances(study))
+    except Exception as e:  # importance evaluators refuse some spaces (e.g. dynamic, single-valued params)
+        notes.append(f"sweep {sweep!r}: parameter importances failed ({type(e).__name__}: {e})")
+        return {}
+
+
+def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot:
+    names = list(imp)[:15][::-1]
+    fig, ax = figure(5.0, 0.3 * len(names) + 1.2, left=0.35, bottom=0.25)
+    ax = ax[0, 0]
+    ax.barh([short(n, 30) for n in names], [imp[n] for n in names])
+    ax.set_xlabel("importance (fANOVA)")
+    return Plot("history", f"Parameter importances: {short(sweep)} / {short(study_name)}", png(fig),
+                "optuna.importance.get_param_importances")

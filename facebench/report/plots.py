@@ -1,0 +1,305 @@
+"""Report figures as PNG bytes, drawn with matplotlib's Agg canvas (no pyplot, no global backend switch).
+
+Each ``plot_*`` returns a list of ``Plot`` (empty when its data does not exist), draws at most a handful of
+series (the top-k trials by validation rank), so a 1,000-trial sweep costs what a 10-trial one does.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+DPI = 100
+TOP_BOXES = 30   # ranked-trials figure
+TOP_CURVES = 8   # training curves, VAE components
+TOP_ROC = 5
+TOP_DIST = 2     # distance histograms
+TOP_CONF = 2     # confusion matrices
+TOP_RECON = 4
+FACTORS = (("backbone × loss × schedule", ("cfg.model.backbone", "cfg.loss.name", "cfg.schedule.name")),
+           ("latent / embedding size", ("cfg.model.embedding_size",)), ("VAE beta", ("cfg.loss.beta",)),
+           ("image size", ("cfg.data.image_size",)))
+
+
+@dataclass
+class Plot:
+    section: str
+    title: str
+    png: bytes
+    caption: str = ""
+
+
+def figure(w: float = 6.4, h: float = 3.6, ncols: int = 1, nrows: int = 1, *, bottom: float = 0.15,
+           left: float = 0.12) -> tuple[Any, Any]:
+    """A figure with fixed margins: matplotlib's layout engines cost more than the drawing itself."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w, h), dpi=DPI)
+    fig.subplots_adjust(left=left, right=0.97, top=0.9, bottom=bottom, wspace=0.35)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def png(fig: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    buf = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buf)
+    return buf.getvalue()
+
+
+def short(label: Any, n: int = 28) -> str:
+    text = str(label)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def trial_label(row: Any) -> str:
+    name = row["name"] if isinstance(row["name"], str) and row["name"] else row["trial_id"]
+    return short(f"{row['rank']}. {name}")
+
+
+# -- ranking and factors ---------------------------------------------------------------------------
+
+def plot_ranked(ranked: pd.DataFrame, folds: pd.DataFrame) -> list[Plot]:
+    test = folds[folds["split"] == "test"] if not folds.empty else folds
+    top = ranked[ranked["status"] == "completed"].head(TOP_BOXES)
+    top = top[top["trial_id"].isin(set(test["trial_id"]))] if not test.empty else top.iloc[:0]
+    if top.empty:
+        return []
+    by = {k: g["accuracy"].to_numpy() for k, g in test.groupby(["sweep", "trial_id"], sort=False)}
+    data = [by[(r.sweep, r.trial_id)] for r in top.itertuples()]
+    fig, ax = figure(max(6.4, 0.28 * len(top) + 2), 4.2, bottom=0.4, left=0.08)
+    ax = ax[0, 0]
+    ax.boxplot(data, showmeans=True, widths=0.6)
+    ax.set_xticks(range(1, len(top) + 1), [trial_label(r) for _, r in top.iterrows()], rotation=60, ha="right",
+                  fontsize=7)
+    ax.set_ylabel("test fold accuracy")
+    ax.set_title("Trials ranked by validation accuracy: spread over the test folds", fontsize=9)
+    return [Plot("ranked", "Ranked trials with fold spread", png(fig),
+                 f"top {len(top)} completed trials by best_val_accuracy; box = per-fold test accuracy, ▲ = mean")]
+
+
+def plot_factors(trials: pd.DataFrame) -> list[Plot]:
+    done = trials[(trials["status"] == "completed") & trials["score"].notna()]
+    out = []
+    for task, rows in done.groupby("task", sort=True):
+        for title, cols in FACTORS:
+            if not all(c in rows.columns for c in cols):
+                continue
+            label = rows[list(cols)].map(str).agg(" / ".join, axis=1)
+            if label.nunique() < 2:
+                continue
+            out.append(_factor_plot(rows, label, f"{task}: {title}"))
+    return out
+
+
+def _factor_plot(rows: pd.DataFrame, label: pd.Series, title: str) -> Plot:
+    g = rows.assign(_g=label).groupby("_g")["score"]
+    stats = g.agg(["mean", "std", "count"]).sort_values("mean", ascending=False).head(20)
+    fig, ax = figure(max(5.0, 0.45 * len(stats) + 2), 4.0, bottom=0.45)
+    ax = ax[0, 0]
+    x = np.arange(len(stats))
+    rng = np.random.default_rng(0)  # fixed jitter: the same sweep gives the same picture
+    for i, key in enumerate(stats.index):
+        ys = rows.loc[label == key, "score"].to_numpy()
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(ys)), ys, s=10, alpha=0.5, color="tab:gray")
+    ax.errorbar(x, stats["mean"], yerr=stats["std"].fillna(0), fmt="o", color="tab:blue", capsize=4)
+    ax.set_xticks(x, [f"{short(k, 24)} (n={n})" for k, n in zip(stats.index, stats["count"])], rotation=45,
+                  ha="right", fontsize=7)
+    ax.set_ylabel(str(rows["score_metric"].iloc[0]))
+    ax.set_title(title, fontsize=9)
+    return Plot("factors", title, png(fig), "dots = trials (all seeds), bar = mean ± std over trials and seeds")
+
+
+# -- curves --------------------------------------------------------------------------------------
+
+def _top_epochs(ranked: pd.DataFrame, epochs: pd.DataFrame, cols: tuple[str, ...], k: int,
+                task: str | None = None) -> list[tuple[str, pd.DataFrame]]:
+    if epochs.empty or not any(c in epochs.columns and epochs[c].notna().any() for c in cols):
+        return []
+    rows = ranked if task is None else ranked[ranked["task"] == task]
+    keys = set(zip(epochs["sweep"], epochs["trial_id"]))
+    chosen = [r for _, r in rows.iterrows() if (r["sweep"], r["trial_id"]) in keys][:k]
+    grouped = epochs.groupby(["sweep", "trial_id"], sort=False)
+    return [(trial_label(r), grouped.get_group((r["sweep"], r["trial_id"]))) for r in chosen]
+
+
+def _curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title: str, section: str,
+            caption: str, logy: tuple[bool, ...] | None = None) -> list[Plot]:
+    cols = tuple(c for c in cols if any(c in e.columns and e[c].notna().any() for _, e in series))
+    if not series or not cols:
+        return []
+    fig, axes = figure(4.0 * len(cols), 3.4, ncols=len(cols))
+    for j, col in enumerate(cols):
+        ax = axes[0, j]
+        for label, e in series:
+            if col in e.columns:
+                ax.plot(e["epoch"], e[col], marker=".", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_title(col, fontsize=9)
+        if logy and logy[j]:
+            ax.set_yscale("log")
+    axes[0, -1].legend(fontsize=6, loc="best")
+    return [Plot(section, title, png(fig), caption)]
+
+
+def plot_curves(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
+    series = _top_epochs(ranked, epochs, ("train_loss", "val_accuracy"), TOP_CURVES)
+    return _curves(series, ("train_loss", "val_accuracy"), "Training curves", "curves",
+                   f"top {len(series)} trials by validation rank")
+
+
+def plot_vae_components(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
+    series = _top_epochs(ranked, epochs, ("train_recon", "train_kld"), TOP_CURVES, task="autoencoder")
+    series = [(lbl, e) for lbl, e in series if "train_recon" in e and e["train_recon"].notna().any()]
+    return _curves(series, ("train_recon", "train_kld", "train_beta"), "VAE loss components", "vae",
+                   "reconstruction and KL plotted apart (the loss is recon + beta·KL)")
+
+
+def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
+    if epochs.empty or "train_kld" not in epochs.columns or "train_recon" not in epochs.columns:
+        return []
+    last = epochs.dropna(subset=["train_kld", "train_recon"]).groupby(["sweep", "trial_id"], sort=False).tail(1)
+    ae = trials[trials["task"] == "autoencoder"]
+    df = last.merge(ae, on=["sweep", "trial_id"], suffixes=("", "_t"))
+    if df.empty:
+        return []
+    fig, axes = figure(6.4 if "active_units" in df and df["active_units"].notna().any() else 4.2, 3.6,
+                       ncols=2 if df["active_units"].notna().any() else 1)
+    beta = df["cfg.loss.beta"].astype(float).fillna(1.0) if "cfg.loss.beta" in df else pd.Series(1.0, df.index)
+    size = df["cfg.model.embedding_size"].astype(float).fillna(128) if "cfg.model.embedding_size" in df else 64
+    sc = axes[0, 0].scatter(df["train_kld"], df["train_recon"], c=np.log10(beta.clip(lower=1e-6)),
+                            s=np.sqrt(np.asarray(size, dtype=float)) * 4, cmap="viridis", alpha=0.8)
+    axes[0, 0].set_xlabel("rate: KL (last epoch)")
+    axes[0, 0].set_ylabel("distortion: reconstruction")
+    axes[0, 0].set_title("Rate–distortion (colour log10 beta, size latent)", fontsize=8)
+    fig.colorbar(sc, ax=axes[0, 0], label="log10 beta")
+    if axes.shape[1] > 1:
+        ok = df[df["active_units"].notna()]
+        axes[0, 1].scatter(ok["latent_dims"], ok["active_units"], c=np.log10(beta[ok.index].clip(lower=1e-6)),
+                           cmap="viridis")
+        top = float(np.nanmax(ok["latent_dims"])) if ok["latent_dims"].notna().any() else 1.0
+        axes[0, 1].plot([0, top], [0, top], "k:", lw=1)
+        axes[0, 1].set_xlabel("latent dimensions")
+        axes[0, 1].set_ylabel("active units (Var mu > 0.01)")
+        axes[0, 1].set_title("Posterior collapse", fontsize=8)
+    return [Plot("vae", "Rate–distortion and active units", png(fig),
+                 "last-epoch KL against reconstruction across beta and latent size; units below the dotted line "
+                 "collapsed to the prior")]
+
+
+# -- verification and classification -------------------------------------------------------------
+
+def plot_roc(ranked: pd.DataFrame, roc: pd.DataFrame) -> list[Plot]:
+    if roc.empty:
+        return []
+    test = roc[roc["split"] == "test"]
+    keys = set(zip(test["sweep"], test["trial_id"]))
+    chosen = [r for _, r in ranked.iterrows() if (r["sweep"], r["trial_id"]) in keys][:TOP_ROC]
+    if not chosen:
+        return []
+    grouped = test.groupby(["sweep", "trial_id"], sort=False)
+    fig, ax = figure(5.2, 4.0)
+    ax = ax[0, 0]
+    for r in chosen:
+        g = grouped.get_group((r["sweep"], r["trial_id"]))
+        ax.plot(g["fpr"].clip(lower=1e-4), g["tpr"], label=f"{trial_label(r)} (AUC {r.get('test_auc', np.nan):.3f})")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1)
+    ax.set_xlabel("false accept rate (log)")
+    ax.set_ylabel("true accept rate")
+    ax.legend(fontsize=6, loc="lower right")
+    return [Plot("roc", "ROC of the top trials", png(fig), f"test pairs, top {len(chosen)} by validation rank")]
+
+
+def plot_distances(ranked: pd.DataFrame, load: Callable[[str, str], dict | None]) -> list[Plot]:
+    """Same/different score histograms with the per-fold thresholds; ``load(path, file)`` reads an npz."""
+    out = []
+    for _, r in ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")].iterrows():
+        a = load(r["path"], "verification.npz")
+        if not a or "scores" not in a or "same" not in a:
+            continue
+        s, same = np.asarray(a["scores"], float), np.asarray(a["same"], bool)
+        fig, ax = figure(5.2, 3.2)
+        ax = ax[0, 0]
+        bins = np.histogram_bin_edges(s[np.isfinite(s)], bins=60)
+        ax.hist(s[same], bins=bins, alpha=0.55, label="same", density=True)
+        ax.hist(s[~same], bins=bins, alpha=0.55, label="different", density=True)
+        for t in np.asarray(a.get("thresholds", []), float):
+            ax.axvline(t, color="k", lw=0.5, alpha=0.4)
+        if len(a.get("thresholds", [])):
+            ax.axvline(float(np.median(a["thresholds"])), color="k", lw=1.5, label="threshold (median of folds)")
+        ax.set_xlabel(f"score ({a.get('metric', 'score')})")
+        ax.legend(fontsize=7)
+        out.append(Plot("roc", f"Score distributions: {trial_label(r)}", png(fig),
+                        "test pairs; thin lines = each fold's threshold chosen on the other folds"))
+        if len(out) >= TOP_DIST:
+            break
+    return out
+
+
+def plot_confusion(ranked: pd.DataFrame, confusion: pd.DataFrame) -> list[Plot]:
+    if confusion.empty:
+        return []
+    keys = set(zip(confusion["sweep"], confusion["trial_id"]))
+    chosen = [r for _, r in ranked.iterrows() if (r["sweep"], r["trial_id"]) in keys][:TOP_CONF]
+    grouped = confusion.groupby(["sweep", "trial_id"], sort=False)
+    out = []
+    for r in chosen:
+        g = grouped.get_group((r["sweep"], r["trial_id"]))
+        k = int(g["true_index"].max()) + 1
+        m = np.zeros((k, k))
+        m[g["true_index"], g["pred_index"]] = g["count"]
+        names = g.drop_duplicates("true_index").sort_values("true_index")["true"].map(lambda n: short(n, 12))
+        norm = m / np.maximum(m.sum(1, keepdims=True), 1)
+        fig, ax = figure(5.0, 4.6, bottom=0.25, left=0.2)
+        ax = ax[0, 0]
+        im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        if k <= 12:
+            for i, j in np.ndindex(k, k):
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=6,
+                        color="white" if norm[i, j] > 0.5 else "black")
+        ax.set_xticks(range(k), list(names), rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(k), list(names), fontsize=7)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        fig.colorbar(im, ax=ax, label="row-normalised")
+        out.append(Plot("confusion", f"Confusion matrix: {trial_label(r)}", png(fig), "counts; colour = recall"))
+    return out
+
+
+def plot_pareto(trials: pd.DataFrame) -> list[Plot]:
+    done = trials[(trials["status"] == "completed") & trials["score"].notna()]
+    costs = [c for c in ("flops", "train_s") if c in done.columns and done[c].notna().any()]
+    if done.empty or not costs:
+        return []
+    fig, axes = figure(4.2 * len(costs), 3.6, ncols=len(costs), bottom=0.16)
+    for j, cost in enumerate(costs):
+        ax = axes[0, j]
+        for task, rows in done.dropna(subset=[cost]).groupby("task"):
+            ax.scatter(rows[cost], rows["score"], s=12, alpha=0.5, label=str(task))
+            front = pareto_front(rows[cost].to_numpy(float), rows["score"].to_numpy(float))
+            f = rows.iloc[front].sort_values(cost)
+            ax.step(f[cost], f["score"], where="post", lw=1.5)
+            ax.scatter(f[cost], f["score"], s=30, facecolors="none", edgecolors="k")
+        ax.set_xscale("log")
+        ax.set_xlabel(cost)
+        ax.set_ylabel("test score")
+    axes[0, 0].legend(fontsize=7)
+    return [Plot("pareto", "Accuracy against cost", png(fig), "circled = Pareto front (no trial is both cheaper "
+                 "and more accurate); score = test_accuracy_mean (verification) or test_accuracy (cifar)")]
+
+
+def pareto_front(cost: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Indices of points no other point beats on both (lower cost, higher score); O(n log n)."""
+    order = np.lexsort((-score, cost))
+    best = -np.inf
+    keep = []
+    for i in order:
+        if score[i] > best:
+            keep.append(i)
+            best = score[i]
+    return np.array(keep, dtype=np.int64)

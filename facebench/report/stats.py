@@ -1,0 +1,123 @@
+"""Spread, not single runs: mean ± std over folds and over seeds, ranking, the paired comparison of the top trials.
+
+Trials are ranked by ``best_val_accuracy`` (the sweep's own selection metric), not by a test metric: the report
+shows test numbers but never picks the "best" trial on the test set.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+RANK_BY = "best_val_accuracy"
+# Columns that tell repeats of one recipe apart rather than define the recipe.
+NOT_RECIPE = ("cfg.train.seed", "cfg.name", "cfg.data.synthetic_seed", "cfg.data.cache_dir", "cfg.train.device",
+              "cfg.train.threads")
+
+
+def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Completed trials first, then by validation accuracy (NaN last), then by test score; adds ``rank`` (1-based)."""
+    df = trials.copy()
+    df["_done"] = (df["status"] != "completed").astype(int)
+    df = df.sort_values(["_done", RANK_BY, "score"], ascending=[True, False, False], na_position="last",
+                        kind="stable").drop(columns="_done")
+    df.insert(0, "rank", np.arange(1, len(df) + 1))
+    return df.reset_index(drop=True)
+
+
+def fold_summary(folds: pd.DataFrame) -> pd.DataFrame:
+    """Per trial and split: mean, std (ddof=0, as facebench.eval) and count of fold accuracies."""
+    if folds.empty:
+        return pd.DataFrame(columns=["sweep", "trial_id", "split", "fold_mean", "fold_std", "folds"])
+    g = folds.groupby(["sweep", "trial_id", "split"], sort=False)["accuracy"]
+    return g.agg(fold_mean="mean", fold_std=lambda x: float(np.std(x)), folds="count").reset_index()
+
+
+def recipe_columns(trials: pd.DataFrame) -> list[str]:
+    """Config columns that vary between trials, leaving out the seed: what defines a recipe in this report."""
+    cols = [c for c in trials.columns if c.startswith("cfg.") and c not in NOT_RECIPE]
+    return [c for c in cols if trials[c].map(str).nunique(dropna=False) > 1]
+
+
+def recipe_labels(trials: pd.DataFrame, cols: list[str] | None = None) -> pd.Series:
+    cols = recipe_columns(trials) if cols is None else cols
+    if not cols:
+        return pd.Series(["(all trials)"] * len(trials), index=trials.index)
+    parts = [trials[c].map(str).radd(c[4:] + "=") for c in cols]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " " + p
+    return out
+
+
+def seed_summary(trials: pd.DataFrame) -> pd.DataFrame:
+    """Completed trials grouped by recipe (config without seed): n, mean ± std of test score and val accuracy."""
+    done = trials[trials["status"] == "completed"]
+    cols = ["recipe", "task", "n_seeds", "seeds", "score_mean", "score_std", "val_mean", "val_std"]
+    if done.empty:
+        return pd.DataFrame(columns=cols)
+    done = done.assign(recipe=recipe_labels(done, recipe_columns(trials)))
+    g = done.groupby(["recipe", "task"], sort=False, dropna=False)
+    out = g.agg(n_seeds=("trial_id", "count"), seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s.dropna()))),
+                score_mean=("score", "mean"), score_std=("score", lambda x: float(np.std(x.dropna()))),
+                val_mean=(RANK_BY, "mean"), val_std=(RANK_BY, lambda x: float(np.std(x.dropna())))).reset_index()
+    return out.sort_values(["val_mean", "score_mean"], ascending=False, na_position="last")[cols]
+
+
+def missing_notes(trials: pd.DataFrame) -> list[str]:
+    """Plain-language notes on what is absent: no trials, no completed trials, metrics missing or NaN."""
+    from .tables import CIFAR_METRICS, COMMON_METRICS, FACE_METRICS
+
+    if trials.empty:
+        return ["no trials found: the run directories hold no trial directories"]
+    notes = []
+    counts = trials["status"].value_counts()
+    if counts.get("completed", 0) == 0:
+        notes.append(f"no completed trials ({', '.join(f'{n} {s}' for s, n in counts.items())})")
+    done = trials[trials["status"] == "completed"]
+    is_cifar = done["task"] == "cifar"
+    for metrics, rows in ((FACE_METRICS, done[~is_cifar]), (CIFAR_METRICS, done[is_cifar]),
+                          (COMMON_METRICS[:4], done)):
+        for m in metrics:
+            n = int(rows[m].isna().sum()) if m in rows.columns else len(rows)
+            if len(rows) and n:
+                notes.append(f"metric {m} missing or NaN for {n} of {len(rows)} completed trials")
+    return notes
+
+
+def paired_comparison(ranked: pd.DataFrame, *, top: int = 5) -> tuple[pd.DataFrame | None, str]:
+    """facebench.eval.compare over the top verification trials (by validation rank); (table, note)."""
+    try:
+        from facebench.eval import compare
+    except ImportError:
+        return None, "paired comparison unavailable: facebench.eval.compare is not installed"
+    cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")].head(top)
+    paths = [p for p in cand["path"] if _has_verification(p)]
+    if len(paths) < 2:
+        return None, "paired comparison needs >= 2 completed verification trials with artefacts/verification.npz"
+    try:
+        table = _compare(compare, paths, cand)
+    except Exception as e:  # the comparison is an extra; a failure there must not lose the report
+        return None, f"paired comparison failed: {type(e).__name__}: {e}"
+    return table, ""
+
+
+def _has_verification(path: str) -> bool:
+    from .storage import resolve
+
+    return resolve(path).join("artefacts", "verification.npz").info().type.name == "File"
+
+
+def _compare(compare: Any, paths: list[str], cand: pd.DataFrame) -> pd.DataFrame:
+    raise NotImplementedError("wired once facebench.eval.compare lands")
+
+
+def fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.{digits}g}" if abs(x) >= 1e4 or (x and abs(x) < 1e-3) else f"{x:.{digits}f}"
+    return str(x)

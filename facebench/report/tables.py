@@ -1,0 +1,366 @@
+"""Trial records -> five long-format Arrow tables with a versioned schema (documented in docs/report.md).
+
+``trials`` (one row per trial), ``epochs`` (per trial-epoch), ``folds`` (per trial-split-fold), ``roc``
+(downsampled points per trial-split) and ``confusion`` (trial, true, pred, count). Every table carries
+``schema_version`` as a column and in its Parquet metadata, so tables written by different facebench
+versions can be told apart after they are concatenated.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import typing
+from typing import Any, Iterable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .collect import TrialRecord
+from .storage import Location
+
+SCHEMA_VERSION = 1
+TABLES = ("trials", "epochs", "folds", "roc", "confusion")
+ROC_POINTS = 100  # per trial and split; enough for a smooth curve, small for 1,000 trials
+
+FACE_METRICS = ("test_accuracy_mean", "test_accuracy_std", "test_accuracy_sem", "test_auc", "test_eer",
+                "test_tar_far_1e-1", "test_tar_far_1e-2", "test_tar_far_1e-3", "test_intersection_accuracy_mean")
+CIFAR_METRICS = ("test_accuracy", "test_macro_precision", "test_macro_recall", "test_macro_f1", "test_auroc",
+                 "test_auprc")
+COMMON_METRICS = ("best_val_accuracy", "params", "flops", "train_s", "test_kld")
+FINAL_METRICS = FACE_METRICS + CIFAR_METRICS + COMMON_METRICS
+EPOCH_METRICS = ("lr", "train_loss", "train_recon", "train_kld", "train_beta", "train_accuracy", "images_per_s",
+                 "epoch_s", "peak_mem_mb", "val_accuracy", "val_auc", "val_loss")
+VERSION_KEYS = ("python", "torch", "facebench", "git")
+ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al. (2016): a latent unit is active if Var_x(E[z|x]) > 0.01
+
+_KEY = [("schema_version", pa.int32()), ("sweep", pa.string()), ("trial_id", pa.string())]
+TRIALS_FIXED = _KEY + [
+    ("name", pa.string()), ("task", pa.string()), ("status", pa.string()), ("reason", pa.string()),
+    ("seed", pa.int64()), ("score", pa.float64()), ("score_metric", pa.string()), ("epochs_run", pa.int64()),
+    ("wall_s", pa.float64()), ("device", pa.string()), ("host", pa.string()), ("started_at", pa.string()),
+    *[(f"version.{k}", pa.string()) for k in VERSION_KEYS], ("path", pa.string()),
+    *[(m, pa.float64()) for m in FINAL_METRICS],
+    ("latent_dims", pa.int64()), ("active_units", pa.int64()),
+]
+EPOCHS_FIXED = _KEY + [("epoch", pa.int64())] + [(m, pa.float64()) for m in EPOCH_METRICS]
+FOLDS_FIXED = _KEY + [("split", pa.string()), ("fold", pa.int64()), ("n_pairs", pa.int64()),
+                      ("threshold", pa.float64()), ("accuracy", pa.float64()),
+                      ("intersection_threshold", pa.float64()), ("intersection_accuracy", pa.float64())]
+ROC_FIXED = _KEY + [("split", pa.string()), ("point", pa.int64()), ("fpr", pa.float64()), ("tpr", pa.float64()),
+                    ("threshold", pa.float64())]
+CONFUSION_FIXED = _KEY + [("true", pa.string()), ("pred", pa.string()), ("true_index", pa.int64()),
+                          ("pred_index", pa.int64()), ("count", pa.int64())]
+FIXED = {"trials": TRIALS_FIXED, "epochs": EPOCHS_FIXED, "folds": FOLDS_FIXED, "roc": ROC_FIXED,
+         "confusion": CONFUSION_FIXED}
+
+
+def primary_metric(task: str) -> str:
+    """The test metric a trial is summarised by: verification accuracy, or CIFAR accuracy."""
+    return "test_accuracy" if task == "cifar" else "test_accuracy_mean"
+
+
+# -- building -----------------------------------------------------------------------------------
+
+def build_tables(trials: list[TrialRecord]) -> dict[str, pa.Table]:
+    """Every table for these trials; artefacts that cannot be read become notes on their trial."""
+    cols: dict[str, dict[str, list]] = {t: {} for t in TABLES}
+    for n, rec in enumerate(trials):
+        _trial_row(cols["trials"], rec, n)
+        _epoch_rows(cols["epochs"], rec)
+        _artefact_rows(cols, rec)
+    return {name: _to_table(name, cols[name]) for name in TABLES}
+
+
+def _put(cols: dict[str, list], row: int, key: str, value: Any) -> None:
+    """Set column ``key`` at ``row``, padding the column with nulls so every column stays aligned."""
+    col = cols.setdefault(key, [])
+    if len(col) < row:
+        col.extend([None] * (row - len(col)))
+    col.append(value)
+
+
+def _trial_row(cols: dict[str, list], rec: TrialRecord, row: int) -> None:
+    result, meta, cfg = rec.result or {}, rec.meta, rec.config
+    task = str(cfg.get("task") or meta.get("task") or "")
+    metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
+    status, reason = _status(rec)
+    seed = meta.get("seed", cfg.get("train.seed"))
+    versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
+    values: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION, "sweep": rec.sweep, "trial_id": rec.trial_id,
+        "name": str(cfg.get("name") or meta.get("name") or ""), "task": task, "status": status, "reason": reason,
+        "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        "score": _num(metrics.get(primary_metric(task))), "score_metric": primary_metric(task),
+        "epochs_run": len(rec.epochs), "wall_s": _num(result.get("wall_s")),
+        "device": _str(meta.get("device")), "host": _str(meta.get("host")), "started_at": _str(meta.get("started_at")),
+        "path": rec.loc.uri,
+    }
+    values.update({f"version.{k}": _str(v) for k, v in versions.items()})
+    for key, value in metrics.items():
+        if _is_number(value):
+            values[key] = float(value)
+    if _is_number(values.get("active_units")) and math.isfinite(values["active_units"]):
+        values["active_units"] = int(values["active_units"])
+    values.update(_latent_summary(rec))
+    values.update({f"cfg.{k}": v for k, v in cfg.items()})
+    for key, value in values.items():
+        _put(cols, row, key, value)
+
+
+def _status(rec: TrialRecord) -> tuple[str, str]:
+    if rec.result is None:
+        return "stopped", "no result.json (stopped early, killed or still running)"
+    status = str(rec.result.get("status") or "failed")
+    reason = rec.result.get("reason")
+    return status, "" if reason is None else str(reason)
+
+
+def _epoch_rows(cols: dict[str, list], rec: TrialRecord) -> None:
+    start = len(cols.get("trial_id", []))
+    for i, ep in enumerate(rec.epochs):
+        row = start + i
+        _put(cols, row, "schema_version", SCHEMA_VERSION)
+        _put(cols, row, "sweep", rec.sweep)
+        _put(cols, row, "trial_id", rec.trial_id)
+        _put(cols, row, "epoch", ep.get("epoch", i + 1) if _is_number(ep.get("epoch")) else i + 1)
+        for key, value in ep.items():
+            if key != "epoch" and (value is None or _is_number(value) or isinstance(value, str)):
+                _put(cols, row, key, value)
+
+
+def _artefact_rows(cols: dict[str, dict[str, list]], rec: TrialRecord) -> None:
+    for split, fname in (("test", "verification.npz"), ("val", "val_verification.npz")):
+        loc = rec.artefact(fname)
+        if loc is None:
+            continue
+        arrays = _load_npz(loc, rec)
+        if arrays is not None:
+            _fold_rows(cols["folds"], rec, split, arrays)
+            _roc_rows(cols["roc"], rec, split, arrays)
+    loc = rec.artefact("classification.json")
+    if loc is not None:
+        _confusion_rows(cols["confusion"], rec, loc)
+
+
+def _load_npz(loc: Location, rec: TrialRecord) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(io.BytesIO(loc.read_bytes()), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as e:
+        rec.notes.append(f"{loc.uri}: unreadable ({e})")
+        return None
+
+
+def _first(arrays: dict[str, Any], *names: str) -> Any:
+    return next((arrays[n] for n in names if n in arrays), None)
+
+
+def _fold_rows(cols: dict[str, list], rec: TrialRecord, split: str, a: dict[str, np.ndarray]) -> None:
+    thr, acc = a.get("thresholds"), a.get("fold_accuracy")
+    if thr is None or acc is None:
+        rec.notes.append(f"{rec.loc.uri}: {split} verification has no thresholds/fold_accuracy")
+        return
+    k = len(acc)
+    ids = a["fold_ids"] if _has(a.get("fold_ids"), k) else np.arange(k)
+    fold = a.get("fold")
+    n_pairs = [(fold == f).sum() for f in ids] if fold is not None else [None] * k
+    ithr = _first(a, "intersection_thresholds", "intersection_threshold")
+    iacc = _first(a, "intersection_fold_accuracy", "intersection_accuracy")
+    start = len(cols.get("trial_id", []))
+    for f in range(k):
+        row = start + f
+        for key, value in (("schema_version", SCHEMA_VERSION), ("sweep", rec.sweep), ("trial_id", rec.trial_id),
+                           ("split", split), ("fold", _int(ids[f])), ("n_pairs", _int(n_pairs[f])),
+                           ("threshold", _num(thr[f])), ("accuracy", _num(acc[f])),
+                           ("intersection_threshold", _num(ithr[f]) if _has(ithr, k) else None),
+                           ("intersection_accuracy", _num(iacc[f]) if _has(iacc, k) else None)):
+            _put(cols, row, key, value)
+
+
+def _has(arr: Any, k: int) -> bool:
+    return arr is not None and np.ndim(arr) == 1 and len(arr) == k
+
+
+def roc_points(scores: np.ndarray, same: np.ndarray, *, greater_is_same: bool) -> tuple[np.ndarray, ...]:
+    """(fpr, tpr, threshold) at <= ROC_POINTS vertices of the pooled ROC (facebench.eval's one ROC).
+
+    Points are read at FPRs spaced both linearly and logarithmically, so a log-FPR plot keeps its low end.
+    """
+    from facebench.eval.verification import roc_curve_auc
+
+    s = np.asarray(scores, dtype=np.float64)
+    ok = np.isfinite(s)
+    y = np.asarray(same, dtype=bool)[ok]
+    if y.all() or not y.any():
+        return np.array([]), np.array([]), np.array([])
+    sign = 1.0 if greater_is_same else -1.0
+    fpr, tpr, thr, _ = roc_curve_auc(sign * s[ok], y)
+    return _downsample(fpr, tpr, sign * thr)
+
+
+def _downsample(fpr: np.ndarray, tpr: np.ndarray, thr: np.ndarray) -> tuple[np.ndarray, ...]:
+    half = ROC_POINTS // 2 - 1
+    grid = np.concatenate((np.logspace(-4, 0, half), np.linspace(0, 1, half)))
+    idx = np.searchsorted(fpr, grid, side="right") - 1  # the highest TPR reached at FPR <= grid value
+    idx = np.unique(np.concatenate(([0, len(fpr) - 1], np.clip(idx, 0, len(fpr) - 1))))
+    return fpr[idx], tpr[idx], thr[idx]
+
+
+def _roc_rows(cols: dict[str, list], rec: TrialRecord, split: str, a: dict[str, np.ndarray]) -> None:
+    if "fpr" in a and "tpr" in a and len(a["fpr"]):
+        fpr, tpr, thr = _downsample(a["fpr"], a["tpr"], np.full(len(a["fpr"]), np.nan))
+    elif "scores" in a and "same" in a:
+        gis = bool(a["greater_is_same"]) if "greater_is_same" in a else True
+        fpr, tpr, thr = roc_points(a["scores"], a["same"], greater_is_same=gis)
+    else:
+        return
+    n = len(fpr)
+    start = len(cols.get("trial_id", []))
+    _extend(cols, start, {"schema_version": [SCHEMA_VERSION] * n, "sweep": [rec.sweep] * n,
+                          "trial_id": [rec.trial_id] * n, "split": [split] * n, "point": list(range(n)),
+                          "fpr": fpr.tolist(), "tpr": tpr.tolist(),
+                          "threshold": [None if not math.isfinite(t) else t for t in thr.tolist()]})
+
+
+def _extend(cols: dict[str, list], start: int, block: dict[str, list]) -> None:
+    for key, values in block.items():
+        col = cols.setdefault(key, [])
+        if len(col) < start:
+            col.extend([None] * (start - len(col)))
+        col.extend(values)
+
+
+def _confusion_rows(cols: dict[str, list], rec: TrialRecord, loc: Location) -> None:
+    import json
+
+    try:
+        data = json.loads(loc.read_text())
+        matrix = np.asarray(_first(data, "confusion", "confusion_matrix"), dtype=np.int64)
+    except (OSError, ValueError, TypeError) as e:
+        rec.notes.append(f"{loc.uri}: unreadable confusion matrix ({e})")
+        return
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        rec.notes.append(f"{loc.uri}: confusion matrix is not square ({matrix.shape})")
+        return
+    k = matrix.shape[0]
+    names = _first(data, "classes", "class_names") or [str(i) for i in range(k)]
+    names = [str(c) for c in names][:k] + [str(i) for i in range(len(names), k)]
+    ti, pi = np.divmod(np.arange(k * k), k)
+    start = len(cols.get("trial_id", []))
+    _extend(cols, start, {"schema_version": [SCHEMA_VERSION] * k * k, "sweep": [rec.sweep] * k * k,
+                          "trial_id": [rec.trial_id] * k * k, "true": [names[i] for i in ti],
+                          "pred": [names[i] for i in pi], "true_index": ti.tolist(), "pred_index": pi.tolist(),
+                          "count": matrix.ravel().tolist()})
+
+
+def latent_activity(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+    """Per-dimension activity Var_x(mu) (or the per-dimension KL when that is all there is)."""
+    return _first(arrays, "mu_variance", "mu_var", "var_mu", "activity", "kl_per_dim", "kld_per_dim")
+
+
+def _latent_summary(rec: TrialRecord) -> dict[str, Any]:
+    loc = rec.artefact("latents.npz")
+    if loc is None:
+        return {}
+    arrays = _load_npz(loc, rec)
+    act = latent_activity(arrays) if arrays else None
+    if act is None:
+        return {}
+    act = np.asarray(act, dtype=np.float64).ravel()
+    cut = float(arrays["threshold"]) if "threshold" in arrays else ACTIVE_UNIT_THRESHOLD
+    return {"latent_dims": int(act.size), "active_units": int((act > cut).sum())}
+
+
+# -- typing -------------------------------------------------------------------------------------
+
+def _config_types() -> dict[str, pa.DataType]:
+    """Arrow type of every ``cfg.<key>`` column, from the typed config, so the schema does not drift."""
+    import dataclasses
+
+    from facebench.config import SECTIONS, TOP_LEVEL
+
+    arrow = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+    out = {f"cfg.{k}": pa.string() for k in TOP_LEVEL}
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            t = hints[f.name]
+            args = [a for a in typing.get_args(t) if a is not type(None)]
+            out[f"cfg.{section}.{f.name}"] = arrow.get(args[0] if args else t, pa.string())
+    return out
+
+
+def _to_table(name: str, cols: dict[str, list]) -> pa.Table:
+    fixed = dict(FIXED[name])
+    if name == "trials":
+        fixed.update(_config_types())  # every config key is a column, even in an empty table
+    n = max((len(v) for v in cols.values()), default=0)
+    arrays, fields = [], []
+    order = list(fixed) + sorted(k for k in cols if k not in fixed)
+    for key in order:
+        values = cols.get(key, [])
+        values = values + [None] * (n - len(values))
+        arr = _array(values, fixed.get(key))
+        arrays.append(arr)
+        fields.append(pa.field(key, arr.type))
+    meta = {b"facebench.schema_version": str(SCHEMA_VERSION).encode(), b"facebench.table": name.encode()}
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=meta))
+
+
+def _array(values: list, typ: pa.DataType | None) -> pa.Array:
+    """Typed where the schema knows the column; inferred otherwise; strings as the last resort."""
+    if typ is not None:
+        try:
+            return pa.array(values, type=typ, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    try:
+        arr = pa.array(values, from_pandas=True)
+        return arr.cast(pa.string()) if pa.types.is_null(arr.type) and typ is None else arr
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if _is_number(v) else None
+
+
+def _int(v: Any) -> int | None:
+    return int(v) if _is_number(v) else None
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+# -- Parquet ------------------------------------------------------------------------------------
+
+def write_tables(tables: dict[str, pa.Table], out: Location) -> dict[str, str]:
+    """Write ``<name>.parquet`` for each table under ``out``; return name -> URI."""
+    written = {}
+    for name, table in tables.items():
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        target = out.join(f"{name}.parquet")
+        target.write_bytes(sink.getvalue().to_pybytes())
+        written[name] = target.uri
+    return written
+
+
+def read_table(where: str, name: str) -> pa.Table:
+    """Read one table written by ``write_tables`` from a local path or URI."""
+    from .storage import resolve
+
+    loc = resolve(where).join(f"{name}.parquet")
+    return pq.read_table(io.BytesIO(loc.read_bytes()))
+
+
+def concat(tables: Iterable[pa.Table]) -> pa.Table:
+    """Concatenate tables of several sweeps: the union of their columns, missing ones null."""
+    return pa.concat_tables(list(tables), promote_options="permissive")

@@ -28,7 +28,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     registries = load_all()
     for kind, reg in sorted(registries.items()):
-        print(f"{kind}s:")
+        print(f"{kind}{'es' if kind.endswith('s') else 's'}:")
         for name in reg.names():
             print(f"  {name:<18} {reg.help(name)}")
         print()

@@ -44,24 +44,31 @@ def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
         raise DataError(f"embeddings must be a 2-D array (N, D), got shape {x.shape}")
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
-    xa = x[a].astype(np.float64)
-    xb = x[b].astype(np.float64)
+    out = np.empty(len(a))
+    for i in range(0, len(a), _CHUNK):
+        out[i:i + _CHUNK] = _score_chunk(x[a[i:i + _CHUNK]], x[b[i:i + _CHUNK]], metric, normalize)
+    return (out, True) if metric == "cosine" else (out, False)
+
+
+_CHUNK = 512  # rows per step: float64 temporaries stay in cache (3x faster than one 6,000 x 512 pass)
+
+
+def _score_chunk(xa: np.ndarray, xb: np.ndarray, metric: str, normalize: bool) -> np.ndarray:
     if normalize or metric == "cosine":
         # A zero vector stays zero (cosine 0 to everything) instead of becoming NaN.
-        xa /= np.maximum(np.linalg.norm(xa, axis=1, keepdims=True), 1e-300)
-        xb /= np.maximum(np.linalg.norm(xb, axis=1, keepdims=True), 1e-300)
+        xa = xa / np.maximum(np.linalg.norm(xa.astype(np.float64), axis=1, keepdims=True), 1e-300)
+        xb = xb / np.maximum(np.linalg.norm(xb.astype(np.float64), axis=1, keepdims=True), 1e-300)
     if metric == "cosine":
-        return np.einsum("ij,ij->i", xa, xb), True
-    diff = xa - xb
+        return np.einsum("ij,ij->i", xa, xb, dtype=np.float64)
+    diff = np.subtract(xa, xb, dtype=np.float64)
     d2 = np.einsum("ij,ij->i", diff, diff)
-    return (d2 if metric == "sqeuclidean" else np.sqrt(d2)), False
+    return d2 if metric == "sqeuclidean" else np.sqrt(d2)
 
 
 def far_key(far: float) -> str:
     """``1e-3`` -> ``"1e-3"`` (the metric-name spelling: ``test_tar_far_1e-3``)."""
-    exponent = math.log10(far) if far > 0 else math.nan
-    if abs(exponent - round(exponent)) < 1e-9 if far > 0 else False:
-        return f"1e{int(round(exponent))}"
+    if far > 0 and abs(math.log10(far) - round(math.log10(far))) < 1e-9:
+        return f"1e{int(round(math.log10(far)))}"
     return f"{far:g}"
 
 
@@ -264,7 +271,7 @@ def _per_fold_mean(values: np.ndarray, f_idx: np.ndarray, K: int) -> np.ndarray:
 
 
 def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
-                           grid_points: int = 65) -> tuple[float, str]:
+                           grid_points: int = 33) -> tuple[float, str]:
     """Where the Gaussian-KDE densities of same and different training scores cross, between the class means.
 
     Several crossings: the one nearest the midpoint of the means. No crossing on the grid, or a class with
@@ -280,24 +287,33 @@ def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
     if pos.mean() == neg.mean() or np.ptp(pos) == 0 or np.ptp(neg) == 0:
         return float(mid), "means_midpoint"
     grid = np.linspace(min(pos.mean(), neg.mean()), max(pos.mean(), neg.mean()), grid_points)
-    g = gaussian_kde_1d(pos, grid) - gaussian_kde_1d(neg, grid)
+    kde_pos, kde_neg = gaussian_kde_1d(pos), gaussian_kde_1d(neg)
+    g = kde_pos(grid) - kde_neg(grid)
     crossings = np.flatnonzero(np.sign(g[:-1]) * np.sign(g[1:]) <= 0)
     if len(crossings) == 0:
         return float(mid), "means_midpoint"
     i = crossings[np.argmin(np.abs(grid[crossings] - mid))]
     if g[i] == 0 or g[i + 1] == 0:
         return float(grid[i] if g[i] == 0 else grid[i + 1]), "kde"
-    root = brentq(lambda x: (gaussian_kde_1d(pos, np.array([x])) - gaussian_kde_1d(neg, np.array([x])))[0],
-                  grid[i], grid[i + 1], xtol=1e-12)
+    root = brentq(lambda x: float(kde_pos(np.array([x]))[0] - kde_neg(np.array([x]))[0]), grid[i], grid[i + 1],
+                  xtol=1e-9 * (grid[-1] - grid[0]))
     return float(root), "kde"
 
 
-def gaussian_kde_1d(samples: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """scipy.stats.gaussian_kde's density (Scott's bandwidth, ddof=1) in 1-D, without its per-call
-    triangular solves, which cost 10x more than the arithmetic at LFW's 5,400 training scores."""
+def gaussian_kde_1d(samples: np.ndarray):
+    """scipy.stats.gaussian_kde's density (Scott's bandwidth, ddof=1) in 1-D, as a function of the points.
+
+    scipy's own does triangular solves on every call, 10x the arithmetic at LFW's 5,400 training scores.
+    """
     h = samples.std(ddof=1) * len(samples) ** (-1 / 5)
-    z = (at[:, None] - samples[None, :]) / h
-    return np.exp(-0.5 * z * z).sum(axis=1) / (len(samples) * h * math.sqrt(2 * math.pi))
+    scaled = samples / h
+    norm = 1.0 / (len(samples) * h * math.sqrt(2 * math.pi))
+
+    def density(at: np.ndarray) -> np.ndarray:
+        z = at[:, None] / h - scaled[None, :]
+        return np.exp(-0.5 * z * z).sum(axis=1) * norm
+
+    return density
 
 
 def roc_curve_auc(u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

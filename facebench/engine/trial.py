@@ -18,7 +18,7 @@ from ..errors import FacebenchError
 from .checkpoint import (CHECKPOINT, check_same_config, cpu_state_dict, load_checkpoint, rng_state,
                          save_checkpoint, seed_everything, set_rng_state)
 from .loop import NonFiniteLoss, Setup, build_setup, peak_mem_mb, resolve_device, train_one_epoch
-from .record import TrialDir, default_trial_dir, make_meta
+from .record import TrialDir, default_trial_dir, device_name, make_meta
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -83,17 +83,17 @@ def _execute(cfg: TrialConfig, flat: dict, tdir: TrialDir, meta: dict, history: 
              on_step: Callable[[int, int, int], None] | None, started: float) -> dict[str, Any]:
     ckpt_path = tdir.path / CHECKPOINT
     state = None
-    if not resume:
-        tdir.clear()
-    elif ckpt_path.exists():
+    if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         check_same_config(ckpt_path, state["config"], flat)
         previous = tdir.read_result()
         if previous and previous.get("status") == "completed" and state["epoch"] >= cfg.train.epochs:
             return previous  # nothing left to do: the same config already ran to the end here
+    else:
+        tdir.clear()  # no resume, or nothing to resume from: stale epochs/result must not mix in
     seed_everything(cfg.train.seed)
     s = build_setup(cfg)
-    meta["device"] = make_meta(flat, tdir.path, s.device)["device"]
+    meta["device"] = device_name(s.device)
     best: dict[str, Any] | None = None
     if state is not None:
         best = _restore(s, state)

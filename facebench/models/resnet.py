@@ -24,7 +24,20 @@ def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int) -> list[nn.Module]
     return [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(c_out)]
 
 
-class BasicBlock(nn.Module):
+class _Block(nn.Module):
+    """relu(branch(x) + shortcut(x)); PlainNet blocks have no shortcut: relu(branch(x))."""
+
+    branch: nn.Sequential
+    shortcut: nn.Module | None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.branch(x)
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return torch.relu(out)
+
+
+class BasicBlock(_Block):
     expansion = 1
 
     def __init__(self, c_in: int, planes: int, stride: int, *, skip: bool) -> None:
@@ -34,14 +47,8 @@ class BasicBlock(nn.Module):
                                     *_conv_bn(planes, c_out, 3, 1))
         self.shortcut = _shortcut(c_in, c_out, stride, skip)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.branch(x)
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return torch.relu(out)
 
-
-class Bottleneck(nn.Module):
+class Bottleneck(_Block):
     expansion = 4
 
     def __init__(self, c_in: int, planes: int, stride: int, *, skip: bool) -> None:
@@ -51,8 +58,6 @@ class Bottleneck(nn.Module):
                                     *_conv_bn(planes, planes, 3, stride), nn.ReLU(inplace=True),
                                     *_conv_bn(planes, c_out, 1, 1))
         self.shortcut = _shortcut(c_in, c_out, stride, skip)
-
-    forward = BasicBlock.forward
 
 
 def _shortcut(c_in: int, c_out: int, stride: int, skip: bool) -> nn.Module | None:
@@ -94,7 +99,7 @@ def _init(model: nn.Module, *, zero_init_residual: bool) -> None:
     if zero_init_residual:
         # Goyal et al. 2017: each residual block starts as the identity, which eases early training.
         for m in model.modules():
-            if isinstance(m, (BasicBlock, Bottleneck)):
+            if isinstance(m, _Block):
                 nn.init.zeros_(m.branch[-1].weight)
 
 

@@ -154,7 +154,7 @@ def test_all_failed_sweep_says_so(tmp_path):
     sweep = make_sweep(tmp_path, "bad", [dict(task="face", status="failed", reason="boom")] * 2)
     page = Path(build_report([sweep], tmp_path / "r")).read_text()
     assert "no completed trials (2 failed)" in page
-    assert 'alt="Training curves"' in page  # a failed trial's curves show how it failed
+    assert 'alt="Training curves: face"' in page  # a failed trial's curves show how it failed
     assert 'alt="Ranked trials' not in page and 'alt="ROC' not in page and 'alt="Accuracy against' not in page
 
 

@@ -98,18 +98,18 @@ def plot_factors(trials: pd.DataFrame) -> list[Plot]:
 
 def _factor_plot(rows: pd.DataFrame, label: pd.Series, title: str) -> Plot:
     g = rows.assign(_g=label).groupby("_g")["score"]
-    stats = g.agg(["mean", "std", "count"]).sort_values("mean", ascending=False).head(20)
-    fig, ax = figure(max(5.0, 0.45 * len(stats) + 2), 4.0, bottom=0.45)
+    stats = g.agg(["mean", "std", "count"]).sort_values("mean", ascending=True).tail(20)
+    # Horizontal: factor labels such as "resnet50 / curricularface / onecycle" stay readable.
+    fig, ax = figure(6.4, 0.35 * len(stats) + 1.3, left=0.42, bottom=0.5 / (0.35 * len(stats) + 1.3) + 0.05)
     ax = ax[0, 0]
-    x = np.arange(len(stats))
+    y = np.arange(len(stats))
     rng = np.random.default_rng(0)  # fixed jitter: the same sweep gives the same picture
     for i, key in enumerate(stats.index):
-        ys = rows.loc[label == key, "score"].to_numpy()
-        ax.scatter(i + rng.uniform(-0.15, 0.15, len(ys)), ys, s=10, alpha=0.5, color="tab:gray")
-    ax.errorbar(x, stats["mean"], yerr=stats["std"].fillna(0), fmt="o", color="tab:blue", capsize=4)
-    ax.set_xticks(x, [f"{short(k, 24)} (n={n})" for k, n in zip(stats.index, stats["count"])], rotation=45,
-                  ha="right", fontsize=7)
-    ax.set_ylabel(str(rows["score_metric"].iloc[0]))
+        xs = rows.loc[label == key, "score"].to_numpy()
+        ax.scatter(xs, i + rng.uniform(-0.15, 0.15, len(xs)), s=10, alpha=0.5, color="tab:gray")
+    ax.errorbar(stats["mean"], y, xerr=stats["std"].fillna(0), fmt="o", color="tab:blue", capsize=4)
+    ax.set_yticks(y, [f"{short(k, 40)} (n={n})" for k, n in zip(stats.index, stats["count"])], fontsize=7)
+    ax.set_xlabel(str(rows["score_metric"].iloc[0]))
     ax.set_title(title, fontsize=9)
     return Plot("factors", title, png(fig), "dots = trials (all seeds), bar = mean ± std over trials and seeds")
 
@@ -121,10 +121,16 @@ def _top_epochs(ranked: pd.DataFrame, epochs: pd.DataFrame, cols: tuple[str, ...
     if epochs.empty or not any(c in epochs.columns and epochs[c].notna().any() for c in cols):
         return []
     rows = ranked if task is None else ranked[ranked["task"] == task]
-    keys = set(zip(epochs["sweep"], epochs["trial_id"]))
-    chosen = [r for _, r in rows.iterrows() if (r["sweep"], r["trial_id"]) in keys][:k]
+    chosen = top_with(rows, epochs, k)
     grouped = epochs.groupby(["sweep", "trial_id"], sort=False)
-    return [(trial_label(r), grouped.get_group((r["sweep"], r["trial_id"]))) for r in chosen]
+    return [(trial_label(r), grouped.get_group((r["sweep"], r["trial_id"]))) for _, r in chosen.iterrows()]
+
+
+def top_with(ranked: pd.DataFrame, table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The first ``k`` ranked trials that have rows in ``table`` (matched on sweep and trial_id)."""
+    have = pd.MultiIndex.from_frame(table[["sweep", "trial_id"]].drop_duplicates())
+    mask = pd.MultiIndex.from_frame(ranked[["sweep", "trial_id"]]).isin(have)
+    return ranked[mask].head(k)
 
 
 def _curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title: str, section: str,
@@ -147,9 +153,13 @@ def _curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title
 
 
 def plot_curves(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
-    series = _top_epochs(ranked, epochs, ("train_loss", "val_accuracy"), TOP_CURVES)
-    return _curves(series, ("train_loss", "val_accuracy"), "Training curves", "curves",
-                   f"top {len(series)} trials by validation rank")
+    """One figure per task: a VAE's summed loss and a classifier's cross-entropy share no scale."""
+    out = []
+    for task in sorted(ranked["task"].dropna().unique()):
+        series = _top_epochs(ranked, epochs, ("train_loss", "val_accuracy"), TOP_CURVES, task=task)
+        out += _curves(series, ("train_loss", "val_accuracy"), f"Training curves: {task}", "curves",
+                       f"top {len(series)} {task} trials by validation rank")
+    return out
 
 
 def plot_vae_components(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
@@ -167,8 +177,9 @@ def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plo
     df = last.merge(ae, on=["sweep", "trial_id"], suffixes=("", "_t"))
     if df.empty:
         return []
-    fig, axes = figure(6.4 if "active_units" in df and df["active_units"].notna().any() else 4.2, 3.6,
-                       ncols=2 if df["active_units"].notna().any() else 1)
+    two = "active_units" in df and df["active_units"].notna().any()
+    fig, axes = figure(9.0 if two else 4.8, 3.6, ncols=2 if two else 1, left=0.1)
+    fig.subplots_adjust(wspace=0.5)
     beta = df["cfg.loss.beta"].astype(float).fillna(1.0) if "cfg.loss.beta" in df else pd.Series(1.0, df.index)
     size = df["cfg.model.embedding_size"].astype(float).fillna(128) if "cfg.model.embedding_size" in df else 64
     sc = axes[0, 0].scatter(df["train_kld"], df["train_recon"], c=np.log10(beta.clip(lower=1e-6)),
@@ -197,14 +208,13 @@ def plot_roc(ranked: pd.DataFrame, roc: pd.DataFrame) -> list[Plot]:
     if roc.empty:
         return []
     test = roc[roc["split"] == "test"]
-    keys = set(zip(test["sweep"], test["trial_id"]))
-    chosen = [r for _, r in ranked.iterrows() if (r["sweep"], r["trial_id"]) in keys][:TOP_ROC]
-    if not chosen:
+    chosen = top_with(ranked, test, TOP_ROC)
+    if chosen.empty:
         return []
     grouped = test.groupby(["sweep", "trial_id"], sort=False)
     fig, ax = figure(5.2, 4.0)
     ax = ax[0, 0]
-    for r in chosen:
+    for _, r in chosen.iterrows():
         g = grouped.get_group((r["sweep"], r["trial_id"]))
         ax.plot(g["fpr"].clip(lower=1e-4), g["tpr"], label=f"{trial_label(r)} (AUC {r.get('test_auc', np.nan):.3f})")
     ax.set_xscale("log")
@@ -244,11 +254,9 @@ def plot_distances(ranked: pd.DataFrame, load: Callable[[str, str], dict | None]
 def plot_confusion(ranked: pd.DataFrame, confusion: pd.DataFrame) -> list[Plot]:
     if confusion.empty:
         return []
-    keys = set(zip(confusion["sweep"], confusion["trial_id"]))
-    chosen = [r for _, r in ranked.iterrows() if (r["sweep"], r["trial_id"]) in keys][:TOP_CONF]
     grouped = confusion.groupby(["sweep", "trial_id"], sort=False)
     out = []
-    for r in chosen:
+    for _, r in top_with(ranked, confusion, TOP_CONF).iterrows():
         g = grouped.get_group((r["sweep"], r["trial_id"]))
         k = int(g["true_index"].max()) + 1
         m = np.zeros((k, k))
@@ -285,7 +293,9 @@ def plot_pareto(trials: pd.DataFrame) -> list[Plot]:
             f = rows.iloc[front].sort_values(cost)
             ax.step(f[cost], f["score"], where="post", lw=1.5)
             ax.scatter(f[cost], f["score"], s=30, facecolors="none", edgecolors="k")
-        ax.set_xscale("log")
+        lo, hi = done[cost].min(), done[cost].max()
+        if lo > 0 and hi / lo > 20:
+            ax.set_xscale("log")
         ax.set_xlabel(cost)
         ax.set_ylabel("test score")
     axes[0, 0].legend(fontsize=7)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import typing
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
 
 import numpy as np
@@ -64,24 +66,43 @@ def primary_metric(task: str) -> str:
 # -- building -----------------------------------------------------------------------------------
 
 def build_tables(trials: list[TrialRecord]) -> dict[str, pa.Table]:
-    """Every table for these trials; artefacts that cannot be read become notes on their trial."""
-    cols: dict[str, dict[str, list]] = {t: {} for t in TABLES}
-    for n, rec in enumerate(trials):
-        _trial_row(cols["trials"], rec, n)
-        _epoch_rows(cols["epochs"], rec)
-        _artefact_rows(cols, rec)
-    return {name: _to_table(name, cols[name]) for name in TABLES}
+    """Every table for these trials; artefacts that cannot be read become notes on their trial.
+
+    Each trial contributes column blocks (dicts of equal-length lists) that are joined once at the end,
+    so the cost per trial is a few dict operations per column, not per cell.
+    """
+    blocks: dict[str, list[tuple[int, dict[str, list]]]] = {t: [] for t in TABLES}
+    # Threads overlap file reads, zlib and numpy sorts (which release the GIL); map keeps the trial order.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for added in pool.map(_trial_blocks, trials):
+            for name, block in added:
+                blocks[name].append(block)
+    return {name: _to_table(name, _join(blocks[name])) for name in TABLES}
 
 
-def _put(cols: dict[str, list], row: int, key: str, value: Any) -> None:
-    """Set column ``key`` at ``row``, padding the column with nulls so every column stays aligned."""
-    col = cols.setdefault(key, [])
-    if len(col) < row:
-        col.extend([None] * (row - len(col)))
-    col.append(value)
+def _trial_blocks(rec: TrialRecord) -> list[tuple[str, tuple[int, dict[str, list]]]]:
+    added = [("trials", (1, {k: [v] for k, v in _trial_row(rec).items()})), ("epochs", _epoch_block(rec))]
+    out = []
+    for name, (n, cols) in added + _artefact_blocks(rec):
+        key = {"schema_version": [SCHEMA_VERSION] * n, "sweep": [rec.sweep] * n, "trial_id": [rec.trial_id] * n}
+        out.append((name, (n, {**key, **cols})))
+    return out
 
 
-def _trial_row(cols: dict[str, list], rec: TrialRecord, row: int) -> None:
+def _join(blocks: list[tuple[int, dict[str, list]]]) -> dict[str, list]:
+    keys: dict[str, None] = {}
+    for _, cols in blocks:
+        keys.update(dict.fromkeys(cols))
+    out: dict[str, list] = {}
+    for key in keys:
+        col: list = []
+        for n, cols in blocks:
+            col.extend(cols[key] if key in cols else [None] * n)
+        out[key] = col
+    return out
+
+
+def _trial_row(rec: TrialRecord) -> dict[str, Any]:
     result, meta, cfg = rec.result or {}, rec.meta, rec.config
     task = str(cfg.get("task") or meta.get("task") or "")
     metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
@@ -89,7 +110,6 @@ def _trial_row(cols: dict[str, list], rec: TrialRecord, row: int) -> None:
     seed = meta.get("seed", cfg.get("train.seed"))
     versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
     values: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION, "sweep": rec.sweep, "trial_id": rec.trial_id,
         "name": str(cfg.get("name") or meta.get("name") or ""), "task": task, "status": status, "reason": reason,
         "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         "score": _num(metrics.get(primary_metric(task))), "score_metric": primary_metric(task),
@@ -98,15 +118,12 @@ def _trial_row(cols: dict[str, list], rec: TrialRecord, row: int) -> None:
         "path": rec.loc.uri,
     }
     values.update({f"version.{k}": _str(v) for k, v in versions.items()})
-    for key, value in metrics.items():
-        if _is_number(value):
-            values[key] = float(value)
+    values.update({k: float(v) for k, v in metrics.items() if _is_number(v)})
     if _is_number(values.get("active_units")) and math.isfinite(values["active_units"]):
         values["active_units"] = int(values["active_units"])
     values.update(_latent_summary(rec))
     values.update({f"cfg.{k}": v for k, v in cfg.items()})
-    for key, value in values.items():
-        _put(cols, row, key, value)
+    return values
 
 
 def _status(rec: TrialRecord) -> tuple[str, str]:
@@ -117,37 +134,44 @@ def _status(rec: TrialRecord) -> tuple[str, str]:
     return status, "" if reason is None else str(reason)
 
 
-def _epoch_rows(cols: dict[str, list], rec: TrialRecord) -> None:
-    start = len(cols.get("trial_id", []))
-    for i, ep in enumerate(rec.epochs):
-        row = start + i
-        _put(cols, row, "schema_version", SCHEMA_VERSION)
-        _put(cols, row, "sweep", rec.sweep)
-        _put(cols, row, "trial_id", rec.trial_id)
-        _put(cols, row, "epoch", ep.get("epoch", i + 1) if _is_number(ep.get("epoch")) else i + 1)
-        for key, value in ep.items():
-            if key != "epoch" and (value is None or _is_number(value) or isinstance(value, str)):
-                _put(cols, row, key, value)
-
-
-def _artefact_rows(cols: dict[str, dict[str, list]], rec: TrialRecord) -> None:
-    for split, fname in (("test", "verification.npz"), ("val", "val_verification.npz")):
-        loc = rec.artefact(fname)
-        if loc is None:
+def _epoch_block(rec: TrialRecord) -> tuple[int, dict[str, list]]:
+    rows = rec.epochs
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    cols = {"epoch": [r["epoch"] if _is_number(r.get("epoch")) else i + 1 for i, r in enumerate(rows)]}
+    for key in keys:
+        if key == "epoch":
             continue
-        arrays = _load_npz(loc, rec)
-        if arrays is not None:
-            _fold_rows(cols["folds"], rec, split, arrays)
-            _roc_rows(cols["roc"], rec, split, arrays)
+        col = [r.get(key) for r in rows]
+        if all(v is None or isinstance(v, (int, float, str)) for v in col):  # lists/dicts have no column
+            cols[key] = col
+    return len(rows), cols
+
+
+def _artefact_blocks(rec: TrialRecord) -> list[tuple[str, tuple[int, dict[str, list]]]]:
+    out = []
+    loc = rec.artefact("verification.npz")
+    arrays = _load_npz(loc, rec, VERIFICATION_KEYS) if loc is not None else None
+    if arrays is not None:
+        out += [("folds", b) for b in [_fold_block(rec, "test", arrays)] if b[0]]
+        out += [("roc", b) for b in [_roc_block("test", arrays)] if b[0]]
     loc = rec.artefact("classification.json")
     if loc is not None:
-        _confusion_rows(cols["confusion"], rec, loc)
+        out += [("confusion", b) for b in [_confusion_block(rec, loc)] if b[0]]
+    return out
 
 
-def _load_npz(loc: Location, rec: TrialRecord) -> dict[str, np.ndarray] | None:
+VERIFICATION_KEYS = ("scores", "same", "fold", "thresholds", "fold_accuracy", "fold_ids", "greater_is_same",
+                     "fpr", "tpr", "intersection_thresholds", "intersection_threshold",
+                     "intersection_fold_accuracy", "intersection_accuracy")
+
+
+def _load_npz(loc: Location, rec: TrialRecord, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray] | None:
+    """The arrays of an npz file (only ``keys`` when given: parsing each array's header costs more than its data)."""
     try:
         with np.load(io.BytesIO(loc.read_bytes()), allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files if keys is None or k in keys}
     except (OSError, ValueError, EOFError) as e:
         rec.notes.append(f"{loc.uri}: unreadable ({e})")
         return None
@@ -157,26 +181,25 @@ def _first(arrays: dict[str, Any], *names: str) -> Any:
     return next((arrays[n] for n in names if n in arrays), None)
 
 
-def _fold_rows(cols: dict[str, list], rec: TrialRecord, split: str, a: dict[str, np.ndarray]) -> None:
+def _fold_block(rec: TrialRecord, split: str, a: dict[str, np.ndarray]) -> tuple[int, dict[str, list]]:
     thr, acc = a.get("thresholds"), a.get("fold_accuracy")
     if thr is None or acc is None:
         rec.notes.append(f"{rec.loc.uri}: {split} verification has no thresholds/fold_accuracy")
-        return
+        return 0, {}
     k = len(acc)
     ids = a["fold_ids"] if _has(a.get("fold_ids"), k) else np.arange(k)
     fold = a.get("fold")
-    n_pairs = [(fold == f).sum() for f in ids] if fold is not None else [None] * k
+    n_pairs = [int((fold == f).sum()) for f in ids] if fold is not None else [None] * k
     ithr = _first(a, "intersection_thresholds", "intersection_threshold")
     iacc = _first(a, "intersection_fold_accuracy", "intersection_accuracy")
-    start = len(cols.get("trial_id", []))
-    for f in range(k):
-        row = start + f
-        for key, value in (("schema_version", SCHEMA_VERSION), ("sweep", rec.sweep), ("trial_id", rec.trial_id),
-                           ("split", split), ("fold", _int(ids[f])), ("n_pairs", _int(n_pairs[f])),
-                           ("threshold", _num(thr[f])), ("accuracy", _num(acc[f])),
-                           ("intersection_threshold", _num(ithr[f]) if _has(ithr, k) else None),
-                           ("intersection_accuracy", _num(iacc[f]) if _has(iacc, k) else None)):
-            _put(cols, row, key, value)
+    return k, {"split": [split] * k, "fold": np.asarray(ids, dtype=np.int64).tolist(), "n_pairs": n_pairs,
+               "threshold": _floats(thr), "accuracy": _floats(acc),
+               "intersection_threshold": _floats(ithr) if _has(ithr, k) else [None] * k,
+               "intersection_accuracy": _floats(iacc) if _has(iacc, k) else [None] * k}
+
+
+def _floats(arr: Any) -> list:
+    return [v if math.isfinite(v) else None for v in np.asarray(arr, dtype=np.float64).tolist()]
 
 
 def _has(arr: Any, k: int) -> bool:
@@ -208,51 +231,37 @@ def _downsample(fpr: np.ndarray, tpr: np.ndarray, thr: np.ndarray) -> tuple[np.n
     return fpr[idx], tpr[idx], thr[idx]
 
 
-def _roc_rows(cols: dict[str, list], rec: TrialRecord, split: str, a: dict[str, np.ndarray]) -> None:
+def _roc_block(split: str, a: dict[str, np.ndarray]) -> tuple[int, dict[str, list]]:
     if "fpr" in a and "tpr" in a and len(a["fpr"]):
         fpr, tpr, thr = _downsample(a["fpr"], a["tpr"], np.full(len(a["fpr"]), np.nan))
     elif "scores" in a and "same" in a:
         gis = bool(a["greater_is_same"]) if "greater_is_same" in a else True
         fpr, tpr, thr = roc_points(a["scores"], a["same"], greater_is_same=gis)
     else:
-        return
+        return 0, {}
     n = len(fpr)
-    start = len(cols.get("trial_id", []))
-    _extend(cols, start, {"schema_version": [SCHEMA_VERSION] * n, "sweep": [rec.sweep] * n,
-                          "trial_id": [rec.trial_id] * n, "split": [split] * n, "point": list(range(n)),
-                          "fpr": fpr.tolist(), "tpr": tpr.tolist(),
-                          "threshold": [None if not math.isfinite(t) else t for t in thr.tolist()]})
+    return n, {"split": [split] * n, "point": list(range(n)), "fpr": fpr.tolist(), "tpr": tpr.tolist(),
+               "threshold": _floats(thr)}
 
 
-def _extend(cols: dict[str, list], start: int, block: dict[str, list]) -> None:
-    for key, values in block.items():
-        col = cols.setdefault(key, [])
-        if len(col) < start:
-            col.extend([None] * (start - len(col)))
-        col.extend(values)
-
-
-def _confusion_rows(cols: dict[str, list], rec: TrialRecord, loc: Location) -> None:
+def _confusion_block(rec: TrialRecord, loc: Location) -> tuple[int, dict[str, list]]:
     import json
 
     try:
         data = json.loads(loc.read_text())
-        matrix = np.asarray(_first(data, "confusion", "confusion_matrix"), dtype=np.int64)
+        matrix = np.asarray(_first(data, "confusion_matrix", "confusion"), dtype=np.int64)
     except (OSError, ValueError, TypeError) as e:
         rec.notes.append(f"{loc.uri}: unreadable confusion matrix ({e})")
-        return
+        return 0, {}
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         rec.notes.append(f"{loc.uri}: confusion matrix is not square ({matrix.shape})")
-        return
+        return 0, {}
     k = matrix.shape[0]
-    names = _first(data, "classes", "class_names") or [str(i) for i in range(k)]
+    names = _first(data, "class_names", "classes") or []
     names = [str(c) for c in names][:k] + [str(i) for i in range(len(names), k)]
     ti, pi = np.divmod(np.arange(k * k), k)
-    start = len(cols.get("trial_id", []))
-    _extend(cols, start, {"schema_version": [SCHEMA_VERSION] * k * k, "sweep": [rec.sweep] * k * k,
-                          "trial_id": [rec.trial_id] * k * k, "true": [names[i] for i in ti],
-                          "pred": [names[i] for i in pi], "true_index": ti.tolist(), "pred_index": pi.tolist(),
-                          "count": matrix.ravel().tolist()})
+    return k * k, {"true": [names[i] for i in ti], "pred": [names[i] for i in pi], "true_index": ti.tolist(),
+                   "pred_index": pi.tolist(), "count": matrix.ravel().tolist()}
 
 
 def latent_activity(arrays: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -264,7 +273,7 @@ def _latent_summary(rec: TrialRecord) -> dict[str, Any]:
     loc = rec.artefact("latents.npz")
     if loc is None:
         return {}
-    arrays = _load_npz(loc, rec)
+    arrays = _load_npz(loc, rec, None)
     act = latent_activity(arrays) if arrays else None
     if act is None:
         return {}

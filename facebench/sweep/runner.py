@@ -64,7 +64,7 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     _prepare_dir(paths, resume=resume, fresh=fresh)
     samples = check_space(spec)
     if local:
-        warm_data_cache(samples)
+        warm_data_cache([spec.trial_config(p) for p in samples])
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
     import ray
@@ -72,6 +72,7 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     started = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial)
     t0 = time.time()
     try:
+        _check_resources(spec, local=local and not address)
         tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose)
         grid = tuner.fit()
     finally:
@@ -106,8 +107,8 @@ def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
 
 
 def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
-    """Draw ``n`` configs from the space with a throwaway random sampler and validate each one, so a space
-    that proposes an invalid combination fails here, before any cluster time is spent."""
+    """Draw ``n`` proposals from the space with a throwaway random sampler and validate each config, so a
+    space that proposes an invalid combination fails here, before any cluster time is spent."""
     import optuna
 
     from .trainable import validate_config
@@ -119,9 +120,8 @@ def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
         trial = study.ask()
         proposed = spec.space(trial) or {}
         params = {**trial.params, **proposed}
-        flat = spec.trial_config(params)
-        validate_config(flat)   # ConfigError names the key and the allowed values
-        samples.append(flat)
+        validate_config(spec.trial_config(params))   # ConfigError names the key and the allowed values
+        samples.append({k: v for k, v in params.items() if ALIAS_MARK not in k})
         study.tell(trial, 0.0)
     return samples
 
@@ -157,8 +157,27 @@ def _init_ray(*, local: bool, address: str | None, gpus: float) -> bool:
     return True
 
 
+def _check_resources(spec: SweepSpec, *, local: bool) -> None:
+    """A trial asking for more than the largest node has stays PENDING forever: on this machine that is an
+    error; on a cluster it is a warning, since the autoscaler may still add such a node."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    cpus = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
+    gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
+    if spec.cpus_per_trial <= cpus and spec.gpus_per_trial <= gpus:
+        return
+    msg = (f"a trial needs {spec.cpus_per_trial:g} CPUs and {spec.gpus_per_trial:g} GPUs but the largest Ray node "
+           f"has {cpus:g} CPUs and {gpus:g} GPUs; pass --cpus-per-trial / --gpus-per-trial (0 without a GPU)")
+    if local:
+        raise ConfigError(msg)
+    print(f"facebench sweep: warning: {msg}; waiting for the autoscaler")
+
+
 def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
-    varying = [k for k in samples[0] if len({repr(s.get(k)) for s in samples}) > 1 and ALIAS_MARK not in k]
+    # Only parameters every proposal has: Tune's table cannot show a conditional one that a trial lacks.
+    always = [k for k in samples[0] if all(k in s for s in samples)]
+    varying = [k for k in always if len({repr(s[k]) for s in samples}) > 1]
     return varying[:limit]
 
 
@@ -189,8 +208,11 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_colu
                                   trial_dirname_creator=trial_dirname, trial_name_creator=trial_dirname)
     reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", spec.metric: spec.metric, "train_loss": "loss"},
                                 parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
+    from ray.tune.logger import JsonLoggerCallback
+
+    # The JSON logger alone: ResultGrid reads it; CSV/TensorBoard loggers would import torch in the driver.
     run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=verbose,
-                                progress_reporter=reporter,
+                                progress_reporter=reporter, callbacks=[JsonLoggerCallback()],
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)

@@ -87,7 +87,8 @@ class SweepSpec:
         """Tiny data and models; the space is kept, the forced keys win over what it proposes."""
         base = {**self.base, **self.smoke}
         return self.replace(name=f"{self.name}-smoke", base=base, forced=dict(self.smoke),
-                            num_samples=self.smoke_num_samples, grace_period=1, gpus_per_trial=0.0)
+                            num_samples=self.smoke_num_samples, grace_period=1, cpus_per_trial=1.0,
+                            gpus_per_trial=0.0)
 
     def trial_config(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The flat config of one trial: base, then the proposed parameters (Optuna aliases dropped)."""

@@ -81,7 +81,7 @@ def _read_json(path: Path) -> dict | None:
 
 def format_table(rows: list[dict], metric: str, *, limit: int = 30) -> str:
     params = sorted({k for r in rows for k in r["params"]})
-    head = ["rank", "trial", "status", metric, "test", "ep"] + [p.split(".")[-1] for p in params]
+    head = ["rank", "trial", "status", metric, "test", "ep"] + [_label(p) for p in params]
     lines = [head]
     for i, r in enumerate(rows[:limit], 1):
         test = next(iter(r["test"].values()), None)
@@ -93,6 +93,11 @@ def format_table(rows: list[dict], metric: str, *, limit: int = 30) -> str:
         if r["status"] == "failed":
             out.append(f"  failed {r['trial_id']}: {r['reason'][:160]}")
     return "\n".join(out)
+
+
+def _label(key: str) -> str:
+    section, _, name = key.partition(".")
+    return section if name == "name" else name
 
 
 def _fmt(v: Any) -> str:

@@ -137,11 +137,11 @@ def variants() -> list[tuple[str, str, Callable[..., nn.Module]]]:
     """(registry name, help, builder) for resnet18/34/50 and plainnet18/34/50."""
     out = []
     for depth, (block, layers) in _VARIANTS.items():
-        for family, skip in (("resnet", True), ("plainnet", False)):
+        for family, label, skip in (("resnet", "ResNet", True), ("plainnet", "PlainNet", False)):
             def builder(cfg: TrialConfig, *, num_classes: int, _b=block, _l=layers, _s=skip) -> nn.Module:
                 del num_classes  # the classifier is the loss head (facebench.losses)
                 return build_resnet(cfg, block=_b, layers=_l, skip=_s)
 
             kind = "residual" if skip else "no skip connections"
-            out.append((f"{family}{depth}", f"{family.capitalize()}-{depth} ({block.__name__}, {kind})", builder))
+            out.append((f"{family}{depth}", f"{label}-{depth} ({block.__name__}, {kind})", builder))
     return out

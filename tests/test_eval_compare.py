@@ -87,3 +87,14 @@ def test_compare_trial_artefacts_uses_stored_thresholds(tmp_path):
     b["same"] = ~b["same"]
     with pytest.raises(DataError, match="not on the same pairs"):
         compare_verification(read_verification_npz(da), b)
+
+
+def test_predict_accepts_fold_ids_in_any_order():
+    from facebench.eval.verification import predict
+
+    s = np.array([0.2, 0.8, 0.2, 0.8])
+    fold = np.array([5, 5, 1, 1])
+    got = predict(s, fold, thresholds=[0.5, 0.1], fold_ids=[5, 1], greater_is_same=True)
+    assert got.tolist() == [False, True, True, True]
+    with pytest.raises(DataError, match="no stored threshold"):
+        predict(s, np.array([5, 5, 1, 2]), thresholds=[0.5, 0.1], fold_ids=[5, 1], greater_is_same=True)

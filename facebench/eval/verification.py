@@ -258,11 +258,13 @@ def evaluate(scores: Any, same: Any, fold: Any, *, greater_is_same: bool,
 def predict(scores: Any, fold: Any, *, thresholds: Any, fold_ids: Any, greater_is_same: bool) -> np.ndarray:
     """Per-pair decisions from stored per-fold thresholds (e.g. a trial's ``verification.npz``)."""
     s = np.asarray(scores, dtype=np.float64)
-    fold_ids = np.asarray(fold_ids)
+    order = np.argsort(fold_ids, kind="stable")  # searchsorted needs sorted ids; evaluate's already are
+    fold_ids = np.asarray(fold_ids)[order]
+    thresholds = np.asarray(thresholds, dtype=np.float64)[order]
     idx = np.searchsorted(fold_ids, fold)
     if np.any(idx >= len(fold_ids)) or np.any(fold_ids[np.minimum(idx, len(fold_ids) - 1)] != fold):
         raise DataError("a pair's fold id has no stored threshold")
-    t = np.asarray(thresholds, dtype=np.float64)[idx]
+    t = thresholds[idx]
     return s > t if greater_is_same else s < t
 
 

@@ -46,7 +46,8 @@ def test_report_writes_every_table_and_section(mixed):
                     "pareto", "statistics", "notes"):
         assert f'<section id="{section}">' in page
     assert page.count("<img ") >= 12
-    assert "figure '" not in page, "a figure raised; its note is on the page"
+    assert "figure '" not in page and "history figures failed" not in page, "a figure raised"
+    assert 'alt="Optimisation history: mixed' in page and 'alt="Parameter importances: mixed' in page
     trials = read(index.parent, "trials").to_pandas()
     assert len(trials) == len(MIXED)
     assert trials["status"].value_counts().to_dict() == {"completed": 9, "failed": 1, "stopped": 2}
@@ -211,3 +212,22 @@ def test_ranking_and_seed_statistics():
     assert seeds.loc["loss.name=arc", "score_mean"] == pytest.approx(0.86)
     assert seeds.loc["loss.name=arc", "score_std"] == pytest.approx(0.05)
     assert seeds.loc["loss.name=cos", "seeds"] == "0,1"
+
+
+def test_paired_comparison_of_the_top_trials(mixed):
+    from facebench.report.build import _npz_loader
+    from facebench.report.stats import paired_comparison
+
+    _, index = mixed
+    ranked = rank_trials(read(index.parent, "trials").to_pandas())
+    folds = read(index.parent, "folds").to_pandas()
+    table, notes = paired_comparison(ranked, _npz_loader([]), top=3)
+    assert not notes and len(table) == 2
+    verif = ranked[(ranked.status == "completed") & (ranked.task != "cifar")]
+    best, second = verif["trial_id"].iloc[0], verif["trial_id"].iloc[1]
+    fold_mean = folds[(folds.trial_id == best) & (folds.split == "test")]["accuracy"].mean()
+    assert table["accuracy_a"].iloc[0] == pytest.approx(fold_mean)  # its own thresholds, brute-force folds
+    assert table["b"].iloc[0].endswith(f"/{second}")
+    assert table["mean_diff"].iloc[0] == pytest.approx(table["accuracy_a"].iloc[0] - table["accuracy_b"].iloc[0])
+    assert table["ci_low"].iloc[0] <= table["mean_diff"].iloc[0] <= table["ci_high"].iloc[0]
+    assert "Paired comparison" in index.read_text() and "mcnemar_p" in index.read_text()

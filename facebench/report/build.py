@@ -17,6 +17,7 @@ from .storage import Location, resolve
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None) -> Path | str:
     data = collect(run_dirs)
+    history_job = _start_history(data)
     arrow = tables.build_tables(data.trials)
     target = resolve(out)
     tables.write_tables(arrow, target)
@@ -24,7 +25,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
     notes = list(data.notes) + [n for t in data.trials for n in t.notes]
     ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
     notes += stats.missing_notes(ranked)
-    figures = _figures(data, ranked, frames, notes)
+    figures = _figures(data, ranked, frames, notes) + _finish_history(history_job, notes)
     stats_html = _statistics(ranked, frames, notes)
     summary = _summary(data, ranked, arrow)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
@@ -55,7 +56,6 @@ def _figures(data: Collection, ranked: pd.DataFrame, f: dict[str, pd.DataFrame],
         ("reconstructions", lambda: _recon_grids(ranked, notes)),
         ("accuracy against cost", lambda: plots.plot_pareto(ranked)),
     ]
-    jobs += [(f"sweep history {s.name}", lambda s=s: history.plot_history(s, notes)) for s in data.sweeps]
     out = []
     for what, job in jobs:
         try:
@@ -63,6 +63,42 @@ def _figures(data: Collection, ranked: pd.DataFrame, f: dict[str, pd.DataFrame],
         except Exception as e:  # one broken figure must not lose the tables and the other figures
             notes.append(f"figure '{what}' failed: {type(e).__name__}: {e}")
     return out
+
+
+def _start_history(data: Collection) -> Any:
+    """Draw the Optuna figures in a second process while this one builds the tables.
+
+    Loading a study and its importances imports Optuna and scikit-learn (seconds of CPU) and touches
+    nothing the tables need, so on a 2-core machine it runs beside them instead of after them.
+    """
+    sweeps = [s for s in data.sweeps if s.study is not None]
+    if not sweeps:
+        return None
+    try:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return pool, pool.submit(history.plot_histories, sweeps)
+    except (OSError, RuntimeError, ImportError):  # no process support here: draw them inline later
+        return sweeps
+
+
+def _finish_history(job: Any, notes: list[str]) -> list[Any]:
+    if job is None:
+        return []
+    if isinstance(job, list):
+        figs, more = history.plot_histories(job)
+    else:
+        pool, future = job
+        try:
+            figs, more = future.result()
+        except Exception as e:  # a dead worker must not lose the report
+            figs, more = [], [f"sweep history figures failed: {type(e).__name__}: {e}"]
+        finally:
+            pool.shutdown()
+    notes += more
+    return figs
 
 
 def _npz_loader(notes: list[str]) -> Callable[[str, str], dict | None]:
@@ -108,13 +144,14 @@ def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[st
     parts.append(html.table(seeds, [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
                                     ("val_mean", "val mean"), ("val_std", "val std"),
                                     ("score_mean", "test mean"), ("score_std", "test std")], sortable=True))
-    parts.append("<h3>Paired comparison of the top trials</h3>")
-    cmp_table, note = stats.paired_comparison(ranked) if len(ranked) else (None, "no trials to compare")
+    parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
+                 "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")
+    cmp_table, cmp_notes = (stats.paired_comparison(ranked, _npz_loader(notes)) if len(ranked)
+                            else (None, ["no trials to compare"]))
     if cmp_table is not None:
         parts.append(html.table(cmp_table, [(c, c) for c in cmp_table.columns], sortable=True))
-    else:
-        parts.append(f'<p class="empty">{html.esc(note)}</p>')
-        notes.append(note)
+    parts += [f'<p class="empty">{html.esc(n)}</p>' for n in cmp_notes]
+    notes += cmp_notes
     return "".join(parts)
 
 

@@ -41,6 +41,13 @@ def load_studies(sweep: SweepRecord, notes: list[str]) -> list[Any]:
             os.unlink(tmp)
 
 
+def plot_histories(sweeps: list[SweepRecord]) -> tuple[list[Plot], list[str]]:
+    """Figures and notes for every sweep's study; a top-level function so a worker process can run it."""
+    notes: list[str] = []
+    figs = [p for s in sweeps for p in plot_history(s, notes)]
+    return figs, notes
+
+
 def plot_history(sweep: SweepRecord, notes: list[str]) -> list[Plot]:
     out = []
     for study in load_studies(sweep, notes):

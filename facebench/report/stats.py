@@ -7,10 +7,12 @@ shows test numbers but never picks the "best" trial on the test set.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+
+from facebench.errors import FacebenchError
 
 RANK_BY = "best_val_accuracy"
 # Columns that tell repeats of one recipe apart rather than define the recipe.
@@ -88,31 +90,44 @@ def missing_notes(trials: pd.DataFrame) -> list[str]:
     return notes
 
 
-def paired_comparison(ranked: pd.DataFrame, *, top: int = 5) -> tuple[pd.DataFrame | None, str]:
-    """facebench.eval.compare over the top verification trials (by validation rank); (table, note)."""
+def paired_comparison(ranked: pd.DataFrame, load: Callable[[str, str], dict | None], *,
+                      top: int = 4) -> tuple[pd.DataFrame | None, list[str]]:
+    """The best verification trial (by validation rank) against each of the next ``top - 1``, on the test pairs.
+
+    Uses ``facebench.eval.compare.compare_verification`` (each trial's own fold thresholds; paired bootstrap
+    CI of the accuracy difference and McNemar's test). Returns (table or None, notes).
+    """
     try:
-        from facebench.eval import compare
+        from facebench.eval.compare import compare_verification
     except ImportError:
-        return None, "paired comparison unavailable: facebench.eval.compare is not installed"
-    cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")].head(top)
-    paths = [p for p in cand["path"] if _has_verification(p)]
-    if len(paths) < 2:
-        return None, "paired comparison needs >= 2 completed verification trials with artefacts/verification.npz"
-    try:
-        table = _compare(compare, paths, cand)
-    except Exception as e:  # the comparison is an extra; a failure there must not lose the report
-        return None, f"paired comparison failed: {type(e).__name__}: {e}"
-    return table, ""
+        return None, ["paired comparison unavailable: facebench.eval.compare is not installed"]
+    cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
+    arts = []
+    for _, r in cand.iterrows():
+        a = load(r["path"], "verification.npz")
+        if a and "scores" in a:
+            arts.append((r, a))
+        if len(arts) >= top:
+            break
+    if len(arts) < 2:
+        return None, ["paired comparison needs >= 2 completed verification trials with artefacts/verification.npz"]
+    rows, notes = [], []
+    (ra, a), rest = arts[0], arts[1:]
+    for rb, b in rest:
+        try:
+            c = compare_verification({**a, "source": ra["trial_id"]}, {**b, "source": rb["trial_id"]})
+        except FacebenchError as e:  # e.g. two sweeps tested on different pairs
+            notes.append(f"paired comparison {ra['trial_id']} vs {rb['trial_id']} skipped: {e}")
+            continue
+        rows.append({"a": _label(ra), "b": _label(rb), "accuracy_a": c.accuracy_a, "accuracy_b": c.accuracy_b,
+                     "mean_diff": c.mean_diff, "ci_low": c.ci_low, "ci_high": c.ci_high,
+                     "mcnemar_p": c.mcnemar_p, "mcnemar_method": c.mcnemar_method,
+                     "only_a_correct": c.only_a_correct, "only_b_correct": c.only_b_correct})
+    return (pd.DataFrame(rows) if rows else None), notes
 
 
-def _has_verification(path: str) -> bool:
-    from .storage import resolve
-
-    return resolve(path).join("artefacts", "verification.npz").info().type.name == "File"
-
-
-def _compare(compare: Any, paths: list[str], cand: pd.DataFrame) -> pd.DataFrame:
-    raise NotImplementedError("wired once facebench.eval.compare lands")
+def _label(r: Any) -> str:
+    return f"#{r['rank']} {r['sweep']}/{r['trial_id']}" + (f" ({r['name']})" if r["name"] and r["name"] != r["trial_id"] else "")
 
 
 def fmt(x: Any, digits: int = 4) -> str:

@@ -13,6 +13,16 @@ class StudySearch(OptunaSearch):
     """On resume, an Optuna trial left RUNNING by a killed driver that Tune no longer knows about is marked
     FAIL; otherwise it stays RUNNING in the database forever and skews TPE and optuna-dashboard."""
 
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        import optuna
+
+        try:
+            super().on_trial_result(trial_id, result)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # The trial finished after Tune last saved its state and before the driver died; on resume the
+            # trainable replays its recorded result, which the study already holds.
+            log.info("optuna already holds the result of trial %s", trial_id)
+
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
         self.fail_orphans()

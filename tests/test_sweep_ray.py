@@ -1,0 +1,153 @@
+"""Sweeps end to end on CPU with the real engine: smoke sweeps, faults, resume after a killed driver."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from facebench.io import read_jsonl
+from facebench.sweep import SweepSpec, space
+from facebench.sweep.presets import SMOKE_CIFAR, SMOKE_FACE
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "sweeps"))
+sys.path.insert(0, str(ROOT / "tests"))
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One Ray for the in-process sweeps of this module (run_sweep joins it instead of starting its own)."""
+    from facebench.sweep.runner import RAY_ENV
+
+    for k, v in RAY_ENV.items():
+        os.environ.setdefault(k, v)
+    import ray
+
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("name", ["vae", "margin"])
+def test_smoke_sweep_files(ray_local, tmp_path, name):
+    import importlib
+
+    from facebench.sweep import main
+
+    module = importlib.import_module(name)
+    rc = main(module.SPEC, ["--smoke", "--num-samples", "2", "--results", str(tmp_path), "--quiet", "--local"])
+    summary = json.loads((tmp_path / f"{name}-smoke" / "summary.json").read_text())
+    assert rc == 0 and summary["counts"]["completed"] >= 1, summary
+    assert len(summary["trials"]) == 2
+    best = summary["trials"][0]
+    assert best["status"] == "completed" and 0.0 <= best["best_val_accuracy"] <= 1.0 and best["test"]
+    trial_dir = Path(best["trial_dir"])
+    assert trial_dir.parent == tmp_path / f"{name}-smoke" / "trials" and trial_dir.name == best["trial_id"]
+    for f in ("config.json", "meta.json", "epochs.jsonl", "result.json", "ray.json"):
+        assert (trial_dir / f).exists(), f
+    sweep = json.loads((tmp_path / f"{name}-smoke" / "sweep.json").read_text())
+    assert sweep["metric"] == "val_accuracy" and sweep["space"]["function"].endswith(f"space.{name}")
+    assert (tmp_path / f"{name}-smoke" / "study.db").exists()
+
+
+def test_faults_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
+    """lr 1e6 diverges (the engine returns failed), a 16 px input raises in the model; both become failed
+    trials with their reason while the healthy cell completes."""
+    from facebench.sweep.runner import run_sweep
+
+    axes = {"optim.lr": (1e-3, 1e6), "data.image_size": (32, 16)}
+    spec = SweepSpec(name="faults", task="face", base={**SMOKE_FACE, "model.backbone": "cnn", "loss.name": "ce",
+                                                       "optim.name": "sgd", "train.epochs": 2},
+                     space=partial(space.grid, axes=axes), sampler="grid", grid=axes, scheduler="fifo",
+                     num_samples=4, cpus_per_trial=1)
+    summary = run_sweep(spec, results_dir=str(tmp_path), verbose=0)
+    by_cell = {(t["params"]["optim.lr"], t["params"]["data.image_size"]): t for t in summary["trials"]}
+    assert by_cell[(1e-3, 32)]["status"] == "completed"
+    assert by_cell[(1e6, 32)]["status"] == "failed" and "non-finite" in by_cell[(1e6, 32)]["reason"].lower()
+    for lr in axes["optim.lr"]:
+        assert by_cell[(lr, 16)]["status"] == "failed" and "image_size" in by_cell[(lr, 16)]["reason"]
+    assert summary["counts"] == {"completed": 1, "stopped": 0, "failed": 3}
+    assert len(summary["failed"]) == 3
+    result = json.loads((Path(by_cell[(1e6, 32)]["trial_dir"]) / "result.json").read_text())
+    assert result["status"] == "failed"
+
+
+RESUME_SWEEP = '''
+from functools import partial
+from facebench.sweep import SweepSpec, main, space
+from facebench.sweep.presets import SMOKE_FACE
+SPEC = SweepSpec(name="resume", task="face", base={**SMOKE_FACE, "train.epochs": 3, "model.backbone": "cnn",
+                 "loss.name": "arcface"}, space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)),
+                 num_samples=6, scheduler="fifo", cpus_per_trial=1, seed=1)
+if __name__ == "__main__":
+    raise SystemExit(main(SPEC))
+'''
+
+
+def _completed(trials: Path) -> dict[str, float]:
+    out = {}
+    for res in trials.glob("*/result.json"):
+        r = json.loads(res.read_text())
+        if r.get("status") == "completed":
+            out[res.parent.name] = r["metrics"]["best_val_accuracy"]
+    return out
+
+
+def test_resume_after_driver_sigkill(tmp_path):
+    from cluster_two_nodes import stop
+
+    sweep_file = tmp_path / "resume_sweep.py"
+    sweep_file.write_text(RESUME_SWEEP)
+    ray_tmp = tempfile.mkdtemp(prefix="fbrs_", dir="/tmp")  # marks the Ray processes this test starts
+    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(sweep_file), "--results", str(tmp_path), "--quiet", "--local"]
+    trials = tmp_path / "resume" / "trials"
+    driver = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while len(_completed(trials)) < 2 and driver.poll() is None and time.time() < deadline:
+            time.sleep(0.5)
+        os.killpg(driver.pid, signal.SIGKILL)
+        driver.wait()
+    finally:
+        stop(ray_tmp)
+    before = _completed(trials)
+    assert len(before) >= 2 and not (tmp_path / "resume" / "summary.json").exists()
+    res = subprocess.run(cmd + ["--resume"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    stop(ray_tmp)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    summary = json.loads((tmp_path / "resume" / "summary.json").read_text())
+    ids = [t["trial_id"] for t in summary["trials"]]
+    assert len(ids) == len(set(ids)) == 6
+    assert len({t["params"]["optim.lr"] for t in summary["trials"]}) == 6      # no config proposed twice
+    rows = {t["trial_id"]: t for t in summary["trials"]}
+    for trial_id, best in before.items():                                   # nothing lost or re-run
+        assert rows[trial_id]["status"] == "completed" and rows[trial_id]["best_val_accuracy"] == best
+    for t in summary["trials"]:                                             # resumed trials continued
+        epochs = [r["epoch"] for r in read_jsonl(trials / t["trial_id"] / "epochs.jsonl")]
+        assert t["status"] == "completed" and epochs == [1, 2, 3], (t["trial_id"], epochs)
+    import optuna
+
+    study = optuna.load_study(study_name="resume", storage=f"sqlite:///{tmp_path / 'resume' / 'study.db'}")
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def test_two_node_cluster(tmp_path):
+    res = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_two_nodes.py"), "--results", str(tmp_path),
+                          "--num-samples", "2"], capture_output=True, text=True, cwd=ROOT, timeout=280)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    summary = json.loads((tmp_path / "cifar-smoke" / "summary.json").read_text())
+    nodes = {t["node_id"] for t in summary["trials"]}
+    assert len(nodes) == 2 and None not in nodes
+    assert len({(t["hostname"], t["pid"]) for t in summary["trials"]}) == 2

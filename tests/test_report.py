@@ -66,6 +66,9 @@ def test_folds_and_active_units_match_the_artefacts(mixed):
             np.testing.assert_array_equal(got["accuracy"], z["fold_accuracy"])
             np.testing.assert_array_equal(got["threshold"], z["thresholds"])
             assert got["n_pairs"].tolist() == np.bincount(z["fold"]).tolist()
+            # intersection columns come from verification.json, whatever order its folds are in
+            np.testing.assert_allclose(got["intersection_threshold"], z["thresholds"] + 0.01)
+            np.testing.assert_allclose(got["intersection_accuracy"], z["fold_accuracy"] - 0.005)
     trials = read(index.parent, "trials").to_pandas().set_index("trial_id")
     with np.load(sweep / "trials" / "t0004" / "artefacts" / "latents.npz") as z:
         assert trials.loc["t0004", "active_units"] == int((z["mu_variance"] > 0.01).sum())

@@ -154,12 +154,29 @@ def _artefact_blocks(rec: TrialRecord) -> list[tuple[str, tuple[int, dict[str, l
     loc = rec.artefact("verification.npz")
     arrays = _load_npz(loc, rec, VERIFICATION_KEYS) if loc is not None else None
     if arrays is not None:
+        if "intersection_thresholds" not in arrays and "verification.json" in rec.artefacts:
+            arrays = {**arrays, **_intersection_from_json(rec)}
         out += [("folds", b) for b in [_fold_block(rec, "test", arrays)] if b[0]]
         out += [("roc", b) for b in [_roc_block("test", arrays)] if b[0]]
     loc = rec.artefact("classification.json")
     if loc is not None:
         out += [("confusion", b) for b in [_confusion_block(rec, loc)] if b[0]]
     return out
+
+
+def _intersection_from_json(rec: TrialRecord) -> dict[str, np.ndarray]:
+    """Per-fold intersection thresholds/accuracies from verification.json (VerificationResult.to_json)."""
+    import json
+
+    loc = rec.loc.join("artefacts", "verification.json")
+    try:
+        folds = json.loads(loc.read_text())["intersection"]["folds"]
+        by = {int(f["fold"]): (float(f["threshold"]), float(f["accuracy"])) for f in folds}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        rec.notes.append(f"{loc.uri}: no readable intersection folds ({type(e).__name__}: {e})")
+        return {}
+    return {"intersection_thresholds": np.array([by[k][0] for k in sorted(by)]),
+            "intersection_fold_accuracy": np.array([by[k][1] for k in sorted(by)]), "_intersection_ids": sorted(by)}
 
 
 VERIFICATION_KEYS = ("scores", "same", "fold", "thresholds", "fold_accuracy", "fold_ids", "greater_is_same",
@@ -192,6 +209,12 @@ def _fold_block(rec: TrialRecord, split: str, a: dict[str, np.ndarray]) -> tuple
     n_pairs = [int((fold == f).sum()) for f in ids] if fold is not None else [None] * k
     ithr = _first(a, "intersection_thresholds", "intersection_threshold")
     iacc = _first(a, "intersection_fold_accuracy", "intersection_accuracy")
+    if "_intersection_ids" in a:  # from verification.json: put them in this npz's fold order
+        pos = {f: i for i, f in enumerate(a["_intersection_ids"])}
+        order = [pos.get(int(f)) for f in ids]
+        ok = None not in order
+        ithr = np.asarray(ithr)[order] if ok else None
+        iacc = np.asarray(iacc)[order] if ok else None
     return k, {"split": [split] * k, "fold": np.asarray(ids, dtype=np.int64).tolist(), "n_pairs": n_pairs,
                "threshold": _floats(thr), "accuracy": _floats(acc),
                "intersection_threshold": _floats(ithr) if _has(ithr, k) else [None] * k,

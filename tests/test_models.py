@@ -20,8 +20,10 @@ def make_cfg(backbone: str, size: int = 32, **extra) -> TrialConfig:
     ae = backbone in AUTOENCODER_BACKBONES
     values = {"task": "autoencoder" if ae else "face", "model.backbone": backbone, "data.image_size": size,
               "loss.name": ("vae" if backbone == "vae" else "ae") if ae else "arcface"}
+    if ae:
+        values["model.width"] = 0.5
     if backbone.startswith(("resnet", "plainnet")):
-        values["model.width"] = 0.125  # CPU-fast; the full-width counts are checked separately
+        values["model.width"] = 0.0625  # CPU-fast; the full-width counts are checked separately
         values["model.stem"] = STEM_FOR_SIZE.get(size, "cifar")
     values.update(extra)
     return TrialConfig.from_dict(values, validate_names=False)
@@ -90,7 +92,7 @@ def test_stems_downsample(stem, side):
 
 
 def test_neck_off_embedding_is_pooled_features_and_width_scales():
-    assert build_model(make_cfg("resnet50", **{"model.neck": False}), num_classes=2).embedding_size == 2048 // 8
+    assert build_model(make_cfg("resnet50", **{"model.neck": False}), num_classes=2).embedding_size == 2048 // 16
     assert build_model(make_cfg("cnn", **{"model.neck": False}), num_classes=2).embedding_size == 64
     assert build_model(make_cfg("resnet18", **{"model.embedding_size": 32}), num_classes=2).embedding_size == 32
 
@@ -109,7 +111,7 @@ def test_plainnet_has_no_skip_and_zero_init_zeroes_last_bn():
 
 @pytest.mark.parametrize("extra, backbone, task", [
     ({"model.depth": 3}, "resnet18", "face"),
-    ({"model.embedding_size": 32, "model.neck": False}, "resnet18", "face"),
+    ({"model.embedding_size": 48, "model.neck": False}, "resnet18", "face"),
     ({"model.dropout": 0.2, "model.neck": False}, "resnet18", "face"),
     ({"model.zero_init_residual": True}, "plainnet18", "face"),
     ({"model.stem": "imagenet"}, "vae", "autoencoder"),

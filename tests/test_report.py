@@ -234,3 +234,11 @@ def test_paired_comparison_of_the_top_trials(mixed):
     assert table["mean_diff"].iloc[0] == pytest.approx(table["accuracy_a"].iloc[0] - table["accuracy_b"].iloc[0])
     assert table["ci_low"].iloc[0] <= table["mean_diff"].iloc[0] <= table["ci_high"].iloc[0]
     assert "Paired comparison" in index.read_text() and "mcnemar_p" in index.read_text()
+
+
+def test_a_damaged_study_is_a_note_not_a_crash(tmp_path):
+    sweep = make_sweep(tmp_path, "dmg", [dict(task="cifar")])
+    (sweep / "study.db").write_bytes(b"this is not sqlite")
+    page = Path(build_report([sweep], tmp_path / "r")).read_text()
+    assert "cannot read the Optuna study" in page
+    assert 'alt="Confusion matrix' in page

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -68,20 +71,24 @@ def _figures(data: Collection, ranked: pd.DataFrame, f: dict[str, pd.DataFrame],
 def _start_history(data: Collection) -> Any:
     """Draw the Optuna figures in a second process while this one builds the tables.
 
-    Loading a study and its importances imports Optuna and scikit-learn (seconds of CPU) and touches
-    nothing the tables need, so on a 2-core machine it runs beside them instead of after them.
+    Loading a study and its importances imports Optuna and scikit-learn (seconds of CPU) and touches nothing
+    the tables need, so on a 2-core machine it runs beside them. A plain ``python -m`` child rather than
+    multiprocessing: spawn would re-run the caller's ``__main__`` (a sweep file) in the child.
     """
     sweeps = [s for s in data.sweeps if s.study is not None]
     if not sweeps:
         return None
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
     try:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return pool, pool.submit(history.plot_histories, sweeps)
-    except (OSError, RuntimeError, ImportError):  # no process support here: draw them inline later
+        proc = subprocess.Popen([sys.executable, "-m", "facebench.report.history"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        proc.stdin.write(pickle.dumps(sweeps))
+        proc.stdin.close()
+        proc.stdin = None  # so communicate() does not flush a closed pipe
+    except OSError:  # no child processes here: draw them inline later
         return sweeps
+    return proc
 
 
 def _finish_history(job: Any, notes: list[str]) -> list[Any]:
@@ -90,13 +97,13 @@ def _finish_history(job: Any, notes: list[str]) -> list[Any]:
     if isinstance(job, list):
         figs, more = history.plot_histories(job)
     else:
-        pool, future = job
-        try:
-            figs, more = future.result()
-        except Exception as e:  # a dead worker must not lose the report
-            figs, more = [], [f"sweep history figures failed: {type(e).__name__}: {e}"]
-        finally:
-            pool.shutdown()
+        out, err_bytes = job.communicate()  # reads both pipes together: no deadlock on a chatty stderr
+        err = err_bytes.decode("utf-8", "replace").strip()
+        if job.returncode != 0:  # a dead worker must not lose the report
+            last = err.splitlines()[-1] if err else f"exit code {job.returncode}"
+            notes.append(f"sweep history figures failed: {last}")
+            return []
+        figs, more = pickle.loads(out)
     notes += more
     return figs
 

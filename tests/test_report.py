@@ -218,13 +218,13 @@ def test_ranking_and_seed_statistics():
 
 
 def test_paired_comparison_of_the_top_trials(mixed):
-    from facebench.report.build import _npz_loader
+    from facebench.report.build import load_npz
     from facebench.report.stats import paired_comparison
 
     _, index = mixed
     ranked = rank_trials(read(index.parent, "trials").to_pandas())
     folds = read(index.parent, "folds").to_pandas()
-    table, notes = paired_comparison(ranked, _npz_loader([]), top=3)
+    table, notes = paired_comparison(ranked, load_npz, top=3)
     assert not notes and len(table) == 2
     verif = ranked[(ranked.status == "completed") & (ranked.task != "cifar")]
     best, second = verif["trial_id"].iloc[0], verif["trial_id"].iloc[1]

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from . import history, html, plots, stats, tables
+from . import history, html, plots, stats, tables, worker
 from .collect import Collection, collect
 from .storage import Location, resolve
 
@@ -28,8 +25,9 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
     notes = list(data.notes) + [n for t in data.trials for n in t.notes]
     ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
     notes += stats.missing_notes(ranked)
+    compare_job = _start_compare(ranked)
     figures = _figures(data, ranked, frames, notes) + _finish_history(history_job, notes)
-    stats_html = _statistics(ranked, frames, notes)
+    stats_html = _statistics(ranked, frames, notes, compare_job)
     summary = _summary(data, ranked, arrow)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
                        plots=figures, stats_html=stats_html, notes=notes, summary=summary)
@@ -68,55 +66,45 @@ def _figures(data: Collection, ranked: pd.DataFrame, f: dict[str, pd.DataFrame],
     return out
 
 
-def _start_history(data: Collection) -> Any:
-    """Draw the Optuna figures in a second process while this one builds the tables.
-
-    Loading a study and its importances imports Optuna and scikit-learn (seconds of CPU) and touches nothing
-    the tables need, so on a 2-core machine it runs beside them. A plain ``python -m`` child rather than
-    multiprocessing: spawn would re-run the caller's ``__main__`` (a sweep file) in the child.
-    """
+def _start_history(data: Collection) -> worker.Job | None:
+    """Optuna figures in a child process: importing Optuna and scikit-learn and fitting fANOVA take seconds of
+    CPU and need nothing the tables need, so they run beside the tables."""
     sweeps = [s for s in data.sweeps if s.study is not None]
-    if not sweeps:
-        return None
-    root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "facebench.report.history"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-        proc.stdin.write(pickle.dumps(sweeps))
-        proc.stdin.close()
-        proc.stdin = None  # so communicate() does not flush a closed pipe
-    except OSError:  # no child processes here: draw them inline later
-        return sweeps
-    return proc
+    return worker.start("facebench.report.history:plot_histories", sweeps) if sweeps else None
 
 
-def _finish_history(job: Any, notes: list[str]) -> list[Any]:
+def _finish(job: worker.Job | None, what: str, notes: list[str]) -> Any:
     if job is None:
-        return []
-    if isinstance(job, list):
-        figs, more = history.plot_histories(job)
-    else:
-        out, err_bytes = job.communicate()  # reads both pipes together: no deadlock on a chatty stderr
-        err = err_bytes.decode("utf-8", "replace").strip()
-        if job.returncode != 0:  # a dead worker must not lose the report
-            last = err.splitlines()[-1] if err else f"exit code {job.returncode}"
-            notes.append(f"sweep history figures failed: {last}")
-            return []
-        figs, more = pickle.loads(out)
+        return None
+    try:
+        return job.result()
+    except Exception as e:  # a dead worker must not lose the report
+        notes.append(f"{what} failed: {type(e).__name__}: {e}")
+        return None
+
+
+def _finish_history(job: worker.Job | None, notes: list[str]) -> list[Any]:
+    figs, more = _finish(job, "sweep history figures", notes) or ([], [])
     notes += more
     return figs
 
 
+def load_npz(path: str, name: str) -> dict | None:
+    """``<path>/artefacts/<name>`` as a dict of arrays, None if unreadable (picklable, for the worker)."""
+    loc = resolve(path).join("artefacts", name)
+    try:
+        with np.load(io.BytesIO(loc.read_bytes()), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
 def _npz_loader(notes: list[str]) -> Callable[[str, str], dict | None]:
     def load(path: str, name: str) -> dict | None:
-        loc = resolve(path).join("artefacts", name)
-        try:
-            with np.load(io.BytesIO(loc.read_bytes()), allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
-            notes.append(f"{loc.uri}: unreadable ({e})")
-            return None
+        arrays = load_npz(path, name)
+        if arrays is None and resolve(path).join("artefacts", name).info().type.name == "File":
+            notes.append(f"{path}: artefacts/{name} is unreadable")  # absent artefacts are not news
+        return arrays
     return load
 
 
@@ -137,7 +125,17 @@ def _recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[plots.Plot]:
     return out
 
 
-def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str]) -> str:
+def _start_compare(ranked: pd.DataFrame) -> worker.Job | None:
+    """The paired bootstrap of the top trials in a child process, while this one draws the figures."""
+    if ranked.empty:
+        return None
+    cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
+    cols = ["rank", "sweep", "trial_id", "name", "path", "status", "task"]
+    return worker.start("facebench.report.stats:paired_comparison", cand[cols].head(20), load_npz)
+
+
+def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str],
+                compare_job: worker.Job | None) -> str:
     parts = ["<h3>Over folds (mean ± std of per-fold accuracy)</h3>"]
     folds = stats.fold_summary(f["folds"])
     if len(ranked) and len(folds):
@@ -153,8 +151,7 @@ def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[st
                                     ("score_mean", "test mean"), ("score_std", "test std")], sortable=True))
     parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
                  "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")
-    cmp_table, cmp_notes = (stats.paired_comparison(ranked, _npz_loader(notes)) if len(ranked)
-                            else (None, ["no trials to compare"]))
+    cmp_table, cmp_notes = _finish(compare_job, "paired comparison", notes) or (None, ["no trials to compare"])
     if cmp_table is not None:
         parts.append(html.table(cmp_table, [(c, c) for c in cmp_table.columns], sortable=True))
     parts += [f'<p class="empty">{html.esc(n)}</p>' for n in cmp_notes]

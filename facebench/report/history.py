@@ -102,15 +102,3 @@ def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot
     return Plot("history", f"Parameter importances: {short(sweep)} / {short(study_name)}", png(fig),
                 "optuna.importance.get_param_importances")
 
-
-def _main() -> None:
-    """Worker entry (``python -m facebench.report.history``): pickled sweeps on stdin, (figures, notes) out."""
-    import pickle
-    import sys
-
-    sweeps = pickle.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(pickle.dumps(plot_histories(sweeps)))
-
-
-if __name__ == "__main__":
-    _main()

@@ -110,7 +110,8 @@ def test_resume_after_driver_sigkill(tmp_path):
     sweep_file.write_text(RESUME_SWEEP)
     ray_tmp = tempfile.mkdtemp(prefix="fbrs_", dir="/tmp")  # marks the Ray processes this test starts
     env = {**os.environ, "RAY_TMPDIR": ray_tmp, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(sweep_file), "--results", str(tmp_path), "--quiet", "--local"]
+    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(sweep_file), "--results", str(tmp_path), "--quiet",
+           "--local"]
     trials = tmp_path / "resume" / "trials"
     driver = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)

@@ -39,12 +39,14 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
     trial_dir = paths.trials / trial_id
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
     record = _read_json(trial_dir / "result.json")
-    if record is None:
+    if record is None and paths.is_uri:
+        record = _record_from_tune(result)   # the trial dir lives on the worker and in the bucket
+    elif record is None:
         record = _record_unfinished(trial_dir, result, epochs, spec.metric)
     metrics = record.get("metrics") or {}
     vals = [r[spec.metric] for r in epochs if isinstance(r.get(spec.metric), (int, float))]
-    best = metrics.get(f"best_{spec.metric}", max(vals) if vals else None) if spec.mode == "max" else \
-        metrics.get(f"best_{spec.metric}", min(vals) if vals else None)
+    pick = max if spec.mode == "max" else min
+    best = metrics.get(f"best_{spec.metric}", pick(vals) if vals else None)
     ray_meta = _read_json(trial_dir / "ray.json") or {}
     return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
             "params": {k: v for k, v in (result.config or {}).items() if ALIAS_MARK not in k},
@@ -55,12 +57,25 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
             "trial_dir": str(trial_dir)}
 
 
+def _error_reason(error: BaseException) -> str:
+    lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
+
+
+def _record_from_tune(result: Any) -> dict:
+    metrics = result.metrics or {}
+    if result.error is not None:
+        return {"status": "failed", "reason": _error_reason(result.error), "metrics": {}}
+    status = metrics.get("trial_status", "stopped")
+    return {"status": status, "reason": "" if status != "stopped" else "stopped by the scheduler",
+            "metrics": {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}}
+
+
 def _record_unfinished(trial_dir: Path, result: Any, epochs: list, metric: str) -> dict:
     """A trial without result.json was stopped by ASHA (Tune ends it between epochs) or died (error, OOM
     kill): write the record the engine could not, so the report and later readers see why."""
     if result.error is not None:
-        lines = [ln for ln in str(result.error).strip().splitlines() if ln.strip()]
-        record = {"status": "failed", "reason": f"{type(result.error).__name__}: {lines[-1] if lines else ''}"}
+        record = {"status": "failed", "reason": _error_reason(result.error)}
     else:
         record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
     vals = [r[metric] for r in epochs if isinstance(r.get(metric), (int, float))]

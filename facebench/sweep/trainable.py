@@ -95,8 +95,9 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
         result = load_engine()(cfg, report, trial_dir=str(trial_dir), resume=True)
     if setup.upload:
         rows = read_jsonl(trial_dir / "epochs.jsonl")
-        if rows:  # one more report so Tune uploads the final artefacts written after the last epoch
-            report(rows[-1])
+        if rows:  # one more report: Tune uploads the final artefacts, the driver learns status and test metrics
+            final = {k: v for k, v in (result.get("metrics") or {}).items() if k.startswith(("test_", "best_"))}
+            report({**rows[-1], **final, "trial_status": result.get("status", "failed")})
     if result.get("status") == "failed":
         raise TrialFailed(result.get("reason") or "failed")
 

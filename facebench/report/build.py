@@ -26,7 +26,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
     ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
     notes += stats.missing_notes(ranked)
     compare_job = _start_compare(ranked)
-    figures = _figures(data, ranked, frames, notes) + _finish_history(history_job, notes)
+    figures = _figures(ranked, frames, notes) + _finish_history(history_job, notes)
     stats_html = _statistics(ranked, frames, notes, compare_job)
     summary = _summary(data, ranked, arrow)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
@@ -41,29 +41,47 @@ def _title(data: Collection) -> str:
     return "facebench report: " + (", ".join(names[:4]) + (" …" if len(names) > 4 else "") if names else "no trials")
 
 
-def _figures(data: Collection, ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str]) -> list[Any]:
+FIGURES = ("ranked trials", "factors", "training curves", "VAE components", "rate-distortion", "ROC",
+           "score distributions", "confusion", "reconstructions", "accuracy against cost")
+# Drawn by a worker process while this one draws the rest: about half the drawing time each.
+WORKER_FIGURES = ("factors", "training curves", "confusion", "accuracy against cost")
+
+
+def _figures(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str]) -> list[Any]:
     if ranked.empty:
         return []
+    local = [n for n in FIGURES if n not in WORKER_FIGURES]
+    job = worker.start("facebench.report.build:draw", list(WORKER_FIGURES), ranked, f)
+    mine, my_notes = draw(local, ranked, f)
+    theirs, their_notes = _finish(job, "figures " + ", ".join(WORKER_FIGURES), notes) or ({}, [])
+    notes += my_notes + their_notes
+    both = {**mine, **theirs}
+    return [p for name in FIGURES for p in both.get(name, [])]
+
+
+def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> tuple[dict[str, list], list[str]]:
+    """The named figures (name -> plots) and notes; module-level so a worker process can run it."""
+    notes: list[str] = []
     load = _npz_loader(notes)
-    jobs: list[tuple[str, Callable[[], list]]] = [
-        ("ranked trials", lambda: plots.plot_ranked(ranked, f["folds"])),
-        ("factors", lambda: plots.plot_factors(ranked)),
-        ("training curves", lambda: plots.plot_curves(ranked, f["epochs"])),
-        ("VAE components", lambda: plots.plot_vae_components(ranked, f["epochs"])),
-        ("rate-distortion", lambda: plots.plot_rate_distortion(ranked, f["epochs"])),
-        ("ROC", lambda: plots.plot_roc(ranked, f["roc"])),
-        ("score distributions", lambda: plots.plot_distances(ranked, load)),
-        ("confusion", lambda: plots.plot_confusion(ranked, f["confusion"])),
-        ("reconstructions", lambda: _recon_grids(ranked, notes)),
-        ("accuracy against cost", lambda: plots.plot_pareto(ranked)),
-    ]
-    out = []
-    for what, job in jobs:
+    jobs: dict[str, Callable[[], list]] = {
+        "ranked trials": lambda: plots.plot_ranked(ranked, f["folds"]),
+        "factors": lambda: plots.plot_factors(ranked),
+        "training curves": lambda: plots.plot_curves(ranked, f["epochs"]),
+        "VAE components": lambda: plots.plot_vae_components(ranked, f["epochs"]),
+        "rate-distortion": lambda: plots.plot_rate_distortion(ranked, f["epochs"]),
+        "ROC": lambda: plots.plot_roc(ranked, f["roc"]),
+        "score distributions": lambda: plots.plot_distances(ranked, load),
+        "confusion": lambda: plots.plot_confusion(ranked, f["confusion"]),
+        "reconstructions": lambda: _recon_grids(ranked, notes),
+        "accuracy against cost": lambda: plots.plot_pareto(ranked),
+    }
+    out = {}
+    for name in names:
         try:
-            out += job()
+            out[name] = jobs[name]()
         except Exception as e:  # one broken figure must not lose the tables and the other figures
-            notes.append(f"figure '{what}' failed: {type(e).__name__}: {e}")
-    return out
+            notes.append(f"figure '{name}' failed: {type(e).__name__}: {e}")
+    return out, notes
 
 
 def _start_history(data: Collection) -> worker.Job | None:

@@ -28,7 +28,7 @@ def main() -> None:
 
     cfg = TrialConfig.from_dict({"task": "face", "loss.name": "arcface"}).with_overrides(args.overrides)
     data = build_task_data(cfg)
-    pixels = to_input(torch.from_numpy(np.ascontiguousarray(data.test.images))).flatten(1).numpy()
+    pixels = to_input(torch.from_numpy(np.array(data.test.images))).flatten(1).numpy()
     pairs = data.test_pairs
     print(f"{len(pairs)} test pairs, {len(data.test)} images at {cfg.data.image_size}px ({cfg.data.color})")
     for metric in ("cosine", "euclidean"):

@@ -29,9 +29,14 @@ MIXED = (
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
+    """The one report built with its worker processes (large sweeps use them; small ones run inline)."""
+    from facebench.report import build
+
     root = tmp_path_factory.mktemp("runs")
     sweep = make_sweep(root, "mixed", MIXED, study=True)
-    index = build_report([sweep], root / "report")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "WORKER_MIN_TRIALS", 0)
+        index = build_report([sweep], root / "report")
     return sweep, Path(index)
 
 

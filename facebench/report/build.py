@@ -17,7 +17,8 @@ from .storage import Location, resolve
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None) -> Path | str:
     data = collect(run_dirs)
-    history_job = _start_history(data)
+    inline = len(data.trials) < WORKER_MIN_TRIALS
+    history_job = _start_history(data, inline=inline)
     arrow = tables.build_tables(data.trials)
     target = resolve(out)
     tables.write_tables(arrow, target)
@@ -25,8 +26,8 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
     notes = list(data.notes) + [n for t in data.trials for n in t.notes]
     ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
     notes += stats.missing_notes(ranked)
-    compare_job = _start_compare(ranked)
-    figures = _figures(ranked, frames, notes) + _finish_history(history_job, notes)
+    compare_job = _start_compare(ranked, inline=inline)
+    figures = _figures(ranked, frames, notes, inline=inline) + _finish_history(history_job, notes)
     stats_html = _statistics(ranked, frames, notes, compare_job)
     summary = _summary(data, ranked, arrow)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
@@ -41,17 +42,19 @@ def _title(data: Collection) -> str:
     return "facebench report: " + (", ".join(names[:4]) + (" …" if len(names) > 4 else "") if names else "no trials")
 
 
+# Below this many trials a worker's imports (~1.3 s CPU each) cost more than the work it takes over.
+WORKER_MIN_TRIALS = 200
 FIGURES = ("ranked trials", "factors", "training curves", "VAE components", "rate-distortion", "ROC",
            "score distributions", "confusion", "reconstructions", "accuracy against cost")
 # Drawn by a worker process while this one draws the rest: about half the drawing time each.
 WORKER_FIGURES = ("factors", "training curves", "confusion", "accuracy against cost")
 
 
-def _figures(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str]) -> list[Any]:
+def _figures(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str], *, inline: bool) -> list[Any]:
     if ranked.empty:
         return []
     local = [n for n in FIGURES if n not in WORKER_FIGURES]
-    job = worker.start("facebench.report.build:draw", list(WORKER_FIGURES), ranked, f)
+    job = worker.start("facebench.report.build:draw", list(WORKER_FIGURES), ranked, f, inline=inline)
     mine, my_notes = draw(local, ranked, f)
     theirs, their_notes = _finish(job, "figures " + ", ".join(WORKER_FIGURES), notes) or ({}, [])
     notes += my_notes + their_notes
@@ -84,11 +87,11 @@ def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> 
     return out, notes
 
 
-def _start_history(data: Collection) -> worker.Job | None:
+def _start_history(data: Collection, *, inline: bool) -> worker.Job | None:
     """Optuna figures in a child process: importing Optuna and scikit-learn and fitting fANOVA take seconds of
     CPU and need nothing the tables need, so they run beside the tables."""
     sweeps = [s for s in data.sweeps if s.study is not None]
-    return worker.start("facebench.report.history:plot_histories", sweeps) if sweeps else None
+    return worker.start("facebench.report.history:plot_histories", sweeps, inline=inline) if sweeps else None
 
 
 def _finish(job: worker.Job | None, what: str, notes: list[str]) -> Any:
@@ -143,13 +146,13 @@ def _recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[plots.Plot]:
     return out
 
 
-def _start_compare(ranked: pd.DataFrame) -> worker.Job | None:
+def _start_compare(ranked: pd.DataFrame, *, inline: bool) -> worker.Job | None:
     """The paired bootstrap of the top trials in a child process, while this one draws the figures."""
     if ranked.empty:
         return None
     cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
     cols = ["rank", "sweep", "trial_id", "name", "path", "status", "task"]
-    return worker.start("facebench.report.stats:paired_comparison", cand[cols].head(20), load_npz)
+    return worker.start("facebench.report.stats:paired_comparison", cand[cols].head(20), load_npz, inline=inline)
 
 
 def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str],

@@ -41,7 +41,7 @@ def write_classification(path: Path, res: dict[str, Any]) -> None:
 
 def _forward_batches(model: torch.nn.Module, images: np.ndarray, *, batch_size: int, device: torch.device):
     for i in range(0, len(images), batch_size):
-        x = to_input(torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).to(device))
+        x = to_input(torch.from_numpy(np.array(images[i:i + batch_size])).to(device))  # the cache memmap is read-only
         yield model(x)
 
 

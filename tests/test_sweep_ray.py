@@ -38,7 +38,7 @@ def ray_local():
     ray.shutdown()
 
 
-@pytest.mark.parametrize("name", ["vae", "margin"])
+@pytest.mark.parametrize("name", ["vae", "margin", "cifar", "demo"])
 def test_smoke_sweep_files(ray_local, tmp_path, name):
     import importlib
 

@@ -88,7 +88,7 @@ def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> 
 
 
 def _start_history(data: Collection, *, inline: bool) -> worker.Job | None:
-    """Optuna figures in a child process: importing Optuna and scikit-learn and fitting fANOVA take seconds of
+    """Optuna figures in a child process: importing Optuna and scikit-learn and fitting importances take seconds of
     CPU and need nothing the tables need, so they run beside the tables."""
     sweeps = [s for s in data.sweeps if s.study is not None]
     return worker.start("facebench.report.history:plot_histories", sweeps, inline=inline) if sweeps else None

@@ -84,13 +84,25 @@ def _importances(study: Any, done: list[Any], notes: list[str], sweep: str) -> d
     if len(done) < 2 or not varying:
         notes.append(f"sweep {sweep!r}: parameter importances need >= 2 complete trials with varying parameters")
         return {}
+    import warnings
+
     import optuna
 
     try:
-        return dict(optuna.importance.get_param_importances(study))
+        with warnings.catch_warnings():
+            # PED-ANOVA warns for every conditional parameter seen in < 2 trials: normal in a small sweep.
+            warnings.simplefilter("ignore", UserWarning)
+            return dict(optuna.importance.get_param_importances(study, evaluator=_evaluator()))
     except Exception as e:  # importance evaluators refuse some spaces (e.g. dynamic, single-valued params)
         notes.append(f"sweep {sweep!r}: parameter importances failed ({type(e).__name__}: {e})")
         return {}
+
+
+def _evaluator() -> Any:
+    # Named explicitly so the plot's label stays true if Optuna changes its default evaluator.
+    import optuna
+
+    return optuna.importance.PedAnovaImportanceEvaluator()
 
 
 def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot:
@@ -98,7 +110,7 @@ def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot
     fig, ax = figure(5.0, 0.3 * len(names) + 1.2, left=0.35, bottom=0.25)
     ax = ax[0, 0]
     ax.barh([short(n, 30) for n in names], [imp[n] for n in names])
-    ax.set_xlabel("importance (fANOVA)")
+    ax.set_xlabel("importance (Optuna PED-ANOVA)")
     return Plot("history", f"Parameter importances: {short(sweep)} / {short(study_name)}", png(fig),
                 "optuna.importance.get_param_importances")
 

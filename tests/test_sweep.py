@@ -146,3 +146,20 @@ def test_cluster_yaml_passes_rays_own_validation():
     config["available_node_types"]["worker.gpu"]["min_workerz"] = 0   # the validation is real: a typo fails
     with pytest.raises(Exception, match="min_workerz"):
         validate_config(prepare_config(config))
+
+
+def test_cluster_address_precedence(monkeypatch, tmp_path):
+    """--local wins; then --address, $RAY_ADDRESS, the cluster this node belongs to; else a private Ray."""
+    from facebench.sweep import cli
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(cli, "RAY_CURRENT_CLUSTER", str(tmp_path / "ray_current_cluster"))
+    parse = cli.parse_sweep_args
+    assert cli.cluster_address(parse([])) is None
+    (tmp_path / "ray_current_cluster").write_text("10.0.0.1:6379")
+    assert cli.cluster_address(parse([])) == "auto"          # `ray submit` runs the file on the head node
+    assert cli.cluster_address(parse(["--local"])) is None
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.2:6379")
+    assert cli.cluster_address(parse([])) == "10.0.0.2:6379"
+    assert cli.cluster_address(parse(["--address", "10.0.0.3:6379"])) == "10.0.0.3:6379"
+    assert cli.cluster_address(parse(["--local", "--address", "x"])) is None

@@ -13,7 +13,8 @@ from typing import Any
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--local", action="store_true",
-                   help="start Ray on this machine (the default unless --address or $RAY_ADDRESS is given)")
+                   help="start a private Ray on this machine even where a cluster is running (without --local: "
+                        "--address, else $RAY_ADDRESS, else the cluster this node belongs to, else local)")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node); implies cluster mode")
     p.add_argument("--smoke", action="store_true", help="tiny synthetic data and models: finishes in about a minute on CPU")
     p.add_argument("--num-samples", type=int, default=None, help="number of trials (default: the sweep's)")
@@ -44,6 +45,22 @@ def data_root(args: argparse.Namespace) -> str:
     return args.data_root or os.environ.get("FACEBENCH_DATA") or "data"
 
 
+# Written by `ray start --head` on a cluster's head node (what `ray submit` runs the sweep file on); Ray's own
+# address="auto" resolution reads the same file.
+RAY_CURRENT_CLUSTER = "/tmp/ray/ray_current_cluster"
+
+
+def cluster_address(args: argparse.Namespace) -> str | None:
+    """The Ray address to join, or None for a private local Ray (see --local)."""
+    if args.local:
+        return None
+    if args.address:
+        return args.address
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    return "auto" if os.path.exists(RAY_CURRENT_CLUSTER) else None
+
+
 def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     from ..errors import FacebenchError
     from .runner import run_sweep
@@ -54,8 +71,8 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
             spec = spec.smoke_variant()
         if args.name:
             spec = spec.replace(name=args.name)
-        local = not (args.address or (os.environ.get("RAY_ADDRESS") and not args.local))
-        summary = run_sweep(spec, local=local, address=args.address, storage=args.storage, study_db=args.study_db,
+        address = cluster_address(args)
+        summary = run_sweep(spec, local=address is None, address=address, storage=args.storage, study_db=args.study_db,
                             resume=args.resume, fresh=args.fresh, num_samples=args.num_samples,
                             gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
                             max_concurrent=args.max_concurrent, results_dir=args.results,

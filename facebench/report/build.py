@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
 
 from . import history, html, plots, stats, tables, worker
@@ -17,18 +15,23 @@ from .storage import Location, resolve
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None) -> Path | str:
     data = collect(run_dirs)
-    inline = len(data.trials) < WORKER_MIN_TRIALS
-    history_job = _start_history(data, inline=inline)
-    arrow = tables.build_tables(data.trials)
-    target = resolve(out)
-    tables.write_tables(arrow, target)
-    frames = {name: t.to_pandas() for name, t in arrow.items()}
-    notes = list(data.notes) + [n for t in data.trials for n in t.notes]
-    ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
-    notes += stats.missing_notes(ranked)
-    compare_job = _start_compare(ranked, inline=inline)
-    figures = _figures(ranked, frames, notes, inline=inline) + _finish_history(history_job, notes)
-    stats_html = _statistics(ranked, frames, notes, compare_job)
+    # One helper process (big reports only): it imports Optuna, pandas and matplotlib and draws the sweep
+    # history while this process reads the artefacts into tables, then draws half of the figures.
+    helper = worker.Worker(inline=len(data.trials) < WORKER_MIN_TRIALS, preload=WORKER_PRELOAD)
+    try:
+        history_job = _start_history(data, helper)
+        arrow = tables.build_tables(data.trials)
+        target = resolve(out)
+        tables.write_tables(arrow, target)
+        frames = {name: t.to_pandas() for name, t in arrow.items()}
+        notes = list(data.notes) + [n for t in data.trials for n in t.notes]
+        ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
+        notes += stats.missing_notes(ranked)
+        figures, stats_html, stats_notes = _figures_and_statistics(ranked, frames, notes, helper)
+        figures += _finish_history(history_job, notes)
+        notes += stats_notes  # the page lists them in the order of its sections
+    finally:
+        helper.close()
     summary = _summary(data, ranked, arrow)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
                        plots=figures, stats_html=stats_html, notes=notes, summary=summary)
@@ -42,24 +45,34 @@ def _title(data: Collection) -> str:
     return "facebench report: " + (", ".join(names[:4]) + (" …" if len(names) > 4 else "") if names else "no trials")
 
 
-# Below this many trials a worker's imports (~1.3 s CPU each) cost more than the work it takes over.
+# Below this many trials the helper's imports (~1.5 s CPU) cost more than the work it takes over.
 WORKER_MIN_TRIALS = 200
+WORKER_PRELOAD = ("facebench.report.build", "facebench.report.history", "matplotlib.figure",
+                  "matplotlib.backends.backend_agg", "optuna")
 FIGURES = ("ranked trials", "factors", "training curves", "VAE components", "rate-distortion", "ROC",
            "score distributions", "confusion", "reconstructions", "accuracy against cost")
-# Drawn by a worker process while this one draws the rest: about half the drawing time each.
-WORKER_FIGURES = ("factors", "training curves", "confusion", "accuracy against cost")
+# Drawn by the helper once the history is done, while this process draws the rest and the statistics.
+WORKER_FIGURES = ("factors", "training curves", "VAE components", "rate-distortion", "confusion",
+                  "accuracy against cost")
+# The tables each of those figures reads (the rest is not sent).
+_WORKER_FRAMES = ("epochs", "confusion")
 
 
-def _figures(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str], *, inline: bool) -> list[Any]:
+def _figures_and_statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str],
+                            helper: worker.Worker) -> tuple[list[Any], str, list[str]]:
+    """The figures (half of them drawn by the helper meanwhile), the statistics section and its notes."""
+    stats_notes: list[str] = []
     if ranked.empty:
-        return []
+        return [], _statistics(ranked, f, stats_notes), stats_notes
     local = [n for n in FIGURES if n not in WORKER_FIGURES]
-    job = worker.start("facebench.report.build:draw", list(WORKER_FIGURES), ranked, f, inline=inline)
+    job = helper.submit("facebench.report.build:draw", list(WORKER_FIGURES), ranked,
+                        {k: f[k] for k in _WORKER_FRAMES})
     mine, my_notes = draw(local, ranked, f)
+    stats_html = _statistics(ranked, f, stats_notes)  # while the helper still draws
     theirs, their_notes = _finish(job, "figures " + ", ".join(WORKER_FIGURES), notes) or ({}, [])
     notes += my_notes + their_notes
     both = {**mine, **theirs}
-    return [p for name in FIGURES for p in both.get(name, [])]
+    return [p for name in FIGURES for p in both.get(name, [])], stats_html, stats_notes
 
 
 def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> tuple[dict[str, list], list[str]]:
@@ -87,11 +100,11 @@ def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> 
     return out, notes
 
 
-def _start_history(data: Collection, *, inline: bool) -> worker.Job | None:
-    """Optuna figures in a child process: importing Optuna and scikit-learn and fitting importances take seconds of
-    CPU and need nothing the tables need, so they run beside the tables."""
+def _start_history(data: Collection, helper: worker.Worker) -> worker.Job | None:
+    """Optuna figures in the helper: importing Optuna and fitting importances take a second or two of CPU and
+    need nothing the tables need, so they run beside the tables."""
     sweeps = [s for s in data.sweeps if s.study is not None]
-    return worker.start("facebench.report.history:plot_histories", sweeps, inline=inline) if sweeps else None
+    return helper.submit("facebench.report.history:plot_histories", sweeps) if sweeps else None
 
 
 def _finish(job: worker.Job | None, what: str, notes: list[str]) -> Any:
@@ -114,8 +127,7 @@ def load_npz(path: str, name: str) -> dict | None:
     """``<path>/artefacts/<name>`` as a dict of arrays, None if unreadable (picklable, for the worker)."""
     loc = resolve(path).join("artefacts", name)
     try:
-        with np.load(io.BytesIO(loc.read_bytes()), allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        return tables.read_npz(loc.read_bytes())
     except (OSError, ValueError, EOFError):
         return None
 
@@ -146,17 +158,7 @@ def _recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[plots.Plot]:
     return out
 
 
-def _start_compare(ranked: pd.DataFrame, *, inline: bool) -> worker.Job | None:
-    """The paired bootstrap of the top trials in a child process, while this one draws the figures."""
-    if ranked.empty:
-        return None
-    cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
-    cols = ["rank", "sweep", "trial_id", "name", "path", "status", "task"]
-    return worker.start("facebench.report.stats:paired_comparison", cand[cols].head(20), load_npz, inline=inline)
-
-
-def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str],
-                compare_job: worker.Job | None) -> str:
+def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str]) -> str:
     parts = ["<h3>Over folds (mean ± std of per-fold accuracy)</h3>"]
     folds = stats.fold_summary(f["folds"])
     if len(ranked) and len(folds):
@@ -172,12 +174,25 @@ def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[st
                                     ("score_mean", "test mean"), ("score_std", "test std")], sortable=True))
     parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
                  "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")
-    cmp_table, cmp_notes = _finish(compare_job, "paired comparison", notes) or (None, ["no trials to compare"])
+    cmp_table, cmp_notes = _compare(ranked, notes)
     if cmp_table is not None:
         parts.append(html.table(cmp_table, [(c, c) for c in cmp_table.columns], sortable=True))
     parts += [f'<p class="empty">{html.esc(n)}</p>' for n in cmp_notes]
     notes += cmp_notes
     return "".join(parts)
+
+
+def _compare(ranked: pd.DataFrame, notes: list[str]) -> tuple[pd.DataFrame | None, list[str]]:
+    """The paired bootstrap of the top trials (a few tenths of a second: not worth a process)."""
+    if ranked.empty:
+        return None, ["no trials to compare"]
+    cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
+    cols = ["rank", "sweep", "trial_id", "name", "path", "status", "task"]
+    try:
+        return stats.paired_comparison(cand[cols].head(20), load_npz)
+    except Exception as e:  # a broken artefact must not lose the report
+        notes.append(f"paired comparison failed: {type(e).__name__}: {e}")
+        return None, []
 
 
 def _summary(data: Collection, ranked: pd.DataFrame, arrow: dict) -> dict[str, Any]:

@@ -3,10 +3,11 @@
 6,000 pairs of 512-d embeddings in 10 folds (LFW's shape). The baseline is written here the way
 insightface's ``verification.py`` does it: ``thresholds = np.arange(0, 4, 0.01)`` on squared distances, a
 loop per fold calling a per-threshold accuracy for the training folds and again for the ROC of the test fold.
-Both run in this process on the same data; the script prints both times and the speedup (target >= 50x),
-then the grid's answer on unnormalised embeddings (distances > 4) beside this method's.
+Both run in this process on the same data, interleaved (one run of each per round, so both see the same load);
+the script prints both median times, the like-for-like speedup, the target (>= 50x) and PASS/FAIL, the parts
+alone, then the grid's answer on unnormalised embeddings (distances > 4) beside this method's.
 
-    .venv/bin/python tests/bench/bench_verification.py [--repeats 5]
+    .venv/bin/python tests/bench/bench_verification.py [--repeats 7]
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 
 import numpy as np
 
-from facebench.eval.verification import best_cut, evaluate, pair_scores, roc_curve_auc
+from facebench.eval.verification import evaluate, fold_best_cuts, pair_scores, roc_curve_auc
 
 
 def insightface_accuracy(threshold, dist, actual_issame):
@@ -60,15 +61,16 @@ def like_for_like(emb, a, b, same, fold):
 
 
 def search(u, same, fold):
-    """Exact per-fold thresholds, held-out accuracies and the pooled ROC, from precomputed scores."""
-    roc_curve_auc(u, same)
-    order = np.argsort(u, kind="stable")
-    us, ys, fs = u[order], same[order], fold[order]
-    acc = np.empty(10)
-    for k in range(10):
-        t, _ = best_cut(us[fs != k], ys[fs != k])
-        acc[k] = np.mean((u[fold == k] > t) == same[fold == k])
-    return acc
+    """Exact per-fold thresholds, held-out accuracies and the pooled ROC, from precomputed scores.
+
+    The same calls ``evaluate`` makes for these three things: one sort, shared by the threshold search of every
+    fold and the ROC.
+    """
+    order = np.argsort(u)
+    roc_curve_auc(u, same, order=order)
+    t, _, _ = fold_best_cuts(u[order], same[order], fold[order], 10)
+    correct = (u > t[fold]) == same
+    return np.bincount(fold, weights=correct, minlength=10) / np.bincount(fold, minlength=10)
 
 
 def make_data(seed=0, n_people=1500, dim=512, pairs=6000):
@@ -83,41 +85,59 @@ def make_data(seed=0, n_people=1500, dim=512, pairs=6000):
     return emb.astype(np.float32), np.arange(pairs), np.arange(pairs, 2 * pairs), same, np.repeat(np.arange(10), 600)
 
 
-def best_time(fn, repeats):
+def median_time(fn, repeats):
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-    return min(times), out
+    return float(np.median(times)), out
+
+
+TARGET = 50.0  # like-for-like speedup the project asks for
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     emb, a, b, same, fold = make_data()
+    n = len(a)
+    # insightface slices its embeddings (embeddings[0::2], embeddings[1::2]): views, no gather. Here the pairs
+    # are rows 0..n-1 against n..2n-1, so the equivalent views are emb[:n] and emb[n:].
+    assert np.array_equal(a, np.arange(n)) and np.array_equal(b, np.arange(n, 2 * n))
+    emb1, emb2 = emb[:n], emb[n:]
 
-    t_grid, acc_grid = best_time(lambda: insightface_roc(emb[a], emb[b], same), max(1, args.repeats // 2))
-    t_core, acc_core = best_time(lambda: like_for_like(emb, a, b, same, fold), args.repeats)
+    grid_times, core_times = [], []
+    for _ in range(args.repeats):  # interleaved rounds: a burst of load from elsewhere hits both sides
+        t0 = time.perf_counter()
+        acc_grid = insightface_roc(emb1, emb2, same)
+        t1 = time.perf_counter()
+        acc_core = like_for_like(emb, a, b, same, fold)
+        grid_times.append(t1 - t0)
+        core_times.append(time.perf_counter() - t1)
+    t_grid, t_core = float(np.median(grid_times)), float(np.median(core_times))
 
     def full():
         d, g = pair_scores(emb, a, b, metric="sqeuclidean")
         return evaluate(d, same, fold, greater_is_same=g)
 
-    t_full, result = best_time(full, args.repeats)
-    d_f64, _ = pair_scores(emb, a, b, metric="sqeuclidean")
-    t_search, _ = best_time(lambda: search(-d_f64, same, fold), args.repeats)
-    t_if_dist, _ = best_time(lambda: np.sum(np.square(np.subtract(emb[a], emb[b])), 1), args.repeats)
-    t_scores, _ = best_time(lambda: pair_scores(emb, a, b, metric="sqeuclidean"), args.repeats)
-    print("6,000 pairs, 512-d, 10 folds (best of repeats)")
+    t_full, result = median_time(full, args.repeats)
+    d_sc, _ = pair_scores(emb, a, b, metric="sqeuclidean")
+    t_search, _ = median_time(lambda: search(-d_sc, same, fold), args.repeats)
+    t_if_dist, _ = median_time(lambda: np.sum(np.square(np.subtract(emb1, emb2)), 1), args.repeats)
+    t_scores, _ = median_time(lambda: pair_scores(emb, a, b, metric="sqeuclidean"), args.repeats)
+    speedup = t_grid / t_core
+    print(f"6,000 pairs, 512-d, 10 folds (median of {args.repeats} interleaved runs)")
     print(f"  insightface grid (400 thresholds, accuracy + ROC per fold): {t_grid * 1e3:8.1f} ms  "
           f"accuracy {acc_grid.mean():.4f}")
     print(f"  facebench distances, thresholds, accuracies, ROC (exact):    {t_core * 1e3:8.1f} ms  "
-          f"accuracy {acc_core.mean():.4f}  speedup {t_grid / t_core:6.1f}x")
+          f"accuracy {acc_core.mean():.4f}  speedup {speedup:6.1f}x")
+    print(f"  like-for-like target >= {TARGET:.0f}x: {'PASS' if speedup >= TARGET else 'FAIL'}")
     print(f"  facebench full: pair_scores + evaluate() (+ KDE intersection, fold ROC, EER, TAR@FAR): "
           f"{t_full * 1e3:.1f} ms  speedup {t_grid / t_full:.1f}x")
-    print(f"  scoring alone: facebench float64 {t_scores * 1e3:.1f} ms, insightface float32 {t_if_dist * 1e3:.1f} ms")
+    print(f"  scoring alone: facebench (gather by index, float32) {t_scores * 1e3:.1f} ms, "
+          f"insightface (float32, slices) {t_if_dist * 1e3:.1f} ms")
     print(f"  threshold search + accuracies + ROC alone: grid {(t_grid - t_if_dist) * 1e3:.1f} ms, "
           f"facebench {t_search * 1e3:.2f} ms, speedup {(t_grid - t_if_dist) / t_search:.0f}x")
 

@@ -87,50 +87,22 @@ def _importances(study: Any, done: list[Any], notes: list[str], sweep: str) -> d
     import warnings
 
     try:
-        importance = _import_importance()
+        import optuna.importance as importance
+
         with warnings.catch_warnings():
             # PED-ANOVA warns for every conditional parameter seen in < 2 trials: normal in a small sweep.
             warnings.simplefilter("ignore", UserWarning)
-            return dict(importance.get_param_importances(study, evaluator=_evaluator(importance)))
+            return dict(importance.get_param_importances(study, evaluator=_evaluator()))
     except Exception as e:  # importance evaluators refuse some spaces (e.g. dynamic, single-valued params)
         notes.append(f"sweep {sweep!r}: parameter importances failed ({type(e).__name__}: {e})")
         return {}
 
 
-def _evaluator(importance: Any = None) -> Any:
+def _evaluator() -> Any:
     # Named explicitly so the plot's label stays true if Optuna changes its default evaluator.
-    importance = importance or _import_importance()
-    return importance.PedAnovaImportanceEvaluator()
+    import optuna.importance
 
-
-def _import_importance() -> Any:
-    """``optuna.importance`` without the scikit-learn import it does for fANOVA (~1.5 s CPU, half the history).
-
-    PED-ANOVA needs only numpy. Where scikit-learn is not loaded yet it is hidden while the package imports;
-    the package is then dropped from ``sys.modules`` again, so a later ``import optuna.importance`` anywhere
-    in this process is a normal one with a working fANOVA.
-    """
-    import sys
-
-    if "optuna.importance" in sys.modules or "sklearn" in sys.modules:
-        import optuna.importance
-
-        return optuna.importance
-    import optuna
-
-    hidden = ("sklearn", "sklearn.ensemble", "sklearn.tree")
-    lazy = optuna.__dict__.get("importance")  # optuna's lazy-import attribute
-    sys.modules.update(dict.fromkeys(hidden))  # None: "import sklearn" raises ImportError, which optuna defers
-    try:
-        import optuna.importance as importance
-    finally:
-        for m in hidden:
-            del sys.modules[m]
-        for m in [m for m in sys.modules if m == "optuna.importance" or m.startswith("optuna.importance.")]:
-            del sys.modules[m]
-        if lazy is not None:
-            optuna.importance = lazy  # the next use imports the package afresh, scikit-learn and all
-    return importance
+    return optuna.importance.PedAnovaImportanceEvaluator()
 
 
 def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot:

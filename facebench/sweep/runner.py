@@ -149,11 +149,17 @@ def _init_ray(*, local: bool, address: str | None, gpus: float) -> bool:
     if ray.is_initialized():
         return False
     if local and not address:
-        num_gpus = 1 if gpus > 0 else 0
-        ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=num_gpus, include_dashboard=False,
-                 logging_level="WARNING", log_to_driver=True)
-    else:
-        ray.init(address=address or os.environ.get("RAY_ADDRESS") or "auto", logging_level="WARNING")
+        # GPUs: Ray's own detection (CUDA_VISIBLE_DEVICES / NVML); a GPU sweep on a machine without one is then
+        # refused by _check_resources instead of scheduling "GPU" trials onto the CPU.
+        ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=None if gpus > 0 else 0,
+                 include_dashboard=False, logging_level="WARNING", log_to_driver=True)
+        return True
+    target = address or os.environ.get("RAY_ADDRESS") or "auto"
+    try:
+        ray.init(address=target, logging_level="WARNING")
+    except ConnectionError as e:
+        raise ConfigError(f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
+                          "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")
     return True
 
 

@@ -87,8 +87,6 @@ def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
     changes = {k: v for k, v in overrides.items() if v is not None}
     if "gpus_per_trial" in changes and changes["gpus_per_trial"] > 0 and "train.device" not in spec.base:
         spec = spec.replace(base={**spec.base, "train.device": "cuda"})
-    if "cpus_per_trial" in changes and "train.threads" not in spec.base:
-        spec = spec.replace(base={**spec.base, "train.threads": max(1, int(changes["cpus_per_trial"]))})
     spec = spec.replace(**changes) if changes else spec
     if "train.threads" not in spec.base:
         # torch's default is every core of the node: concurrent trials would fight over them.

@@ -6,7 +6,6 @@ shows test numbers but never picks the "best" trial on the test set.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import numpy as np
@@ -128,11 +127,3 @@ def paired_comparison(ranked: pd.DataFrame, load: Callable[[str, str], dict | No
 
 def _label(r: Any) -> str:
     return f"#{r['rank']} {r['sweep']}/{r['trial_id']}" + (f" ({r['name']})" if r["name"] and r["name"] != r["trial_id"] else "")
-
-
-def fmt(x: Any, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.{digits}g}" if abs(x) >= 1e4 or (x and abs(x) < 1e-3) else f"{x:.{digits}f}"
-    return str(x)

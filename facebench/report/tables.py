@@ -466,10 +466,6 @@ def _num(v: Any) -> float | None:
     return float(v) if _is_number(v) else None
 
 
-def _int(v: Any) -> int | None:
-    return int(v) if _is_number(v) else None
-
-
 def _str(v: Any) -> str | None:
     return None if v is None else str(v)
 

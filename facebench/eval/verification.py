@@ -209,33 +209,7 @@ def _check_inputs(scores: Any, same: Any, fold: Any) -> tuple[np.ndarray, np.nda
     return s, y, f
 
 
-def best_cut(u: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-    """Accuracy-maximising threshold for the rule ``u > t`` on ascending ``u``; returns ``(t, n_correct)``.
-
-    Cut i puts the first i sorted values on the "different" side; only cuts between distinct values (and
-    the two ends) are real. One pass of cumulative counts, so O(n) after the sort.
-    """
-    n = len(u)
-    cum_same = np.concatenate(([0], np.cumsum(y, dtype=np.int64)))
-    correct = (np.arange(n + 1) - cum_same) + (cum_same[-1] - cum_same)
-    cuts = np.concatenate(([0], np.flatnonzero(u[1:] != u[:-1]) + 1, [n])) if n else np.array([0])
-    vals = correct[cuts]
-    best = vals.max()
-    is_best = vals == best
-    j0 = int(np.argmax(is_best))
-    not_best_after = np.flatnonzero(~is_best[j0:])
-    j1 = j0 + (int(not_best_after[0]) - 1 if len(not_best_after) else len(cuts) - 1 - j0)
-    lo = u[cuts[j0] - 1] if cuts[j0] > 0 else -np.inf
-    hi = u[cuts[j1]] if cuts[j1] < n else np.inf
-    return _interval_point(lo, hi, u), int(best)
-
-
-def _interval_point(lo: float, hi: float, u: np.ndarray) -> float:
-    return _interval_point_range(lo, hi, float(u[0]), float(u[-1])) if len(u) else _interval_point_range(
-        lo, hi, None, None)
-
-
-def _interval_point_range(lo: float, hi: float, first: float | None, last: float | None) -> float:
+def _interval_point(lo: float, hi: float, first: float | None, last: float | None) -> float:
     """The threshold inside the best interval ``(lo, hi)``; ``first``/``last``: the training range (None: empty)."""
     if np.isfinite(lo) and np.isfinite(hi):
         t = lo / 2 + hi / 2
@@ -253,13 +227,15 @@ def _interval_point_range(lo: float, hi: float, first: float | None, last: float
 
 def fold_best_cuts(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray,
                    K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``best_cut`` of every fold's training set (the other folds; all pairs when K = 1) in one pass.
+    """Accuracy-maximising threshold for the rule ``u > t`` on every fold's training set (the other folds; all
+    pairs when K = 1), in one pass.
 
-    ``u_sorted`` ascending, ``f_sorted`` fold indices 0..K-1. Returns ``(t, n_correct, n_train)`` per fold, equal
-    to ``best_cut(u_sorted[f_sorted != k], y_sorted[f_sorted != k])``: the cuts between distinct values of all
-    the scores map monotonically onto every training set's own cuts, so the first run of best cuts and the
-    training values either side of it are the same; the counts come from one (cuts x K) table instead of K
-    masked copies and K cumulative sums.
+    ``u_sorted`` ascending, ``f_sorted`` fold indices 0..K-1. Returns ``(t, n_correct, n_train)`` per fold. Cut i
+    of a training set puts its first i sorted values on the "different" side; only cuts between distinct values
+    (and the two ends) are real. The cuts between distinct values of all the scores map monotonically onto every
+    training set's own cuts, so the first run of best cuts and the training values either side of it are those
+    of the training set alone; the counts come from one (cuts x K) table instead of K masked copies and K
+    cumulative sums.
     """
     n = len(u_sorted)
     # correct(cut) = different left of it + same right of it = g(cut) + same_total, where g counts +1 for each
@@ -302,11 +278,12 @@ def fold_best_cuts(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndar
         after = m[c1:]
         i = int(np.argmax(after)) if len(after) else 0
         hi = u_sorted[c1 + i] if len(after) and after[i] else np.inf
-        if np.isfinite(lo) and np.isfinite(hi):
-            t[k] = _interval_point_range(lo, hi, None, None)
-        else:
+        first = last = None
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # an open run: the training range closes it
             ut = u_sorted[m]
-            t[k] = _interval_point(lo, hi, ut)
+            if len(ut):
+                first, last = float(ut[0]), float(ut[-1])
+        t[k] = _interval_point(lo, hi, first, last)
     return t, best, n_train
 
 
@@ -463,9 +440,9 @@ def fold_averaged_roc(u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int,
     tprs = []
     for k in range(K):
         m = f_idx == k
-        fpr, tpr, _, _ = roc_curve_auc(u[m], y[m])
         if not (y[m].any() and (~y[m]).any()):
             continue  # a fold with one class has no ROC
+        fpr, tpr, _, _ = roc_curve_auc(u[m], y[m])
         tprs.append(tpr[np.searchsorted(fpr, grid, side="right") - 1])
     return grid, (np.mean(tprs, axis=0) if tprs else np.full(points, np.nan))
 

@@ -7,26 +7,18 @@ the embeddings as a list column. Pairs come from ``facebench.data.pairs.read_pai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_path
 
+if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, and its callers have it loaded
+    from ..data.arrays import PairIndex
+
 VERIFICATION_NPZ = Path("artefacts") / "verification.npz"
-
-
-@dataclass
-class PairArrays:
-    """Pairs resolved against an embeddings file: row indices, labels, folds (file order)."""
-
-    a: np.ndarray
-    b: np.ndarray
-    same: np.ndarray
-    fold: np.ndarray
 
 
 def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
@@ -98,15 +90,11 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
     return names, emb
 
 
-def load_pairs(path: str | Path):
-    """The data package's reader (the one pairs.txt / CSV parser in facebench)."""
-    from ..data.pairs import read_pairs
+def resolve_pairs(pairs: Any, names: list[str], *, embeddings_path: str | Path = "") -> PairIndex:
+    """Row indices of each pair's images, file order and fold ids kept; an unknown image is a DataError naming
+    the pair and the image."""
+    from ..data.arrays import PairIndex
 
-    return read_pairs(path)
-
-
-def resolve_pairs(pairs: Any, names: list[str], *, embeddings_path: str | Path = "") -> PairArrays:
-    """Row indices of each pair's images; an unknown image is a DataError naming the pair and the image."""
     row = {n: i for i, n in enumerate(names)}
     a = np.empty(len(pairs.a), dtype=np.int64)
     b = np.empty(len(pairs.b), dtype=np.int64)
@@ -117,7 +105,7 @@ def resolve_pairs(pairs: Any, names: list[str], *, embeddings_path: str | Path =
                 raise DataError(f"{pairs.source or 'pairs'}: pair {i} (file order, from 0) refers to image "
                                 f"{name!r}, which has no embedding{where}")
             out[i] = row[name]
-    return PairArrays(a, b, np.asarray(pairs.same, dtype=bool), np.asarray(pairs.fold, dtype=np.int64))
+    return PairIndex(a, b, pairs.same, pairs.fold)
 
 
 def contiguous_folds(n: int, k: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from .cache import cached_images, default_cache_dir
 from .images import prepare_array
 from .layouts import find_lfw, list_att, list_identity_folder
 from .pairs import Pairs, check_no_leakage, person_of, read_pairs
-from .splits import draw_pairs, holdout_identities, holdout_rows
+from .splits import draw_pairs, holdout_identities
 from .synthetic import synthetic_faces
 
 DATASETS = Registry("dataset")
@@ -59,7 +59,9 @@ def _synthetic(cfg: TrialConfig) -> FaceSource:
     d = cfg.data
     faces = synthetic_faces(identities=d.synthetic_identities, images_per_identity=d.synthetic_images,
                             seed=d.synthetic_seed)
-    ids = {c: [n for n in faces.names if person_of(n) == c] for c in faces.classes}
+    ids: dict[str, list[str]] = {c: [] for c in faces.classes}
+    for n in faces.names:  # one pass: names are grouped by identity already, in order
+        ids[person_of(n)].append(n)
     return FaceSource(ids, memory=faces, default_test="synthetic")
 
 
@@ -209,14 +211,6 @@ def _synthetic_test(cfg: TrialConfig) -> tuple[ImageArray, PairIndex, dict]:
                        seed=d.synthetic_seed)
     return faces, pairs, {"test": "synthetic", "test_identities": n_ids, "test_folds_original":
                           list(range(pairs.num_folds))}
-
-
-def select_rows(labels: np.ndarray, *, fraction: float, seed: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR: (train rows, val rows) with a stratified hold-out and an optional seeded cap on train rows."""
-    train, val = holdout_rows(labels, fraction=fraction, seed=seed)
-    if limit and limit < len(train):
-        train = np.sort(np.random.default_rng([seed, 5]).choice(train, size=limit, replace=False))
-    return train, val
 
 
 def cache_dataset(path: str | Path, *, size: int, crop: float, color: str, cache_dir: str = "",

@@ -12,6 +12,7 @@ from .arrays import ImageArray, TaskData
 from .cache import cached_images, default_cache_dir, fingerprint, get_or_build, read_manifest
 from .images import prepare_array
 from .layouts import cifar_batch_files, cifar_classes, find_cifar, list_class_folder, read_cifar_batch
+from .splits import select_rows
 from .synthetic import synthetic_faces
 
 SYNTHETIC_CLASSES = 10
@@ -68,8 +69,6 @@ def build_cifar_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
         kw = dict(size=d.image_size, crop=d.crop, color=d.color, cache_dir=d.cache_dir, progress=progress)
         full = load_cifar_split(d.root, "train", **kw)
         test = load_cifar_split(d.test_root or d.root, "test", classes=full.classes, **kw)
-    from .build import select_rows
-
     train_rows, val_rows = select_rows(full.labels, fraction=d.val_fraction, seed=cfg.train.seed, limit=d.limit)
     train, val = full.subset(train_rows), full.subset(val_rows)
     describe = {"task": "cifar", "train_dataset": d.train, "train_root": d.root, "train_images": len(train),

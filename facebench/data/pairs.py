@@ -39,9 +39,6 @@ class Pairs:
         """Every image the pairs refer to, sorted."""
         return sorted(set(self.a) | set(self.b))
 
-    def people(self) -> set[str]:
-        return {person_of(n) for n in self.a} | {person_of(n) for n in self.b}
-
     def people_of_folds(self) -> dict[int, set[str]]:
         """fold -> people; DataError if a person appears in more than one fold."""
         out: dict[int, set[str]] = {}

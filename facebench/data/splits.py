@@ -37,6 +37,14 @@ def holdout_rows(labels: np.ndarray, *, fraction: float, seed: int) -> tuple[np.
     return np.setdiff1d(np.arange(len(labels)), val_rows), val_rows
 
 
+def select_rows(labels: np.ndarray, *, fraction: float, seed: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR: (train rows, val rows) with a stratified hold-out and an optional seeded cap on train rows."""
+    train, val = holdout_rows(labels, fraction=fraction, seed=seed)
+    if limit and limit < len(train):
+        train = np.sort(np.random.default_rng([seed, 5]).choice(train, size=limit, replace=False))
+    return train, val
+
+
 def draw_pairs(labels: np.ndarray, *, pairs: int, folds: int, seed: int) -> PairIndex:
     """Balanced same/different pairs; each label in exactly one fold; pairs//(2*folds) of each kind per fold.
 

@@ -396,10 +396,10 @@ def _check_field(key: str, f: dataclasses.Field, value: Any) -> Any:
     if meta["choices"] and value not in meta["choices"]:
         raise ConfigError(f"{key}: {value!r} is not allowed; choose one of: {', '.join(meta['choices'])}")
     lo, hi = meta["lo"], meta["hi"]
-    if lo is not None and (value < lo or (meta["lo_open"] and value == lo)):
-        rng = f"{'(' if meta['lo_open'] else '['}{lo}, {hi if hi is not None else 'inf'}{')' if meta['hi_open'] or hi is None else ']'}"
-        raise ConfigError(f"{key}: {value!r} is out of range; allowed {rng}")
-    if hi is not None and (value > hi or (meta["hi_open"] and value == hi)):
-        rng = f"{'(' if meta['lo_open'] else '['}{lo}, {hi}{')' if meta['hi_open'] else ']'}"
+    below = lo is not None and (value < lo or (meta["lo_open"] and value == lo))
+    above = hi is not None and (value > hi or (meta["hi_open"] and value == hi))
+    if below or above:
+        rng = (f"{'(' if meta['lo_open'] else '['}{lo}, {hi if hi is not None else 'inf'}"
+               f"{')' if meta['hi_open'] or hi is None else ']'}")
         raise ConfigError(f"{key}: {value!r} is out of range; allowed {rng}")
     return value

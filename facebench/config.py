@@ -12,6 +12,7 @@ value set for a variant that does not use it is rejected rather than silently ig
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import numbers
@@ -271,7 +272,7 @@ def describe_keys() -> list[tuple[str, str, str, str]]:
     """(key, type, default, doc) for every key: the reference table in the docs and `facebench list`."""
     rows = [(k, "str", repr(TrialConfig.__dataclass_fields__[k].default), doc) for k, (_, doc) in TOP_LEVEL.items()]
     for section, cls in SECTIONS.items():
-        hints = typing.get_type_hints(cls)
+        hints = _type_hints(cls)
         for f in dataclasses.fields(cls):
             t = hints[f.name]
             tname = getattr(t, "__name__", None) or str(t).replace("typing.", "")
@@ -386,9 +387,16 @@ def _coerce(key: str, typ: Any, value: Any) -> Any:
     raise TypeError(f"unsupported config type {typ}")
 
 
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    # The annotations are strings (``from __future__ import annotations``); evaluate them once per section,
+    # not once per key of every config built.
+    return typing.get_type_hints(cls)
+
+
 def _check_field(key: str, f: dataclasses.Field, value: Any) -> Any:
     section = key.split(".")[0]
-    typ = typing.get_type_hints(SECTIONS[section])[f.name]
+    typ = _type_hints(SECTIONS[section])[f.name]
     value = _coerce(key, typ, value)
     meta = f.metadata
     if value is None:

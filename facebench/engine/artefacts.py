@@ -16,10 +16,6 @@ RECON_IMAGES = 16
 ACTIVE_UNIT_VARIANCE = 0.01  # Burda et al. 2016: a latent is active if Var_x(E[z|x]) > 0.01
 
 
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write_json(path, obj)
-
-
 def _save_npz(path: Path, **arrays: Any) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..io import atomic_write_json
 from . import artefacts
 from .loop import NonFiniteLoss
 
@@ -75,7 +76,7 @@ class _Task:
             write_verification_npz(out_dir / f"{split}verification.npz", scores=scores, same=pairs.same,
                                    fold=pairs.fold, result=result, metric=metric)
         test = result  # the loop's last pass: the test protocol, touched once
-        artefacts.write_json(out_dir / "verification.json", test.to_json())
+        atomic_write_json(out_dir / "verification.json", test.to_json())
         return test.summary("test_")
 
 

@@ -168,13 +168,7 @@ class TrialConfig:
                 top[key] = _coerce(key, str, value)
                 continue
             section, _, name = key.partition(".")
-            if section not in SECTIONS or not name:
-                raise ConfigError(f"unknown config key {key!r}; keys are {', '.join(all_keys())}")
-            fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
-            if name not in fields:
-                raise ConfigError(f"unknown config key {key!r}; {section}.* keys are "
-                                  f"{', '.join(section + '.' + n for n in fields)}")
-            sections[section][name] = _check_field(key, fields[name], value)
+            sections[section][name] = check_key(key, value)  # raises for an unknown section first
         cfg = cls(**top, **{s: SECTIONS[s](**v) for s, v in sections.items()})
         cfg.validate(validate_names=validate_names)
         return cfg
@@ -385,6 +379,18 @@ def _coerce(key: str, typ: Any, value: Any) -> Any:
             raise bad
         return value
     raise TypeError(f"unsupported config type {typ}")
+
+
+def check_key(key: str, value: Any) -> Any:
+    """``value`` coerced to the type of section key ``key`` and checked against its choices and range."""
+    section, _, name = key.partition(".")
+    if section not in SECTIONS or not name:
+        raise ConfigError(f"unknown config key {key!r}; keys are {', '.join(all_keys())}")
+    fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
+    if name not in fields:
+        raise ConfigError(f"unknown config key {key!r}; {section}.* keys are "
+                          f"{', '.join(section + '.' + n for n in fields)}")
+    return _check_field(key, fields[name], value)
 
 
 @functools.cache

@@ -13,8 +13,9 @@ def add_parser(subparsers) -> None:
     c.set_defaults(func=_check)
     k = sub.add_parser("cache", help="decode every image of a dataset once into the decoded-tensor cache")
     k.add_argument("path", help="LFW root, identity folder, AT&T folder or CIFAR-10 root")
-    k.add_argument("--size", type=int, default=64, help="output side in pixels (default 64)")
-    k.add_argument("--crop", type=float, default=1.0, help="central crop fraction before resizing (default 1.0)")
+    k.add_argument("--size", type=int, default=64, help="output side in pixels, as data.image_size (default 64)")
+    k.add_argument("--crop", type=float, default=1.0, help="central crop fraction before resizing, as data.crop "
+                   "(default 1.0)")
     k.add_argument("--color", choices=("rgb", "gray"), default="rgb", help="colour mode (default rgb)")
     k.add_argument("--cache-dir", default="", help="cache directory (default $FACEBENCH_CACHE or "
                    "~/.cache/facebench)")
@@ -36,13 +37,12 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from .cache import default_cache_dir
+    from ..config import check_key
     from .build import cache_dataset
+    from .cache import default_cache_dir
 
-    if not 16 <= args.size <= 512 or not 0.1 < args.crop <= 1.0:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--size must be in [16, 512] and --crop in (0.1, 1.0], got {args.size}, {args.crop}")
+    check_key("data.image_size", args.size)  # the bounds a trial accepts: a cache no config can use is no use
+    check_key("data.crop", args.crop)
     n, shape = cache_dataset(args.path, size=args.size, crop=args.crop, color=args.color, cache_dir=args.cache_dir)
     print(f"cached {n:,} images as {shape} uint8 in {default_cache_dir(args.cache_dir)}")
     return 0

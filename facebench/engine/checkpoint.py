@@ -18,7 +18,6 @@ import torch
 from ..errors import ConfigError
 from ..io import atomic_path
 
-CHECKPOINT = "checkpoint.pt"
 FORMAT = 1
 
 

@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..io import append_jsonl, atomic_write_json, atomic_write_text, dumps_json, read_jsonl
+from ..io import append_jsonl, atomic_write_json, atomic_write_text, dumps_json
 
 CONFIG, META, EPOCHS, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
+CHECKPOINT = "checkpoint.pt"  # the latest epoch, saved by facebench.engine.checkpoint.save_checkpoint
 
 
 def trial_id(flat_config: dict[str, Any]) -> str:
@@ -87,9 +88,6 @@ class TrialDir:
         """On resume: exactly the epochs the checkpoint covers (drops rows written after it)."""
         atomic_write_text(self.path / EPOCHS, "".join(dumps_json(r, sort_keys=True) + "\n" for r in history))
 
-    def epochs(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.path / EPOCHS)
-
     def write_result(self, result: dict[str, Any]) -> None:
         atomic_write_json(self.path / RESULT, result)
 
@@ -99,5 +97,5 @@ class TrialDir:
 
     def clear(self) -> None:
         """--no-resume: forget previous attempts' checkpoint, epochs and result (artefacts are overwritten)."""
-        for name in ("checkpoint.pt", EPOCHS, RESULT):
+        for name in (CHECKPOINT, EPOCHS, RESULT):
             (self.path / name).unlink(missing_ok=True)

@@ -15,10 +15,10 @@ import torch
 
 from ..config import TrialConfig
 from ..errors import FacebenchError
-from .checkpoint import (CHECKPOINT, check_same_config, cpu_state_dict, load_checkpoint, rng_state,
+from .checkpoint import (check_same_config, cpu_state_dict, load_checkpoint, rng_state,
                          save_checkpoint, seed_everything, set_rng_state)
 from .loop import NonFiniteLoss, Setup, build_setup, peak_mem_mb, resolve_device, train_one_epoch
-from .record import TrialDir, default_trial_dir, device_name, make_meta
+from .record import CHECKPOINT, TrialDir, default_trial_dir, device_name, make_meta
 
 Report = Callable[[dict[str, Any]], None]
 

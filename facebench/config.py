@@ -27,6 +27,8 @@ TASKS = ("face", "autoencoder", "cifar")
 AUTOENCODER_BACKBONES = ("ae", "dae", "vae")
 RECON_LOSSES = ("vae", "ae")
 MARGIN_LOSSES = ("normsoftmax", "sphereface", "cosface", "arcface", "curricularface", "adaface")
+METRICS = ("euclidean", "sqeuclidean", "cosine")  # verification scores: facebench.eval.verification.pair_scores
+FLIPS = ("none", "sum", "concat")  # flip fusion: facebench.eval.embed.embed_images
 
 
 def _f(default: Any, doc: str, *, choices: tuple | None = None, registry: str | None = None,
@@ -129,9 +131,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class EvalConfig:
-    metric: str = _f("cosine", "verification score", choices=("euclidean", "sqeuclidean", "cosine"))
+    metric: str = _f("cosine", "verification score", choices=METRICS)
     normalize: bool = _f(False, "L2-normalise embeddings before scoring")
-    flip: str = _f("none", "flip fusion of original and mirrored embeddings", choices=("none", "sum", "concat"))
+    flip: str = _f("none", "flip fusion of original and mirrored embeddings", choices=FLIPS)
     batch_size: int = _f(256, "embedding batch size", lo=1)
 
 

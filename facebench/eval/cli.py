@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-_METRICS = ("euclidean", "sqeuclidean", "cosine")
+from ..config import METRICS
 
 
 def add_parser(subparsers) -> None:
@@ -34,7 +34,7 @@ def add_parser(subparsers) -> None:
 
 
 def _add_scoring(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metric", choices=_METRICS, default="euclidean", help="pair score (default euclidean)")
+    p.add_argument("--metric", choices=METRICS, default="euclidean", help="pair score (default euclidean)")
     p.add_argument("--normalize", action="store_true", help="L2-normalise embeddings before scoring")
 
 

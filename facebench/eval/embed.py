@@ -7,10 +7,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..config import FLIPS
 from ..data.transforms import to_input
 from ..errors import ConfigError
-
-FLIPS = ("none", "sum", "concat")
 
 
 def embed_images(encode: Callable[[torch.Tensor], torch.Tensor], images_uint8_nhwc: np.ndarray, *,

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from ..config import METRICS
 from ..errors import ConfigError, DataError
 
-METRICS = ("euclidean", "sqeuclidean", "cosine")
 FAR_TARGETS = (1e-1, 1e-2, 1e-3)
 ROC_GRID_POINTS = 101  # fold-averaged ROC: TPR read at FPR 0.00, 0.01, ..., 1.00
 

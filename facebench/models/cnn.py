@@ -13,7 +13,7 @@ from torch import nn
 
 from ..config import TrialConfig
 from ..errors import ConfigError
-from .common import EmbeddingNet, Neck, neck_embedding_size, reject_unused, scaled
+from .common import EmbeddingNet, Neck, check_no_neck_dropout, neck_embedding_size, reject_unused, scaled
 
 FC_WIDTH = 64  # the seed's Dense(64) embedding
 GRID = 4  # the 4x4 map the seed's flatten sees at 32 px
@@ -40,8 +40,7 @@ def build_cnn(cfg: TrialConfig, *, num_classes: int) -> EmbeddingNet:
         head: nn.Module = Neck(channels=c2, pool=pool, pooled_cells=GRID * GRID, embedding_size=size,
                                dropout=m.dropout)
     else:
-        if m.dropout:
-            raise ConfigError("model.dropout is applied in the neck; it needs model.neck=true")
+        check_no_neck_dropout(cfg)
         # The seed's Dense(64, relu): its width is the embedding size, so embedding_size sets it.
         size = m.embedding_size or FC_WIDTH
         head = nn.Sequential(pool, nn.Flatten(1), nn.Linear(c2 * GRID * GRID, size), nn.ReLU(inplace=True))

@@ -75,6 +75,12 @@ def neck_embedding_size(cfg: TrialConfig) -> int:
     return cfg.model.embedding_size or DEFAULT_NECK_EMBEDDING
 
 
+def check_no_neck_dropout(cfg: TrialConfig) -> None:
+    """model.dropout acts inside the neck; without one it would be silently ignored."""
+    if cfg.model.dropout:
+        raise ConfigError("model.dropout is applied in the neck; it needs model.neck=true")
+
+
 def check_no_neck_size(cfg: TrialConfig, natural: int) -> None:
     """Without a neck the pooled features are the embedding; a different embedding_size cannot be honoured."""
     size = cfg.model.embedding_size

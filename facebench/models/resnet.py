@@ -14,7 +14,8 @@ from torch import nn
 
 from ..config import TrialConfig
 from ..errors import ConfigError
-from .common import EmbeddingNet, Neck, check_no_neck_size, neck_embedding_size, reject_unused, scaled
+from .common import (EmbeddingNet, Neck, check_no_neck_dropout, check_no_neck_size, neck_embedding_size,
+                     reject_unused, scaled)
 
 STAGE_CHANNELS = (64, 128, 256, 512)
 _USED_KEYS = {"width", "stem", "neck", "embedding_size", "dropout", "zero_init_residual"}
@@ -116,8 +117,7 @@ def build_resnet(cfg: TrialConfig, *, block: type, layers: tuple[int, ...], skip
         head: nn.Module = Neck(channels=channels, pool=nn.AdaptiveAvgPool2d(1), pooled_cells=1,
                                embedding_size=size, dropout=m.dropout)
     else:
-        if m.dropout:
-            raise ConfigError("model.dropout is applied in the neck; it needs model.neck=true")
+        check_no_neck_dropout(cfg)
         check_no_neck_size(cfg, channels)
         size = channels
         head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))

@@ -15,7 +15,7 @@ from .errors import ConfigError
 # Modules whose import fills the registries; ``load_all`` imports them for ``facebench list``
 # and for config validation. Importing them may import torch, so it is done lazily.
 _PROVIDERS = (
-    "facebench.data",
+    "facebench.data.build",  # not the package: facebench.data loads its names lazily
     "facebench.models",
     "facebench.losses",
     "facebench.engine.optim",

@@ -1,15 +1,24 @@
 """Datasets: the ``dataset`` registry, readers, decoded-tensor cache, splits, leakage guard, download.
 
-Importing this package registers every dataset and imports no torch (the CLI and ``facebench list``
-stay fast); ``transforms`` is the only module here that needs torch.
+Names are loaded lazily, as in ``facebench.eval``: ``facebench --help`` imports ``facebench.data.cli``, and
+with it this package, which then imports neither numpy nor PIL. ``build`` registers every dataset when
+imported (``registry.load_all`` does that); ``transforms`` is the only module here that needs torch.
 """
 
 from __future__ import annotations
 
-from .arrays import ImageArray, PairIndex, TaskData
-from .build import DATASETS, build_task_data
-from .pairs import Pairs, check_no_leakage, read_pairs
-from .synthetic import synthetic_faces, write_synthetic_lfw
+import importlib
+from typing import Any
 
-__all__ = ["DATASETS", "ImageArray", "PairIndex", "Pairs", "TaskData", "build_task_data", "check_no_leakage",
-           "read_pairs", "synthetic_faces", "write_synthetic_lfw"]
+_EXPORTS = {
+    "ImageArray": "arrays", "PairIndex": "arrays", "TaskData": "arrays", "DATASETS": "build",
+    "build_task_data": "build", "Pairs": "pairs", "check_no_leakage": "pairs", "read_pairs": "pairs",
+    "synthetic_faces": "synthetic", "write_synthetic_lfw": "synthetic",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,11 +43,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    # numpy scalars and arrays, Paths, sets: everything a metrics dict is likely to hold.
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, (Path, set, frozenset, tuple)):
-        return str(obj) if isinstance(obj, Path) else list(obj)
+    # What ``sanitize`` leaves (it already turned numpy values and tuples into lists and floats): Paths and sets.
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return list(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 

@@ -38,15 +38,15 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
     trial_id = Path(result.path).name
     trial_dir = paths.trials / trial_id
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
+    vals = [r[spec.metric] for r in epochs if isinstance(r.get(spec.metric), (int, float))]
+    best_seen = (max if spec.mode == "max" else min)(vals) if vals else None
     record = _read_json(trial_dir / "result.json")
     if record is None and paths.is_uri:
         record = _record_from_tune(result)   # the trial dir lives on the worker and in the bucket
     elif record is None:
-        record = _record_unfinished(trial_dir, result, epochs, spec.metric)
+        record = _record_unfinished(trial_dir, result, epochs, spec.metric, best_seen)
     metrics = record.get("metrics") or {}
-    vals = [r[spec.metric] for r in epochs if isinstance(r.get(spec.metric), (int, float))]
-    pick = max if spec.mode == "max" else min
-    best = metrics.get(f"best_{spec.metric}", pick(vals) if vals else None)
+    best = metrics.get(f"best_{spec.metric}", best_seen)
     ray_meta = _read_json(trial_dir / "ray.json") or {}
     return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
             "params": {k: v for k, v in (result.config or {}).items() if ALIAS_MARK not in k},
@@ -71,15 +71,14 @@ def _record_from_tune(result: Any) -> dict:
             "metrics": {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}}
 
 
-def _record_unfinished(trial_dir: Path, result: Any, epochs: list, metric: str) -> dict:
+def _record_unfinished(trial_dir: Path, result: Any, epochs: list, metric: str, best: float | None) -> dict:
     """A trial without result.json was stopped by ASHA (Tune ends it between epochs) or died (error, OOM
     kill): write the record the engine could not, so the report and later readers see why."""
     if result.error is not None:
         record = {"status": "failed", "reason": _error_reason(result.error)}
     else:
         record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
-    vals = [r[metric] for r in epochs if isinstance(r.get(metric), (int, float))]
-    record.update({"metrics": {f"best_{metric}": max(vals)} if vals else {},
+    record.update({"metrics": {f"best_{metric}": best} if best is not None else {},
                    "config": _read_json(trial_dir / "config.json") or {},
                    "meta": _read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})
     if trial_dir.exists():

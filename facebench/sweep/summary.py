@@ -40,14 +40,14 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
     vals = [r[spec.metric] for r in epochs if isinstance(r.get(spec.metric), (int, float))]
     best_seen = (max if spec.mode == "max" else min)(vals) if vals else None
-    record = _read_json(trial_dir / "result.json")
+    record = read_json(trial_dir / "result.json")
     if record is None and paths.is_uri:
         record = _record_from_tune(result)   # the trial dir lives on the worker and in the bucket
     elif record is None:
         record = _record_unfinished(trial_dir, result, epochs, spec.metric, best_seen)
     metrics = record.get("metrics") or {}
     best = metrics.get(f"best_{spec.metric}", best_seen)
-    ray_meta = _read_json(trial_dir / "ray.json") or {}
+    ray_meta = read_json(trial_dir / "ray.json") or {}
     return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
             "params": {k: v for k, v in (result.config or {}).items() if ALIAS_MARK not in k},
             f"best_{spec.metric}": best, "epochs": len(epochs),
@@ -79,14 +79,15 @@ def _record_unfinished(trial_dir: Path, result: Any, epochs: list, metric: str, 
     else:
         record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
     record.update({"metrics": {f"best_{metric}": best} if best is not None else {},
-                   "config": _read_json(trial_dir / "config.json") or {},
-                   "meta": _read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})
+                   "config": read_json(trial_dir / "config.json") or {},
+                   "meta": read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})
     if trial_dir.exists():
         atomic_write_json(trial_dir / "result.json", record)
     return record
 
 
-def _read_json(path: Path) -> dict | None:
+def read_json(path: Path) -> dict | None:
+    """A JSON file's contents, or None when it is missing or unreadable (a torn or half-written file)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import FacebenchError
 from ..io import atomic_write_json, read_jsonl
 from .spec import SweepSpec
+from .summary import read_json
 
 # The engine entry point, "module:function"; overridable only so the Tune machinery can be developed
 # while the engine is being written.
@@ -78,7 +79,7 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
         else:
             tune.report(row)
 
-    previous = _read_result(trial_dir)
+    previous = read_json(trial_dir / "result.json")
     if previous is not None:
         result = previous  # finished before the driver died: replay, do not train again
         rows = read_jsonl(trial_dir / "epochs.jsonl")
@@ -100,18 +101,6 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             report({**rows[-1], **final, "trial_status": result.get("status", "failed")})
     if result.get("status") == "failed":
         raise TrialFailed(result.get("reason") or "failed")
-
-
-def _read_result(trial_dir: Path) -> dict | None:
-    import json
-
-    path = trial_dir / "result.json"
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None
 
 
 def _restore_from_checkpoint(checkpoint: Any, trial_dir: Path) -> None:

@@ -72,9 +72,8 @@ class SweepSpec:
             raise ConfigError(f"gpus_per_trial {self.gpus_per_trial}: above 1 it must be a whole number")
         if self.grace_period < 1 or self.reduction_factor < 2:
             raise ConfigError("sweep ASHA: grace_period >= 1 epoch and reduction_factor >= 2")
-        for key in ("task",):
-            if key in self.base and self.base[key] != self.task:
-                raise ConfigError(f"sweep base config {key}={self.base[key]!r} contradicts task {self.task!r}")
+        if "task" in self.base and self.base["task"] != self.task:
+            raise ConfigError(f"sweep base config task={self.base['task']!r} contradicts task {self.task!r}")
 
     @property
     def epochs(self) -> int:

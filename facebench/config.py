@@ -32,9 +32,12 @@ FLIPS = ("none", "sum", "concat")  # flip fusion: facebench.eval.embed.embed_ima
 
 
 def _f(default: Any, doc: str, *, choices: tuple | None = None, registry: str | None = None,
-       lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False) -> Any:
+       lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False,
+       used_by: tuple[str, tuple[str, ...]] | None = None) -> Any:
+    # used_by=("schedule.name", ("step",)): the key means something only for those variants; set away from its
+    # default for another variant it is rejected rather than silently ignored.
     meta = {"doc": doc, "choices": choices, "registry": registry, "lo": lo, "hi": hi,
-            "lo_open": lo_open, "hi_open": hi_open}
+            "lo_open": lo_open, "hi_open": hi_open, "used_by": used_by}
     return field(default=default, metadata=meta)
 
 
@@ -97,8 +100,8 @@ class OptimConfig:
     name: str = _f("adamw", "optimizer", registry="optimizer")
     lr: float = _f(1e-3, "peak learning rate", lo=0.0, lo_open=True)
     weight_decay: float = _f(5e-4, "weight decay", lo=0.0)
-    momentum: float = _f(0.9, "SGD momentum", lo=0.0, hi=1.0, hi_open=True)
-    nesterov: bool = _f(False, "SGD Nesterov momentum")
+    momentum: float = _f(0.9, "SGD momentum", lo=0.0, hi=1.0, hi_open=True, used_by=("optim.name", ("sgd",)))
+    nesterov: bool = _f(False, "SGD Nesterov momentum", used_by=("optim.name", ("sgd",)))
     no_decay_norm_bias: bool = _f(True, "no weight decay on norm layers and biases")
     grad_clip: float = _f(0.0, "gradient-norm clipping threshold, 0 = off", lo=0.0)
 
@@ -106,12 +109,15 @@ class OptimConfig:
 @dataclass(frozen=True)
 class ScheduleConfig:
     name: str = _f("cosine", "LR schedule", registry="scheduler")
-    warmup_epochs: float = _f(0.0, "linear warm-up length in epochs (cosine, poly)", lo=0.0)
-    step_size: int = _f(10, "StepLR: epochs between decays", lo=1)
-    gamma: float = _f(0.1, "StepLR: decay factor", lo=0.0, hi=1.0, lo_open=True)
-    power: float = _f(1.0, "polynomial decay power", lo=0.0, lo_open=True)
-    min_lr_ratio: float = _f(0.0, "final LR as a fraction of the peak (cosine, poly)", lo=0.0, hi=1.0)
-    pct_start: float = _f(0.3, "OneCycle: fraction of steps rising", lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    warmup_epochs: float = _f(0.0, "linear warm-up length in epochs (cosine, poly)", lo=0.0,
+                              used_by=("schedule.name", ("cosine", "poly")))
+    step_size: int = _f(10, "StepLR: epochs between decays", lo=1, used_by=("schedule.name", ("step",)))
+    gamma: float = _f(0.1, "StepLR: decay factor", lo=0.0, hi=1.0, lo_open=True, used_by=("schedule.name", ("step",)))
+    power: float = _f(1.0, "polynomial decay power", lo=0.0, lo_open=True, used_by=("schedule.name", ("poly",)))
+    min_lr_ratio: float = _f(0.0, "final LR as a fraction of the peak (cosine, poly)", lo=0.0, hi=1.0,
+                             used_by=("schedule.name", ("cosine", "poly")))
+    pct_start: float = _f(0.3, "OneCycle: fraction of steps rising", lo=0.0, hi=1.0, lo_open=True, hi_open=True,
+                          used_by=("schedule.name", ("onecycle",)))
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,11 @@ class TrialConfig:
                 out[f"{section}.{k}"] = v
         return out
 
+    def get(self, key: str) -> Any:
+        """A value by its flat key, e.g. ``cfg.get("schedule.name")``."""
+        section, _, name = key.partition(".")
+        return getattr(getattr(self, section), name) if name else getattr(self, section)
+
     # -- derived values -----------------------------------------------------------------------
     @property
     def in_channels(self) -> int:
@@ -251,8 +262,19 @@ def _check_combinations(cfg: TrialConfig) -> None:
         raise ConfigError(f"data.train: 'cifar10' is for task 'cifar', not {cfg.task!r}")
     if d.train not in ("synthetic",) and not d.root:
         raise ConfigError(f"data.root: dataset {d.train!r} needs a root directory (--set data.root=PATH)")
-    if cfg.optim.name != "sgd" and cfg.optim.nesterov:
-        raise ConfigError(f"optim.nesterov is only used by optimizer 'sgd', not {cfg.optim.name!r}")
+    _check_used_by(cfg)
+
+
+def _check_used_by(cfg: TrialConfig) -> None:
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            if not f.metadata.get("used_by"):
+                continue
+            selector, variants = f.metadata["used_by"]
+            chosen = cfg.get(selector)
+            if chosen not in variants and getattr(getattr(cfg, section), f.name) != f.default:
+                raise ConfigError(f"{section}.{f.name} is only used by {selector} {' or '.join(variants)}, "
+                                  f"not {chosen!r}; remove it")
 
 
 # -- helpers ----------------------------------------------------------------------------------

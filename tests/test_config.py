@@ -67,7 +67,14 @@ def test_numpy_scalars_from_optuna_are_accepted():
     ({"model.noise_level": 0.2}, "model.noise_level is only used by backbone 'dae'"),
     ({"task": "cifar", "data.train": "lfw_people", "data.root": "x"}, "task 'cifar' trains on 'cifar10' or 'synthetic'"),
     ({"data.train": "lfw_people"}, "data.root: dataset 'lfw_people' needs a root directory"),
-    ({"optim.name": "adam", "optim.nesterov": True}, "optim.nesterov is only used by optimizer 'sgd'"),
+    ({"optim.name": "adam", "optim.nesterov": True}, "optim.nesterov is only used by optim.name sgd, not 'adam'"),
+    ({"optim.name": "adamw", "optim.momentum": 0.5}, "optim.momentum is only used by optim.name sgd, not 'adamw'"),
+    ({"schedule.name": "cosine", "schedule.step_size": 3}, "schedule.step_size is only used by schedule.name step, not 'cosine'"),
+    ({"schedule.name": "step", "schedule.warmup_epochs": 1}, "schedule.warmup_epochs is only used by schedule.name cosine or poly"),
+    ({"schedule.name": "onecycle", "schedule.min_lr_ratio": 0.1}, "schedule.min_lr_ratio is only used by schedule.name cosine or poly"),
+    ({"schedule.name": "cosine", "schedule.pct_start": 0.2}, "schedule.pct_start is only used by schedule.name onecycle"),
+    ({"schedule.name": "cosine", "schedule.power": 2.0}, "schedule.power is only used by schedule.name poly"),
+    ({"schedule.name": "poly", "schedule.gamma": 0.5}, "schedule.gamma is only used by schedule.name step"),
 ])
 def test_bad_values_name_the_key_and_the_allowed_values(flat, fragment):
     with pytest.raises(ConfigError) as err:

@@ -18,16 +18,10 @@ import torch
 from torch import nn
 
 from ..config import TrialConfig
-from ..errors import ConfigError
 from ..registry import Registry
 
 OPTIMIZERS = Registry("optimizer")
 SCHEDULERS = Registry("scheduler")
-
-# Schedules that read schedule.warmup_epochs / schedule.min_lr_ratio; the others reject a set value
-# rather than ignore it (OneCycle has its own rise, StepLR none).
-_WARMUP_SCHEDULES = ("cosine", "poly")
-
 
 # -- optimizers --------------------------------------------------------------------------------
 
@@ -70,10 +64,7 @@ def _adamw(groups: list[dict], cfg: TrialConfig) -> torch.optim.Optimizer:
 
 def build_optimizer(cfg: TrialConfig, modules: Iterable[nn.Module]) -> torch.optim.Optimizer:
     """The optimizer named by ``optim.name`` over the parameters of ``modules`` (model and loss head)."""
-    o = cfg.optim
-    if o.name != "sgd" and o.momentum != 0.9:
-        # 0.9 is the default; any other value would be silently unused by Adam/AdamW.
-        raise ConfigError(f"optim.momentum is only used by optimizer 'sgd', not {o.name!r}; remove it")
+    o = cfg.optim  # optim.momentum / nesterov away from their defaults with Adam(W): rejected by the config
     groups = param_groups(modules, weight_decay=o.weight_decay, no_decay_norm_bias=o.no_decay_norm_bias)
     return OPTIMIZERS.get(o.name, key="optim.name")(groups, cfg)
 
@@ -140,11 +131,7 @@ def lr_multiplier(cfg: TrialConfig, *, steps_per_epoch: int, total_steps: int) -
 def build_scheduler(cfg: TrialConfig, optimizer: torch.optim.Optimizer, *, steps_per_epoch: int,
                     epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
     """A scheduler to be stepped after every optimizer step; ``epochs * steps_per_epoch`` steps in all."""
-    s = cfg.schedule
-    if s.name not in _WARMUP_SCHEDULES and (s.warmup_epochs or s.min_lr_ratio):
-        key = "warmup_epochs" if s.warmup_epochs else "min_lr_ratio"
-        raise ConfigError(f"schedule.{key} is only used by schedules {', '.join(_WARMUP_SCHEDULES)}, "
-                          f"not {s.name!r}; remove it")
+    s = cfg.schedule  # keys of other schedules are rejected by the config (used_by)
     total = max(1, epochs * steps_per_epoch)
     if s.name == "onecycle":
         # cycle_momentum=False: momentum / Adam's beta1 stay what optim.* says instead of being

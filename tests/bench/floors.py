@@ -13,7 +13,7 @@ under two protocols:
 Images come through the decoded-tensor cache (``facebench.data.cache.cached_images``), 64x64 RGB by
 default, scaled to [0, 1].
 
-    .venv/bin/python scripts/floors.py [--root ../shared/data/lfw] [--size 64] [--crop 1.0] [--components 128]
+    .venv/bin/python tests/bench/floors.py [--root ../shared/data/lfw] [--size 64] [--crop 1.0] [--components 128]
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def engine_pca(x, a, b, same, fold, components: int, whiten: bool) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lfw")
+    ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "lfw")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--crop", type=float, default=1.0)
     ap.add_argument("--components", type=int, default=128)

@@ -82,16 +82,21 @@ def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    rows = []
-    path = Path(path)
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
+def parse_jsonl(text: str) -> tuple[list, int]:
+    """The JSON values of a JSON-lines text and the count of lines that did not parse (torn by a kill)."""
+    rows, torn = [], 0
+    for line in text.splitlines():
         if not line.strip():
             continue
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
-            continue  # a line torn by a kill mid-write
-    return rows
+            torn += 1
+    return rows, torn
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return parse_jsonl(path.read_text(encoding="utf-8"))[0]

@@ -16,6 +16,7 @@ import pyarrow.fs as pafs
 
 from facebench.config import flatten
 from facebench.errors import DataError
+from facebench.io import parse_jsonl
 
 from .storage import Location, resolve
 
@@ -123,20 +124,10 @@ def _read_json(loc: Location, exists: bool, notes: list[str]) -> dict[str, Any]:
 
 
 def _read_jsonl(loc: Location, notes: list[str]) -> list[dict[str, Any]]:
-    rows, torn = [], 0
-    for line in loc.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            torn += 1  # a line torn by a kill mid-write (facebench.io.append_jsonl)
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
+    rows, torn = parse_jsonl(loc.read_text())  # torn: lines cut by a kill mid-write (io.append_jsonl)
     if torn:
         notes.append(f"{loc.uri}: skipped {torn} unreadable line(s)")
-    return rows
+    return [row for row in rows if isinstance(row, dict)]
 
 
 def read_trial(loc: Location, *, sweep: str, kids: dict[str, pafs.FileType] | None = None) -> TrialRecord:

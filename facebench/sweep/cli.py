@@ -87,12 +87,8 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
 def build_sweep_report(sweep_dir: str) -> None:
     from pathlib import Path
 
-    try:
-        from ..report import build_report
-    except ImportError as e:
-        print(f"facebench sweep: no report built ({e}); run `facebench report {sweep_dir}` once facebench.report "
-              "is installed")
-        return
+    from ..report import build_report
+
     out = Path(sweep_dir) / "report"
     build_report([sweep_dir], out=out)
     print(f"facebench sweep: report {out / 'index.html'}")

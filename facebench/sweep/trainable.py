@@ -7,7 +7,6 @@ checkpoint. A trial whose ``result.json`` already exists is replayed, never trai
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import socket
@@ -21,12 +20,6 @@ from ..errors import FacebenchError
 from ..io import atomic_write_json, read_jsonl
 from .spec import SweepSpec
 from .summary import read_json
-
-# The engine entry point, "module:function"; overridable only so the Tune machinery can be developed
-# while the engine is being written.
-ENGINE_ENV = "FACEBENCH_SWEEP_ENGINE"
-DEFAULT_ENGINE = "facebench.engine:run_trial"
-
 
 class TrialFailed(RuntimeError):
     """The engine reported a failed trial (diverged, invalid config): Tune records it as an error."""
@@ -44,17 +37,11 @@ def trial_dirname(trial: Any) -> str:
     return trial.trial_id
 
 
-def load_engine():
-    module, _, name = os.environ.get(ENGINE_ENV, DEFAULT_ENGINE).partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def validate_config(flat: dict):
-    """TrialConfig.from_dict; registry names are checked except under a development engine override,
-    where the registries' providers may not exist yet."""
+    """TrialConfig.from_dict: a ConfigError names the key and the allowed values."""
     from ..config import TrialConfig
 
-    return TrialConfig.from_dict(flat, validate_names=ENGINE_ENV not in os.environ)
+    return TrialConfig.from_dict(flat)
 
 
 def train_trial(config: dict, setup: TrialSetup) -> None:
@@ -93,7 +80,9 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             atomic_write_json(trial_dir / "result.json", {"status": "failed", "reason": f"invalid config: {e}",
                                                           "config": flat, "metrics": {}, "meta": where})
             raise TrialFailed(f"invalid config: {e}") from None
-        result = load_engine()(cfg, report, trial_dir=str(trial_dir), resume=True)
+        from ..engine import run_trial
+
+        result = run_trial(cfg, report, trial_dir=str(trial_dir), resume=True)
     if setup.upload:
         rows = read_jsonl(trial_dir / "epochs.jsonl")
         if rows:  # one more report: Tune uploads the final artefacts, the driver learns status and test metrics

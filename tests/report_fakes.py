@@ -100,7 +100,7 @@ def _epoch(task: str, e: int, epochs: int, quality: float, cfg: dict, rng: np.ra
 
 def _final_metrics(task: str, quality: float, *, nan: bool, folds: np.ndarray | None) -> dict:
     acc = float(folds.mean()) if folds is not None else 0.5 + 0.45 * min(quality, 1.0)
-    out = {"best_val_accuracy": acc - 0.01, "params": 1.1e7, "flops": 5e8 * (1 + quality), "train_s": 20 + 10 * quality}
+    out = {"objective": acc - 0.01, "objective_se": 0.01, "params": 1.1e7, "flops": 5e8 * (1 + quality), "train_s": 20 + 10 * quality}
     if task == "cifar":
         out.update(test_accuracy=acc, test_macro_precision=acc, test_macro_recall=acc, test_macro_f1=acc,
                    test_auroc=0.9, test_auprc=0.8)

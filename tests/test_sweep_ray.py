@@ -50,14 +50,14 @@ def test_smoke_sweep_files(ray_local, tmp_path, name):
     assert rc == 0 and summary["counts"]["completed"] >= 1, summary
     assert len(summary["trials"]) == 2
     best = summary["trials"][0]
-    assert best["status"] == "completed" and 0.0 <= best["best_val_accuracy"] <= 1.0 and best["test"]
+    assert best["status"] == "completed" and 0.0 <= best["objective"] <= 1.0 and best["test"]
     trial_dir = Path(best["trial_dir"])
     assert trial_dir.parent == tmp_path / f"{name}-smoke" / "trials" and trial_dir.name == best["trial_id"]
     for f in ("config.json", "meta.json", "epochs.jsonl", "result.json", "ray.json"):
         assert (trial_dir / f).exists(), f
     sweep = json.loads((tmp_path / f"{name}-smoke" / "sweep.json").read_text())
     space_of = {"vae": "vae", "margin": "margin", "cifar": "grid", "demo": "margin"}
-    assert sweep["metric"] == "val_accuracy" and sweep["space"]["function"].endswith(f"space.{space_of[name]}")
+    assert sweep["metric"] == ("val_accuracy" if name == "cifar" else "val_auc") and sweep["space"]["function"].endswith(f"space.{space_of[name]}")
     assert (tmp_path / f"{name}-smoke" / "study.db").exists()
 
 
@@ -100,7 +100,7 @@ def _completed(trials: Path) -> dict[str, float]:
     for res in trials.glob("*/result.json"):
         r = json.loads(res.read_text())
         if r.get("status") == "completed":
-            out[res.parent.name] = r["metrics"]["best_val_accuracy"]
+            out[res.parent.name] = r["metrics"]["objective"]
     return out
 
 
@@ -135,7 +135,7 @@ def test_resume_after_driver_sigkill(tmp_path):
     assert len({t["params"]["optim.lr"] for t in summary["trials"]}) == 6      # no config proposed twice
     rows = {t["trial_id"]: t for t in summary["trials"]}
     for trial_id, best in before.items():                                   # nothing lost or re-run
-        assert rows[trial_id]["status"] == "completed" and rows[trial_id]["best_val_accuracy"] == best
+        assert rows[trial_id]["status"] == "completed" and rows[trial_id]["objective"] == best
     for t in summary["trials"]:                                             # resumed trials continued
         epochs = [r["epoch"] for r in read_jsonl(trials / t["trial_id"] / "epochs.jsonl")]
         assert t["status"] == "completed" and epochs == [1, 2, 3], (t["trial_id"], epochs)

@@ -15,10 +15,11 @@ import torch
 
 from ..config import TrialConfig
 from ..errors import FacebenchError
-from .checkpoint import (check_same_config, cpu_state_dict, load_checkpoint, rng_state,
+from .checkpoint import (check_same_config, load_checkpoint, rng_state,
                          save_checkpoint, seed_everything, set_rng_state)
 from .loop import NonFiniteLoss, Setup, build_setup, peak_mem_mb, resolve_device, train_one_epoch
 from .record import CHECKPOINT, TrialDir, default_trial_dir, device_name, make_meta
+from .selection import Selection, objective_from_history
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -48,9 +49,9 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
         return _execute(cfg, flat, tdir, meta, history, report=report, resume=resume, should_stop=should_stop,
                         on_step=on_step, started=started)
     except NonFiniteLoss as e:
-        return _failed(tdir, flat, meta, history, started, reason=str(e), tb=None)
+        return _failed(cfg, tdir, flat, meta, history, started, reason=str(e), tb=None)
     except Exception as e:  # noqa: BLE001 - a trial's failure is data for the sweep, not a crash of it
-        result = _failed(tdir, flat, meta, history, started, reason=_reason(e), tb=traceback.format_exc())
+        result = _failed(cfg, tdir, flat, meta, history, started, reason=_reason(e), tb=traceback.format_exc())
         if raise_on_error or isinstance(e, FacebenchError):
             raise
         return result
@@ -62,10 +63,11 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _failed(tdir: TrialDir, flat: dict, meta: dict, history: list[dict], started: float, *, reason: str,
-            tb: str | None) -> dict[str, Any]:
+def _failed(cfg: TrialConfig, tdir: TrialDir, flat: dict, meta: dict, history: list[dict], started: float, *,
+            reason: str, tb: str | None) -> dict[str, Any]:
+    metrics = {**_summary(history), **objective_from_history(cfg, history)}
     result = {"status": "failed", "reason": reason, "traceback": tb, "config": flat, "meta": meta,
-              "metrics": _summary(history), "epochs_completed": len(history), "wall_s": time.time() - started,
+              "metrics": metrics, "epochs_completed": len(history), "wall_s": time.time() - started,
               "trial_dir": str(tdir.path)}
     if tdir.path.exists():
         tdir.write_result(result)
@@ -73,9 +75,7 @@ def _failed(tdir: TrialDir, flat: dict, meta: dict, history: list[dict], started
 
 
 def _summary(history: list[dict[str, Any]]) -> dict[str, Any]:
-    vals = [h["val_accuracy"] for h in history if h.get("val_accuracy") is not None]
-    return {"best_val_accuracy": max(vals) if vals else None,
-            "train_s": sum(h.get("train_s", 0.0) for h in history)}
+    return {"train_s": sum(h.get("train_s", 0.0) for h in history)}
 
 
 def _execute(cfg: TrialConfig, flat: dict, tdir: TrialDir, meta: dict, history: list[dict], *,
@@ -101,22 +101,21 @@ def _execute(cfg: TrialConfig, flat: dict, tdir: TrialDir, meta: dict, history: 
         tdir.rewrite_epochs(history)
         meta["resumed_from_epoch"] = state["epoch"]
     tdir.start(flat, meta)
+    selection = Selection(cfg, best)
     status, reason = "completed", ""
     for epoch in range(len(history), cfg.train.epochs):
         metrics = _run_epoch(s, epoch, on_step)
+        metrics.update(selection.update(metrics, s.model, s.loss_fn))
         history.append(metrics)
-        if best is None or metrics["val_accuracy"] > best["val_accuracy"]:
-            best = {"epoch": epoch + 1, "val_accuracy": metrics["val_accuracy"],
-                    "model": cpu_state_dict(s.model), "loss": cpu_state_dict(s.loss_fn)}
         tdir.append_epoch(metrics)
         if cfg.train.checkpoint:
-            save_checkpoint(ckpt_path, _checkpoint_state(s, flat, epoch + 1, best, history))
+            save_checkpoint(ckpt_path, _checkpoint_state(s, flat, epoch + 1, selection.chosen, history))
         if report is not None:
             report(dict(metrics))
         if should_stop is not None and epoch + 1 < cfg.train.epochs and should_stop():
             status, reason = "stopped", f"stopped by the caller after epoch {epoch + 1}"
             break
-    return _finish(s, tdir, flat, meta, history, best, status=status, reason=reason, started=started)
+    return _finish(s, tdir, flat, meta, history, selection, status=status, reason=reason, started=started)
 
 
 def _run_epoch(s: Setup, epoch: int, on_step: Callable[[int, int, int], None] | None) -> dict[str, Any]:
@@ -148,18 +147,17 @@ def _restore(s: Setup, state: dict[str, Any]) -> dict[str, Any] | None:
     return state["best"]
 
 
-def _finish(s: Setup, tdir: TrialDir, flat: dict, meta: dict, history: list[dict], best: dict | None, *,
+def _finish(s: Setup, tdir: TrialDir, flat: dict, meta: dict, history: list[dict], selection: Selection, *,
             status: str, reason: str, started: float) -> dict[str, Any]:
-    """Test the model chosen on validation (best val_accuracy; ties keep the earlier epoch)."""
-    if best is not None:
-        s.model.load_state_dict(best["model"])
-        s.loss_fn.load_state_dict(best["loss"])
+    """Test the model chosen on validation (engine/selection.py: train.objective and train.select)."""
+    selection.load_chosen(s.model, s.loss_fn)
     tdir.artefacts.mkdir(parents=True, exist_ok=True)
     metrics = dict(s.task.final(tdir.artefacts))
     metrics.update(_summary(history))
-    metrics["best_epoch"] = best["epoch"] if best else None
+    metrics.update(selection.fields())
     metrics.update(_complexity(s))
-    result = {"status": status, "reason": reason, "metrics": metrics, "config": flat, "meta": meta,
+    result = {"status": status, "reason": reason, "metrics": metrics, "selection": selection.describe(),
+              "config": flat, "meta": meta,
               "data": getattr(s.data, "describe", {}), "epochs_completed": len(history),
               "wall_s": time.time() - started, "trial_dir": str(tdir.path)}
     tdir.write_result(result)

@@ -170,7 +170,7 @@ def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[st
     parts.append("<h3>Over seeds (completed trials grouped by config without seed)</h3>")
     seeds = stats.seed_summary(ranked) if len(ranked) else pd.DataFrame()
     parts.append(html.table(seeds, [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
-                                    ("val_mean", "val mean"), ("val_std", "val std"),
+                                    ("val_mean", "objective mean"), ("val_std", "objective std"),
                                     ("score_mean", "test mean"), ("score_std", "test std")], sortable=True))
     parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
                  "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")

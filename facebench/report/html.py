@@ -23,7 +23,8 @@ SECTIONS = (("summary", "Summary"), ("ranked", "Ranked trials"), ("factors", "Fa
 
 RANKED_COLUMNS = (("rank", "#"), ("sweep", "sweep"), ("trial_id", "trial"), ("name", "name"), ("task", "task"),
                   ("status", "status"), ("cfg.model.backbone", "backbone"), ("cfg.loss.name", "loss"),
-                  ("cfg.schedule.name", "schedule"), ("seed", "seed"), ("best_val_accuracy", "val acc"),
+                  ("cfg.schedule.name", "schedule"), ("seed", "seed"), ("objective", "objective"),
+                  ("objective_se", "± se"), ("tied_with_first", "tied with #1"),
                   ("score", "test score"), ("test_accuracy_std", "test std"), ("test_auc", "AUC"),
                   ("test_eer", "EER"), ("active_units", "active units"), ("flops", "FLOPs"), ("train_s", "train s"),
                   ("epochs_run", "epochs"), ("reason", "reason"))
@@ -143,8 +144,10 @@ def _summary(s: dict[str, Any], sources: list[str]) -> str:
                  + (", ".join(f"{esc(n)} {esc(k)}" for k, n in s["status"].items()) or "none") + "</li>")
     if s.get("best") is not None:
         b = s["best"]
-        items.append(f"<li>best by validation accuracy: <b>{esc(b['name'] or b['trial_id'])}</b> "
-                     f"({esc(b['sweep'])}/{esc(b['trial_id'])}): val {cell(b['best_val_accuracy'])[0]}, "
+        items.append(f"<li>best by the sweep's objective ({esc(b.get('objective_metric'))}, "
+                     f"{esc(b.get('objective_select'))} epoch): <b>{esc(b['name'] or b['trial_id'])}</b> "
+                     f"({esc(b['sweep'])}/{esc(b['trial_id'])}): {cell(b['objective'])[0]} ± "
+                     f"{cell(b.get('objective_se'))[0]}, "
                      f"{esc(b['score_metric'])} {cell(b['score'])[0]}</li>")
     else:
         items.append('<li class="note">no completed trials</li>')

@@ -34,7 +34,7 @@ FACE_METRICS = ("test_accuracy_mean", "test_accuracy_std", "test_accuracy_sem", 
                 "test_tar_far_1e-1", "test_tar_far_1e-2", "test_tar_far_1e-3", "test_intersection_accuracy_mean")
 CIFAR_METRICS = ("test_accuracy", "test_macro_precision", "test_macro_recall", "test_macro_f1", "test_auroc",
                  "test_auprc")
-COMMON_METRICS = ("best_val_accuracy", "params", "flops", "train_s", "test_kld")
+COMMON_METRICS = ("objective", "objective_se", "objective_epoch", "params", "flops", "train_s", "test_kld")
 FINAL_METRICS = FACE_METRICS + CIFAR_METRICS + COMMON_METRICS
 EPOCH_METRICS = ("lr", "train_loss", "train_recon", "train_kld", "train_beta", "train_accuracy", "images_per_s",
                  "epoch_s", "peak_mem_mb", "val_accuracy", "val_auc", "val_loss")
@@ -49,6 +49,7 @@ TRIALS_FIXED = _KEY + [
     *[(f"version.{k}", pa.string()) for k in VERSION_KEYS], ("path", pa.string()),
     *[(m, pa.float64()) for m in FINAL_METRICS],
     ("latent_dims", pa.int64()), ("active_units", pa.int64()),
+    ("objective_metric", pa.string()), ("objective_mode", pa.string()), ("objective_select", pa.string()),
 ]
 EPOCHS_FIXED = _KEY + [("epoch", pa.int64())] + [(m, pa.float64()) for m in EPOCH_METRICS]
 FOLDS_FIXED = _KEY + [("split", pa.string()), ("fold", pa.int64()), ("n_pairs", pa.int64()),
@@ -127,8 +128,23 @@ def _trial_row(rec: TrialRecord) -> dict[str, Any]:
     if _is_number(values.get("active_units")) and math.isfinite(values["active_units"]):
         values["active_units"] = int(values["active_units"])
     values.update(_latent_summary(rec))
+    values.update(_objective(result, cfg, task))
     values.update({f"cfg.{k}": v for k, v in cfg.items()})
     return values
+
+
+def _objective(result: dict, cfg: dict, task: str) -> dict[str, Any]:
+    """How the trial's ``objective`` was defined (result.json's ``selection``, else its config's declaration)."""
+    from facebench.config import objective_of
+    from facebench.errors import ConfigError
+
+    sel = result.get("selection") if isinstance(result.get("selection"), dict) else {}
+    try:
+        metric, mode = objective_of(task, str(cfg.get("train.objective") or "auto"))
+    except ConfigError:
+        metric, mode = None, None
+    return {"objective_metric": _str(sel.get("metric", metric)), "objective_mode": _str(sel.get("mode", mode)),
+            "objective_select": _str(sel.get("select", cfg.get("train.select", "best")))}
 
 
 def _status(rec: TrialRecord) -> tuple[str, str]:

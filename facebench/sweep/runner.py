@@ -207,10 +207,12 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_colu
     search = make_searcher(spec, paths.study_url)
     if spec.max_concurrent:
         search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
-    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search,
+    metric, mode = spec.objective
+    tune_config = tune.TuneConfig(metric="objective", mode=mode, search_alg=search,
                                   scheduler=make_scheduler(spec), num_samples=spec.num_samples, reuse_actors=True,
                                   trial_dirname_creator=trial_dirname, trial_name_creator=trial_dirname)
-    reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", spec.metric: spec.metric, "train_loss": "loss"},
+    reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", "objective": f"{metric} ({spec.select})",
+                                                "train_loss": "loss"},
                                 parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
     from ray.tune.logger import JsonLoggerCallback
 
@@ -244,8 +246,10 @@ def make_searcher(spec: SweepSpec, study_url: str):
         sampler = optuna.samplers.RandomSampler(seed=spec.seed)
     else:
         sampler = optuna.samplers.TPESampler(seed=spec.seed)
-    return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
-                       study_name=spec.name, storage=storage)
+    # Every trial reports its running objective (engine/selection.py) as "objective": the one number Optuna is
+    # told, ASHA compares and the summary ranks; a trial the scheduler stopped is PRUNED, never "best".
+    return StudySearch(space=spec.space, metric="objective", mode=spec.objective[1], sampler=sampler,
+                       study_name=spec.name, storage=storage, epochs=spec.epochs)
 
 
 def _redact(url: str) -> str:

@@ -86,7 +86,7 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     if setup.upload:
         rows = read_jsonl(trial_dir / "epochs.jsonl")
         if rows:  # one more report: Tune uploads the final artefacts, the driver learns status and test metrics
-            final = {k: v for k, v in (result.get("metrics") or {}).items() if k.startswith(("test_", "best_"))}
+            final = {k: v for k, v in (result.get("metrics") or {}).items() if k.startswith(("test_", "objective"))}
             report({**rows[-1], **final, "trial_status": result.get("status", "failed")})
     if result.get("status") == "failed":
         raise TrialFailed(result.get("reason") or "failed")

@@ -16,6 +16,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", metavar="DIR", help="trial directory (default runs/train/<name-or-task>-<config hash>)")
     p.add_argument("--no-resume", action="store_true",
                    help="start afresh even if DIR holds a checkpoint of the same config")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished trial in DIR (of this or another config); without it that is refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -30,7 +32,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = args.out or str(default_trial_dir(cfg.to_flat()))
     bar = _Progress(cfg.train.epochs, enabled=not args.quiet)
     try:
-        result = run_trial(cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step)
+        result = run_trial(cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step,
+                           overwrite=args.overwrite)
     finally:
         bar.close()
     _print_result(result)

@@ -8,7 +8,6 @@ cluster) and Tune's experiment state in ``ray/``, so ``resume=True`` continues a
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io import atomic_write_json
+from ..ownership import claim_dir, remove_owned
 from . import storage as bucket
 from .preflight import check_all, engine_kwargs, redact
 from .spec import ALIAS_MARK, SweepSpec
@@ -103,18 +103,24 @@ def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
 
 
 def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
+    """Checks before anything is removed: --fresh deletes only a sweep folder facebench created, and in it
+    only what facebench wrote (facebench.ownership); a folder of the user's is refused untouched."""
     state = paths.sweep_dir / "ray"
     if fresh and not resume:
         bucket.delete_remote(paths)
-        if paths.sweep_dir.exists():
-            shutil.rmtree(paths.sweep_dir)
+    if fresh and not resume and paths.sweep_dir.exists():
+        left = remove_owned(paths.sweep_dir)
+        if left:
+            print(f"facebench sweep: --fresh kept what facebench did not write in {paths.sweep_dir}: "
+                  + ", ".join(left[:5]) + (" ..." if len(left) > 5 else ""))
     elif not resume and ((state.exists() and any(state.iterdir())) or bucket.remote_exists(paths)):
         where = paths.storage_path if paths.is_uri else paths.sweep_dir
         raise ConfigError(f"{where}: a sweep with this name already ran there; pass --resume to "
                           "continue it, --fresh to delete it, or another --results folder")
     if resume:
-        bucket.pull_sweep(paths)   # a resume on a new head: the bucket holds the sweep
-    paths.trials.mkdir(parents=True, exist_ok=True)
+        bucket.pull_sweep(paths)   # a resume on a new head: the bucket holds the sweep (and its markers)
+    claim_dir(paths.sweep_dir, "sweep")
+    claim_dir(paths.trials, "trials")
 
 
 def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:

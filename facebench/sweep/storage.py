@@ -16,12 +16,16 @@ so a resume needs nothing but the bucket. A PostgreSQL ``--study-db`` needs no s
 
 from __future__ import annotations
 
+import fnmatch
 import sqlite3
 import tempfile
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pyarrow.fs as pafs
+
+from ..ownership import MARKER, OWNED
 from ..storage import Mirror, resolve
 
 STUDY_FILE = "study.db"
@@ -42,16 +46,28 @@ def trial_mirror(remote_trials: str | None, trial_dir: Path) -> Mirror | None:
 
 
 def remote_exists(paths: Any) -> bool:
-    """Whether a sweep of this name already ran at the bucket location (its sweep.json is there)."""
+    """Whether a sweep of this name already ran at the bucket location (its marker or sweep.json is there)."""
     loc = sweep_location(paths)
-    return loc is not None and "sweep.json" in loc.children()
+    return loc is not None and bool({MARKER, "sweep.json"} & set(loc.children()))
 
 
-def delete_remote(paths: Any) -> None:
-    """``--fresh`` on a bucket: delete ``<uri>/<name>`` only when it is a facebench sweep (it has sweep.json)."""
+def delete_remote(paths: Any) -> list[str]:
+    """``--fresh`` on a bucket, as on disk (facebench.ownership): only a sweep folder facebench created, and
+    in it only the names facebench writes; returns the names it kept."""
     loc = sweep_location(paths)
-    if loc is not None and remote_exists(paths):
+    if loc is None or MARKER not in loc.children():
+        return []
+    kept = []
+    for name, kind in loc.children().items():
+        if name != MARKER and not any(fnmatch.fnmatch(name, pat) for pat in OWNED["sweep"]):
+            kept.append(name)
+        elif kind == pafs.FileType.Directory:
+            loc.fs.delete_dir(loc.join(name).path)
+        elif name != MARKER:
+            loc.fs.delete_file(loc.join(name).path)
+    if not kept:
         loc.fs.delete_dir(loc.path)
+    return kept
 
 
 def pull_sweep(paths: Any) -> int:

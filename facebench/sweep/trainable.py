@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import FacebenchError
 from ..io import atomic_write_json, read_jsonl
+from ..ownership import claim_dir
 from .spec import SweepSpec
 from .storage import trial_mirror
 from .summary import read_json
@@ -53,7 +54,7 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     mirror = trial_mirror(setup.remote_trials, trial_dir)
     if mirror is not None:
         mirror.pull()  # a retry on another node, or a resumed sweep: continue from the bucket's copy
-    trial_dir.mkdir(parents=True, exist_ok=True)
+    claim_dir(trial_dir, "trial")
     where = {"trial_id": trial_id, "node_id": ray.get_runtime_context().get_node_id(),
              "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
     atomic_write_json(trial_dir / "ray.json", where)

@@ -62,9 +62,7 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
     seen = next(({k: r[k] for k in OBJECTIVE_KEYS if k in r} for r in reversed(epochs) if "objective" in r), {})
     record = read_json(trial_dir / "result.json")
-    if record is None and paths.is_uri:
-        record = _record_from_tune(result)   # the trial dir lives on the worker and in the bucket
-    elif record is None:
+    if record is None:   # with a bucket, the driver pulled every trial folder before this
         record = _record_unfinished(trial_dir, result, epochs, seen)
     metrics = record.get("metrics") or {}
     ray_meta = read_json(trial_dir / "ray.json") or {}
@@ -80,15 +78,6 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
 def _error_reason(error: BaseException) -> str:
     lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
-
-
-def _record_from_tune(result: Any) -> dict:
-    metrics = result.metrics or {}
-    if result.error is not None:
-        return {"status": "failed", "reason": _error_reason(result.error), "metrics": {}}
-    status = metrics.get("trial_status", "stopped")
-    return {"status": status, "reason": "" if status != "stopped" else "stopped by the scheduler",
-            "metrics": {k: v for k, v in metrics.items() if k.startswith(("test_", "objective"))}}
 
 
 def _record_unfinished(trial_dir: Path, result: Any, epochs: list, objective: dict) -> dict:

@@ -80,3 +80,58 @@ def test_asha_sweep_with_stopped_trials_has_one_objective(ray_local, tmp_path):
     summary = run_sweep(spec, results_dir=str(tmp_path), verbose=0)
     assert summary["counts"]["stopped"] >= 1 and summary["counts"]["completed"] >= 1, summary["counts"]
     assert_one_objective(tmp_path / "asha", "asha")
+
+
+def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, capsys):
+    """--confirm K larger than the completed trials confirms them all and says so; the confirmation runs are
+    trials of the same folder; the sweep's ranking is unchanged by them; the report opens with the verdicts."""
+    import demo
+
+    from facebench.cli import main as facebench
+    from facebench.sweep import main
+
+    rc = main(demo.SPEC, ["--smoke", "--num-samples", "2", "--results", str(tmp_path), "--quiet", "--local",
+                          "--confirm", "5", "--seeds", "2"])
+    out = capsys.readouterr().out
+    sweep_dir = tmp_path / "demo-smoke"
+    summary = json.loads((sweep_dir / "summary.json").read_text())
+    assert rc == 0 and "--top 5, but the sweep has 2 completed trials: confirming all 2" in out
+    conf = summary["confirmation"]
+    assert len(conf) == 2 and conf[0]["best"] and not conf[1]["best"]
+    sweep_ids = {t["trial_id"] for t in summary["trials"]}
+    for c in conf:
+        assert c["seeds"] == [1, 2] and len(c["trial_ids"]) == 2 and not sweep_ids & set(c["trial_ids"])
+        assert c["ci95"][0] <= c["test_accuracy_mean"] <= c["ci95"][1]
+        for tid in c["trial_ids"]:
+            cfg = json.loads((sweep_dir / "trials" / tid / "config.json").read_text())
+            assert cfg["train.seed"] in (1, 2) and "confirmation" in cfg["name"]
+    vs = conf[1]["vs_best"]
+    assert vs["ci"][0] <= vs["difference"] <= vs["ci"][1] and 0 <= vs["p_adjusted"] <= 1 and conf[1]["verdict"]
+    assert conf[1]["verdict"] in out
+    page = (sweep_dir / "report" / "index.html").read_text()
+    sections = page.split('<section id="')
+    assert sections[1].startswith("confirmation") and conf[1]["verdict"].split(" (")[0] in sections[1]
+    assert_one_objective(sweep_dir, "demo-smoke")   # confirmation runs never displace the sweep's own #1
+
+    # Bad input: one line, exit 2.
+    assert facebench(["confirm", str(sweep_dir), "--per", "loss.nope", "--local"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--per 'loss.nope'" in err[0] and "optim.lr" in err[0]   # the keys that vary
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert facebench(["confirm", str(empty), "--local"]) == 2
+    assert "not the folder of a finished sweep" in capsys.readouterr().err
+
+
+def test_confirm_on_a_sweep_without_a_completed_trial_is_one_line(ray_local, tmp_path, capsys):
+    from facebench.cli import main as facebench
+    from facebench.sweep.runner import run_sweep
+
+    diverges = {"model.backbone": "cnn", "loss.name": "ce", "optim.name": "sgd", "optim.lr": 1e6, "train.epochs": 2}
+    spec = SweepSpec(name="nothing", task="face", base={**SMOKE_FACE, **diverges},
+                     space=partial(space.fixed, values={}), scheduler="fifo", num_samples=1, cpus_per_trial=1)
+    assert run_sweep(spec, results_dir=str(tmp_path), verbose=0)["counts"]["completed"] == 0
+    capsys.readouterr()
+    assert facebench(["confirm", str(tmp_path / "nothing"), "--local"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no completed trial to confirm" in err[0]

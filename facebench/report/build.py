@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from . import history, html, plots, stats, tables, worker
+from . import confirmation, history, html, plots, stats, tables, worker
 from .collect import Collection, collect
 from .storage import Location, resolve
 
@@ -34,7 +34,8 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         helper.close()
     summary = _summary(data, ranked, arrow)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
-                       plots=figures, stats_html=stats_html, notes=notes, summary=summary)
+                       plots=figures, stats_html=stats_html, notes=notes, summary=summary,
+                       headline=confirmation.headline(data.sweeps))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     return index.local_path() or index.uri

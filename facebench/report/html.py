@@ -16,7 +16,7 @@ import pandas as pd
 
 from .plots import Plot
 
-SECTIONS = (("summary", "Summary"), ("ranked", "Ranked trials"), ("factors", "Factors"), ("curves", "Training curves"),
+SECTIONS = (("confirmation", "Which recipe wins (confirmation over new seeds)"), ("summary", "Summary"), ("ranked", "Ranked trials"), ("factors", "Factors"), ("curves", "Training curves"),
             ("vae", "VAE: loss components, rate–distortion, active units"), ("roc", "ROC and score distributions"),
             ("confusion", "Confusion matrices"), ("recon", "Reconstructions"), ("history", "Sweep history"),
             ("pareto", "Accuracy against cost"), ("statistics", "Statistics"), ("notes", "Missing data and notes"))
@@ -116,8 +116,10 @@ def img(plot: Plot) -> str:
 
 
 def render(*, title: str, sources: list[str], ranked: pd.DataFrame, plots: list[Plot], stats_html: str,
-           notes: list[str], summary: dict[str, Any]) -> str:
+           notes: list[str], summary: dict[str, Any], headline: str = "") -> str:
+    """``headline``: the confirmation stage's verdicts (report/confirmation.py); the page opens with them."""
     body: dict[str, list[str]] = {key: [] for key, _ in SECTIONS}
+    body["confirmation"].append(headline)
     body["summary"].append(_summary(summary, sources))
     body["ranked"].append(table(ranked, RANKED_COLUMNS, sortable=True, row_class="status"))
     for p in plots:
@@ -125,9 +127,10 @@ def render(*, title: str, sources: list[str], ranked: pd.DataFrame, plots: list[
     body["statistics"].append(stats_html)
     body["notes"].append("<ul>" + "".join(f'<li class="note">{esc(n)}</li>' for n in notes) + "</ul>"
                          if notes else '<p class="empty">nothing missing</p>')
-    nav = " ".join(f'<a href="#{key}">{esc(name)}</a>' for key, name in SECTIONS)
+    shown = [(key, name) for key, name in SECTIONS if key != "confirmation" or headline]
+    nav = " ".join(f'<a href="#{key}">{esc(name)}</a>' for key, name in shown)
     parts = []
-    for key, name in SECTIONS:
+    for key, name in shown:
         content = "".join(body[key]) or '<p class="empty">no data for this section in these trials</p>'
         parts.append(f'<section id="{key}"><h2>{esc(name)}</h2>{content}</section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -30,12 +30,14 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = np.nan
     mode = df["objective_mode"] if "objective_mode" in df.columns else pd.Series("max", index=df.index)
-    df["_done"] = (df["status"] != "completed").astype(int)
+    # A sweep's own trials first: confirmation re-runs (stage "confirmation") are repeats, not candidates.
+    stage = df["stage"] if "stage" in df.columns else pd.Series("sweep", index=df.index)
+    df["_done"] = (df["status"] != "completed").astype(int) + 2 * (stage == "confirmation").astype(int)
     df["_key"] = np.where(mode == "min", 1.0, -1.0) * pd.to_numeric(df[RANK_BY], errors="coerce")
     df = df.sort_values(["_done", "_key", "sweep", "trial_id"], na_position="last", kind="stable")
     df = df.drop(columns=["_done", "_key"]).reset_index(drop=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
-    done = df["status"] == "completed"
+    done = (df["status"] == "completed") & (df["stage"] != "confirmation" if "stage" in df.columns else True)
     first_mode = df.loc[done, "objective_mode"].iloc[0] if done.any() and "objective_mode" in df.columns else "max"
     tied = tied_with_first(pd.to_numeric(df.loc[done, RANK_BY], errors="coerce").to_numpy(float),
                            pd.to_numeric(df.loc[done, "objective_se"], errors="coerce").to_numpy(float),

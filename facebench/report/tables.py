@@ -50,6 +50,7 @@ TRIALS_FIXED = _KEY + [
     *[(m, pa.float64()) for m in FINAL_METRICS],
     ("latent_dims", pa.int64()), ("active_units", pa.int64()),
     ("objective_metric", pa.string()), ("objective_mode", pa.string()), ("objective_select", pa.string()),
+    ("stage", pa.string()),
 ]
 EPOCHS_FIXED = _KEY + [("epoch", pa.int64())] + [(m, pa.float64()) for m in EPOCH_METRICS]
 FOLDS_FIXED = _KEY + [("split", pa.string()), ("fold", pa.int64()), ("n_pairs", pa.int64()),
@@ -121,7 +122,7 @@ def _trial_row(rec: TrialRecord) -> dict[str, Any]:
         "score": _num(metrics.get(primary_metric(task))), "score_metric": primary_metric(task),
         "epochs_run": len(rec.epochs), "wall_s": _num(result.get("wall_s")),
         "device": _str(meta.get("device")), "host": _str(meta.get("host")), "started_at": _str(meta.get("started_at")),
-        "path": rec.loc.uri,
+        "path": rec.loc.uri, "stage": rec.stage,
     }
     values.update({f"version.{k}": _str(v) for k, v in versions.items()})
     values.update({k: float(v) for k, v in metrics.items() if _is_number(v)})

@@ -33,6 +33,10 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fresh", action="store_true", help="delete an earlier sweep of the same name first")
     p.add_argument("--name", default=None, help="sweep name (default: the sweep file's)")
     p.add_argument("--quiet", action="store_true", help="no live progress table")
+    p.add_argument("--confirm", type=int, default=0, metavar="K",
+                   help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
+                        "them on the test pairs (the report opens with the verdicts); see `facebench confirm`")
+    add_confirm_arguments(p, top=False)
     # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show the full traceback of an error raised in the sweep file")
@@ -80,6 +84,11 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
                             gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
                             max_concurrent=args.max_concurrent, results_dir=args.results,
                             verbose=0 if args.quiet else 1)
+        if args.confirm:
+            from .confirm import run_confirmation
+
+            run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per,
+                             local=address is None, address=address, verbose=0 if args.quiet else 1)
         build_sweep_report(summary["sweep_dir"])
     except Exception as e:  # noqa: BLE001 - a user error (bad input, read-only or full disk) is one line
         message = user_error(e)
@@ -100,7 +109,18 @@ def build_sweep_report(sweep_dir: str) -> None:
     print(f"facebench sweep: report {out / 'index.html'}")
 
 
+def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> None:
+    if top:
+        p.add_argument("--top", type=int, default=3, metavar="K",
+                       help="configurations to confirm: the sweep's top K by its objective (default 3)")
+    p.add_argument("--seeds", type=int, default=3, metavar="S", help="new seeds per configuration (default 3)")
+    p.add_argument("--per", default=None, metavar="KEY",
+                   help="confirm the best configuration of each level of this config key (e.g. loss.name) "
+                        "instead of the top K overall")
+
+
 def add_parser(subparsers: Any) -> None:
+    add_confirm_parser(subparsers)
     p = subparsers.add_parser("sweep", help="run a sweep file (same as `python FILE [flags]`)",
                               description="Run a sweep file such as sweeps/vae.py with the sweep flags below; "
                                           "equivalent to `python FILE [flags]`.")
@@ -159,3 +179,30 @@ def sweep_file_error(e: Exception, file: str) -> str:
     text = " ".join(str(e).split()) or "(no message)"
     return f"{file}:{frames[mine[-1]].lineno}: {type(e).__name__}: {text} (raised in the sweep file; " \
            "--debug shows the traceback)"
+
+
+def add_confirm_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("confirm", help="re-run a finished sweep's top configurations over new seeds and "
+                                              "say which recipe really wins",
+                              description="Re-run the top K completed configurations of a finished sweep folder "
+                                          "(or the best of each level of --per) with S new seeds each, as Ray "
+                                          "trials in the same folder; compares them on the test pairs (paired "
+                                          "bootstrap, McNemar, Holm) and rebuilds the report.")
+    p.add_argument("sweep_dir", help="a finished sweep folder (holds summary.json), e.g. runs/demo")
+    add_confirm_arguments(p)
+    p.add_argument("--local", action="store_true", help="start a private Ray on this machine")
+    p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node)")
+    p.add_argument("--quiet", action="store_true", help="no live progress table")
+    p.set_defaults(func=_cmd_confirm)
+
+
+def _cmd_confirm(args: argparse.Namespace) -> int:
+    """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
+    from .confirm import load_finished, pick_recipes, run_confirmation
+
+    pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per)  # refuse bad input before Ray starts
+    address = cluster_address(args)
+    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per,
+                                    local=address is None, address=address, verbose=0 if args.quiet else 1)
+    build_sweep_report(str(args.sweep_dir))
+    return 0 if any(c["seeds"] for c in confirmation) else 1

@@ -37,15 +37,39 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
 
 
 def _read_npz(path: Path) -> tuple[Any, Any]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    arrays = load_npz(path)
     for key in ("names", "embeddings"):
         if key not in arrays:
             raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
     return arrays["names"], arrays["embeddings"]
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``, no pickles; each header is checked before its array is allocated, so a
+    header claiming a huge shape is refused (it cannot hold more than the bytes stored for it)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                _check_npy_header(path, zf, info)
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not a readable .npz file ({' '.join(str(e).split())[:160]})") from None
+
+
+def _check_npy_header(path: Path, zf: Any, info: Any) -> None:
+    if not info.filename.endswith(".npy"):
+        return
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need > info.file_size:
+        raise DataError(f"{path}: array {info.filename[:-4]!r} claims shape {shape} ({need:,} bytes) but the file "
+                        f"holds {info.file_size:,} bytes for it; the file is corrupt")
 
 
 def _read_parquet(path: Path) -> tuple[Any, Any]:
@@ -74,8 +98,11 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
     if names.ndim != 1 or not all(isinstance(n, str) for n in names.tolist()):
         raise DataError(f"{path}: 'names' must be a 1-D array of strings")
     emb = np.asarray(emb)
-    if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.number):
-        raise DataError(f"{path}: 'embeddings' must be a numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    real = np.issubdtype(emb.dtype, np.integer) or np.issubdtype(emb.dtype, np.floating)
+    if emb.ndim != 2 or not real:
+        raise DataError(f"{path}: 'embeddings' must be a real numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    if emb.shape[0] == 0 or emb.shape[1] == 0:
+        raise DataError(f"{path}: 'embeddings' is empty (shape {emb.shape}); nothing to score")
     if len(names) != len(emb):
         raise DataError(f"{path}: {len(names)} names but {len(emb)} embedding rows")
     bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
@@ -87,6 +114,8 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
         if n in seen:
             raise DataError(f"{path}: duplicate name {n!r} at rows {seen[n]} and {i}")
         seen[n] = i
+    if not emb.any():
+        raise DataError(f"{path}: every embedding is all zeros; there is nothing to tell people apart by")
     return names, emb
 
 
@@ -133,16 +162,22 @@ def read_verification_npz(path: str | Path) -> dict[str, np.ndarray]:
         path = path / VERIFICATION_NPZ
     if not path.is_file():
         raise DataError(f"{path}: verification artefact not found (a trial directory holds {VERIFICATION_NPZ})")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    out = load_npz(path)
     for key in ("scores", "same", "fold", "greater_is_same"):
         if key not in out:
             raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(out))})")
     if not (len(out["scores"]) == len(out["same"]) == len(out["fold"])):
         raise DataError(f"{path}: scores, same and fold differ in length")
+    for key in ("scores", "thresholds"):
+        values = np.asarray(out.get(key, np.zeros(0)))
+        if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
+            raise DataError(f"{path}: {key!r} must be real numbers, got {values.dtype}")
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raise DataError(f"{path}: {len(bad)} of {len(values)} {key} are NaN or infinite (first at index "
+                            f"{bad[0]}); a comparison on them would be meaningless")
+    if len(out["scores"]) == 0:
+        raise DataError(f"{path}: no pairs (empty 'scores')")
     out["greater_is_same"] = np.asarray(bool(out["greater_is_same"]))
     out["source"] = np.array(str(path))
     return out

@@ -3,10 +3,12 @@ OOM killer) halfway through: ``check_memory(nbytes, what)`` compares with the me
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import BinaryIO
 
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 
 
 def available_memory() -> int | None:
@@ -40,6 +42,29 @@ def check_memory(nbytes: int, what: str) -> None:
     if available is not None and nbytes > available:
         raise ConfigError(f"{what}: needs {_gib(nbytes)} of memory but this machine has {_gib(available)} "
                           "available; ask for less")
+
+
+def check_npz_headers(source: str | os.PathLike | BinaryIO, *, label: str) -> None:
+    """Refuse an ``.npz`` whose array headers claim more bytes than the file stores for them (a corrupt or
+    hostile header asking for terabytes), before ``np.load`` allocates: reads only the headers."""
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(source) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(f)
+            need = math.prod(shape) * dtype.itemsize
+            if need > info.file_size:
+                raise DataError(f"{label}: array {info.filename[:-4]!r} claims shape {shape} ({need:,} bytes) but "
+                                f"the file holds {info.file_size:,} bytes for it; the file is corrupt")
+    if hasattr(source, "seek"):
+        source.seek(0)
 
 
 def _gib(n: int) -> str:

@@ -123,8 +123,11 @@ def compare_verification(a: dict, b: dict, **kwargs: Any) -> Comparison:
                             f"('{key}' arrays differ)")
     correct = []
     for name, t in (("A", a), ("B", b)):
-        if not np.isfinite(np.asarray(t["scores"], dtype=np.float64)).all():
-            raise DataError(f"{t.get('source', name)}: scores contain NaN or inf; nothing to compare")
+        for key in ("scores", "thresholds"):
+            values = np.asarray(t.get(key, np.zeros(0)))
+            if values.dtype.kind not in "fiu" or not np.isfinite(values.astype(np.float64)).all():
+                raise DataError(f"{t.get('source', name)}: {key} contain NaN, inf or non-numbers; a comparison "
+                                "on them would be meaningless")
         gis = bool(t["greater_is_same"])
         # fold_ids is optional in the artefact: thresholds are then in sorted fold-id order.
         fold_ids = t.get("fold_ids", np.unique(t["fold"]))

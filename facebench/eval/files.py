@@ -7,6 +7,7 @@ the embeddings as a list column. Pairs come from ``facebench.data.pairs.read_pai
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_path
+from ..resources import check_npz_headers
 
 if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, and its callers have it loaded
     from ..data.arrays import PairIndex
@@ -45,31 +47,13 @@ def _read_npz(path: Path) -> tuple[Any, Any]:
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz``, no pickles; each header is checked before its array is allocated, so a
-    header claiming a huge shape is refused (it cannot hold more than the bytes stored for it)."""
-    import zipfile
-
+    """Every array of an ``.npz``, no pickles; headers checked before anything is allocated."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                _check_npy_header(path, zf, info)
+        check_npz_headers(path, label=str(path))
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a readable .npz file ({' '.join(str(e).split())[:160]})") from None
-
-
-def _check_npy_header(path: Path, zf: Any, info: Any) -> None:
-    if not info.filename.endswith(".npy"):
-        return
-    with zf.open(info) as f:
-        version = np.lib.format.read_magic(f)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(f)
-    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if need > info.file_size:
-        raise DataError(f"{path}: array {info.filename[:-4]!r} claims shape {shape} ({need:,} bytes) but the file "
-                        f"holds {info.file_size:,} bytes for it; the file is corrupt")
 
 
 def _read_parquet(path: Path) -> tuple[Any, Any]:
@@ -168,16 +152,6 @@ def read_verification_npz(path: str | Path) -> dict[str, np.ndarray]:
             raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(out))})")
     if not (len(out["scores"]) == len(out["same"]) == len(out["fold"])):
         raise DataError(f"{path}: scores, same and fold differ in length")
-    for key in ("scores", "thresholds"):
-        values = np.asarray(out.get(key, np.zeros(0)))
-        if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
-            raise DataError(f"{path}: {key!r} must be real numbers, got {values.dtype}")
-        bad = np.flatnonzero(~np.isfinite(values))
-        if len(bad):
-            raise DataError(f"{path}: {len(bad)} of {len(values)} {key} are NaN or infinite (first at index "
-                            f"{bad[0]}); a comparison on them would be meaningless")
-    if len(out["scores"]) == 0:
-        raise DataError(f"{path}: no pairs (empty 'scores')")
     out["greater_is_same"] = np.asarray(bool(out["greater_is_same"]))
     out["source"] = np.array(str(path))
     return out

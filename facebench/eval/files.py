@@ -91,7 +91,7 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
         raise DataError(f"{path}: {len(names)} names but {len(emb)} embedding rows")
     bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
     if len(bad):
-        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {names[bad[0]]!r})")
+        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {str(names[bad[0]])!r})")
     names = names.tolist()
     seen: dict[str, int] = {}
     for i, n in enumerate(names):

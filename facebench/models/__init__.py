@@ -20,10 +20,10 @@ BACKBONES = Registry("backbone")
 
 
 def _register() -> None:
-    from . import autoencoder, cnn, resnet
+    from . import autoencoder, cnn, iresnet, resnet
 
     BACKBONES.add("cnn", cnn.build_cnn)
-    for name, help_line, builder in resnet.variants():
+    for name, help_line, builder in resnet.variants() + iresnet.variants():
         BACKBONES.add(name, builder, help=help_line)
     helps = {"ae": "convolutional autoencoder (embedding = latent)",
              "dae": "denoising convolutional autoencoder (model.noise at model.noise_level, train mode only)",

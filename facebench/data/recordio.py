@@ -45,12 +45,12 @@ class RecordFile:
 
     def __init__(self, rec: str | Path, idx: str | Path) -> None:
         self.rec, self.idx = Path(rec), Path(idx)
+        self._fd: int | None = None
         for p in (self.rec, self.idx):
             if not p.is_file():
                 raise DataError(f"{p}: file not found")
         self.size = self.rec.stat().st_size
         self.offsets = self._read_index()
-        self._fd: int | None = None
 
     def _read_index(self) -> dict[int, int]:
         out: dict[int, int] = {}

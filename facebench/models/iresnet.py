@@ -12,18 +12,14 @@ every backbone; InsightFace's sets are aligned 112x112 crops (``data.image_size=
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import torch
 from torch import nn
 
 from ..config import TrialConfig
-from ..errors import ConfigError
-from .common import neck_embedding_size, reject_unused, scaled
+from .common import neck_embedding_size, scaled
 
 STAGE_CHANNELS = (64, 128, 256, 512)
-LAYERS = {"18": (2, 2, 2, 2), "34": (3, 4, 6, 3), "50": (3, 4, 14, 3), "100": (3, 13, 30, 3)}
-_USED_KEYS = {"width", "neck", "embedding_size", "dropout", "zero_init_residual"}
+LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3)}
 CONV_INIT_STD = 0.1  # InsightFace initialises every conv from N(0, 0.1); its training recipes assume it
 
 
@@ -97,26 +93,11 @@ def _init(model: IResNet, *, zero_init_residual: bool) -> None:
                 nn.init.zeros_(m.bn3.weight)  # each residual branch starts at zero: the block is the identity
 
 
-def build_iresnet(cfg: TrialConfig, *, layers: tuple[int, ...]) -> IResNet:
-    m = cfg.model
-    reject_unused(cfg, _USED_KEYS)
-    if not m.neck:
-        raise ConfigError(f"model.neck: {m.backbone!r} always ends in its BN-dropout-FC-BN output block; "
-                          "remove model.neck=false")
-    net = IResNet(layers, in_channels=cfg.in_channels, image_size=cfg.data.image_size, width=m.width,
-                  embedding_size=neck_embedding_size(cfg), dropout=m.dropout)
-    _init(net, zero_init_residual=m.zero_init_residual)
+def build_iresnet(cfg: TrialConfig, *, num_classes: int, depth: int, width: float, embedding_size: int | None,
+                  dropout: float, zero_init_residual: bool) -> IResNet:
+    """IResNet-``depth``; the keyword arguments are the declared model.* keys (facebench.models)."""
+    del num_classes  # the classifier is the loss head (facebench.losses)
+    net = IResNet(LAYERS[depth], in_channels=cfg.in_channels, image_size=cfg.data.image_size, width=width,
+                  embedding_size=neck_embedding_size(embedding_size), dropout=dropout)
+    _init(net, zero_init_residual=zero_init_residual)
     return net
-
-
-def variants() -> list[tuple[str, str, Callable[..., nn.Module]]]:
-    """(registry name, help, builder) for iresnet18/34/50/100."""
-    out = []
-    for depth, layers in LAYERS.items():
-        def builder(cfg: TrialConfig, *, num_classes: int, _l: tuple[int, ...] = layers) -> nn.Module:
-            del num_classes  # the classifier is the loss head (facebench.losses)
-            return build_iresnet(cfg, layers=_l)
-
-        out.append((f"iresnet{depth}", f"IResNet-{depth} (InsightFace face backbone, blocks {layers}; "
-                    "112x112 input as published)", builder))
-    return out

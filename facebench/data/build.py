@@ -16,10 +16,12 @@ from ..config import TrialConfig
 from ..errors import ConfigError, DataError
 from . import DATASETS
 from .arrays import ImageArray, PairIndex, TaskData
-from .cache import cached_images, default_cache_dir
+from .cache import cached_encoded, cached_images, default_cache_dir, file_fingerprint
 from .images import prepare_array
 from .layouts import find_lfw, list_att, list_identity_folder
-from .pairs import Pairs, check_no_leakage, person_of, read_pairs
+from .pairs import Pairs, check_no_leakage, parse_folds, person_of, read_pairs
+from .recordio import RecordSet, read_recordio, unpack
+from .sets import keys_digest, plan_sets, set_people
 from .splits import draw_pairs, holdout_identities
 from .synthetic import synthetic_faces
 
@@ -35,6 +37,7 @@ class FaceSource:
     memory: ImageArray | None = None
     default_test: str = "lfw"
     info: dict | None = None
+    records: RecordSet | None = None  # RecordIO: names are ``<identity>/<record key>``
 
 
 def build_task_data(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
@@ -59,6 +62,12 @@ def lfw_people_task(cfg: TrialConfig, *, progress: bool = False, train_folds: st
 def identity_folder_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
     return _face_task(cfg, FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root)),
                       progress=progress)
+
+
+def recordio_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    records = read_recordio(cfg.data.root)
+    ids = {name: [f"{name}/{k}" for k in keys] for name, keys in records.identities.items()}
+    return _face_task(cfg, FaceSource(ids, root=records.file.rec, records=records), progress=progress)
 
 
 def att_faces_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
@@ -91,22 +100,6 @@ def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
 
 # -- shared face pipeline ---------------------------------------------------------------------
 
-def parse_folds(spec: str, available: list[int]) -> list[int]:
-    """'0-4' or '0,2,4' -> [0, 1, 2, 3, 4]; every fold must exist in the pairs file."""
-    out: set[int] = set()
-    try:
-        for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise ConfigError(f"data.train_folds: {spec!r} is not a fold list like '0-4' or '0,2,4'") from None
-    bad = sorted(out - set(available))
-    if bad or not out:
-        raise ConfigError(f"data.train_folds: fold {bad[0] if bad else spec!r} not in the pairs file's folds "
-                          f"{available[0]}-{available[-1]}")
-    return sorted(out)
-
-
 def _lfw_dirs(cfg: TrialConfig, root: str) -> tuple[Path, Pairs]:
     image_dir, found = find_lfw(root)
     pairs_path = Path(cfg.data.pairs) if cfg.data.pairs else found
@@ -119,7 +112,9 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
     names = [n for i in identities for n in source.identities[i]]
     labels = np.repeat(np.arange(len(identities)), [len(source.identities[i]) for i in identities])
     d = cfg.data
-    if source.memory is not None:
+    if source.records is not None:
+        images = _load_records(source.records, names, d, progress=progress)
+    elif source.memory is not None:
         row = {n: k for k, n in enumerate(source.memory.names)}
         images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
                                color=d.color)
@@ -127,6 +122,19 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
         images = cached_images(source.root, names, size=d.image_size, crop=d.crop, color=d.color,
                                cache_dir=d.cache_dir, progress=progress)
     return ImageArray(images, labels, names, list(identities))
+
+
+def _load_records(records: RecordSet, names: list[str], d, *, progress: bool) -> np.ndarray:
+    keys = [int(n.rpartition("/")[2]) for n in names]
+    f = records.file
+
+    def encoded(i: int) -> tuple[bytes, str]:
+        where = f"{f.rec}: record {keys[i]}"
+        return unpack(f.read(keys[i]), where=where)[1], where
+
+    params = {"kind": "recordio", "file": file_fingerprint(f.rec), "keys": keys_digest(keys)}
+    return cached_encoded(params, len(keys), encoded, size=d.image_size, crop=d.crop, color=d.color,
+                          cache_dir=d.cache_dir, progress=progress, manifest={"source": str(f.rec), "names": names})
 
 
 def _select_train(cfg: TrialConfig, source: FaceSource) -> tuple[list[str], list[str]]:
@@ -148,6 +156,11 @@ def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskD
     test, test_pairs, test_info = _test_protocol(cfg, source, progress=progress)
     check_no_leakage(set(train_ids) | set(val_ids), test.identities,
                      where=f"data.train={cfg.data.train!r} vs test {test_info['test']!r}")
+    for _, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):  # tested at the end; checked before training
+        people = set_people(path, folds)
+        if people is not None:
+            check_no_leakage(set(train_ids) | set(val_ids), people, where=f"data.train={cfg.data.train!r} vs "
+                             f"eval.sets {path!r}{' folds ' + cfg.eval.set_folds if folds else ''}")
     train = _load(cfg, source, train_ids, progress=progress)
     val = _load(cfg, source, val_ids, progress=progress)
     val_pairs = draw_pairs(val.labels, pairs=cfg.data.val_pairs, folds=5, seed=cfg.train.seed)
@@ -175,7 +188,9 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     image_dir, pairs = _lfw_dirs(cfg, root)
     people_of = pairs.people_of_folds()  # verifies that each person is in exactly one fold
     folds = pairs.folds
-    if cfg.data.train == "lfw_people":
+    if cfg.data.test_folds:
+        folds = parse_folds(cfg.data.test_folds, folds, key="data.test_folds")
+    elif cfg.data.train == "lfw_people":
         train_folds = set((source.info or {})["train_folds"])
         folds = [f for f in folds if f not in train_folds]
         if not folds:

@@ -50,6 +50,14 @@ def _declare_resnets() -> None:
 
 
 _declare_resnets()
+for _depth, _layers in {18: "2-2-2-2", 34: "3-4-6-3", 50: "3-4-14-3", 100: "3-13-30-3"}.items():  # iresnet.LAYERS
+    # No model.neck: IResNet always ends in its BN-dropout-FC-BN output block, as InsightFace defines it.
+    BACKBONES.declare(f"iresnet{_depth}", f"IResNet-{_depth} (InsightFace's face backbone, {_layers} blocks; "
+                      "112x112 input as published)", "facebench.models.iresnet:build_iresnet", kind="embedding",
+                      requires=_CLASSIFIER, options={"depth": _depth},
+                      params={"width": _WIDTH, "embedding_size": _NECK["embedding_size"], "dropout": _NECK["dropout"],
+                              "zero_init_residual": Param(False, "zero-initialise the last BN of each residual "
+                                                                 "branch")})
 _AE = {"width": _WIDTH,
        "depth": Param(4, "number of stride-2 conv blocks", lo=1, hi=6),
        "embedding_size": Param(None, "embedding size = the latent size (default 128)", type=Optional[int], lo=1, hi=16384)}

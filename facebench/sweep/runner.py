@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
                            cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
     paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
     # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
-    paths = replace(paths, study_url=check_all(paths, address=None if local and not address else address))
+    check_all(paths, address=None if local and not address else address)
     _prepare_dir(paths, resume=resume, fresh=fresh)
     samples = check_space(spec)
     if local:

@@ -61,6 +61,33 @@ def engine_kwargs(url: str) -> dict:
     return {}
 
 
+# Any fixed key: every facebench driver takes the same PostgreSQL advisory lock around creating the schema.
+SCHEMA_LOCK = 0x66616365
+
+
+def study_storage(url: str):
+    """Optuna's RDBStorage for ``url``. Two drivers starting at once against a new PostgreSQL database would
+    both create Optuna's tables and types, and one fails (duplicate type): the creation is serialized by an
+    advisory lock held on a separate connection while RDBStorage creates (or finds) the schema."""
+    import optuna
+
+    if not url.startswith("postgresql"):
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url))
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool, **engine_kwargs(url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
+            try:
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url))
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
+
+
 def check_study_db(url: str) -> None:
     """Connect once (SELECT 1) without creating any table: the study itself is created only after this."""
     if url.startswith("sqlite"):

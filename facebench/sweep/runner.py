@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..io import atomic_write_json
 from ..ownership import claim_dir, remove_owned
 from . import storage as bucket
-from .preflight import check_all, engine_kwargs, redact
+from .preflight import check_all, redact, study_storage
 from .spec import ALIAS_MARK, SweepSpec
 
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
@@ -257,7 +257,7 @@ def make_searcher(spec: SweepSpec, study_url: str):
 
     from .search import StudySearch
 
-    storage = optuna.storages.RDBStorage(study_url, engine_kwargs=engine_kwargs(study_url))
+    storage = study_storage(study_url)
     if spec.sampler == "grid":
         sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=spec.seed)
     elif spec.sampler == "random":

@@ -76,7 +76,8 @@ LOSSES.declare("vae", "VAE: recon + beta * KL (beta-VAE, Higgins et al. 2017), o
                f"{_RECON}:VAEObjective", kind="reconstruction",
                requires={"task": ("autoencoder",), "model.backbone": ("vae",)},
                params={"beta": Param(1.0, "KL weight beta", lo=0.0, search=(0.05, 10.0, True)),
-                       "beta_warmup_epochs": Param(0, "epochs of linear beta warm-up from 0", lo=0),
+                       "beta_warmup_epochs": Param(0, "epochs of linear beta warm-up from 0", lo=0,
+                                                   search=(0.0, 1 / 3, False), per_epoch=True),
                        "recon_reduction": _RECON_REDUCTION})
 
 

@@ -24,11 +24,12 @@ def add_parser(subparsers) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..config import TrialConfig, load_file, parse_overrides
+
+    values = load_file(args.config) if args.config else {}  # before torch is imported: a bad file fails fast
+    cfg = TrialConfig.from_dict({**values, **parse_overrides(args.overrides)})
     from .record import default_trial_dir
     from .trial import run_trial
 
-    values = load_file(args.config) if args.config else {}
-    cfg = TrialConfig.from_dict({**values, **parse_overrides(args.overrides)})
     out = args.out or str(default_trial_dir(cfg.to_flat()))
     bar = _Progress(cfg.train.epochs, enabled=not args.quiet)
     try:

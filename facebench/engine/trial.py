@@ -6,6 +6,7 @@ The sweep adapter passes ``tune.report`` as ``report``; the CLI passes a printer
 
 from __future__ import annotations
 
+import errno
 import time
 import traceback
 from pathlib import Path
@@ -15,7 +16,7 @@ import torch
 
 from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
-from .checkpoint import (check_same_config, cpu_state_dict, load_checkpoint, rng_state,
+from .checkpoint import (check_complete, check_same_config, cpu_state_dict, load_checkpoint, rng_state,
                          save_checkpoint, seed_everything, set_rng_state)
 from .loop import NonFiniteLoss, Setup, build_setup, peak_mem_mb, resolve_device, train_one_epoch
 from .record import CHECKPOINT, TrialDir, default_trial_dir, device_name, make_meta
@@ -57,8 +58,11 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
     except NonFiniteLoss as e:
         return _failed(tdir, flat, meta, history, started, reason=str(e), tb=None)
     except Exception as e:  # noqa: BLE001 - a trial's failure is data for the sweep, not a crash of it
-        result = _failed(tdir, flat, meta, history, started, reason=_reason(e), tb=traceback.format_exc())
-        if raise_on_error or isinstance(e, FacebenchError):
+        try:
+            result = _failed(tdir, flat, meta, history, started, reason=_reason(e), tb=traceback.format_exc())
+        except OSError:
+            raise e from None  # the disk that failed the trial refuses its record too: the first error tells why
+        if raise_on_error or isinstance(e, FacebenchError) or _is_environment(e):
             raise
         return result
 
@@ -85,6 +89,12 @@ def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool)
     shown = ", ".join(f"{k}: there {before.get(k)!r} vs now {flat.get(k)!r}" for k in diff[:3])
     raise ConfigError(f"{tdir.path}: holds a {previous['status']} trial of another config ({shown}); pass "
                       "--overwrite to replace it, or choose another --out")
+
+
+def _is_environment(e: BaseException) -> bool:
+    """A full, read-only or forbidden disk is the machine's problem, not the recipe's: raised, not scored."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
+                                                  errno.EDQUOT, errno.ENOTDIR, errno.EISDIR)
 
 
 def _reason(e: BaseException) -> str:
@@ -116,6 +126,7 @@ def _execute(cfg: TrialConfig, flat: dict, tdir: TrialDir, meta: dict, history: 
     state = None
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
+        check_complete(ckpt_path, state)
         check_same_config(ckpt_path, state["config"], flat)
         previous = tdir.read_result()
         if previous and previous.get("status") == "completed" and state["epoch"] >= cfg.train.epochs:

@@ -63,10 +63,10 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     spec = _with_overrides(spec, num_samples=num_samples, gpus_per_trial=gpus_per_trial,
                            cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
     paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
+    samples = check_space(spec)  # a space that raises or proposes an invalid config fails before any folder is made
     # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
     check_all(paths, address=None if local and not address else address)
     _prepare_dir(paths, resume=resume, fresh=fresh)
-    samples = check_space(spec)
     if local:
         warm_data_cache([spec.trial_config(p) for p in samples])
     for key, value in RAY_ENV.items():

@@ -21,9 +21,6 @@ from .layouts import find_lfw, list_identity_folder
 from .pairs import parse_folds, read_pairs
 from .recordio import RecordSet, find_recordio, read_recordio, unpack
 
-# The five standard benchmarks by file stem, in the order papers print them.
-PAPER_NAMES = {"lfw": "LFW", "cfp_fp": "CFP-FP", "agedb_30": "AgeDB-30", "calfw": "CALFW", "cplfw": "CPLFW"}
-
 
 @dataclass
 class VerificationSet:

@@ -217,6 +217,12 @@ def report_of(kind: str):
         (trial / "result.json").write_text(json.dumps({"status": "completed", "metrics": {"test_accuracy_mean": 0.99},
                                                        "config": {}}))
         out = d / "report"
+        if kind == "out is a folder of the user's":
+            (trial / "result.json").write_text(json.dumps({"status": "completed", "config": TINY, "metrics": {}}))
+            out = d / "mine"
+            out.mkdir()
+            keep(out)
+            (out / "index.html").write_text("<p>the user's own page</p>")
         if kind == "out is a file":
             (trial / "result.json").write_text(json.dumps({"status": "completed", "config": TINY, "metrics": {}}))
             out = keep(d)

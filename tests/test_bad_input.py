@@ -99,6 +99,8 @@ CASES = {
     # report
     "report: result.json without a config": (b.report_of("no config"), "trial: no config", 2),
     "report: --out is a file": (b.report_of("out is a file"), "notes.txt", 2),
+    "report: --out is a folder of the user's": (b.report_of("out is a folder of the user's"),
+                                                "mine: this folder was not created by facebench", 2),
 }
 
 

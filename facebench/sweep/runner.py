@@ -19,9 +19,10 @@ from ..io import atomic_write_json
 from .spec import ALIAS_MARK, SweepSpec
 
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
-# callbacks (they import torch in the driver and duplicate what the trial directory records).
+# callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
+# about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto"}
+           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto", "TUNE_WARN_THRESHOLD_S": "5"}
 
 
 @dataclass(frozen=True)
@@ -56,29 +57,58 @@ def sweep_paths(name: str, *, results_dir: str | None, storage: str | None, stud
 def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None, storage: str | None = None,
               study_db: str | None = None, resume: bool = False, fresh: bool = False, num_samples: int | None = None,
               gpus_per_trial: float | None = None, cpus_per_trial: float | None = None,
-              max_concurrent: int | None = None, results_dir: str | None = None, verbose: int = 1) -> dict:
-    """Run (or resume) ``spec`` and return the summary dict also written to ``summary.json``."""
+              max_concurrent: int | None = None, results_dir: str | None = None, verbose: int = 1,
+              trackers: tuple[str, ...] = (), mlflow_uri: str | None = None) -> dict:
+    """Run (or resume) ``spec`` and return the summary dict also written to ``summary.json``.
+
+    ``verbose``: 0 nothing while it runs, 1 one progress line (progress.py), 2 Ray's status table and the
+    trials' own output. ``trackers``: "tensorboard", "mlflow" (Ray Tune's logger callbacks)."""
     spec = _with_overrides(spec, num_samples=num_samples, gpus_per_trial=gpus_per_trial,
                            cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
     paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
-    _prepare_dir(paths, resume=resume, fresh=fresh)
-    samples = check_space(spec)
-    if local:
-        warm_data_cache([spec.trial_config(p) for p in samples])
+    created = _prepare_dir(paths, resume=resume, fresh=fresh)
+    try:
+        samples = check_space(spec)
+        if spec.cover:
+            spec = _with_cover(spec, explicit_samples=num_samples is not None)
+        if local:
+            warm_data_cache([spec.trial_config(p) for p in samples])
+        grid, wall_s = _fit(spec, paths, local=local, address=address, resume=resume, samples=samples,
+                            verbose=verbose, trackers=trackers, mlflow_uri=mlflow_uri)
+    except BaseException:
+        _remove_empty(created)   # a sweep that failed before any trial ran leaves no empty folders behind
+        raise
+    from .summary import summarize
+
+    return summarize(spec, paths, grid, wall_s=wall_s)
+
+
+def _fit(spec: SweepSpec, paths: SweepPaths, *, local: bool, address: str | None, resume: bool, samples: list[dict],
+         verbose: int, trackers: tuple[str, ...], mlflow_uri: str | None) -> tuple[Any, float]:
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
     import ray
 
-    started = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial)
+    from .progress import keep_ray_logs
+
+    callbacks = []
+    if trackers:
+        from .trackers import tracker_callbacks
+
+        callbacks = tracker_callbacks(trackers, name=spec.name, sweep_dir=paths.sweep_dir,
+                                      mlflow_tracking_uri=mlflow_uri, trial_config=spec.trial_config)
+    temp_dir = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial, verbose=verbose)
     t0 = time.time()
     try:
         _check_resources(spec, local=local and not address)
-        tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose)
-        grid = tuner.fit()
+        tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose,
+                             callbacks=callbacks)
+        return tuner.fit(), time.time() - t0
     finally:
-        if started:
+        if temp_dir is not None:
             ray.shutdown()
-    from .summary import summarize
+            if temp_dir:
+                keep_ray_logs(temp_dir, paths.sweep_dir)
 
     return summarize(spec, paths, grid, wall_s=time.time() - t0)
 
@@ -94,14 +124,35 @@ def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
     return spec
 
 
-def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
+def _with_cover(spec: SweepSpec, *, explicit_samples: bool) -> SweepSpec:
+    """A smoke run's first trials cover every categorical choice; it runs at least that many unless
+    --num-samples says otherwise."""
+    from .cover import covering_points
+
+    points = covering_points(spec)
+    n = spec.num_samples if explicit_samples else max(spec.num_samples, len(points))
+    return spec.replace(start_points=tuple(points[:n]), num_samples=n)
+
+
+def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> list[Path]:
+    """Check and create the sweep folder; returns the folders this call created (innermost last)."""
     state = paths.sweep_dir / "ray"
     if fresh and not resume and paths.sweep_dir.exists():
         shutil.rmtree(paths.sweep_dir)
     elif not resume and state.exists() and any(state.iterdir()):
         raise ConfigError(f"{paths.sweep_dir}: a sweep with this name already ran there; pass --resume to "
                           "continue it, --fresh to delete it, or another --results folder")
+    created = [d for d in (*reversed(paths.trials.parents), paths.trials) if not d.exists()]
     paths.trials.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_empty(created: list[Path]) -> None:
+    for d in reversed(created):
+        try:
+            d.rmdir()   # only an empty folder; one holding anything (a study, a trial) stays
+        except OSError:
+            return
 
 
 def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
@@ -140,25 +191,29 @@ def warm_data_cache(samples: list[dict], *, limit: int = 4) -> None:
             build_task_data(TrialConfig.from_dict(flat))
 
 
-def _init_ray(*, local: bool, address: str | None, gpus: float) -> bool:
-    """Start or join Ray; return True when this call started it (so it must shut it down)."""
+def _init_ray(*, local: bool, address: str | None, gpus: float, verbose: int = 1) -> str | None:
+    """Start or join Ray. Returns None when Ray was already running (the caller leaves it be), else what this
+    call started: a private local Ray's temp dir (whose logs go to the sweep folder), or "" for a cluster."""
     import ray
 
+    from .progress import ray_temp_dir
+
     if ray.is_initialized():
-        return False
+        return None
     if local and not address:
         # GPUs: Ray's own detection (CUDA_VISIBLE_DEVICES / NVML); a GPU sweep on a machine without one is then
         # refused by _check_resources instead of scheduling "GPU" trials onto the CPU.
+        temp_dir = ray_temp_dir()
         ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=None if gpus > 0 else 0,
-                 include_dashboard=False, logging_level="WARNING", log_to_driver=True)
-        return True
+                 include_dashboard=False, logging_level="WARNING", log_to_driver=verbose >= 2, _temp_dir=temp_dir)
+        return temp_dir
     target = address or os.environ.get("RAY_ADDRESS") or "auto"
     try:
         ray.init(address=target, logging_level="WARNING")
     except ConnectionError as e:
         raise ConfigError(f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
                           "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")
-    return True
+    return ""
 
 
 def _check_resources(spec: SweepSpec, *, local: bool) -> None:
@@ -185,7 +240,8 @@ def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
     return varying[:limit]
 
 
-def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_columns: list[str], verbose: int):
+def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_columns: list[str], verbose: int,
+                 callbacks: list = ()):
     from ray import tune
 
     from .trainable import TrialSetup, train_trial, trial_dirname
@@ -214,9 +270,15 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_colu
                                 parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
     from ray.tune.logger import JsonLoggerCallback
 
-    # The JSON logger alone: ResultGrid reads it; CSV/TensorBoard loggers would import torch in the driver.
-    run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=verbose,
-                                progress_reporter=reporter, callbacks=[JsonLoggerCallback()],
+    from .progress import ProgressLine
+
+    # The JSON logger (ResultGrid reads it) and the trackers asked for; Tune's automatic CSV/TensorBoard
+    # loggers are off (RAY_ENV). Ray's table only with --verbose; otherwise one progress line.
+    callbacks = [JsonLoggerCallback(), *callbacks]
+    if verbose == 1:
+        callbacks.append(ProgressLine(name=spec.name, metric=spec.metric, mode=spec.mode, total=spec.num_samples))
+    run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
+                                progress_reporter=reporter, callbacks=callbacks,
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
@@ -245,7 +307,7 @@ def make_searcher(spec: SweepSpec, study_url: str):
     else:
         sampler = optuna.samplers.TPESampler(seed=spec.seed)
     return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
-                       study_name=spec.name, storage=storage)
+                       study_name=spec.name, storage=storage, start_points=spec.start_points)
 
 
 def _redact(url: str) -> str:

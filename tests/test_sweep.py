@@ -207,3 +207,33 @@ def test_log_flag_names_the_trackers():
     assert parse_trackers(["tensorboard,mlflow", "tensorboard"]) == ("tensorboard", "mlflow")
     with pytest.raises(ConfigError, match="'wandb': not a tracker; choose from: tensorboard, mlflow"):
         parse_trackers(["wandb"])
+
+
+def test_onprem_yaml_passes_rays_own_validation():
+    """cluster/onprem.yaml (Ray's local provider); cluster/e2e-local.sh runs it for real (CI, as root)."""
+    import copy
+
+    import yaml
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load((ROOT / "cluster" / "onprem.yaml").read_text())
+    validate_config(prepare_config(copy.deepcopy(config)))
+    assert config["provider"]["type"] == "local" and config["provider"]["head_ip"]
+    assert any('-e ".[cluster]"' in c for c in config["setup_commands"])
+    assert all("${RAY_START_ARGS:-}" in c[-1] for c in (config["head_start_ray_commands"],
+                                                        config["worker_start_ray_commands"]))
+
+
+def test_schedule_ranges_come_from_the_declarations_and_scale_with_epochs():
+    from facebench.optim import SCHEDULERS
+
+    draws = [p for _, p in _draw(partial(space.suggest_schedule, schedules=("step", "cosine", "onecycle"), epochs=21))]
+    steps = [p["schedule.step_size"] for p in draws if p["schedule.name"] == "step"]
+    warm = [p["schedule.warmup_epochs"] for p in draws if p["schedule.name"] == "cosine"]
+    pct = [p["schedule.pct_start"] for p in draws if p["schedule.name"] == "onecycle"]
+    assert steps and min(steps) >= 7 and max(steps) <= 21 and all(isinstance(s, int) for s in steps)  # [1/3, 1] x 21
+    assert warm and 0.0 <= min(warm) and max(warm) <= 0.2 * 21
+    lo, hi, _ = SCHEDULERS.get("onecycle").params["pct_start"].search
+    assert pct and lo <= min(pct) and max(pct) <= hi
+    assert all(set(p) <= {"schedule.name", "schedule.step_size", "schedule.warmup_epochs", "schedule.pct_start"}
+               for p in draws)  # a key no variant gives a search range is never suggested

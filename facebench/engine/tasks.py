@@ -78,7 +78,8 @@ class _Task:
                                    fold=pairs.fold, result=result, metric=metric)
         test = result  # the loop's last pass: the test protocol, touched once
         atomic_write_json(out_dir / "verification.json", test.to_json())
-        return {**test.summary("test_"), **test_sets(self.s.cfg, self.verify, out_dir)}
+        people = set(d.train.classes) | set(d.val.classes)
+        return {**test.summary("test_"), **test_sets(self.s.cfg, self.verify, out_dir, people=people)}
 
 
 class ClassificationTask(_Task):

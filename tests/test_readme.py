@@ -42,8 +42,13 @@ def test_every_readme_command_names_real_things():
     seen = 0
     for block in bash_blocks(README.read_text(encoding="utf-8")):
         for cmd in commands(block):
-            for part in re.split(r"&&|;|\|", cmd):
-                words = shlex.split(part, comments=True)
+            lex = shlex.shlex(cmd, posix=True, punctuation_chars=True)
+            lex.whitespace_split = True
+            tokens = list(lex)   # operators (&&, |, ;) are tokens of their own; "# ..." comments are dropped
+            parts = [[]]
+            for t in tokens:
+                parts.append([]) if t in ("&&", "||", "|", ";", "&") else parts[-1].append(t)
+            for words in parts:
                 for i, w in enumerate(words):
                     if w.endswith("facebench") and i + 1 < len(words) and not words[i + 1].startswith("-"):
                         assert words[i + 1] in sub, f"README: `{cmd}` uses an unknown subcommand {words[i + 1]!r}"

@@ -90,10 +90,13 @@ def format_result(result, *, metric: str) -> str:
 
 
 def _load_trial(path: str, args: argparse.Namespace) -> dict:
-    from ..errors import ConfigError
-    from .files import read_verification_npz
+    from ..errors import ConfigError, DataError
+    from .files import VERIFICATION_NPZ, read_verification_npz
 
     p = Path(path)
+    if not p.exists():
+        raise DataError(f"{path}: not found (looked for {p.absolute()}); expected a trial folder (holding "
+                        f"{VERIFICATION_NPZ}), such a .npz, or an embeddings file with --pairs")
     if p.is_dir() or (p.suffix.lower() == ".npz" and _is_verification_npz(p)):
         return read_verification_npz(p)
     if not args.pairs:

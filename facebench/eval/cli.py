@@ -85,8 +85,8 @@ def format_result(result, *, metric: str) -> str:
 
 
 def _load_trial(path: str, args: argparse.Namespace) -> dict:
+    from ..artefacts import read_verification_npz
     from ..errors import ConfigError
-    from .files import read_verification_npz
 
     p = Path(path)
     if p.is_dir() or (p.suffix.lower() == ".npz" and _is_verification_npz(p)):
@@ -97,12 +97,12 @@ def _load_trial(path: str, args: argparse.Namespace) -> dict:
 
 
 def _is_verification_npz(path: Path) -> bool:
-    import numpy as np
+    from ..artefacts import load_npz
+    from ..errors import DataError
 
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return "scores" in z.files
-    except (OSError, ValueError):
+        return "scores" in load_npz(path)
+    except DataError:
         return False  # read_embeddings reports the file properly
 
 

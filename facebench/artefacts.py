@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,6 +27,7 @@ import pyarrow.parquet as pq
 
 from .errors import DataError
 from .io import append_jsonl, atomic_path, atomic_write_json, atomic_write_text, dumps_json
+from .ownership import claim_dir, remove_stale_temps
 
 SCHEMA_VERSION = 2  # 1: tables built by the report from npz/JSON artefacts; 2: tables written by the engine
 CONFIG, META, EPOCHS_LOG, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
@@ -57,6 +59,11 @@ class TrialDir:
         self.path = Path(path)
         self.artefacts = self.path / ARTEFACTS
 
+    def claim(self) -> None:
+        """Create the folder with facebench's marker, or accept one facebench created (else ConfigError)."""
+        claim_dir(self.path, "trial")
+        remove_stale_temps(self.path)  # atomic writes killed midway (a SIGKILL during a checkpoint save)
+
     def start(self, flat_config: dict[str, Any], meta: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path / CONFIG, flat_config)
@@ -81,10 +88,12 @@ class TrialDir:
         return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
 
     def clear(self) -> None:
-        """--no-resume: forget previous attempts' checkpoint, epochs, tables and result (arrays are overwritten)."""
-        for path in [self.path / n for n in (CHECKPOINT, EPOCHS_LOG, RESULT)] + [table_path(self.artefacts, n)
-                                                                                  for n in TABLES]:
-            path.unlink(missing_ok=True)
+        """--no-resume / --overwrite: forget previous attempts' checkpoint, epochs, result and artefacts (what
+        the sweep adapter wrote, ray.json, stays)."""
+        for name in (CHECKPOINT, EPOCHS_LOG, RESULT):
+            (self.path / name).unlink(missing_ok=True)
+        if self.artefacts.is_dir() and not self.artefacts.is_symlink():
+            shutil.rmtree(self.artefacts)
 
 
 # -- tables ------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 import numbers
 import typing
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from .configfile import flatten_unique, load_config_file
 from .errors import ConfigError
 
 TASKS = ("face", "autoencoder", "cifar")
@@ -302,14 +302,8 @@ def describe_keys() -> list[tuple[str, str, str, str]]:
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in values.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+    """Nested to flat keys; a key given both flat and nested is a ConfigError (facebench.configfile)."""
+    return flatten_unique(values, prefix)
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -324,32 +318,8 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        elif path.suffix == ".toml":
-            import tomllib
-
-            data = tomllib.loads(text)
-        else:
-            raise ConfigError(f"{path}: unknown config format {path.suffix!r}; use .json, .yaml or .toml")
-    except (json.JSONDecodeError, ValueError) as e:  # yaml.YAMLError and TOMLDecodeError are ValueErrors or have marks
-        raise ConfigError(f"{path}: cannot parse: {e}") from None
-    except Exception as e:  # yaml.YAMLError is not a ValueError
-        if type(e).__module__.startswith("yaml"):
-            raise ConfigError(f"{path}: cannot parse: {e}") from None
-        raise
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping of config keys")
-    return flatten(data)
+    """A config file as a flat dict; a repeated key, bad encoding or parse error names the file."""
+    return load_config_file(path)
 
 
 _TRUE = {"true", "1", "yes", "on"}

@@ -142,7 +142,7 @@ def test_cluster_yaml_passes_rays_own_validation():
     config = yaml.safe_load((ROOT / "cluster" / "cluster.yaml").read_text())
     validate_config(prepare_config(copy.deepcopy(config)))
     assert config["available_node_types"][config["head_node_type"]]["resources"] == {"CPU": 0}
-    assert any("pip install" in c and "-e ." in c for c in config["setup_commands"])
+    assert any("pip install" in c and '-e ".[cluster]"' in c for c in config["setup_commands"])
     config["available_node_types"]["worker.gpu"]["min_workerz"] = 0   # the validation is real: a typo fails
     with pytest.raises(Exception, match="min_workerz"):
         validate_config(prepare_config(config))

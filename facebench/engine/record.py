@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 
-
 def trial_id(flat_config: dict[str, Any]) -> str:
     """``<name or task>-<8 hex of the config hash>``: the same config maps to the same directory."""
     digest = hashlib.sha1(json.dumps(flat_config, sort_keys=True).encode()).hexdigest()[:8]
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", flat_config.get("name") or flat_config["task"])[:40]
+    # A folder name (facebench.ownership.check_name): no separators, no leading dot.
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", flat_config.get("name") or "").lstrip("._-")[:40] or flat_config["task"]
     return f"{stem}-{digest}"
 
 

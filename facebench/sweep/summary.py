@@ -41,9 +41,7 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
     vals = [r[spec.metric] for r in epochs if isinstance(r.get(spec.metric), (int, float))]
     best_seen = (max if spec.mode == "max" else min)(vals) if vals else None
     record = read_json(trial_dir / "result.json")
-    if record is None and paths.is_uri:
-        record = _record_from_tune(result)   # the trial dir lives on the worker and in the bucket
-    elif record is None:
+    if record is None:   # with a bucket, the driver pulled every trial folder before this
         record = _record_unfinished(trial_dir, result, epochs, spec.metric, best_seen)
     metrics = record.get("metrics") or {}
     best = metrics.get(f"best_{spec.metric}", best_seen)
@@ -60,15 +58,6 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
 def _error_reason(error: BaseException) -> str:
     lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
-
-
-def _record_from_tune(result: Any) -> dict:
-    metrics = result.metrics or {}
-    if result.error is not None:
-        return {"status": "failed", "reason": _error_reason(result.error), "metrics": {}}
-    status = metrics.get("trial_status", "stopped")
-    return {"status": status, "reason": "" if status != "stopped" else "stopped by the scheduler",
-            "metrics": {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}}
 
 
 def _record_unfinished(trial_dir: Path, result: Any, epochs: list, metric: str, best: float | None) -> dict:

@@ -188,6 +188,19 @@ def _dataset_table(paths: list[str], index: list[int], fs: Any, name: str) -> pa
     return table.append_column("trial_index", pa.array(np.concatenate(owner) if owner else [], pa.int32()))
 
 
+def write_verification(artefacts_dir: str | Path, result: Any, *, scores: np.ndarray, same: np.ndarray,
+                       fold: np.ndarray, metric: str, split: str) -> None:
+    """One split's verification artefacts: ``[val_]verification.npz``; for the test split also
+    ``verification.json`` (the whole ``VerificationResult``) and the ``folds`` and ``roc`` tables."""
+    prefix = "" if split == "test" else f"{split}_"
+    write_verification_npz(Path(artefacts_dir) / f"{prefix}{VERIFICATION_NPZ}", scores=scores, same=same,
+                           fold=fold, result=result, metric=metric)
+    if split == "test":
+        atomic_write_json(Path(artefacts_dir) / "verification.json", result.to_json())
+        for name, cols in verification_columns(result, fold, split).items():
+            write_table(artefacts_dir, name, cols)
+
+
 def verification_columns(result: Any, fold: np.ndarray, split: str) -> dict[str, dict[str, list]]:
     """``folds`` and ``roc`` columns of one ``facebench.eval.verification.VerificationResult``."""
     fold = np.asarray(fold)

@@ -17,7 +17,6 @@ import torch
 import torch.nn.functional as F
 
 from .. import artefacts
-from ..io import atomic_write_json
 from . import probes
 from .checkpoint import cpu_state_dict
 from .loop import NonFiniteLoss
@@ -89,16 +88,11 @@ class _Task:
 
     def final(self, out_dir: Path) -> dict[str, float]:
         d = self.data
-        for split, images, pairs in (("val_", d.val.images, d.val_pairs), ("", d.test.images, d.test_pairs)):
+        for split, images, pairs in (("val", d.val.images, d.val_pairs), ("test", d.test.images, d.test_pairs)):
             result, scores = self.verify(images, pairs)
-            artefacts.write_verification_npz(out_dir / f"{split}{artefacts.VERIFICATION_NPZ}", scores=scores,
-                                             same=pairs.same, fold=pairs.fold, result=result,
-                                             metric=self.eval_cfg.metric)
-        test = result  # the loop's last pass: the test protocol, touched once
-        atomic_write_json(out_dir / "verification.json", test.to_json())
-        for name, cols in artefacts.verification_columns(test, d.test_pairs.fold, "test").items():
-            artefacts.write_table(out_dir, name, cols)
-        return test.summary("test_")
+            artefacts.write_verification(out_dir, result, scores=scores, same=pairs.same, fold=pairs.fold,
+                                         metric=self.eval_cfg.metric, split=split)
+        return result.summary("test_")  # the loop's last pass: the test protocol, touched once
 
 
 class ClassificationTask(_Task):

@@ -1,6 +1,6 @@
 """``build_task_data``: config -> train / validation / test arrays, with the cache, splits and leakage guard.
 
-Each registered dataset returns the TRAINING identities (or classes) of its source; the shared code
+Each face dataset (declared in ``facebench.data``) reads the TRAINING identities of its source; the shared code
 here filters, holds out validation identities, loads images through the cache, attaches the test
 protocol named by ``data.test`` and refuses identity leakage.
 """
@@ -10,22 +10,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from ..config import TrialConfig
 from ..errors import ConfigError, DataError
-from ..registry import Registry
+from . import DATASETS
 from .arrays import ImageArray, PairIndex, TaskData
-from .cache import cached_images, default_cache_dir
+from .cache import cached_encoded, cached_images, default_cache_dir, file_fingerprint
 from .images import prepare_array
 from .layouts import find_lfw, list_att, list_identity_folder
-from .pairs import Pairs, check_no_leakage, person_of, read_pairs
+from .pairs import Pairs, check_no_leakage, parse_folds, person_of, read_pairs
+from .recordio import RecordSet, read_recordio, unpack
+from .sets import keys_digest, plan_sets, set_people
 from .splits import draw_pairs, holdout_identities
 from .synthetic import synthetic_faces
 
-DATASETS = Registry("dataset")
 SYNTHETIC_TEST_FOLDS = 10
 
 
@@ -38,23 +37,43 @@ class FaceSource:
     memory: ImageArray | None = None
     default_test: str = "lfw"
     info: dict | None = None
+    records: RecordSet | None = None  # RecordIO: names are ``<identity>/<record key>``
 
 
 def build_task_data(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
     """The arrays one trial trains, validates and tests on; see docs/datasets.md for the semantics."""
-    build: Callable = DATASETS.get(cfg.data.train, key="data.train")
-    if cfg.task == "cifar":
+    return DATASETS.get(cfg.data.train).load()(cfg, progress=progress, **cfg.params("data"))
+
+
+# -- datasets (declared in facebench.data) ----------------------------------------------------
+
+def synthetic_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    if cfg.task == "cifar":  # ten synthetic identities as classes
         from .cifar import build_cifar_task
 
         return build_cifar_task(cfg, progress=progress)
-    source: FaceSource = build(cfg)
-    return _face_task(cfg, source, progress=progress)
+    return _face_task(cfg, _synthetic(cfg), progress=progress)
 
 
-# -- datasets ---------------------------------------------------------------------------------
+def lfw_people_task(cfg: TrialConfig, *, progress: bool = False, train_folds: str) -> TaskData:
+    return _face_task(cfg, _lfw_people(cfg, train_folds), progress=progress)
 
-@DATASETS.register("synthetic", help="face-like synthetic identities drawn with numpy, deterministic by seed "
-                   "(data.synthetic_*)")
+
+def identity_folder_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    return _face_task(cfg, FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root)),
+                      progress=progress)
+
+
+def recordio_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    records = read_recordio(cfg.data.root)
+    ids = {name: [f"{name}/{k}" for k in keys] for name, keys in records.identities.items()}
+    return _face_task(cfg, FaceSource(ids, root=records.file.rec, records=records), progress=progress)
+
+
+def att_faces_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    return _face_task(cfg, FaceSource(list_att(cfg.data.root), root=Path(cfg.data.root)), progress=progress)
+
+
 def _synthetic(cfg: TrialConfig) -> FaceSource:
     d = cfg.data
     faces = synthetic_faces(identities=d.synthetic_identities, images_per_identity=d.synthetic_images,
@@ -65,11 +84,9 @@ def _synthetic(cfg: TrialConfig) -> FaceSource:
     return FaceSource(ids, memory=faces, default_test="synthetic")
 
 
-@DATASETS.register("lfw_people", help="LFW people of the folds data.train_folds (data.root: LFW folder + "
-                   "pairs.txt); tested on the other folds")
-def _lfw_people(cfg: TrialConfig) -> FaceSource:
+def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
     image_dir, pairs = _lfw_dirs(cfg, cfg.data.root)
-    folds = parse_folds(cfg.data.train_folds, pairs.folds)
+    folds = parse_folds(train_folds, pairs.folds)
     people_of = pairs.people_of_folds()
     people = set().union(*(people_of[f] for f in folds))
     listing = list_identity_folder(image_dir)
@@ -81,39 +98,7 @@ def _lfw_people(cfg: TrialConfig) -> FaceSource:
                       info={"train_folds": folds, "pairs": pairs.source})
 
 
-@DATASETS.register("identity_folder", help="one folder of images per identity (CASIA-WebFace layout); "
-                   "tested on all LFW folds at data.test_root")
-def _identity_folder(cfg: TrialConfig) -> FaceSource:
-    return FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root))
-
-
-@DATASETS.register("att_faces", help="AT&T (ORL) faces s<k>/<n>.pgm; tested on all LFW folds at data.test_root")
-def _att_faces(cfg: TrialConfig) -> FaceSource:
-    return FaceSource(list_att(cfg.data.root), root=Path(cfg.data.root))
-
-
-@DATASETS.register("cifar10", help="CIFAR-10: official python batches or train/test image folders (task cifar)")
-def _cifar10(cfg: TrialConfig) -> FaceSource:
-    raise ConfigError(f"data.train: 'cifar10' is for task 'cifar', not {cfg.task!r}")
-
-
 # -- shared face pipeline ---------------------------------------------------------------------
-
-def parse_folds(spec: str, available: list[int]) -> list[int]:
-    """'0-4' or '0,2,4' -> [0, 1, 2, 3, 4]; every fold must exist in the pairs file."""
-    out: set[int] = set()
-    try:
-        for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise ConfigError(f"data.train_folds: {spec!r} is not a fold list like '0-4' or '0,2,4'") from None
-    bad = sorted(out - set(available))
-    if bad or not out:
-        raise ConfigError(f"data.train_folds: fold {bad[0] if bad else spec!r} not in the pairs file's folds "
-                          f"{available[0]}-{available[-1]}")
-    return sorted(out)
-
 
 def _lfw_dirs(cfg: TrialConfig, root: str) -> tuple[Path, Pairs]:
     image_dir, found = find_lfw(root)
@@ -127,7 +112,9 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
     names = [n for i in identities for n in source.identities[i]]
     labels = np.repeat(np.arange(len(identities)), [len(source.identities[i]) for i in identities])
     d = cfg.data
-    if source.memory is not None:
+    if source.records is not None:
+        images = _load_records(source.records, names, d, progress=progress)
+    elif source.memory is not None:
         row = {n: k for k, n in enumerate(source.memory.names)}
         images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
                                color=d.color)
@@ -135,6 +122,19 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
         images = cached_images(source.root, names, size=d.image_size, crop=d.crop, color=d.color,
                                cache_dir=d.cache_dir, progress=progress)
     return ImageArray(images, labels, names, list(identities))
+
+
+def _load_records(records: RecordSet, names: list[str], d, *, progress: bool) -> np.ndarray:
+    keys = [int(n.rpartition("/")[2]) for n in names]
+    f = records.file
+
+    def encoded(i: int) -> tuple[bytes, str]:
+        where = f"{f.rec}: record {keys[i]}"
+        return unpack(f.read(keys[i]), where=where)[1], where
+
+    params = {"kind": "recordio", "file": file_fingerprint(f.rec), "keys": keys_digest(keys)}
+    return cached_encoded(params, len(keys), encoded, size=d.image_size, crop=d.crop, color=d.color,
+                          cache_dir=d.cache_dir, progress=progress, manifest={"source": str(f.rec), "names": names})
 
 
 def _select_train(cfg: TrialConfig, source: FaceSource) -> tuple[list[str], list[str]]:
@@ -156,6 +156,11 @@ def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskD
     test, test_pairs, test_info = _test_protocol(cfg, source, progress=progress)
     check_no_leakage(set(train_ids) | set(val_ids), test.identities,
                      where=f"data.train={cfg.data.train!r} vs test {test_info['test']!r}")
+    for _, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):  # tested at the end; checked before training
+        people = set_people(path, folds)
+        if people is not None:
+            check_no_leakage(set(train_ids) | set(val_ids), people, where=f"data.train={cfg.data.train!r} vs "
+                             f"eval.sets {path!r}{' folds ' + cfg.eval.set_folds if folds else ''}")
     train = _load(cfg, source, train_ids, progress=progress)
     val = _load(cfg, source, val_ids, progress=progress)
     val_pairs = draw_pairs(val.labels, pairs=cfg.data.val_pairs, folds=5, seed=cfg.train.seed)
@@ -183,7 +188,9 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     image_dir, pairs = _lfw_dirs(cfg, root)
     people_of = pairs.people_of_folds()  # verifies that each person is in exactly one fold
     folds = pairs.folds
-    if cfg.data.train == "lfw_people":
+    if cfg.data.test_folds:
+        folds = parse_folds(cfg.data.test_folds, folds, key="data.test_folds")
+    elif cfg.data.train == "lfw_people":
         train_folds = set((source.info or {})["train_folds"])
         folds = [f for f in folds if f not in train_folds]
         if not folds:

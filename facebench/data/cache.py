@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_write_json
-from .images import decode_file
+from .images import decode_bytes, decode_file
 
 FORMAT_VERSION = 1
 # Counts per process, so tests can prove a second call decoded nothing (no timing involved).
@@ -64,11 +64,33 @@ def cached_images(root: str | Path, names: list[str], *, size: int, crop: float,
               "color": color}
 
     def fill(out: np.ndarray) -> None:
-        _decode_into(out, [root / n for n in names], size=size, crop=crop, color=color, progress=progress,
-                     workers=workers)
+        _decode_into(out, lambda i: decode_file(root / names[i], size=size, crop=crop, color=color),
+                     progress=progress, workers=workers)
 
     return get_or_build(params, (len(names), size, size, 1 if color == "gray" else 3), fill,
                         cache_dir=cache_dir, manifest={"source": str(root), "names": names})
+
+
+def cached_encoded(params: dict, count: int, encoded: Callable[[int], tuple[bytes, str]], *, size: int,
+                   crop: float, color: str, cache_dir: str | Path = "", progress: bool = False,
+                   manifest: dict | None = None) -> np.ndarray:
+    """Images held encoded inside one file (RecordIO records, ``.bin`` entries): ``encoded(i)`` gives image i's
+    bytes and a ``where`` naming it. ``params`` must identify the source file and the selection."""
+    params = {**params, "size": size, "crop": float(crop), "color": color}
+
+    def decode(i: int) -> np.ndarray:
+        data, where = encoded(i)
+        return decode_bytes(data, where=where, size=size, crop=crop, color=color)
+
+    return get_or_build(params, (count, size, size, 1 if color == "gray" else 3),
+                        lambda out: _decode_into(out, decode, progress=progress, workers=0),
+                        cache_dir=cache_dir, manifest=manifest)
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """Path, size and mtime of one source file (a .rec, a .bin): any rewrite of it makes new cache entries."""
+    st = os.stat(path)
+    return f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
 def get_or_build(params: dict, shape: tuple, fill: Callable[[np.ndarray], dict | None], *, cache_dir: str | Path = "",
@@ -149,26 +171,25 @@ def _build(directory: Path, key: str, shape: tuple, fill: Callable[[np.ndarray],
     STATS["builds"] += 1
 
 
-def _decode_into(out: np.ndarray, paths: list[Path], *, size: int, crop: float, color: str, progress: bool,
-                 workers: int) -> None:
+def _decode_into(out: np.ndarray, decode: Callable[[int], np.ndarray], *, progress: bool, workers: int) -> None:
     # PIL releases the GIL while decoding and resizing, so threads use every core without pickling images.
     workers = workers or os.cpu_count() or 1
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(paths), unit="img", desc="decoding")
+        bar = tqdm(total=len(out), unit="img", desc="decoding")
 
     def work(i: int) -> None:
-        out[i] = decode_file(paths[i], size=size, crop=crop, color=color)
+        out[i] = decode(i)
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in range(0, len(paths), 512):
-                list(pool.map(work, range(start, min(start + 512, len(paths)))))
-                STATS["decoded"] += min(512, len(paths) - start)
+            for start in range(0, len(out), 512):
+                list(pool.map(work, range(start, min(start + 512, len(out)))))
+                STATS["decoded"] += min(512, len(out) - start)
                 if bar is not None:
-                    bar.update(min(512, len(paths) - start))
+                    bar.update(min(512, len(out) - start))
     finally:
         if bar is not None:
             bar.close()

@@ -10,6 +10,7 @@ from ..errors import DataError
 from .layouts import (cifar_batch_files, cifar_classes, find_cifar, find_lfw, list_att,
                       list_class_folder, list_identity_folder, read_cifar_batch)
 from .pairs import Pairs, read_pairs
+from .recordio import find_recordio, read_recordio
 
 
 def check_path(path: str | Path) -> list[str]:
@@ -17,6 +18,8 @@ def check_path(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
+    if path.suffix == ".bin" or find_recordio(path) is not None:
+        return _check_insightface(path)
     if path.is_file():
         return _check_pairs_file(path)
     try:
@@ -81,6 +84,21 @@ def _check_pairs_file(path: Path) -> list[str]:
         except DataError:
             names = None
     return [f"pairs file: {path}"] + _pairs_lines(pairs, names, image_dir if names is not None else None)
+
+
+def _check_insightface(path: Path) -> list[str]:
+    if path.suffix == ".bin":
+        from .binset import BIN_FOLDS, read_bin
+
+        data = read_bin(path)
+        return [f"InsightFace .bin verification set: {path}",
+                f"  {len(data):,} pairs ({int(data.same.sum()):,} positives), {len(data.images):,} encoded images, "
+                f"{BIN_FOLDS} contiguous folds"]
+    rs = read_recordio(path)
+    n = sum(len(v) for v in rs.identities.values())
+    prop = f"; property: {rs.property[0]:,} identities, {rs.property[1]}x{rs.property[2]}" if rs.property else ""
+    return [f"InsightFace RecordIO training set: {rs.file.rec}",
+            f"  {n:,} images of {len(rs.identities):,} identities{prop}"]
 
 
 def _check_cifar_batches(batch_dir: Path) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, LeakageError
+from ..errors import ConfigError, DataError, LeakageError
 from .arrays import PairIndex
 
 
@@ -161,6 +161,22 @@ def _read_csv(path: Path, lines: list[str]) -> Pairs:
     if not a:
         raise DataError(f"{path}: no pairs after the header")
     return Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
+
+
+def parse_folds(spec: str, available: list[int], *, key: str = "data.train_folds") -> list[int]:
+    """'0-4' or '0,2,4' -> [0, 1, 2, 3, 4]; every fold must exist in the pairs file."""
+    out: set[int] = set()
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise ConfigError(f"{key}: {spec!r} is not a fold list like '0-4' or '0,2,4'") from None
+    bad = sorted(out - set(available))
+    if bad or not out:
+        raise ConfigError(f"{key}: fold {bad[0] if bad else spec!r} not in the pairs file's folds "
+                          f"{available[0]}-{available[-1]}")
+    return sorted(out)
 
 
 def check_no_leakage(train_identities, eval_pairs_people, *, where: str = "") -> None:

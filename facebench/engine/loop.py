@@ -14,8 +14,8 @@ import torch
 from ..config import TrialConfig
 from ..data.transforms import to_input
 from ..errors import ConfigError
-from .augment import Augment, get_augmentation
-from .optim import build_optimizer, build_scheduler, clip_gradients
+from ..data.augment import Augment, get_augmentation
+from ..optim.build import build_optimizer, build_scheduler, clip_gradients
 
 
 class NonFiniteLoss(Exception):
@@ -144,7 +144,7 @@ def build_training(cfg: TrialConfig) -> tuple[Any, Batches, Stepper]:
     stepper = Stepper(optimizer, build_scheduler(cfg, optimizer, steps_per_epoch=spe, epochs=cfg.train.epochs),
                       torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), dtype, device.type,
                       grad_clip=cfg.optim.grad_clip)
-    task = build_task(cfg.task, model=model, loss_fn=loss_fn, data=data, eval_cfg=cfg.eval, device=device,
+    task = build_task(cfg.task, cfg=cfg, model=model, loss_fn=loss_fn, data=data, device=device,
                       model_step=model_step)
     return task, batches, stepper
 

@@ -20,6 +20,7 @@ from .. import artefacts
 from . import probes
 from .checkpoint import cpu_state_dict
 from .loop import NonFiniteLoss
+from .sets import test_sets
 
 
 def scalar_components(out: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -34,11 +35,12 @@ def scalar_components(out: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 class _Task:
-    """The model, its loss and the data it is judged on; ``eval_cfg`` is the config's ``eval`` section."""
+    """The model, its loss and the data it is judged on, under the trial's (immutable) config."""
 
-    def __init__(self, *, model: torch.nn.Module, loss_fn: torch.nn.Module, data: Any, eval_cfg: Any,
+    def __init__(self, *, cfg: Any, model: torch.nn.Module, loss_fn: torch.nn.Module, data: Any,
                  device: torch.device, model_step: Callable | None = None) -> None:
-        self.model, self.loss_fn, self.data, self.eval_cfg, self.device = model, loss_fn, data, eval_cfg, device
+        self.cfg, self.model, self.loss_fn, self.data, self.device = cfg, model, loss_fn, data, device
+        self.eval_cfg = cfg.eval
         # What the training step calls: the model, or torch.compile(model); the state saved is always the model's.
         self.model_step = model_step or model
 
@@ -92,7 +94,8 @@ class _Task:
             result, scores = self.verify(images, pairs)
             artefacts.write_verification(out_dir, result, scores=scores, same=pairs.same, fold=pairs.fold,
                                          metric=self.eval_cfg.metric, split=split)
-        return result.summary("test_")  # the loop's last pass: the test protocol, touched once
+        # the loop's last pass: the test protocol, touched once; then the named sets of eval.sets, once each
+        return {**result.summary("test_"), **test_sets(self.cfg, self.verify, out_dir)}
 
 
 class ClassificationTask(_Task):
@@ -151,5 +154,5 @@ TASK_CLASSES = {"face": ClassificationTask, "cifar": CifarTask, "autoencoder": A
 
 
 def build_task(task: str, **parts: Any) -> _Task:
-    """``TASK_CLASSES[task](**parts)``: model, loss_fn, data, eval_cfg, device, model_step."""
+    """``TASK_CLASSES[task](**parts)``: cfg, model, loss_fn, data, device, model_step."""
     return TASK_CLASSES[task](**parts)

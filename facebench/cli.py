@@ -16,6 +16,7 @@ from .errors import user_error
 _SUBCOMMANDS = (
     ("facebench.data.cli", "data"),
     ("facebench.engine.cli", "train"),
+    ("facebench.engine.use_cli", "embed"),
     ("facebench.eval.cli", "eval"),
     ("facebench.sweep.cli", "sweep"),
     ("facebench.report.cli", "report"),
@@ -61,7 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
             if not e.name or not module.startswith(e.name):
                 raise  # a real missing dependency, not a stage that is absent
             continue
-        mod.add_parser(sub)
+        added = mod.add_parser(sub)
+        if name == "eval":
+            # ``eval model`` loads a trained model, which is engine work; the eval package stays arrays-in.
+            importlib.import_module("facebench.engine.use_cli").add_eval_parser(added)
     return parser
 
 

@@ -65,14 +65,15 @@ class DataConfig:
     synthetic_seed: int = _f(0, "synthetic: generator seed", lo=0)
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    backbone: str = _f("resnet18", "backbone network", registry="backbone")
+def _chooser(cls_name: str, key: str, default: str, doc: str, registry: str) -> type:
+    """A section whose only own key names its variant; every other key is declared by the variants."""
+    return dataclasses.make_dataclass(cls_name, [(key, str, _f(default, doc, registry=registry))], frozen=True,
+                                      namespace={"__module__": __name__})
 
 
-@dataclass(frozen=True)
-class LossConfig:
-    name: str = _f("arcface", "loss / head", registry="loss")
+ModelConfig = _chooser("ModelConfig", "backbone", "resnet18", "backbone network", "backbone")
+LossConfig = _chooser("LossConfig", "name", "arcface", "loss / head", "loss")
+ScheduleConfig = _chooser("ScheduleConfig", "name", "cosine", "LR schedule", "scheduler")
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,6 @@ class OptimConfig:
     weight_decay: float = _f(5e-4, "weight decay", lo=0.0)
     no_decay_norm_bias: bool = _f(True, "no weight decay on norm layers and biases")
     grad_clip: float = _f(0.0, "gradient-norm clipping threshold, 0 = off", lo=0.0)
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    name: str = _f("cosine", "LR schedule", registry="scheduler")
 
 
 @dataclass(frozen=True)

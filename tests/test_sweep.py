@@ -164,3 +164,18 @@ def test_cluster_address_precedence(monkeypatch, tmp_path):
     assert cli.cluster_address(parse([])) == "10.0.0.2:6379"
     assert cli.cluster_address(parse(["--address", "10.0.0.3:6379"])) == "10.0.0.3:6379"
     assert cli.cluster_address(parse(["--local", "--address", "x"])) is None
+
+
+def test_schedule_ranges_come_from_the_declarations_and_scale_with_epochs():
+    from facebench.optim import SCHEDULERS
+
+    draws = [p for _, p in _draw(partial(space.suggest_schedule, schedules=("step", "cosine", "onecycle"), epochs=21))]
+    steps = [p["schedule.step_size"] for p in draws if p["schedule.name"] == "step"]
+    warm = [p["schedule.warmup_epochs"] for p in draws if p["schedule.name"] == "cosine"]
+    pct = [p["schedule.pct_start"] for p in draws if p["schedule.name"] == "onecycle"]
+    assert steps and min(steps) >= 7 and max(steps) <= 21 and all(isinstance(s, int) for s in steps)  # [1/3, 1] x 21
+    assert warm and 0.0 <= min(warm) and max(warm) <= 0.2 * 21
+    lo, hi, _ = SCHEDULERS.get("onecycle").params["pct_start"].search
+    assert pct and lo <= min(pct) and max(pct) <= hi
+    assert all(set(p) <= {"schedule.name", "schedule.step_size", "schedule.warmup_epochs", "schedule.pct_start"}
+               for p in draws)  # a key no variant gives a search range is never suggested

@@ -16,12 +16,12 @@ from ..config import TrialConfig
 from ..errors import ConfigError, DataError
 from . import DATASETS
 from .arrays import ImageArray, PairIndex, TaskData
-from .cache import cached_encoded, cached_images, default_cache_dir, file_fingerprint
+from .cache import cached_images, default_cache_dir
 from .images import prepare_array
 from .layouts import find_lfw, list_att, list_identity_folder
 from .pairs import Pairs, check_no_leakage, parse_folds, person_of, read_pairs
-from .recordio import RecordSet, read_recordio, unpack
-from .sets import keys_digest, plan_sets, set_people
+from .recordio import RecordSet, read_recordio
+from .sets import plan_sets, record_images, set_people
 from .splits import draw_pairs, holdout_identities
 from .synthetic import synthetic_faces
 
@@ -113,7 +113,8 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
     labels = np.repeat(np.arange(len(identities)), [len(source.identities[i]) for i in identities])
     d = cfg.data
     if source.records is not None:
-        images = _load_records(source.records, names, d, progress=progress)
+        images = record_images(source.records, names, size=d.image_size, crop=d.crop, color=d.color,
+                               cache_dir=d.cache_dir, progress=progress)
     elif source.memory is not None:
         row = {n: k for k, n in enumerate(source.memory.names)}
         images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
@@ -122,19 +123,6 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
         images = cached_images(source.root, names, size=d.image_size, crop=d.crop, color=d.color,
                                cache_dir=d.cache_dir, progress=progress)
     return ImageArray(images, labels, names, list(identities))
-
-
-def _load_records(records: RecordSet, names: list[str], d, *, progress: bool) -> np.ndarray:
-    keys = [int(n.rpartition("/")[2]) for n in names]
-    f = records.file
-
-    def encoded(i: int) -> tuple[bytes, str]:
-        where = f"{f.rec}: record {keys[i]}"
-        return unpack(f.read(keys[i]), where=where)[1], where
-
-    params = {"kind": "recordio", "file": file_fingerprint(f.rec), "keys": keys_digest(keys)}
-    return cached_encoded(params, len(keys), encoded, size=d.image_size, crop=d.crop, color=d.color,
-                          cache_dir=d.cache_dir, progress=progress, manifest={"source": str(f.rec), "names": names})
 
 
 def _select_train(cfg: TrialConfig, source: FaceSource) -> tuple[list[str], list[str]]:

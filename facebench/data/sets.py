@@ -17,8 +17,9 @@ from ..errors import ConfigError, DataError
 from .arrays import PairIndex
 from .binset import BIN_FOLDS, read_bin
 from .cache import cached_encoded, cached_images, file_fingerprint
-from .layouts import find_lfw
+from .layouts import find_lfw, list_identity_folder
 from .pairs import parse_folds, read_pairs
+from .recordio import RecordSet, find_recordio, read_recordio, unpack
 
 # The five standard benchmarks by file stem, in the order papers print them.
 PAPER_NAMES = {"lfw": "LFW", "cfp_fp": "CFP-FP", "agedb_30": "AgeDB-30", "calfw": "CALFW", "cplfw": "CPLFW"}
@@ -142,6 +143,32 @@ def _load_folder(path: Path, folds: list[int] | None, pairs_file: str, **kw) -> 
     return VerificationSet(set_name(path), str(path), images, pairs.to_index(names), people, info)
 
 
-def keys_digest(keys: list[int]) -> str:
-    """A short stable digest of a record selection (cache parameters stay small for 500,000 records)."""
-    return hashlib.sha256(np.asarray(keys, dtype=np.int64).tobytes()).hexdigest()
+def record_images(records: RecordSet, names: list[str], **kw) -> np.ndarray:
+    """RecordIO images named ``<identity>/<record key>``, through the cache (``kw``: size, crop, color, ...)."""
+    keys = [int(n.rpartition("/")[2]) for n in names]
+    f = records.file
+
+    def encoded(i: int) -> tuple[bytes, str]:
+        where = f"{f.rec}: record {keys[i]}"
+        return unpack(f.read(keys[i]), where=where)[1], where
+
+    # A digest, not the keys: cache parameters stay small for 500,000 records.
+    digest = hashlib.sha256(np.asarray(keys, dtype=np.int64).tobytes()).hexdigest()
+    params = {"kind": "recordio", "file": file_fingerprint(f.rec), "keys": digest}
+    return cached_encoded(params, len(keys), encoded, manifest={"source": str(f.rec), "names": names}, **kw)
+
+
+def dataset_images(path: str | Path, **kw) -> tuple[list[str], np.ndarray]:
+    """Every image of a dataset with the names ``eval pairs`` resolves: ``Person/Person_0001.jpg`` for image folders
+    (LFW, identity folders), ``<identity>/<record>`` for RecordIO, ``<i>`` (file order) for a ``.bin``."""
+    p = Path(path)
+    if p.suffix == ".bin":
+        vs = load_set(p, **kw)
+        return [str(i) for i in range(len(vs.images))], vs.images
+    if find_recordio(p) is not None:
+        records = read_recordio(p)
+        names = [f"{name}/{k}" for name, keys in records.identities.items() for k in keys]
+        return names, record_images(records, names, **kw)
+    image_dir, _ = find_lfw(p)
+    names = [n for files in list_identity_folder(image_dir).values() for n in files]
+    return names, cached_images(image_dir, names, **kw)

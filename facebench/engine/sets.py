@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import TrialConfig
-from ..io import atomic_write_json
+from ..io import atomic_write_json, atomic_write_text
 
 SETS_JSON = "sets.json"
+TRAIN_IDENTITIES = "train_identities.txt"  # training + validation names: `eval model` checks leakage against them
 
 
 def set_row(name: str, path: str, info: dict, result: Any) -> dict[str, Any]:
@@ -22,11 +23,14 @@ def set_row(name: str, path: str, info: dict, result: Any) -> dict[str, Any]:
             "positives": info.get("positives"), "folds": info.get("folds"), **result.summary("")}
 
 
-def test_sets(cfg: TrialConfig, verify: Callable[[Any, Any], tuple[Any, Any]], out_dir: Path) -> dict[str, float]:
-    """Test on every set of ``cfg.eval.sets``; returns ``set_<name>_accuracy_mean`` etc. for the result."""
+def test_sets(cfg: TrialConfig, verify: Callable[[Any, Any], tuple[Any, Any]], out_dir: Path, *,
+              people: set[str]) -> dict[str, float]:
+    """Test on every set of ``cfg.eval.sets``; returns ``set_<name>_accuracy_mean`` etc. for the result.
+    ``people`` (the trial's training and validation identities) is recorded for later ``eval model`` runs."""
     from ..artefacts import write_verification_npz
     from ..data.sets import load_set, plan_sets
 
+    atomic_write_text(out_dir / TRAIN_IDENTITIES, "".join(f"{p}\n" for p in sorted(people)))
     d = cfg.data
     rows, metrics = [], {}
     for name, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):

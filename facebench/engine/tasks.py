@@ -95,7 +95,8 @@ class _Task:
             artefacts.write_verification(out_dir, result, scores=scores, same=pairs.same, fold=pairs.fold,
                                          metric=self.eval_cfg.metric, split=split)
         # the loop's last pass: the test protocol, touched once; then the named sets of eval.sets, once each
-        return {**result.summary("test_"), **test_sets(self.cfg, self.verify, out_dir)}
+        people = set(d.train.classes) | set(d.val.classes)
+        return {**result.summary("test_"), **test_sets(self.cfg, self.verify, out_dir, people=people)}
 
 
 class ClassificationTask(_Task):

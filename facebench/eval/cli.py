@@ -31,6 +31,7 @@ def add_parser(subparsers) -> None:
     pc.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     pc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pc.set_defaults(func=_cmd_compare)
+    return sub  # facebench.cli adds ``eval model`` (facebench.engine.use_cli) to it
 
 
 def _add_scoring(p: argparse.ArgumentParser) -> None:

@@ -34,6 +34,25 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     return _check_embeddings(path, names, emb)
 
 
+def write_embeddings(path: str | Path, names: list[str], embeddings: np.ndarray) -> None:
+    """The file ``read_embeddings`` reads (``.npz`` or ``.parquet`` by suffix), written atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    emb = np.asarray(embeddings, dtype=np.float32)
+    with atomic_path(path) as tmp:
+        if suffix == ".npz":
+            with open(tmp, "wb") as fh:
+                np.savez(fh, names=np.array(names, dtype=str), embeddings=emb)
+        elif suffix in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            column = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), emb.shape[1])
+            pq.write_table(pa.table({"names": pa.array(names, pa.string()), "embeddings": column}), tmp)
+        else:
+            raise DataError(f"{path}: unknown embeddings format {suffix!r}; use .npz or .parquet")
+
+
 def _read_npz(path: Path) -> tuple[Any, Any]:
     arrays = load_npz(path)
     for key in ("names", "embeddings"):

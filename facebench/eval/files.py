@@ -15,6 +15,7 @@ import numpy as np
 
 from ..artefacts import load_npz
 from ..errors import DataError
+from ..io import atomic_path
 
 if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, and its callers have it loaded
     from ..data.arrays import PairIndex

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from .errors import DataError
 from .io import append_jsonl, atomic_path, atomic_write_json, atomic_write_text, dumps_json
 from .ownership import claim_dir, remove_stale_temps
+from .resources import check_npz_headers
 
 SCHEMA_VERSION = 2  # 1: tables built by the report from npz/JSON artefacts; 2: tables written by the engine
 CONFIG, META, EPOCHS_LOG, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
@@ -253,14 +254,16 @@ def save_npz(path: str | Path, *, compressed: bool = False, **arrays: Any) -> No
 
 
 def load_npz(source: str | os.PathLike | bytes | BinaryIO, *, name: str = "") -> dict[str, np.ndarray]:
-    """Every array of an npz (a path, its bytes or an open file); no pickles. Unreadable: DataError naming it."""
+    """Every array of an npz (a path, its bytes or an open file); no pickles, and headers checked before anything
+    is allocated (``facebench.resources.check_npz_headers``). Unreadable: DataError naming it."""
     label = name or str(source if isinstance(source, (str, os.PathLike)) else "npz data")
     data = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
+        check_npz_headers(data, label=label)
         with np.load(data, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{label}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        raise DataError(f"{label}: not a readable .npz file ({' '.join(str(e).split())[:160]})") from None
 
 
 def write_verification_npz(path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray,

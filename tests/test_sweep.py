@@ -166,6 +166,21 @@ def test_cluster_address_precedence(monkeypatch, tmp_path):
     assert cli.cluster_address(parse(["--local", "--address", "x"])) is None
 
 
+def test_onprem_yaml_passes_rays_own_validation():
+    """cluster/onprem.yaml (Ray's local provider); cluster/e2e-local.sh runs it for real (CI, as root)."""
+    import copy
+
+    import yaml
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load((ROOT / "cluster" / "onprem.yaml").read_text())
+    validate_config(prepare_config(copy.deepcopy(config)))
+    assert config["provider"]["type"] == "local" and config["provider"]["head_ip"]
+    assert any('-e ".[cluster]"' in c for c in config["setup_commands"])
+    assert all("${RAY_START_ARGS:-}" in c[-1] for c in (config["head_start_ray_commands"],
+                                                        config["worker_start_ray_commands"]))
+
+
 def test_schedule_ranges_come_from_the_declarations_and_scale_with_epochs():
     from facebench.optim import SCHEDULERS
 

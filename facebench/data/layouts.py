@@ -143,3 +143,16 @@ def list_class_folder(split_dir: Path, classes: list[str] | None = None) -> tupl
         names += files
         labels += [label] * len(files)
     return names, np.array(labels, dtype=np.int64), classes
+
+
+def check_ten_classes(split_dir: Path, classes: list[str], labels: np.ndarray) -> None:
+    """CIFAR-10 is 10 classes in train and in test: an extra folder (an 11-class "CIFAR-10") or a class
+    without images (testing on 9) is refused by name instead of trained and scored."""
+    if len(classes) != len(CIFAR_CLASSES):
+        odd = sorted(set(classes) - set(CIFAR_CLASSES)) or sorted(set(CIFAR_CLASSES) - set(classes))
+        raise DataError(f"{split_dir}: CIFAR-10 has 10 class folders, found {len(classes)} (check "
+                        f"{', '.join(odd[:3])})")
+    empty = [c for i, c in enumerate(classes) if not (labels == i).any()]
+    if empty:
+        raise DataError(f"{split_dir / empty[0]}: no images of class {empty[0]!r} in this split; CIFAR-10 needs "
+                        "all 10 classes in train and test")

@@ -1,5 +1,5 @@
-"""Files the evaluation reads: embeddings (.npz / Parquet) and pairs (a trial's ``verification.npz`` is read by
-``facebench.artefacts.read_verification_npz``).
+"""Files the evaluation reads and writes: embeddings (.npz / Parquet) and pairs (a trial's ``verification.npz`` is
+written and read by ``facebench.artefacts``).
 
 An embeddings file holds ``names`` (relative image paths as the pairs file resolves them, e.g.
 ``Aaron_Peirsol/Aaron_Peirsol_0001.jpg``) and ``embeddings`` (N x D); in Parquet, the same two columns with
@@ -88,19 +88,24 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
     if names.ndim != 1 or not all(isinstance(n, str) for n in names.tolist()):
         raise DataError(f"{path}: 'names' must be a 1-D array of strings")
     emb = np.asarray(emb)
-    if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.number):
-        raise DataError(f"{path}: 'embeddings' must be a numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    real = np.issubdtype(emb.dtype, np.integer) or np.issubdtype(emb.dtype, np.floating)
+    if emb.ndim != 2 or not real:
+        raise DataError(f"{path}: 'embeddings' must be a real numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    if emb.shape[0] == 0 or emb.shape[1] == 0:
+        raise DataError(f"{path}: 'embeddings' is empty (shape {emb.shape}); nothing to score")
     if len(names) != len(emb):
         raise DataError(f"{path}: {len(names)} names but {len(emb)} embedding rows")
     bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
     if len(bad):
-        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {names[bad[0]]!r})")
+        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {str(names[bad[0]])!r})")
     names = names.tolist()
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in seen:
             raise DataError(f"{path}: duplicate name {n!r} at rows {seen[n]} and {i}")
         seen[n] = i
+    if not emb.any():
+        raise DataError(f"{path}: every embedding is all zeros; there is nothing to tell people apart by")
     return names, emb
 
 

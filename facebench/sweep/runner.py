@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..io import atomic_write_json
 from ..ownership import claim_dir, remove_owned
 from . import storage as bucket
-from .preflight import check_all, engine_kwargs, redact
+from .preflight import check_all, redact, study_storage
 from .spec import ALIAS_MARK, SweepSpec
 
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
@@ -65,7 +65,7 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
     samples = check_space(spec)  # a space that raises or proposes an invalid config fails before any folder is made
     # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
-    paths = replace(paths, study_url=check_all(paths, address=None if local and not address else address))
+    check_all(paths, address=None if local and not address else address)
     _prepare_dir(paths, resume=resume, fresh=fresh)
     if local:
         warm_data_cache([spec.trial_config(p) for p in samples])
@@ -257,7 +257,7 @@ def make_searcher(spec: SweepSpec, study_url: str):
 
     from .search import StudySearch
 
-    storage = optuna.storages.RDBStorage(study_url, engine_kwargs=engine_kwargs(study_url))
+    storage = study_storage(study_url)
     if spec.sampler == "grid":
         sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=spec.seed)
     elif spec.sampler == "random":

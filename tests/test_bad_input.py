@@ -74,7 +74,7 @@ CASES = {
     "sweep file: sys.exit with a message": (b.sweep_file('import sys\nsys.exit("needs a GPU node")\n'),
                                             "mysweep.py: needs a GPU node", 2),
     "sweep file: never calls main": (b.sweep_space(tail=""), "mysweep.py: ran to its end without calling", 2),
-    "sweep file: interrupted (Ctrl-C)": (b.sweep_space("raise KeyboardInterrupt"), "facebench: interrupted", 130),
+    "sweep file: interrupted (Ctrl-C)": (b.sweep_space("raise KeyboardInterrupt"), "interrupted", 130),
     # eval
     "eval: 0-d embeddings": (b.embeddings(np.array(3.0)), "emb.npz: 'embeddings' must be a real numeric (N, D)", 2),
     "eval: embeddings with D = 0": (b.embeddings(np.zeros((8, 0))), "emb.npz: 'embeddings' is empty", 2),

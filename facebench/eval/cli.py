@@ -90,10 +90,13 @@ def format_result(result, *, metric: str) -> str:
 
 
 def _load_trial(path: str, args: argparse.Namespace) -> dict:
-    from ..artefacts import read_verification_npz
-    from ..errors import ConfigError
+    from ..artefacts import ARTEFACTS, VERIFICATION_NPZ, read_verification_npz
+    from ..errors import ConfigError, DataError
 
     p = Path(path)
+    if not p.exists():
+        raise DataError(f"{path}: not found (looked for {p.absolute()}); expected a trial folder (holding "
+                        f"{ARTEFACTS}/{VERIFICATION_NPZ}), such a .npz, or an embeddings file with --pairs")
     if p.is_dir() or (p.suffix.lower() == ".npz" and _is_verification_npz(p)):
         return read_verification_npz(p)
     if not args.pairs:

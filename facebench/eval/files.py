@@ -23,8 +23,13 @@ if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, 
 def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     """``(names, embeddings)`` from ``.npz`` or ``.parquet``; every problem is a DataError naming the file."""
     path = Path(path)
+    if path.is_dir():
+        kind = "a trial folder" if (path / "config.json").is_file() or (path / VERIFICATION_NPZ).is_file() else "a folder"
+        raise DataError(f"{path}: is {kind}, not an embeddings file (.npz or .parquet with 'names' and 'embeddings'); "
+                        "to compare two trained trials on their own test pairs use `facebench eval compare TRIAL_A "
+                        "TRIAL_B`")
     if not path.is_file():
-        raise DataError(f"{path}: embeddings file not found")
+        raise DataError(f"{path}: embeddings file not found (looked for {path.absolute()})")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         names, emb = _read_npz(path)

@@ -9,7 +9,7 @@ import pytest
 
 from facebench.cli import main
 from facebench.engine import run_trial
-from facebench.errors import ConfigError, LeakageError
+from facebench.errors import ConfigError, DataError, LeakageError
 
 TINY = {"data.image_size": 24, "model.width": 0.125, "train.epochs": 1, "train.batch_size": 8,
         "data.val_pairs": 16, "train.max_steps": 2, "eval.batch_size": 64, "train.threads": 1,
@@ -65,6 +65,19 @@ def test_eval_sets_refuse_leakage_before_training_and_bad_names(synthetic_lfw, t
         run_trial({**cfg, "eval.sets": f"{tmp_path / 'lfw.bin'},{root / 'lfw'}"}, trial_dir=tmp_path / "dup")
     with pytest.raises(ConfigError, match="eval.set_folds"):
         run_trial({**cfg, "eval.set_folds": "7-12"}, trial_dir=tmp_path / "folds")
+    import os
+    import pickle
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (tmp_path / "evil.bin").write_bytes(pickle.dumps(([b"x"] * 20, [True, False] * 5, Evil())))
+    with pytest.raises(DataError, match="refused"):  # before training, and nothing executed
+        run_trial({**cfg, "eval.sets": str(tmp_path / "evil.bin")}, trial_dir=tmp_path / "evil")
+    assert not marker.exists() and not (tmp_path / "evil" / "epochs.jsonl").exists()
 
 
 @pytest.fixture

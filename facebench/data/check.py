@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .layouts import (cifar_batch_files, cifar_classes, find_cifar, find_lfw, list_att,
+from .layouts import (check_ten_classes, cifar_batch_files, cifar_classes, find_cifar, find_lfw, list_att,
                       list_class_folder, list_identity_folder, read_cifar_batch)
 from .pairs import Pairs, read_pairs
 from .recordio import find_recordio, read_recordio
@@ -115,7 +115,9 @@ def _check_cifar_batches(batch_dir: Path) -> list[str]:
 
 
 def _check_cifar_folder(root: Path) -> list[str]:
-    train_names, _, classes = list_class_folder(root / "train")
-    test_names, _, _ = list_class_folder(root / "test", classes)
+    train_names, train_labels, classes = list_class_folder(root / "train")
+    check_ten_classes(root / "train", classes, train_labels)
+    test_names, test_labels, _ = list_class_folder(root / "test", classes)
+    check_ten_classes(root / "test", classes, test_labels)
     return [f"CIFAR-10 image folders: {root}",
             f"  {len(train_names):,} train / {len(test_names):,} test in {len(classes)} classes"]

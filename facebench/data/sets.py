@@ -21,9 +21,6 @@ from .layouts import find_lfw, list_identity_folder
 from .pairs import parse_folds, read_pairs
 from .recordio import RecordSet, find_recordio, read_recordio, unpack
 
-# The five standard benchmarks by file stem, in the order papers print them.
-PAPER_NAMES = {"lfw": "LFW", "cfp_fp": "CFP-FP", "agedb_30": "AgeDB-30", "calfw": "CALFW", "cplfw": "CPLFW"}
-
 
 @dataclass
 class VerificationSet:
@@ -65,8 +62,10 @@ def plan_sets(sets: str, set_folds: str = "") -> list[tuple[str, str, list[int] 
 
 
 def set_people(path: str | Path, folds: list[int] | None) -> set[str] | None:
-    """The people in the chosen folds of a folder set (no image decoded); None for a .bin, which names nobody."""
+    """The people in the chosen folds of a folder set (no image decoded); None for a .bin, which names nobody
+    (but is read once, so a bad one is refused before training)."""
     if Path(path).suffix == ".bin":
+        read_bin(path)  # refuse a hostile or malformed file now, not after hours of training
         return None
     _, pairs_path = _folder(path, "")
     pairs = read_pairs(pairs_path)

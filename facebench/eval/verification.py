@@ -66,15 +66,33 @@ def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
     # Rows are gathered into buffers reused chunk after chunk: no allocation (and no page faults) per chunk.
     step = min(_CHUNK, n)
     gathered = np.empty((2, step, dim), dtype=x.dtype)
-    for i in range(0, n, step):
-        m = min(step, n - i)
-        xa, xb = gathered[0, :m], gathered[1, :m]
-        # Indices are checked above; mode="wrap" is Python's meaning of -rows..-1 and, unlike the default
-        # "raise", writes straight into the buffer instead of through a temporary copy.
-        np.take(x, a[i:i + m], axis=0, out=xa, mode="wrap")
-        np.take(x, b[i:i + m], axis=0, out=xb, mode="wrap")
-        out[i:i + m] = _score_chunk(xa, xb, metric, normalize)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowed scores are redone below
+        for i in range(0, n, step):
+            m = min(step, n - i)
+            xa, xb = gathered[0, :m], gathered[1, :m]
+            # Indices are checked above; mode="wrap" is Python's meaning of -rows..-1 and, unlike the default
+            # "raise", writes straight into the buffer instead of through a temporary copy.
+            np.take(x, a[i:i + m], axis=0, out=xa, mode="wrap")
+            np.take(x, b[i:i + m], axis=0, out=xb, mode="wrap")
+            out[i:i + m] = _score_chunk(xa, xb, metric, normalize)
+    overflow = np.flatnonzero(~np.isfinite(out))
+    if len(overflow):  # huge embeddings: squares overflow; distances themselves may still be representable
+        out[overflow] = _scaled_distance(x[a[overflow]], x[b[overflow]], metric)
+        if not np.isfinite(out[overflow]).all():
+            raise DataError(f"embeddings up to {float(np.abs(x).max()):.3g}: {metric} scores overflow float64 "
+                            "(e.g. pair {}); use --metric euclidean or cosine, or rescale".format(overflow[0]))
     return out, metric == "cosine"
+
+
+def _scaled_distance(xa: np.ndarray, xb: np.ndarray, metric: str) -> np.ndarray:
+    """Distances of rows whose squares overflow: each pair divided by its largest magnitude first."""
+    xa, xb = xa.astype(np.float64), xb.astype(np.float64)
+    scale = np.maximum(np.abs(xa).max(axis=1), np.abs(xb).max(axis=1))
+    scale[scale == 0] = 1.0
+    diff = xa / scale[:, None] - xb / scale[:, None]
+    d = scale * np.sqrt(_rowdot(diff, diff))
+    with np.errstate(over="ignore"):
+        return d * d if metric == "sqeuclidean" else d
 
 
 _CHUNK = 512  # rows per step: the buffers stay in cache (3x faster than one 6,000 x 512 pass)
@@ -88,14 +106,22 @@ def _rowdot(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 _vecdot = getattr(np, "vecdot", None)
 
 
+def _unit_rows(v: np.ndarray) -> np.ndarray:
+    peak = np.abs(v).max(axis=1)
+    peak[peak == 0] = 1.0
+    v /= peak[:, None]
+    v /= np.maximum(np.sqrt(_rowdot(v, v)), 1e-300)[:, None]
+    return v
+
+
 def _score_chunk(xa: np.ndarray, xb: np.ndarray, metric: str, normalize: bool) -> np.ndarray:
     """Scores of one chunk; ``xa`` and ``xb`` are scratch buffers (overwritten). Precision: see ``pair_scores``."""
     if normalize or metric == "cosine":
-        # A zero vector stays zero (cosine 0 to everything) instead of becoming NaN.
-        xa = xa.astype(np.float64)
-        xb = xb.astype(np.float64)
-        xa /= np.maximum(np.sqrt(_rowdot(xa, xa)), 1e-300)[:, None]
-        xb /= np.maximum(np.sqrt(_rowdot(xb, xb)), 1e-300)[:, None]
+        # Scale-safe: each row is divided by its largest magnitude before its norm is taken, so rows near
+        # 1e300 (squares overflow) or 1e-300 (squares underflow) normalise correctly. A zero vector stays
+        # zero (cosine 0 to everything) instead of becoming NaN.
+        xa = _unit_rows(xa.astype(np.float64))
+        xb = _unit_rows(xb.astype(np.float64))
     if metric == "cosine":
         return _rowdot(xa, xb)
     if xa.dtype == np.float32:

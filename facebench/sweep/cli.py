@@ -81,6 +81,9 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     except FacebenchError as e:
         print(f"facebench: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("facebench sweep: interrupted; finished trials are kept, continue with --resume", file=sys.stderr)
+        return 130
     return 0 if summary["counts"]["completed"] else 1
 
 

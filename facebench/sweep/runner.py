@@ -2,7 +2,8 @@
 
 Layout of one sweep (docs/architecture.md): ``<results>/<name>/{sweep.json, study.db, trials/, ray/,
 summary.json}``. The Optuna study lives in a database (SQLite by default, any SQLAlchemy URL for a
-cluster) and Tune's experiment state in ``ray/``, so ``resume=True`` continues a sweep whose driver died.
+cluster) and Tune's experiment state in ``ray/``. ``resume=True`` continues a sweep whose driver died from the
+trial folders and the study (resume.py); Tune's pickled state in ``ray/`` is never read back.
 """
 
 from __future__ import annotations
@@ -14,14 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import faults
 from ..errors import ConfigError
 from ..io import atomic_write_json
+from .resume import ResumePlan, check_resumable, describe, open_study, reconcile, remove_stale_temps
 from .spec import ALIAS_MARK, SweepSpec
 
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
 # callbacks (they import torch in the driver and duplicate what the trial directory records).
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto"}
+           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto",
+           # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
+           # the running trials as if finished; they stay unfinished and --resume continues them.
+           "TUNE_DISABLE_SIGINT_HANDLER": "1"}
 
 
 @dataclass(frozen=True)
@@ -61,26 +67,52 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     spec = _with_overrides(spec, num_samples=num_samples, gpus_per_trial=gpus_per_trial,
                            cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
     paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
+    if resume:
+        check_resumable(paths.sweep_dir)
     _prepare_dir(paths, resume=resume, fresh=fresh)
     samples = check_space(spec)
     if local:
         warm_data_cache([spec.trial_config(p) for p in samples])
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
+    faults.arm_driver()
     import ray
 
     started = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial)
     t0 = time.time()
     try:
         _check_resources(spec, local=local and not address)
-        tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose)
-        grid = tuner.fit()
+        plan = resume_plan(spec, paths) if resume else ResumePlan()
+        if not resume:
+            _write_sweep_json(spec, paths)
+        grid = []
+        if plan.new_samples(spec.num_samples) > 0:
+            tuner = _build_tuner(spec, paths, plan, param_columns=_param_columns(samples), verbose=verbose)
+            grid = tuner.fit()
     finally:
         if started:
             ray.shutdown()
     from .summary import summarize
 
-    return summarize(spec, paths, grid, wall_s=time.time() - t0)
+    return summarize(spec, paths, grid, wall_s=time.time() - t0, earlier=plan.finished)
+
+
+def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
+    """Reconcile the trial folders with the study (resume.py) and say what the resumed run will do."""
+    import optuna
+
+    stale = remove_stale_temps(paths.sweep_dir)
+    study = open_study(spec, optuna.storages.RDBStorage(paths.study_url))
+    plan = reconcile(spec, paths.trials, study) if study is not None else ResumePlan()
+    plan.stale = stale
+    plan.proposed = len(study.trials) if study is not None else 0
+    print(describe(plan))
+    return plan
+
+
+def _write_sweep_json(spec: SweepSpec, paths: SweepPaths) -> None:
+    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": _redact(paths.study_url),
+                                                        "experiment": paths.experiment})
 
 
 def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
@@ -185,7 +217,9 @@ def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
     return varying[:limit]
 
 
-def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_columns: list[str], verbose: int):
+def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_columns: list[str], verbose: int):
+    """A new Tuner on every run, a resumed one too: its first trials are the plan's continuations (their own
+    ids and folders), then new proposals up to ``num_samples``."""
     from ray import tune
 
     from .trainable import TrialSetup, train_trial, trial_dirname
@@ -193,22 +227,14 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_colu
     setup = TrialSetup(spec=spec, trials_root=str(paths.trials), upload=paths.is_uri)
     resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(train_trial, setup=setup), resources)
-    if resume and tune.Tuner.can_restore(paths.experiment):
-        print(f"facebench sweep: resuming {paths.experiment}")
-        # Errored trials failed for a reason of their own (diverged, raised): keep them as they are.
-        return tune.Tuner.restore(paths.experiment, trainable, resume_unfinished=True, resume_errored=False,
-                                  restart_errored=False)
-    if resume:
-        print(f"facebench sweep: nothing to resume at {paths.experiment}; starting the sweep")
-    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": _redact(paths.study_url),
-                                                        "experiment": paths.experiment})
     from ray.tune.search import ConcurrencyLimiter
 
-    search = make_searcher(spec, paths.study_url)
+    search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed)
     if spec.max_concurrent:
         search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
     tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search,
-                                  scheduler=make_scheduler(spec), num_samples=spec.num_samples, reuse_actors=True,
+                                  scheduler=make_scheduler(spec), num_samples=plan.new_samples(spec.num_samples),
+                                  reuse_actors=True,
                                   trial_dirname_creator=trial_dirname, trial_name_creator=trial_dirname)
     reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", spec.metric: spec.metric, "train_loss": "loss"},
                                 parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
@@ -232,20 +258,23 @@ def make_scheduler(spec: SweepSpec):
                          reduction_factor=spec.reduction_factor, stop_last_trials=False)
 
 
-def make_searcher(spec: SweepSpec, study_url: str):
+def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0):
+    """``seed_offset``: trials the study already proposed. A resumed sweep's sampler starts a new random stream
+    (seed + offset), else a seeded sampler would replay its first proposals and train them twice."""
     import optuna
 
     from .search import StudySearch
 
     storage = optuna.storages.RDBStorage(study_url)
+    seed = spec.seed + seed_offset
     if spec.sampler == "grid":
-        sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=spec.seed)
+        sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=seed)
     elif spec.sampler == "random":
-        sampler = optuna.samplers.RandomSampler(seed=spec.seed)
+        sampler = optuna.samplers.RandomSampler(seed=seed)
     else:
-        sampler = optuna.samplers.TPESampler(seed=spec.seed)
+        sampler = optuna.samplers.TPESampler(seed=seed)
     return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
-                       study_name=spec.name, storage=storage)
+                       study_name=spec.name, storage=storage, continuations=continuations)
 
 
 def _redact(url: str) -> str:

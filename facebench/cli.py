@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import FacebenchError
+from .errors import user_error
 
 # (module, subcommand) in the order `facebench --help` shows them.
 _SUBCOMMANDS = (
@@ -45,6 +45,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facebench", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (also of one raised inside a sweep file)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("list", help="list every registry (datasets, backbones, losses, ...) and its names")
     p.add_argument("--keys", action="store_true", help="also list every config key with type, default and meaning")
@@ -66,14 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False))
     try:
         return int(args.func(args) or 0)
-    except FacebenchError as e:
-        print(f"facebench: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("facebench: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - user errors become one line; anything else keeps its traceback
+        message = user_error(e)
+        if message is None or debug:
+            raise
+        print(f"facebench: error: {' '.join(message.splitlines())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

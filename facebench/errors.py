@@ -21,3 +21,17 @@ class DataError(FacebenchError):
 
 class LeakageError(FacebenchError):
     """Evaluation people overlap training people."""
+
+
+def user_error(e: BaseException) -> str | None:
+    """One line for an error the user can act on (their input, their filesystem, their machine's memory);
+    None for a bug, which keeps its traceback."""
+    if isinstance(e, FacebenchError):
+        return str(e)
+    if isinstance(e, OSError) and e.errno is not None:
+        # Read-only or full filesystem, a file where a folder is expected, no permission: where and why.
+        where = f"{e.filename}: " if e.filename else ""
+        return f"{where}{e.strerror or e}" + (f" -> {e.filename2}" if e.filename2 else "")
+    if isinstance(e, MemoryError):
+        return "out of memory: the request needs more memory than this machine has; ask for less"
+    return None

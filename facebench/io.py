@@ -26,14 +26,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~umask)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
-        faults.at(f"write:{path.name}")  # resume tests: die with the new file complete but not in place
-        os.replace(tmp_path, path)
+        with naming(path):
+            yield tmp_path
+            with open(tmp_path, "rb+") as f:
+                os.fsync(f.fileno())
+            faults.at(f"write:{path.name}")  # resume tests: die with the new file complete but not in place
+            os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def naming(path: str | os.PathLike) -> Iterator[None]:
+    """A write that fails without saying where (a full disk: ``[Errno 28]`` from ``write``) names ``path``."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename or e.errno is None:
+            raise
+        raise OSError(e.errno, e.strerror, os.fspath(path)) from None
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -79,7 +91,7 @@ def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
     """Append one JSON line and fsync; a torn last line is skipped by ``read_jsonl``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
+    with naming(path), open(path, "a", encoding="utf-8") as f:
         f.write(dumps_json(obj, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())

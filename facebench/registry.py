@@ -1,64 +1,89 @@
-"""One small registry for every family of variants (datasets, backbones, losses, optimizers, ...).
+"""Registries of variants (datasets, augmentations, backbones, losses, optimizers, schedules).
 
-Modelled on timm's ``register_model`` / ``create_model`` / ``list_models``: variants are looked up
-by name, an unknown name is an error that lists the names that exist, and ``facebench list`` prints
-every registry.
+Modelled on timm's ``register_model`` / ``create_model`` / ``list_models``: a variant is looked up by
+name and an unknown name is an error that lists the names that exist. Each ``Variant`` declares, once,
+the hyperparameters it reads (``Param``s), the settings it needs (``requires``) and where its code is
+(``target``, imported only when the variant is built). The trial config's keys, their validation,
+``facebench list`` and the sweep spaces' default ranges are all derived from these declarations.
+
+Each stage declares its registry in its package's ``__init__`` (``facebench.losses``, ...), which
+imports neither torch nor the engine, so validating a config stays cheap and engine-free.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import ConfigError
+from .params import Param
 
-# Modules whose import fills the registries; ``load_all`` imports them for ``facebench list``
-# and for config validation. Importing them may import torch, so it is done lazily.
-_PROVIDERS = (
-    "facebench.data.build",  # not the package: facebench.data loads its names lazily
-    "facebench.models",
-    "facebench.losses",
-    "facebench.engine.optim",
-    "facebench.engine.augment",
-)
+# The stage packages whose import fills the registries (``load_all``); none imports torch.
+_PROVIDERS = ("facebench.data", "facebench.models", "facebench.losses", "facebench.optim")
 
 REGISTRIES: dict[str, "Registry"] = {}
 
 
-class Registry:
-    """A name -> object map with a help line per entry."""
+@dataclass(frozen=True)
+class Variant:
+    """One choice of a registry: its name, help line, code and declared hyperparameters.
 
-    def __init__(self, kind: str) -> None:
+    ``params``: config keys of the registry's section that this variant reads (``{"margin": Param(...)}``
+    is ``loss.margin`` for a loss). ``requires``: {config key: allowed values}, e.g. ``{"task": ("cifar",)}``.
+    ``options``: fixed keyword arguments for ``target`` (ResNet depth, skip connections on/off).
+    """
+
+    name: str
+    help: str
+    target: str  # "package.module:callable"
+    params: Mapping[str, Param] = field(default_factory=dict)
+    requires: Mapping[str, tuple] = field(default_factory=dict)
+    kind: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def load(self) -> Callable[..., Any]:
+        """The variant's callable (its module imported now), with ``options`` bound."""
+        module, _, attr = self.target.partition(":")
+        fn = getattr(importlib.import_module(module), attr)
+        return functools.partial(fn, **self.options) if self.options else fn
+
+
+class Registry:
+    """Name -> ``Variant`` for one family; ``key`` is the config key that chooses among them."""
+
+    def __init__(self, kind: str, *, key: str) -> None:
         if kind in REGISTRIES:
             raise ValueError(f"registry {kind!r} already exists")
-        self.kind = kind
-        self._entries: dict[str, tuple[Any, str]] = {}
+        self.kind, self.key = kind, key
+        self._entries: dict[str, Variant] = {}
         REGISTRIES[kind] = self
 
-    def register(self, name: str, *, help: str | None = None) -> Callable[[Any], Any]:
-        def decorator(obj: Any) -> Any:
-            self.add(name, obj, help=help)
-            return obj
-
-        return decorator
-
-    def add(self, name: str, obj: Any, *, help: str | None = None) -> None:
+    def declare(self, name: str, help: str, target: str, *, params: Mapping[str, Param] | None = None,
+                requires: Mapping[str, tuple] | None = None, kind: str = "",
+                options: Mapping[str, Any] | None = None) -> Variant:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
-        doc = help if help is not None else (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
-        self._entries[name] = (obj, doc)
+        variant = Variant(name, help, target, dict(params or {}), dict(requires or {}), kind, dict(options or {}))
+        self._entries[name] = variant
+        return variant
 
-    def get(self, name: str, *, key: str | None = None) -> Any:
+    def get(self, name: str, *, key: str | None = None) -> Variant:
         if name not in self._entries:
-            where = f"{key}: " if key else ""
-            raise ConfigError(f"{where}unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
-        return self._entries[name][0]
+            raise ConfigError(f"{key or self.key}: unknown {self.kind} {name!r}; "
+                              f"choose one of: {', '.join(self.names())}")
+        return self._entries[name]
 
     def help(self, name: str) -> str:
-        return self._entries[name][1]
+        return self._entries[name].help
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def variants(self) -> list[Variant]:
+        """In declaration order (the order ``facebench list --keys`` documents their keys)."""
+        return list(self._entries.values())
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -71,7 +96,7 @@ class Registry:
 
 
 def load_all() -> dict[str, Registry]:
-    """Import every provider module so all registries are filled; return them by kind."""
+    """Import every stage that declares a registry; return the registries by kind."""
     for module in _PROVIDERS:
         importlib.import_module(module)
     return dict(REGISTRIES)

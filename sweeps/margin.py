@@ -18,10 +18,10 @@ EPOCHS = 20
 SPEC = SweepSpec(
     name="margin", task="face",
     base={"data.train": "lfw_people", "data.root": "{data}/lfw", "data.train_folds": "0-4", "data.image_size": 112,
-          "model.stem": "imagenet", "train.epochs": EPOCHS, "train.augment": "crop_flip", "eval.flip": "sum"},
+          "train.epochs": EPOCHS, "train.augment": "crop_flip", "eval.flip": "sum"},
     space=partial(space.margin, backbones=("resnet18", "resnet34", "resnet50", "plainnet18", "cnn"),
                   losses=("ce", "sphereface", "cosface", "arcface", "curricularface", "adaface"),
-                  optimizers=("sgd", "adamw"), schedules=("step", "onecycle", "cosine"), epochs=EPOCHS),
+                  optimizers=("sgd", "adamw"), schedules=("step", "onecycle", "cosine"), epochs=EPOCHS, stem="imagenet"),
     num_samples=96, grace_period=2, cpus_per_trial=4, gpus_per_trial=0.5,
     smoke=SMOKE_FACE, smoke_num_samples=4,
     description="backbone x margin loss x optimizer x schedule on LFW people, verification on held-out folds",

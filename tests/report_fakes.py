@@ -30,7 +30,7 @@ TASK_CONFIGS = {
 def full_config(task: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """A complete flat config, as the engine writes config.json (every key)."""
     values = {**TASK_CONFIGS[task], **(overrides or {})}
-    return TrialConfig.from_dict(values, validate_names=False).to_flat()
+    return TrialConfig.from_dict(values).to_flat()
 
 
 def _npz(path: Path, **arrays: Any) -> None:

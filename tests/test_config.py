@@ -12,7 +12,7 @@ from facebench.errors import ConfigError
 
 
 def make(**flat):
-    return TrialConfig.from_dict(flat, validate_names=False)
+    return TrialConfig.from_dict(flat)
 
 
 def test_defaults_round_trip_through_flat_dict():
@@ -24,16 +24,14 @@ def test_defaults_round_trip_through_flat_dict():
 
 def test_flat_and_nested_dicts_agree():
     flat = make(**{"loss.margin": 0.3, "train.epochs": 3, "data.image_size": 32})
-    nested = TrialConfig.from_dict({"loss": {"margin": 0.3}, "train": {"epochs": 3}, "data": {"image_size": 32}},
-                                   validate_names=False)
+    nested = TrialConfig.from_dict({"loss": {"margin": 0.3}, "train": {"epochs": 3}, "data": {"image_size": 32}})
     assert flat == nested
     assert flat.loss.margin == 0.3 and flat.train.epochs == 3
 
 
 def test_string_overrides_are_coerced_by_type():
     cfg = TrialConfig.from_dict(parse_overrides(
-        ["train.epochs=5", "model.neck=false", "optim.lr=3e-4", "loss.margin=none", "eval.metric=euclidean"]),
-        validate_names=False)
+        ["train.epochs=5", "model.neck=false", "optim.lr=3e-4", "loss.margin=none", "eval.metric=euclidean"]))
     assert cfg.train.epochs == 5 and cfg.model.neck is False
     assert cfg.optim.lr == pytest.approx(3e-4) and cfg.loss.margin is None and cfg.eval.metric == "euclidean"
 
@@ -54,18 +52,27 @@ def test_numpy_scalars_from_optuna_are_accepted():
     ({"optim.lr": 0}, "optim.lr: 0.0 is out of range; allowed (0.0, inf)"),
     ({"optim.lr": float("nan")}, "optim.lr: must be finite"),
     ({"data.val_fraction": 0.9}, "data.val_fraction: 0.9 is out of range; allowed (0.0, 0.5]"),
-    ({"optim.momentum": 1.0}, "optim.momentum: 1.0 is out of range; allowed [0.0, 1.0)"),
+    ({"optim.name": "sgd", "optim.momentum": 1.0}, "optim.momentum: 1.0 is out of range; allowed [0.0, 1.0)"),
     ({"eval.metric": "manhattan"}, "eval.metric: 'manhattan' is not allowed; choose one of: euclidean, sqeuclidean, cosine"),
     ({"task": "detection"}, "task: 'detection' is not allowed; choose one of: face, autoencoder, cifar"),
-    ({"loss.name": "ce", "loss.margin": 0.5}, "loss.margin is not used by loss 'ce'"),
-    ({"loss.name": "cosface", "loss.h": 0.3}, "loss.h is not used by loss 'cosface'"),
-    ({"loss.name": "arcface", "loss.beta": 2.0}, "loss.beta is not used by loss 'arcface'"),
-    ({"task": "autoencoder", "model.backbone": "resnet18", "loss.name": "vae"}, "task 'autoencoder' needs one of ae, dae, vae"),
-    ({"task": "face", "model.backbone": "vae", "loss.name": "vae"}, "needs task 'autoencoder'"),
+    ({"loss.name": "ce", "loss.margin": 0.5}, "loss.margin is only used by loss.name sphereface or cosface"),
+    ({"loss.name": "cosface", "loss.h": 0.3}, "loss.h is only used by loss.name adaface, not 'cosface'"),
+    ({"loss.name": "arcface", "loss.beta": 2.0}, "loss.beta is only used by loss.name vae, not 'arcface'"),
+    ({"loss.name": "arcface", "loss.margin": -0.1}, "loss.margin: -0.1 is out of range; allowed [0.0, inf)"),
+    ({"task": "autoencoder", "model.backbone": "resnet18", "loss.name": "vae"},
+     "model.backbone: 'resnet18' needs task 'face' or 'cifar', got 'autoencoder'"),
+    ({"task": "face", "model.backbone": "vae", "loss.name": "vae"}, "loss.name: 'vae' needs task 'autoencoder'"),
     ({"task": "autoencoder", "model.backbone": "ae", "loss.name": "vae"}, "loss.name: 'vae' needs model.backbone 'vae'"),
-    ({"task": "autoencoder", "model.backbone": "vae", "loss.name": "arcface"}, "task 'autoencoder' trains with 'vae' or 'ae'"),
-    ({"model.noise_level": 0.2}, "model.noise_level is only used by backbone 'dae'"),
-    ({"task": "cifar", "data.train": "lfw_people", "data.root": "x"}, "task 'cifar' trains on 'cifar10' or 'synthetic'"),
+    ({"task": "autoencoder", "model.backbone": "vae", "loss.name": "arcface"},
+     "loss.name: 'arcface' needs task 'face' or 'cifar', got 'autoencoder'"),
+    ({"model.noise_level": 0.2}, "model.noise_level is only used by model.backbone dae, not 'resnet18'"),
+    ({"task": "face", "model.backbone": "dae", "model.noise_level": 0.2},
+     "model.noise_level: model.backbone 'dae' reads it only with task 'autoencoder', not 'face'"),
+    ({"task": "cifar", "data.train": "lfw_people", "data.root": "x"},
+     "data.train: 'lfw_people' needs task 'face' or 'autoencoder', got 'cifar'"),
+    ({"task": "face", "data.train": "cifar10", "data.root": "x"}, "data.train: 'cifar10' needs task 'cifar'"),
+    ({"data.train": "att_faces", "data.root": "x", "data.train_folds": "0-2"},
+     "data.train_folds is only used by data.train lfw_people, not 'att_faces'"),
     ({"data.train": "lfw_people"}, "data.root: dataset 'lfw_people' needs a root directory"),
     ({"optim.name": "adam", "optim.nesterov": True}, "optim.nesterov is only used by optim.name sgd, not 'adam'"),
     ({"optim.name": "adamw", "optim.momentum": 0.5}, "optim.momentum is only used by optim.name sgd, not 'adamw'"),
@@ -95,7 +102,7 @@ def test_override_without_equals_is_an_error():
 def test_config_files(tmp_path, suffix, text):
     path = tmp_path / f"trial{suffix}"
     path.write_text(text)
-    cfg = TrialConfig.from_file(path, overrides=["train.batch_size=8"], validate_names=False)
+    cfg = TrialConfig.from_file(path, overrides=["train.batch_size=8"])
     assert cfg.train.epochs == 2 and cfg.loss.name == "cosface" and cfg.train.batch_size == 8
 
 

@@ -13,7 +13,7 @@ from facebench.errors import ConfigError, LeakageError
 
 
 def _cfg(**kv):
-    return TrialConfig.from_dict(kv, validate_names=False)
+    return TrialConfig.from_dict(kv)
 
 
 def test_synthetic_is_deterministic_and_seeded():

@@ -91,13 +91,18 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(tmp_path):
     assert other[0]["train_loss"] != a[0]["train_loss"]  # the equalities above are not vacuous
 
 
-def test_resume_with_another_config_is_a_clear_error_and_no_resume_starts_afresh(tmp_path):
+def test_resume_with_another_config_is_a_clear_error_and_overwrite_starts_afresh(tmp_path):
     run_trial({**FACE, "train.epochs": 1}, trial_dir=tmp_path, raise_on_error=True)
+    with pytest.raises(ConfigError, match=r"optim\.lr: there 0\.001 vs now 0\.002"):
+        run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, trial_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"--overwrite"):  # --no-resume alone does not replace a finished trial
+        run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, trial_dir=tmp_path, resume=False)
+    (tmp_path / "result.json").unlink()  # an unfinished trial: the checkpoint's config is what is checked
     with pytest.raises(ConfigError, match=r"optim\.lr: checkpoint 0\.001 vs now 0\.002"):
         run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, trial_dir=tmp_path)
     rows = []
     result = run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, rows.append, trial_dir=tmp_path,
-                       resume=False)
+                       resume=False, overwrite=True)
     assert result["status"] == "completed" and len(rows) == 1
     assert len(read_jsonl(tmp_path / "epochs.jsonl")) == 1
 

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from facebench.engine.augment import (AUGMENTATIONS, color_jitter, crop_padding, get_augmentation, random_crop,
+from facebench.data import AUGMENTATIONS
+from facebench.data.augment import (color_jitter, crop_padding, get_augmentation, random_crop,
                                       random_flip)
 from facebench.engine.checkpoint import (check_same_config, load_checkpoint, rng_state, save_checkpoint,
                                          seed_everything, set_rng_state)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from facebench.config import AUTOENCODER_BACKBONES, TrialConfig
+from facebench.config import TrialConfig
+from facebench.models import AUTOENCODER_BACKBONES
 from facebench.errors import ConfigError
 from facebench.models import BACKBONES, build_model
 from facebench.models.autoencoder import corrupt
@@ -26,7 +27,7 @@ def make_cfg(backbone: str, size: int = 32, **extra) -> TrialConfig:
         values["model.width"] = 0.0625  # CPU-fast; the full-width counts are checked separately
         values["model.stem"] = STEM_FOR_SIZE.get(size, "cifar")
     values.update(extra)
-    return TrialConfig.from_dict(values, validate_names=False)
+    return TrialConfig.from_dict(values)
 
 
 def _assert_finite_grads(model: torch.nn.Module) -> None:

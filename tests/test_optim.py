@@ -9,13 +9,13 @@ import torch
 from torch import nn
 
 from facebench.config import TrialConfig
-from facebench.engine.optim import (OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, clip_gradients,
+from facebench.optim.build import (OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, clip_gradients,
                                     param_groups)
 from facebench.errors import ConfigError
 
 
 def cfg(**values) -> TrialConfig:
-    return TrialConfig.from_dict(values, validate_names=False)
+    return TrialConfig.from_dict(values)
 
 
 def lrs(c: TrialConfig, *, steps_per_epoch: int, epochs: int) -> list[float]:

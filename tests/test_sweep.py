@@ -10,7 +10,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from facebench.config import MARGIN_LOSSES, TrialConfig
+from facebench.config import TrialConfig
+from facebench.losses import LOSSES
 from facebench.errors import ConfigError
 from facebench.sweep import SweepSpec, space
 from facebench.sweep.runner import check_space, sweep_paths
@@ -58,14 +59,14 @@ def test_margin_space_is_conditional_and_always_valid():
     for raw, proposed in _draw(spec.space):
         loss = proposed["loss.name"]
         seen_losses.add(loss)
-        assert ("loss.margin" in proposed) == (loss in MARGIN_LOSSES and loss != "normsoftmax")
+        assert ("loss.margin" in proposed) == ("margin" in LOSSES.get(loss).params)
         assert ("loss.h" in proposed) == (loss == "adaface")
         # each loss has its own Optuna parameter, so TPE never mixes ArcFace and CosFace margins
         assert all(k.endswith(f"{ALIAS_MARK}{loss}") for k in raw if k.startswith("loss.") and ALIAS_MARK in k)
         if "loss.margin" in proposed:
             lo, hi, _ = space.LOSS_RANGES[loss]["margin"]
             assert lo <= proposed["loss.margin"] <= hi
-        TrialConfig.from_dict(spec.trial_config(proposed), validate_names=False)
+        TrialConfig.from_dict(spec.trial_config(proposed))
     assert seen_losses == {"ce", "sphereface", "cosface", "arcface", "curricularface", "adaface"}
 
 
@@ -80,7 +81,7 @@ def test_vae_space_beta_only_for_vae_and_log_scale():
         assert ("model.noise_level" in proposed) == (backbone == "dae")
         assert proposed["data.image_size"] in (112, 64, 56, 32)
         betas += [proposed["loss.beta"]] if "loss.beta" in proposed else []
-        TrialConfig.from_dict(vae.SPEC.trial_config(proposed), validate_names=False)
+        TrialConfig.from_dict(vae.SPEC.trial_config(proposed))
     # log-uniform on [0.05, 10]: about half the draws fall below the geometric midpoint sqrt(0.5) ~ 0.71
     below = sum(b < (0.05 * 10) ** 0.5 for b in betas) / len(betas)
     assert 0.35 < below < 0.65
@@ -142,7 +143,7 @@ def test_cluster_yaml_passes_rays_own_validation():
     config = yaml.safe_load((ROOT / "cluster" / "cluster.yaml").read_text())
     validate_config(prepare_config(copy.deepcopy(config)))
     assert config["available_node_types"][config["head_node_type"]]["resources"] == {"CPU": 0}
-    assert any("pip install" in c and "-e ." in c for c in config["setup_commands"])
+    assert any("pip install" in c and '-e ".[cluster]"' in c for c in config["setup_commands"])
     config["available_node_types"]["worker.gpu"]["min_workerz"] = 0   # the validation is real: a typo fails
     with pytest.raises(Exception, match="min_workerz"):
         validate_config(prepare_config(config))

@@ -189,6 +189,7 @@ def test_hostile_checkpoint_pickle_runs_nothing(tmp_path):
     import torch
 
     from facebench.engine.checkpoint import load_checkpoint
+    from facebench.errors import ConfigError
 
     marker = tmp_path / "ran"
 
@@ -198,7 +199,7 @@ def test_hostile_checkpoint_pickle_runs_nothing(tmp_path):
 
     ckpt = tmp_path / "checkpoint.pt"
     torch.save({"format": 1, "x": Hostile()}, ckpt)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ConfigError, match="not a readable facebench checkpoint"):
         load_checkpoint(ckpt)
     assert not marker.exists()
 

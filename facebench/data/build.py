@@ -1,6 +1,6 @@
 """``build_task_data``: config -> train / validation / test arrays, with the cache, splits and leakage guard.
 
-Each registered dataset returns the TRAINING identities (or classes) of its source; the shared code
+Each face dataset (declared in ``facebench.data``) reads the TRAINING identities of its source; the shared code
 here filters, holds out validation identities, loads images through the cache, attaches the test
 protocol named by ``data.test`` and refuses identity leakage.
 """
@@ -10,13 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from ..config import TrialConfig
 from ..errors import ConfigError, DataError
-from ..registry import Registry
+from . import DATASETS
 from .arrays import ImageArray, PairIndex, TaskData
 from .cache import cached_images, default_cache_dir
 from .images import prepare_array
@@ -25,7 +23,6 @@ from .pairs import Pairs, check_no_leakage, person_of, read_pairs
 from .splits import draw_pairs, holdout_identities
 from .synthetic import synthetic_faces
 
-DATASETS = Registry("dataset")
 SYNTHETIC_TEST_FOLDS = 10
 
 
@@ -42,19 +39,32 @@ class FaceSource:
 
 def build_task_data(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
     """The arrays one trial trains, validates and tests on; see docs/datasets.md for the semantics."""
-    build: Callable = DATASETS.get(cfg.data.train, key="data.train")
-    if cfg.task == "cifar":
+    return DATASETS.get(cfg.data.train).load()(cfg, progress=progress, **cfg.params("data"))
+
+
+# -- datasets (declared in facebench.data) ----------------------------------------------------
+
+def synthetic_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    if cfg.task == "cifar":  # ten synthetic identities as classes
         from .cifar import build_cifar_task
 
         return build_cifar_task(cfg, progress=progress)
-    source: FaceSource = build(cfg)
-    return _face_task(cfg, source, progress=progress)
+    return _face_task(cfg, _synthetic(cfg), progress=progress)
 
 
-# -- datasets ---------------------------------------------------------------------------------
+def lfw_people_task(cfg: TrialConfig, *, progress: bool = False, train_folds: str) -> TaskData:
+    return _face_task(cfg, _lfw_people(cfg, train_folds), progress=progress)
 
-@DATASETS.register("synthetic", help="face-like synthetic identities drawn with numpy, deterministic by seed "
-                   "(data.synthetic_*)")
+
+def identity_folder_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    return _face_task(cfg, FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root)),
+                      progress=progress)
+
+
+def att_faces_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    return _face_task(cfg, FaceSource(list_att(cfg.data.root), root=Path(cfg.data.root)), progress=progress)
+
+
 def _synthetic(cfg: TrialConfig) -> FaceSource:
     d = cfg.data
     faces = synthetic_faces(identities=d.synthetic_identities, images_per_identity=d.synthetic_images,
@@ -65,11 +75,9 @@ def _synthetic(cfg: TrialConfig) -> FaceSource:
     return FaceSource(ids, memory=faces, default_test="synthetic")
 
 
-@DATASETS.register("lfw_people", help="LFW people of the folds data.train_folds (data.root: LFW folder + "
-                   "pairs.txt); tested on the other folds")
-def _lfw_people(cfg: TrialConfig) -> FaceSource:
+def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
     image_dir, pairs = _lfw_dirs(cfg, cfg.data.root)
-    folds = parse_folds(cfg.data.train_folds, pairs.folds)
+    folds = parse_folds(train_folds, pairs.folds)
     people_of = pairs.people_of_folds()
     people = set().union(*(people_of[f] for f in folds))
     listing = list_identity_folder(image_dir)
@@ -79,22 +87,6 @@ def _lfw_people(cfg: TrialConfig) -> FaceSource:
                           f"(e.g. {unknown[0]})")
     return FaceSource({p: listing[p] for p in sorted(people)}, root=image_dir,
                       info={"train_folds": folds, "pairs": pairs.source})
-
-
-@DATASETS.register("identity_folder", help="one folder of images per identity (CASIA-WebFace layout); "
-                   "tested on all LFW folds at data.test_root")
-def _identity_folder(cfg: TrialConfig) -> FaceSource:
-    return FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root))
-
-
-@DATASETS.register("att_faces", help="AT&T (ORL) faces s<k>/<n>.pgm; tested on all LFW folds at data.test_root")
-def _att_faces(cfg: TrialConfig) -> FaceSource:
-    return FaceSource(list_att(cfg.data.root), root=Path(cfg.data.root))
-
-
-@DATASETS.register("cifar10", help="CIFAR-10: official python batches or train/test image folders (task cifar)")
-def _cifar10(cfg: TrialConfig) -> FaceSource:
-    raise ConfigError(f"data.train: 'cifar10' is for task 'cifar', not {cfg.task!r}")
 
 
 # -- shared face pipeline ---------------------------------------------------------------------

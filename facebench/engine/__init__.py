@@ -1,8 +1,7 @@
 """The single-trial engine: ``run_trial(config, report)``; imports no Ray.
 
 ``run_trial`` is loaded on first use so that ``facebench.engine.cli`` (imported whenever the
-``facebench`` command starts) and the registry providers ``facebench.engine.optim`` / ``.augment``
-do not pay for the whole training stack.
+``facebench`` command starts) does not pay for the whole training stack.
 """
 
 from __future__ import annotations

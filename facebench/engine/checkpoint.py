@@ -8,7 +8,9 @@ numpy arrays their libraries return.
 
 from __future__ import annotations
 
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from ..errors import ConfigError
 from ..io import atomic_path
 
 FORMAT = 1
+# What engine.trial writes and reads back on resume (a file missing one is not ours, or from another version).
+_KEYS = ("config", "epoch", "model", "loss", "optimizer", "scheduler", "scaler", "rng", "best", "history")
 
 
 def seed_everything(seed: int) -> None:
@@ -59,16 +63,39 @@ def set_rng_state(state: dict[str, Any], generator: torch.Generator | None = Non
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, **state}, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        try:
+            torch.save({"format": FORMAT, **state}, f)
+        except RuntimeError as e:
+            # A full disk surfaces as torch's "unexpected pos" RuntimeError around Python's own OSError:
+            # raise the OSError, which says what happened (and the CLI turns into one line).
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != FORMAT:
-        raise ConfigError(f"{path}: checkpoint format {state.get('format')!r}, this facebench writes {FORMAT}; "
+    """The state ``save_checkpoint`` wrote; an empty, truncated or foreign file is a ConfigError naming it.
+    ``weights_only``: a checkpoint in a results folder may come from anyone, so no pickled code runs."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, RuntimeError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+        why = "empty" if Path(path).stat().st_size == 0 else " ".join(str(e).split())[:160]
+        raise ConfigError(f"{path}: not a readable facebench checkpoint ({why}); start afresh with --no-resume "
+                          "or another --out") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ConfigError(f"{path}: checkpoint format {found!r}, this facebench writes {FORMAT}; "
                           "start afresh with --no-resume or another --out")
     return state
+
+
+def check_complete(path: str | Path, state: dict[str, Any]) -> None:
+    """A trial checkpoint holds everything ``run_trial`` restores; one missing a part is refused by name."""
+    missing = [k for k in _KEYS if k not in state]
+    if missing:
+        raise ConfigError(f"{path}: checkpoint lacks {', '.join(missing)}; start afresh with --no-resume or "
+                          "another --out")
 
 
 def check_same_config(path: str | Path, saved: dict[str, Any], current: dict[str, Any]) -> None:

@@ -16,21 +16,25 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", metavar="DIR", help="trial directory (default runs/train/<name-or-task>-<config hash>)")
     p.add_argument("--no-resume", action="store_true",
                    help="start afresh even if DIR holds a checkpoint of the same config")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished trial in DIR (of this or another config); without it that is refused")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from ..config import TrialConfig, load_file, parse_overrides
+
+    values = load_file(args.config) if args.config else {}  # before torch is imported: a bad file fails fast
+    cfg = TrialConfig.from_dict({**values, **parse_overrides(args.overrides)})
     from .record import default_trial_dir
     from .trial import run_trial
 
-    values = load_file(args.config) if args.config else {}
-    cfg = TrialConfig.from_dict({**values, **parse_overrides(args.overrides)})
     out = args.out or str(default_trial_dir(cfg.to_flat()))
     bar = _Progress(cfg.train.epochs, enabled=not args.quiet)
     try:
-        result = run_trial(cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step)
+        result = run_trial(cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step,
+                           overwrite=args.overwrite)
     finally:
         bar.close()
     _print_result(result)

@@ -14,8 +14,8 @@ import torch
 from ..config import TrialConfig
 from ..data.transforms import to_input
 from ..errors import ConfigError
-from .augment import Augment, get_augmentation
-from .optim import build_optimizer, build_scheduler, clip_gradients
+from ..data.augment import Augment, get_augmentation
+from ..optim.build import build_optimizer, build_scheduler, clip_gradients
 
 
 class NonFiniteLoss(Exception):

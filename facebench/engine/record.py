@@ -7,6 +7,7 @@ import hashlib
 import json
 import platform
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import append_jsonl, atomic_write_json, atomic_write_text, dumps_json
+from ..ownership import claim_dir, remove_stale_temps
 
 CONFIG, META, EPOCHS, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
 CHECKPOINT = "checkpoint.pt"  # the latest epoch, saved by facebench.engine.checkpoint.save_checkpoint
@@ -22,7 +24,8 @@ CHECKPOINT = "checkpoint.pt"  # the latest epoch, saved by facebench.engine.chec
 def trial_id(flat_config: dict[str, Any]) -> str:
     """``<name or task>-<8 hex of the config hash>``: the same config maps to the same directory."""
     digest = hashlib.sha1(json.dumps(flat_config, sort_keys=True).encode()).hexdigest()[:8]
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", flat_config.get("name") or flat_config["task"])[:40]
+    # A folder name (facebench.ownership.check_name): no separators, no leading dot.
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", flat_config.get("name") or "").lstrip("._-")[:40] or flat_config["task"]
     return f"{stem}-{digest}"
 
 
@@ -76,6 +79,11 @@ class TrialDir:
         self.path = Path(path)
         self.artefacts = self.path / ARTEFACTS
 
+    def claim(self) -> None:
+        """Create the folder with facebench's marker, or accept one facebench created (else ConfigError)."""
+        claim_dir(self.path, "trial")
+        remove_stale_temps(self.path)  # atomic writes killed midway (a SIGKILL during a checkpoint save)
+
     def start(self, flat_config: dict[str, Any], meta: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path / CONFIG, flat_config)
@@ -99,6 +107,9 @@ class TrialDir:
             return None
 
     def clear(self) -> None:
-        """--no-resume: forget previous attempts' checkpoint, epochs and result (artefacts are overwritten)."""
+        """--no-resume / --overwrite: forget previous attempts' checkpoint, epochs, result and artefacts (what
+        the sweep adapter wrote, ray.json, stays)."""
         for name in (CHECKPOINT, EPOCHS, RESULT):
             (self.path / name).unlink(missing_ok=True)
+        if self.artefacts.is_dir() and not self.artefacts.is_symlink():
+            shutil.rmtree(self.artefacts)

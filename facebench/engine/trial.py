@@ -6,6 +6,7 @@ The sweep adapter passes ``tune.report`` as ``report``; the CLI passes a printer
 
 from __future__ import annotations
 
+import errno
 import time
 import traceback
 from pathlib import Path
@@ -14,8 +15,8 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ..config import TrialConfig
-from ..errors import FacebenchError
-from .checkpoint import (check_same_config, cpu_state_dict, load_checkpoint, rng_state,
+from ..errors import ConfigError, FacebenchError
+from .checkpoint import (check_complete, check_same_config, cpu_state_dict, load_checkpoint, rng_state,
                          save_checkpoint, seed_everything, set_rng_state)
 from .loop import NonFiniteLoss, Setup, build_setup, peak_mem_mb, resolve_device, train_one_epoch
 from .record import CHECKPOINT, TrialDir, default_trial_dir, device_name, make_meta
@@ -26,7 +27,7 @@ Report = Callable[[dict[str, Any]], None]
 def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = None, *,
               trial_dir: str | Path | None = None, resume: bool = True,
               should_stop: Callable[[], bool] | None = None, raise_on_error: bool = False,
-              on_step: Callable[[int, int, int], None] | None = None) -> dict[str, Any]:
+              on_step: Callable[[int, int, int], None] | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Train, validate and test one trial; return the result dict that is also ``result.json``.
 
     ``report(metrics)`` gets the flat per-epoch metrics (docs/architecture.md). ``trial_dir`` defaults
@@ -37,10 +38,17 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
     reason (and traceback) in the result instead of an exception, unless ``raise_on_error``; user
     errors (``FacebenchError``: bad config, data, leakage) are always raised after being recorded.
     ``on_step(epoch, step, steps_per_epoch)`` is called after every optimizer step (progress bars).
+    ``trial_dir`` must be new, empty or a trial folder facebench created (facebench.ownership); a finished
+    trial there is returned as it is (same config) or refused (another config, or ``resume=False``) unless
+    ``overwrite``, which clears what facebench wrote there first.
     """
     cfg = config if isinstance(config, TrialConfig) else TrialConfig.from_dict(config)
     flat = cfg.to_flat()
     tdir = TrialDir(trial_dir if trial_dir is not None else default_trial_dir(flat))
+    tdir.claim()  # before anything is written: a folder of the user's is refused untouched
+    finished = _finished_here(tdir, flat, resume=resume, overwrite=overwrite)
+    if finished is not None:
+        return finished
     started = time.time()
     meta = make_meta(flat, tdir.path, resolve_device(cfg.train.device))
     history: list[dict[str, Any]] = []
@@ -50,10 +58,43 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
     except NonFiniteLoss as e:
         return _failed(tdir, flat, meta, history, started, reason=str(e), tb=None)
     except Exception as e:  # noqa: BLE001 - a trial's failure is data for the sweep, not a crash of it
-        result = _failed(tdir, flat, meta, history, started, reason=_reason(e), tb=traceback.format_exc())
-        if raise_on_error or isinstance(e, FacebenchError):
+        try:
+            result = _failed(tdir, flat, meta, history, started, reason=_reason(e), tb=traceback.format_exc())
+        except OSError:
+            raise e from None  # the disk that failed the trial refuses its record too: the first error tells why
+        if raise_on_error or isinstance(e, FacebenchError) or _is_environment(e):
             raise
         return result
+
+
+def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
+    """The finished result of this same config (nothing to do), None to train, or a ConfigError: a finished
+    trial is never replaced without ``overwrite``."""
+    previous = tdir.read_result()
+    if previous is None or previous.get("status") not in ("completed", "stopped", "failed"):
+        return None
+    if overwrite:
+        tdir.clear()
+        return None
+    same = previous.get("config") == flat
+    if same and previous["status"] != "completed":
+        return None  # stopped or failed: resuming (or restarting with resume=False) it is what was asked
+    if same and resume:
+        return previous
+    if same:
+        raise ConfigError(f"{tdir.path}: holds a completed trial of this config; --no-resume would train it "
+                          "again and replace it: pass --overwrite for that, or choose another --out")
+    before = previous.get("config") or {}
+    diff = [k for k in sorted(set(flat) | set(before)) if before.get(k) != flat.get(k)]
+    shown = ", ".join(f"{k}: there {before.get(k)!r} vs now {flat.get(k)!r}" for k in diff[:3])
+    raise ConfigError(f"{tdir.path}: holds a {previous['status']} trial of another config ({shown}); pass "
+                      "--overwrite to replace it, or choose another --out")
+
+
+def _is_environment(e: BaseException) -> bool:
+    """A full, read-only or forbidden disk is the machine's problem, not the recipe's: raised, not scored."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
+                                                  errno.EDQUOT, errno.ENOTDIR, errno.EISDIR)
 
 
 def _reason(e: BaseException) -> str:
@@ -85,6 +126,7 @@ def _execute(cfg: TrialConfig, flat: dict, tdir: TrialDir, meta: dict, history: 
     state = None
     if resume and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
+        check_complete(ckpt_path, state)
         check_same_config(ckpt_path, state["config"], flat)
         previous = tdir.read_result()
         if previous and previous.get("status") == "completed" and state["epoch"] >= cfg.train.epochs:

@@ -1,16 +1,16 @@
-"""Losses: the ``loss`` registry and ``build_loss``.
+"""Losses: every loss declared once with its hyperparameters (the ``loss`` registry) and ``build_loss``.
 
-Entries are classes with keyword-only hyperparameters whose defaults are the published ones; a config
-value of None means "that default". Classification heads are called as ``head(embeddings, labels,
-norms=None)``; reconstruction objectives as ``objective(out, target, epoch=float)``.
+A hyperparameter's default is the published one, cited beside it; a ``loss.<key>`` left unset (None)
+means that default. Classification heads (kind "head") are called as ``head(embeddings, labels,
+norms=None)``; reconstruction objectives (kind "reconstruction") as ``objective(out, target, epoch=float)``.
+The classes (``heads``, ``reconstruction``) are imported only when a loss is built.
 """
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
+from ..params import Param
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -18,48 +18,80 @@ if TYPE_CHECKING:
 
     from ..config import TrialConfig
 
-LOSSES = Registry("loss")
+LOSSES = Registry("loss", key="loss.name")
+
+_HEAD = {"task": ("face", "cifar")}
+_HEADS = "facebench.losses.heads"
+_RECON = "facebench.losses.reconstruction"
 
 
-def _register() -> None:
-    from . import heads, reconstruction
-
-    entries = {
-        "ce": heads.SoftmaxCE, "normsoftmax": heads.NormSoftmax, "sphereface": heads.SphereFace,
-        "cosface": heads.CosFace, "arcface": heads.ArcFace, "curricularface": heads.CurricularFace,
-        "adaface": heads.AdaFace, "ae": reconstruction.AEObjective, "vae": reconstruction.VAEObjective,
-    }
-    for name, cls in entries.items():
-        LOSSES.add(name, cls)
+def _scale(default: float, search: tuple) -> Param:
+    return Param(default, "logit scale s", lo=0.0, lo_open=True, search=search)
 
 
-_register()
+def _margin(default: float, doc: str, search: tuple) -> Param:
+    return Param(default, doc, lo=0.0, search=search)
 
-# Config keys that map onto constructor keywords of the same name (None = the published default).
-_HYPER_KEYS = ("scale", "margin", "h", "t_alpha", "beta")
+
+_T_ALPHA = Param(0.01, "EMA momentum of the batch statistics", lo=0.0, hi=1.0)
+_RECON_REDUCTION = Param("sum", "MSE summed per image (then mean over batch) or mean per pixel",
+                         choices=("sum", "mean"))
+
+LOSSES.declare("ce", "softmax cross-entropy with a linear (bias) classifier on the raw embedding",
+               f"{_HEADS}:SoftmaxCE", kind="head", requires=_HEAD)
+# s = 64 as CosFace/ArcFace, so normsoftmax is exactly their m = 0 ablation.
+LOSSES.declare("normsoftmax", "normalised softmax (NormFace, Wang et al. 2017): s*cos, no margin",
+               f"{_HEADS}:CosineHead", kind="head", requires=_HEAD,
+               params={"scale": _scale(64.0, (8.0, 64.0, True))})
+# s = 30, m = 1.5: OpenSphere's SphereFace head (Liu et al., "SphereFace Revived", TPAMI 2022), which
+# normalises features and detaches the margin term instead of the 2017 lambda annealing at m = 4.
+LOSSES.declare("sphereface", "SphereFace multiplicative angular margin, OpenSphere formulation",
+               f"{_HEADS}:SphereFace", kind="head", requires=_HEAD,
+               params={"scale": _scale(30.0, (16.0, 64.0, True)),
+                       "margin": _margin(1.5, "margin m (multiplies the angle)", (1.2, 2.0, False))})
+# s = 64, m = 0.35: Wang et al., "CosFace", CVPR 2018 (section 4.1).
+LOSSES.declare("cosface", "CosFace / AM-Softmax: target logit s*(cos theta - m)",
+               f"{_HEADS}:CosFace", kind="head", requires=_HEAD,
+               params={"scale": _scale(64.0, (16.0, 64.0, True)),
+                       "margin": _margin(0.35, "margin m (subtracted from the cosine)", (0.1, 0.5, False))})
+# s = 64, m = 0.5: Deng et al., "ArcFace", CVPR 2019 (section 3 / InsightFace defaults).
+LOSSES.declare("arcface", "ArcFace additive angular margin: target logit s*cos(theta + m)",
+               f"{_HEADS}:ArcFace", kind="head", requires=_HEAD,
+               params={"scale": _scale(64.0, (16.0, 64.0, True)),
+                       "margin": _margin(0.5, "margin m (added to the angle, radians)", (0.2, 0.6, False))})
+# s = 64, m = 0.5, t momentum 0.01, t starts at 0: Huang et al., "CurricularFace", CVPR 2020 (eq. 10-11).
+LOSSES.declare("curricularface", "CurricularFace: ArcFace target, hard negatives re-weighted by an EMA t",
+               f"{_HEADS}:CurricularFace", kind="head", requires=_HEAD,
+               params={"scale": _scale(64.0, (32.0, 64.0, True)),
+                       "margin": _margin(0.5, "margin m (added to the angle, radians)", (0.3, 0.6, False)),
+                       "t_alpha": _T_ALPHA})
+# s = 64, m = 0.4, h = 0.333, t_alpha = 0.01: the paper's and its repo's training config (Kim et al., CVPR 2022).
+LOSSES.declare("adaface", "AdaFace: margin adapted to image quality through the feature norm",
+               f"{_HEADS}:AdaFace", kind="head", requires=_HEAD,
+               params={"scale": _scale(64.0, (32.0, 64.0, True)),
+                       "margin": _margin(0.4, "margin m (adapted to the feature norm)", (0.2, 0.5, False)),
+                       "h": Param(0.333, "feature-norm concentration h", lo=0.0, hi=1.0, search=(0.2, 0.5, False)),
+                       "t_alpha": _T_ALPHA})
+LOSSES.declare("ae", "autoencoder / denoising autoencoder: reconstruction error of the clean target",
+               f"{_RECON}:AEObjective", kind="reconstruction",
+               requires={"task": ("autoencoder",), "model.backbone": ("ae", "dae")},
+               params={"recon_reduction": _RECON_REDUCTION})
+# beta = 1: the ELBO of Kingma & Welling (2014); warm-up from 0 as in Bowman et al. (2016).
+LOSSES.declare("vae", "VAE: recon + beta * KL (beta-VAE, Higgins et al. 2017), optional linear beta warm-up",
+               f"{_RECON}:VAEObjective", kind="reconstruction",
+               requires={"task": ("autoencoder",), "model.backbone": ("vae",)},
+               params={"beta": Param(1.0, "KL weight beta", lo=0.0, search=(0.05, 10.0, True)),
+                       "beta_warmup_epochs": Param(0, "epochs of linear beta warm-up from 0", lo=0),
+                       "recon_reduction": _RECON_REDUCTION})
 
 
 def build_loss(cfg: "TrialConfig", *, embedding_size: int, num_classes: int) -> "nn.Module":
-    """The head or objective ``cfg.loss.name`` configured by ``cfg.loss.*``.
+    """The head or objective ``cfg.loss.name`` configured by its declared ``loss.*`` keys.
 
-    Reconstruction objectives ignore ``embedding_size`` and ``num_classes``.
+    Reconstruction objectives take no ``embedding_size`` / ``num_classes``.
     """
-    name = cfg.loss.name
-    cls = LOSSES.get(name, key="loss.name")
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {}
-    for key in _HYPER_KEYS:
-        value = getattr(cfg.loss, key)
-        if value is None:
-            continue
-        if key not in params:
-            raise ConfigError(f"loss.{key} is not used by loss {name!r}; remove it")
-        kwargs[key] = value
-    if "recon_reduction" in params:
-        kwargs["recon_reduction"] = cfg.loss.recon_reduction
-        if "beta_warmup_epochs" in params:
-            kwargs["beta_warmup_epochs"] = cfg.loss.beta_warmup_epochs
-        return cls(**kwargs)
-    if cfg.loss.recon_reduction != "sum":
-        raise ConfigError(f"loss.recon_reduction is not used by loss {name!r}; remove it")
-    return cls(embedding_size=embedding_size, num_classes=num_classes, **kwargs)
+    variant = LOSSES.get(cfg.loss.name)
+    params = cfg.params("loss")
+    if variant.kind == "head":
+        params.update(embedding_size=embedding_size, num_classes=num_classes)
+    return variant.load()(**params)

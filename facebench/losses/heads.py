@@ -54,7 +54,8 @@ class SoftmaxCE(nn.Module):
 
 
 class CosineHead(nn.Module):
-    """Normalised softmax (NormFace): logits ``s * cos(theta_j)``; subclasses edit the target column."""
+    """Normalised softmax (NormFace, the ``normsoftmax`` loss): logits ``s * cos(theta_j)``; subclasses edit
+    the target column."""
 
     def __init__(self, *, embedding_size: int, num_classes: int, scale: float) -> None:
         super().__init__()
@@ -82,20 +83,10 @@ class CosineHead(nn.Module):
             return {"loss": F.cross_entropy(logits, labels), "logits": logits}
 
 
-class NormSoftmax(CosineHead):
-    """Normalised softmax (NormFace, Wang et al. 2017): s*cos, no margin."""
-
-    # s = 64 as CosFace/ArcFace, so normsoftmax is exactly their m = 0 ablation.
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float = 64.0) -> None:
-        super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
-
-
 class SphereFace(CosineHead):
     """SphereFace multiplicative angular margin psi = (-1)^k cos(m theta) - 2k, OpenSphere formulation."""
 
-    # Defaults s = 30, m = 1.5: OpenSphere's SphereFace head (Liu et al., "SphereFace Revived", TPAMI 2022),
-    # which normalises features and detaches the margin term instead of the 2017 lambda annealing at m = 4.
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float = 30.0, margin: float = 1.5) -> None:
+    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float) -> None:
         super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
         self.margin = float(margin)
 
@@ -112,8 +103,7 @@ class SphereFace(CosineHead):
 class CosFace(CosineHead):
     """CosFace / AM-Softmax: target logit s*(cos theta - m)."""
 
-    # s = 64, m = 0.35: Wang et al., "CosFace", CVPR 2018 (section 4.1).
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float = 64.0, margin: float = 0.35) -> None:
+    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float) -> None:
         super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
         self.margin = float(margin)
 
@@ -135,8 +125,7 @@ def arc_target(cos_t: torch.Tensor, margin: float) -> torch.Tensor:
 class ArcFace(CosineHead):
     """ArcFace additive angular margin: target logit s*cos(theta + m)."""
 
-    # s = 64, m = 0.5: Deng et al., "ArcFace", CVPR 2019 (section 3 / InsightFace defaults).
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float = 64.0, margin: float = 0.5) -> None:
+    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float) -> None:
         super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
         self.margin = float(margin)
 
@@ -147,9 +136,9 @@ class ArcFace(CosineHead):
 class CurricularFace(CosineHead):
     """CurricularFace: ArcFace target, hard negatives (cos_j > cos(theta_y + m)) become cos_j (t + cos_j)."""
 
-    # s = 64, m = 0.5, t momentum 0.01, t starts at 0: Huang et al., "CurricularFace", CVPR 2020 (eq. 10-11).
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float = 64.0, margin: float = 0.5,
-                 t_alpha: float = 0.01) -> None:
+    # t starts at 0 (the paper's eq. 10-11); the published s, m and momentum are in facebench.losses.
+    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float,
+                 t_alpha: float) -> None:
         super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
         self.margin, self.t_alpha = float(margin), float(t_alpha)
         self.register_buffer("t", torch.zeros(()))
@@ -175,10 +164,9 @@ class AdaFace(CosineHead):
 
     NORM_EPS = 1e-3  # AdaFace's eps: clamp of cos and of theta, and the std denominator
 
-    # s = 64, m = 0.4, h = 0.333, t_alpha = 0.01 (the paper's and its repo's training config); the EMA
-    # starts at mean 20, std 100 as in the reference code (mk-minchul/AdaFace, head.py).
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float = 64.0, margin: float = 0.4,
-                 h: float = 0.333, t_alpha: float = 0.01) -> None:
+    # The EMA starts at mean 20, std 100 as in the reference code (mk-minchul/AdaFace, head.py).
+    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float,
+                 h: float, t_alpha: float) -> None:
         super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
         self.margin, self.h, self.t_alpha = float(margin), float(h), float(t_alpha)
         self.register_buffer("batch_mean", torch.full((), 20.0))

@@ -36,7 +36,7 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class AEObjective(nn.Module):
     """Autoencoder / denoising autoencoder: reconstruction error of the clean target only."""
 
-    def __init__(self, *, recon_reduction: str = "sum") -> None:
+    def __init__(self, *, recon_reduction: str) -> None:
         super().__init__()
         self.reduction = recon_reduction
 
@@ -51,8 +51,7 @@ class AEObjective(nn.Module):
 class VAEObjective(nn.Module):
     """VAE: recon + beta * KL (beta-VAE, Higgins et al. 2017), optional linear beta warm-up."""
 
-    # beta = 1: the ELBO of Kingma & Welling (2014); warm-up from 0 as in Bowman et al. (2016).
-    def __init__(self, *, beta: float = 1.0, beta_warmup_epochs: int = 0, recon_reduction: str = "sum") -> None:
+    def __init__(self, *, beta: float, beta_warmup_epochs: int, recon_reduction: str) -> None:
         super().__init__()
         self.beta, self.warmup, self.reduction = float(beta), int(beta_warmup_epochs), recon_reduction
 

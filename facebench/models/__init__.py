@@ -1,14 +1,16 @@
-"""Backbones: the ``backbone`` registry and ``build_model``.
+"""Backbones: every backbone declared once with the ``model.*`` keys it reads (the ``backbone`` registry).
 
-Every entry is a builder ``fn(cfg, *, num_classes) -> nn.Module``. Embedding networks return a
-(B, embedding_size) tensor; autoencoders (task 'autoencoder') return the dict described in
-docs/architecture.md. Every model has ``embedding_size``, ``is_autoencoder`` and ``encode(x)``.
+Every entry builds ``fn(cfg, *, num_classes, <its declared model.* keys>) -> nn.Module``. Embedding networks
+(kind "embedding") return a (B, embedding_size) tensor; autoencoders (kind "autoencoder") return the dict
+described in docs/architecture.md. Every model has ``embedding_size``, ``is_autoencoder`` and ``encode(x)``.
+The network code is imported only when a backbone is built.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
+from ..params import Param
 from ..registry import Registry
 
 if TYPE_CHECKING:
@@ -16,30 +18,60 @@ if TYPE_CHECKING:
 
     from ..config import TrialConfig
 
-BACKBONES = Registry("backbone")
+BACKBONES = Registry("backbone", key="model.backbone")
+
+_WIDTH = Param(1.0, "channel width multiplier", lo=0.0, hi=8.0, lo_open=True)
+_NECK = {
+    "neck": Param(True, "face-embedding neck BN-dropout-FC-BN after pooling (False: pooled features are the "
+                  "embedding)"),
+    "embedding_size": Param(None, "embedding size (default 512 with a neck)", type=Optional[int], lo=1, hi=16384),
+    "dropout": Param(0.0, "dropout in the neck", lo=0.0, hi=1.0, hi_open=True),
+}
+_CLASSIFIER = {"task": ("face", "cifar")}  # an autoencoder task needs a decoder
+
+BACKBONES.declare("cnn", "the CIFAR-10 loss study's baseline CNN: 3 unpadded 3x3 convs + fc64 (122,570 params "
+                  "with a 10-class head at 32 px)", "facebench.models.cnn:build_cnn", kind="embedding",
+                  requires=_CLASSIFIER, params={"width": _WIDTH, **_NECK})
 
 
-def _register() -> None:
-    from . import autoencoder, cnn, resnet
-
-    BACKBONES.add("cnn", cnn.build_cnn)
-    for name, help_line, builder in resnet.variants():
-        BACKBONES.add(name, builder, help=help_line)
-    helps = {"ae": "convolutional autoencoder (embedding = latent)",
-             "dae": "denoising convolutional autoencoder (model.noise at model.noise_level, train mode only)",
-             "vae": "variational autoencoder (embedding = mu)"}
-    for kind, help_line in helps.items():
-        def builder(cfg: "TrialConfig", *, num_classes: int, _kind: str = kind) -> "nn.Module":
-            del num_classes
-            return autoencoder.build_autoencoder(cfg, kind=_kind)
-
-        BACKBONES.add(kind, builder, help=help_line)
+def _declare_resnets() -> None:
+    stem = Param("cifar", "stem: imagenet = 7x7/2 + max-pool; cifar = 3x3/1, no pool; stride2 = 3x3/2, no pool",
+                 choices=("imagenet", "cifar", "stride2"))
+    # Only residual nets take zero_init_residual: zeroing the last BN of a plain block zeroes the whole signal.
+    zero_init = Param(False, "zero-initialise the last BN of each residual branch")
+    for depth in (18, 34, 50):
+        block = "Bottleneck" if depth >= 50 else "BasicBlock"
+        for family, label, skip in (("resnet", "ResNet", True), ("plainnet", "PlainNet", False)):
+            params = {"width": _WIDTH, "stem": stem, **_NECK, **({"zero_init_residual": zero_init} if skip else {})}
+            BACKBONES.declare(f"{family}{depth}", f"{label}-{depth} ({block}, "
+                              f"{'residual' if skip else 'no skip connections'})",
+                              "facebench.models.resnet:build_resnet", kind="embedding", requires=_CLASSIFIER,
+                              params=params, options={"depth": depth, "skip": skip})
 
 
-_register()
+_declare_resnets()
+_AE = {"width": _WIDTH,
+       "depth": Param(4, "number of stride-2 conv blocks", lo=1, hi=6),
+       "embedding_size": Param(None, "embedding size = the latent size (default 128)", type=Optional[int], lo=1, hi=16384)}
+# Only the autoencoder task trains the decoder path that sees the corruption; a face task uses the encoder.
+_CORRUPTION = {
+    "noise": Param("gaussian", "corruption type", choices=("gaussian", "masking", "salt_pepper"),
+                   requires={"task": ("autoencoder",)}),
+    "noise_level": Param(0.1, "corruption level", lo=0.0, hi=1.0, search=(0.05, 0.3, False),
+                         requires={"task": ("autoencoder",)}),
+}
+BACKBONES.declare("ae", "convolutional autoencoder (embedding = latent)", "facebench.models.autoencoder:build_autoencoder",
+                  kind="autoencoder", params=_AE, options={"variant": "ae"})
+BACKBONES.declare("dae", "denoising convolutional autoencoder (model.noise at model.noise_level, train mode only)",
+                  "facebench.models.autoencoder:build_autoencoder", kind="autoencoder",
+                  params={**_AE, **_CORRUPTION}, options={"variant": "dae"})
+BACKBONES.declare("vae", "variational autoencoder (embedding = mu)", "facebench.models.autoencoder:build_autoencoder",
+                  kind="autoencoder", params=_AE, options={"variant": "vae"})
+
+AUTOENCODER_BACKBONES = tuple(v.name for v in BACKBONES.variants() if v.kind == "autoencoder")
 
 
 def build_model(cfg: "TrialConfig", *, num_classes: int) -> "nn.Module":
-    """The backbone ``cfg.model.backbone`` configured by ``cfg.model.*`` for ``cfg.data.image_size`` inputs."""
-    builder = BACKBONES.get(cfg.model.backbone, key="model.backbone")
-    return builder(cfg, num_classes=num_classes)
+    """The backbone ``cfg.model.backbone`` built from its declared ``model.*`` keys, for ``cfg.data.image_size``."""
+    variant = BACKBONES.get(cfg.model.backbone)
+    return variant.load()(cfg, num_classes=num_classes, **cfg.params("model"))

@@ -14,13 +14,10 @@ import torch
 from torch import nn
 
 from ..config import TrialConfig
-from ..errors import ConfigError
-from .common import reject_unused, scaled
+from .common import scaled
 
 DEFAULT_LATENT = 128  # seed report 000
-DEFAULT_NOISE_LEVEL = 0.1
 LEAKY_SLOPE = 0.2  # DCGAN's slope, the usual choice for conv AEs
-_USED_KEYS = {"width", "depth", "embedding_size"}
 
 
 def _channels(depth: int, width: float) -> list[int]:
@@ -131,19 +128,18 @@ class AutoEncoder(nn.Module):
         return {"embedding": mu, "recon": self.decoder(z), "mu": mu, "logvar": logvar, "target": x}
 
 
-def build_autoencoder(cfg: TrialConfig, *, kind: str) -> nn.Module:
-    m = cfg.model
-    used = _USED_KEYS | ({"noise", "noise_level"} if kind == "dae" and cfg.task == "autoencoder" else set())
-    if kind == "dae" and cfg.task != "autoencoder" and m.noise_level is not None:
-        raise ConfigError(f"model.noise_level: task {cfg.task!r} uses only the encoder of 'dae', which never "
-                          "sees the corruption; remove it")
-    reject_unused(cfg, used)
-    args = dict(in_channels=cfg.in_channels, image_size=cfg.data.image_size, depth=m.depth, width=m.width,
-                latent=m.embedding_size or DEFAULT_LATENT)
+def build_autoencoder(cfg: TrialConfig, *, num_classes: int, variant: str, width: float, depth: int,
+                      embedding_size: int | None, noise: str | None = None, noise_level: float = 0.0) -> nn.Module:
+    """AE / DAE / VAE (``variant``); the keyword arguments are the declared model.* keys.
+
+    ``noise`` and ``noise_level`` are declared for the DAE in the autoencoder task only (facebench.models).
+    """
+    del num_classes  # reconstruction has no classifier; a face task's head is the loss
+    args = dict(in_channels=cfg.in_channels, image_size=cfg.data.image_size, depth=depth, width=width,
+                latent=embedding_size or DEFAULT_LATENT)
     if cfg.task != "autoencoder":
         # An AE encoder feeding a margin head: only the encoder is trained, as an embedding network.
-        return ConvEncoder(**args, variational=kind == "vae")
-    if kind == "dae":
-        level = DEFAULT_NOISE_LEVEL if m.noise_level is None else m.noise_level
-        return AutoEncoder(**args, variational=False, noise=m.noise, noise_level=level)
-    return AutoEncoder(**args, variational=kind == "vae")
+        return ConvEncoder(**args, variational=variant == "vae")
+    if variant == "dae":
+        return AutoEncoder(**args, variational=False, noise=noise, noise_level=noise_level)
+    return AutoEncoder(**args, variational=variant == "vae")

@@ -13,35 +13,33 @@ from torch import nn
 
 from ..config import TrialConfig
 from ..errors import ConfigError
-from .common import EmbeddingNet, Neck, check_no_neck_dropout, neck_embedding_size, reject_unused, scaled
+from .common import EmbeddingNet, Neck, check_no_neck_dropout, neck_embedding_size, scaled
 
 FC_WIDTH = 64  # the seed's Dense(64) embedding
 GRID = 4  # the 4x4 map the seed's flatten sees at 32 px
 MIN_SIZE = 18  # smallest input whose last conv still has a 1x1 output
-_USED_KEYS = {"width", "neck", "embedding_size", "dropout"}
 
 
-def build_cnn(cfg: TrialConfig, *, num_classes: int) -> EmbeddingNet:
-    """Seed-003 baseline CNN: 3 unpadded 3x3 convs + fc64 (122,570 params with a 10-class head at 32 px)."""
+def build_cnn(cfg: TrialConfig, *, num_classes: int, width: float, neck: bool, embedding_size: int | None,
+              dropout: float) -> EmbeddingNet:
+    """Baseline CNN: 3 unpadded 3x3 convs + fc64 (122,570 params with a 10-class head at 32 px)."""
     del num_classes
-    m = cfg.model
-    reject_unused(cfg, _USED_KEYS)
     if cfg.data.image_size < MIN_SIZE:
         raise ConfigError(f"data.image_size={cfg.data.image_size}: backbone 'cnn' needs at least {MIN_SIZE} px")
-    c1, c2 = scaled(32, m.width), scaled(64, m.width)
+    c1, c2 = scaled(32, width), scaled(64, width)
     features = nn.Sequential(
         nn.Conv2d(cfg.in_channels, c1, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Conv2d(c1, c2, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Conv2d(c2, c2, 3), nn.ReLU(inplace=True),
     )
     pool = nn.AdaptiveAvgPool2d(GRID)
-    if m.neck:
-        size = neck_embedding_size(cfg)
+    if neck:
+        size = neck_embedding_size(embedding_size)
         head: nn.Module = Neck(channels=c2, pool=pool, pooled_cells=GRID * GRID, embedding_size=size,
-                               dropout=m.dropout)
+                               dropout=dropout)
     else:
-        check_no_neck_dropout(cfg)
+        check_no_neck_dropout(dropout)
         # The seed's Dense(64, relu): its width is the embedding size, so embedding_size sets it.
-        size = m.embedding_size or FC_WIDTH
+        size = embedding_size or FC_WIDTH
         head = nn.Sequential(pool, nn.Flatten(1), nn.Linear(c2 * GRID * GRID, size), nn.ReLU(inplace=True))
     return EmbeddingNet(features, head, embedding_size=size)

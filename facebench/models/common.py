@@ -1,13 +1,10 @@
-"""Pieces shared by every embedding backbone: the face-embedding neck, the wrapper, config checks."""
+"""Pieces shared by every embedding backbone: the face-embedding neck, the wrapper, neck checks."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import torch
 from torch import nn
 
-from ..config import ModelConfig, TrialConfig
 from ..errors import ConfigError
 
 DEFAULT_NECK_EMBEDDING = 512  # InsightFace IResNet / ArcFace embedding size
@@ -16,17 +13,6 @@ DEFAULT_NECK_EMBEDDING = 512  # InsightFace IResNet / ArcFace embedding size
 def scaled(channels: int, width: float) -> int:
     """Channel count under the ``model.width`` multiplier (at least 1, so width 0.01 still builds)."""
     return max(1, int(round(channels * width)))
-
-
-def reject_unused(cfg: TrialConfig, used: set[str]) -> None:
-    """A model key this backbone does not read must keep its default: set-but-ignored is an error."""
-    for f in dataclasses.fields(ModelConfig):
-        if f.name in used or f.name == "backbone":
-            continue
-        value = getattr(cfg.model, f.name)
-        if value != f.default:
-            raise ConfigError(f"model.{f.name}={value!r} is not used by backbone {cfg.model.backbone!r}; "
-                              f"remove it (that backbone reads model.{', model.'.join(sorted(used))})")
 
 
 class Neck(nn.Module):
@@ -71,19 +57,18 @@ class EmbeddingNet(nn.Module):
         return self(x)
 
 
-def neck_embedding_size(cfg: TrialConfig) -> int:
-    return cfg.model.embedding_size or DEFAULT_NECK_EMBEDDING
+def neck_embedding_size(embedding_size: int | None) -> int:
+    return embedding_size or DEFAULT_NECK_EMBEDDING
 
 
-def check_no_neck_dropout(cfg: TrialConfig) -> None:
+def check_no_neck_dropout(dropout: float) -> None:
     """model.dropout acts inside the neck; without one it would be silently ignored."""
-    if cfg.model.dropout:
+    if dropout:
         raise ConfigError("model.dropout is applied in the neck; it needs model.neck=true")
 
 
-def check_no_neck_size(cfg: TrialConfig, natural: int) -> None:
+def check_no_neck_size(embedding_size: int | None, natural: int, *, backbone: str, width: float) -> None:
     """Without a neck the pooled features are the embedding; a different embedding_size cannot be honoured."""
-    size = cfg.model.embedding_size
-    if size is not None and size != natural:
-        raise ConfigError(f"model.embedding_size={size} needs model.neck=true: without the neck, backbone "
-                          f"{cfg.model.backbone!r} at model.width={cfg.model.width} gives {natural} features")
+    if embedding_size is not None and embedding_size != natural:
+        raise ConfigError(f"model.embedding_size={embedding_size} needs model.neck=true: without the neck, backbone "
+                          f"{backbone!r} at model.width={width} gives {natural} features")

@@ -13,7 +13,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from ..config import AUTOENCODER_BACKBONES, TrialConfig
+from ..config import TrialConfig
+from . import AUTOENCODER_BACKBONES
 from ..errors import FacebenchError
 
 
@@ -24,7 +25,7 @@ def config_for(name: str, *, image_size: int, **overrides: Any) -> TrialConfig:
                               "loss.name": ("vae" if name == "vae" else "ae") if ae else "ce",
                               "data.image_size": image_size}
     values.update(overrides)
-    return TrialConfig.from_dict(values, validate_names=False)
+    return TrialConfig.from_dict(values)
 
 
 def model_complexity(cfg_or_name: TrialConfig | str, image_size: int, num_classes: int,

@@ -7,18 +7,13 @@ torchvision's with the 7x7 stem swapped for a 3x3 one: 11,173,962 (ResNet-18), 2
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import nn
 
 from ..config import TrialConfig
-from ..errors import ConfigError
-from .common import (EmbeddingNet, Neck, check_no_neck_dropout, check_no_neck_size, neck_embedding_size,
-                     reject_unused, scaled)
+from .common import EmbeddingNet, Neck, check_no_neck_dropout, check_no_neck_size, neck_embedding_size, scaled
 
 STAGE_CHANNELS = (64, 128, 256, 512)
-_USED_KEYS = {"width", "stem", "neck", "embedding_size", "dropout", "zero_init_residual"}
 
 
 def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int) -> list[nn.Module]:
@@ -104,44 +99,32 @@ def _init(model: nn.Module, *, zero_init_residual: bool) -> None:
                 nn.init.zeros_(m.branch[-1].weight)
 
 
-def build_resnet(cfg: TrialConfig, *, block: type, layers: tuple[int, ...], skip: bool) -> EmbeddingNet:
-    m = cfg.model
-    reject_unused(cfg, _USED_KEYS)
-    if m.zero_init_residual and not skip:
-        raise ConfigError(f"model.zero_init_residual: {m.backbone!r} has no skip connections, so zeroing the "
-                          "last BN of a block would zero the whole signal; use a resnet backbone")
-    features, channels = _trunk(block, layers, in_channels=cfg.in_channels, width=m.width, stem=m.stem,
-                                skip=skip)
-    if m.neck:
-        size = neck_embedding_size(cfg)
-        head: nn.Module = Neck(channels=channels, pool=nn.AdaptiveAvgPool2d(1), pooled_cells=1,
-                               embedding_size=size, dropout=m.dropout)
-    else:
-        check_no_neck_dropout(cfg)
-        check_no_neck_size(cfg, channels)
-        size = channels
-        head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-    net = EmbeddingNet(features, head, embedding_size=size)
-    _init(net, zero_init_residual=m.zero_init_residual)
-    return net
-
-
-_VARIANTS: dict[str, tuple[type, tuple[int, ...]]] = {
-    "18": (BasicBlock, (2, 2, 2, 2)),
-    "34": (BasicBlock, (3, 4, 6, 3)),
-    "50": (Bottleneck, (3, 4, 6, 3)),
+_LAYERS: dict[int, tuple[type, tuple[int, ...]]] = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
 }
 
 
-def variants() -> list[tuple[str, str, Callable[..., nn.Module]]]:
-    """(registry name, help, builder) for resnet18/34/50 and plainnet18/34/50."""
-    out = []
-    for depth, (block, layers) in _VARIANTS.items():
-        for family, label, skip in (("resnet", "ResNet", True), ("plainnet", "PlainNet", False)):
-            def builder(cfg: TrialConfig, *, num_classes: int, _b=block, _l=layers, _s=skip) -> nn.Module:
-                del num_classes  # the classifier is the loss head (facebench.losses)
-                return build_resnet(cfg, block=_b, layers=_l, skip=_s)
+def build_resnet(cfg: TrialConfig, *, num_classes: int, depth: int, skip: bool, width: float, stem: str,
+                 neck: bool, embedding_size: int | None, dropout: float,
+                 zero_init_residual: bool = False) -> EmbeddingNet:
+    """ResNet-``depth`` (``skip``) or PlainNet-``depth``; the keyword arguments are the declared model.* keys.
 
-            kind = "residual" if skip else "no skip connections"
-            out.append((f"{family}{depth}", f"{label}-{depth} ({block.__name__}, {kind})", builder))
-    return out
+    ``zero_init_residual`` is declared for the residual nets only (facebench.models).
+    """
+    del num_classes  # the classifier is the loss head (facebench.losses)
+    block, layers = _LAYERS[depth]
+    features, channels = _trunk(block, layers, in_channels=cfg.in_channels, width=width, stem=stem, skip=skip)
+    if neck:
+        size = neck_embedding_size(embedding_size)
+        head: nn.Module = Neck(channels=channels, pool=nn.AdaptiveAvgPool2d(1), pooled_cells=1,
+                               embedding_size=size, dropout=dropout)
+    else:
+        check_no_neck_dropout(dropout)
+        check_no_neck_size(embedding_size, channels, backbone=cfg.model.backbone, width=width)
+        size = channels
+        head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+    net = EmbeddingNet(features, head, embedding_size=size)
+    _init(net, zero_init_residual=zero_init_residual)
+    return net

@@ -21,9 +21,19 @@ def run_sweep(spec: SweepSpec, **kwargs: Any) -> dict:
     return _run(spec, **kwargs)
 
 
+_MAIN_CALLS = [0]
+
+
+def main_calls() -> int:
+    """How often ``main`` ran in this process: `facebench sweep FILE` refuses a file that never calls it."""
+    return _MAIN_CALLS[0]
+
+
 def main(spec: SweepSpec, argv: list[str] | None = None) -> int:
     """Entry point of a sweep file: parse the shared flags and run ``spec``; returns the exit code."""
     from .cli import parse_sweep_args, run_from_args
+
+    _MAIN_CALLS[0] += 1
 
     args = parse_sweep_args(argv, prog=sys.argv[0] if sys.argv else None)
     return run_from_args(spec, args)

@@ -33,6 +33,9 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fresh", action="store_true", help="delete an earlier sweep of the same name first")
     p.add_argument("--name", default=None, help="sweep name (default: the sweep file's)")
     p.add_argument("--quiet", action="store_true", help="no live progress table")
+    # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the full traceback of an error raised in the sweep file")
 
 
 def parse_sweep_args(argv: list[str] | None = None, *, prog: str | None = None) -> argparse.Namespace:
@@ -62,7 +65,7 @@ def cluster_address(args: argparse.Namespace) -> str | None:
 
 
 def run_from_args(spec: Any, args: argparse.Namespace) -> int:
-    from ..errors import FacebenchError
+    from ..errors import user_error
     from .runner import run_sweep
 
     try:
@@ -78,8 +81,11 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
                             max_concurrent=args.max_concurrent, results_dir=args.results,
                             verbose=0 if args.quiet else 1)
         build_sweep_report(summary["sweep_dir"])
-    except FacebenchError as e:
-        print(f"facebench: error: {e}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - a user error (bad input, read-only or full disk) is one line
+        message = user_error(e)
+        if message is None or getattr(args, "debug", False):
+            raise
+        print(f"facebench: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("facebench sweep: interrupted; finished trials are kept, continue with --resume", file=sys.stderr)
@@ -107,19 +113,52 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    """Run the sweep file as ``__main__``. Errors of the file itself (syntax, a bad import, a raising space,
+    ``sys.exit("why")``, never calling ``main``) are one line naming the file and line; ``--debug`` shows
+    the traceback. Errors inside facebench keep theirs (they are bugs, unless a FacebenchError)."""
     import runpy
 
-    from ..errors import ConfigError
+    from ..errors import ConfigError, FacebenchError
+    from . import main_calls
 
     if not os.path.isfile(args.file):
         raise ConfigError(f"{args.file}: sweep file not found")
     argv = sys.argv[sys.argv.index(args.file) + 1:] if args.file in sys.argv else []
-    saved = sys.argv
+    saved, before = sys.argv, main_calls()
     sys.argv = [args.file, *argv]
     try:
         runpy.run_path(args.file, run_name="__main__")
     except SystemExit as e:
-        return int(e.code or 0) if not isinstance(e.code, str) else 1
+        if isinstance(e.code, str):  # sys.exit("message"): the user's own one line
+            raise ConfigError(f"{args.file}: {e.code}") from None
+        if main_calls() > before or e.code:
+            return int(e.code or 0)
+    except (FacebenchError, KeyboardInterrupt, MemoryError, OSError):
+        raise
+    except Exception as e:  # noqa: BLE001 - sorted into the user's error or facebench's bug below
+        if getattr(args, "debug", False):
+            raise
+        raise ConfigError(sweep_file_error(e, args.file)) from None
     finally:
         sys.argv = saved
+    if main_calls() == before:
+        raise ConfigError(f"{args.file}: ran to its end without calling facebench.sweep.main(SPEC), so no sweep "
+                          "ran; end it with `if __name__ == \"__main__\": raise SystemExit(main(SPEC))`")
     return 0
+
+
+def sweep_file_error(e: Exception, file: str) -> str:
+    """``FILE:LINE: Type: message`` for an error raised by the sweep file's own code (or a library it
+    called); an error raised inside facebench below it is re-raised with its traceback (a bug)."""
+    import traceback
+
+    if isinstance(e, SyntaxError):
+        return f"{e.filename or file}:{e.lineno}: syntax error: {e.msg} (--debug shows the traceback)"
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frames = traceback.extract_tb(e.__traceback__)
+    mine = [i for i, f in enumerate(frames) if os.path.abspath(f.filename) == os.path.abspath(file)]
+    if not mine or any(os.path.abspath(f.filename).startswith(package + os.sep) for f in frames[mine[-1] + 1:]):
+        raise e
+    text = " ".join(str(e).split()) or "(no message)"
+    return f"{file}:{frames[mine[-1]].lineno}: {type(e).__name__}: {text} (raised in the sweep file; " \
+           "--debug shows the traceback)"

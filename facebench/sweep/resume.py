@@ -61,8 +61,9 @@ class ResumePlan:
         return max(len(self.continuations), num_samples - len(self.finished))
 
 
-def check_resumable(sweep_dir: Path) -> None:
-    if not (sweep_dir / "sweep.json").is_file():
+def check_resumable(sweep_dir: Path, *, remote: bool = False) -> None:
+    """``remote``: the sweep's bucket location holds it (a resume on a new head pulls it from there)."""
+    if not remote and not (sweep_dir / "sweep.json").is_file():
         raise ConfigError(f"{sweep_dir}: no sweep ran there, so there is nothing to resume; run it without --resume")
 
 

@@ -9,15 +9,17 @@ trial folders and the study (resume.py); Tune's pickled state in ``ray/`` is nev
 from __future__ import annotations
 
 import os
-import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .. import faults
 from ..errors import ConfigError
 from ..io import atomic_write_json
+from ..ownership import claim_dir, remove_owned
+from . import storage as bucket
+from .preflight import check_all, engine_kwargs, redact
 from .resume import ResumePlan, check_resumable, describe, open_study, reconcile, remove_stale_temps
 from .spec import ALIAS_MARK, SweepSpec
 
@@ -51,7 +53,7 @@ class SweepPaths:
 
 def sweep_paths(name: str, *, results_dir: str | None, storage: str | None, study_db: str | None) -> SweepPaths:
     """``storage`` is a shared path (NFS) or a cloud URI; trial dirs go to the sweep dir, which is the
-    shared path itself or, for a URI, a local folder whose trial dirs Tune uploads as checkpoints."""
+    shared path itself or, for a URI, a local folder mirrored into ``<URI>/<name>`` (sweep/storage.py)."""
     if storage and "://" not in storage:
         results_dir, storage = storage, None
     sweep_dir = Path(results_dir or os.environ.get("FACEBENCH_RUNS", "runs")).absolute() / name
@@ -67,10 +69,12 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     spec = _with_overrides(spec, num_samples=num_samples, gpus_per_trial=gpus_per_trial,
                            cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
     paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
+    samples = check_space(spec)  # a space that raises or proposes an invalid config fails before any folder is made
+    # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
+    paths = replace(paths, study_url=check_all(paths, address=None if local and not address else address))
     if resume:
-        check_resumable(paths.sweep_dir)
+        check_resumable(paths.sweep_dir, remote=bucket.remote_exists(paths))
     _prepare_dir(paths, resume=resume, fresh=fresh)
-    samples = check_space(spec)
     if local:
         warm_data_cache([spec.trial_config(p) for p in samples])
     for key, value in RAY_ENV.items():
@@ -88,13 +92,17 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
         grid = []
         if plan.new_samples(spec.num_samples) > 0:
             tuner = _build_tuner(spec, paths, plan, param_columns=_param_columns(samples), verbose=verbose)
+            bucket.push_sweep(paths)
             grid = tuner.fit()
     finally:
         if started:
             ray.shutdown()
     from .summary import summarize
 
-    return summarize(spec, paths, grid, wall_s=time.time() - t0, earlier=plan.finished)
+    bucket.pull_sweep(paths)   # trial folders written on other nodes
+    summary = summarize(spec, paths, grid, wall_s=time.time() - t0, earlier=plan.finished)
+    bucket.push_sweep(paths)
+    return summary
 
 
 def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
@@ -102,7 +110,8 @@ def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
     import optuna
 
     stale = remove_stale_temps(paths.sweep_dir)
-    study = open_study(spec, optuna.storages.RDBStorage(paths.study_url))
+    storage = optuna.storages.RDBStorage(paths.study_url, engine_kwargs=engine_kwargs(paths.study_url))
+    study = open_study(spec, storage)
     plan = reconcile(spec, paths.trials, study) if study is not None else ResumePlan()
     plan.stale = stale
     plan.proposed = len(study.trials) if study is not None else 0
@@ -111,7 +120,7 @@ def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
 
 
 def _write_sweep_json(spec: SweepSpec, paths: SweepPaths) -> None:
-    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": _redact(paths.study_url),
+    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": redact(paths.study_url),
                                                         "experiment": paths.experiment})
 
 
@@ -127,13 +136,24 @@ def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
 
 
 def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
+    """Checks before anything is removed: --fresh deletes only a sweep folder facebench created, and in it
+    only what facebench wrote (facebench.ownership); a folder of the user's is refused untouched."""
     state = paths.sweep_dir / "ray"
+    if fresh and not resume:
+        bucket.delete_remote(paths)
     if fresh and not resume and paths.sweep_dir.exists():
-        shutil.rmtree(paths.sweep_dir)
-    elif not resume and state.exists() and any(state.iterdir()):
-        raise ConfigError(f"{paths.sweep_dir}: a sweep with this name already ran there; pass --resume to "
+        left = remove_owned(paths.sweep_dir)
+        if left:
+            print(f"facebench sweep: --fresh kept what facebench did not write in {paths.sweep_dir}: "
+                  + ", ".join(left[:5]) + (" ..." if len(left) > 5 else ""))
+    elif not resume and ((state.exists() and any(state.iterdir())) or bucket.remote_exists(paths)):
+        where = paths.storage_path if paths.is_uri else paths.sweep_dir
+        raise ConfigError(f"{where}: a sweep with this name already ran there; pass --resume to "
                           "continue it, --fresh to delete it, or another --results folder")
-    paths.trials.mkdir(parents=True, exist_ok=True)
+    if resume:
+        bucket.pull_sweep(paths)   # a resume on a new head: the bucket holds the sweep (and its markers)
+    claim_dir(paths.sweep_dir, "sweep")
+    claim_dir(paths.trials, "trials")
 
 
 def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
@@ -224,7 +244,7 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
 
     from .trainable import TrialSetup, train_trial, trial_dirname
 
-    setup = TrialSetup(spec=spec, trials_root=str(paths.trials), upload=paths.is_uri)
+    setup = TrialSetup(spec=spec, trials_root=str(paths.trials), remote_trials=bucket.remote_trials_uri(paths))
     resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(train_trial, setup=setup), resources)
     from ray.tune.search import ConcurrencyLimiter
@@ -241,8 +261,9 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     from ray.tune.logger import JsonLoggerCallback
 
     # The JSON logger alone: ResultGrid reads it; CSV/TensorBoard loggers would import torch in the driver.
+    callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths)]
     run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=verbose,
-                                progress_reporter=reporter, callbacks=[JsonLoggerCallback()],
+                                progress_reporter=reporter, callbacks=[c for c in callbacks if c is not None],
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
@@ -265,7 +286,7 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
 
     from .search import StudySearch
 
-    storage = optuna.storages.RDBStorage(study_url)
+    storage = optuna.storages.RDBStorage(study_url, engine_kwargs=engine_kwargs(study_url))
     seed = spec.seed + seed_offset
     if spec.sampler == "grid":
         sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=seed)
@@ -276,10 +297,3 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
     return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
                        study_name=spec.name, storage=storage, continuations=continuations)
 
-
-def _redact(url: str) -> str:
-    """Never write a database password into sweep.json."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url

@@ -12,18 +12,23 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ..losses import LOSSES
+from ..models import BACKBONES
+from ..optim import SCHEDULERS
+from ..registry import Registry
 from .spec import ALIAS_MARK
 
-# (low, high, log) per loss hyperparameter, around each paper's default.
-LOSS_RANGES: dict[str, dict[str, tuple[float, float, bool]]] = {
-    "ce": {},
-    "normsoftmax": {"scale": (8.0, 64.0, True)},
-    "sphereface": {"scale": (16.0, 64.0, True), "margin": (1.2, 2.0, False)},   # multiplicative angle margin
-    "cosface": {"scale": (16.0, 64.0, True), "margin": (0.1, 0.5, False)},
-    "arcface": {"scale": (16.0, 64.0, True), "margin": (0.2, 0.6, False)},
-    "curricularface": {"scale": (32.0, 64.0, True), "margin": (0.3, 0.6, False)},
-    "adaface": {"scale": (32.0, 64.0, True), "margin": (0.2, 0.5, False), "h": (0.2, 0.5, False)},
-}
+
+def search_ranges(registry: Registry) -> dict[str, dict[str, tuple[float, float, bool]]]:
+    """(low, high, log) per hyperparameter per variant: the ``search`` each variant declares beside its code."""
+    return {v.name: {k: p.search for k, p in v.params.items() if p.search} for v in registry.variants()}
+
+
+# Around each paper's default (facebench.losses); the classification heads only.
+LOSS_RANGES = {name: r for name, r in search_ranges(LOSSES).items() if LOSSES.get(name).kind == "head"}
+_PCT_START = SCHEDULERS.get("onecycle").params["pct_start"].search
+_NOISE_LEVEL = BACKBONES.get("dae").params["noise_level"].search
+_BETA = LOSSES.get("vae").params["beta"].search
 
 # Extra keys each LR schedule needs, with ranges; cosine with warm-up is "cosine" + warmup_epochs.
 SCHEDULE_CHOICES = ("step", "onecycle", "cosine")
@@ -55,16 +60,19 @@ def suggest_schedule(trial: Any, *, schedules: Sequence[str], epochs: int) -> di
     elif name == "step":
         out["schedule.step_size"] = trial.suggest_int("schedule.step_size", max(1, epochs // 3), max(1, epochs))
     elif name == "onecycle":
-        out["schedule.pct_start"] = trial.suggest_float("schedule.pct_start", 0.1, 0.4)
+        out["schedule.pct_start"] = trial.suggest_float("schedule.pct_start", *_PCT_START[:2], log=_PCT_START[2])
     return out
 
 
 def margin(trial: Any, *, backbones: Sequence[str], losses: Sequence[str], optimizers: Sequence[str] = ("sgd", "adamw"),
            schedules: Sequence[str] = SCHEDULE_CHOICES, lr: tuple[float, float] = (1e-4, 1e-2),
            weight_decay: tuple[float, float] = (1e-5, 1e-3), batch_sizes: Sequence[int] = (64, 128, 256),
-           epochs: int = 20) -> dict:
-    """Backbone x margin loss x optimizer x schedule on face identities."""
-    out = {"model.backbone": trial.suggest_categorical("model.backbone", list(backbones))}
+           epochs: int = 20, stem: str | None = None) -> dict:
+    """Backbone x margin loss x optimizer x schedule on face identities; ``stem`` for the backbones that have one."""
+    backbone = trial.suggest_categorical("model.backbone", list(backbones))
+    out = {"model.backbone": backbone}
+    if stem is not None and "stem" in BACKBONES.get(backbone).params:
+        out["model.stem"] = stem
     out.update(suggest_loss(trial, losses))
     out.update(suggest_optim(trial, optimizers=optimizers, lr=lr, weight_decay=weight_decay))
     out.update(suggest_schedule(trial, schedules=schedules, epochs=epochs))
@@ -73,7 +81,7 @@ def margin(trial: Any, *, backbones: Sequence[str], losses: Sequence[str], optim
 
 
 def vae(trial: Any, *, backbones: Sequence[str] = ("vae", "ae", "dae"), latent_sizes: Sequence[int] = (32, 64, 128, 256),
-        image_sizes: Sequence[int] = (112, 64, 56, 32), beta: tuple[float, float] = (0.05, 10.0),
+        image_sizes: Sequence[int] = (112, 64, 56, 32), beta: tuple[float, float] = _BETA[:2],
         lr: tuple[float, float] = (1e-4, 3e-3), weight_decay: tuple[float, float] = (1e-6, 1e-3),
         batch_sizes: Sequence[int] = (32, 64, 128), schedules: Sequence[str] = ("cosine", "onecycle", "step"),
         epochs: int = 30) -> dict:
@@ -86,7 +94,7 @@ def vae(trial: Any, *, backbones: Sequence[str] = ("vae", "ae", "dae"), latent_s
         out["loss.beta"] = trial.suggest_float("loss.beta", *beta, log=True)
         out["loss.beta_warmup_epochs"] = trial.suggest_int("loss.beta_warmup_epochs", 0, max(0, epochs // 3))
     elif backbone == "dae":
-        out["model.noise_level"] = trial.suggest_float("model.noise_level", 0.05, 0.3)
+        out["model.noise_level"] = trial.suggest_float("model.noise_level", *_NOISE_LEVEL[:2], log=_NOISE_LEVEL[2])
     out.update(suggest_optim(trial, optimizers=("adam", "adamw"), lr=lr, weight_decay=weight_decay))
     out.update(suggest_schedule(trial, schedules=schedules, epochs=epochs))
     out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(batch_sizes))

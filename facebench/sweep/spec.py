@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from ..config import TASKS
 from ..errors import ConfigError
+from ..ownership import check_name
 
 SCHEDULERS = ("asha", "fifo")
 SAMPLERS = ("tpe", "grid", "random")
@@ -49,8 +50,7 @@ class SweepSpec:
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name or any(c in self.name for c in "/\\ "):
-            raise ConfigError(f"sweep name {self.name!r}: use a non-empty name without spaces or slashes")
+        check_name(self.name, "sweep name")
         if self.task not in TASKS:
             raise ConfigError(f"sweep task: {self.task!r} is not allowed; choose one of: {', '.join(TASKS)}")
         if self.metric.startswith("test_") or not self.metric.startswith("val_"):

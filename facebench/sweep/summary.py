@@ -42,9 +42,7 @@ def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) ->
     trial_dir = paths.trials / trial_id
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
     record = read_json(trial_dir / "result.json")
-    if record is None and paths.is_uri and result is not None:
-        record = _record_from_tune(result)   # the trial dir lives on the worker and in the bucket
-    elif record is None:
+    if record is None:   # with a bucket, the driver pulled every trial folder before this
         error = _error_reason(result.error) if result is not None and result.error is not None else None
         record = write_unfinished_record(trial_dir, error, epochs, spec.metric, spec.mode)
     metrics = record.get("metrics") or {}
@@ -68,15 +66,6 @@ def _best_seen(epochs: list[dict], metric: str, mode: str) -> float | None:
 def _error_reason(error: BaseException) -> str:
     lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
-
-
-def _record_from_tune(result: Any) -> dict:
-    metrics = result.metrics or {}
-    if result.error is not None:
-        return {"status": "failed", "reason": _error_reason(result.error), "metrics": {}}
-    status = metrics.get("trial_status", "stopped")
-    return {"status": status, "reason": "" if status != "stopped" else "stopped by the scheduler",
-            "metrics": {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}}
 
 
 def write_unfinished_record(trial_dir: Path, error: str | None, epochs: list, metric: str, mode: str) -> dict:

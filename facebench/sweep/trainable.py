@@ -8,9 +8,7 @@ checkpoint. A trial whose ``result.json`` already exists is replayed, never trai
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,10 @@ from typing import Any
 from .. import faults
 from ..errors import FacebenchError
 from ..io import atomic_write_json, read_jsonl
+from ..ownership import claim_dir
 from .resume import TRIAL_KEY
 from .spec import SweepSpec
+from .storage import trial_mirror
 from .summary import read_json
 
 class TrialFailed(RuntimeError):
@@ -31,7 +31,7 @@ class TrialFailed(RuntimeError):
 class TrialSetup:
     spec: SweepSpec
     trials_root: str          # <sweep>/trials on a filesystem every node sees (local disk or NFS)
-    upload: bool = False      # results go to a cloud URI: ship the trial dir as the Tune checkpoint
+    remote_trials: str | None = None   # <URI>/<name>/trials: each trial folder is mirrored there (storage.py)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -54,9 +54,10 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
 
     trial_id = config.get(TRIAL_KEY) or tune.get_context().get_trial_id()
     trial_dir = Path(setup.trials_root) / trial_id
-    if setup.upload:
-        _restore_from_checkpoint(tune.get_checkpoint(), trial_dir)
-    trial_dir.mkdir(parents=True, exist_ok=True)
+    mirror = trial_mirror(setup.remote_trials, trial_dir)
+    if mirror is not None:
+        mirror.pull()  # a retry on another node, or a resumed sweep: continue from the bucket's copy
+    claim_dir(trial_dir, "trial")
     where = {"trial_id": trial_id, "node_id": ray.get_runtime_context().get_node_id(),
              "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": time.time(),
              "params": {k: v for k, v in config.items() if k != TRIAL_KEY}}
@@ -68,10 +69,9 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
         reported.append(metrics.get("epoch"))
         row = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
         row["node_id"] = where["node_id"]
-        if setup.upload:
-            tune.report(row, checkpoint=tune.Checkpoint.from_directory(str(trial_dir)))
-        else:
-            tune.report(row)
+        if mirror is not None:
+            mirror.push()  # the engine saved this epoch's checkpoint before reporting it
+        tune.report(row)
         faults.at("reported", trial_id)
 
     previous = read_json(trial_dir / "result.json")
@@ -95,11 +95,8 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
         rows = read_jsonl(trial_dir / "epochs.jsonl")
         if not reported and rows and result.get("status") != "failed":
             report(rows[-1])  # resumed after its last epoch (only the test was left): Tune still needs the metric
-    if setup.upload:
-        rows = read_jsonl(trial_dir / "epochs.jsonl")
-        if rows:  # one more report: Tune uploads the final artefacts, the driver learns status and test metrics
-            final = {k: v for k, v in (result.get("metrics") or {}).items() if k.startswith(("test_", "best_"))}
-            report({**rows[-1], **final, "trial_status": result.get("status", "failed")})
+    if mirror is not None:
+        mirror.push()  # the final evaluation's artefacts and result.json
     if result.get("status") == "failed":
         raise TrialFailed(result.get("reason") or "failed")
 
@@ -107,15 +104,3 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
 def _mid_epoch_point(epoch: int, step: int, steps_per_epoch: int) -> None:
     if step == steps_per_epoch // 2:
         faults.at("mid-epoch")
-
-
-def _restore_from_checkpoint(checkpoint: Any, trial_dir: Path) -> None:
-    """Cloud storage: a restarted trial (maybe on another node) gets its trial dir back from Tune."""
-    if checkpoint is None or (trial_dir / "epochs.jsonl").exists():
-        return
-    with checkpoint.as_directory() as src:
-        tmp = Path(tempfile.mkdtemp(dir=trial_dir.parent if trial_dir.parent.exists() else None))
-        shutil.copytree(src, tmp, dirs_exist_ok=True)
-        trial_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(trial_dir, ignore_errors=True)
-        os.replace(tmp, trial_dir)

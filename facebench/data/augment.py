@@ -1,4 +1,4 @@
-"""Training augmentation presets (registry "augmentation"), vectorised over a batch on the device.
+"""Training augmentation presets (declared in ``facebench.data``), vectorised over a batch on the device.
 
 Every preset maps a uint8 NHWC batch (as it comes from the decoded-tensor cache, already moved to
 the training device) to a uint8 NHWC batch of the same shape; ``facebench.data.transforms.to_input``
@@ -12,9 +12,7 @@ from typing import Callable
 
 import torch
 
-from ..registry import Registry
-
-AUGMENTATIONS = Registry("augmentation")
+from . import AUGMENTATIONS
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -78,25 +76,17 @@ def _gray(y: torch.Tensor) -> torch.Tensor:
     return (y * w).sum(dim=-1, keepdim=True)
 
 
-@AUGMENTATIONS.register("none", help="no augmentation")
-def _none(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def identity(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
-@AUGMENTATIONS.register("flip", help="random horizontal flip")
-def _flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    return random_flip(x, gen)
-
-
-@AUGMENTATIONS.register("crop_flip", help="random crop with zero padding (4 px at 32, scaled) + flip")
-def _crop_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def crop_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return random_flip(random_crop(x, gen), gen)
 
 
-@AUGMENTATIONS.register("crop_flip_jitter", help="crop_flip + colour jitter (brightness/contrast/saturation 0.4)")
-def _crop_flip_jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def crop_flip_jitter(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return color_jitter(random_flip(random_crop(x, gen), gen), gen)
 
 
 def get_augmentation(name: str) -> Augment:
-    return AUGMENTATIONS.get(name, key="train.augment")
+    return AUGMENTATIONS.get(name).load()

@@ -1,0 +1,142 @@
+"""What facebench may delete or overwrite: only folders it created, and in them only the files it wrote.
+
+A folder facebench creates (a sweep folder, a trial folder) gets a marker file ``.facebench`` written
+before anything else. ``--fresh``, ``--overwrite`` and every cleanup go through ``remove_owned``, which
+refuses a folder without the marker and removes only the names facebench writes there (``OWNED``); a
+user's ``notes.txt`` beside them stays. Names that become folder names are checked by ``check_name``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from .errors import ConfigError
+
+MARKER = ".facebench"
+# The temporary files of facebench.io.atomic_path (``.<name>.<random>.tmp``): a write killed midway.
+TEMP_PATTERN = ".*.tmp"
+# What facebench (and, under ``ray/``, Ray Tune on its behalf) writes in each kind of folder. A listed
+# folder that carries its own marker is cleaned by its own kind's list; an unmarked listed folder is
+# facebench's wholesale (Tune's state, the artefacts, a generated report).
+OWNED: dict[str, tuple[str, ...]] = {
+    "sweep": ("sweep.json", "summary.json", "study.db", "study.db-journal", "study.db-wal", "study.db-shm",
+              "trials", "ray", "report", TEMP_PATTERN),
+    "trial": ("config.json", "meta.json", "epochs.jsonl", "result.json", "checkpoint.pt", "ray.json",
+              "artefacts", "*.parquet", TEMP_PATTERN),
+    # sweep/trials/: a container whose entries are trial folders (each with its own marker).
+    "trials": (TEMP_PATTERN,),
+}
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,127}")
+
+
+def check_name(name: str, what: str) -> str:
+    """A sweep or trial name becomes a folder name: letters, digits and ``_.+=-``, not starting with a dot
+    or a dash, no separators, so ``..``, ``.`` or ``a/b`` can never point outside the results folder."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(f"{what} {name!r}: use 1-128 letters, digits or _ . + = - starting with a letter or "
+                          "digit (no slashes, spaces, leading dots)")
+    return name
+
+
+def is_owned(path: str | os.PathLike) -> bool:
+    return (Path(path) / MARKER).is_file()
+
+
+def marker_kind(path: str | os.PathLike) -> str | None:
+    try:
+        return json.loads((Path(path) / MARKER).read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def claim_dir(path: str | os.PathLike, kind: str) -> Path:
+    """Create ``path`` (with its marker, written first) or accept it if facebench created it; a file there,
+    or a non-empty folder without the marker, is the user's and is refused."""
+    from .io import atomic_write_json
+
+    path = Path(path)
+    _check_is_dir(path)
+    if is_owned(path):
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        entries = [p.name for p in path.iterdir()]
+    except FileExistsError:
+        raise ConfigError(f"{_first_file(path)}: is a file, not a folder; choose another path") from None
+    except NotADirectoryError:
+        raise ConfigError(f"{_first_file(path)}: is a file, not a folder; choose another path") from None
+    if entries:
+        shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
+        raise ConfigError(f"{path}: this folder was not created by facebench (no {MARKER} marker) and is not "
+                          f"empty ({shown}); facebench writes only into folders it created: choose another path")
+    atomic_write_json(path / MARKER, {"kind": kind, "owner": "facebench"})
+    return path
+
+
+def remove_owned(path: str | os.PathLike, kind: str | None = None) -> list[str]:
+    """Remove what facebench wrote in the marked folder ``path`` and return the names it left (the user's);
+    the folder itself goes when nothing else is in it. An unmarked folder is refused, never touched."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    _check_is_dir(path)
+    if not is_owned(path):
+        raise ConfigError(f"{path}: not created by facebench (no {MARKER} marker); facebench deletes only "
+                          "folders it created: remove it yourself or choose another name")
+    kind = kind or marker_kind(path) or ""
+    patterns = OWNED.get(kind, ())
+    left = []
+    for entry in sorted(path.iterdir()):
+        if entry.name == MARKER:
+            continue
+        if kind == "trials" and entry.is_dir() and not entry.is_symlink() and is_owned(entry):
+            left += [f"{entry.name}/{n}" for n in remove_owned(entry)]
+        elif any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
+            left += [f"{entry.name}/{n}" for n in _remove_entry(entry)]
+        else:
+            left.append(entry.name)
+    if not left:
+        (path / MARKER).unlink()
+        path.rmdir()
+    return left
+
+
+def _remove_entry(entry: Path) -> list[str]:
+    if entry.is_symlink() or not entry.is_dir():
+        entry.unlink()   # a symlink is removed itself, never followed
+        return []
+    if is_owned(entry):
+        return remove_owned(entry)
+    shutil.rmtree(entry)
+    return []
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[str]:
+    """Delete the temp files of atomic writes killed midway (``.<name>.*.tmp``) in a folder facebench owns."""
+    path = Path(path)
+    if not is_owned(path):
+        return []
+    removed = []
+    for entry in path.iterdir():
+        if fnmatch.fnmatchcase(entry.name, TEMP_PATTERN) and entry.is_file() and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    return removed
+
+
+def _check_is_dir(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: is a file, not a folder; choose another path")
+
+
+def _first_file(path: Path) -> Path:
+    """The ancestor of ``path`` that exists as a file (what made mkdir fail)."""
+    for p in [path, *path.parents]:
+        if p.exists() and not p.is_dir():
+            return p
+    return path

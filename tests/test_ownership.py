@@ -1,0 +1,86 @@
+"""facebench deletes or overwrites only what it created: markers, strict names, --fresh, --overwrite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facebench.errors import ConfigError
+from facebench.ownership import MARKER, check_name, claim_dir, remove_owned, remove_stale_temps
+from facebench.sweep.runner import _prepare_dir, sweep_paths
+
+
+@pytest.mark.parametrize("name", ["..", ".", ".hidden", "a/b", "a\\b", "", "a b", "-x", "x" * 129, "../up"])
+def test_names_that_could_leave_the_results_folder_are_refused(name):
+    with pytest.raises(ConfigError, match="no slashes, spaces, leading dots"):
+        check_name(name, "sweep name")
+
+
+@pytest.mark.parametrize("name", ["vae", "margin-smoke", "cifar_10", "lr=0.1", "a.b"])
+def test_ordinary_names_pass(name):
+    assert check_name(name, "sweep name") == name
+
+
+def _fresh(results, name):
+    _prepare_dir(sweep_paths(name, results_dir=str(results), storage=None, study_db=None), resume=False, fresh=True)
+
+
+def test_fresh_on_a_folder_facebench_did_not_create_deletes_nothing(tmp_path):
+    mine = tmp_path / "results" / "mysweep"
+    (mine / "otherdata").mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match=f"not created by facebench \\(no {MARKER} marker\\)"):
+        _fresh(tmp_path / "results", "mysweep")
+    assert (mine / "notes.txt").read_text() == "keep me" and (mine / "otherdata").is_dir()
+
+
+def test_fresh_removes_only_what_facebench_wrote_in_its_own_folder(tmp_path, capsys):
+    results = tmp_path / "results"
+    paths = sweep_paths("s", results_dir=str(results), storage=None, study_db=None)
+    _prepare_dir(paths, resume=False, fresh=False)
+    assert json.loads((paths.sweep_dir / MARKER).read_text())["kind"] == "sweep"
+    trial = claim_dir(paths.trials / "t1", "trial")
+    (trial / "result.json").write_text("{}")
+    (trial / "my-plot.png").write_text("user's")      # written by the user inside a trial folder
+    (paths.sweep_dir / "ray").mkdir()
+    (paths.sweep_dir / "ray" / "state.json").write_text("{}")
+    (paths.sweep_dir / "sweep.json").write_text("{}")
+    (paths.sweep_dir / "notes.txt").write_text("keep me")
+    other = results / "other"                          # another sweep beside it is never touched
+    claim_dir(other, "sweep")
+    (other / "sweep.json").write_text("{}")
+    _fresh(results, "s")
+    assert (paths.sweep_dir / "notes.txt").read_text() == "keep me"
+    assert (trial / "my-plot.png").exists() and not (trial / "result.json").exists()
+    assert not (paths.sweep_dir / "ray").exists() and not (paths.sweep_dir / "sweep.json").exists()
+    assert (other / "sweep.json").exists()
+    assert "kept what facebench did not write" in capsys.readouterr().out
+
+
+def test_fresh_of_a_sweep_without_user_files_removes_the_folder_and_starts_clean(tmp_path):
+    paths = sweep_paths("s", results_dir=str(tmp_path), storage=None, study_db=None)
+    _prepare_dir(paths, resume=False, fresh=False)
+    claim_dir(paths.trials / "t1", "trial")
+    (paths.trials / "t1" / "checkpoint.pt").write_bytes(b"x")
+    assert remove_owned(paths.sweep_dir) == [] and not paths.sweep_dir.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_results_pointing_at_a_file_is_one_clear_error(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="afile: is a file, not a folder"):
+        _prepare_dir(sweep_paths("s", results_dir=str(tmp_path / "afile"), storage=None, study_db=None),
+                     resume=False, fresh=False)
+    with pytest.raises(ConfigError, match="afile: is a file, not a folder"):
+        claim_dir(tmp_path / "afile", "trial")
+
+
+def test_stale_temp_files_go_only_in_a_marked_folder(tmp_path):
+    (tmp_path / ".checkpoint.pt.abc123.tmp").write_bytes(b"torn")
+    assert remove_stale_temps(tmp_path) == []          # not facebench's folder: untouched
+    claim_dir(tmp_path / "t", "trial")
+    (tmp_path / "t" / ".checkpoint.pt.abc123.tmp").write_bytes(b"torn")
+    (tmp_path / "t" / "keep.tmp").write_bytes(b"user's")
+    assert remove_stale_temps(tmp_path / "t") == [".checkpoint.pt.abc123.tmp"]
+    assert (tmp_path / "t" / "keep.tmp").exists() and (tmp_path / ".checkpoint.pt.abc123.tmp").exists()

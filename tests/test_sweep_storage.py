@@ -1,0 +1,101 @@
+"""Sweeps against real servers on loopback: results in an S3 bucket (moto's server), the Optuna study in
+PostgreSQL. The sweeps are the demo's smoke variant (two tiny trials); the servers come from tests/servers.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from facebench.io import read_jsonl
+from facebench.storage import resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "sweeps"))
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import S3_ENV, create_bucket, moto_server  # noqa: E402
+
+pytestmark = pytest.mark.slow
+BUCKET = "fbsweeps"
+
+
+@pytest.fixture(scope="module")
+def s3_ray():
+    """A moto S3 server with one bucket, its endpoint in the environment, and one Ray that inherits it."""
+    from facebench.sweep.runner import RAY_ENV
+
+    saved = dict(os.environ)
+    with moto_server() as endpoint:
+        create_bucket(endpoint, BUCKET)
+        os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": endpoint, **RAY_ENV})
+        import ray
+
+        ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="WARNING")
+        try:
+            yield endpoint
+        finally:
+            ray.shutdown()
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def _spec():
+    import demo
+
+    return demo.SPEC.smoke_variant().replace(name="s3demo", num_samples=2)
+
+
+def test_s3_results_resume_from_the_bucket_alone_and_report(s3_ray, tmp_path):
+    from facebench.report import build_report
+    from facebench.sweep.runner import run_sweep
+
+    uri = f"s3://{BUCKET}/team"
+    local = tmp_path / "runs"
+    first = run_sweep(_spec(), storage=uri, results_dir=str(local), verbose=0)
+    assert first["counts"]["completed"] == 2
+    sweep = resolve(f"{uri}/s3demo")
+    files = sweep.files()
+    for name in ("sweep.json", "summary.json", "study.db"):
+        assert name in files, sorted(files)
+    assert any(f.startswith("ray/") for f in files)                       # Tune's experiment state
+    ids = [t["trial_id"] for t in first["trials"]]
+    for trial_id in ids:                                                   # facebench's own layout, not checkpoints
+        for name in ("config.json", "epochs.jsonl", "result.json"):
+            assert f"trials/{trial_id}/{name}" in files
+    remote_epochs = {i: sweep.join("trials", i, "epochs.jsonl").read_text() for i in ids}
+
+    shutil.rmtree(local)                                                   # the bucket alone
+    again = run_sweep(_spec(), storage=uri, results_dir=str(local), resume=True, verbose=0)
+    assert sorted(t["trial_id"] for t in again["trials"]) == sorted(ids)
+    assert all(t["status"] == "completed" for t in again["trials"])
+    for trial_id in ids:                                                   # replayed, not trained again
+        assert (local / "s3demo" / "trials" / trial_id / "epochs.jsonl").read_text() == remote_epochs[trial_id]
+        assert sweep.join("trials", trial_id, "epochs.jsonl").read_text() == remote_epochs[trial_id]
+        assert [r["epoch"] for r in read_jsonl(local / "s3demo" / "trials" / trial_id / "epochs.jsonl")] == [1, 2]
+
+    out = tmp_path / "report"
+    build_report([f"{uri}/s3demo"], out=out)                              # straight from the bucket
+    import pyarrow.parquet as pq
+
+    trials = pq.read_table(out / "trials.parquet").to_pandas()
+    assert sorted(trials["trial_id"]) == sorted(ids)
+    assert (out / "index.html").stat().st_size > 1000
+    summary = json.loads(sweep.join("summary.json").read_text())
+    assert summary["counts"]["completed"] == 2
+
+
+def test_s3_refuses_a_second_sweep_of_the_same_name_without_resume(s3_ray, tmp_path):
+    from facebench.errors import ConfigError
+    from facebench.storage import Location
+    from facebench.sweep.runner import run_sweep
+
+    uri = f"s3://{BUCKET}/other"
+    loc: Location = resolve(f"{uri}/s3demo")
+    loc.join("sweep.json").write_bytes(b"{}")
+    with pytest.raises(ConfigError, match="already ran there"):
+        run_sweep(_spec(), storage=uri, results_dir=str(tmp_path), verbose=0)
+    assert not (tmp_path / "s3demo").exists()

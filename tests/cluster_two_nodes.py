@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -116,6 +117,7 @@ def main() -> int:
             return 1
     finally:
         stop(temp)
+        shutil.rmtree(temp, ignore_errors=True)
     summary = json.loads((Path(results) / "cifar-smoke" / "summary.json").read_text())
     nodes = {t["node_id"] for t in summary["trials"] if t["node_id"]}
     print(f"trials on {len(nodes)} Ray nodes: {sorted(n[:8] for n in nodes)}; "

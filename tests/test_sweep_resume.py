@@ -22,7 +22,7 @@ from facebench.io import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from cluster_two_nodes import start_nodes, stop, worker_raylet  # noqa: E402
+from cluster_two_nodes import ray_pids, start_nodes, stop, worker_raylet  # noqa: E402
 
 SWEEP = '''
 from functools import partial
@@ -235,27 +235,43 @@ def test_ctrl_c_exits_130_and_resumes(tmp_path, ray_tmp):
     assert summary["counts"]["completed"] == 2
 
 
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None   # already gone
+
+
+def _kill_node(marker: str, raylet: int) -> None:
+    """The node dies: its raylet and every process it started (the trial's worker too: a worker only notices
+    its raylet's death on its next call to it, and could otherwise finish the trial from beyond the grave)."""
+    children = [pid for pid in ray_pids(marker) if _parent(pid) == raylet]
+    for pid in [raylet, *children]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.mark.slow
 def test_node_death_retries_the_trial_on_the_surviving_node(tmp_path):
     """Two Ray nodes on this machine, one trial on each, both paused after their first epoch's checkpoint; the
-    second node's raylet is SIGKILLed: its trial is retried on the head (max_failures) and continues from that
-    checkpoint, which lives in the sweep's trial folder, not on the dead node."""
+    second node's raylet and its processes are SIGKILLed: its trial is retried on the head (max_failures) and
+    continues from that checkpoint, which lives in the sweep's trial folder, not on the dead node."""
     temp = tempfile.mkdtemp(prefix="fbray_", dir="/tmp")
     try:
         # Node death is noticed by GCS health checks: every 0.5 s, dead after 2 misses (the default is ~15 s).
         fast = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "2",
                 "RAY_health_check_initial_delay_ms": "0", "RAY_health_check_timeout_ms": "1000"}
-        address = start_nodes(temp, env=fast)
-        sweep = Sweep(tmp_path, temp, 2, retries=2)
         pause = tmp_path / "pause"
         pause.mkdir()
+        # Trials inherit the environment of the node they run on (`ray start`), not the driver's.
+        hooks = {"FACEBENCH_PAUSE_AT": "reported:1", "FACEBENCH_PAUSE_DIR": str(pause)}
+        address = start_nodes(temp, env={**fast, **hooks})
+        sweep = Sweep(tmp_path, temp, 2, retries=2)
         cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(sweep.file), "--results", str(sweep.results),
                "--quiet", "--address", address]
-        env = {**sweep.env, **fast, "FACEBENCH_PAUSE_AT": "reported:1", "FACEBENCH_PAUSE_DIR": str(pause)}
+        env = {**sweep.env, **fast}
         with open(tmp_path / "driver.log", "w") as f:
             driver = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=f, stderr=f, start_new_session=True)
             while len(list(pause.glob("*.json"))) < 2 and driver.poll() is None:
@@ -264,7 +280,7 @@ def test_node_death_retries_the_trial_on_the_surviving_node(tmp_path):
             markers = [json.loads(p.read_text()) for p in pause.glob("*.json")]
             victim = [m["tag"] for m in markers if _parent(m["pid"]) == raylet]
             assert len(victim) == 1, (markers, raylet)
-            os.kill(raylet, signal.SIGKILL)
+            _kill_node(temp, raylet)
             (pause / "release").touch()
             rc = driver.wait(timeout=400)
     finally:

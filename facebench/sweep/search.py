@@ -37,8 +37,10 @@ class StudySearch(OptunaSearch):
         return {**config, TRIAL_KEY: trial_id}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id not in self._completed_trials:
-            super().on_trial_result(trial_id, result)
+        """The step is the trial's epoch, not Tune's iteration count, which restarts at 1 for a continued trial."""
+        if trial_id in self._completed_trials or self.metric not in result:
+            return
+        self._ot_trials[trial_id].report(result[self.metric], int(result.get("epoch") or result["training_iteration"]))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials:

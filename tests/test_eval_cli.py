@@ -122,6 +122,14 @@ def test_bad_inputs_exit_2_and_name_the_problem(files, capsys):
     assert code == 2 and "--folds -1" in err
     code, _, err = run(capsys, "eval", "compare", str(d / "emb.npz"), str(d / "emb.npz"))
     assert code == 2 and "needs --pairs" in err
+    # A folder that is not there is "not found", with the path tried, not "an embeddings file needs --pairs".
+    code, _, err = run(capsys, "eval", "compare", str(d / "no-such-trial"), str(d / "emb.npz"))
+    assert code == 2 and "no-such-trial: not found (looked for /" in err and "needs --pairs" not in err
+    # A trial folder given as --embeddings: said so, and what to use instead.
+    (d / "trial").mkdir()
+    (d / "trial" / "config.json").write_text("{}")
+    code, _, err = run(capsys, "eval", "pairs", "--embeddings", str(d / "trial"), "--pairs", pairs)
+    assert code == 2 and "is a trial folder, not an embeddings file" in err and "eval compare" in err
     with pytest.raises(SystemExit) as e:  # argparse rejects the choice itself, also with exit 2
         main(["eval", "pairs", "--embeddings", "x", "--pairs", "y", "--metric", "manhattan"])
     assert e.value.code == 2

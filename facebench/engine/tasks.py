@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from ..io import atomic_write_json
 from . import artefacts
 from .loop import NonFiniteLoss
+from .sets import test_sets
 
 
 def scalar_components(out: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -77,7 +78,8 @@ class _Task:
                                    fold=pairs.fold, result=result, metric=metric)
         test = result  # the loop's last pass: the test protocol, touched once
         atomic_write_json(out_dir / "verification.json", test.to_json())
-        return test.summary("test_")
+        people = set(d.train.classes) | set(d.val.classes)
+        return {**test.summary("test_"), **test_sets(self.s.cfg, self.verify, out_dir, people=people)}
 
 
 class ClassificationTask(_Task):

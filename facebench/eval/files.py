@@ -7,6 +7,7 @@ the embeddings as a list column. Pairs come from ``facebench.data.pairs.read_pai
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_path
+from ..resources import check_npz_headers
 
 if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, and its callers have it loaded
     from ..data.arrays import PairIndex
@@ -24,8 +26,13 @@ VERIFICATION_NPZ = Path("artefacts") / "verification.npz"
 def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     """``(names, embeddings)`` from ``.npz`` or ``.parquet``; every problem is a DataError naming the file."""
     path = Path(path)
+    if path.is_dir():
+        kind = "a trial folder" if (path / "config.json").is_file() or (path / VERIFICATION_NPZ).is_file() else "a folder"
+        raise DataError(f"{path}: is {kind}, not an embeddings file (.npz or .parquet with 'names' and 'embeddings'); "
+                        "to compare two trained trials on their own test pairs use `facebench eval compare TRIAL_A "
+                        "TRIAL_B`")
     if not path.is_file():
-        raise DataError(f"{path}: embeddings file not found")
+        raise DataError(f"{path}: embeddings file not found (looked for {path.absolute()})")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         names, emb = _read_npz(path)
@@ -36,16 +43,41 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     return _check_embeddings(path, names, emb)
 
 
+def write_embeddings(path: str | Path, names: list[str], embeddings: np.ndarray) -> None:
+    """The file ``read_embeddings`` reads (``.npz`` or ``.parquet`` by suffix), written atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    emb = np.asarray(embeddings, dtype=np.float32)
+    with atomic_path(path) as tmp:
+        if suffix == ".npz":
+            with open(tmp, "wb") as fh:
+                np.savez(fh, names=np.array(names, dtype=str), embeddings=emb)
+        elif suffix in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            column = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), emb.shape[1])
+            pq.write_table(pa.table({"names": pa.array(names, pa.string()), "embeddings": column}), tmp)
+        else:
+            raise DataError(f"{path}: unknown embeddings format {suffix!r}; use .npz or .parquet")
+
+
 def _read_npz(path: Path) -> tuple[Any, Any]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    arrays = load_npz(path)
     for key in ("names", "embeddings"):
         if key not in arrays:
             raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
     return arrays["names"], arrays["embeddings"]
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``, no pickles; headers checked before anything is allocated."""
+    try:
+        check_npz_headers(path, label=str(path))
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not a readable .npz file ({' '.join(str(e).split())[:160]})") from None
 
 
 def _read_parquet(path: Path) -> tuple[Any, Any]:
@@ -74,19 +106,24 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
     if names.ndim != 1 or not all(isinstance(n, str) for n in names.tolist()):
         raise DataError(f"{path}: 'names' must be a 1-D array of strings")
     emb = np.asarray(emb)
-    if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.number):
-        raise DataError(f"{path}: 'embeddings' must be a numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    real = np.issubdtype(emb.dtype, np.integer) or np.issubdtype(emb.dtype, np.floating)
+    if emb.ndim != 2 or not real:
+        raise DataError(f"{path}: 'embeddings' must be a real numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    if emb.shape[0] == 0 or emb.shape[1] == 0:
+        raise DataError(f"{path}: 'embeddings' is empty (shape {emb.shape}); nothing to score")
     if len(names) != len(emb):
         raise DataError(f"{path}: {len(names)} names but {len(emb)} embedding rows")
     bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
     if len(bad):
-        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {names[bad[0]]!r})")
+        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {str(names[bad[0]])!r})")
     names = names.tolist()
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in seen:
             raise DataError(f"{path}: duplicate name {n!r} at rows {seen[n]} and {i}")
         seen[n] = i
+    if not emb.any():
+        raise DataError(f"{path}: every embedding is all zeros; there is nothing to tell people apart by")
     return names, emb
 
 
@@ -133,11 +170,7 @@ def read_verification_npz(path: str | Path) -> dict[str, np.ndarray]:
         path = path / VERIFICATION_NPZ
     if not path.is_file():
         raise DataError(f"{path}: verification artefact not found (a trial directory holds {VERIFICATION_NPZ})")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    out = load_npz(path)
     for key in ("scores", "same", "fold", "greater_is_same"):
         if key not in out:
             raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(out))})")

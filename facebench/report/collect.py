@@ -21,6 +21,9 @@ from facebench.io import parse_jsonl
 from .storage import Location, resolve
 
 TRIAL_FILES = ("config.json", "meta.json", "epochs.jsonl", "result.json")
+# A trial is reported only with the config it ran (config.json, or the copy in result.json): numbers
+# without one cannot be ranked against anything, and a hand-made result.json is not to be trusted.
+NO_CONFIG = "no config (config.json, or the config in result.json); a trial is reported only with its config"
 SWEEP_MARKERS = ("sweep.json", "trials")
 
 
@@ -66,7 +69,10 @@ def collect(run_dirs: list[str | os.PathLike]) -> Collection:
         if not kids and not loc.is_dir():
             raise DataError(f"{loc.uri}: no such directory (expected a sweep or trial directory)")
         if _is_trial(kids):
-            out.trials.append(read_trial(loc, sweep=_lone_trial_sweep(loc), kids=kids))
+            trial = read_trial(loc, sweep=_lone_trial_sweep(loc), kids=kids)
+            if not trial.config:
+                raise DataError(f"{loc.uri}: {NO_CONFIG}")
+            out.trials.append(trial)
         elif _is_sweep(kids):
             _read_sweep(loc, kids, out)
         else:
@@ -103,8 +109,11 @@ def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) 
     trials_dir = loc.join("trials")
     entries = trials_dir.children()
     for tid in sorted(n for n, t in entries.items() if t == pafs.FileType.Directory):
-        tloc = trials_dir.join(tid)
-        out.trials.append(read_trial(tloc, sweep=name))
+        trial = read_trial(trials_dir.join(tid), sweep=name)
+        if trial.config:
+            out.trials.append(trial)
+        else:
+            out.notes.append(f"{trial.loc.uri}: {NO_CONFIG}; left out")
     if not entries:
         out.notes.append(f"sweep {name!r} ({loc.uri}): no trial directories under trials/")
 

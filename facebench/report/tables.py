@@ -332,7 +332,7 @@ def roc_points(scores: np.ndarray, same: np.ndarray, *, greater_is_same: bool) -
 
     Points are read at FPRs spaced both linearly and logarithmically, so a log-FPR plot keeps its low end.
     """
-    from facebench.eval.verification import roc_curve_auc
+    from facebench.eval.curves import roc_curve_auc
 
     s = np.asarray(scores, dtype=np.float64)
     ok = np.isfinite(s)

@@ -15,11 +15,23 @@ log = logging.getLogger(__name__)
 
 class StudySearch(OptunaSearch):
     """Continuations first (in order), then new proposals from the study's sampler. Each new Optuna trial gets
-    the id of its folder as a user attribute before Tune starts it, so a later resume can match the two."""
+    the id of its folder as a user attribute before Tune starts it, so a later resume can match the two.
 
-    def __init__(self, *args: Any, continuations: list[Continuation] | tuple = (), **kwargs: Any) -> None:
+    ``start_points``: parameter values of the first trials (a smoke run's covering points), queued in the
+    study once, when it is new: a study reopened by a later run already holds them."""
+
+    def __init__(self, *args: Any, start_points: tuple = (), continuations: list[Continuation] | tuple = (),
+                 **kwargs: Any) -> None:
+        self._start_points = list(start_points)
         super().__init__(*args, **kwargs)
         self._continuations = list(continuations)
+
+    def _setup_study(self, mode) -> None:
+        super()._setup_study(mode)
+        if self._start_points and not self._ot_study.get_trials(deepcopy=False):
+            for point in self._start_points:
+                self._ot_study.enqueue_trial(point)
+        self._start_points = []
 
     def suggest(self, trial_id: str) -> dict | None:
         import optuna

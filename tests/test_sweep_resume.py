@@ -107,7 +107,8 @@ def _check_final(sweep: Sweep, kept: dict[str, bytes], *, rewritten: set[str] = 
     assert sorted(t.user_attrs["facebench_trial_id"] for t in named) == sorted(rows)   # each told exactly once
     for t in named:
         last = read_jsonl(sweep.dir / "trials" / t.user_attrs["facebench_trial_id"] / "epochs.jsonl")[-1]
-        assert t.state == optuna.trial.TrialState.COMPLETE and t.value == pytest.approx(last["val_accuracy"])
+        told = last.get("objective", last["val_accuracy"])   # the number Tune tells Optuna
+        assert t.state == optuna.trial.TrialState.COMPLETE and t.value == pytest.approx(told)
     assert all(t.state == optuna.trial.TrialState.FAIL for t in study.trials if t not in named)
     assert not sweep.temps()
     assert not (sweep.results / PLANTED).exists()

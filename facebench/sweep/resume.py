@@ -19,7 +19,6 @@ New trials then fill the sweep up to ``num_samples``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,6 @@ from .summary import read_json, write_unfinished_record
 TRIAL_ATTR = "facebench_trial_id"
 TRIAL_KEY = "facebench@trial"
 FINAL = ("completed", "failed", "stopped")
-# facebench.io.atomic_path's temporary files: ".<name>.<8 random chars>.tmp" beside the file being written.
-STALE_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
 @dataclass(frozen=True)
@@ -68,13 +65,13 @@ def check_resumable(sweep_dir: Path, *, remote: bool = False) -> None:
 
 
 def remove_stale_temps(sweep_dir: Path) -> int:
-    """Delete the temporary files of writes a kill interrupted (only names facebench's atomic writer makes)."""
-    removed = 0
-    for path in [*sweep_dir.glob(".*.tmp"), *(sweep_dir / "trials").rglob(".*.tmp")]:
-        if path.is_file() and STALE_TMP.match(path.name):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    """Delete the temporary files of writes a kill interrupted, in the sweep folder and each trial folder (only
+    in folders facebench owns, only the names its atomic writer makes: facebench.ownership)."""
+    from ..ownership import remove_stale_temps as remove_in
+
+    trials = sweep_dir / "trials"
+    folders = [sweep_dir, trials, *(p for p in trials.iterdir() if p.is_dir())] if trials.is_dir() else [sweep_dir]
+    return sum(len(remove_in(folder)) for folder in folders)
 
 
 def final_record(trial_dir: Path) -> dict | None:

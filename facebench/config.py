@@ -54,6 +54,8 @@ class DataConfig:
                    choices=("auto", "synthetic", "lfw", "cifar10"))
     test_root: str = _f("", "test dataset root (default: data.root)")
     pairs: str = _f("", "pairs file: LFW pairs.txt or CSV path_a,path_b,same,fold (default: <test_root>/pairs.txt)")
+    test_folds: str = _f("", "LFW folds of the test protocol, e.g. '5-9' (default: the folds not in data.train_folds "
+                         "for lfw_people, all folds otherwise)")
     min_images: int = _f(1, "minimum images per training identity", lo=1)
     limit: int = _f(0, "cap on training images, 0 = all (CPU-scale runs)", lo=0)
     val_fraction: float = _f(0.1, "fraction of training identities (faces) or images (CIFAR) held out for "
@@ -69,14 +71,15 @@ class DataConfig:
     synthetic_seed: int = _f(0, "synthetic: generator seed", lo=0)
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    backbone: str = _f("resnet18", "backbone network", registry="backbone")
+def _chooser(cls_name: str, key: str, default: str, doc: str, registry: str) -> type:
+    """A section whose only own key names its variant; every other key is declared by the variants."""
+    return dataclasses.make_dataclass(cls_name, [(key, str, _f(default, doc, registry=registry))], frozen=True,
+                                      namespace={"__module__": __name__})
 
 
-@dataclass(frozen=True)
-class LossConfig:
-    name: str = _f("arcface", "loss / head", registry="loss")
+ModelConfig = _chooser("ModelConfig", "backbone", "resnet18", "backbone network", "backbone")
+LossConfig = _chooser("LossConfig", "name", "arcface", "loss / head", "loss")
+ScheduleConfig = _chooser("ScheduleConfig", "name", "cosine", "LR schedule", "scheduler")
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,6 @@ class OptimConfig:
     weight_decay: float = _f(5e-4, "weight decay", lo=0.0)
     no_decay_norm_bias: bool = _f(True, "no weight decay on norm layers and biases")
     grad_clip: float = _f(0.0, "gradient-norm clipping threshold, 0 = off", lo=0.0)
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    name: str = _f("cosine", "LR schedule", registry="scheduler")
 
 
 @dataclass(frozen=True)
@@ -118,6 +116,11 @@ class EvalConfig:
     normalize: bool = _f(False, "L2-normalise embeddings before scoring")
     flip: str = _f("none", "flip fusion of original and mirrored embeddings", choices=FLIPS)
     batch_size: int = _f(256, "embedding batch size", lo=1)
+    sets: str = _f("", "more verification sets, each tested once at the end (never for selection), comma-"
+                   "separated PATH or NAME=PATH: InsightFace .bin files or LFW-style folders, e.g. "
+                   "'lfw.bin,cfp_fp.bin,agedb_30.bin'")
+    set_folds: str = _f("", "folds of every eval.sets set to test on, e.g. '5-9' (default: all 10); leave out the "
+                        "folds whose people trained the model")
 
 
 # Each section with the keys its variants declare (facebench.variants); these names are the merged classes.

@@ -22,7 +22,8 @@ class Param:
     """A knob: ``default`` (its type is the knob's type unless ``type`` says otherwise), a one-line ``doc``.
 
     ``lo``/``hi`` bound numbers (``*_open``: the bound itself is excluded); ``choices`` lists the allowed
-    strings; ``search`` = (low, high, log) is the range the sweep spaces draw from by default;
+    strings; ``search`` = (low, high, log) is the range the sweep spaces draw from by default, in multiples
+    of the sweep's training epochs where ``per_epoch``;
     ``requires`` = {config key: allowed values} for a knob a variant reads only in some settings.
     """
 
@@ -35,6 +36,7 @@ class Param:
     lo_open: bool = False
     hi_open: bool = False
     search: tuple[float, float, bool] | None = None
+    per_epoch: bool = False
     requires: Mapping[str, tuple] = field(default_factory=dict)
 
     @property

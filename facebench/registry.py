@@ -101,8 +101,3 @@ def load_all() -> dict[str, Registry]:
         importlib.import_module(module)
     return dict(REGISTRIES)
 
-
-def get_registry(kind: str) -> Registry:
-    if kind not in REGISTRIES:
-        load_all()
-    return REGISTRIES[kind]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# A git worktree sits one level deeper than the main checkout; FACEBENCH_SHARED_DATA points at the copy then.
+SHARED_DATA = Path(os.environ.get("FACEBENCH_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +57,21 @@ def write_cifar_batches(directory: Path, *, per_batch: int = 6, seed: int = 0) -
 @pytest.fixture
 def cifar_batches(tmp_path) -> Path:
     return write_cifar_batches(tmp_path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that reads ``../shared/data`` (through the ``shared_data`` fixture) is a ``realdata`` test."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)
+
+
+@pytest.fixture(scope="session")
+def mixed_sweep(tmp_path_factory) -> Path:
+    """A sweep directory of real ``run_trial`` output (tests/real_trials.py MIXED) and a real Optuna study."""
+    from real_trials import MIXED, make_sweep
+
+    root = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FACEBENCH_CACHE", str(tmp_path_factory.mktemp("facebench-cache")))
+        return make_sweep(root, "mixed", MIXED, study=True)

@@ -178,7 +178,7 @@ def test_the_tested_model_is_the_epoch_the_objective_chose(select, tmp_path):
     assert m["objective_epoch"] == chosen["epoch"] and m["objective"] == chosen["val_auc"]
     assert [r["objective"] for r in rows] == ([max(r["val_auc"] for r in rows[:i + 1]) for i in range(3)]
                                               if select == "best" else [r["val_auc"] for r in rows])
-    from facebench.eval.files import read_verification_npz
+    from facebench.artefacts import read_verification_npz
     from facebench.eval.verification import evaluate
 
     v = read_verification_npz(tmp_path / "artefacts" / "val_verification.npz")

@@ -1,4 +1,4 @@
-"""Backbones: every registry entry at 32/64/112 px, seed parameter counts, config keys used or rejected."""
+"""Backbones: every registry entry at 32/64/112 px, the CIFAR-10 loss study's parameter counts, config keys used or rejected."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def make_cfg(backbone: str, size: int = 32, **extra) -> TrialConfig:
               "loss.name": ("vae" if backbone == "vae" else "ae") if ae else "arcface"}
     if ae:
         values["model.width"] = 0.5
+    if backbone.startswith("iresnet"):
+        values["model.width"] = 0.0625
     if backbone.startswith(("resnet", "plainnet")):
         values["model.width"] = 0.0625  # CPU-fast; the full-width counts are checked separately
         values["model.stem"] = STEM_FOR_SIZE.get(size, "cifar")
@@ -36,8 +38,13 @@ def _assert_finite_grads(model: torch.nn.Module) -> None:
     assert all(torch.isfinite(g).all() for g in grads if g is not None)
 
 
-@pytest.mark.parametrize("size", [32, 64, 112])
-@pytest.mark.parametrize("name", BACKBONES.names())
+# The deeper IResNets repeat iresnet18's block (their layouts are pinned by tests/test_iresnet.py); one size each
+# keeps their 50-100 blocks from dominating the CPU run.
+_DEEP = {"iresnet34", "iresnet50", "iresnet100"}
+_CASES = [(n, s) for n in BACKBONES.names() for s in (32, 64, 112) if n not in _DEEP or s == 32]
+
+
+@pytest.mark.parametrize("name, size", _CASES)
 def test_every_backbone_forward_backward(name, size):
     torch.manual_seed(0)
     cfg = make_cfg(name, size)
@@ -67,7 +74,7 @@ def test_every_backbone_forward_backward(name, size):
 
 
 def test_cnn_seed_parameter_count_and_macs_by_hand():
-    """Seed 003: the baseline CNN with a 10-class linear head at 32x32x3 has 122,570 parameters."""
+    """The CIFAR-10 loss study: the baseline CNN with a 10-class linear head at 32x32x3 has 122,570 parameters."""
     got = model_complexity("cnn", 32, 10, overrides={"model.neck": False})
     assert got["params"] == 122_570
     # valid 3x3 convs: 30*30 outputs x 32 ch x 27 taps, 13*13 x 64 x 288, 4*4 x 64 x 576; fc 1024->64; head 64->10
@@ -76,7 +83,7 @@ def test_cnn_seed_parameter_count_and_macs_by_hand():
 
 
 def test_complexity_table_has_seed_resnet_counts(capsys):
-    """Seed 003 Table 3.9 (10-class linear head, cifar stem, no neck, width 1): ResNet-18 11,173,962 and
+    """The CIFAR-10 loss study's parameter table (10-class linear head, cifar stem, no neck, width 1): ResNet-18 11,173,962 and
     ResNet-50 23,520,842. Parameters do not depend on the input size (global pooling), so 16 px keeps the
     FLOP counting cheap."""
     print_complexity_table(image_size=16, num_classes=10)

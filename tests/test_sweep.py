@@ -164,3 +164,76 @@ def test_cluster_address_precedence(monkeypatch, tmp_path):
     assert cli.cluster_address(parse([])) == "10.0.0.2:6379"
     assert cli.cluster_address(parse(["--address", "10.0.0.3:6379"])) == "10.0.0.3:6379"
     assert cli.cluster_address(parse(["--local", "--address", "x"])) is None
+
+
+@pytest.mark.parametrize("name", ["vae", "margin", "cifar", "demo"])
+def test_smoke_runs_cover_every_categorical_choice(name):
+    """The first trials of every smoke sweep visit every value of every categorical parameter the smoke run
+    does not force (the VAE smoke trains a VAE, an AE and a denoising AE), and each point is a valid config."""
+    import importlib
+
+    from facebench.sweep.cover import covering_points
+
+    smoke = importlib.import_module(name).SPEC.smoke_variant()
+    points = covering_points(smoke)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(64):   # every categorical parameter of the space, as an independent oracle sees it
+        trial = study.ask()
+        smoke.space(trial)
+        for key, dist in trial.distributions.items():
+            if isinstance(dist, optuna.distributions.CategoricalDistribution) and key not in smoke.forced:
+                assert {p[key] for p in points} == set(dist.choices), key
+        study.tell(trial, 0.0)
+    assert len(points) == max(len(set(p[k] for p in points)) for k in points[0])
+    if name == "vae":
+        assert {p["model.backbone"] for p in points} == {"vae", "ae", "dae"}
+
+
+def test_a_sweep_that_fails_before_training_leaves_no_empty_folders(tmp_path):
+    """The LFW folder is not there: the data stage fails after the sweep folder was made, and the folder
+    (with its empty trials/) goes again; a folder that was there before stays."""
+    from facebench.errors import DataError
+    from facebench.sweep.runner import run_sweep
+
+    bad = _spec(base={"train.epochs": 2, "data.train": "lfw_people", "data.root": str(tmp_path / "no-lfw")})
+    with pytest.raises(DataError, match="LFW root not found"):
+        run_sweep(bad, results_dir=str(tmp_path / "runs"), verbose=0)
+    assert (tmp_path / "runs").is_dir() and not (tmp_path / "runs" / "t").exists()
+
+
+def test_log_flag_names_the_trackers():
+    from facebench.sweep.cli import parse_trackers
+
+    assert parse_trackers(["tensorboard,mlflow", "tensorboard"]) == ("tensorboard", "mlflow")
+    with pytest.raises(ConfigError, match="'wandb': not a tracker; choose from: tensorboard, mlflow"):
+        parse_trackers(["wandb"])
+
+
+def test_onprem_yaml_passes_rays_own_validation():
+    """cluster/onprem.yaml (Ray's local provider); cluster/e2e-local.sh runs it for real (CI, as root)."""
+    import copy
+
+    import yaml
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = yaml.safe_load((ROOT / "cluster" / "onprem.yaml").read_text())
+    validate_config(prepare_config(copy.deepcopy(config)))
+    assert config["provider"]["type"] == "local" and config["provider"]["head_ip"]
+    assert any('-e ".[cluster]"' in c for c in config["setup_commands"])
+    assert all("${RAY_START_ARGS:-}" in c[-1] for c in (config["head_start_ray_commands"],
+                                                        config["worker_start_ray_commands"]))
+
+
+def test_schedule_ranges_come_from_the_declarations_and_scale_with_epochs():
+    from facebench.optim import SCHEDULERS
+
+    draws = [p for _, p in _draw(partial(space.suggest_schedule, schedules=("step", "cosine", "onecycle"), epochs=21))]
+    steps = [p["schedule.step_size"] for p in draws if p["schedule.name"] == "step"]
+    warm = [p["schedule.warmup_epochs"] for p in draws if p["schedule.name"] == "cosine"]
+    pct = [p["schedule.pct_start"] for p in draws if p["schedule.name"] == "onecycle"]
+    assert steps and min(steps) >= 7 and max(steps) <= 21 and all(isinstance(s, int) for s in steps)  # [1/3, 1] x 21
+    assert warm and 0.0 <= min(warm) and max(warm) <= 0.2 * 21
+    lo, hi, _ = SCHEDULERS.get("onecycle").params["pct_start"].search
+    assert pct and lo <= min(pct) and max(pct) <= hi
+    assert all(set(p) <= {"schedule.name", "schedule.step_size", "schedule.warmup_epochs", "schedule.pct_start"}
+               for p in draws)  # a key no variant gives a search range is never suggested

@@ -31,6 +31,9 @@ DATASETS.declare("lfw_people", "LFW people of the folds data.train_folds (data.r
                                                      "'0,2,4'")})
 DATASETS.declare("identity_folder", "one folder of images per identity (CASIA-WebFace layout); tested on all "
                  "LFW folds at data.test_root", f"{_BUILD}:identity_folder_task", kind="files", requires=_FACES)
+DATASETS.declare("recordio", "InsightFace RecordIO (data.root: folder with train.rec, train.idx, property; CASIA "
+                 "faces_webface_112x112, MS1MV2, Glint360K); tested on all LFW folds at data.test_root",
+                 f"{_BUILD}:recordio_task", kind="files", requires=_FACES)
 DATASETS.declare("att_faces", "AT&T (ORL) faces s<k>/<n>.pgm; tested on all LFW folds at data.test_root",
                  f"{_BUILD}:att_faces_task", kind="files", requires=_FACES)
 DATASETS.declare("cifar10", "CIFAR-10: official python batches or train/test image folders",

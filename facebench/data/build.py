@@ -19,7 +19,9 @@ from .arrays import ImageArray, PairIndex, TaskData
 from .cache import cached_images, default_cache_dir
 from .images import prepare_array
 from .layouts import find_lfw, list_att, list_identity_folder
-from .pairs import Pairs, check_no_leakage, person_of, read_pairs
+from .pairs import Pairs, check_no_leakage, parse_folds, person_of, read_pairs
+from .recordio import RecordSet, read_recordio
+from .sets import plan_sets, record_images, set_people
 from .splits import draw_pairs, holdout_identities
 from .synthetic import synthetic_faces
 
@@ -35,6 +37,7 @@ class FaceSource:
     memory: ImageArray | None = None
     default_test: str = "lfw"
     info: dict | None = None
+    records: RecordSet | None = None  # RecordIO: names are ``<identity>/<record key>``
 
 
 def build_task_data(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
@@ -61,6 +64,12 @@ def identity_folder_task(cfg: TrialConfig, *, progress: bool = False) -> TaskDat
                       progress=progress)
 
 
+def recordio_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
+    records = read_recordio(cfg.data.root)
+    ids = {name: [f"{name}/{k}" for k in keys] for name, keys in records.identities.items()}
+    return _face_task(cfg, FaceSource(ids, root=records.file.rec, records=records), progress=progress)
+
+
 def att_faces_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
     return _face_task(cfg, FaceSource(list_att(cfg.data.root), root=Path(cfg.data.root)), progress=progress)
 
@@ -76,7 +85,7 @@ def _synthetic(cfg: TrialConfig) -> FaceSource:
 
 
 def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
-    image_dir, pairs = _lfw_dirs(cfg, cfg.data.root)
+    image_dir, pairs = _lfw_dirs(cfg, cfg.data.root, key="data.root")
     folds = parse_folds(train_folds, pairs.folds)
     people_of = pairs.people_of_folds()
     people = set().union(*(people_of[f] for f in folds))
@@ -91,24 +100,8 @@ def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
 
 # -- shared face pipeline ---------------------------------------------------------------------
 
-def parse_folds(spec: str, available: list[int]) -> list[int]:
-    """'0-4' or '0,2,4' -> [0, 1, 2, 3, 4]; every fold must exist in the pairs file."""
-    out: set[int] = set()
-    try:
-        for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise ConfigError(f"data.train_folds: {spec!r} is not a fold list like '0-4' or '0,2,4'") from None
-    bad = sorted(out - set(available))
-    if bad or not out:
-        raise ConfigError(f"data.train_folds: fold {bad[0] if bad else spec!r} not in the pairs file's folds "
-                          f"{available[0]}-{available[-1]}")
-    return sorted(out)
-
-
-def _lfw_dirs(cfg: TrialConfig, root: str) -> tuple[Path, Pairs]:
-    image_dir, found = find_lfw(root)
+def _lfw_dirs(cfg: TrialConfig, root: str, *, key: str) -> tuple[Path, Pairs]:
+    image_dir, found = find_lfw(root, key=key)
     pairs_path = Path(cfg.data.pairs) if cfg.data.pairs else found
     if pairs_path is None:
         raise ConfigError(f"data.pairs: no pairs.txt beside {image_dir}; set data.pairs=PATH")
@@ -119,7 +112,10 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
     names = [n for i in identities for n in source.identities[i]]
     labels = np.repeat(np.arange(len(identities)), [len(source.identities[i]) for i in identities])
     d = cfg.data
-    if source.memory is not None:
+    if source.records is not None:
+        images = record_images(source.records, names, size=d.image_size, crop=d.crop, color=d.color,
+                               cache_dir=d.cache_dir, progress=progress)
+    elif source.memory is not None:
         row = {n: k for k, n in enumerate(source.memory.names)}
         images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
                                color=d.color)
@@ -148,6 +144,11 @@ def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskD
     test, test_pairs, test_info = _test_protocol(cfg, source, progress=progress)
     check_no_leakage(set(train_ids) | set(val_ids), test.identities,
                      where=f"data.train={cfg.data.train!r} vs test {test_info['test']!r}")
+    for _, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):  # tested at the end; checked before training
+        people = set_people(path, folds)
+        if people is not None:
+            check_no_leakage(set(train_ids) | set(val_ids), people, where=f"data.train={cfg.data.train!r} vs "
+                             f"eval.sets {path!r}{' folds ' + cfg.eval.set_folds if folds else ''}")
     train = _load(cfg, source, train_ids, progress=progress)
     val = _load(cfg, source, val_ids, progress=progress)
     val_pairs = draw_pairs(val.labels, pairs=cfg.data.val_pairs, folds=5, seed=cfg.train.seed)
@@ -172,10 +173,12 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     root = cfg.data.test_root or cfg.data.root
     if not root:
         raise ConfigError("data.test_root: the LFW test protocol needs the LFW folder (--set data.test_root=PATH)")
-    image_dir, pairs = _lfw_dirs(cfg, root)
+    image_dir, pairs = _lfw_dirs(cfg, root, key="data.test_root" if cfg.data.test_root else "data.root")
     people_of = pairs.people_of_folds()  # verifies that each person is in exactly one fold
     folds = pairs.folds
-    if cfg.data.train == "lfw_people":
+    if cfg.data.test_folds:
+        folds = parse_folds(cfg.data.test_folds, folds, key="data.test_folds")
+    elif cfg.data.train == "lfw_people":
         train_folds = set((source.info or {})["train_folds"])
         folds = [f for f in folds if f not in train_folds]
         if not folds:

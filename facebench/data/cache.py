@@ -3,7 +3,8 @@
 Layout under the cache directory, per entry ``<key>``:
 
 - ``<key>.npy``   uint8 (N, H, W, C), read with ``np.load(mmap_mode="r")`` (no per-image PIL at read time);
-- ``<key>.json``  the manifest: names, shape, source, parameters. It is written LAST (atomically), so an
+- ``<key>.json``  the manifest: names, shape, source, parameters, CRC-32 of every 1 MiB block of the ``.npy``
+  (checked by sample at each open; a corrupt entry is rebuilt). It is written LAST (atomically), so an
   entry whose writer died mid-way (a stray ``.tmp``, an ``.npy`` without manifest) is rebuilt, never read;
 - ``<key>.lock``  an ``fcntl.flock`` lock: concurrent trials on one machine wait for the one that builds.
 
@@ -19,6 +20,8 @@ import fcntl
 import hashlib
 import json
 import os
+import sys
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
@@ -27,9 +30,14 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_write_json
-from .images import decode_file
+from .images import decode_bytes, decode_file
 
 FORMAT_VERSION = 1
+# Integrity: CRC-32 per 1 MiB block in the manifest; an entry up to 64 blocks is verified whole at each
+# open, a larger one by 16 random blocks + first + last (tests/bench/bench_cache.py prints the cost).
+BLOCK = 1 << 20
+ALL_BLOCKS_BELOW = 64
+SAMPLED_BLOCKS = 16
 # Counts per process, so tests can prove a second call decoded nothing (no timing involved).
 STATS: collections.Counter = collections.Counter()
 
@@ -64,11 +72,33 @@ def cached_images(root: str | Path, names: list[str], *, size: int, crop: float,
               "color": color}
 
     def fill(out: np.ndarray) -> None:
-        _decode_into(out, [root / n for n in names], size=size, crop=crop, color=color, progress=progress,
-                     workers=workers)
+        _decode_into(out, lambda i: decode_file(root / names[i], size=size, crop=crop, color=color),
+                     progress=progress, workers=workers)
 
     return get_or_build(params, (len(names), size, size, 1 if color == "gray" else 3), fill,
                         cache_dir=cache_dir, manifest={"source": str(root), "names": names})
+
+
+def cached_encoded(params: dict, count: int, encoded: Callable[[int], tuple[bytes, str]], *, size: int,
+                   crop: float, color: str, cache_dir: str | Path = "", progress: bool = False,
+                   manifest: dict | None = None) -> np.ndarray:
+    """Images held encoded inside one file (RecordIO records, ``.bin`` entries): ``encoded(i)`` gives image i's
+    bytes and a ``where`` naming it. ``params`` must identify the source file and the selection."""
+    params = {**params, "size": size, "crop": float(crop), "color": color}
+
+    def decode(i: int) -> np.ndarray:
+        data, where = encoded(i)
+        return decode_bytes(data, where=where, size=size, crop=crop, color=color)
+
+    return get_or_build(params, (count, size, size, 1 if color == "gray" else 3),
+                        lambda out: _decode_into(out, decode, progress=progress, workers=0),
+                        cache_dir=cache_dir, manifest=manifest)
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """Path, size and mtime of one source file (a .rec, a .bin): any rewrite of it makes new cache entries."""
+    st = os.stat(path)
+    return f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
 def get_or_build(params: dict, shape: tuple, fill: Callable[[np.ndarray], dict | None], *, cache_dir: str | Path = "",
@@ -117,7 +147,7 @@ def _read_entry(directory: Path, key: str, shape: tuple) -> np.ndarray | None:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not meta.get("complete") or tuple(meta["shape"]) != tuple(shape):
             return None
-        if npy.stat().st_size != meta["nbytes"]:
+        if npy.stat().st_size != meta["nbytes"] or not _blocks_intact(npy, meta):
             return None
         arr = np.load(npy, mmap_mode="r")
     except (OSError, ValueError, KeyError, json.JSONDecodeError):
@@ -125,6 +155,40 @@ def _read_entry(directory: Path, key: str, shape: tuple) -> np.ndarray | None:
     if arr.shape != tuple(shape) or arr.dtype != np.uint8:
         return None
     return arr
+
+
+def block_checksums(path: Path) -> list[int]:
+    """CRC-32 of every ``BLOCK`` bytes of the file, in order (stored in the manifest)."""
+    out = []
+    with open(path, "rb") as f:
+        while chunk := f.read(BLOCK):
+            out.append(zlib.crc32(chunk))
+    return out
+
+
+def _blocks_intact(npy: Path, meta: dict) -> bool:
+    """Compare a sample of blocks with the manifest's CRCs: every block of a small entry; of a large one the
+    first, the last and ``SAMPLED_BLOCKS`` drawn afresh at each open (so repeated opens cover the file).
+    Garbage written over the entry (any size) is caught at once; a few flipped bytes eventually. An entry
+    that fails, or predates the checksums, is rebuilt."""
+    crcs, block = meta.get("block_crc32"), meta.get("block_bytes")
+    if not isinstance(crcs, list) or block != BLOCK:
+        return False
+    n = len(crcs)
+    if n <= ALL_BLOCKS_BELOW:
+        picks = range(n)
+    else:
+        rng = np.random.default_rng(int.from_bytes(os.urandom(8), "little"))
+        picks = sorted({0, n - 1, *rng.choice(n, SAMPLED_BLOCKS, replace=False).tolist()})
+    with open(npy, "rb") as f:
+        for i in picks:
+            f.seek(i * BLOCK)
+            if zlib.crc32(f.read(BLOCK)) != crcs[i]:
+                print(f"facebench: decoded cache {npy} is corrupt (block {i} fails its checksum); rebuilding it",
+                      file=sys.stderr)
+                STATS["corrupt"] += 1
+                return False
+    return True
 
 
 def _build(directory: Path, key: str, shape: tuple, fill: Callable[[np.ndarray], dict | None],
@@ -140,35 +204,36 @@ def _build(directory: Path, key: str, shape: tuple, fill: Callable[[np.ndarray],
         del out
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        crcs = block_checksums(tmp)
         os.replace(tmp, directory / f"{key}.npy")
     finally:
         tmp.unlink(missing_ok=True)
     nbytes = (directory / f"{key}.npy").stat().st_size
     atomic_write_json(directory / f"{key}.json", {**manifest, **extra, "shape": list(shape), "dtype": "uint8",
-                                                  "nbytes": nbytes, "complete": True})
+                                                  "nbytes": nbytes, "block_bytes": BLOCK,
+                                                  "block_crc32": crcs, "complete": True})
     STATS["builds"] += 1
 
 
-def _decode_into(out: np.ndarray, paths: list[Path], *, size: int, crop: float, color: str, progress: bool,
-                 workers: int) -> None:
+def _decode_into(out: np.ndarray, decode: Callable[[int], np.ndarray], *, progress: bool, workers: int) -> None:
     # PIL releases the GIL while decoding and resizing, so threads use every core without pickling images.
     workers = workers or os.cpu_count() or 1
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(paths), unit="img", desc="decoding")
+        bar = tqdm(total=len(out), unit="img", desc="decoding")
 
     def work(i: int) -> None:
-        out[i] = decode_file(paths[i], size=size, crop=crop, color=color)
+        out[i] = decode(i)
 
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for start in range(0, len(paths), 512):
-                list(pool.map(work, range(start, min(start + 512, len(paths)))))
-                STATS["decoded"] += min(512, len(paths) - start)
+            for start in range(0, len(out), 512):
+                list(pool.map(work, range(start, min(start + 512, len(out)))))
+                STATS["decoded"] += min(512, len(out) - start)
                 if bar is not None:
-                    bar.update(min(512, len(paths) - start))
+                    bar.update(min(512, len(out) - start))
     finally:
         if bar is not None:
             bar.close()

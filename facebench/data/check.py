@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .layouts import (cifar_batch_files, cifar_classes, find_cifar, find_lfw, list_att,
+from .layouts import (check_ten_classes, cifar_batch_files, cifar_classes, find_cifar, find_lfw, list_att,
                       list_class_folder, list_identity_folder, read_cifar_batch)
 from .pairs import Pairs, read_pairs
+from .recordio import find_recordio, read_recordio
 
 
 def check_path(path: str | Path) -> list[str]:
@@ -17,6 +18,8 @@ def check_path(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
+    if path.suffix == ".bin" or find_recordio(path) is not None:
+        return _check_insightface(path)
     if path.is_file():
         return _check_pairs_file(path)
     try:
@@ -83,6 +86,21 @@ def _check_pairs_file(path: Path) -> list[str]:
     return [f"pairs file: {path}"] + _pairs_lines(pairs, names, image_dir if names is not None else None)
 
 
+def _check_insightface(path: Path) -> list[str]:
+    if path.suffix == ".bin":
+        from .binset import BIN_FOLDS, read_bin
+
+        data = read_bin(path)
+        return [f"InsightFace .bin verification set: {path}",
+                f"  {len(data):,} pairs ({int(data.same.sum()):,} positives), {len(data.images):,} encoded images, "
+                f"{BIN_FOLDS} contiguous folds"]
+    rs = read_recordio(path)
+    n = sum(len(v) for v in rs.identities.values())
+    prop = f"; property: {rs.property[0]:,} identities, {rs.property[1]}x{rs.property[2]}" if rs.property else ""
+    return [f"InsightFace RecordIO training set: {rs.file.rec}",
+            f"  {n:,} images of {len(rs.identities):,} identities{prop}"]
+
+
 def _check_cifar_batches(batch_dir: Path) -> list[str]:
     classes = cifar_classes(batch_dir)
     counts = {}
@@ -97,7 +115,9 @@ def _check_cifar_batches(batch_dir: Path) -> list[str]:
 
 
 def _check_cifar_folder(root: Path) -> list[str]:
-    train_names, _, classes = list_class_folder(root / "train")
-    test_names, _, _ = list_class_folder(root / "test", classes)
+    train_names, train_labels, classes = list_class_folder(root / "train")
+    check_ten_classes(root / "train", classes, train_labels)
+    test_names, test_labels, _ = list_class_folder(root / "test", classes)
+    check_ten_classes(root / "test", classes, test_labels)
     return [f"CIFAR-10 image folders: {root}",
             f"  {len(train_names):,} train / {len(test_names):,} test in {len(classes)} classes"]

@@ -11,7 +11,8 @@ from ..errors import ConfigError, DataError
 from .arrays import ImageArray, TaskData
 from .cache import cached_images, default_cache_dir, fingerprint, get_or_build, read_manifest
 from .images import prepare_array
-from .layouts import cifar_batch_files, cifar_classes, find_cifar, list_class_folder, read_cifar_batch
+from .layouts import (check_ten_classes, cifar_batch_files, cifar_classes, find_cifar, list_class_folder,
+                      read_cifar_batch)
 from .splits import select_rows
 from .synthetic import synthetic_faces
 
@@ -25,6 +26,7 @@ def load_cifar_split(root: str | Path, split: str, *, size: int, crop: float, co
     layout, where = find_cifar(root)
     if layout == "folder":
         names, labels, classes = list_class_folder(where / split, classes)
+        check_ten_classes(where / split, classes, labels)
         images = cached_images(where / split, names, size=size, crop=crop, color=color, cache_dir=cache_dir,
                                progress=progress)
         return ImageArray(images, labels, names, classes)

@@ -6,10 +6,11 @@ import argparse
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("data", help="check, cache or download datasets")
+    p = subparsers.add_parser("data", help="check, cache, download or pack datasets (InsightFace RecordIO and .bin)")
     sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     c = sub.add_parser("check", help="detect a dataset's format and print its counts (decodes no image)")
-    c.add_argument("path", help="LFW root, identity folder, AT&T folder, CIFAR-10 root or a pairs file")
+    c.add_argument("path", help="LFW root, identity folder, AT&T folder, CIFAR-10 root, a pairs file, a RecordIO "
+                   "folder (train.rec) or a .bin verification set")
     c.set_defaults(func=_check)
     k = sub.add_parser("cache", help="decode every image of a dataset once into the decoded-tensor cache")
     k.add_argument("path", help="LFW root, identity folder, AT&T folder or CIFAR-10 root")
@@ -20,6 +21,16 @@ def add_parser(subparsers) -> None:
     k.add_argument("--cache-dir", default="", help="cache directory (default $FACEBENCH_CACHE or "
                    "~/.cache/facebench)")
     k.set_defaults(func=_cache)
+    pk = sub.add_parser("pack", help="write InsightFace formats: identity folders -> RecordIO, a pairs file -> .bin",
+                        description="SRC an identity folder or LFW root -> OUT a folder with train.rec, train.idx, "
+                        "property, identities.txt; SRC a pairs file -> OUT.bin. Images are stored byte for byte.")
+    pk.add_argument("src", help="identity folder / LFW root (RecordIO) or pairs.txt (.bin)")
+    pk.add_argument("--out", required=True, help="output folder (RecordIO) or FILE.bin; never overwritten")
+    pk.add_argument("--folds", default="", help="only these LFW folds, e.g. 0-4: their people (RecordIO) or their "
+                    "pairs (.bin)")
+    pk.add_argument("--images", default="", help=".bin: image folder the pairs refer to (default: the LFW folder "
+                    "beside the pairs file)")
+    pk.set_defaults(func=_pack)
     d = sub.add_parser("download", help="download LFW (deep-funneled + pairs.txt) or CIFAR-10, MD5-checked")
     d.add_argument("dataset", choices=("lfw", "cifar10"))
     d.add_argument("--root", required=True, help="directory to download and extract into")
@@ -45,6 +56,18 @@ def _cache(args: argparse.Namespace) -> int:
     check_key("data.crop", args.crop)
     n, shape = cache_dataset(args.path, size=args.size, crop=args.crop, color=args.color, cache_dir=args.cache_dir)
     print(f"cached {n:,} images as {shape} uint8 in {default_cache_dir(args.cache_dir)}")
+    return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from .pack import pack_bin, pack_recordio
+
+    if args.out.endswith(".bin"):
+        n, pos = pack_bin(args.src, args.out, folds=args.folds, images=args.images)
+        print(f"packed {n:,} pairs ({pos:,} positives) into {args.out}")
+    else:
+        n, ids = pack_recordio(args.src, args.out, folds=args.folds)
+        print(f"packed {n:,} images of {ids:,} identities into {args.out}")
     return 0
 
 

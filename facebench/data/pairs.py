@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, LeakageError
+from ..errors import ConfigError, DataError, LeakageError
 from .arrays import PairIndex
 
 
@@ -58,15 +58,15 @@ class Pairs:
                      self.source)
 
     def to_index(self, names: list[str]) -> PairIndex:
-        """Row indices into an ImageArray with these ``names``; folds renumbered to 0..K-1 in order."""
+        """Row indices into an ImageArray with these ``names``; the file's fold ids are kept (LFW folds 5-9 stay
+        5-9 in every table and message)."""
         row = {n: i for i, n in enumerate(names)}
         missing = [n for n in self.a + self.b if n not in row]
         if missing:
             raise DataError(f"{self.source}: pair image {missing[0]!r} is not among the loaded images "
                             f"({len(set(missing))} missing)")
-        _, fold = np.unique(self.fold, return_inverse=True)
         return PairIndex(np.array([row[n] for n in self.a]), np.array([row[n] for n in self.b]),
-                         self.same.copy(), fold)
+                         self.same.copy(), self.fold.copy())
 
 
 def person_of(name: str) -> str:
@@ -129,9 +129,19 @@ def _read_lfw(path: Path, lines: list[str]) -> Pairs:
         else:
             a.append(lfw_name(fields[0], _int(path, lineno, fields[1], "image number")))
             b.append(lfw_name(fields[2], _int(path, lineno, fields[3], "image number")))
+        _check_pair(path, lineno, a[-1], b[-1])
+        if not matched and fields[0] == fields[2]:
+            raise DataError(f"{path}:{lineno}: a mismatched pair names one person twice ({fields[0]}); it would be "
+                            "scored as two different people")
         same.append(matched)
         fold.append(k // (2 * per))
     return Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
+
+
+def _check_pair(path: Path, lineno: int, a: str, b: str) -> None:
+    """An image paired with itself scores as a perfect match and inflates accuracy: refused."""
+    if a == b:
+        raise DataError(f"{path}:{lineno}: pair compares image {a!r} with itself (a self-pair)")
 
 
 _TRUE = {"1", "true", "yes", "same"}
@@ -156,11 +166,28 @@ def _read_csv(path: Path, lines: list[str]) -> Pairs:
             raise DataError(f"{path}:{lineno}: fold must be >= 0, got {f}")
         a.append(row[0].strip())
         b.append(row[1].strip())
+        _check_pair(path, lineno, a[-1], b[-1])
         same.append(s in _TRUE)
         fold.append(f)
     if not a:
         raise DataError(f"{path}: no pairs after the header")
     return Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
+
+
+def parse_folds(spec: str, available: list[int], *, key: str = "data.train_folds") -> list[int]:
+    """'0-4' or '0,2,4' -> [0, 1, 2, 3, 4]; every fold must exist in the pairs file."""
+    out: set[int] = set()
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.strip().partition("-")
+            out.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise ConfigError(f"{key}: {spec!r} is not a fold list like '0-4' or '0,2,4'") from None
+    bad = sorted(out - set(available))
+    if bad or not out:
+        raise ConfigError(f"{key}: fold {bad[0] if bad else spec!r} not in the pairs file's folds "
+                          f"{available[0]}-{available[-1]}")
+    return sorted(out)
 
 
 def check_no_leakage(train_identities, eval_pairs_people, *, where: str = "") -> None:

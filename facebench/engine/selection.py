@@ -13,7 +13,6 @@ import math
 from typing import Any
 
 from ..config import TrialConfig
-from .checkpoint import cpu_state_dict
 
 
 class Selection:
@@ -28,14 +27,15 @@ class Selection:
             return True
         return value > self.chosen["value"] if self.mode == "max" else value < self.chosen["value"]
 
-    def update(self, metrics: dict[str, Any], model: Any, loss_fn: Any) -> dict[str, Any]:
-        """Take epoch ``metrics`` into account; returns the trial's running ``objective*`` fields."""
+    def update(self, metrics: dict[str, Any], task: Any) -> dict[str, Any]:
+        """Take epoch ``metrics`` into account; returns the trial's running ``objective*`` fields. ``task``
+        gives a CPU copy of its weights (model and loss head) when this epoch becomes the chosen one."""
         value = float(metrics[self.metric])
         se = float(metrics.get(f"{self.metric}_se", math.nan))
         if self.rule == "last" or self.better(value):
             self.chosen = {"epoch": int(metrics["epoch"]), "value": value, "se": se, "model": None, "loss": None}
             if self.rule == "best":
-                self.chosen.update(model=cpu_state_dict(model), loss=cpu_state_dict(loss_fn))
+                self.chosen.update(task.cpu_state_dict())
         return self.fields()
 
     def fields(self) -> dict[str, Any]:
@@ -44,11 +44,10 @@ class Selection:
         return {"objective": self.chosen["value"], "objective_se": self.chosen["se"],
                 "objective_epoch": self.chosen["epoch"]}
 
-    def load_chosen(self, model: Any, loss_fn: Any) -> None:
+    def load_chosen(self, task: Any) -> None:
         """Put the chosen epoch's weights back before testing (a no-op under ``last``)."""
         if self.chosen is not None and self.chosen.get("model") is not None:
-            model.load_state_dict(self.chosen["model"])
-            loss_fn.load_state_dict(self.chosen["loss"])
+            task.load_state_dict(self.chosen)
 
     def describe(self) -> dict[str, Any]:
         """result.json's ``selection``: how the objective was defined, so readers rank without guessing."""

@@ -31,6 +31,7 @@ def add_parser(subparsers) -> None:
     pc.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     pc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pc.set_defaults(func=_cmd_compare)
+    return sub  # facebench.cli adds ``eval model`` (facebench.engine.use_cli) to it
 
 
 def _add_scoring(p: argparse.ArgumentParser) -> None:
@@ -40,13 +41,17 @@ def _add_scoring(p: argparse.ArgumentParser) -> None:
 
 def _scores_from_embeddings(emb_path: str, pairs_path: str, args: argparse.Namespace):
     from ..data.pairs import read_pairs
+    from ..errors import DataError
     from .files import contiguous_folds, read_embeddings, resolve_pairs
     from .verification import pair_scores
 
     names, emb = read_embeddings(emb_path)
     pairs = resolve_pairs(read_pairs(pairs_path), names, embeddings_path=emb_path)
     fold = contiguous_folds(len(pairs.same), args.folds) if args.folds else pairs.fold
-    scores, greater = pair_scores(emb, pairs.a, pairs.b, metric=args.metric, normalize=args.normalize)
+    try:
+        scores, greater = pair_scores(emb, pairs.a, pairs.b, metric=args.metric, normalize=args.normalize)
+    except DataError as e:
+        raise DataError(f"{emb_path}: {e}") from None
     return {"scores": scores, "same": pairs.same, "fold": fold, "greater_is_same": greater, "source": emb_path}
 
 
@@ -85,10 +90,13 @@ def format_result(result, *, metric: str) -> str:
 
 
 def _load_trial(path: str, args: argparse.Namespace) -> dict:
-    from ..errors import ConfigError
-    from .files import read_verification_npz
+    from ..artefacts import ARTEFACTS, VERIFICATION_NPZ, read_verification_npz
+    from ..errors import ConfigError, DataError
 
     p = Path(path)
+    if not p.exists():
+        raise DataError(f"{path}: not found (looked for {p.absolute()}); expected a trial folder (holding "
+                        f"{ARTEFACTS}/{VERIFICATION_NPZ}), such a .npz, or an embeddings file with --pairs")
     if p.is_dir() or (p.suffix.lower() == ".npz" and _is_verification_npz(p)):
         return read_verification_npz(p)
     if not args.pairs:
@@ -97,12 +105,12 @@ def _load_trial(path: str, args: argparse.Namespace) -> dict:
 
 
 def _is_verification_npz(path: Path) -> bool:
-    import numpy as np
+    from ..artefacts import load_npz
+    from ..errors import DataError
 
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return "scores" in z.files
-    except (OSError, ValueError):
+        return "scores" in load_npz(path)
+    except DataError:
         return False  # read_embeddings reports the file properly
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..resources import check_memory
 
 EXACT_BELOW = 25  # discordant pairs under which McNemar uses the exact binomial test (the usual rule)
 
@@ -90,6 +91,9 @@ def paired_comparison(correct_a: Any, correct_b: Any, fold: Any, *, n_boot: int 
     fold_ids, f_idx = np.unique(f, return_inverse=True)
     K = len(fold_ids)
     counts = np.bincount(f_idx, minlength=K)
+    # The bootstrap draws an (n_boot, pairs-of-a-fold) int64 index and its float64 gather per fold, plus
+    # the n_boot totals and their sorted copy for the quantiles: refuse before allocating what cannot fit.
+    check_memory(n_boot * (16 * int(counts.max()) + 16), f"--n-boot {n_boot}")
     acc_a = np.bincount(f_idx, weights=ca, minlength=K) / counts
     acc_b = np.bincount(f_idx, weights=cb, minlength=K) / counts
     boots = bootstrap_diff(ca, cb, f_idx, K, n_boot=n_boot, seed=seed)
@@ -107,7 +111,7 @@ def paired_comparison(correct_a: Any, correct_b: Any, fold: Any, *, n_boot: int 
 
 
 def compare_verification(a: dict, b: dict, **kwargs: Any) -> Comparison:
-    """Compare two trials' verification artefacts (``files.read_verification_npz`` dicts).
+    """Compare two trials' verification artefacts (``facebench.artefacts.read_verification_npz`` dicts).
 
     Stored thresholds are used when present; otherwise the protocol is re-run on the stored scores.
     """
@@ -115,14 +119,19 @@ def compare_verification(a: dict, b: dict, **kwargs: Any) -> Comparison:
         if not np.array_equal(np.asarray(a[key]), np.asarray(b[key])):
             raise DataError(f"{a.get('source', 'A')} and {b.get('source', 'B')} are not on the same pairs "
                             f"('{key}' arrays differ)")
-    return paired_comparison(correct_decisions(a), correct_decisions(b), a["fold"], **kwargs)
+    return paired_comparison(correct_decisions(a, "A"), correct_decisions(b, "B"), a["fold"], **kwargs)
 
 
-def correct_decisions(t: dict) -> np.ndarray:
+def correct_decisions(t: dict, name: str = "") -> np.ndarray:
     """Per pair: was the trial's same/different decision right? Its stored per-fold thresholds are used when
-    present; otherwise the protocol is re-run on the stored scores."""
+    present; otherwise the protocol is re-run on the stored scores. NaN/inf scores are a DataError."""
     from .verification import evaluate, predict
 
+    for key in ("scores", "thresholds"):
+        values = np.asarray(t.get(key, np.zeros(0)))
+        if values.dtype.kind not in "fiu" or not np.isfinite(values.astype(np.float64)).all():
+            raise DataError(f"{t.get('source', name)}: {key} contain NaN, inf or non-numbers; a comparison "
+                            "on them would be meaningless")
     gis = bool(t["greater_is_same"])
     # fold_ids is optional in the artefact: thresholds are then in sorted fold-id order.
     fold_ids = t.get("fold_ids", np.unique(t["fold"]))

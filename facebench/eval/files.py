@@ -1,4 +1,5 @@
-"""Files the evaluation reads and writes: embeddings (.npz / Parquet), pairs, a trial's ``verification.npz``.
+"""Files the evaluation reads and writes: embeddings (.npz / Parquet) and pairs (a trial's ``verification.npz`` is
+written and read by ``facebench.artefacts``).
 
 An embeddings file holds ``names`` (relative image paths as the pairs file resolves them, e.g.
 ``Aaron_Peirsol/Aaron_Peirsol_0001.jpg``) and ``embeddings`` (N x D); in Parquet, the same two columns with
@@ -12,20 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..artefacts import load_npz
 from ..errors import DataError
 from ..io import atomic_path
 
 if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, and its callers have it loaded
     from ..data.arrays import PairIndex
 
-VERIFICATION_NPZ = Path("artefacts") / "verification.npz"
-
-
 def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     """``(names, embeddings)`` from ``.npz`` or ``.parquet``; every problem is a DataError naming the file."""
     path = Path(path)
+    if path.is_dir():
+        kind = "a trial folder" if (path / "config.json").is_file() or (path / VERIFICATION_NPZ).is_file() else "a folder"
+        raise DataError(f"{path}: is {kind}, not an embeddings file (.npz or .parquet with 'names' and 'embeddings'); "
+                        "to compare two trained trials on their own test pairs use `facebench eval compare TRIAL_A "
+                        "TRIAL_B`")
     if not path.is_file():
-        raise DataError(f"{path}: embeddings file not found")
+        raise DataError(f"{path}: embeddings file not found (looked for {path.absolute()})")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         names, emb = _read_npz(path)
@@ -36,12 +40,27 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     return _check_embeddings(path, names, emb)
 
 
+def write_embeddings(path: str | Path, names: list[str], embeddings: np.ndarray) -> None:
+    """The file ``read_embeddings`` reads (``.npz`` or ``.parquet`` by suffix), written atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    emb = np.asarray(embeddings, dtype=np.float32)
+    with atomic_path(path) as tmp:
+        if suffix == ".npz":
+            with open(tmp, "wb") as fh:
+                np.savez(fh, names=np.array(names, dtype=str), embeddings=emb)
+        elif suffix in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            column = pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), emb.shape[1])
+            pq.write_table(pa.table({"names": pa.array(names, pa.string()), "embeddings": column}), tmp)
+        else:
+            raise DataError(f"{path}: unknown embeddings format {suffix!r}; use .npz or .parquet")
+
+
 def _read_npz(path: Path) -> tuple[Any, Any]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    arrays = load_npz(path)
     for key in ("names", "embeddings"):
         if key not in arrays:
             raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
@@ -74,19 +93,24 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
     if names.ndim != 1 or not all(isinstance(n, str) for n in names.tolist()):
         raise DataError(f"{path}: 'names' must be a 1-D array of strings")
     emb = np.asarray(emb)
-    if emb.ndim != 2 or not np.issubdtype(emb.dtype, np.number):
-        raise DataError(f"{path}: 'embeddings' must be a numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    real = np.issubdtype(emb.dtype, np.integer) or np.issubdtype(emb.dtype, np.floating)
+    if emb.ndim != 2 or not real:
+        raise DataError(f"{path}: 'embeddings' must be a real numeric (N, D) array, got shape {emb.shape} {emb.dtype}")
+    if emb.shape[0] == 0 or emb.shape[1] == 0:
+        raise DataError(f"{path}: 'embeddings' is empty (shape {emb.shape}); nothing to score")
     if len(names) != len(emb):
         raise DataError(f"{path}: {len(names)} names but {len(emb)} embedding rows")
     bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
     if len(bad):
-        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {names[bad[0]]!r})")
+        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {str(names[bad[0]])!r})")
     names = names.tolist()
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         if n in seen:
             raise DataError(f"{path}: duplicate name {n!r} at rows {seen[n]} and {i}")
         seen[n] = i
+    if not emb.any():
+        raise DataError(f"{path}: every embedding is all zeros; there is nothing to tell people apart by")
     return names, emb
 
 
@@ -113,36 +137,3 @@ def contiguous_folds(n: int, k: int) -> np.ndarray:
     if not 1 <= k <= n:
         raise DataError(f"--folds {k}: must be between 1 and the number of pairs ({n})")
     return (np.arange(n) * k) // n
-
-
-def write_verification_npz(path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray,
-                           result: Any, metric: str) -> None:
-    """The trial artefact of docs/architecture.md, written atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, scores=np.asarray(scores, dtype=np.float64), same=np.asarray(same, dtype=bool),
-                     fold=np.asarray(fold, dtype=np.int64), thresholds=result.thresholds,
-                     fold_ids=result.fold_ids, fold_accuracy=result.fold_accuracy, metric=np.array(metric),
-                     greater_is_same=np.array(bool(result.greater_is_same)))
-
-
-def read_verification_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """A trial's scores, same, fold, greater_is_same (+ thresholds when present); a trial dir is accepted too."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / VERIFICATION_NPZ
-    if not path.is_file():
-        raise DataError(f"{path}: verification artefact not found (a trial directory holds {VERIFICATION_NPZ})")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            out = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
-    for key in ("scores", "same", "fold", "greater_is_same"):
-        if key not in out:
-            raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(out))})")
-    if not (len(out["scores"]) == len(out["same"]) == len(out["fold"])):
-        raise DataError(f"{path}: scores, same and fold differ in length")
-    out["greater_is_same"] = np.asarray(bool(out["greater_is_same"]))
-    out["source"] = np.array(str(path))
-    return out

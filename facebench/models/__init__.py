@@ -28,6 +28,8 @@ _NECK = {
     "dropout": Param(0.0, "dropout in the neck", lo=0.0, hi=1.0, hi_open=True),
 }
 _CLASSIFIER = {"task": ("face", "cifar")}  # an autoencoder task needs a decoder
+# Only residual nets take zero_init_residual: zeroing the last BN of a plain block zeroes the whole signal.
+_ZERO_INIT = Param(False, "zero-initialise the last BN of each residual branch")
 
 BACKBONES.declare("cnn", "the CIFAR-10 loss study's baseline CNN: 3 unpadded 3x3 convs + fc64 (122,570 params "
                   "with a 10-class head at 32 px)", "facebench.models.cnn:build_cnn", kind="embedding",
@@ -37,12 +39,10 @@ BACKBONES.declare("cnn", "the CIFAR-10 loss study's baseline CNN: 3 unpadded 3x3
 def _declare_resnets() -> None:
     stem = Param("cifar", "stem: imagenet = 7x7/2 + max-pool; cifar = 3x3/1, no pool; stride2 = 3x3/2, no pool",
                  choices=("imagenet", "cifar", "stride2"))
-    # Only residual nets take zero_init_residual: zeroing the last BN of a plain block zeroes the whole signal.
-    zero_init = Param(False, "zero-initialise the last BN of each residual branch")
     for depth in (18, 34, 50):
         block = "Bottleneck" if depth >= 50 else "BasicBlock"
         for family, label, skip in (("resnet", "ResNet", True), ("plainnet", "PlainNet", False)):
-            params = {"width": _WIDTH, "stem": stem, **_NECK, **({"zero_init_residual": zero_init} if skip else {})}
+            params = {"width": _WIDTH, "stem": stem, **_NECK, **({"zero_init_residual": _ZERO_INIT} if skip else {})}
             BACKBONES.declare(f"{family}{depth}", f"{label}-{depth} ({block}, "
                               f"{'residual' if skip else 'no skip connections'})",
                               "facebench.models.resnet:build_resnet", kind="embedding", requires=_CLASSIFIER,
@@ -50,9 +50,17 @@ def _declare_resnets() -> None:
 
 
 _declare_resnets()
+for _depth, _layers in {18: "2-2-2-2", 34: "3-4-6-3", 50: "3-4-14-3", 100: "3-13-30-3"}.items():  # iresnet.LAYERS
+    # No model.neck: IResNet always ends in its BN-dropout-FC-BN output block, as InsightFace defines it.
+    BACKBONES.declare(f"iresnet{_depth}", f"IResNet-{_depth} (InsightFace's face backbone, {_layers} blocks; "
+                      "112x112 input as published)", "facebench.models.iresnet:build_iresnet", kind="embedding",
+                      requires=_CLASSIFIER, options={"depth": _depth},
+                      params={"width": _WIDTH, "embedding_size": _NECK["embedding_size"], "dropout": _NECK["dropout"],
+                              "zero_init_residual": _ZERO_INIT})
 _AE = {"width": _WIDTH,
        "depth": Param(4, "number of stride-2 conv blocks", lo=1, hi=6),
-       "embedding_size": Param(None, "embedding size = the latent size (default 128)", type=Optional[int], lo=1, hi=16384)}
+       "embedding_size": Param(None, "embedding size = the latent size (default 128)", type=Optional[int], lo=1,
+                               hi=16384)}
 # Only the autoencoder task trains the decoder path that sees the corruption; a face task uses the encoder.
 _CORRUPTION = {
     "noise": Param("gaussian", "corruption type", choices=("gaussian", "masking", "salt_pepper"),
@@ -60,8 +68,9 @@ _CORRUPTION = {
     "noise_level": Param(0.1, "corruption level", lo=0.0, hi=1.0, search=(0.05, 0.3, False),
                          requires={"task": ("autoencoder",)}),
 }
-BACKBONES.declare("ae", "convolutional autoencoder (embedding = latent)", "facebench.models.autoencoder:build_autoencoder",
-                  kind="autoencoder", params=_AE, options={"variant": "ae"})
+BACKBONES.declare("ae", "convolutional autoencoder (embedding = latent)",
+                  "facebench.models.autoencoder:build_autoencoder", kind="autoencoder", params=_AE,
+                  options={"variant": "ae"})
 BACKBONES.declare("dae", "denoising convolutional autoencoder (model.noise at model.noise_level, train mode only)",
                   "facebench.models.autoencoder:build_autoencoder", kind="autoencoder",
                   params={**_AE, **_CORRUPTION}, options={"variant": "dae"})

@@ -39,16 +39,18 @@ def model_complexity(cfg_or_name: TrialConfig | str, image_size: int, num_classe
         cfg = config_for(cfg_or_name, image_size=image_size, **dict(overrides or {}))
     else:
         cfg = cfg_or_name.with_overrides({"data.image_size": image_size, **dict(overrides or {})})
-    model = build_model(cfg, num_classes=num_classes).eval()
-    head = None if getattr(model, "is_autoencoder", False) else nn.Linear(model.embedding_size, num_classes)
+    counter = FlopCounterMode(display=False)
+    # On the meta device: shapes only, so counting a 65 M-parameter net allocates and initialises nothing.
+    with torch.device("meta"):
+        model = build_model(cfg, num_classes=num_classes).eval()
+        head = None if getattr(model, "is_autoencoder", False) else nn.Linear(model.embedding_size, num_classes)
+        x = torch.zeros(1, cfg.in_channels, image_size, image_size)
+        with torch.no_grad(), counter:
+            out = model(x)
+            if head is not None:
+                head(out)
     params = sum(p.numel() for p in model.parameters())
     params += sum(p.numel() for p in head.parameters()) if head is not None else 0
-    x = torch.zeros(1, cfg.in_channels, image_size, image_size)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        out = model(x)
-        if head is not None:
-            head(out)
     flops = int(counter.get_total_flops())
     return {"params": int(params), "flops": flops, "macs": flops // 2}
 
@@ -61,7 +63,7 @@ def print_complexity_table(image_size: int, num_classes: int, *, neck: bool = Fa
           "(resnet/plainnet: cifar stem, width 1; AE/VAE: encoder+decoder, latent 128); FLOPs = 2 x MACs")
     print(f"  {'backbone':<12} {'params':>14} {'GFLOPs':>10} {'GMACs':>10}")
     for name in BACKBONES.names():
-        extra = {} if name in AUTOENCODER_BACKBONES else {"model.neck": neck}
+        extra = {"model.neck": neck} if "neck" in BACKBONES.get(name).params else {}  # IResNet: always its block
         try:
             c = model_complexity(name, image_size, num_classes, overrides=extra)
         except FacebenchError as e:  # a size a backbone cannot take is a row, not a crash of `facebench list`

@@ -14,13 +14,16 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from facebench.artefacts import ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT
 from facebench.config import flatten
 from facebench.errors import DataError
-from facebench.io import parse_jsonl
 
 from .storage import Location, resolve
 
-TRIAL_FILES = ("config.json", "meta.json", "epochs.jsonl", "result.json")
+TRIAL_FILES = (CONFIG, META, EPOCHS_LOG, RESULT)
+# A trial is reported only with the config it ran (config.json, or the copy in result.json): numbers
+# without one cannot be ranked against anything, and a hand-made result.json is not to be trusted.
+NO_CONFIG = "no config (config.json, or the config in result.json); a trial is reported only with its config"
 SWEEP_MARKERS = ("sweep.json", "trials")
 
 
@@ -34,13 +37,12 @@ class TrialRecord:
     config: dict[str, Any]
     meta: dict[str, Any]
     result: dict[str, Any] | None
-    epochs: list[dict[str, Any]]
-    artefacts: frozenset[str]
+    artefacts: frozenset[str]  # file names under artefacts/
     notes: list[str] = field(default_factory=list)
     stage: str = "sweep"     # "confirmation": a re-run of a top configuration with a new seed (summary.json)
 
     def artefact(self, name: str) -> Location | None:
-        return self.loc.join("artefacts", name) if name in self.artefacts else None
+        return self.loc.join(ARTEFACTS, name) if name in self.artefacts else None
 
 
 @dataclass
@@ -68,7 +70,10 @@ def collect(run_dirs: list[str | os.PathLike]) -> Collection:
         if not kids and not loc.is_dir():
             raise DataError(f"{loc.uri}: no such directory (expected a sweep or trial directory)")
         if _is_trial(kids):
-            out.trials.append(read_trial(loc, sweep=_lone_trial_sweep(loc), kids=kids))
+            trial = read_trial(loc, sweep=_lone_trial_sweep(loc), kids=kids)
+            if not trial.config:
+                raise DataError(f"{loc.uri}: {NO_CONFIG}")
+            out.trials.append(trial)
         elif _is_sweep(kids):
             _read_sweep(loc, kids, out)
         else:
@@ -108,10 +113,12 @@ def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) 
     trials_dir = loc.join("trials")
     entries = trials_dir.children()
     for tid in sorted(n for n, t in entries.items() if t == pafs.FileType.Directory):
-        tloc = trials_dir.join(tid)
-        out.trials.append(read_trial(tloc, sweep=name))
-        if tid in confirming:
-            out.trials[-1].stage = "confirmation"
+        trial = read_trial(trials_dir.join(tid), sweep=name)
+        if trial.config:
+            trial.stage = "confirmation" if tid in confirming else "sweep"
+            out.trials.append(trial)
+        else:
+            out.notes.append(f"{trial.loc.uri}: {NO_CONFIG}; left out")
     if not entries:
         out.notes.append(f"sweep {name!r} ({loc.uri}): no trial directories under trials/")
 
@@ -130,29 +137,21 @@ def _read_json(loc: Location, exists: bool, notes: list[str]) -> dict[str, Any]:
     return data
 
 
-def _read_jsonl(loc: Location, notes: list[str]) -> list[dict[str, Any]]:
-    rows, torn = parse_jsonl(loc.read_text())  # torn: lines cut by a kill mid-write (io.append_jsonl)
-    if torn:
-        notes.append(f"{loc.uri}: skipped {torn} unreadable line(s)")
-    return [row for row in rows if isinstance(row, dict)]
-
-
 def read_trial(loc: Location, *, sweep: str, kids: dict[str, pafs.FileType] | None = None) -> TrialRecord:
     kids = loc.children() if kids is None else kids
     notes: list[str] = []
     has = {n: kids.get(n) == pafs.FileType.File for n in TRIAL_FILES}
-    config = _read_json(loc.join("config.json"), has["config.json"], notes)
-    meta = _read_json(loc.join("meta.json"), has["meta.json"], notes)
-    result = _read_json(loc.join("result.json"), has["result.json"], notes)
-    if has["result.json"] and not result:
+    config = _read_json(loc.join(CONFIG), has[CONFIG], notes)
+    meta = _read_json(loc.join(META), has[META], notes)
+    result = _read_json(loc.join(RESULT), has[RESULT], notes)
+    if has[RESULT] and not result:
         result = {"status": "failed", "reason": "result.json is unreadable"}
     # result.json repeats config and meta; it is the fallback when the separate files are gone.
     config = flatten(config or (result or {}).get("config") or {})
     meta = meta or (result or {}).get("meta") or {}
-    epochs = _read_jsonl(loc.join("epochs.jsonl"), notes) if has["epochs.jsonl"] else []
     artefacts: frozenset[str] = frozenset()
-    if kids.get("artefacts") == pafs.FileType.Directory:
-        artefacts = frozenset(n for n, t in loc.join("artefacts").children().items() if t == pafs.FileType.File)
+    if kids.get(ARTEFACTS) == pafs.FileType.Directory:
+        artefacts = frozenset(n for n, t in loc.join(ARTEFACTS).children().items() if t == pafs.FileType.File)
     trial_id = str(meta.get("trial_id") or loc.name)
     return TrialRecord(sweep=sweep, trial_id=trial_id, loc=loc, config=config, meta=meta,
-                       result=result or None, epochs=epochs, artefacts=artefacts, notes=notes)
+                       result=result or None, artefacts=artefacts, notes=notes)

@@ -262,7 +262,7 @@ def _paired_runs(done: list[list[dict]]) -> list[list] | None:
     from ..errors import DataError
     from ..eval.compare import correct_decisions
     from ..eval.confirmation import Run
-    from ..eval.files import read_verification_npz
+    from ..artefacts import read_verification_npz
 
     out, ref = [], None
     try:

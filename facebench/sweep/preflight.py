@@ -20,20 +20,19 @@ RAY_CONNECT_S = 5.0
 PASSWORD_ENV = "FACEBENCH_STUDY_DB_PASSWORD"
 
 
-def check_all(paths: Any, *, address: str | None) -> str:
-    """Run every check for this sweep; return the study URL to use (password filled in from the environment)."""
-    if paths.is_uri:
-        check_reachable(paths.storage_path)
-    url = study_url(paths.study_url)
-    check_study_db(url)
+def check_all(paths: Any, *, address: str | None) -> None:
+    """Run every check for this sweep, cheapest first."""
     if address:
         check_ray_address(address)
-    return url
+    if paths.is_uri:
+        check_reachable(paths.storage_path)
+    check_study_db(study_url(paths.study_url))
 
 
 def study_url(url: str) -> str:
-    """Refuse a password written into the URL (it would sit in shell history, process lists and job logs);
-    take it from $FACEBENCH_STUDY_DB_PASSWORD instead, or leave it to the driver (PGPASSWORD, ~/.pgpass)."""
+    """Refuse a password written into the URL (it would sit in shell history, process lists, job logs and
+    Tune's pickled searcher state). PostgreSQL's libpq reads PGPASSWORD (or ~/.pgpass) itself;
+    $FACEBENCH_STUDY_DB_PASSWORD is handed to it the same way, through this driver's environment only."""
     if url.startswith("sqlite"):
         return url
     from sqlalchemy.engine import make_url
@@ -45,10 +44,13 @@ def study_url(url: str) -> str:
         raise ConfigError(f"--study-db {url!r}: not a database URL (e.g. postgresql://user@host:5432/db)") from None
     if parsed.password:
         raise ConfigError(f"--study-db: the URL carries a password; remove it and set {PASSWORD_ENV} "
-                          "(or PGPASSWORD for PostgreSQL) in the environment instead")
+                          "(or PGPASSWORD) in the environment instead")
     if os.environ.get(PASSWORD_ENV):
-        parsed = parsed.set(password=os.environ[PASSWORD_ENV])
-    return parsed.render_as_string(hide_password=False)
+        if parsed.get_backend_name() != "postgresql":
+            raise ConfigError(f"{PASSWORD_ENV} is for a postgresql:// study database; for "
+                              f"{parsed.get_backend_name()} use its driver's own password setting")
+        os.environ["PGPASSWORD"] = os.environ[PASSWORD_ENV]
+    return url
 
 
 def engine_kwargs(url: str) -> dict:
@@ -57,6 +59,33 @@ def engine_kwargs(url: str) -> dict:
     if url.startswith(("postgresql", "mysql")):
         return {"connect_args": {"connect_timeout": DB_CONNECT_S}}
     return {}
+
+
+# Any fixed key: every facebench driver takes the same PostgreSQL advisory lock around creating the schema.
+SCHEMA_LOCK = 0x66616365
+
+
+def study_storage(url: str):
+    """Optuna's RDBStorage for ``url``. Two drivers starting at once against a new PostgreSQL database would
+    both create Optuna's tables and types, and one fails (duplicate type): the creation is serialized by an
+    advisory lock held on a separate connection while RDBStorage creates (or finds) the schema."""
+    import optuna
+
+    if not url.startswith("postgresql"):
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url))
+    import sqlalchemy
+    from sqlalchemy.pool import NullPool
+
+    engine = sqlalchemy.create_engine(url, poolclass=NullPool, **engine_kwargs(url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
+            try:
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs(url))
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
 
 
 def check_study_db(url: str) -> None:

@@ -1,5 +1,8 @@
 """Optuna define-by-run search spaces, shared by the sweep files.
 
+A hyperparameter's default range is the ``search`` its variant declares beside its code (``facebench.losses``,
+``facebench.optim``, ``facebench.models``); a space's keyword arguments may narrow or replace it.
+
 Each space is a module-level function ``space(trial, *, choices...) -> dict`` used through
 ``functools.partial``: Tune pickles the searcher (and so the space) by reference when it saves the
 sweep for ``--resume``. Conditional parameters are only suggested where they mean something (margin
@@ -10,12 +13,13 @@ an Optuna-only name ``key@variant`` and the returned dict carries the real confi
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 from ..losses import LOSSES
 from ..models import BACKBONES
 from ..optim import SCHEDULERS
-from ..registry import Registry
+from ..registry import Registry, Variant
 from .spec import ALIAS_MARK
 
 
@@ -26,20 +30,39 @@ def search_ranges(registry: Registry) -> dict[str, dict[str, tuple[float, float,
 
 # Around each paper's default (facebench.losses); the classification heads only.
 LOSS_RANGES = {name: r for name, r in search_ranges(LOSSES).items() if LOSSES.get(name).kind == "head"}
-_PCT_START = SCHEDULERS.get("onecycle").params["pct_start"].search
-_NOISE_LEVEL = BACKBONES.get("dae").params["noise_level"].search
 _BETA = LOSSES.get("vae").params["beta"].search
 
-# Extra keys each LR schedule needs, with ranges; cosine with warm-up is "cosine" + warmup_epochs.
+# Cosine with warm-up is "cosine" + its declared warmup_epochs range.
 SCHEDULE_CHOICES = ("step", "onecycle", "cosine")
+
+
+def suggest_declared(trial: Any, variant: Variant, section: str, *, epochs: int = 1, alias: bool = False,
+                     ranges: Mapping[str, tuple] | None = None) -> dict:
+    """One suggestion per key ``variant`` declares a search range for; ``ranges`` replaces declared ones.
+
+    ``alias``: the Optuna name is ``key@variant``, so variants' ranges of one key stay apart for TPE.
+    """
+    out: dict[str, Any] = {}
+    for key, param in variant.params.items():
+        rng = (ranges if ranges is not None else {}).get(key, param.search)
+        if rng is None:
+            continue
+        lo, hi, log = rng
+        if param.per_epoch:
+            lo, hi = lo * epochs, hi * epochs
+        name = f"{section}.{key}{ALIAS_MARK}{variant.name}" if alias else f"{section}.{key}"
+        if param.kind is int:  # whole epochs, at least the key's own lower bound
+            low = max(int(param.lo or 0), math.floor(lo))
+            out[f"{section}.{key}"] = trial.suggest_int(name, low, max(low, math.floor(hi)), log=log)
+        else:
+            out[f"{section}.{key}"] = trial.suggest_float(name, lo, hi, log=log)
+    return out
 
 
 def suggest_loss(trial: Any, losses: Sequence[str], ranges: Mapping[str, Mapping] = LOSS_RANGES) -> dict:
     name = trial.suggest_categorical("loss.name", list(losses))
-    out: dict[str, Any] = {"loss.name": name}
-    for key, (lo, hi, log) in ranges.get(name, {}).items():
-        out[f"loss.{key}"] = trial.suggest_float(f"loss.{key}{ALIAS_MARK}{name}", lo, hi, log=log)
-    return out
+    return {"loss.name": name, **suggest_declared(trial, LOSSES.get(name), "loss", alias=True,
+                                                  ranges=ranges.get(name, {}))}
 
 
 def suggest_optim(trial: Any, *, optimizers: Sequence[str], lr: tuple[float, float],
@@ -54,14 +77,7 @@ def suggest_optim(trial: Any, *, optimizers: Sequence[str], lr: tuple[float, flo
 
 def suggest_schedule(trial: Any, *, schedules: Sequence[str], epochs: int) -> dict:
     name = trial.suggest_categorical("schedule.name", list(schedules))
-    out: dict[str, Any] = {"schedule.name": name}
-    if name == "cosine":
-        out["schedule.warmup_epochs"] = trial.suggest_float("schedule.warmup_epochs", 0.0, max(0.5, epochs / 5))
-    elif name == "step":
-        out["schedule.step_size"] = trial.suggest_int("schedule.step_size", max(1, epochs // 3), max(1, epochs))
-    elif name == "onecycle":
-        out["schedule.pct_start"] = trial.suggest_float("schedule.pct_start", *_PCT_START[:2], log=_PCT_START[2])
-    return out
+    return {"schedule.name": name, **suggest_declared(trial, SCHEDULERS.get(name), "schedule", epochs=epochs)}
 
 
 def margin(trial: Any, *, backbones: Sequence[str], losses: Sequence[str], optimizers: Sequence[str] = ("sgd", "adamw"),
@@ -91,10 +107,8 @@ def vae(trial: Any, *, backbones: Sequence[str] = ("vae", "ae", "dae"), latent_s
                            "model.embedding_size": trial.suggest_categorical("model.embedding_size", list(latent_sizes)),
                            "data.image_size": trial.suggest_categorical("data.image_size", list(image_sizes))}
     if backbone == "vae":
-        out["loss.beta"] = trial.suggest_float("loss.beta", *beta, log=True)
-        out["loss.beta_warmup_epochs"] = trial.suggest_int("loss.beta_warmup_epochs", 0, max(0, epochs // 3))
-    elif backbone == "dae":
-        out["model.noise_level"] = trial.suggest_float("model.noise_level", *_NOISE_LEVEL[:2], log=_NOISE_LEVEL[2])
+        out.update(suggest_declared(trial, LOSSES.get("vae"), "loss", epochs=epochs, ranges={"beta": (*beta, True)}))
+    out.update(suggest_declared(trial, BACKBONES.get(backbone), "model"))  # the DAE's noise_level
     out.update(suggest_optim(trial, optimizers=("adam", "adamw"), lr=lr, weight_decay=weight_decay))
     out.update(suggest_schedule(trial, schedules=schedules, epochs=epochs))
     out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(batch_sizes))

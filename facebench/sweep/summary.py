@@ -36,16 +36,19 @@ def _num(v: Any) -> float:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
-def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float) -> dict:
+def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier: list[str] = ()) -> dict:
+    """``earlier``: ids of trials an interrupted run finished (a resumed run's grid holds only its own)."""
     metric, mode = spec.objective
-    rows = rank_rows([trial_row(spec, paths, result) for result in grid], mode)
+    results = {Path(r.path).name: r for r in grid}
+    ids = list(dict.fromkeys([*earlier, *results]))
+    rows = rank_rows([trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids], mode)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "stopped", "failed")}
     summary = {"name": spec.name, "metric": metric, "mode": mode, "select": spec.select, "counts": counts,
                "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == "failed"],
                "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
                "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "trials": rows}
     atomic_write_json(paths.sweep_dir / "summary.json", summary)
-    print(format_table(rows, f"{metric} ({spec.select})"))
+    print(format_table(rows, f"{metric} ({spec.select} epoch)"))
     print(f"facebench sweep: {counts['completed']} completed, {counts['stopped']} stopped, {counts['failed']} failed "
           f"in {wall_s:.1f} s; summary: {paths.sweep_dir / 'summary.json'}")
     return summary
@@ -55,19 +58,21 @@ def _rank_value(value: Any, sign: float) -> float:
     return sign * value if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
 
 
-def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
-    """One row: status and reason from result.json, written here for trials the engine could not finish."""
-    trial_id = Path(result.path).name
+def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) -> dict:
+    """One row: status and reason from result.json, written here for trials the engine could not finish.
+    ``result`` is Tune's view of a trial this run scheduled (None for one an earlier run finished)."""
     trial_dir = paths.trials / trial_id
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
-    seen = next(({k: r[k] for k in OBJECTIVE_KEYS if k in r} for r in reversed(epochs) if "objective" in r), {})
+    seen = last_objective(epochs)
     record = read_json(trial_dir / "result.json")
     if record is None:   # with a bucket, the driver pulled every trial folder before this
-        record = _record_unfinished(trial_dir, result, epochs, seen)
+        error = _error_reason(result.error) if result is not None and result.error is not None else None
+        record = write_unfinished_record(trial_dir, error, epochs)
     metrics = record.get("metrics") or {}
     ray_meta = read_json(trial_dir / "ray.json") or {}
+    params = ray_meta.get("params") if result is None else result.config
     return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
-            "params": {k: v for k, v in (result.config or {}).items() if ALIAS_MARK not in k},
+            "params": {k: v for k, v in (params or {}).items() if ALIAS_MARK not in k},
             **{k: metrics.get(k, seen.get(k)) for k in OBJECTIVE_KEYS}, "epochs": len(epochs),
             "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
             "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
@@ -75,19 +80,24 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
             "trial_dir": str(trial_dir)}
 
 
+def last_objective(epochs: list[dict]) -> dict:
+    """The trial's running objective after its last recorded epoch (what Tune last compared)."""
+    return next(({k: r[k] for k in OBJECTIVE_KEYS if k in r} for r in reversed(epochs) if "objective" in r), {})
+
+
 def _error_reason(error: BaseException) -> str:
     lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
-def _record_unfinished(trial_dir: Path, result: Any, epochs: list, objective: dict) -> dict:
+def write_unfinished_record(trial_dir: Path, error: str | None, epochs: list) -> dict:
     """A trial without result.json was stopped by ASHA (Tune ends it between epochs) or died (error, OOM
     kill): write the record the engine could not, so the report and later readers see why."""
-    if result.error is not None:
-        record = {"status": "failed", "reason": _error_reason(result.error)}
+    if error is not None:
+        record = {"status": "failed", "reason": error}
     else:
         record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
-    record.update({"metrics": dict(objective),
+    record.update({"metrics": last_objective(epochs),
                    "config": read_json(trial_dir / "config.json") or {},
                    "meta": read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})
     if trial_dir.exists():

@@ -5,12 +5,13 @@
 The PIL baseline (ImageFolder-style: open, decode, same crop + resize, per image, one process) is
 timed on a random subset and extrapolated to the full epoch; the cache is timed on every image, read
 in shuffled batches of 256 from the memmap as a training loader would. Prints images/s, the ratio
-(target >= 10x) and peak RSS.
+(target >= 10x), the cost of the integrity check at each open, and peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
 import time
@@ -21,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from facebench.data.cache import cached_images  # noqa: E402
+from facebench.data.cache import _blocks_intact, cached_images  # noqa: E402
 from facebench.data.images import prepare  # noqa: E402
 from facebench.data.layouts import find_lfw, list_identity_folder  # noqa: E402
 
@@ -55,12 +56,22 @@ def main() -> int:
             np.asarray(prepare(im, **kw)).mean(dtype=np.float32)
     pil_rate = len(subset) / (time.perf_counter() - t)
 
+    # The integrity check each open pays (sampled block CRCs), against the epoch it protects.
+    entry = Path(images.filename)
+    meta = json.loads(entry.with_suffix(".json").read_text())
+    t = time.perf_counter()
+    for _ in range(20):
+        assert _blocks_intact(entry, meta)
+    verify_s = (time.perf_counter() - t) / 20
+
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"images: {len(names):,} at {args.size}x{args.size}")
     print(f"cache epoch:    {cache_s:.2f} s, {cache_rate:,.0f} images/s")
     print(f"PIL loader:     {pil_rate:,.0f} images/s (timed on {len(subset):,} random images, extrapolated: "
           f"{len(names) / pil_rate:.1f} s/epoch)")
     print(f"ratio:          {cache_rate / pil_rate:.1f}x (target >= 10x)")
+    print(f"open check:     {verify_s * 1e3:.1f} ms per open ({verify_s / cache_s:.2%} of one cache epoch; "
+          f"{len(meta['block_crc32'])} blocks of 1 MiB, sampled)")
     print(f"peak RSS:       {maxrss_mb:,.0f} MB (cache file {images.nbytes / 2**20:,.0f} MB, memory-mapped)")
     return 0
 

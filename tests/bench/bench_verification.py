@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from facebench.eval.verification import evaluate, fold_best_cuts, pair_scores, roc_curve_auc
+from facebench.eval.curves import roc_curve_auc
+from facebench.eval.verification import evaluate, fold_best_cuts, pair_scores
 
 
 def insightface_accuracy(threshold, dist, actual_issame):

@@ -1,0 +1,103 @@
+"""A trained trial put to use: embeddings of any dataset (``facebench embed``) and verification of the model on
+any sets (``facebench eval model``).
+
+The model is the one the trial chose on validation (its checkpoint's ``best`` weights), read with
+``weights_only``; images are prepared as the trial prepared them (``data.image_size``, ``data.crop``,
+``data.color``, the one input normalisation) and embedded with its ``eval.flip``; scores use its
+``eval.metric`` and ``eval.normalize``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..artefacts import ARTEFACTS, CHECKPOINT, CONFIG
+from ..config import TrialConfig
+from ..errors import ConfigError, DataError
+from .checkpoint import load_checkpoint
+from .loop import resolve_device
+from .sets import TRAIN_IDENTITIES
+
+
+@dataclass
+class Trained:
+    cfg: TrialConfig
+    model: torch.nn.Module
+    device: torch.device
+    people: set[str] | None  # the identities it trained and validated on; None for a trial that did not record them
+
+
+def load_trained(run_dir: str | Path) -> Trained:
+    """The trial at ``run_dir`` with the weights chosen on validation, in eval mode."""
+    from ..models import build_model
+
+    run = Path(run_dir)
+    for name in (CONFIG, CHECKPOINT):
+        if not (run / name).is_file():
+            raise DataError(f"{run / name}: not found; RUN_DIR is a trial directory written with "
+                            "train.checkpoint=true")
+    cfg = TrialConfig.from_dict(json.loads((run / CONFIG).read_text(encoding="utf-8")))
+    if cfg.task == "cifar":
+        raise ConfigError(f"{run}: a CIFAR classifier; embed and eval model are for face and autoencoder trials")
+    state = load_checkpoint(run / CHECKPOINT)
+    weights = (state.get("best") or {}).get("model") or state["model"]
+    device = resolve_device(cfg.train.device)
+    model = build_model(cfg, num_classes=1)
+    model.load_state_dict(weights)
+    ids = run / ARTEFACTS / TRAIN_IDENTITIES
+    people = set(ids.read_text(encoding="utf-8").split("\n")) - {""} if ids.is_file() else None
+    return Trained(cfg, model.to(device).eval(), device, people)
+
+
+def embed(t: Trained, images: np.ndarray) -> np.ndarray:
+    from ..eval.embed import embed_images
+
+    return embed_images(t.model.encode, images, batch_size=t.cfg.eval.batch_size, flip=t.cfg.eval.flip,
+                        device=t.device)
+
+
+def embed_dataset(run_dir: str | Path, data: str | Path, out: str | Path, *, progress: bool = False) -> tuple[int, int]:
+    """Embeddings of every image of ``data`` -> ``out`` (.npz or .parquet); returns (images, dimension)."""
+    from ..data.sets import dataset_images
+    from ..eval.files import write_embeddings
+
+    out = Path(out)
+    if out.suffix.lower() not in (".npz", ".parquet", ".pq"):
+        raise DataError(f"{out}: unknown embeddings format {out.suffix!r}; use .npz or .parquet")
+    if out.exists():
+        raise DataError(f"{out}: already exists; choose another --out (facebench does not overwrite it)")
+    t = load_trained(run_dir)
+    d = t.cfg.data
+    names, images = dataset_images(data, size=d.image_size, crop=d.crop, color=d.color, cache_dir=d.cache_dir,
+                                   progress=progress)
+    emb = embed(t, images)
+    write_embeddings(out, names, emb)
+    return len(names), emb.shape[1]
+
+
+def evaluate_model(run_dir: str | Path, paths: list[str], *, folds: str = "") -> list[dict[str, Any]]:
+    """Verification of the trial's model on each set; one row per set (the rows of ``artefacts/sets.json``)."""
+    from ..data.pairs import check_no_leakage
+    from ..data.sets import load_set, plan_sets
+    from ..eval.verification import evaluate, pair_scores
+    from .sets import set_row
+
+    t = load_trained(run_dir)
+    d, e = t.cfg.data, t.cfg.eval
+    rows = []
+    for name, path, chosen in plan_sets(",".join(paths), folds):
+        vs = load_set(path, size=d.image_size, crop=d.crop, color=d.color, cache_dir=d.cache_dir, folds=chosen,
+                      name=name)
+        if vs.people is not None and t.people is not None:
+            check_no_leakage(t.people, vs.people, where=f"{run_dir} vs {path}")
+        scores, greater = pair_scores(embed(t, vs.images), vs.pairs.a, vs.pairs.b, metric=e.metric,
+                                      normalize=e.normalize)
+        result = evaluate(scores, vs.pairs.same, vs.pairs.fold, greater_is_same=greater)
+        rows.append(set_row(vs.name, vs.path, vs.info, result))
+    return rows

@@ -35,8 +35,9 @@ METRICS = ("euclidean", "sqeuclidean", "cosine")  # verification scores: faceben
 FLIPS = ("none", "sum", "concat")  # flip fusion: facebench.eval.embed.embed_images
 # Validation metrics a trial can be selected by, with the direction that is better; which a task reports.
 OBJECTIVE_MODES = {"val_accuracy": "max", "val_auc": "max", "val_loss": "min"}
-TASK_OBJECTIVES = {"face": ("val_auc", "val_accuracy"), "autoencoder": ("val_auc", "val_accuracy"),
-                   "cifar": ("val_accuracy", "val_loss")}   # first: what "auto" means (docs/sweeps.md, "objective")
+# First: what "auto" means; for verification the best predictor of test accuracy measured on LFW (docs/sweeps.md).
+TASK_OBJECTIVES = {"face": ("val_accuracy", "val_auc"), "autoencoder": ("val_accuracy", "val_auc"),
+                   "cifar": ("val_accuracy", "val_loss")}
 SELECT_RULES = ("best", "last")
 
 
@@ -104,8 +105,8 @@ class TrainConfig:
     max_steps: int = _f(0, "cap on optimizer steps per epoch, 0 = full epochs", lo=0)
     checkpoint: bool = _f(True, "write a resumable checkpoint every epoch")
     threads: int = _f(0, "torch intra-op threads, 0 = torch's default", lo=0)
-    objective: str = _f("auto", "validation metric that picks a trial's epoch and ranks trials; auto: val_auc "
-                        "for verification tasks, val_accuracy for cifar", choices=("auto", *OBJECTIVE_MODES))
+    objective: str = _f("auto", "validation metric that picks a trial's epoch and ranks trials; auto: "
+                        "val_accuracy (verification accuracy on the held-out identities' pairs, or CIFAR accuracy)", choices=("auto", *OBJECTIVE_MODES))
     select: str = _f("best", "which epoch is the trial: best = the epoch with the best objective (early stopping; "
                      "its weights are kept and tested), last = the final epoch", choices=SELECT_RULES)
 

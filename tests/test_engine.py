@@ -49,7 +49,7 @@ def test_every_task_trains_reports_and_writes_its_trial_dir(task, tmp_path):
     assert saved["status"] == "completed" and saved["config"]["task"] == task
     assert saved["meta"]["versions"]["torch"] and saved["meta"]["seed"] == 0
     m = result["metrics"]
-    metric = "val_accuracy" if task == "cifar" else "val_auc"   # train.objective "auto"
+    metric = "val_accuracy"   # train.objective "auto"
     assert m["params"] > 0 and m["flops"] > 0 and m["objective"] == max(r[metric] for r in rows)
     chosen = max(rows, key=lambda r: r[metric])
     assert m["objective_epoch"] == chosen["epoch"] and m["objective_se"] == chosen[f"{metric}_se"] > 0

@@ -45,7 +45,8 @@ def test_the_objective_is_declared_once_and_reaches_every_trial():
     assert spec.objective == ("val_accuracy", "max")
     flat = spec.trial_config({"optim.lr": 0.01})
     assert flat["train.objective"] == "val_accuracy" and flat["train.select"] == "last"
-    assert _spec().objective == ("val_auc", "max") and _spec(task="cifar").objective == ("val_accuracy", "max")
+    assert _spec().objective == ("val_accuracy", "max") and _spec(task="cifar").objective == ("val_accuracy", "max")
+    assert _spec(metric="val_auc").objective == ("val_auc", "max")
     assert _spec(task="cifar", metric="val_loss").objective == ("val_loss", "min")
     assert spec.to_json()["metric"] == "val_accuracy" and spec.to_json()["select"] == "last"
 

@@ -66,7 +66,7 @@ def test_demo_sweep_has_one_objective(ray_local, tmp_path):
 
     assert main(demo.SPEC, ["--smoke", "--num-samples", "3", "--results", str(tmp_path), "--quiet", "--local"]) == 0
     summary = assert_one_objective(tmp_path / "demo-smoke", "demo-smoke")
-    assert summary["metric"] == "val_auc" and summary["select"] == "best"
+    assert summary["metric"] == "val_accuracy" and summary["select"] == "best"
 
 
 def test_asha_sweep_with_stopped_trials_has_one_objective(ray_local, tmp_path):

@@ -63,7 +63,7 @@ def test_smoke_sweep_files(ray_local, tmp_path, name):
         assert (trial_dir / f).exists(), f
     sweep = json.loads((tmp_path / f"{name}-smoke" / "sweep.json").read_text())
     space_of = {"vae": "vae", "margin": "margin", "cifar": "grid", "demo": "margin"}
-    assert sweep["metric"] == ("val_accuracy" if name == "cifar" else "val_auc") and sweep["space"]["function"].endswith(f"space.{space_of[name]}")
+    assert sweep["metric"] == "val_accuracy" and sweep["space"]["function"].endswith(f"space.{space_of[name]}")
     assert (tmp_path / f"{name}-smoke" / "study.db").exists()
 
 

@@ -30,7 +30,7 @@ FACE_METRICS = ("test_accuracy_mean", "test_accuracy_std", "test_accuracy_sem", 
                 "test_tar_far_1e-1", "test_tar_far_1e-2", "test_tar_far_1e-3", "test_intersection_accuracy_mean")
 CIFAR_METRICS = ("test_accuracy", "test_macro_precision", "test_macro_recall", "test_macro_f1", "test_auroc",
                  "test_auprc")
-COMMON_METRICS = ("objective", "objective_se", "objective_epoch", "params", "flops", "train_s", "test_kld")
+COMMON_METRICS = ("objective", "objective_se", "params", "flops", "train_s", "test_kld")
 FINAL_METRICS = FACE_METRICS + CIFAR_METRICS + COMMON_METRICS
 INT_METRICS = ("latent_dims", "active_units", "objective_epoch")
 VERSION_KEYS = ("python", "torch", "facebench", "git")

@@ -58,12 +58,15 @@ def plot_history(sweep: SweepRecord, notes: list[str]) -> list[Plot]:
             continue
         out.append(_history_plot(sweep.name, study, done))
         imp = _importances(study, done, notes, sweep.name)
-        # A parameter that never varied explains nothing: listed with a zero bar it only looks like a finding.
-        varying = {k for k in imp if len({repr(t.params.get(k)) for t in done if k in t.params}) > 1}
+        # A parameter that never varied (or that the run forced, as --smoke forces the image size) explains
+        # nothing: listed with a zero bar it only looks like a finding.
+        forced = set((sweep.spec or {}).get("forced") or {})
+        varying = {k for k in imp if len({repr(t.params.get(k)) for t in done if k in t.params}) > 1
+                   and k.split("@")[0] not in forced}
         if len(varying) < len(imp):
             fixed = sorted(set(imp) - varying)
             notes.append(f"sweep {sweep.name!r}: parameter importances leave out {len(fixed)} parameter(s) that "
-                         f"never varied: {', '.join(fixed[:6])}{' …' if len(fixed) > 6 else ''}")
+                         f"never varied or that the run forced: {', '.join(fixed[:6])}{' …' if len(fixed) > 6 else ''}")
         imp = {k: v for k, v in imp.items() if k in varying}
         if imp:
             out.append(_importance_plot(sweep.name, study.study_name, imp))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +13,6 @@ from facebench.cli import main
 from facebench.eval.files import contiguous_folds, read_embeddings
 from facebench.eval.verification import evaluate, pair_scores
 
-LFW_PAIRS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lfw" / "pairs.txt"
 
 
 @pytest.fixture()
@@ -69,14 +67,13 @@ def test_pairs_table_and_parquet_and_refolding(files, capsys):
     assert contiguous_folds(10, 3).tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
-@pytest.mark.skipif(not LFW_PAIRS.is_file(), reason="needs ../shared/data/lfw/pairs.txt")
-def test_pairs_on_the_real_lfw_pairs_file(tmp_path, capsys):
+def test_pairs_on_the_real_lfw_pairs_file(tmp_path, capsys, shared_data):
     from facebench.data.pairs import read_pairs
 
-    names = read_pairs(LFW_PAIRS).names
+    names = read_pairs(shared_data / "lfw" / "pairs.txt").names
     emb = np.random.default_rng(0).normal(size=(len(names), 4))
     np.savez(tmp_path / "e.npz", names=np.array(names), embeddings=emb)
-    code, out, _ = run(capsys, "eval", "pairs", "--embeddings", str(tmp_path / "e.npz"), "--pairs", str(LFW_PAIRS),
+    code, out, _ = run(capsys, "eval", "pairs", "--embeddings", str(tmp_path / "e.npz"), "--pairs", str(shared_data / "lfw" / "pairs.txt"),
                        "--json")
     j = json.loads(out)
     assert code == 0 and j["n_pairs"] == 6000 and len(j["folds"]) == 10 and 0.45 < j["accuracy_mean"] < 0.55

@@ -27,12 +27,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from .config import describe_keys
     from .registry import load_all
 
-    registries = load_all()
-    for kind, reg in sorted(registries.items()):
-        print(f"{kind}{'es' if kind.endswith('s') else 's'}:")
-        for name in reg.names():
-            print(f"  {name:<18} {reg.help(name)}")
-        print()
+    if not (args.keys or args.complexity):   # --keys / --complexity show just what they name
+        for kind, reg in sorted(load_all().items()):
+            print(f"{kind}{'es' if kind.endswith('s') else 's'}:")
+            for name in reg.names():
+                print(f"  {name:<18} {reg.help(name)}")
+            print()
     if args.keys:
         print("config keys (--set key=value):")
         for key, typ, default, doc in describe_keys():
@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the full traceback of an error (also of one raised inside a sweep file)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("list", help="list every registry (datasets, backbones, losses, ...) and its names")
-    p.add_argument("--keys", action="store_true", help="also list every config key with type, default and meaning")
-    p.add_argument("--complexity", action="store_true", help="also list parameters, FLOPs and MACs of every backbone")
+    p.add_argument("--keys", action="store_true", help="list every config key with type, default and meaning instead")
+    p.add_argument("--complexity", action="store_true", help="list parameters, FLOPs and MACs of every backbone instead")
     p.add_argument("--image-size", type=int, default=32, help="input size for --complexity (default 32)")
     p.add_argument("--num-classes", type=int, default=10, help="classifier classes for --complexity (default 10)")
     p.set_defaults(func=_cmd_list)

@@ -32,6 +32,10 @@ def user_error(e: BaseException) -> str | None:
         # Read-only or full filesystem, a file where a folder is expected, no permission: where and why.
         where = f"{e.filename}: " if e.filename else ""
         return f"{where}{e.strerror or e}" + (f" -> {e.filename2}" if e.filename2 else "")
+    if type(e).__name__ == "OperationalError" and type(e).__module__.startswith("sqlalchemy"):
+        # The Optuna study's database refused: disk full, read-only, unreachable (the SQL itself is not news).
+        reason = " ".join(str(getattr(e, "orig", None) or e).split())
+        return f"the sweep's study database (--study-db, default <results>/<name>/study.db): {reason}"
     if isinstance(e, MemoryError):
         return "out of memory: the request needs more memory than this machine has; ask for less"
     return None

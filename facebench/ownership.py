@@ -25,9 +25,10 @@ TEMP_PATTERN = ".*.tmp"
 # facebench's wholesale (Tune's state, the artefacts, a generated report).
 OWNED: dict[str, tuple[str, ...]] = {
     "sweep": ("sweep.json", "summary.json", "study.db", "study.db-journal", "study.db-wal", "study.db-shm",
-              "trials", "ray", "report", TEMP_PATTERN),
+              "trials", "ray", "report", "logs", "mlflow.db", TEMP_PATTERN),
     "trial": ("config.json", "meta.json", "epochs.jsonl", "result.json", "checkpoint.pt", "ray.json",
               "artefacts", "*.parquet", TEMP_PATTERN),
+    "report": ("index.html", "*.parquet", "*.png", "*.svg", "plots", TEMP_PATTERN),
     # sweep/trials/: a container whose entries are trial folders (each with its own marker).
     "trials": (TEMP_PATTERN,),
 }

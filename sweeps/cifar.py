@@ -1,4 +1,4 @@
-"""Seed 003's CIFAR-10 grid: (cnn, resnet18, resnet50, plainnet18) x (ce, arcface, curricularface, adaface).
+"""The CIFAR-10 loss study's grid: (cnn, resnet18, resnet50, plainnet18) x (ce, arcface, curricularface, adaface).
 
 Every cell of the grid runs once (Optuna's GridSampler), each loss at its published defaults; judged by
 validation accuracy on held-out training images, then tested on the CIFAR-10 test split
@@ -23,7 +23,7 @@ SPEC = SweepSpec(
     space=partial(space.grid, axes=GRID), sampler="grid", grid=GRID, scheduler="fifo",
     num_samples=16, cpus_per_trial=4, gpus_per_trial=0.25,
     smoke=SMOKE_CIFAR, smoke_num_samples=4,
-    description="seed 003's backbone x loss grid on CIFAR-10",
+    description="the CIFAR-10 loss study: backbone x loss grid",
 )
 
 if __name__ == "__main__":

@@ -57,3 +57,21 @@ def write_cifar_batches(directory: Path, *, per_batch: int = 6, seed: int = 0) -
 @pytest.fixture
 def cifar_batches(tmp_path) -> Path:
     return write_cifar_batches(tmp_path)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that reads ``../shared/data`` (through the ``shared_data`` fixture) is a ``realdata`` test."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.realdata)
+
+
+@pytest.fixture(scope="session")
+def mixed_sweep(tmp_path_factory) -> Path:
+    """A sweep directory of real ``run_trial`` output (tests/real_trials.py MIXED) and a real Optuna study."""
+    from real_trials import MIXED, make_sweep
+
+    root = tmp_path_factory.mktemp("runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FACEBENCH_CACHE", str(tmp_path_factory.mktemp("facebench-cache")))
+        return make_sweep(root, "mixed", MIXED, study=True)

@@ -16,7 +16,7 @@ from test_bad_input import assert_one_line, run_cli, snapshot
 ERRORS_AFTER_TRAINING = ("train: again into a finished trial with another config, no checkpoint",
                          "train: again into a finished trial with --no-resume")
 ERRORS_ON_A_BAD_DISK = ("train: full disk", "train: read-only disk", "report: read-only disk",
-                        "sweep: read-only results folder")
+                        "sweep: read-only results folder", "sweep: full disk (starts Ray)")
 HANDLED = ("eval: cosine of embeddings near 1e300", "eval: cosine of embeddings near 1e-300",
            "eval: euclidean of embeddings near 1e300", "data: decoded cache overwritten with same-size garbage",
            "train: checkpoint temp file left by a SIGKILL", "train: --overwrite replaces a finished trial")
@@ -74,8 +74,11 @@ def test_full_or_read_only_disk_is_one_line(case, tmp_path, disk):
         args, expected = ["report", str(tmp_path / "t"), "--out", str(disk("ro") / "r")], "Read-only"
     else:
         (tmp_path / "ok.py").write_text(b.SPACE.format(body="pass", tail=b.MAIN))
-        args = ["sweep", str(tmp_path / "ok.py"), "--results", str(disk("ro")), "--local"]
-        expected = "Read-only"
+        full = case.startswith("sweep: full")
+        args = ["sweep", str(tmp_path / "ok.py"), "--results", str(disk("full" if full else "ro")), "--local",
+                "--quiet"]
+        expected = "study database (--study-db, default <results>/<name>/study.db): database or disk is full" \
+            if full else "Read-only"
     assert_one_line(run_cli(args, tmp_path), expected, 2)
 
 

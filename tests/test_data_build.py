@@ -88,6 +88,7 @@ def test_lfw_people_trains_on_train_folds_tests_on_others(synthetic_lfw):
     assert td.train.identities | td.val.identities == train_people
     assert td.test.identities == set().union(*(people[f] for f in range(6, 10)))
     assert td.describe["test_folds_original"] == [6, 7, 8, 9] and td.test_pairs.num_folds == 4
+    assert sorted(set(td.test_pairs.fold.tolist())) == [6, 7, 8, 9]   # the file's fold ids, not 0-3
     assert len(td.test_pairs) == 24
     np.testing.assert_array_equal(td.test.labels[td.test_pairs.a] == td.test.labels[td.test_pairs.b],
                                   td.test_pairs.same)
@@ -130,6 +131,17 @@ def test_bad_fold_spec_and_min_images(synthetic_lfw):
         build_task_data(_cfg(**base, **{"data.train_folds": "0-9"}))
     with pytest.raises(ConfigError, match="data.min_images"):
         build_task_data(_cfg(**base, **{"data.min_images": 50}))
+
+
+def test_missing_lfw_root_says_what_was_looked_for(tmp_path, monkeypatch):
+    from facebench.errors import DataError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError) as e:
+        build_task_data(_cfg(**{"data.train": "lfw_people", "data.root": "shared/data/lfw"}))
+    msg = str(e.value)
+    assert msg.startswith("data.root='shared/data/lfw': LFW root not found")
+    assert str(tmp_path / "shared/data/lfw") in msg and "lfw-deepfunneled/<Person>/<Person>_<NNNN>.jpg" in msg
 
 
 def test_draw_pairs_balanced_and_distinct():

@@ -35,7 +35,7 @@ def test_read_pairs_csv(tmp_path):
     p = read_pairs(_write(tmp_path / "p.csv", "path_a,path_b,same,fold\nx/a.jpg,x/b.jpg,1,3\nx/a.jpg,y/c.jpg,0,5\n"))
     assert p.a == ["x/a.jpg", "x/a.jpg"] and p.same.tolist() == [True, False] and p.fold.tolist() == [3, 5]
     idx = p.to_index(["x/a.jpg", "x/b.jpg", "y/c.jpg"])
-    assert idx.a.tolist() == [0, 0] and idx.b.tolist() == [1, 2] and idx.fold.tolist() == [0, 1]
+    assert idx.a.tolist() == [0, 0] and idx.b.tolist() == [1, 2] and idx.fold.tolist() == [3, 5]
 
 
 def test_person_in_two_folds_is_rejected(tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +13,6 @@ from facebench.cli import main
 from facebench.eval.files import contiguous_folds, read_embeddings
 from facebench.eval.verification import evaluate, pair_scores
 
-LFW_PAIRS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lfw" / "pairs.txt"
 
 
 @pytest.fixture()
@@ -69,14 +67,13 @@ def test_pairs_table_and_parquet_and_refolding(files, capsys):
     assert contiguous_folds(10, 3).tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
-@pytest.mark.skipif(not LFW_PAIRS.is_file(), reason="needs ../shared/data/lfw/pairs.txt")
-def test_pairs_on_the_real_lfw_pairs_file(tmp_path, capsys):
+def test_pairs_on_the_real_lfw_pairs_file(tmp_path, capsys, shared_data):
     from facebench.data.pairs import read_pairs
 
-    names = read_pairs(LFW_PAIRS).names
+    names = read_pairs(shared_data / "lfw" / "pairs.txt").names
     emb = np.random.default_rng(0).normal(size=(len(names), 4))
     np.savez(tmp_path / "e.npz", names=np.array(names), embeddings=emb)
-    code, out, _ = run(capsys, "eval", "pairs", "--embeddings", str(tmp_path / "e.npz"), "--pairs", str(LFW_PAIRS),
+    code, out, _ = run(capsys, "eval", "pairs", "--embeddings", str(tmp_path / "e.npz"), "--pairs", str(shared_data / "lfw" / "pairs.txt"),
                        "--json")
     j = json.loads(out)
     assert code == 0 and j["n_pairs"] == 6000 and len(j["folds"]) == 10 and 0.45 < j["accuracy_mean"] < 0.55
@@ -122,6 +119,14 @@ def test_bad_inputs_exit_2_and_name_the_problem(files, capsys):
     assert code == 2 and "--folds -1" in err
     code, _, err = run(capsys, "eval", "compare", str(d / "emb.npz"), str(d / "emb.npz"))
     assert code == 2 and "needs --pairs" in err
+    # A folder that is not there is "not found", with the path tried, not "an embeddings file needs --pairs".
+    code, _, err = run(capsys, "eval", "compare", str(d / "no-such-trial"), str(d / "emb.npz"))
+    assert code == 2 and "no-such-trial: not found (looked for /" in err and "needs --pairs" not in err
+    # A trial folder given as --embeddings: said so, and what to use instead.
+    (d / "trial").mkdir()
+    (d / "trial" / "config.json").write_text("{}")
+    code, _, err = run(capsys, "eval", "pairs", "--embeddings", str(d / "trial"), "--pairs", pairs)
+    assert code == 2 and "is a trial folder, not an embeddings file" in err and "eval compare" in err
     with pytest.raises(SystemExit) as e:  # argparse rejects the choice itself, also with exit 2
         main(["eval", "pairs", "--embeddings", "x", "--pairs", "y", "--metric", "manhattan"])
     assert e.value.code == 2

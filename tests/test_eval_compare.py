@@ -9,7 +9,7 @@ import pytest
 
 from facebench.errors import ConfigError, DataError
 from facebench.eval.compare import compare_verification, mcnemar, paired_comparison
-from facebench.eval.files import read_verification_npz, write_verification_npz
+from facebench.artefacts import read_verification_npz, write_verification_npz
 from facebench.eval.verification import evaluate
 
 

@@ -1,47 +1,50 @@
-"""facebench.report on fake sweep directories written in the documented layout (tests/report_fakes.py)."""
+"""facebench.report on real engine output: the session's tiny ``run_trial`` sweep (tests/real_trials.py)."""
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from report_fakes import make_sweep, make_trial
+from real_trials import EVIL, MIXED, make_sweep
 
+from facebench import artefacts
 from facebench.cli import main
 from facebench.report import build_report
 from facebench.report import tables as T
 from facebench.report.plots import pareto_front
 from facebench.report.stats import rank_trials, seed_summary
 
-MIXED = (
-    [dict(task="face", quality=0.3 + 0.1 * i, seed=i % 2, overrides={"loss.name": ("arcface", "cosface")[i // 2]})
-     for i in range(4)]
-    + [dict(task="autoencoder", overrides={"loss.beta": b, "model.embedding_size": z}) for b in (0.5, 4.0)
-       for z in (16, 32)]
-    + [dict(task="cifar"), dict(task="face", status="failed", reason="CUDA out of memory"),
-       dict(task="face", status="stopped-no-result"), dict(task="face", status="stopped", reason="ASHA")]
-)
-
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory):
-    """The one report built with its worker processes (large sweeps use them; small ones run inline)."""
+def mixed(mixed_sweep, tmp_path_factory):
+    """The one report built with its helper process (large sweeps use it; small ones run inline)."""
     from facebench.report import build
 
-    root = tmp_path_factory.mktemp("runs")
-    sweep = make_sweep(root, "mixed", MIXED, study=True)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build, "WORKER_MIN_TRIALS", 0)
-        index = build_report([sweep], root / "report")
-    return sweep, Path(index)
+        mp.setattr(build, "HELPER_MIN_TRIALS", 0)
+        index = build_report([mixed_sweep], tmp_path_factory.mktemp("report") / "report")
+    return mixed_sweep, Path(index)
 
 
 def read(out: Path, name: str) -> pa.Table:
     return pq.read_table(out / f"{name}.parquet")
+
+
+def art(sweep: Path, trial: str) -> Path:
+    return sweep / "trials" / trial / "artefacts"
+
+
+def copy_trials(sweep: Path, root: Path, name: str, trials: list[str]) -> Path:
+    """A new sweep directory holding copies of real trial directories."""
+    for tid in trials:
+        shutil.copytree(sweep / "trials" / tid, root / name / "trials" / tid)
+    return root / name
 
 
 def test_report_writes_every_table_and_section(mixed):
@@ -53,31 +56,51 @@ def test_report_writes_every_table_and_section(mixed):
     assert page.count("<img ") >= 12
     assert "figure '" not in page and "history figures failed" not in page, "a figure raised"
     assert 'alt="Optimisation history: mixed' in page and 'alt="Parameter importances: mixed' in page
-    trials = read(index.parent, "trials").to_pandas()
+    trials = read(index.parent, "trials").to_pandas().set_index("trial_id")
     assert len(trials) == len(MIXED)
-    assert trials["status"].value_counts().to_dict() == {"completed": 9, "failed": 1, "stopped": 2}
-    killed = trials[trials["trial_id"] == "t0010"].iloc[0]
-    assert killed["status"] == "stopped" and "no result.json" in killed["reason"]
-    assert trials.loc[trials["trial_id"] == "t0011", "reason"].item() == "ASHA"
-    assert read(index.parent, "epochs").num_rows == 3 * len(MIXED)
+    assert trials["status"].value_counts().to_dict() == {"completed": 7, "failed": 1, "stopped": 2}
+    assert "no result.json" in trials.loc["t0008", "reason"]  # killed: the engine never wrote result.json
+    assert trials.loc["t0009", "reason"] == "stopped by the caller after epoch 1"
+    assert trials.loc["t0007", "reason"] == f"RuntimeError: {EVIL}"  # raised in epoch 2
+    epochs = read(index.parent, "epochs").to_pandas()
+    assert epochs.groupby("trial_id").size().to_dict() == {**{t: 2 for t, _, f in MIXED if f is None},
+                                                           "t0007": 1, "t0008": 1, "t0009": 1}
+    assert trials["epochs_run"].to_dict() == epochs.groupby("trial_id").size().to_dict()
+
+
+def test_epochs_table_is_the_engines_epoch_log(mixed):
+    sweep, index = mixed
+    epochs = read(index.parent, "epochs").to_pandas()
+    for tid in ("t0000", "t0004", "t0006", "t0008"):
+        logged = [json.loads(line) for line in (sweep / "trials" / tid / "epochs.jsonl").read_text().splitlines()]
+        got = epochs[epochs.trial_id == tid].sort_values("epoch")
+        assert got["epoch"].tolist() == [r["epoch"] for r in logged]
+        for key in ("train_loss", "val_accuracy", "lr"):
+            np.testing.assert_array_equal(got[key], [r[key] for r in logged])
+    vae = epochs[epochs.trial_id == "t0004"]
+    assert vae["train_recon"].notna().all() and vae["train_kld"].notna().all()
 
 
 def test_folds_and_active_units_match_the_artefacts(mixed):
     sweep, index = mixed
     folds = read(index.parent, "folds").to_pandas()
     for trial in ("t0000", "t0004"):
-        with np.load(sweep / "trials" / trial / "artefacts" / "verification.npz") as z:
-            got = folds[(folds.trial_id == trial) & (folds.split == "test")].sort_values("fold")
-            np.testing.assert_array_equal(got["accuracy"], z["fold_accuracy"])
-            np.testing.assert_array_equal(got["threshold"], z["thresholds"])
-            assert got["n_pairs"].tolist() == np.bincount(z["fold"]).tolist()
-            # intersection columns come from verification.json, whatever order its folds are in
-            np.testing.assert_allclose(got["intersection_threshold"], z["thresholds"] + 0.01)
-            np.testing.assert_allclose(got["intersection_accuracy"], z["fold_accuracy"] - 0.005)
+        z = artefacts.read_verification_npz(sweep / "trials" / trial)
+        inter = json.loads((art(sweep, trial) / "verification.json").read_text())["intersection"]["folds"]
+        got = folds[(folds.trial_id == trial) & (folds.split == "test")].sort_values("fold")
+        np.testing.assert_array_equal(got["accuracy"], z["fold_accuracy"])
+        np.testing.assert_array_equal(got["threshold"], z["thresholds"])
+        assert got["n_pairs"].tolist() == np.bincount(z["fold"]).tolist()
+        np.testing.assert_allclose(got["intersection_threshold"], [f["threshold"] for f in inter])
+        np.testing.assert_allclose(got["intersection_accuracy"], [f["accuracy"] for f in inter])
     trials = read(index.parent, "trials").to_pandas().set_index("trial_id")
-    with np.load(sweep / "trials" / "t0004" / "artefacts" / "latents.npz") as z:
-        assert trials.loc["t0004", "active_units"] == int((z["mu_variance"] > 0.01).sum())
-        assert trials.loc["t0004", "latent_dims"] == len(z["mu_variance"])
+    for trial, dims in (("t0004", 16), ("t0005", 32)):
+        z = artefacts.load_npz(art(sweep, trial) / "latents.npz")
+        assert trials.loc[trial, "active_units"] == int((z["mu_variance"] > z["threshold"]).sum())
+        assert trials.loc[trial, "latent_dims"] == len(z["mu_variance"]) == dims
+    result = json.loads((sweep / "trials" / "t0000" / "result.json").read_text())
+    assert trials.loc["t0000", "score"] == result["metrics"]["test_accuracy_mean"] == pytest.approx(
+        folds[(folds.trial_id == "t0000")]["accuracy"].mean())
 
 
 def test_roc_points_lie_on_sklearns_roc(mixed):
@@ -86,36 +109,49 @@ def test_roc_points_lie_on_sklearns_roc(mixed):
     sweep, index = mixed
     roc = read(index.parent, "roc").to_pandas()
     got = roc[(roc.trial_id == "t0001") & (roc.split == "test")]
-    assert 10 < len(got) <= T.ROC_POINTS
-    with np.load(sweep / "trials" / "t0001" / "artefacts" / "verification.npz") as z:
-        fpr, tpr, _ = roc_curve(z["same"], z["scores"], drop_intermediate=False)
+    assert 10 < len(got) <= artefacts.ROC_POINTS
+    z = artefacts.read_verification_npz(sweep / "trials" / "t0001")
+    sign = 1 if z["greater_is_same"] else -1
+    fpr, tpr, _ = roc_curve(z["same"], sign * z["scores"], drop_intermediate=False)
     oracle = set(zip(np.round(fpr, 12), np.round(tpr, 12)))
     assert set(zip(np.round(got["fpr"], 12), np.round(got["tpr"], 12))) <= oracle
     assert got["fpr"].iloc[0] == 0 and got["fpr"].iloc[-1] == 1 and got["tpr"].is_monotonic_increasing
 
 
-def test_confusion_is_long_format_of_the_matrix(mixed):
-    import json
+def test_downsampled_roc_keeps_both_ends_and_the_low_fpr_end():
+    fpr = np.linspace(0, 1, 10_001) ** 3  # many points near FPR 0, as a good model has
+    tpr = np.sqrt(np.linspace(0, 1, 10_001))
+    f, t, thr = artefacts.downsample_roc(fpr, tpr, np.arange(len(fpr)))
+    assert len(f) <= artefacts.ROC_POINTS and f[0] == 0 and f[-1] == 1
+    assert (f < 1e-3).sum() >= 10  # the log-spaced grid keeps the low-FPR end
+    np.testing.assert_array_equal(t, tpr[thr])  # every point is a vertex of the input curve
 
+
+def test_confusion_is_long_format_of_the_matrix(mixed):
     sweep, index = mixed
     conf = read(index.parent, "confusion").to_pandas()
-    body = json.loads((sweep / "trials" / "t0008" / "artefacts" / "classification.json").read_text())
+    body = json.loads((art(sweep, "t0006") / "classification.json").read_text())
     m = np.zeros((10, 10), dtype=np.int64)
-    got = conf[conf.trial_id == "t0008"]
+    got = conf[conf.trial_id == "t0006"]
+    assert len(got) == 100
     m[got["true_index"], got["pred_index"]] = got["count"]
     np.testing.assert_array_equal(m, body["confusion_matrix"])
     assert set(got["true"]) == set(body["class_names"])
 
 
 def test_schema_is_versioned_and_typed(mixed):
-    _, index = mixed
+    sweep, index = mixed
     for name in T.TABLES:
         table = read(index.parent, name)
         assert table.schema.metadata[b"facebench.schema_version"] == str(T.SCHEMA_VERSION).encode()
         assert table.schema.metadata[b"facebench.table"] == name.encode()
         assert table.column("schema_version").to_pylist() == [T.SCHEMA_VERSION] * table.num_rows
+        assert table.num_rows > 0
         for col, typ in T.FIXED[name]:
             assert table.schema.field(col).type == typ, (name, col)
+    for name in artefacts.TABLES:  # the engine's own per-trial files carry the version too
+        own = pq.read_table(artefacts.table_path(art(sweep, "t0006" if name == "confusion" else "t0004"), name))
+        assert own.schema.metadata[b"facebench.schema_version"] == str(artefacts.SCHEMA_VERSION).encode()
     trials = read(index.parent, "trials")
     assert trials.schema.field("cfg.loss.margin").type == pa.float64()
     assert trials.schema.field("cfg.train.epochs").type == pa.int64()
@@ -123,12 +159,10 @@ def test_schema_is_versioned_and_typed(mixed):
     assert trials.schema.field("cfg.loss.name").type == pa.string()
 
 
-def test_two_sweeps_concatenate_with_the_union_of_columns(tmp_path):
-    a = make_sweep(tmp_path, "a", [dict(task="face")])
-    b = make_sweep(tmp_path, "b", [dict(task="cifar")])
-    # a column only sweep b has: a newer engine's extra metric
-    import json
-    res = b / "trials" / "t0000" / "result.json"
+def test_two_sweeps_concatenate_with_the_union_of_columns(mixed_sweep, tmp_path):
+    a = copy_trials(mixed_sweep, tmp_path, "a", ["t0000"])
+    b = copy_trials(mixed_sweep, tmp_path, "b", ["t0006"])
+    res = b / "trials" / "t0006" / "result.json"  # a metric only a newer engine writes
     body = json.loads(res.read_text())
     body["metrics"]["test_extra"] = 0.25
     res.write_text(json.dumps(body))
@@ -142,13 +176,14 @@ def test_two_sweeps_concatenate_with_the_union_of_columns(tmp_path):
     assert joined.num_rows == 2 and "test_extra" in joined.column_names
 
 
-def test_file_uri_in_and_out(tmp_path):
-    sweep = make_sweep(tmp_path, "uri", [dict(task="cifar"), dict(task="face", status="failed")])
+def test_file_uri_in_and_out(mixed_sweep, tmp_path):
+    sweep = copy_trials(mixed_sweep, tmp_path, "uri", ["t0006", "t0007"])
     index = build_report([sweep.as_uri()], (tmp_path / "out").as_uri())
     assert Path(index) == tmp_path / "out" / "index.html"
     table = T.read_table((tmp_path / "out").as_uri(), "trials")
     assert table.column("status").to_pylist() == ["completed", "failed"]
     assert table.column("path").to_pylist()[0].startswith("file://")
+    assert T.read_table((tmp_path / "out").as_uri(), "confusion").num_rows == 100
 
 
 def test_empty_sweep_is_a_valid_report(tmp_path):
@@ -157,36 +192,49 @@ def test_empty_sweep_is_a_valid_report(tmp_path):
     assert "no trials found" in page and "no completed trials" in page
     trials = read(tmp_path / "r", "trials")
     assert trials.num_rows == 0 and "cfg.loss.name" in trials.column_names
+    for name in artefacts.TABLES:
+        assert read(tmp_path / "r", name).num_rows == 0
 
 
-def test_all_failed_sweep_says_so(tmp_path):
-    sweep = make_sweep(tmp_path, "bad", [dict(task="face", status="failed", reason="boom")] * 2)
+def test_failed_sweep_says_so_and_shows_how_it_failed(mixed_sweep, tmp_path):
+    sweep = copy_trials(mixed_sweep, tmp_path, "bad", ["t0007"])
     page = Path(build_report([sweep], tmp_path / "r")).read_text()
-    assert "no completed trials (2 failed)" in page
-    assert 'alt="Training curves: face"' in page  # a failed trial's curves show how it failed
+    assert "no completed trials (1 failed)" in page
+    assert 'alt="Training curves: face"' in page  # the epoch it finished before failing
     assert 'alt="Ranked trials' not in page and 'alt="ROC' not in page and 'alt="Accuracy against' not in page
 
 
-def test_nan_metrics_are_reported_missing(tmp_path):
-    sweep = make_sweep(tmp_path, "nan", [dict(task="face", nan_metrics=True, artefacts=False), dict(task="face")])
+def test_nan_metrics_are_reported_missing(mixed_sweep, tmp_path):
+    sweep = copy_trials(mixed_sweep, tmp_path, "nan", ["t0000", "t0001"])
+    res = sweep / "trials" / "t0000" / "result.json"
+    body = json.loads(res.read_text())
+    body["metrics"]["test_accuracy_mean"] = None  # how facebench.io writes a NaN
+    res.write_text(json.dumps(body))
     page = Path(build_report([sweep], tmp_path / "r")).read_text()
     assert "metric test_accuracy_mean missing or NaN for 1 of 2 completed trials" in page
-    trials = read(tmp_path / "r", "trials").to_pandas()
-    assert trials["test_accuracy_mean"].isna().sum() == 1
+    assert read(tmp_path / "r", "trials").to_pandas()["test_accuracy_mean"].isna().sum() == 1
 
 
-def test_strings_from_configs_are_escaped(tmp_path):
-    evil = "<script>alert(1)</script>"
-    sweep = make_sweep(tmp_path, "x", [dict(task="face", name=evil, reason=evil, status="failed")])
+def test_strings_from_configs_and_reasons_are_escaped(mixed):
+    _, index = mixed
+    page = index.read_text()
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_unreadable_table_is_a_note_not_a_crash(mixed_sweep, tmp_path):
+    sweep = copy_trials(mixed_sweep, tmp_path, "torn", ["t0000", "t0001"])
+    artefacts.table_path(art(sweep, "t0001"), "folds").write_bytes(b"PAR1 torn by a kill")
     page = Path(build_report([sweep], tmp_path / "r")).read_text()
-    assert evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "unreadable folds table" in page
+    folds = read(tmp_path / "r", "folds").to_pandas()
+    assert set(folds["trial_id"]) == {"t0000"}
 
 
-def test_single_trial_dir_and_cli_exit_codes(tmp_path, capsys):
-    trial = make_trial(tmp_path / "runs" / "s" / "trials" / "t1", task="cifar")
+def test_single_trial_dir_and_cli_exit_codes(mixed_sweep, tmp_path, capsys):
+    trial = mixed_sweep / "trials" / "t0006"
     assert main(["report", str(trial), "--out", str(tmp_path / "r")]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "r" / "index.html")
-    assert read(tmp_path / "r", "trials").column("sweep").to_pylist() == ["s"]
+    assert read(tmp_path / "r", "trials").column("sweep").to_pylist() == ["mixed"]
     (tmp_path / "plain").mkdir()
     assert main(["report", str(tmp_path / "plain"), "--out", str(tmp_path / "r2")]) == 2
     err = capsys.readouterr().err
@@ -235,14 +283,14 @@ def test_paired_comparison_of_the_top_trials(mixed):
     best, second = verif["trial_id"].iloc[0], verif["trial_id"].iloc[1]
     fold_mean = folds[(folds.trial_id == best) & (folds.split == "test")]["accuracy"].mean()
     assert table["accuracy_a"].iloc[0] == pytest.approx(fold_mean)  # its own thresholds, brute-force folds
-    assert table["b"].iloc[0].endswith(f"/{second}")
+    assert f"mixed/{second}" in table["b"].iloc[0]
     assert table["mean_diff"].iloc[0] == pytest.approx(table["accuracy_a"].iloc[0] - table["accuracy_b"].iloc[0])
     assert table["ci_low"].iloc[0] <= table["mean_diff"].iloc[0] <= table["ci_high"].iloc[0]
     assert "Paired comparison" in index.read_text() and "mcnemar_p" in index.read_text()
 
 
-def test_a_damaged_study_is_a_note_not_a_crash(tmp_path):
-    sweep = make_sweep(tmp_path, "dmg", [dict(task="cifar")])
+def test_a_damaged_study_is_a_note_not_a_crash(mixed_sweep, tmp_path):
+    sweep = copy_trials(mixed_sweep, tmp_path, "dmg", ["t0006"])
     (sweep / "study.db").write_bytes(b"this is not sqlite")
     page = Path(build_report([sweep], tmp_path / "r")).read_text()
     assert "cannot read the Optuna study" in page

@@ -7,12 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from report_fakes import make_sweep
+from real_trials import EVIL, MIXED
 
 from facebench.report import build_report
 
 CHROMIUM = os.environ.get("FACEBENCH_CHROMIUM", "/usr/bin/chromium")
-EVIL = "<script>alert(1)</script>"
 
 pytestmark = pytest.mark.browser
 
@@ -28,14 +27,9 @@ def _chromium():
 
 
 @pytest.fixture(scope="module")
-def page_path(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser")
-    trials = [dict(task="face", quality=q, seed=i % 2, overrides={"loss.name": ("arcface", "cosface")[i % 2]})
-              for i, q in enumerate((0.2, 0.6, 0.4, 0.8))]
-    trials += [dict(task="autoencoder", name=EVIL, overrides={"loss.beta": 2.0}),
-               dict(task="face", status="failed", reason=EVIL), dict(task="cifar")]
-    sweep = make_sweep(root, "browser", trials, study=True)
-    return Path(build_report([sweep], root / "report"))
+def page_path(mixed_sweep, tmp_path_factory):
+    """The report of the session's real sweep: a trial named EVIL and one that failed with EVIL as its reason."""
+    return Path(build_report([mixed_sweep], tmp_path_factory.mktemp("browser") / "report"))
 
 
 def test_report_in_headless_chromium(page_path, tmp_path):
@@ -64,7 +58,7 @@ def test_report_in_headless_chromium(page_path, tmp_path):
 
 def _check_page(page) -> None:
     table = page.locator("#ranked table.sortable")
-    assert table.locator("tbody tr").count() == 7
+    assert table.locator("tbody tr").count() == len(MIXED)
     sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
     assert len(sizes) >= 10 and all(ok and w > 0 for ok, w in sizes), sizes
     # The hostile name and reason are shown as text, literally.

@@ -166,6 +166,49 @@ def test_cluster_address_precedence(monkeypatch, tmp_path):
     assert cli.cluster_address(parse(["--local", "--address", "x"])) is None
 
 
+@pytest.mark.parametrize("name", ["vae", "margin", "cifar", "demo"])
+def test_smoke_runs_cover_every_categorical_choice(name):
+    """The first trials of every smoke sweep visit every value of every categorical parameter the smoke run
+    does not force (the VAE smoke trains a VAE, an AE and a denoising AE), and each point is a valid config."""
+    import importlib
+
+    from facebench.sweep.cover import covering_points
+
+    smoke = importlib.import_module(name).SPEC.smoke_variant()
+    points = covering_points(smoke)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(64):   # every categorical parameter of the space, as an independent oracle sees it
+        trial = study.ask()
+        smoke.space(trial)
+        for key, dist in trial.distributions.items():
+            if isinstance(dist, optuna.distributions.CategoricalDistribution) and key not in smoke.forced:
+                assert {p[key] for p in points} == set(dist.choices), key
+        study.tell(trial, 0.0)
+    assert len(points) == max(len(set(p[k] for p in points)) for k in points[0])
+    if name == "vae":
+        assert {p["model.backbone"] for p in points} == {"vae", "ae", "dae"}
+
+
+def test_a_sweep_that_fails_before_training_leaves_no_empty_folders(tmp_path):
+    """The LFW folder is not there: the data stage fails after the sweep folder was made, and the folder
+    (with its empty trials/) goes again; a folder that was there before stays."""
+    from facebench.errors import DataError
+    from facebench.sweep.runner import run_sweep
+
+    bad = _spec(base={"train.epochs": 2, "data.train": "lfw_people", "data.root": str(tmp_path / "no-lfw")})
+    with pytest.raises(DataError, match="LFW root not found"):
+        run_sweep(bad, results_dir=str(tmp_path / "runs"), verbose=0)
+    assert (tmp_path / "runs").is_dir() and not (tmp_path / "runs" / "t").exists()
+
+
+def test_log_flag_names_the_trackers():
+    from facebench.sweep.cli import parse_trackers
+
+    assert parse_trackers(["tensorboard,mlflow", "tensorboard"]) == ("tensorboard", "mlflow")
+    with pytest.raises(ConfigError, match="'wandb': not a tracker; choose from: tensorboard, mlflow"):
+        parse_trackers(["wandb"])
+
+
 def test_onprem_yaml_passes_rays_own_validation():
     """cluster/onprem.yaml (Ray's local provider); cluster/e2e-local.sh runs it for real (CI, as root)."""
     import copy

@@ -71,7 +71,7 @@ class PairIndex:
 
     @property
     def num_folds(self) -> int:
-        return int(self.fold.max()) + 1 if len(self.fold) else 0
+        return len(np.unique(self.fold))
 
 
 @dataclass

@@ -85,7 +85,7 @@ def _synthetic(cfg: TrialConfig) -> FaceSource:
 
 
 def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
-    image_dir, pairs = _lfw_dirs(cfg, cfg.data.root)
+    image_dir, pairs = _lfw_dirs(cfg, cfg.data.root, key="data.root")
     folds = parse_folds(train_folds, pairs.folds)
     people_of = pairs.people_of_folds()
     people = set().union(*(people_of[f] for f in folds))
@@ -100,8 +100,8 @@ def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
 
 # -- shared face pipeline ---------------------------------------------------------------------
 
-def _lfw_dirs(cfg: TrialConfig, root: str) -> tuple[Path, Pairs]:
-    image_dir, found = find_lfw(root)
+def _lfw_dirs(cfg: TrialConfig, root: str, *, key: str) -> tuple[Path, Pairs]:
+    image_dir, found = find_lfw(root, key=key)
     pairs_path = Path(cfg.data.pairs) if cfg.data.pairs else found
     if pairs_path is None:
         raise ConfigError(f"data.pairs: no pairs.txt beside {image_dir}; set data.pairs=PATH")
@@ -173,7 +173,7 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     root = cfg.data.test_root or cfg.data.root
     if not root:
         raise ConfigError("data.test_root: the LFW test protocol needs the LFW folder (--set data.test_root=PATH)")
-    image_dir, pairs = _lfw_dirs(cfg, root)
+    image_dir, pairs = _lfw_dirs(cfg, root, key="data.test_root" if cfg.data.test_root else "data.root")
     people_of = pairs.people_of_folds()  # verifies that each person is in exactly one fold
     folds = pairs.folds
     if cfg.data.test_folds:

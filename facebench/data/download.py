@@ -6,7 +6,11 @@ names, and the official checksums still apply, so a mirror cannot hand over diff
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tarfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +25,7 @@ class Source:
     extract: bool
 
 
-# Checksums as published with torchvision's LFW and CIFAR10 datasets (the files of the official hosts).
+# Checksums of the official hosts' files (the same torchvision's LFW and CIFAR10 datasets check).
 SOURCES: dict[str, tuple[Source, ...]] = {
     "lfw": (Source("http://vis-www.cs.umass.edu/lfw/", "lfw-deepfunneled.tgz", "68331da3eb755a505a502b5aacb3c201",
                    True),
@@ -34,8 +38,6 @@ SOURCES: dict[str, tuple[Source, ...]] = {
 def download(name: str, root: str | Path, *, mirror: str = "",
              sources: dict[str, tuple[Source, ...]] | None = None) -> Path:
     """Fetch, verify and extract dataset ``name`` into ``root``; returns ``root``."""
-    from torchvision.datasets.utils import check_integrity, download_and_extract_archive, download_url
-
     table = SOURCES if sources is None else sources
     if name not in table:
         raise ConfigError(f"dataset {name!r} cannot be downloaded; choose one of: {', '.join(table)}")
@@ -44,16 +46,49 @@ def download(name: str, root: str | Path, *, mirror: str = "",
     base = mirror or os.environ.get("FACEBENCH_MIRROR", "")
     for src in table[name]:
         url = (base.rstrip("/") + "/" if base else src.base_url) + src.filename
-        try:
-            if src.extract:
-                download_and_extract_archive(url, str(root), filename=src.filename, md5=src.md5)
-            else:
-                download_url(url, str(root), filename=src.filename, md5=src.md5)
-        except RuntimeError as e:  # torchvision's "File not found or corrupted." after an MD5 mismatch
-            raise DataError(f"{root / src.filename}: download from {url} failed its MD5 check "
-                            f"(expected {src.md5}): {e}") from None
-        except OSError as e:
-            raise DataError(f"{url}: download failed ({e})") from None
-        if not check_integrity(str(root / src.filename), src.md5):
-            raise DataError(f"{root / src.filename}: MD5 differs from {src.md5}")
+        target = root / src.filename
+        if not (target.is_file() and _md5(target) == src.md5):   # a verified earlier download is kept
+            _fetch(url, target, src.md5)
+        if src.extract:
+            _extract(target, root)
     return root
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch(url: str, target: Path, md5: str) -> None:
+    """Download to a temporary name, check the MD5, then move into place: a torn or foreign file never
+    lands under the real name."""
+    part = target.with_name(target.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r, open(part, "wb") as f:
+            shutil.copyfileobj(r, f, 1 << 20)
+    except (OSError, ValueError) as e:   # URLError, HTTPError and socket errors are OSErrors
+        part.unlink(missing_ok=True)
+        raise DataError(f"{url}: download failed ({e})") from None
+    got = _md5(part)
+    if got != md5:
+        part.unlink(missing_ok=True)
+        raise DataError(f"{target}: download from {url} failed its MD5 check (expected {md5}, got {got})")
+    os.replace(part, target)
+
+
+def _extract(archive: Path, root: Path) -> None:
+    try:
+        with tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):   # Python >= 3.10.12 / 3.11.4
+                tar.extractall(root, filter="data")   # refuses absolute paths, "..", links out of root
+            else:
+                bad = [m.name for m in tar.getmembers() if m.name.startswith("/") or ".." in Path(m.name).parts
+                       or m.issym() or m.islnk()]
+                if bad:
+                    raise DataError(f"{archive}: refusing to extract {bad[0]!r} (a path or link out of {root})")
+                tar.extractall(root)
+    except (OSError, tarfile.TarError) as e:
+        raise DataError(f"{archive}: cannot extract ({e})") from None

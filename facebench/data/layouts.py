@@ -20,6 +20,9 @@ CIFAR_BATCH_DIR = "cifar-10-batches-py"
 CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _ATT_DIR = re.compile(r"^s\d+$")
+# What an LFW root holds, said in every "not found" message so the user sees what was looked for.
+LFW_LAYOUT = ("a folder holding lfw-deepfunneled/<Person>/<Person>_<NNNN>.jpg (or lfw_funneled/, lfw/) "
+              "and pairs.txt")
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -33,7 +36,8 @@ def list_identity_folder(root: str | Path) -> dict[str, list[str]]:
     """identity -> sorted relative image names ``identity/file``; an identity folder with no image is a DataError."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"{root}: not a directory")
+        raise DataError(f"{root}: not a directory (looked for {root.absolute()}; expected one folder of images per "
+                        "identity: <root>/<identity>/<image>)")
     out: dict[str, list[str]] = {}
     for d in _subdirs(root):
         files = sorted(e.name for e in os.scandir(d) if e.is_file() and is_image(e.name))
@@ -45,11 +49,14 @@ def list_identity_folder(root: str | Path) -> dict[str, list[str]]:
     return out
 
 
-def find_lfw(root: str | Path) -> tuple[Path, Path | None]:
-    """(image folder, pairs.txt or None) for ``root`` = the folder holding lfw-deepfunneled/ etc. or the image folder."""
+def find_lfw(root: str | Path, *, key: str = "LFW root") -> tuple[Path, Path | None]:
+    """(image folder, pairs.txt or None) for ``root`` = the folder holding lfw-deepfunneled/ etc. or the image folder.
+
+    ``key`` names the setting the path came from (``data.root``), for the message when it is not there."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"{root}: LFW root not found")
+        raise DataError(f"{key}={str(root)!r}: LFW root not found: looked for the folder {root.absolute()} "
+                        f"({'it is a file' if root.exists() else 'no such folder'}); expected {LFW_LAYOUT}")
     for name in LFW_IMAGE_DIRS:
         # ``lfw/`` is both the original image folder and a common name for the folder holding it.
         if (root / name).is_dir() and not _is_lfw_root(root / name):

@@ -58,15 +58,15 @@ class Pairs:
                      self.source)
 
     def to_index(self, names: list[str]) -> PairIndex:
-        """Row indices into an ImageArray with these ``names``; folds renumbered to 0..K-1 in order."""
+        """Row indices into an ImageArray with these ``names``; the file's fold ids are kept (LFW folds 5-9 stay
+        5-9 in every table and message)."""
         row = {n: i for i, n in enumerate(names)}
         missing = [n for n in self.a + self.b if n not in row]
         if missing:
             raise DataError(f"{self.source}: pair image {missing[0]!r} is not among the loaded images "
                             f"({len(set(missing))} missing)")
-        _, fold = np.unique(self.fold, return_inverse=True)
         return PairIndex(np.array([row[n] for n in self.a]), np.array([row[n] for n in self.b]),
-                         self.same.copy(), fold)
+                         self.same.copy(), self.fold.copy())
 
 
 def person_of(name: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import resource
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -20,25 +20,6 @@ from ..optim.build import build_optimizer, build_scheduler, clip_gradients
 
 class NonFiniteLoss(Exception):
     """A loss component became NaN/inf: the trial ends as failed with this message."""
-
-
-@dataclass
-class Setup:
-    cfg: TrialConfig
-    data: Any                      # facebench.data.TaskData
-    model: torch.nn.Module         # the module whose state is saved (never the compiled wrapper)
-    model_step: Callable           # what the training step calls: model, or torch.compile(model)
-    loss_fn: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: torch.amp.GradScaler
-    device: torch.device
-    amp_dtype: torch.dtype | None
-    generator: torch.Generator     # augmentation randomness
-    augment: Augment
-    steps_per_epoch: int
-    params: list[torch.Tensor] = field(default_factory=list)
-    task: Any = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -69,7 +50,75 @@ def steps_per_epoch(n_train: int, *, batch_size: int, max_steps: int) -> int:
     return min(steps, max_steps) if max_steps else steps
 
 
-def build_setup(cfg: TrialConfig) -> Setup:
+@dataclass
+class Batches:
+    """The training split as augmented device batches; an epoch's order depends on (seed, epoch) only."""
+
+    images: np.ndarray             # uint8 NHWC (the cache's read-only memmap)
+    labels: np.ndarray
+    batch_size: int
+    steps: int                     # per epoch
+    seed: int
+    augment: Augment
+    generator: torch.Generator     # augmentation randomness (saved in the checkpoint)
+    device: torch.device
+    channels_last: bool = False
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = epoch_order(self.seed, epoch, len(self.images))
+        bs = min(self.batch_size, len(order))
+        for step in range(self.steps):
+            rows = np.sort(order[step * bs:(step + 1) * bs])  # ascending memmap reads; the same set either way
+            x = torch.from_numpy(np.ascontiguousarray(self.images[rows])).to(self.device, non_blocking=True)
+            y = torch.from_numpy(self.labels[rows]).to(self.device, non_blocking=True)
+            x = to_input(self.augment(x, self.generator))
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, y
+
+
+@dataclass
+class Stepper:
+    """One optimizer step: the forward under autocast, scaled backward, clipping, optimizer and schedule step."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    device_type: str
+    grad_clip: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
+
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32,
+                              enabled=self.amp_dtype is not None)
+
+    def step(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            clip_gradients(self.params, self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+
+
+def build_training(cfg: TrialConfig) -> tuple[Any, Batches, Stepper]:
+    """The task (data, model, loss), the batches and the optimizer step of one trial, as torchvision's
+    reference ``main`` builds its parts before the loop."""
     from ..data import build_task_data
     from ..losses import build_loss
     from ..models import build_model
@@ -87,16 +136,17 @@ def build_setup(cfg: TrialConfig) -> Setup:
     model_step = torch.compile(model) if cfg.train.compile else model
     optimizer = build_optimizer(cfg, [model, loss_fn])
     spe = steps_per_epoch(len(data.train), batch_size=cfg.train.batch_size, max_steps=cfg.train.max_steps)
-    scheduler = build_scheduler(cfg, optimizer, steps_per_epoch=spe, epochs=cfg.train.epochs)
     generator = torch.Generator(device=device)
     generator.manual_seed(cfg.train.seed)
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    setup = Setup(cfg=cfg, data=data, model=model, model_step=model_step, loss_fn=loss_fn, optimizer=optimizer,
-                  scheduler=scheduler, scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
-                  device=device, amp_dtype=dtype, generator=generator, augment=get_augmentation(cfg.train.augment),
-                  steps_per_epoch=spe, params=params)
-    setup.task = build_task(setup)
-    return setup
+    batches = Batches(data.train.images, data.train.labels, batch_size=cfg.train.batch_size, steps=spe,
+                      seed=cfg.train.seed, augment=get_augmentation(cfg.train.augment), generator=generator,
+                      device=device, channels_last=cfg.train.channels_last)
+    stepper = Stepper(optimizer, build_scheduler(cfg, optimizer, steps_per_epoch=spe, epochs=cfg.train.epochs),
+                      torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), dtype, device.type,
+                      grad_clip=cfg.optim.grad_clip)
+    task = build_task(cfg.task, cfg=cfg, model=model, loss_fn=loss_fn, data=data, device=device,
+                      model_step=model_step)
+    return task, batches, stepper
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -104,50 +154,24 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def _batch(s: Setup, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    rows = np.sort(rows)  # ascending reads of the memmap; the batch is the same set either way
-    train = s.data.train
-    x = torch.from_numpy(np.ascontiguousarray(train.images[rows])).to(s.device, non_blocking=True)
-    y = torch.from_numpy(train.labels[rows]).to(s.device, non_blocking=True)
-    x = to_input(s.augment(x, s.generator))
-    if s.cfg.train.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x, y
-
-
-def train_step(s: Setup, x: torch.Tensor, y: torch.Tensor, *, epoch: float) -> dict[str, torch.Tensor]:
-    with torch.autocast(s.device.type, dtype=s.amp_dtype or torch.float32, enabled=s.amp_dtype is not None):
-        comps = s.task.train_step(x, y, epoch=epoch)
-    s.optimizer.zero_grad(set_to_none=True)
-    s.scaler.scale(comps["loss"]).backward()
-    if s.cfg.optim.grad_clip > 0:
-        s.scaler.unscale_(s.optimizer)
-        clip_gradients(s.params, s.cfg.optim.grad_clip)
-    s.scaler.step(s.optimizer)
-    s.scaler.update()
-    s.scheduler.step()
-    return comps
-
-
-def train_one_epoch(s: Setup, epoch: int, *, on_step: Callable[[int], None] | None = None) -> dict[str, float]:
+def train_one_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, *,
+                    on_step: Callable[[int], None] | None = None) -> dict[str, float]:
     """Train epoch ``epoch`` (0-based); returns ``train_<component>`` means, lr, images_per_s, train_s.
 
     Every step's components are read back once (one device sync, after the optimizer step, as a
     logging ``loss.item()`` would) and checked: a NaN/inf ends the epoch with ``NonFiniteLoss``
     naming the epoch, step and component.
     """
-    s.model.train()
-    s.loss_fn.train()
-    order = epoch_order(s.cfg.train.seed, epoch, len(s.data.train))
-    bs = min(s.cfg.train.batch_size, len(order))
+    task.train()
     sums: dict[str, float] = {}
-    lr = s.optimizer.param_groups[0]["lr"]
+    lr = stepper.optimizer.param_groups[0]["lr"]
     seen = 0
     t0 = time.perf_counter()
-    for step in range(s.steps_per_epoch):
-        x, y = _batch(s, order[step * bs:(step + 1) * bs])
-        comps = train_step(s, x, y, epoch=epoch + step / s.steps_per_epoch)
-        values = torch.stack([v.detach().float().reshape(()).to(s.device) for v in comps.values()]).tolist()
+    for step, (x, y) in enumerate(batches.epoch(epoch)):
+        with stepper.autocast():
+            comps = task.train_step(x, y, epoch=epoch + step / batches.steps)
+        stepper.step(comps["loss"])
+        values = torch.stack([v.detach().float().reshape(()).to(batches.device) for v in comps.values()]).tolist()
         bad = [name for name, v in zip(comps, values) if not math.isfinite(v)]
         if bad:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(comps, values))
@@ -157,10 +181,10 @@ def train_one_epoch(s: Setup, epoch: int, *, on_step: Callable[[int], None] | No
         seen += len(y)
         if on_step:
             on_step(step)
-    if s.device.type == "cuda":
-        torch.cuda.synchronize(s.device)
+    if batches.device.type == "cuda":
+        torch.cuda.synchronize(batches.device)
     train_s = time.perf_counter() - t0
-    out = {f"train_{k}": v / s.steps_per_epoch for k, v in sums.items()}
+    out = {f"train_{k}": v / batches.steps for k, v in sums.items()}
     out.update(lr=lr, images_per_s=seen / train_s, train_s=train_s)
     return out
 

@@ -1,4 +1,7 @@
-"""The trial directory's provenance files: config.json, meta.json, epochs.jsonl, result.json."""
+"""A trial's identity and provenance: its directory name, versions, device and host (``meta.json``).
+
+The directory's files themselves are written through ``facebench.artefacts.TrialDir``.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,11 @@ import hashlib
 import json
 import platform
 import re
-import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
-
-from ..io import append_jsonl, atomic_write_json, atomic_write_text, dumps_json
-from ..ownership import claim_dir, remove_stale_temps
-
-CONFIG, META, EPOCHS, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
-CHECKPOINT = "checkpoint.pt"  # the latest epoch, saved by facebench.engine.checkpoint.save_checkpoint
 
 
 def trial_id(flat_config: dict[str, Any]) -> str:
@@ -70,43 +66,3 @@ def make_meta(flat_config: dict[str, Any], trial_dir: Path, device: Any) -> dict
             "versions": versions(), "device": device_name(device), "host": socket.gethostname(),
             "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "argv": list(sys.argv)}
-
-
-class TrialDir:
-    """Writes the files of one trial directory; every write is atomic or an fsynced append."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.artefacts = self.path / ARTEFACTS
-
-    def claim(self) -> None:
-        """Create the folder with facebench's marker, or accept one facebench created (else ConfigError)."""
-        claim_dir(self.path, "trial")
-        remove_stale_temps(self.path)  # atomic writes killed midway (a SIGKILL during a checkpoint save)
-
-    def start(self, flat_config: dict[str, Any], meta: dict[str, Any]) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.path / CONFIG, flat_config)
-        atomic_write_json(self.path / META, meta)
-
-    def append_epoch(self, metrics: dict[str, Any]) -> None:
-        append_jsonl(self.path / EPOCHS, metrics)
-
-    def rewrite_epochs(self, history: list[dict[str, Any]]) -> None:
-        """On resume: exactly the epochs the checkpoint covers (drops rows written after it)."""
-        atomic_write_text(self.path / EPOCHS, "".join(dumps_json(r, sort_keys=True) + "\n" for r in history))
-
-    def write_result(self, result: dict[str, Any]) -> None:
-        atomic_write_json(self.path / RESULT, result)
-
-    def read_result(self) -> dict[str, Any] | None:
-        p = self.path / RESULT
-        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
-
-    def clear(self) -> None:
-        """--no-resume / --overwrite: forget previous attempts' checkpoint, epochs, result and artefacts (what
-        the sweep adapter wrote, ray.json, stays)."""
-        for name in (CHECKPOINT, EPOCHS, RESULT):
-            (self.path / name).unlink(missing_ok=True)
-        if self.artefacts.is_dir() and not self.artefacts.is_symlink():
-            shutil.rmtree(self.artefacts)

@@ -27,8 +27,8 @@ def test_sets(cfg: TrialConfig, verify: Callable[[Any, Any], tuple[Any, Any]], o
               people: set[str]) -> dict[str, float]:
     """Test on every set of ``cfg.eval.sets``; returns ``set_<name>_accuracy_mean`` etc. for the result.
     ``people`` (the trial's training and validation identities) is recorded for later ``eval model`` runs."""
+    from ..artefacts import write_verification_npz
     from ..data.sets import load_set, plan_sets
-    from ..eval.files import write_verification_npz
 
     atomic_write_text(out_dir / TRAIN_IDENTITIES, "".join(f"{p}\n" for p in sorted(people)))
     d = cfg.data

@@ -10,14 +10,15 @@ the task's artefacts.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..io import atomic_write_json
-from . import artefacts
+from .. import artefacts
+from . import probes
+from .checkpoint import cpu_state_dict
 from .loop import NonFiniteLoss
 from .sets import test_sets
 
@@ -34,22 +35,42 @@ def scalar_components(out: dict[str, Any]) -> dict[str, torch.Tensor]:
 
 
 class _Task:
-    def __init__(self, setup: Any) -> None:
-        self.s = setup
+    """The model, its loss and the data it is judged on, under the trial's (immutable) config."""
+
+    def __init__(self, *, cfg: Any, model: torch.nn.Module, loss_fn: torch.nn.Module, data: Any,
+                 device: torch.device, model_step: Callable | None = None) -> None:
+        self.cfg, self.model, self.loss_fn, self.data, self.device = cfg, model, loss_fn, data, device
+        self.eval_cfg = cfg.eval
+        # What the training step calls: the model, or torch.compile(model); the state saved is always the model's.
+        self.model_step = model_step or model
+
+    def train(self) -> None:
+        self.model.train()
+        self.loss_fn.train()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "loss": self.loss_fn.state_dict()}
+
+    def cpu_state_dict(self) -> dict[str, Any]:
+        """A detached CPU copy: the best-so-far weights kept in memory must not alias the live ones."""
+        return {"model": cpu_state_dict(self.model), "loss": cpu_state_dict(self.loss_fn)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.loss_fn.load_state_dict(state["loss"])
 
     @torch.no_grad()
     def encode(self, images: np.ndarray, *, flip: str | None = None, head: bool = False) -> np.ndarray:
         """Embeddings (or, with ``head``, inference logits) of uint8 NHWC images in eval mode."""
         from ..eval.embed import embed_images
 
-        s = self.s
-        s.model.eval()
-        s.loss_fn.eval()
-        fn = s.model.encode
+        self.model.eval()
+        self.loss_fn.eval()
+        fn = self.model.encode
         if head:
-            fn = lambda x: s.loss_fn.logits(s.model.encode(x))  # noqa: E731 - a one-line adapter
-        out = embed_images(fn, images, batch_size=s.cfg.eval.batch_size,
-                           flip=flip if flip is not None else s.cfg.eval.flip, device=s.device)
+            fn = lambda x: self.loss_fn.logits(self.model.encode(x))  # noqa: E731 - a one-line adapter
+        out = embed_images(fn, images, batch_size=self.eval_cfg.batch_size,
+                           flip=flip if flip is not None else self.eval_cfg.flip, device=self.device)
         if not np.isfinite(out).all():
             # Finite losses can still leave NaN weights behind (e.g. a diverged BN statistic).
             raise NonFiniteLoss("non-finite embeddings at evaluation: the weights diverged")
@@ -59,34 +80,30 @@ class _Task:
         from ..eval.verification import evaluate, pair_scores
 
         emb = self.encode(images)
-        scores, greater = pair_scores(emb, pairs.a, pairs.b, metric=self.s.cfg.eval.metric,
-                                      normalize=self.s.cfg.eval.normalize)
+        scores, greater = pair_scores(emb, pairs.a, pairs.b, metric=self.eval_cfg.metric,
+                                      normalize=self.eval_cfg.normalize)
         return evaluate(scores, pairs.same, pairs.fold, greater_is_same=greater), scores
 
     def validate(self) -> dict[str, float]:
-        result, _ = self.verify(self.s.data.val.images, self.s.data.val_pairs)
+        result, _ = self.verify(self.data.val.images, self.data.val_pairs)
         return {"val_accuracy": result.accuracy_mean, "val_auc": result.auc}
 
     def final(self, out_dir: Path) -> dict[str, float]:
-        from ..eval.files import write_verification_npz
-
-        d = self.s.data
-        metric = self.s.cfg.eval.metric
-        for split, images, pairs in (("val_", d.val.images, d.val_pairs), ("", d.test.images, d.test_pairs)):
+        d = self.data
+        for split, images, pairs in (("val", d.val.images, d.val_pairs), ("test", d.test.images, d.test_pairs)):
             result, scores = self.verify(images, pairs)
-            write_verification_npz(out_dir / f"{split}verification.npz", scores=scores, same=pairs.same,
-                                   fold=pairs.fold, result=result, metric=metric)
-        test = result  # the loop's last pass: the test protocol, touched once
-        atomic_write_json(out_dir / "verification.json", test.to_json())
+            artefacts.write_verification(out_dir, result, scores=scores, same=pairs.same, fold=pairs.fold,
+                                         metric=self.eval_cfg.metric, split=split)
+        # the loop's last pass: the test protocol, touched once; then the named sets of eval.sets, once each
         people = set(d.train.classes) | set(d.val.classes)
-        return {**test.summary("test_"), **test_sets(self.s.cfg, self.verify, out_dir, people=people)}
+        return {**result.summary("test_"), **test_sets(self.cfg, self.verify, out_dir, people=people)}
 
 
 class ClassificationTask(_Task):
     """task ``face``: identity classification through a (margin) head, judged by verification."""
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, *, epoch: float) -> dict[str, torch.Tensor]:
-        out = self.s.loss_fn(self.s.model_step(x), y)
+        out = self.loss_fn(self.model_step(x), y)
         comps = scalar_components(out)
         comps["accuracy"] = (out["logits"].detach().argmax(1) == y).float().mean()
         return comps
@@ -99,7 +116,7 @@ class CifarTask(ClassificationTask):
         return self.encode(images, flip="none", head=True)
 
     def validate(self) -> dict[str, float]:
-        v = self.s.data.val
+        v = self.data.val
         logits = torch.from_numpy(np.asarray(self._logits(v.images), dtype=np.float32))
         labels = torch.from_numpy(np.asarray(v.labels))
         acc = (logits.argmax(1) == labels).float().mean()
@@ -108,34 +125,35 @@ class CifarTask(ClassificationTask):
     def final(self, out_dir: Path) -> dict[str, float]:
         from ..eval.classification import classification_metrics
 
-        t = self.s.data.test
-        res = classification_metrics(self._logits(t.images), t.labels, num_classes=self.s.data.num_classes,
+        t = self.data.test
+        res = classification_metrics(self._logits(t.images), t.labels, num_classes=self.data.num_classes,
                                      class_names=list(t.classes))
-        artefacts.write_classification(out_dir / "classification.json", res)
-        return artefacts.classification_summary(res)
+        probes.write_classification(out_dir / "classification.json", res)
+        artefacts.write_table(out_dir, "confusion", artefacts.confusion_columns(res["confusion"], list(t.classes)))
+        return probes.classification_summary(res)
 
 
 class AutoencoderTask(_Task):
     """task ``autoencoder``: AE/DAE/VAE objective; verification on the encoder embedding (mu)."""
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor, *, epoch: float) -> dict[str, torch.Tensor]:
-        out = self.s.model_step(x)
-        return scalar_components(self.s.loss_fn(out, out["target"], epoch=epoch))
+        out = self.model_step(x)
+        return scalar_components(self.loss_fn(out, out["target"], epoch=epoch))
 
     def final(self, out_dir: Path) -> dict[str, float]:
         metrics = super().final(out_dir)
-        s = self.s
-        s.model.eval()
+        self.model.eval()
+        images = self.data.test.images
         with torch.no_grad():
-            artefacts.write_reconstructions(out_dir, s.model, s.data.test.images, device=s.device)
-            metrics.update(artefacts.write_latents(out_dir / "latents.npz", s.model, s.data.test.images,
-                                                   batch_size=s.cfg.eval.batch_size, device=s.device))
+            probes.write_reconstructions(out_dir, self.model, images, device=self.device)
+            metrics.update(probes.write_latents(out_dir / "latents.npz", self.model, images,
+                                                batch_size=self.eval_cfg.batch_size, device=self.device))
         return metrics
 
 
 TASK_CLASSES = {"face": ClassificationTask, "cifar": CifarTask, "autoencoder": AutoencoderTask}
 
 
-def build_task(setup: Any) -> _Task:
-    return TASK_CLASSES[setup.cfg.task](setup)
-
+def build_task(task: str, **parts: Any) -> _Task:
+    """``TASK_CLASSES[task](**parts)``: cfg, model, loss_fn, data, device, model_step."""
+    return TASK_CLASSES[task](**parts)

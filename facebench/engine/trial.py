@@ -9,25 +9,28 @@ from __future__ import annotations
 import errno
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
 
+from ..artefacts import CHECKPOINT, TrialDir
 from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
-from .checkpoint import (check_complete, check_same_config, cpu_state_dict, load_checkpoint, rng_state,
-                         save_checkpoint, seed_everything, set_rng_state)
-from .loop import NonFiniteLoss, Setup, build_setup, peak_mem_mb, resolve_device, train_one_epoch
-from .record import CHECKPOINT, TrialDir, default_trial_dir, device_name, make_meta
+from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
+                         seed_everything, set_rng_state)
+from .loop import Batches, NonFiniteLoss, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
+from .record import default_trial_dir, device_name, make_meta
 
 Report = Callable[[dict[str, Any]], None]
+StepHook = Callable[[int, int, int], None]
 
 
 def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = None, *,
               trial_dir: str | Path | None = None, resume: bool = True,
               should_stop: Callable[[], bool] | None = None, raise_on_error: bool = False,
-              on_step: Callable[[int, int, int], None] | None = None, overwrite: bool = False) -> dict[str, Any]:
+              on_step: StepHook | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Train, validate and test one trial; return the result dict that is also ``result.json``.
 
     ``report(metrics)`` gets the flat per-epoch metrics (docs/architecture.md). ``trial_dir`` defaults
@@ -49,22 +52,45 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
     finished = _finished_here(tdir, flat, resume=resume, overwrite=overwrite)
     if finished is not None:
         return finished
-    started = time.time()
-    meta = make_meta(flat, tdir.path, resolve_device(cfg.train.device))
-    history: list[dict[str, Any]] = []
+    rec = _Record(cfg, flat, tdir, make_meta(flat, tdir.path, resolve_device(cfg.train.device)))
     try:
-        return _execute(cfg, flat, tdir, meta, history, report=report, resume=resume, should_stop=should_stop,
-                        on_step=on_step, started=started)
+        previous, state = _resume_point(rec, resume)
+        if previous is not None:
+            return previous  # nothing left to do: the same config already ran to the end here
+        return _train_and_test(rec, state, report, should_stop, on_step)
     except NonFiniteLoss as e:
-        return _failed(tdir, flat, meta, history, started, reason=str(e), tb=None)
+        return rec.failed(str(e), tb=None)
     except Exception as e:  # noqa: BLE001 - a trial's failure is data for the sweep, not a crash of it
         try:
-            result = _failed(tdir, flat, meta, history, started, reason=_reason(e), tb=traceback.format_exc())
+            result = rec.failed(_reason(e), tb=traceback.format_exc())
         except OSError:
             raise e from None  # the disk that failed the trial refuses its record too: the first error tells why
         if raise_on_error or isinstance(e, FacebenchError) or _is_environment(e):
             raise
         return result
+
+
+@dataclass
+class _Record:
+    """What ``result.json`` says about the trial so far: its config, provenance and epochs."""
+
+    cfg: TrialConfig
+    flat: dict[str, Any]
+    tdir: TrialDir
+    meta: dict[str, Any]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    def result(self, status: str, reason: str, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        result = {"status": status, "reason": reason, "metrics": metrics, "config": self.flat, "meta": self.meta,
+                  **extra, "epochs_completed": len(self.history), "wall_s": time.time() - self.started,
+                  "trial_dir": str(self.tdir.path)}
+        if self.tdir.path.exists():
+            self.tdir.write_result(result)
+        return result
+
+    def failed(self, reason: str, *, tb: str | None) -> dict[str, Any]:
+        return self.result("failed", reason, _summary(self.history), traceback=tb)
 
 
 def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
@@ -103,116 +129,89 @@ def _reason(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _failed(tdir: TrialDir, flat: dict, meta: dict, history: list[dict], started: float, *, reason: str,
-            tb: str | None) -> dict[str, Any]:
-    result = {"status": "failed", "reason": reason, "traceback": tb, "config": flat, "meta": meta,
-              "metrics": _summary(history), "epochs_completed": len(history), "wall_s": time.time() - started,
-              "trial_dir": str(tdir.path)}
-    if tdir.path.exists():
-        tdir.write_result(result)
-    return result
-
-
 def _summary(history: list[dict[str, Any]]) -> dict[str, Any]:
     vals = [h["val_accuracy"] for h in history if h.get("val_accuracy") is not None]
     return {"best_val_accuracy": max(vals) if vals else None,
             "train_s": sum(h.get("train_s", 0.0) for h in history)}
 
 
-def _execute(cfg: TrialConfig, flat: dict, tdir: TrialDir, meta: dict, history: list[dict], *,
-             report: Report | None, resume: bool, should_stop: Callable[[], bool] | None,
-             on_step: Callable[[int, int, int], None] | None, started: float) -> dict[str, Any]:
-    ckpt_path = tdir.path / CHECKPOINT
-    state = None
-    if resume and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path)
-        check_complete(ckpt_path, state)
-        check_same_config(ckpt_path, state["config"], flat)
-        previous = tdir.read_result()
-        if previous and previous.get("status") == "completed" and state["epoch"] >= cfg.train.epochs:
-            return previous  # nothing left to do: the same config already ran to the end here
-    else:
-        tdir.clear()  # no resume, or nothing to resume from: stale epochs/result must not mix in
-    seed_everything(cfg.train.seed)
-    s = build_setup(cfg)
-    meta["device"] = device_name(s.device)
+def _resume_point(rec: _Record, resume: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(the finished result to return as is, or None; the checkpoint to continue from, or None)."""
+    ckpt_path = rec.tdir.path / CHECKPOINT
+    if not (resume and ckpt_path.exists()):
+        rec.tdir.clear()  # no resume, or nothing to resume from: stale epochs/result must not mix in
+        return None, None
+    state = load_checkpoint(ckpt_path)
+    check_complete(ckpt_path, state)
+    check_same_config(ckpt_path, state["config"], rec.flat)
+    previous = rec.tdir.read_result()
+    if previous and previous.get("status") == "completed" and state["epoch"] >= rec.cfg.train.epochs:
+        return previous, None
+    return None, state
+
+
+def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report | None,
+                    should_stop: Callable[[], bool] | None, on_step: StepHook | None) -> dict[str, Any]:
+    seed_everything(rec.cfg.train.seed)
+    task, batches, stepper = build_training(rec.cfg)
+    rec.meta["device"] = device_name(batches.device)
     best: dict[str, Any] | None = None
     if state is not None:
-        best = _restore(s, state)
-        history.extend(state["history"])
-        tdir.rewrite_epochs(history)
-        meta["resumed_from_epoch"] = state["epoch"]
-    tdir.start(flat, meta)
+        task.load_state_dict(state)
+        stepper.load_state_dict(state)
+        set_rng_state(state["rng"], batches.generator)
+        best = state["best"]
+        rec.history.extend(state["history"])
+        rec.tdir.rewrite_epochs(rec.history)
+        rec.meta["resumed_from_epoch"] = state["epoch"]
+    rec.tdir.start(rec.flat, rec.meta)
     status, reason = "completed", ""
-    for epoch in range(len(history), cfg.train.epochs):
-        metrics = _run_epoch(s, epoch, on_step)
-        history.append(metrics)
+    for epoch in range(len(rec.history), rec.cfg.train.epochs):
+        metrics = _run_epoch(task, batches, stepper, epoch, on_step)
+        rec.history.append(metrics)
         if best is None or metrics["val_accuracy"] > best["val_accuracy"]:
-            best = {"epoch": epoch + 1, "val_accuracy": metrics["val_accuracy"],
-                    "model": cpu_state_dict(s.model), "loss": cpu_state_dict(s.loss_fn)}
-        tdir.append_epoch(metrics)
-        if cfg.train.checkpoint:
-            save_checkpoint(ckpt_path, _checkpoint_state(s, flat, epoch + 1, best, history))
+            best = {"epoch": epoch + 1, "val_accuracy": metrics["val_accuracy"], **task.cpu_state_dict()}
+        rec.tdir.append_epoch(metrics, rec.history)
+        if rec.cfg.train.checkpoint:
+            save_checkpoint(rec.tdir.path / CHECKPOINT, {
+                "config": rec.flat, "epoch": epoch + 1, **task.state_dict(), **stepper.state_dict(),
+                "rng": rng_state(batches.generator), "best": best, "history": rec.history})
         if report is not None:
             report(dict(metrics))
-        if should_stop is not None and epoch + 1 < cfg.train.epochs and should_stop():
+        if should_stop is not None and epoch + 1 < rec.cfg.train.epochs and should_stop():
             status, reason = "stopped", f"stopped by the caller after epoch {epoch + 1}"
             break
-    return _finish(s, tdir, flat, meta, history, best, status=status, reason=reason, started=started)
+    return _test(rec, task, best, status, reason)
 
 
-def _run_epoch(s: Setup, epoch: int, on_step: Callable[[int, int, int], None] | None) -> dict[str, Any]:
+def _run_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, on_step: StepHook | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    if s.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(s.device)
-    step_cb = (lambda step: on_step(epoch, step, s.steps_per_epoch)) if on_step else None
-    train = train_one_epoch(s, epoch, on_step=step_cb)
-    val = s.task.validate()
+    if batches.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(batches.device)
+    step_cb = (lambda step: on_step(epoch, step, batches.steps)) if on_step else None
+    train = train_one_epoch(task, batches, stepper, epoch, on_step=step_cb)
+    val = task.validate()
     return {"epoch": epoch + 1, **train, **val, "epoch_s": time.perf_counter() - t0,
-            "peak_mem_mb": peak_mem_mb(s.device)}
+            "peak_mem_mb": peak_mem_mb(batches.device)}
 
 
-def _checkpoint_state(s: Setup, flat: dict, epoch: int, best: dict | None, history: list[dict]) -> dict[str, Any]:
-    return {"config": flat, "epoch": epoch, "model": s.model.state_dict(), "loss": s.loss_fn.state_dict(),
-            "optimizer": s.optimizer.state_dict(), "scheduler": s.scheduler.state_dict(),
-            "scaler": s.scaler.state_dict(), "rng": rng_state(s.generator), "best": best,
-            "history": history}
-
-
-def _restore(s: Setup, state: dict[str, Any]) -> dict[str, Any] | None:
-    s.model.load_state_dict(state["model"])
-    s.loss_fn.load_state_dict(state["loss"])
-    s.optimizer.load_state_dict(state["optimizer"])
-    s.scheduler.load_state_dict(state["scheduler"])
-    if state["scaler"]:
-        s.scaler.load_state_dict(state["scaler"])
-    set_rng_state(state["rng"], s.generator)
-    return state["best"]
-
-
-def _finish(s: Setup, tdir: TrialDir, flat: dict, meta: dict, history: list[dict], best: dict | None, *,
-            status: str, reason: str, started: float) -> dict[str, Any]:
+def _test(rec: _Record, task: Any, best: dict[str, Any] | None, status: str, reason: str) -> dict[str, Any]:
     """Test the model chosen on validation (best val_accuracy; ties keep the earlier epoch)."""
     if best is not None:
-        s.model.load_state_dict(best["model"])
-        s.loss_fn.load_state_dict(best["loss"])
-    tdir.artefacts.mkdir(parents=True, exist_ok=True)
-    metrics = dict(s.task.final(tdir.artefacts))
-    metrics.update(_summary(history))
+        task.load_state_dict(best)
+    rec.tdir.artefacts.mkdir(parents=True, exist_ok=True)
+    metrics = dict(task.final(rec.tdir.artefacts))
+    metrics.update(_summary(rec.history))
     metrics["best_epoch"] = best["epoch"] if best else None
-    metrics.update(_complexity(s))
-    result = {"status": status, "reason": reason, "metrics": metrics, "config": flat, "meta": meta,
-              "data": getattr(s.data, "describe", {}), "epochs_completed": len(history),
-              "wall_s": time.time() - started, "trial_dir": str(tdir.path)}
-    tdir.write_result(result)
-    return result
+    metrics.update(_complexity(rec.cfg, task))
+    return rec.result(status, reason, metrics, data=getattr(task.data, "describe", {}))
 
 
-def _complexity(s: Setup) -> dict[str, Any]:
+def _complexity(cfg: TrialConfig, task: Any) -> dict[str, Any]:
     """Backbone parameters (the trained head is not part of the deployed embedder) and the FLOPs of one
     image as ``facebench.models.complexity`` counts them (backbone + a linear head; AE: encoder + decoder)."""
     from ..models.complexity import model_complexity
 
-    params = sum(p.numel() for p in s.model.parameters())
-    c = model_complexity(s.cfg, s.cfg.data.image_size, s.data.num_classes)
+    params = sum(p.numel() for p in task.model.parameters())
+    c = model_complexity(cfg, cfg.data.image_size, task.data.num_classes)
     return {"params": params, "flops": c["flops"]}

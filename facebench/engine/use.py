@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..artefacts import ARTEFACTS, CHECKPOINT, CONFIG
 from ..config import TrialConfig
 from ..errors import ConfigError, DataError
 from .checkpoint import load_checkpoint
 from .loop import resolve_device
-from .record import ARTEFACTS, CHECKPOINT, CONFIG
 from .sets import TRAIN_IDENTITIES
 
 

@@ -13,8 +13,7 @@ _EXPORTS = {
     "pair_scores": "verification", "evaluate": "verification", "predict": "verification",
     "VerificationResult": "verification", "classification_metrics": "classification",
     "paired_comparison": "compare", "compare_verification": "compare", "Comparison": "compare",
-    "embed_images": "embed", "read_embeddings": "files", "read_verification_npz": "files",
-    "write_verification_npz": "files",
+    "embed_images": "embed", "read_embeddings": "files",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -90,10 +90,13 @@ def format_result(result, *, metric: str) -> str:
 
 
 def _load_trial(path: str, args: argparse.Namespace) -> dict:
-    from ..errors import ConfigError
-    from .files import read_verification_npz
+    from ..artefacts import ARTEFACTS, VERIFICATION_NPZ, read_verification_npz
+    from ..errors import ConfigError, DataError
 
     p = Path(path)
+    if not p.exists():
+        raise DataError(f"{path}: not found (looked for {p.absolute()}); expected a trial folder (holding "
+                        f"{ARTEFACTS}/{VERIFICATION_NPZ}), such a .npz, or an embeddings file with --pairs")
     if p.is_dir() or (p.suffix.lower() == ".npz" and _is_verification_npz(p)):
         return read_verification_npz(p)
     if not args.pairs:
@@ -102,12 +105,12 @@ def _load_trial(path: str, args: argparse.Namespace) -> dict:
 
 
 def _is_verification_npz(path: Path) -> bool:
-    import numpy as np
+    from ..artefacts import load_npz
+    from ..errors import DataError
 
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return "scores" in z.files
-    except (OSError, ValueError):
+        return "scores" in load_npz(path)
+    except DataError:
         return False  # read_embeddings reports the file properly
 
 

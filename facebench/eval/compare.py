@@ -111,7 +111,7 @@ def paired_comparison(correct_a: Any, correct_b: Any, fold: Any, *, n_boot: int 
 
 
 def compare_verification(a: dict, b: dict, **kwargs: Any) -> Comparison:
-    """Compare two trials' verification artefacts (``files.read_verification_npz`` dicts).
+    """Compare two trials' verification artefacts (``facebench.artefacts.read_verification_npz`` dicts).
 
     Stored thresholds are used when present; otherwise the protocol is re-run on the stored scores.
     """

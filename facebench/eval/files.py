@@ -1,4 +1,5 @@
-"""Files the evaluation reads and writes: embeddings (.npz / Parquet), pairs, a trial's ``verification.npz``.
+"""Files the evaluation reads and writes: embeddings (.npz / Parquet) and pairs (a trial's ``verification.npz`` is
+written and read by ``facebench.artefacts``).
 
 An embeddings file holds ``names`` (relative image paths as the pairs file resolves them, e.g.
 ``Aaron_Peirsol/Aaron_Peirsol_0001.jpg``) and ``embeddings`` (N x D); in Parquet, the same two columns with
@@ -7,27 +8,28 @@ the embeddings as a list column. Pairs come from ``facebench.data.pairs.read_pai
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..artefacts import load_npz
 from ..errors import DataError
 from ..io import atomic_path
-from ..resources import check_npz_headers
 
 if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, and its callers have it loaded
     from ..data.arrays import PairIndex
 
-VERIFICATION_NPZ = Path("artefacts") / "verification.npz"
-
-
 def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     """``(names, embeddings)`` from ``.npz`` or ``.parquet``; every problem is a DataError naming the file."""
     path = Path(path)
+    if path.is_dir():
+        kind = "a trial folder" if (path / "config.json").is_file() or (path / VERIFICATION_NPZ).is_file() else "a folder"
+        raise DataError(f"{path}: is {kind}, not an embeddings file (.npz or .parquet with 'names' and 'embeddings'); "
+                        "to compare two trained trials on their own test pairs use `facebench eval compare TRIAL_A "
+                        "TRIAL_B`")
     if not path.is_file():
-        raise DataError(f"{path}: embeddings file not found")
+        raise DataError(f"{path}: embeddings file not found (looked for {path.absolute()})")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         names, emb = _read_npz(path)
@@ -63,16 +65,6 @@ def _read_npz(path: Path) -> tuple[Any, Any]:
         if key not in arrays:
             raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
     return arrays["names"], arrays["embeddings"]
-
-
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz``, no pickles; headers checked before anything is allocated."""
-    try:
-        check_npz_headers(path, label=str(path))
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise DataError(f"{path}: not a readable .npz file ({' '.join(str(e).split())[:160]})") from None
 
 
 def _read_parquet(path: Path) -> tuple[Any, Any]:
@@ -145,32 +137,3 @@ def contiguous_folds(n: int, k: int) -> np.ndarray:
     if not 1 <= k <= n:
         raise DataError(f"--folds {k}: must be between 1 and the number of pairs ({n})")
     return (np.arange(n) * k) // n
-
-
-def write_verification_npz(path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray,
-                           result: Any, metric: str) -> None:
-    """The trial artefact of docs/architecture.md, written atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, scores=np.asarray(scores, dtype=np.float64), same=np.asarray(same, dtype=bool),
-                     fold=np.asarray(fold, dtype=np.int64), thresholds=result.thresholds,
-                     fold_ids=result.fold_ids, fold_accuracy=result.fold_accuracy, metric=np.array(metric),
-                     greater_is_same=np.array(bool(result.greater_is_same)))
-
-
-def read_verification_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """A trial's scores, same, fold, greater_is_same (+ thresholds when present); a trial dir is accepted too."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / VERIFICATION_NPZ
-    if not path.is_file():
-        raise DataError(f"{path}: verification artefact not found (a trial directory holds {VERIFICATION_NPZ})")
-    out = load_npz(path)
-    for key in ("scores", "same", "fold", "greater_is_same"):
-        if key not in out:
-            raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(out))})")
-    if not (len(out["scores"]) == len(out["same"]) == len(out["fold"])):
-        raise DataError(f"{path}: scores, same and fold differ in length")
-    out["greater_is_same"] = np.asarray(bool(out["greater_is_same"]))
-    out["source"] = np.array(str(path))
-    return out

@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
-from . import history, html, plots, stats, tables, worker
+from facebench import artefacts
+from facebench.errors import DataError
+
+from . import history, html, plots, stats, tables
 from .collect import Collection, collect
 from .storage import Location, resolve
 
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None) -> Path | str:
     data = collect(run_dirs)
-    # One helper process (big reports only): it imports Optuna, pandas and matplotlib and draws the sweep
-    # history while this process reads the artefacts into tables, then draws half of the figures.
-    helper = worker.Worker(inline=len(data.trials) < WORKER_MIN_TRIALS, preload=WORKER_PRELOAD)
-    try:
+    # Big reports use one helper process: it imports Optuna, pandas and matplotlib and draws the sweep history
+    # while this process reads the tables, then draws half of the figures.
+    with _executor(len(data.trials)) as helper:
         history_job = _start_history(data, helper)
-        arrow = tables.build_tables(data.trials)
+        arrow, table_notes = tables.build_tables(data.trials)
         target = resolve(out)
         tables.write_tables(arrow, target)
         frames = {name: t.to_pandas() for name, t in arrow.items()}
-        notes = list(data.notes) + [n for t in data.trials for n in t.notes]
+        notes = list(data.notes) + [n for t in data.trials for n in t.notes] + table_notes
         ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
         notes += stats.missing_notes(ranked)
         figures, stats_html, stats_notes = _figures_and_statistics(ranked, frames, notes, helper)
         figures += _finish_history(history_job, notes)
         notes += stats_notes  # the page lists them in the order of its sections
-    finally:
-        helper.close()
     summary = _summary(data, ranked, arrow)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
                        plots=figures, stats_html=stats_html, notes=notes, summary=summary)
@@ -40,43 +42,59 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
     return index.local_path() or index.uri
 
 
+class _Inline(Executor):
+    """Runs each call at once in this process: small reports, where a helper's imports cost more than it saves."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as e:  # noqa: BLE001 - delivered through the future, as a process pool would
+            future.set_exception(e)
+        return future
+
+
+def _executor(n_trials: int) -> Executor:
+    if n_trials < HELPER_MIN_TRIALS:
+        return _Inline()
+    # spawn, not fork: the caller may hold threads (a Ray driver, pyarrow's pools) that a fork would copy mid-lock.
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
 def _title(data: Collection) -> str:
     names = sorted({s.name for s in data.sweeps} or {t.sweep or t.trial_id for t in data.trials})
     return "facebench report: " + (", ".join(names[:4]) + (" …" if len(names) > 4 else "") if names else "no trials")
 
 
 # Below this many trials the helper's imports (~1.5 s CPU) cost more than the work it takes over.
-WORKER_MIN_TRIALS = 200
-WORKER_PRELOAD = ("facebench.report.build", "facebench.report.history", "matplotlib.figure",
-                  "matplotlib.backends.backend_agg", "optuna")
+HELPER_MIN_TRIALS = 200
 FIGURES = ("ranked trials", "factors", "training curves", "VAE components", "rate-distortion", "ROC",
            "score distributions", "confusion", "reconstructions", "accuracy against cost")
 # Drawn by the helper once the history is done, while this process draws the rest and the statistics.
-WORKER_FIGURES = ("factors", "training curves", "VAE components", "rate-distortion", "confusion",
+HELPER_FIGURES = ("factors", "training curves", "VAE components", "rate-distortion", "confusion",
                   "accuracy against cost")
 # The tables each of those figures reads (the rest is not sent).
-_WORKER_FRAMES = ("epochs", "confusion")
+_HELPER_FRAMES = ("epochs", "confusion")
 
 
 def _figures_and_statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[str],
-                            helper: worker.Worker) -> tuple[list[Any], str, list[str]]:
+                            helper: Executor) -> tuple[list[Any], str, list[str]]:
     """The figures (half of them drawn by the helper meanwhile), the statistics section and its notes."""
     stats_notes: list[str] = []
     if ranked.empty:
         return [], _statistics(ranked, f, stats_notes), stats_notes
-    local = [n for n in FIGURES if n not in WORKER_FIGURES]
-    job = helper.submit("facebench.report.build:draw", list(WORKER_FIGURES), ranked,
-                        {k: f[k] for k in _WORKER_FRAMES})
+    local = [n for n in FIGURES if n not in HELPER_FIGURES]
+    job = helper.submit(draw, list(HELPER_FIGURES), ranked, {k: f[k] for k in _HELPER_FRAMES})
     mine, my_notes = draw(local, ranked, f)
     stats_html = _statistics(ranked, f, stats_notes)  # while the helper still draws
-    theirs, their_notes = _finish(job, "figures " + ", ".join(WORKER_FIGURES), notes) or ({}, [])
+    theirs, their_notes = _finish(job, "figures " + ", ".join(HELPER_FIGURES), notes) or ({}, [])
     notes += my_notes + their_notes
     both = {**mine, **theirs}
     return [p for name in FIGURES for p in both.get(name, [])], stats_html, stats_notes
 
 
 def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> tuple[dict[str, list], list[str]]:
-    """The named figures (name -> plots) and notes; module-level so a worker process can run it."""
+    """The named figures (name -> plots) and notes; module-level so the helper process can run it."""
     notes: list[str] = []
     load = _npz_loader(notes)
     jobs: dict[str, Callable[[], list]] = {
@@ -100,42 +118,42 @@ def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> 
     return out, notes
 
 
-def _start_history(data: Collection, helper: worker.Worker) -> worker.Job | None:
+def _start_history(data: Collection, helper: Executor) -> Future | None:
     """Optuna figures in the helper: importing Optuna and fitting importances take a second or two of CPU and
     need nothing the tables need, so they run beside the tables."""
     sweeps = [s for s in data.sweeps if s.study is not None]
-    return helper.submit("facebench.report.history:plot_histories", sweeps) if sweeps else None
+    return helper.submit(history.plot_histories, sweeps) if sweeps else None
 
 
-def _finish(job: worker.Job | None, what: str, notes: list[str]) -> Any:
+def _finish(job: Future | None, what: str, notes: list[str]) -> Any:
     if job is None:
         return None
     try:
         return job.result()
-    except Exception as e:  # a dead worker must not lose the report
+    except Exception as e:  # a failed step, or a dead helper (BrokenProcessPool), must not lose the report
         notes.append(f"{what} failed: {type(e).__name__}: {e}")
         return None
 
 
-def _finish_history(job: worker.Job | None, notes: list[str]) -> list[Any]:
+def _finish_history(job: Future | None, notes: list[str]) -> list[Any]:
     figs, more = _finish(job, "sweep history figures", notes) or ([], [])
     notes += more
     return figs
 
 
 def load_npz(path: str, name: str) -> dict | None:
-    """``<path>/artefacts/<name>`` as a dict of arrays, None if unreadable (picklable, for the worker)."""
-    loc = resolve(path).join("artefacts", name)
+    """``<path>/artefacts/<name>`` as a dict of arrays, None if absent or unreadable."""
+    loc = resolve(path).join(artefacts.ARTEFACTS, name)
     try:
-        return tables.read_npz(loc.read_bytes())
-    except (OSError, ValueError, EOFError):
+        return artefacts.load_npz(loc.read_bytes(), name=loc.uri)
+    except (OSError, DataError):
         return None
 
 
 def _npz_loader(notes: list[str]) -> Callable[[str, str], dict | None]:
     def load(path: str, name: str) -> dict | None:
         arrays = load_npz(path, name)
-        if arrays is None and resolve(path).join("artefacts", name).info().type.name == "File":
+        if arrays is None and resolve(path).join(artefacts.ARTEFACTS, name).info().type.name == "File":
             notes.append(f"{path}: artefacts/{name} is unreadable")  # absent artefacts are not news
         return arrays
     return load
@@ -144,7 +162,7 @@ def _npz_loader(notes: list[str]) -> Callable[[str, str], dict | None]:
 def _recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[plots.Plot]:
     out = []
     for _, r in ranked[(ranked["task"] == "autoencoder") & (ranked["status"] == "completed")].iterrows():
-        loc: Location = resolve(r["path"]).join("artefacts", "recon.png")
+        loc: Location = resolve(r["path"]).join(artefacts.ARTEFACTS, "recon.png")
         if loc.info().type.name != "File":
             continue
         data = loc.read_bytes()

@@ -14,13 +14,13 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from facebench.artefacts import ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT
 from facebench.config import flatten
 from facebench.errors import DataError
-from facebench.io import parse_jsonl
 
 from .storage import Location, resolve
 
-TRIAL_FILES = ("config.json", "meta.json", "epochs.jsonl", "result.json")
+TRIAL_FILES = (CONFIG, META, EPOCHS_LOG, RESULT)
 # A trial is reported only with the config it ran (config.json, or the copy in result.json): numbers
 # without one cannot be ranked against anything, and a hand-made result.json is not to be trusted.
 NO_CONFIG = "no config (config.json, or the config in result.json); a trial is reported only with its config"
@@ -37,12 +37,11 @@ class TrialRecord:
     config: dict[str, Any]
     meta: dict[str, Any]
     result: dict[str, Any] | None
-    epochs: list[dict[str, Any]]
-    artefacts: frozenset[str]
+    artefacts: frozenset[str]  # file names under artefacts/
     notes: list[str] = field(default_factory=list)
 
     def artefact(self, name: str) -> Location | None:
-        return self.loc.join("artefacts", name) if name in self.artefacts else None
+        return self.loc.join(ARTEFACTS, name) if name in self.artefacts else None
 
 
 @dataclass
@@ -132,29 +131,21 @@ def _read_json(loc: Location, exists: bool, notes: list[str]) -> dict[str, Any]:
     return data
 
 
-def _read_jsonl(loc: Location, notes: list[str]) -> list[dict[str, Any]]:
-    rows, torn = parse_jsonl(loc.read_text())  # torn: lines cut by a kill mid-write (io.append_jsonl)
-    if torn:
-        notes.append(f"{loc.uri}: skipped {torn} unreadable line(s)")
-    return [row for row in rows if isinstance(row, dict)]
-
-
 def read_trial(loc: Location, *, sweep: str, kids: dict[str, pafs.FileType] | None = None) -> TrialRecord:
     kids = loc.children() if kids is None else kids
     notes: list[str] = []
     has = {n: kids.get(n) == pafs.FileType.File for n in TRIAL_FILES}
-    config = _read_json(loc.join("config.json"), has["config.json"], notes)
-    meta = _read_json(loc.join("meta.json"), has["meta.json"], notes)
-    result = _read_json(loc.join("result.json"), has["result.json"], notes)
-    if has["result.json"] and not result:
+    config = _read_json(loc.join(CONFIG), has[CONFIG], notes)
+    meta = _read_json(loc.join(META), has[META], notes)
+    result = _read_json(loc.join(RESULT), has[RESULT], notes)
+    if has[RESULT] and not result:
         result = {"status": "failed", "reason": "result.json is unreadable"}
     # result.json repeats config and meta; it is the fallback when the separate files are gone.
     config = flatten(config or (result or {}).get("config") or {})
     meta = meta or (result or {}).get("meta") or {}
-    epochs = _read_jsonl(loc.join("epochs.jsonl"), notes) if has["epochs.jsonl"] else []
     artefacts: frozenset[str] = frozenset()
-    if kids.get("artefacts") == pafs.FileType.Directory:
-        artefacts = frozenset(n for n, t in loc.join("artefacts").children().items() if t == pafs.FileType.File)
+    if kids.get(ARTEFACTS) == pafs.FileType.Directory:
+        artefacts = frozenset(n for n, t in loc.join(ARTEFACTS).children().items() if t == pafs.FileType.File)
     trial_id = str(meta.get("trial_id") or loc.name)
     return TrialRecord(sweep=sweep, trial_id=trial_id, loc=loc, config=config, meta=meta,
-                       result=result or None, epochs=epochs, artefacts=artefacts, notes=notes)
+                       result=result or None, artefacts=artefacts, notes=notes)

@@ -42,7 +42,7 @@ def load_studies(sweep: SweepRecord, notes: list[str]) -> list[Any]:
 
 
 def plot_histories(sweeps: list[SweepRecord]) -> tuple[list[Plot], list[str]]:
-    """Figures and notes for every sweep's study; a top-level function so a worker process can run it."""
+    """Figures and notes for every sweep's study; a top-level function so the report's helper process can run it."""
     notes: list[str] = []
     figs = [p for s in sweeps for p in plot_history(s, notes)]
     return figs, notes

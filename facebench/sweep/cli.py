@@ -10,6 +10,8 @@ import os
 import sys
 from typing import Any
 
+TRACKERS = ("tensorboard", "mlflow")   # --log: Ray Tune's logger callbacks (progress.tracker_callbacks)
+
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--local", action="store_true",
@@ -32,7 +34,14 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep of the same name")
     p.add_argument("--fresh", action="store_true", help="delete an earlier sweep of the same name first")
     p.add_argument("--name", default=None, help="sweep name (default: the sweep file's)")
-    p.add_argument("--quiet", action="store_true", help="no live progress table")
+    p.add_argument("--quiet", action="store_true", help="no progress line while the sweep runs")
+    p.add_argument("--verbose", action="store_true",
+                   help="Ray's status table every 15 s and the trials' own output instead of the progress line")
+    p.add_argument("--log", action="append", default=None, metavar="TRACKER",
+                   help=f"also log every trial to a tracker: {', '.join(TRACKERS)} (repeat or comma-separate; needs "
+                        "pip install 'facebench[trackers]')")
+    p.add_argument("--mlflow-uri", default=None,
+                   help="MLflow tracking URI for --log mlflow (default: a SQLite store <results>/<name>/mlflow.db)")
     # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show the full traceback of an error raised in the sweep file")
@@ -42,6 +51,17 @@ def parse_sweep_args(argv: list[str] | None = None, *, prog: str | None = None) 
     p = argparse.ArgumentParser(prog=prog, description="run a facebench sweep (Ray Tune + Optuna)")
     add_sweep_arguments(p)
     return p.parse_args(argv)
+
+
+def parse_trackers(values: list[str] | None) -> tuple[str, ...]:
+    """``--log tensorboard --log mlflow`` or ``--log tensorboard,mlflow``; an unknown name is a ConfigError."""
+    from ..errors import ConfigError
+
+    names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
+    for n in names:
+        if n not in TRACKERS:
+            raise ConfigError(f"--log {n!r}: not a tracker; choose from: {', '.join(TRACKERS)}")
+    return tuple(dict.fromkeys(names))
 
 
 def data_root(args: argparse.Namespace) -> str:
@@ -69,6 +89,7 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     from .runner import run_sweep
 
     try:
+        trackers = parse_trackers(args.log)
         spec = spec.with_data_root(data_root(args))
         if args.smoke:
             spec = spec.smoke_variant()
@@ -79,7 +100,8 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
                             resume=args.resume, fresh=args.fresh, num_samples=args.num_samples,
                             gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
                             max_concurrent=args.max_concurrent, results_dir=args.results,
-                            verbose=0 if args.quiet else 1)
+                            verbose=0 if args.quiet else 2 if args.verbose else 1, trackers=trackers,
+                            mlflow_uri=args.mlflow_uri)
         build_sweep_report(summary["sweep_dir"])
     except Exception as e:  # noqa: BLE001 - a user error (bad input, read-only or full disk) is one line
         message = user_error(e)

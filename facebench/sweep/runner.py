@@ -15,15 +15,16 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..io import atomic_write_json
-from ..ownership import claim_dir, remove_owned
+from ..ownership import MARKER, claim_dir, remove_owned
 from . import storage as bucket
 from .preflight import check_all, redact, study_storage
 from .spec import ALIAS_MARK, SweepSpec
 
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
-# callbacks (they import torch in the driver and duplicate what the trial directory records).
+# callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
+# about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto"}
+           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto", "TUNE_WARN_THRESHOLD_S": "5"}
 
 
 @dataclass(frozen=True)
@@ -58,37 +59,66 @@ def sweep_paths(name: str, *, results_dir: str | None, storage: str | None, stud
 def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None, storage: str | None = None,
               study_db: str | None = None, resume: bool = False, fresh: bool = False, num_samples: int | None = None,
               gpus_per_trial: float | None = None, cpus_per_trial: float | None = None,
-              max_concurrent: int | None = None, results_dir: str | None = None, verbose: int = 1) -> dict:
-    """Run (or resume) ``spec`` and return the summary dict also written to ``summary.json``."""
+              max_concurrent: int | None = None, results_dir: str | None = None, verbose: int = 1,
+              trackers: tuple[str, ...] = (), mlflow_uri: str | None = None) -> dict:
+    """Run (or resume) ``spec`` and return the summary dict also written to ``summary.json``.
+
+    ``verbose``: 0 nothing while it runs, 1 one progress line (progress.py), 2 Ray's status table and the
+    trials' own output. ``trackers``: "tensorboard", "mlflow" (Ray Tune's logger callbacks)."""
     spec = _with_overrides(spec, num_samples=num_samples, gpus_per_trial=gpus_per_trial,
                            cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
     paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
     samples = check_space(spec)  # a space that raises or proposes an invalid config fails before any folder is made
+    if spec.cover:
+        spec = _with_cover(spec, explicit_samples=num_samples is not None)
     # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
     check_all(paths, address=None if local and not address else address)
+    new = not paths.sweep_dir.exists()
     _prepare_dir(paths, resume=resume, fresh=fresh)
-    if local:
-        warm_data_cache([spec.trial_config(p) for p in samples])
+    try:
+        if local:
+            warm_data_cache([spec.trial_config(p) for p in samples])
+        grid, wall_s = _fit(spec, paths, local=local, address=address, resume=resume, samples=samples,
+                            verbose=verbose, trackers=trackers, mlflow_uri=mlflow_uri)
+    except BaseException:
+        if new and not any(p.name != MARKER for p in paths.trials.iterdir()):
+            remove_owned(paths.sweep_dir)   # failed before any trial ran (data not found...): leave nothing behind
+        raise
+    from .summary import summarize
+
+    bucket.pull_sweep(paths)   # trial folders written on other nodes
+    summary = summarize(spec, paths, grid, wall_s=wall_s)
+    bucket.push_sweep(paths)
+    return summary
+
+
+def _fit(spec: SweepSpec, paths: SweepPaths, *, local: bool, address: str | None, resume: bool, samples: list[dict],
+         verbose: int, trackers: tuple[str, ...], mlflow_uri: str | None) -> tuple[Any, float]:
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
     import ray
 
-    started = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial)
+    from .progress import keep_ray_logs
+
+    callbacks = []
+    if trackers:
+        from .trackers import tracker_callbacks
+
+        callbacks = tracker_callbacks(trackers, name=spec.name, sweep_dir=paths.sweep_dir,
+                                      mlflow_tracking_uri=mlflow_uri, trial_config=spec.trial_config)
+    temp_dir = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial, verbose=verbose)
     t0 = time.time()
     try:
         _check_resources(spec, local=local and not address)
-        tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose)
+        tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose,
+                             callbacks=callbacks)
         bucket.push_sweep(paths)
-        grid = tuner.fit()
+        return tuner.fit(), time.time() - t0
     finally:
-        if started:
+        if temp_dir is not None:
             ray.shutdown()
-    from .summary import summarize
-
-    bucket.pull_sweep(paths)   # trial folders written on other nodes
-    summary = summarize(spec, paths, grid, wall_s=time.time() - t0)
-    bucket.push_sweep(paths)
-    return summary
+            if temp_dir:
+                keep_ray_logs(temp_dir, paths.sweep_dir)
 
 
 def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
@@ -100,6 +130,16 @@ def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
         # torch's default is every core of the node: concurrent trials would fight over them.
         spec = spec.replace(base={**spec.base, "train.threads": max(1, int(spec.cpus_per_trial))})
     return spec
+
+
+def _with_cover(spec: SweepSpec, *, explicit_samples: bool) -> SweepSpec:
+    """A smoke run's first trials cover every categorical choice; it runs at least that many unless
+    --num-samples says otherwise."""
+    from .cover import covering_points
+
+    points = covering_points(spec)
+    n = spec.num_samples if explicit_samples else max(spec.num_samples, len(points))
+    return spec.replace(start_points=tuple(points[:n]), num_samples=n)
 
 
 def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
@@ -159,25 +199,29 @@ def warm_data_cache(samples: list[dict], *, limit: int = 4) -> None:
             build_task_data(TrialConfig.from_dict(flat))
 
 
-def _init_ray(*, local: bool, address: str | None, gpus: float) -> bool:
-    """Start or join Ray; return True when this call started it (so it must shut it down)."""
+def _init_ray(*, local: bool, address: str | None, gpus: float, verbose: int = 1) -> str | None:
+    """Start or join Ray. Returns None when Ray was already running (the caller leaves it be), else what this
+    call started: a private local Ray's temp dir (whose logs go to the sweep folder), or "" for a cluster."""
     import ray
 
+    from .progress import ray_temp_dir
+
     if ray.is_initialized():
-        return False
+        return None
     if local and not address:
         # GPUs: Ray's own detection (CUDA_VISIBLE_DEVICES / NVML); a GPU sweep on a machine without one is then
         # refused by _check_resources instead of scheduling "GPU" trials onto the CPU.
+        temp_dir = ray_temp_dir()
         ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=None if gpus > 0 else 0,
-                 include_dashboard=False, logging_level="WARNING", log_to_driver=True)
-        return True
+                 include_dashboard=False, logging_level="WARNING", log_to_driver=verbose >= 2, _temp_dir=temp_dir)
+        return temp_dir
     target = address or os.environ.get("RAY_ADDRESS") or "auto"
     try:
         ray.init(address=target, logging_level="WARNING")
     except ConnectionError as e:
         raise ConfigError(f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
                           "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")
-    return True
+    return ""
 
 
 def _check_resources(spec: SweepSpec, *, local: bool) -> None:
@@ -204,7 +248,8 @@ def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
     return varying[:limit]
 
 
-def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_columns: list[str], verbose: int):
+def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_columns: list[str], verbose: int,
+                 callbacks: list = ()):
     from ray import tune
 
     from .trainable import TrialSetup, train_trial, trial_dirname
@@ -233,9 +278,14 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_colu
                                 parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
     from ray.tune.logger import JsonLoggerCallback
 
-    # The JSON logger alone: ResultGrid reads it; CSV/TensorBoard loggers would import torch in the driver.
-    callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths)]
-    run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=verbose,
+    from .progress import ProgressLine
+
+    # The JSON logger (ResultGrid reads it), the study snapshot for a bucket and the trackers asked for; Tune's
+    # automatic CSV/TensorBoard loggers are off (RAY_ENV). Ray's table only with --verbose, else one progress line.
+    callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths), *callbacks]
+    if verbose == 1:
+        callbacks.append(ProgressLine(name=spec.name, metric=spec.metric, mode=spec.mode, total=spec.num_samples))
+    run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
                                 progress_reporter=reporter, callbacks=[c for c in callbacks if c is not None],
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
@@ -265,5 +315,5 @@ def make_searcher(spec: SweepSpec, study_url: str):
     else:
         sampler = optuna.samplers.TPESampler(seed=spec.seed)
     return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
-                       study_name=spec.name, storage=storage)
+                       study_name=spec.name, storage=storage, start_points=spec.start_points)
 

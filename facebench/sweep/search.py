@@ -11,7 +11,21 @@ log = logging.getLogger(__name__)
 
 class StudySearch(OptunaSearch):
     """On resume, an Optuna trial left RUNNING by a killed driver that Tune no longer knows about is marked
-    FAIL; otherwise it stays RUNNING in the database forever and skews TPE and optuna-dashboard."""
+    FAIL; otherwise it stays RUNNING in the database forever and skews TPE and optuna-dashboard.
+
+    ``start_points``: parameter values of the first trials (a smoke run's covering points), queued in the
+    study once, when it is new: a study reopened by a later run already holds them."""
+
+    def __init__(self, *args, start_points: tuple = (), **kwargs) -> None:
+        self._start_points = list(start_points)
+        super().__init__(*args, **kwargs)
+
+    def _setup_study(self, mode) -> None:
+        super()._setup_study(mode)
+        if self._start_points and not self._ot_study.get_trials(deepcopy=False):
+            for point in self._start_points:
+                self._ot_study.enqueue_trial(point)
+        self._start_points = []
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         import optuna

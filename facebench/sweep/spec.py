@@ -47,6 +47,8 @@ class SweepSpec:
     smoke: Mapping[str, Any] = field(default_factory=dict)   # config keys forced by --smoke
     smoke_num_samples: int = 4
     forced: Mapping[str, Any] = field(default_factory=dict)  # set by smoke_variant: wins over the space
+    cover: bool = False              # set by smoke_variant: the first trials visit every categorical choice (cover.py)
+    start_points: tuple = ()         # Optuna parameter values of the first trials (the runner fills it when cover)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -85,7 +87,7 @@ class SweepSpec:
     def smoke_variant(self) -> "SweepSpec":
         """Tiny data and models; the space is kept, the forced keys win over what it proposes."""
         base = {**self.base, **self.smoke}
-        return self.replace(name=f"{self.name}-smoke", base=base, forced=dict(self.smoke),
+        return self.replace(name=f"{self.name}-smoke", base=base, forced=dict(self.smoke), cover=True,
                             num_samples=self.smoke_num_samples, grace_period=1, cpus_per_trial=1.0,
                             gpus_per_trial=0.0)
 

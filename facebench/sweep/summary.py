@@ -85,7 +85,7 @@ def read_json(path: Path) -> dict | None:
 
 def format_table(rows: list[dict], metric: str, *, limit: int = 30) -> str:
     params = sorted({k for r in rows for k in r["params"]})
-    head = ["rank", "trial", "status", metric, "test", "ep"] + [_label(p) for p in params]
+    head = ["rank", "trial", "status", f"best {metric}", "test", "ep"] + [_label(p) for p in params]
     lines = [head]
     for i, r in enumerate(rows[:limit], 1):
         test = next(iter(r["test"].values()), None)

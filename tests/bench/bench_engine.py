@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from facebench.config import TrialConfig
-    from facebench.engine.loop import build_setup, train_one_epoch
+    from facebench.engine.loop import build_training, train_one_epoch
     from facebench.optim.build import build_optimizer
 
     n = args.steps * args.batch_size
@@ -65,17 +65,17 @@ def main() -> None:
         "data.val_fraction": 0.05, "data.val_pairs": 20, "train.batch_size": args.batch_size,
         "train.max_steps": args.steps, "train.augment": "none", "train.device": "cpu"})
     torch.manual_seed(0)
-    s = build_setup(cfg)
-    steps = s.steps_per_epoch
-    model, head = copy.deepcopy(s.model), copy.deepcopy(s.loss_fn)
+    task, batches, stepper = build_training(cfg)
+    steps = batches.steps
+    model, head = copy.deepcopy(task.model), copy.deepcopy(task.loss_fn)
     optimizer = build_optimizer(cfg, [model, head])
-    train = s.data.train
+    train = task.data.train
     images, labels = np.ascontiguousarray(train.images), train.labels
     images_done = steps * args.batch_size
     rounds: dict[str, list[tuple[float, float]]] = {"engine": [], "bare": []}
     for r in range(args.rounds + 1):  # round 0 warms both up and is not counted
         order = np.random.default_rng([0, r]).permutation(len(images))
-        run_engine = lambda: timed(lambda: train_one_epoch(s, r))  # noqa: E731
+        run_engine = lambda: timed(lambda: train_one_epoch(task, batches, stepper, r))  # noqa: E731
         run_bare = lambda: timed(lambda: bare_loop(model, head, optimizer, images, labels, order,  # noqa: E731
                                                    batch_size=args.batch_size, steps=steps))
         if r % 2:  # alternate which goes first, so neither always inherits the other's warm caches

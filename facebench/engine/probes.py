@@ -1,4 +1,7 @@
-"""The files under ``<trial_dir>/artefacts/`` (layout in docs/architecture.md), written atomically."""
+"""What the test pass measures beyond the eval metrics: reconstructions, latent activity, the classification record.
+
+Files go under ``<trial_dir>/artefacts/`` (layout in docs/architecture.md) through ``facebench.artefacts``.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..artefacts import save_npz
 from ..data.transforms import to_input, to_uint8
-from ..io import atomic_path, atomic_write_bytes, atomic_write_json
+from ..io import atomic_write_bytes, atomic_write_json
 
 RECON_IMAGES = 16
 ACTIVE_UNIT_VARIANCE = 0.01  # Burda et al. 2016: a latent is active if Var_x(E[z|x]) > 0.01
-
-
-def _save_npz(path: Path, **arrays: Any) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
 
 
 def classification_summary(res: dict[str, Any]) -> dict[str, float]:
@@ -48,7 +46,7 @@ def write_reconstructions(out_dir: Path, model: torch.nn.Module, images: np.ndar
     out = next(_forward_batches(model, images[:n], batch_size=n, device=device))
     original = np.ascontiguousarray(images[:n])
     recon = to_uint8(out["recon"]).cpu().numpy()
-    _save_npz(out_dir / "recon.npz", original=original, recon=recon)
+    save_npz(out_dir / "recon.npz", compressed=True, original=original, recon=recon)
     grid = np.concatenate([np.concatenate(list(original), axis=1), np.concatenate(list(recon), axis=1)], axis=0)
     from PIL import Image
 
@@ -61,8 +59,8 @@ def write_latents(path: Path, model: torch.nn.Module, images: np.ndarray, *, bat
                   device: torch.device) -> dict[str, float]:
     """Per-dimension variance of the embedding (mu) over the images and, for the VAE, mean KL per dimension.
 
-    Returns ``active_units`` (dimensions whose mu varies more than ``ACTIVE_UNIT_VARIANCE``) and, for
-    the VAE, ``test_kld`` (KL summed over dimensions, averaged over images).
+    Returns ``latent_dims``, ``active_units`` (dimensions whose mu varies more than ``ACTIVE_UNIT_VARIANCE``)
+    and, for the VAE, ``test_kld`` (KL summed over dimensions, averaged over images).
     """
     mus, kls = [], []
     for out in _forward_batches(model, images, batch_size=batch_size, device=device):
@@ -74,10 +72,10 @@ def write_latents(path: Path, model: torch.nn.Module, images: np.ndarray, *, bat
     mu = torch.cat(mus).double()
     mu_var = mu.var(0, unbiased=False).numpy()
     arrays = {"mu_variance": mu_var, "mu_mean": mu.mean(0).numpy(), "threshold": np.array(ACTIVE_UNIT_VARIANCE)}
-    metrics = {"active_units": float((mu_var > ACTIVE_UNIT_VARIANCE).sum())}
+    metrics = {"latent_dims": float(mu_var.size), "active_units": float((mu_var > ACTIVE_UNIT_VARIANCE).sum())}
     if kls:
         kl_per_dim = (torch.stack(kls).sum(0) / len(mu)).double().numpy()
         arrays["kl_per_dim"] = kl_per_dim
         metrics["test_kld"] = float(kl_per_dim.sum())
-    _save_npz(path, **arrays)
+    save_npz(path, compressed=True, **arrays)
     return metrics

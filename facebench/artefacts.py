@@ -1,0 +1,297 @@
+"""The trial directory's contract: its file names, its tables (Parquet) and its arrays (npz), written and read here.
+
+The engine writes through this module, the eval CLI and the report read through it; the layout is in
+docs/architecture.md. It sits beside ``io.py``, above the stages, because eval may import nothing of the engine
+and the report neither engine nor sweep; it imports no facebench stage itself.
+
+Tables are small long-format Parquet files under ``artefacts/``, one per (trial, table), each with the fixed
+columns of ``TABLES`` (typed, always present), any extra columns a newer writer adds, ``schema_version`` as a
+column and in the file metadata. Arrays are npz files read with ``np.load(allow_pickle=False)``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .errors import DataError
+from .io import append_jsonl, atomic_path, atomic_write_json, atomic_write_text, dumps_json
+from .ownership import claim_dir, remove_stale_temps
+from .resources import check_npz_headers
+
+SCHEMA_VERSION = 2  # 1: tables built by the report from npz/JSON artefacts; 2: tables written by the engine
+CONFIG, META, EPOCHS_LOG, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
+CHECKPOINT = "checkpoint.pt"  # the latest epoch (facebench.engine.checkpoint); only the engine reads it
+VERIFICATION_NPZ = "verification.npz"
+ROC_POINTS = 100  # per trial and split: a smooth curve, small for 1,000 trials
+
+EPOCH_METRICS = ("lr", "train_loss", "train_recon", "train_kld", "train_beta", "train_accuracy", "images_per_s",
+                 "epoch_s", "peak_mem_mb", "val_accuracy", "val_auc", "val_loss")
+_F, _I, _S = pa.float64(), pa.int64(), pa.string()
+# name -> fixed columns. A new table is one entry here and one ``write_table`` call in the engine; the report
+# reads every table named here.
+TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
+    "epochs": [("epoch", _I)] + [(m, _F) for m in EPOCH_METRICS],
+    "folds": [("split", _S), ("fold", _I), ("n_pairs", _I), ("threshold", _F), ("accuracy", _F),
+              ("intersection_threshold", _F), ("intersection_accuracy", _F)],
+    "roc": [("split", _S), ("point", _I), ("fpr", _F), ("tpr", _F), ("threshold", _F)],
+    "confusion": [("true", _S), ("pred", _S), ("true_index", _I), ("pred_index", _I), ("count", _I)],
+}
+_VERSION = ("schema_version", pa.int32())
+
+
+# -- the trial directory ---------------------------------------------------------------------------
+
+class TrialDir:
+    """Writes one trial directory; every write is atomic or an fsynced append."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.artefacts = self.path / ARTEFACTS
+
+    def claim(self) -> None:
+        """Create the folder with facebench's marker, or accept one facebench created (else ConfigError)."""
+        claim_dir(self.path, "trial")
+        remove_stale_temps(self.path)  # atomic writes killed midway (a SIGKILL during a checkpoint save)
+
+    def start(self, flat_config: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.path / CONFIG, flat_config)
+        atomic_write_json(self.path / META, meta)
+
+    def append_epoch(self, metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """``epochs.jsonl`` gets the row (the streaming log the sweep's resume reads); ``epochs.parquet`` is
+        rewritten with ``history`` (every epoch so far), so a killed trial's curves are in its table too."""
+        append_jsonl(self.path / EPOCHS_LOG, metrics)
+        write_table(self.artefacts, "epochs", rows_to_columns(history))
+
+    def rewrite_epochs(self, history: list[dict[str, Any]]) -> None:
+        """On resume: exactly the epochs the checkpoint covers (drops rows written after it)."""
+        atomic_write_text(self.path / EPOCHS_LOG, "".join(dumps_json(r, sort_keys=True) + "\n" for r in history))
+        write_table(self.artefacts, "epochs", rows_to_columns(history))
+
+    def write_result(self, result: dict[str, Any]) -> None:
+        atomic_write_json(self.path / RESULT, result)
+
+    def read_result(self) -> dict[str, Any] | None:
+        p = self.path / RESULT
+        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+
+    def clear(self) -> None:
+        """--no-resume / --overwrite: forget previous attempts' checkpoint, epochs, result and artefacts (what
+        the sweep adapter wrote, ray.json, stays)."""
+        for name in (CHECKPOINT, EPOCHS_LOG, RESULT):
+            (self.path / name).unlink(missing_ok=True)
+        if self.artefacts.is_dir() and not self.artefacts.is_symlink():
+            shutil.rmtree(self.artefacts)
+
+
+# -- tables ------------------------------------------------------------------------------------------
+
+def table_path(artefacts_dir: str | Path, name: str) -> Path:
+    return Path(artefacts_dir) / f"{name}.parquet"
+
+
+def rows_to_columns(rows: list[dict[str, Any]]) -> dict[str, list]:
+    """Row dicts -> columns (the union of their keys, None where a row lacks one); lists and dicts are dropped."""
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    cols = {k: [r.get(k) for r in rows] for k in keys}
+    return {k: v for k, v in cols.items() if all(x is None or isinstance(x, (int, float, str)) for x in v)}
+
+
+def write_table(artefacts_dir: str | Path, name: str, columns: dict[str, Any]) -> Path:
+    """``<artefacts_dir>/<name>.parquet`` (atomic): the fixed columns of ``TABLES[name]``, then any others."""
+    table = typed_table(name, columns, fixed=TABLES[name])
+    path = table_path(artefacts_dir, name)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    return path
+
+
+def typed_table(name: str, columns: dict[str, Any], *, fixed: list[tuple[str, pa.DataType]]) -> pa.Table:
+    """``schema_version``, the ``fixed`` columns typed (null-filled when absent), then the other columns sorted."""
+    n = max((len(v) for v in columns.values()), default=0)
+    known = dict(fixed)
+    arrays = {_VERSION[0]: pa.array([SCHEMA_VERSION] * n, type=_VERSION[1])}
+    for key in list(known) + sorted(k for k in columns if k not in known and k != _VERSION[0]):
+        values = columns.get(key)
+        values = [None] * n if values is None else list(values)
+        arrays[key] = typed_array(values + [None] * (n - len(values)), known.get(key))
+    meta = {b"facebench.schema_version": str(SCHEMA_VERSION).encode(), b"facebench.table": name.encode()}
+    schema = pa.schema([pa.field(k, a.type) for k, a in arrays.items()], metadata=meta)
+    return pa.Table.from_arrays(list(arrays.values()), schema=schema)
+
+
+def typed_array(values: list, typ: pa.DataType | None) -> pa.Array:
+    """Typed where the schema knows the column; inferred otherwise; strings as the last resort."""
+    if typ is not None:
+        try:
+            return pa.array(values, type=typ, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    try:
+        arr = pa.array(values, from_pandas=True)
+        return arr.cast(pa.string()) if pa.types.is_null(arr.type) else arr
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
+
+
+def read_tables(name: str, artefacts_dirs: list[str], *, filesystem: Any = None) -> tuple[pa.Table, list[str]]:
+    """One pyarrow dataset over ``<dir>/<name>.parquet`` of every given trial -> (table, notes).
+
+    The table has the union of the files' columns (types promoted) plus ``trial_index`` (int32), the position
+    of the row's directory in ``artefacts_dirs``. Absent files are skipped; unreadable ones become notes.
+    """
+    import pyarrow.fs as pafs
+
+    fs = filesystem or pafs.LocalFileSystem()
+    paths = [str(table_path(d, name)) if isinstance(fs, pafs.LocalFileSystem) else f"{d.rstrip('/')}/{name}.parquet"
+             for d in artefacts_dirs]
+    found = [(i, p) for i, p in enumerate(paths) if fs.get_file_info(p).type == pafs.FileType.File]
+    try:
+        return _dataset_table([p for _, p in found], [i for i, _ in found], fs, name), []
+    except (pa.ArrowException, OSError, ValueError):
+        pass  # one bad file spoils the whole scan: read them one by one to name it
+    good, notes = [], []
+    for i, p in found:
+        try:
+            _dataset_table([p], [i], fs, name)
+            good.append((i, p))
+        except (pa.ArrowException, OSError, ValueError) as e:
+            notes.append(f"{p}: unreadable {name} table ({type(e).__name__}: {e})")
+    return _dataset_table([p for _, p in good], [i for i, _ in good], fs, name), notes
+
+
+def _dataset_table(paths: list[str], index: list[int], fs: Any, name: str) -> pa.Table:
+    if not paths:
+        return typed_table(name, {}, fixed=TABLES[name]).append_column("trial_index", pa.array([], pa.int32()))
+    factory = ds.FileSystemDatasetFactory(fs, paths, ds.ParquetFileFormat())
+    schema = factory.inspect(promote_options="permissive", fragments=None)  # every footer: the union of columns
+    position = dict(zip(paths, index))
+    batches, owner = [], []
+    for tagged in factory.finish(schema).scanner().scan_batches():  # each batch knows the file it came from
+        batches.append(tagged.record_batch)
+        owner.append(np.full(tagged.record_batch.num_rows, position[tagged.fragment.path], dtype=np.int32))
+    table = pa.Table.from_batches(batches, schema=schema)
+    return table.append_column("trial_index", pa.array(np.concatenate(owner) if owner else [], pa.int32()))
+
+
+def write_verification(artefacts_dir: str | Path, result: Any, *, scores: np.ndarray, same: np.ndarray,
+                       fold: np.ndarray, metric: str, split: str) -> None:
+    """One split's verification artefacts: ``[val_]verification.npz``; for the test split also
+    ``verification.json`` (the whole ``VerificationResult``) and the ``folds`` and ``roc`` tables."""
+    prefix = "" if split == "test" else f"{split}_"
+    write_verification_npz(Path(artefacts_dir) / f"{prefix}{VERIFICATION_NPZ}", scores=scores, same=same,
+                           fold=fold, result=result, metric=metric)
+    if split == "test":
+        atomic_write_json(Path(artefacts_dir) / "verification.json", result.to_json())
+        for name, cols in verification_columns(result, fold, split).items():
+            write_table(artefacts_dir, name, cols)
+
+
+def verification_columns(result: Any, fold: np.ndarray, split: str) -> dict[str, dict[str, list]]:
+    """``folds`` and ``roc`` columns of one ``facebench.eval.verification.VerificationResult``."""
+    fold = np.asarray(fold)
+    ids = np.asarray(result.fold_ids, dtype=np.int64)
+    k = len(ids)
+    folds = {"split": [split] * k, "fold": ids.tolist(), "n_pairs": [int((fold == f).sum()) for f in ids],
+             "threshold": _floats(result.thresholds), "accuracy": _floats(result.fold_accuracy),
+             "intersection_threshold": _floats(result.intersection_thresholds),
+             "intersection_accuracy": _floats(result.intersection_accuracy)}
+    fpr, tpr, thr = downsample_roc(result.roc_fpr, result.roc_tpr, result.roc_thresholds)
+    roc = {"split": [split] * len(fpr), "point": list(range(len(fpr))), "fpr": _floats(fpr), "tpr": _floats(tpr),
+           "threshold": _floats(thr)}
+    return {"folds": folds, "roc": roc}
+
+
+_ROC_GRID = np.concatenate((np.logspace(-4, 0, ROC_POINTS // 2 - 1), np.linspace(0, 1, ROC_POINTS // 2 - 1)))
+
+
+def downsample_roc(fpr: Any, tpr: Any, thr: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """<= ``ROC_POINTS`` vertices of an ROC: at FPRs spaced both linearly and logarithmically (so a log-FPR plot
+    keeps its low end) the highest TPR reached at FPR <= that value, plus both ends."""
+    fpr, tpr, thr = np.asarray(fpr), np.asarray(tpr), np.asarray(thr)
+    if len(fpr) == 0:
+        return fpr, tpr, thr
+    idx = np.searchsorted(fpr, _ROC_GRID, side="right") - 1
+    idx = np.unique(np.concatenate(([0, len(fpr) - 1], np.clip(idx, 0, len(fpr) - 1))))
+    return fpr[idx], tpr[idx], thr[idx]
+
+
+def confusion_columns(matrix: Any, class_names: list[str]) -> dict[str, list]:
+    """Long format of a k x k count matrix (rows: true class), zeros included."""
+    m = np.asarray(matrix, dtype=np.int64)
+    k = m.shape[0]
+    names = [str(c) for c in class_names][:k] + [str(i) for i in range(len(class_names), k)]
+    ti, pi = np.divmod(np.arange(k * k), k)
+    return {"true": [names[i] for i in ti], "pred": [names[i] for i in pi], "true_index": ti.tolist(),
+            "pred_index": pi.tolist(), "count": m.ravel().tolist()}
+
+
+def _floats(arr: Any) -> list:
+    return [v if np.isfinite(v) else None for v in np.asarray(arr, dtype=np.float64).tolist()]
+
+
+# -- arrays ------------------------------------------------------------------------------------------
+
+def save_npz(path: str | Path, *, compressed: bool = False, **arrays: Any) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            (np.savez_compressed if compressed else np.savez)(f, **arrays)
+
+
+def load_npz(source: str | os.PathLike | bytes | BinaryIO, *, name: str = "") -> dict[str, np.ndarray]:
+    """Every array of an npz (a path, its bytes or an open file); no pickles, and headers checked before anything
+    is allocated (``facebench.resources.check_npz_headers``). Unreadable: DataError naming it."""
+    label = name or str(source if isinstance(source, (str, os.PathLike)) else "npz data")
+    data = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        check_npz_headers(data, label=label)
+        with np.load(data, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise DataError(f"{label}: not a readable .npz file ({' '.join(str(e).split())[:160]})") from None
+
+
+def write_verification_npz(path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray,
+                           result: Any, metric: str) -> None:
+    """``verification.npz``: the pairs' scores, labels and folds with each fold's threshold (docs/architecture.md)."""
+    save_npz(path, scores=np.asarray(scores, dtype=np.float64), same=np.asarray(same, dtype=bool),
+             fold=np.asarray(fold, dtype=np.int64), thresholds=result.thresholds, fold_ids=result.fold_ids,
+             fold_accuracy=result.fold_accuracy, metric=np.array(metric),
+             greater_is_same=np.array(bool(result.greater_is_same)))
+
+
+def read_verification_npz(source: str | Path | bytes, *, name: str = "") -> dict[str, np.ndarray]:
+    """A trial's scores, same, fold, greater_is_same (+ thresholds when present); a trial dir is accepted too."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if path.is_dir():
+            path = path / ARTEFACTS / VERIFICATION_NPZ
+        if not path.is_file():
+            raise DataError(f"{path}: verification artefact not found (a trial directory holds "
+                            f"{ARTEFACTS}/{VERIFICATION_NPZ})")
+        source, name = path, str(path)
+    out = load_npz(source, name=name)
+    label = name or "verification.npz"
+    for key in ("scores", "same", "fold", "greater_is_same"):
+        if key not in out:
+            raise DataError(f"{label}: missing array {key!r} (found: {', '.join(sorted(out))})")
+    if not (len(out["scores"]) == len(out["same"]) == len(out["fold"])):
+        raise DataError(f"{label}: scores, same and fold differ in length")
+    out["greater_is_same"] = np.asarray(bool(out["greater_is_same"]))
+    out["source"] = np.array(label)
+    return out

@@ -47,6 +47,9 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
               ("intersection_threshold", _F), ("intersection_accuracy", _F)],
     "roc": [("split", _S), ("point", _I), ("fpr", _F), ("tpr", _F), ("threshold", _F)],
     "confusion": [("true", _S), ("pred", _S), ("true_index", _I), ("pred_index", _I), ("count", _I)],
+    # one row per verification set of eval.sets (facebench.engine.sets): the papers' table reads these
+    "sets": [("set", _S), ("path", _S), ("format", _S), ("pairs", _I), ("positives", _I), ("folds", _S),
+             ("accuracy_mean", _F), ("accuracy_std", _F), ("accuracy_sem", _F), ("auc", _F), ("eer", _F)],
 }
 _VERSION = ("schema_version", pa.int32())
 

@@ -22,7 +22,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .errors import DataError
@@ -176,6 +175,8 @@ def read_tables(name: str, artefacts_dirs: list[str], *, filesystem: Any = None)
 
 
 def _dataset_table(paths: list[str], index: list[int], fs: Any, name: str) -> pa.Table:
+    import pyarrow.dataset as ds  # here, not at the top: it imports pandas (~0.5 s), which writers never need
+
     if not paths:
         return typed_table(name, {}, fixed=TABLES[name]).append_column("trial_index", pa.array([], pa.int32()))
     factory = ds.FileSystemDatasetFactory(fs, paths, ds.ParquetFileFormat())

@@ -28,6 +28,7 @@ OWNED: dict[str, tuple[str, ...]] = {
               "trials", "ray", "report", "logs", "mlflow.db", TEMP_PATTERN),
     "trial": ("config.json", "meta.json", "epochs.jsonl", "result.json", "checkpoint.pt", "ray.json",
               "artefacts", "*.parquet", TEMP_PATTERN),
+    "report": ("index.html", "*.parquet", "*.png", "*.svg", "plots", TEMP_PATTERN),
     # sweep/trials/: a container whose entries are trial folders (each with its own marker).
     "trials": (TEMP_PATTERN,),
 }

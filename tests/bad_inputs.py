@@ -100,6 +100,21 @@ def compare(scores_b, *extra: str):
     return build
 
 
+def pairs_header(d: Path) -> list[str]:
+    np.savez(d / "emb.npz", names=np.array(NAMES), embeddings=np.eye(8))
+    (d / "pairs.csv").write_text("a,b,same\nP0/P0_0001.jpg,P0/P0_0002.jpg,1\n")
+    return ["eval", "pairs", "--embeddings", str(d / "emb.npz"), "--pairs", str(d / "pairs.csv")]
+
+
+def compare_other_pairs(d: Path) -> list[str]:
+    rng = np.random.default_rng(0)
+    np.savez(d / "a.npz", **verification(rng.random(600)))
+    other = verification(rng.random(600))
+    other["same"] = ~other["same"]
+    np.savez(d / "b.npz", **other)
+    return ["eval", "compare", str(d / "a.npz"), str(d / "b.npz")]
+
+
 # -- CIFAR image folders ----------------------------------------------------------------------------------------
 CIFAR = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -217,6 +232,12 @@ def report_of(kind: str):
         (trial / "result.json").write_text(json.dumps({"status": "completed", "metrics": {"test_accuracy_mean": 0.99},
                                                        "config": {}}))
         out = d / "report"
+        if kind == "out is a folder of the user's":
+            (trial / "result.json").write_text(json.dumps({"status": "completed", "config": TINY, "metrics": {}}))
+            out = d / "mine"
+            out.mkdir()
+            keep(out)
+            (out / "index.html").write_text("<p>the user's own page</p>")
         if kind == "out is a file":
             (trial / "result.json").write_text(json.dumps({"status": "completed", "config": TINY, "metrics": {}}))
             out = keep(d)

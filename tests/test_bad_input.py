@@ -20,6 +20,7 @@ import pytest
 import bad_inputs as b
 
 REPO = Path(__file__).resolve().parents[1]
+KEEP_NAME = b.KEEP
 
 # id -> (builder, text the one line must contain, exit code)
 CASES = {
@@ -96,9 +97,30 @@ CASES = {
     "data check: CIFAR test without a class": (b.cifar("check", test_missing="cat"),
                                                "cifar10/test/cat: no images of class 'cat'", 2),
     "train: CIFAR with an 11th class": (b.cifar("train", train_extra="zebra"), "found 11 (check zebra)", 2),
+    # more of the same families
+    "config: file not found": (lambda d: ["train", "--config", str(d / "none.json")], "none.json: config file "
+                               "not found", 2),
+    "train: --set without a value": (lambda d: ["train", "--set", "train.epochs"], "--set 'train.epochs': "
+                                     "expected key=value", 2),
+    "train: --out below a file": (lambda d: ["train", *b.sets(b.TINY), "--out", str(b.keep(d) / "sub")],
+                                  "notes.txt: is a file, not a folder", 2),
+    "sweep: --name with a space": (b.sweep_results("my sweep"), "sweep name 'my sweep'", 2),
+    "sweep: --num-samples 0": (lambda d: [*b.sweep_results("s", fresh=False)(d), "--num-samples", "0"],
+                               "num_samples must be >= 1", 2),
+    "eval: embeddings file not found": (lambda d: ["eval", "pairs", "--embeddings", str(d / "e.npz"), "--pairs",
+                                                   str(b.pairs_csv(d))], "e.npz: embeddings file not found", 2),
+    "eval: embeddings of an unknown format": (lambda d: (b.keep(d), ["eval", "pairs", "--embeddings",
+                                                         str(d / KEEP_NAME), "--pairs", str(b.pairs_csv(d))])[1],
+                                              "notes.txt: unknown embeddings format '.txt'", 2),
+    "eval: --folds -1": (lambda d: [*b.embeddings(np.eye(8))(d), "--folds", "-1"], "--folds -1", 2),
+    "eval: pairs CSV with a wrong header": (b.pairs_header, "pairs.csv:1: bad header", 2),
+    "eval compare: two trials on different pairs": (b.compare_other_pairs, "are not on the same pairs", 2),
+    "data check: no such path": (lambda d: ["data", "check", str(d / "nothing")], "nothing: no such file", 2),
     # report
     "report: result.json without a config": (b.report_of("no config"), "trial: no config", 2),
     "report: --out is a file": (b.report_of("out is a file"), "notes.txt", 2),
+    "report: --out is a folder of the user's": (b.report_of("out is a folder of the user's"),
+                                                "mine: this folder was not created by facebench", 2),
 }
 
 

@@ -1,4 +1,4 @@
-"""Backbones: every registry entry at 32/64/112 px, seed parameter counts, config keys used or rejected."""
+"""Backbones: every registry entry at 32/64/112 px, the CIFAR-10 loss study's parameter counts, config keys used or rejected."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_every_backbone_forward_backward(name, size):
 
 
 def test_cnn_seed_parameter_count_and_macs_by_hand():
-    """Seed 003: the baseline CNN with a 10-class linear head at 32x32x3 has 122,570 parameters."""
+    """The CIFAR-10 loss study: the baseline CNN with a 10-class linear head at 32x32x3 has 122,570 parameters."""
     got = model_complexity("cnn", 32, 10, overrides={"model.neck": False})
     assert got["params"] == 122_570
     # valid 3x3 convs: 30*30 outputs x 32 ch x 27 taps, 13*13 x 64 x 288, 4*4 x 64 x 576; fc 1024->64; head 64->10
@@ -83,7 +83,7 @@ def test_cnn_seed_parameter_count_and_macs_by_hand():
 
 
 def test_complexity_table_has_seed_resnet_counts(capsys):
-    """Seed 003 Table 3.9 (10-class linear head, cifar stem, no neck, width 1): ResNet-18 11,173,962 and
+    """The CIFAR-10 loss study's parameter table (10-class linear head, cifar stem, no neck, width 1): ResNet-18 11,173,962 and
     ResNet-50 23,520,842. Parameters do not depend on the input size (global pooling), so 16 px keeps the
     FLOP counting cheap."""
     print_complexity_table(image_size=16, num_classes=10)

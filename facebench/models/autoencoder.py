@@ -1,4 +1,4 @@
-"""Convolutional AE, denoising AE and VAE (seed report 000).
+"""Convolutional AE, denoising AE and VAE (the VAE face-verification study).
 
 Encoder: ``model.depth`` blocks of 3x3 stride-2 conv + BN + LeakyReLU(0.2); channels 32*width, doubling
 per block, capped at 512*width; a linear layer to the latent (the VAE has two: mu and log sigma^2).
@@ -16,7 +16,7 @@ from torch import nn
 from ..config import TrialConfig
 from .common import scaled
 
-DEFAULT_LATENT = 128  # seed report 000
+DEFAULT_LATENT = 128  # the VAE face-verification study's latent size
 LEAKY_SLOPE = 0.2  # DCGAN's slope, the usual choice for conv AEs
 
 

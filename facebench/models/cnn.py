@@ -1,9 +1,9 @@
-"""The seed report 003 baseline CNN (the Keras CIFAR-10 tutorial network).
+"""The CIFAR-10 loss study's baseline CNN (the Keras CIFAR-10 tutorial network).
 
 conv3x3x32 - maxpool - conv3x3x64 - maxpool - conv3x3x64 - fc64 [embedding] (- fc n: the loss head).
 Convolutions are unpadded ("valid") with bias and ReLU, no BN: 32 -> 30 -> 15 -> 13 -> 6 -> 4, so the
-flatten is 64*4*4 = 1024 and with a 10-class linear head the total is 122,570 parameters, the seed's
-count. An adaptive 4x4 average pool before the flatten (the identity at 32 px) lets any input of at
+flatten is 64*4*4 = 1024 and with a 10-class linear head the total is 122,570 parameters, the CIFAR-10
+loss study's count. An adaptive 4x4 average pool before the flatten (the identity at 32 px) lets any input of at
 least 18 px use the same fc64; larger inputs are averaged down to the 4x4 grid the fc64 was sized for.
 """
 
@@ -15,8 +15,8 @@ from ..config import TrialConfig
 from ..errors import ConfigError
 from .common import EmbeddingNet, Neck, check_no_neck_dropout, neck_embedding_size, scaled
 
-FC_WIDTH = 64  # the seed's Dense(64) embedding
-GRID = 4  # the 4x4 map the seed's flatten sees at 32 px
+FC_WIDTH = 64  # the CIFAR-10 loss study's Dense(64) embedding
+GRID = 4  # the 4x4 map that study's flatten sees at 32 px
 MIN_SIZE = 18  # smallest input whose last conv still has a 1x1 output
 
 
@@ -39,7 +39,7 @@ def build_cnn(cfg: TrialConfig, *, num_classes: int, width: float, neck: bool, e
                                dropout=dropout)
     else:
         check_no_neck_dropout(dropout)
-        # The seed's Dense(64, relu): its width is the embedding size, so embedding_size sets it.
+        # The study's Dense(64, relu): its width is the embedding size, so embedding_size sets it.
         size = embedding_size or FC_WIDTH
         head = nn.Sequential(pool, nn.Flatten(1), nn.Linear(c2 * GRID * GRID, size), nn.ReLU(inplace=True))
     return EmbeddingNet(features, head, embedding_size=size)

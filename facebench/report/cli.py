@@ -18,8 +18,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..ownership import claim_dir, remove_owned
     from . import build_report
 
-    index = build_report(args.run_dirs, args.out, title=args.title)
+    local = "://" not in args.out
+    created = local and not Path(args.out).exists()
+    if local:
+        claim_dir(args.out, "report")  # a folder of the user's is refused, not written over
+    try:
+        index = build_report(args.run_dirs, args.out, title=args.title)
+    except BaseException:
+        if created:
+            remove_owned(args.out)  # a report that failed leaves no half-written folder behind
+        raise
     print(index)
     return 0

@@ -106,7 +106,6 @@ def check_reachable(uri: str) -> None:
     """Refuse a bucket URI that cannot be used (endpoint down, no such bucket, credentials refused) with one
     line, within about 10 s, before the caller creates anything. Local paths and other schemes pass."""
     if not uri.startswith("s3://"):
-        resolve(uri)
         return
     bucket = uri[len("s3://"):].split("/", 1)[0]
     if not bucket:

@@ -95,3 +95,12 @@ def test_password_in_the_study_url_is_refused(tmp_path):
 
 def test_ray_address_that_does_not_answer(tmp_path):
     _refused(_sweep(tmp_path, "--address", f"127.0.0.1:{free_port()}"), tmp_path, "--address", "no Ray cluster answers")
+
+
+@pytest.mark.parametrize("bucket, endpoint", [("no-such-bucket", "moto"), (BUCKET, "closed")])
+def test_report_from_a_bucket_that_cannot_be_read(s3, tmp_path, bucket, endpoint):
+    url = s3 if endpoint == "moto" else f"http://127.0.0.1:{free_port()}"
+    res = subprocess.run([sys.executable, "-m", "facebench.cli", "report", f"s3://{bucket}/team/demo", "--out",
+                          str(tmp_path / "runs" / "report")], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), **S3_ENV, "AWS_ENDPOINT_URL": url}, timeout=60)
+    _refused(res, tmp_path, "does not exist" if endpoint == "moto" else "does not answer")

@@ -20,10 +20,14 @@ def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out:
     ``run_dirs``: sweep directories, trial directories or folders of sweeps, local paths or URIs that
     ``pyarrow.fs`` opens. A path that is none of these is a DataError.
     """
+    from facebench.storage import check_reachable
+
     from .build import build
 
     if isinstance(run_dirs, (str, os.PathLike)):
         run_dirs = [run_dirs]
+    for where in [*run_dirs, out]:   # a bucket that cannot be used: one line now, not a retry loop's traceback
+        check_reachable(os.fspath(where))
     return build(list(run_dirs), out, title=title)
 
 

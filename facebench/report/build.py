@@ -13,7 +13,7 @@ import pandas as pd
 from facebench import artefacts
 from facebench.errors import DataError
 
-from . import history, html, plots, stats, tables
+from . import history, html, paper, plots, stats, tables
 from .collect import Collection, collect
 from .storage import Location, resolve
 
@@ -35,8 +35,9 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         figures += _finish_history(history_job, notes)
         notes += stats_notes  # the page lists them in the order of its sections
     summary = _summary(data, ranked, arrow)
+    sets_html = _papers_table(frames.get("sets"), ranked, target)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
-                       plots=figures, stats_html=stats_html, notes=notes, summary=summary)
+                       plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html)
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     return index.local_path() or index.uri
@@ -59,6 +60,14 @@ def _executor(n_trials: int) -> Executor:
         return _Inline()
     # spawn, not fork: the caller may hold threads (a Ray driver, pyarrow's pools) that a fork would copy mid-lock.
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _papers_table(sets: pd.DataFrame | None, ranked: pd.DataFrame, target: Location) -> str:
+    """The papers' table for the page, and as ``paper_table.md`` beside it when any trial ran eval.sets."""
+    columns, rows = paper.paper_rows(sets, ranked)
+    if rows:
+        target.join("paper_table.md").write_bytes(paper.paper_markdown(columns, rows).encode("utf-8"))
+    return paper.paper_html(columns, rows)
 
 
 def _title(data: Collection) -> str:

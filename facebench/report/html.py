@@ -16,7 +16,8 @@ import pandas as pd
 
 from .plots import Plot
 
-SECTIONS = (("summary", "Summary"), ("ranked", "Ranked trials"), ("factors", "Factors"), ("curves", "Training curves"),
+SECTIONS = (("summary", "Summary"), ("ranked", "Ranked trials"), ("sets", "Verification sets (papers' table)"),
+            ("factors", "Factors"), ("curves", "Training curves"),
             ("vae", "VAE: loss components, rate–distortion, active units"), ("roc", "ROC and score distributions"),
             ("confusion", "Confusion matrices"), ("recon", "Reconstructions"), ("history", "Sweep history"),
             ("pareto", "Accuracy against cost"), ("statistics", "Statistics"), ("notes", "Missing data and notes"))
@@ -130,10 +131,11 @@ def img(plot: Plot) -> str:
 
 
 def render(*, title: str, sources: list[str], ranked: pd.DataFrame, plots: list[Plot], stats_html: str,
-           notes: list[str], summary: dict[str, Any]) -> str:
+           notes: list[str], summary: dict[str, Any], sets_html: str = "") -> str:
     body: dict[str, list[str]] = {key: [] for key, _ in SECTIONS}
     body["summary"].append(_summary(summary, sources))
     body["ranked"].append(table(ranked, RANKED_COLUMNS, sortable=True, row_class="status"))
+    body["sets"].append(sets_html)  # facebench.report.paper
     for p in plots:
         body.setdefault(p.section, []).append(img(p))
     body["statistics"].append(stats_html)

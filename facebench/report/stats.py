@@ -104,10 +104,8 @@ def paired_comparison(ranked: pd.DataFrame, load: Callable[[str, str], dict | No
     Uses ``facebench.eval.compare.compare_verification`` (each trial's own fold thresholds; paired bootstrap
     CI of the accuracy difference and McNemar's test). Returns (table or None, notes).
     """
-    try:
-        from facebench.eval.compare import compare_verification
-    except ImportError:
-        return None, ["paired comparison unavailable: facebench.eval.compare is not installed"]
+    from facebench.eval.compare import compare_verification
+
     cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
     arts = []
     for _, r in cand.iterrows():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from facebench.cli import main
@@ -56,15 +57,22 @@ def test_every_task_trains_reports_and_writes_its_trial_dir(task, tmp_path):
     assert saved["selection"] == {"metric": metric, "mode": "max", "select": "best", "objective": m["objective"],
                                   "objective_se": m["objective_se"], "objective_epoch": m["objective_epoch"]}
     art = tmp_path / "artefacts"
+    epochs = pq.read_table(art / "epochs.parquet").to_pylist()  # the table the report reads: the same rows
+    assert [{k: e[k] for k in r} for e, r in zip(epochs, rows)] == json.loads(json.dumps(rows)) and len(epochs) == 2
     if task == "cifar":
         assert 0 <= m["test_accuracy"] <= 1 and "val_loss" in rows[0]
         cm = np.array(json.loads((art / "classification.json").read_text())["confusion_matrix"])
         assert cm.shape == (10, 10) and cm.sum() > 0
+        conf = pq.read_table(art / "confusion.parquet").to_pydict()
+        assert conf["count"] == cm.ravel().tolist()
     else:
         v = np.load(art / "verification.npz")
         assert len(v["scores"]) == len(v["same"]) == len(v["fold"]) and len(v["thresholds"]) == 10
         assert m["test_accuracy_mean"] == pytest.approx(v["fold_accuracy"].mean())
         assert (art / "val_verification.npz").exists()
+        folds = pq.read_table(art / "folds.parquet").to_pydict()
+        assert folds["accuracy"] == v["fold_accuracy"].tolist() and folds["threshold"] == v["thresholds"].tolist()
+        assert 2 < pq.read_table(art / "roc.parquet").num_rows <= 100
     if task == "autoencoder":
         assert {"train_recon", "train_kld", "train_beta"} <= set(rows[0])
         r = np.load(art / "recon.npz")

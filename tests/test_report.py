@@ -146,10 +146,10 @@ def test_schema_is_versioned_and_typed(mixed):
         assert table.schema.metadata[b"facebench.schema_version"] == str(T.SCHEMA_VERSION).encode()
         assert table.schema.metadata[b"facebench.table"] == name.encode()
         assert table.column("schema_version").to_pylist() == [T.SCHEMA_VERSION] * table.num_rows
-        assert table.num_rows > 0
+        assert table.num_rows > 0 or name == "sets"  # no trial here runs eval.sets (tests/test_eval_sets.py does)
         for col, typ in T.FIXED[name]:
             assert table.schema.field(col).type == typ, (name, col)
-    for name in artefacts.TABLES:  # the engine's own per-trial files carry the version too
+    for name in set(artefacts.TABLES) - {"sets"}:  # the engine's own per-trial files carry the version too
         own = pq.read_table(artefacts.table_path(art(sweep, "t0006" if name == "confusion" else "t0004"), name))
         assert own.schema.metadata[b"facebench.schema_version"] == str(artefacts.SCHEMA_VERSION).encode()
     trials = read(index.parent, "trials")

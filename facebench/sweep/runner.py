@@ -216,11 +216,8 @@ def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
 
 def warm_data_cache(samples: list[dict], *, limit: int = 4) -> None:
     """Decode the datasets once in the driver, so trials read the cache instead of each decoding JPEGs."""
-    try:
-        from ..data import build_task_data
-    except ImportError:
-        return  # the data stage is absent in this checkout: each trial builds its own data
     from ..config import TrialConfig
+    from ..data import build_task_data
 
     seen: list[dict] = []
     for flat in samples:

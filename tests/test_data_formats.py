@@ -209,3 +209,12 @@ def test_recordio_without_header_record_is_listed_from_every_header(tmp_path, ca
     assert rs.identities == {"0000000": [0, 1], "0000001": [2, 4], "0000002": [3]} and rs.property is None
     assert main(["data", "check", str(tmp_path)]) == 0
     assert "5 images of 3 identities" in capsys.readouterr().out
+
+
+def test_pack_writes_recordio_only_into_a_new_or_empty_folder(synthetic_lfw, tmp_path, capsys):
+    image_dir, _ = synthetic_lfw
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    _one_line_error(capsys, ["data", "pack", str(image_dir), "--out", str(mine)], "not created by facebench")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

@@ -196,9 +196,14 @@ def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[st
                                     ("folds", "folds")], sortable=True))
     parts.append("<h3>Over seeds (completed trials grouped by config without seed)</h3>")
     seeds = stats.seed_summary(ranked) if len(ranked) else pd.DataFrame()
-    parts.append(html.table(seeds, [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
-                                    ("val_mean", "val mean"), ("val_std", "val std"),
-                                    ("score_mean", "test mean"), ("score_std", "test std")], sortable=True))
+    if seeds.empty or seeds["n_seeds"].max() < 2:
+        # n = 1 everywhere: a std of 0 would read as "perfectly reproducible" when nothing was repeated.
+        parts.append('<p class="empty">no configuration ran with more than one seed, so there is no spread over '
+                     "seeds to show; re-run the top configurations over seeds to see it</p>")
+    else:
+        cols = [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"), ("val_mean", "val mean"),
+                ("val_std", "val std"), ("score_mean", "test mean"), ("score_std", "test std")]
+        parts.append(html.table(seeds[seeds["n_seeds"] >= 2], cols, sortable=True))
     parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
                  "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")
     cmp_table, cmp_notes = _compare(ranked, notes)

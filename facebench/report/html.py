@@ -22,6 +22,21 @@ SECTIONS = (("summary", "Summary"), ("ranked", "Ranked trials"), ("sets", "Verif
             ("confusion", "Confusion matrices"), ("recon", "Reconstructions"), ("history", "Sweep history"),
             ("pareto", "Accuracy against cost"), ("statistics", "Statistics"), ("notes", "Missing data and notes"))
 
+# Why a section can be empty, said where it is empty (a heading over blank space reads as a bug).
+EMPTY = {
+    "ranked": "no trials found in these folders",
+    "factors": "no completed trials, or none of backbone, loss, schedule, latent size, beta and image size varies "
+               "among them",
+    "curves": "no per-epoch results recorded",
+    "vae": "no VAE trials (loss vae): plain and denoising autoencoders have no KL term, no beta and no posterior "
+           "to collapse",
+    "roc": "no completed verification trials (tasks face and autoencoder) with test pairs",
+    "confusion": "no completed classification trials (task cifar)",
+    "recon": "no completed autoencoder trials with a reconstruction grid",
+    "history": "no Optuna study (study.db) with complete trials in these folders",
+    "pareto": "no completed trials with a cost (FLOPs or training time) beside a test score",
+}
+
 RANKED_COLUMNS = (("rank", "#"), ("sweep", "sweep"), ("trial_id", "trial"), ("name", "name"), ("task", "task"),
                   ("status", "status"), ("cfg.model.backbone", "backbone"), ("cfg.loss.name", "loss"),
                   ("cfg.schedule.name", "schedule"), ("seed", "seed"), ("best_val_accuracy", "val acc"),
@@ -129,7 +144,7 @@ def render(*, title: str, sources: list[str], ranked: pd.DataFrame, plots: list[
     nav = " ".join(f'<a href="#{key}">{esc(name)}</a>' for key, name in SECTIONS)
     parts = []
     for key, name in SECTIONS:
-        content = "".join(body[key]) or '<p class="empty">no data for this section in these trials</p>'
+        content = "".join(body[key]) or f'<p class="empty">{esc(EMPTY.get(key, "no data in these trials"))}</p>'
         parts.append(f'<section id="{key}"><h2>{esc(name)}</h2>{content}</section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width\"><title>{esc(title)}</title>"

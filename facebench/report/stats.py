@@ -47,15 +47,23 @@ def recipe_labels(trials: pd.DataFrame, cols: list[str] | None = None) -> pd.Ser
     cols = recipe_columns(trials) if cols is None else cols
     if not cols:
         return pd.Series(["(all trials)"] * len(trials), index=trials.index)
-    parts = [trials[c].map(str).radd(c[4:] + "=") for c in cols]
+    # key=value for each varying key the trial has: floats to 4 significant digits, a key the recipe does not
+    # use (loss.h of a non-AdaFace trial: NaN) left out.
+    parts = [trials[c].map(lambda v, k=c[4:]: "" if _missing(v) else f"{k}={v:.4g}" if isinstance(v, float)
+                           else f"{k}={v}") for c in cols]
     out = parts[0]
     for p in parts[1:]:
         out = out + " " + p
-    return out
+    return out.str.split().str.join(" ")
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def seed_summary(trials: pd.DataFrame) -> pd.DataFrame:
-    """Completed trials grouped by recipe (config without seed): n, mean ± std of test score and val accuracy."""
+    """Completed trials grouped by recipe (config without seed): n, mean ± std of test score and val accuracy.
+    The report shows it only where some recipe ran with two seeds or more (``n_seeds``)."""
     done = trials[trials["status"] == "completed"]
     cols = ["recipe", "task", "n_seeds", "seeds", "score_mean", "score_std", "val_mean", "val_std"]
     if done.empty:

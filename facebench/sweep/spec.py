@@ -109,7 +109,7 @@ class SweepSpec:
                 "grid": {k: list(v) for k, v in (self.grid or {}).items()},
                 "cpus_per_trial": self.cpus_per_trial, "gpus_per_trial": self.gpus_per_trial,
                 "max_concurrent": self.max_concurrent, "seeds": [self.seed], "max_failures": self.max_failures,
-                "smoke": dict(self.smoke), "description": self.description}
+                "smoke": dict(self.smoke), "forced": dict(self.forced), "description": self.description}
 
 
 def describe_callable(fn: Callable) -> dict[str, Any]:

@@ -25,10 +25,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for real_trials
-
-from real_trials import make_study  # noqa: E402
-
 from facebench import artefacts  # noqa: E402
 from facebench.config import TrialConfig  # noqa: E402
 from facebench.eval.verification import evaluate  # noqa: E402
@@ -61,6 +57,11 @@ def make_big_sweep(root: Path, *, trials: int, epochs: int, pairs: int) -> Path:
                                      "train.epochs": epochs, "name": f"t{i:05d}"}).to_flat()
         write_trial(sweep / "trials" / f"t{i:05d}", cfg, status=status, quality=float(rng.uniform(0.1, 0.9)),
                     pairs=pairs, rng=rng)
+    # Imported here, not at the top: the report's helper process re-imports this script (multiprocessing's spawn
+    # imports __main__), and real_trials imports the engine (torch), which the report itself never needs.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for real_trials
+    from real_trials import make_study
+
     make_study(sweep / "study.db", "bench", n=min(trials, 200))
     return sweep
 
@@ -74,7 +75,7 @@ def write_trial(path: Path, cfg: dict, *, status: str, quality: float, pairs: in
     tdir.rewrite_epochs(history)
     if status == "stopped" and rng.random() < 0.5:
         return  # killed: no result.json
-    metrics = {"best_val_accuracy": max(h["val_accuracy"] for h in history), "params": 1.1e7,
+    metrics = {"objective": max(h["val_accuracy"] for h in history), "params": 1.1e7,
                "flops": 5e8 * (1 + quality), "train_s": 20 + 10 * quality}
     if status != "failed":
         tdir.artefacts.mkdir(parents=True, exist_ok=True)

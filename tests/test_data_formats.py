@@ -218,3 +218,13 @@ def test_pack_writes_recordio_only_into_a_new_or_empty_folder(synthetic_lfw, tmp
     (mine / "notes.txt").write_text("the user's")
     _one_line_error(capsys, ["data", "pack", str(image_dir), "--out", str(mine)], "not created by facebench")
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_cifar_batch_is_unpickled_without_running_code(cifar_batches, tmp_path, capsys):
+    """The same restricted unpickler guards CIFAR-10's python batches: real ones load, a hostile one runs nothing."""
+    marker = tmp_path / "pwned"
+    assert main(["data", "check", str(cifar_batches.parent)]) == 0
+    capsys.readouterr()
+    (cifar_batches / "data_batch_1").write_bytes(pickle.dumps({b"data": _Evil(marker), b"labels": [0]}))
+    _one_line_error(capsys, ["data", "check", str(cifar_batches.parent)], "data_batch_1", "refused", "system")
+    assert not marker.exists()

@@ -75,7 +75,7 @@ def write_trial(path: Path, cfg: dict, *, status: str, quality: float, pairs: in
     tdir.rewrite_epochs(history)
     if status == "stopped" and rng.random() < 0.5:
         return  # killed: no result.json
-    metrics = {"best_val_accuracy": max(h["val_accuracy"] for h in history), "params": 1.1e7,
+    metrics = {"objective": max(h["val_accuracy"] for h in history), "params": 1.1e7,
                "flops": 5e8 * (1 + quality), "train_s": 20 + 10 * quality}
     if status != "failed":
         tdir.artefacts.mkdir(parents=True, exist_ok=True)

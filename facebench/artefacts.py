@@ -85,8 +85,11 @@ class TrialDir:
         atomic_write_json(self.path / RESULT, result)
 
     def read_result(self) -> dict[str, Any] | None:
-        p = self.path / RESULT
-        return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+        """None when missing or torn (a faulty disk; facebench's own writes are atomic): the checkpoint decides."""
+        try:
+            return json.loads((self.path / RESULT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
 
     def clear(self) -> None:
         """--no-resume / --overwrite: forget previous attempts' checkpoint, epochs, result and artefacts (what

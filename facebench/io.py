@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import faults
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -28,6 +30,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             yield tmp_path
             with open(tmp_path, "rb+") as f:
                 os.fsync(f.fileno())
+            faults.at(f"write:{path.name}")  # resume tests: die with the new file complete but not in place
             os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,16 +73,29 @@ def stop(marker: str) -> None:
             time.sleep(0.2)
 
 
-def start_nodes(temp: str) -> str:
+def start_nodes(temp: str, env: dict | None = None) -> str:
     port = free_port()
     common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
+    env = {**ENV, **(env or {})}
     subprocess.run([RAY, "start", "--head", f"--port={port}", f"--temp-dir={temp}", "--include-dashboard=false",
-                    *common], check=True, env=ENV, capture_output=True, text=True)
+                    *common], check=True, env=env, capture_output=True, text=True)
     address = f"127.0.0.1:{port}"
     # A second raylet on the same host is a separate Ray node (own node id); the custom resource marks it.
     subprocess.run([RAY, "start", f"--address={address}", '--resources={"node2": 1}', *common],
-                   check=True, env=ENV, capture_output=True, text=True)
+                   check=True, env=env, capture_output=True, text=True)
     return address
+
+
+def worker_raylet(marker: str) -> int:
+    """The pid of the second node's raylet (its command line carries the "node2" resource)."""
+    for pid in ray_pids(marker):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0].endswith(b"/raylet") and any(b"node2" in part for part in cmd):
+            return pid
+    raise RuntimeError(f"no raylet of the second node among the Ray processes of {marker}")
 
 
 def main() -> int:
@@ -103,6 +117,7 @@ def main() -> int:
             return 1
     finally:
         stop(temp)
+        shutil.rmtree(temp, ignore_errors=True)
     summary = json.loads((Path(results) / "cifar-smoke" / "summary.json").read_text())
     nodes = {t["node_id"] for t in summary["trials"] if t["node_id"]}
     print(f"trials on {len(nodes)} Ray nodes: {sorted(n[:8] for n in nodes)}; "

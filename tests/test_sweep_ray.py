@@ -89,68 +89,6 @@ def test_faults_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
     assert result["status"] == "failed"
 
 
-RESUME_SWEEP = '''
-from functools import partial
-from facebench.sweep import SweepSpec, main, space
-from facebench.sweep.presets import SMOKE_FACE
-SPEC = SweepSpec(name="resume", task="face", base={**SMOKE_FACE, "train.epochs": 3, "model.backbone": "cnn",
-                 "loss.name": "arcface"}, space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)),
-                 num_samples=6, scheduler="fifo", cpus_per_trial=1, seed=1)
-if __name__ == "__main__":
-    raise SystemExit(main(SPEC))
-'''
-
-
-def _completed(trials: Path) -> dict[str, float]:
-    out = {}
-    for res in trials.glob("*/result.json"):
-        r = json.loads(res.read_text())
-        if r.get("status") == "completed":
-            out[res.parent.name] = r["metrics"]["best_val_accuracy"]
-    return out
-
-
-def test_resume_after_driver_sigkill(tmp_path):
-    from cluster_two_nodes import stop
-
-    sweep_file = tmp_path / "resume_sweep.py"
-    sweep_file.write_text(RESUME_SWEEP)
-    ray_tmp = tempfile.mkdtemp(prefix="fbrs_", dir="/tmp")  # marks the Ray processes this test starts
-    env = {**os.environ, "RAY_TMPDIR": ray_tmp, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(sweep_file), "--results", str(tmp_path), "--quiet",
-           "--local"]
-    trials = tmp_path / "resume" / "trials"
-    driver = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 240
-        while len(_completed(trials)) < 2 and driver.poll() is None and time.time() < deadline:
-            time.sleep(0.5)
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
-    finally:
-        stop(ray_tmp)
-    before = _completed(trials)
-    assert len(before) >= 2 and not (tmp_path / "resume" / "summary.json").exists()
-    res = subprocess.run(cmd + ["--resume"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    stop(ray_tmp)
-    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
-    summary = json.loads((tmp_path / "resume" / "summary.json").read_text())
-    ids = [t["trial_id"] for t in summary["trials"]]
-    assert len(ids) == len(set(ids)) == 6
-    assert len({t["params"]["optim.lr"] for t in summary["trials"]}) == 6      # no config proposed twice
-    rows = {t["trial_id"]: t for t in summary["trials"]}
-    for trial_id, best in before.items():                                   # nothing lost or re-run
-        assert rows[trial_id]["status"] == "completed" and rows[trial_id]["best_val_accuracy"] == best
-    for t in summary["trials"]:                                             # resumed trials continued
-        epochs = [r["epoch"] for r in read_jsonl(trials / t["trial_id"] / "epochs.jsonl")]
-        assert t["status"] == "completed" and epochs == [1, 2, 3], (t["trial_id"], epochs)
-    import optuna
-
-    study = optuna.load_study(study_name="resume", storage=f"sqlite:///{tmp_path / 'resume' / 'study.db'}")
-    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
-
-
 def test_two_node_cluster(tmp_path):
     res = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_two_nodes.py"), "--results", str(tmp_path),
                           "--num-samples", "2"], capture_output=True, text=True, cwd=ROOT, timeout=280)

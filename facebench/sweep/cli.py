@@ -109,6 +109,9 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
             raise
         print(f"facebench: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("facebench sweep: interrupted; finished trials are kept, continue with --resume", file=sys.stderr)
+        return 130
     return 0 if summary["counts"]["completed"] else 1
 
 

@@ -2,7 +2,8 @@
 
 Layout of one sweep (docs/architecture.md): ``<results>/<name>/{sweep.json, study.db, trials/, ray/,
 summary.json}``. The Optuna study lives in a database (SQLite by default, any SQLAlchemy URL for a
-cluster) and Tune's experiment state in ``ray/``, so ``resume=True`` continues a sweep whose driver died.
+cluster) and Tune's experiment state in ``ray/``. ``resume=True`` continues a sweep whose driver died from the
+trial folders and the study (resume.py); Tune's pickled state in ``ray/`` is never read back.
 """
 
 from __future__ import annotations
@@ -13,18 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import faults
 from ..errors import ConfigError
 from ..io import atomic_write_json
 from ..ownership import MARKER, claim_dir, remove_owned
 from . import storage as bucket
 from .preflight import check_all, redact, study_storage
+from .resume import ResumePlan, check_resumable, describe, open_study, reconcile, remove_stale_temps
 from .spec import ALIAS_MARK, SweepSpec
 
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
 # callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
 # about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto", "TUNE_WARN_THRESHOLD_S": "5"}
+           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto", "TUNE_WARN_THRESHOLD_S": "5",
+           # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
+           # the running trials as if finished; they stay unfinished and --resume continues them.
+           "TUNE_DISABLE_SIGINT_HANDLER": "1"}
 
 
 @dataclass(frozen=True)
@@ -73,13 +79,15 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
         spec = _with_cover(spec, explicit_samples=num_samples is not None)
     # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
     check_all(paths, address=None if local and not address else address)
+    if resume:
+        check_resumable(paths.sweep_dir, remote=bucket.remote_exists(paths))
     new = not paths.sweep_dir.exists()
     _prepare_dir(paths, resume=resume, fresh=fresh)
     try:
         if local:
             warm_data_cache([spec.trial_config(p) for p in samples])
-        grid, wall_s = _fit(spec, paths, local=local, address=address, resume=resume, samples=samples,
-                            verbose=verbose, trackers=trackers, mlflow_uri=mlflow_uri)
+        grid, wall_s, earlier = _fit(spec, paths, local=local, address=address, resume=resume, samples=samples,
+                                     verbose=verbose, trackers=trackers, mlflow_uri=mlflow_uri)
     except BaseException:
         if new and not any(p.name != MARKER for p in paths.trials.iterdir()):
             remove_owned(paths.sweep_dir)   # failed before any trial ran (data not found...): leave nothing behind
@@ -87,15 +95,16 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     from .summary import summarize
 
     bucket.pull_sweep(paths)   # trial folders written on other nodes
-    summary = summarize(spec, paths, grid, wall_s=wall_s)
+    summary = summarize(spec, paths, grid, wall_s=wall_s, earlier=earlier)
     bucket.push_sweep(paths)
     return summary
 
 
 def _fit(spec: SweepSpec, paths: SweepPaths, *, local: bool, address: str | None, resume: bool, samples: list[dict],
-         verbose: int, trackers: tuple[str, ...], mlflow_uri: str | None) -> tuple[Any, float]:
+         verbose: int, trackers: tuple[str, ...], mlflow_uri: str | None) -> tuple[Any, float, list[str]]:
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
+    faults.arm_driver()
     import ray
 
     from .progress import keep_ray_logs
@@ -110,15 +119,37 @@ def _fit(spec: SweepSpec, paths: SweepPaths, *, local: bool, address: str | None
     t0 = time.time()
     try:
         _check_resources(spec, local=local and not address)
-        tuner = _build_tuner(spec, paths, resume=resume, param_columns=_param_columns(samples), verbose=verbose,
-                             callbacks=callbacks)
-        bucket.push_sweep(paths)
-        return tuner.fit(), time.time() - t0
+        plan = resume_plan(spec, paths) if resume else ResumePlan()
+        if not resume:
+            _write_sweep_json(spec, paths)
+        grid = []
+        if plan.new_samples(spec.num_samples) > 0:
+            tuner = _build_tuner(spec, paths, plan, param_columns=_param_columns(samples), verbose=verbose,
+                                 callbacks=callbacks)
+            bucket.push_sweep(paths)
+            grid = tuner.fit()
+        return grid, time.time() - t0, plan.finished
     finally:
         if temp_dir is not None:
             ray.shutdown()
             if temp_dir:
                 keep_ray_logs(temp_dir, paths.sweep_dir)
+
+
+def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
+    """Reconcile the trial folders with the study (resume.py) and say what the resumed run will do."""
+    stale = remove_stale_temps(paths.sweep_dir)
+    study = open_study(spec, study_storage(paths.study_url))
+    plan = reconcile(spec, paths.trials, study) if study is not None else ResumePlan()
+    plan.stale = stale
+    plan.proposed = len(study.trials) if study is not None else 0
+    print(describe(plan))
+    return plan
+
+
+def _write_sweep_json(spec: SweepSpec, paths: SweepPaths) -> None:
+    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": redact(paths.study_url),
+                                                        "experiment": paths.experiment})
 
 
 def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
@@ -248,8 +279,10 @@ def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
     return varying[:limit]
 
 
-def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_columns: list[str], verbose: int,
+def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_columns: list[str], verbose: int,
                  callbacks: list = ()):
+    """A new Tuner on every run, a resumed one too: its first trials are the plan's continuations (their own
+    ids and folders), then new proposals up to ``num_samples``."""
     from ray import tune
 
     from .trainable import TrialSetup, train_trial, trial_dirname
@@ -257,22 +290,14 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_colu
     setup = TrialSetup(spec=spec, trials_root=str(paths.trials), remote_trials=bucket.remote_trials_uri(paths))
     resources = {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(train_trial, setup=setup), resources)
-    if resume and tune.Tuner.can_restore(paths.experiment):
-        print(f"facebench sweep: resuming {paths.experiment}")
-        # Errored trials failed for a reason of their own (diverged, raised): keep them as they are.
-        return tune.Tuner.restore(paths.experiment, trainable, resume_unfinished=True, resume_errored=False,
-                                  restart_errored=False)
-    if resume:
-        print(f"facebench sweep: nothing to resume at {paths.experiment}; starting the sweep")
-    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": redact(paths.study_url),
-                                                        "experiment": paths.experiment})
     from ray.tune.search import ConcurrencyLimiter
 
-    search = make_searcher(spec, paths.study_url)
+    search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed)
     if spec.max_concurrent:
         search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
     tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search,
-                                  scheduler=make_scheduler(spec), num_samples=spec.num_samples, reuse_actors=True,
+                                  scheduler=make_scheduler(spec), num_samples=plan.new_samples(spec.num_samples),
+                                  reuse_actors=True,
                                   trial_dirname_creator=trial_dirname, trial_name_creator=trial_dirname)
     reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", spec.metric: spec.metric, "train_loss": "loss"},
                                 parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
@@ -284,7 +309,8 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, *, resume: bool, param_colu
     # automatic CSV/TensorBoard loggers are off (RAY_ENV). Ray's table only with --verbose, else one progress line.
     callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths), *callbacks]
     if verbose == 1:
-        callbacks.append(ProgressLine(name=spec.name, metric=spec.metric, mode=spec.mode, total=spec.num_samples))
+        callbacks.append(ProgressLine(name=spec.name, metric=spec.metric, mode=spec.mode,
+                                      total=plan.new_samples(spec.num_samples)))
     run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
                                 progress_reporter=reporter, callbacks=[c for c in callbacks if c is not None],
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
@@ -302,18 +328,22 @@ def make_scheduler(spec: SweepSpec):
                          reduction_factor=spec.reduction_factor, stop_last_trials=False)
 
 
-def make_searcher(spec: SweepSpec, study_url: str):
+def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0):
+    """``seed_offset``: trials the study already proposed. A resumed sweep's sampler starts a new random stream
+    (seed + offset), else a seeded sampler would replay its first proposals and train them twice."""
     import optuna
 
     from .search import StudySearch
 
     storage = study_storage(study_url)
+    seed = spec.seed + seed_offset
     if spec.sampler == "grid":
-        sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=spec.seed)
+        sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=seed)
     elif spec.sampler == "random":
-        sampler = optuna.samplers.RandomSampler(seed=spec.seed)
+        sampler = optuna.samplers.RandomSampler(seed=seed)
     else:
-        sampler = optuna.samplers.TPESampler(seed=spec.seed)
+        sampler = optuna.samplers.TPESampler(seed=seed)
     return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
-                       study_name=spec.name, storage=storage, start_points=spec.start_points)
+                       study_name=spec.name, storage=storage, start_points=spec.start_points,
+                       continuations=continuations)
 

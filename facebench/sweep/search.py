@@ -1,24 +1,30 @@
-"""OptunaSearch that keeps its study honest across a driver crash."""
+"""OptunaSearch that names every trial's folder in the study and hands resumed trials back their own proposal."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
+
+from .. import faults
+from .resume import TRIAL_ATTR, TRIAL_KEY, Continuation
 
 log = logging.getLogger(__name__)
 
 
 class StudySearch(OptunaSearch):
-    """On resume, an Optuna trial left RUNNING by a killed driver that Tune no longer knows about is marked
-    FAIL; otherwise it stays RUNNING in the database forever and skews TPE and optuna-dashboard.
+    """Continuations first (in order), then new proposals from the study's sampler. Each new Optuna trial gets
+    the id of its folder as a user attribute before Tune starts it, so a later resume can match the two.
 
     ``start_points``: parameter values of the first trials (a smoke run's covering points), queued in the
     study once, when it is new: a study reopened by a later run already holds them."""
 
-    def __init__(self, *args, start_points: tuple = (), **kwargs) -> None:
+    def __init__(self, *args: Any, start_points: tuple = (), continuations: list[Continuation] | tuple = (),
+                 **kwargs: Any) -> None:
         self._start_points = list(start_points)
         super().__init__(*args, **kwargs)
+        self._continuations = list(continuations)
 
     def _setup_study(self, mode) -> None:
         super()._setup_study(mode)
@@ -27,30 +33,29 @@ class StudySearch(OptunaSearch):
                 self._ot_study.enqueue_trial(point)
         self._start_points = []
 
+    def suggest(self, trial_id: str) -> dict | None:
+        import optuna
+
+        if self._continuations:
+            c = self._continuations.pop(0)
+            self._ot_trials[trial_id] = optuna.trial.Trial(self._ot_study, c.storage_id)
+            if c.told:
+                self._completed_trials.add(trial_id)   # its value is in the study: tell nothing again
+            return {**c.config, TRIAL_KEY: c.trial_id}
+        config = super().suggest(trial_id)
+        if config is None:
+            return None
+        self._ot_trials[trial_id].set_user_attr(TRIAL_ATTR, trial_id)
+        return {**config, TRIAL_KEY: trial_id}
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        import optuna
+        """The step is the trial's epoch, not Tune's iteration count, which restarts at 1 for a continued trial."""
+        if trial_id in self._completed_trials or self.metric not in result:
+            return
+        self._ot_trials[trial_id].report(result[self.metric], int(result.get("epoch") or result["training_iteration"]))
 
-        try:
-            super().on_trial_result(trial_id, result)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            # The trial finished after Tune last saved its state and before the driver died; on resume the
-            # trainable replays its recorded result, which the study already holds.
-            log.info("optuna already holds the result of trial %s", trial_id)
-
-    def restore(self, checkpoint_path: str) -> None:
-        super().restore(checkpoint_path)
-        self.fail_orphans()
-
-    def fail_orphans(self) -> list[int]:
-        import optuna
-
-        live = {t.number for tid, t in self._ot_trials.items() if tid not in self._completed_trials}
-        failed = []
-        running = self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-        for frozen in running:
-            if frozen.number not in live:
-                self._ot_study._storage.set_trial_state_values(frozen._trial_id, optuna.trial.TrialState.FAIL)
-                failed.append(frozen.number)
-        if failed:
-            log.warning("optuna trials %s were left RUNNING by an interrupted driver; marked FAIL", failed)
-        return failed
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials:
+            return
+        super().on_trial_complete(trial_id, result=result, error=error)
+        faults.at("told")

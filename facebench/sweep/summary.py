@@ -13,8 +13,11 @@ from .spec import ALIAS_MARK, SweepSpec
 TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
 
 
-def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float) -> dict:
-    rows = [trial_row(spec, paths, result) for result in grid]
+def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier: list[str] = ()) -> dict:
+    """``earlier``: ids of trials an interrupted run finished (a resumed run's grid holds only its own)."""
+    results = {Path(r.path).name: r for r in grid}
+    ids = list(dict.fromkeys([*earlier, *results]))
+    rows = [trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids]
     sign = -1.0 if spec.mode == "max" else 1.0
     rows.sort(key=lambda r: (r["status"] != "completed", _rank_value(r["best_" + spec.metric], sign)))
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "stopped", "failed")}
@@ -33,21 +36,21 @@ def _rank_value(value: Any, sign: float) -> float:
     return sign * value if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
 
 
-def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
-    """One row: status and reason from result.json, written here for trials the engine could not finish."""
-    trial_id = Path(result.path).name
+def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) -> dict:
+    """One row: status and reason from result.json, written here for trials the engine could not finish.
+    ``result`` is Tune's view of a trial this run scheduled (None for one an earlier run finished)."""
     trial_dir = paths.trials / trial_id
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
-    vals = [r[spec.metric] for r in epochs if isinstance(r.get(spec.metric), (int, float))]
-    best_seen = (max if spec.mode == "max" else min)(vals) if vals else None
     record = read_json(trial_dir / "result.json")
     if record is None:   # with a bucket, the driver pulled every trial folder before this
-        record = _record_unfinished(trial_dir, result, epochs, spec.metric, best_seen)
+        error = _error_reason(result.error) if result is not None and result.error is not None else None
+        record = write_unfinished_record(trial_dir, error, epochs, spec.metric, spec.mode)
     metrics = record.get("metrics") or {}
-    best = metrics.get(f"best_{spec.metric}", best_seen)
+    best = metrics.get(f"best_{spec.metric}", _best_seen(epochs, spec.metric, spec.mode))
     ray_meta = read_json(trial_dir / "ray.json") or {}
+    params = ray_meta.get("params") if result is None else result.config
     return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
-            "params": {k: v for k, v in (result.config or {}).items() if ALIAS_MARK not in k},
+            "params": {k: v for k, v in (params or {}).items() if ALIAS_MARK not in k},
             f"best_{spec.metric}": best, "epochs": len(epochs),
             "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
             "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
@@ -55,18 +58,24 @@ def trial_row(spec: SweepSpec, paths: Any, result: Any) -> dict:
             "trial_dir": str(trial_dir)}
 
 
+def _best_seen(epochs: list[dict], metric: str, mode: str) -> float | None:
+    vals = [r[metric] for r in epochs if isinstance(r.get(metric), (int, float))]
+    return (max if mode == "max" else min)(vals) if vals else None
+
+
 def _error_reason(error: BaseException) -> str:
     lines = [ln for ln in str(error).strip().splitlines() if ln.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
-def _record_unfinished(trial_dir: Path, result: Any, epochs: list, metric: str, best: float | None) -> dict:
+def write_unfinished_record(trial_dir: Path, error: str | None, epochs: list, metric: str, mode: str) -> dict:
     """A trial without result.json was stopped by ASHA (Tune ends it between epochs) or died (error, OOM
     kill): write the record the engine could not, so the report and later readers see why."""
-    if result.error is not None:
-        record = {"status": "failed", "reason": _error_reason(result.error)}
+    if error is not None:
+        record = {"status": "failed", "reason": error}
     else:
         record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
+    best = _best_seen(epochs, metric, mode)
     record.update({"metrics": {f"best_{metric}": best} if best is not None else {},
                    "config": read_json(trial_dir / "config.json") or {},
                    "meta": read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})

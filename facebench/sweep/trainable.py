@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import faults
 from ..errors import FacebenchError
 from ..io import atomic_write_json, read_jsonl
 from ..ownership import claim_dir
+from .resume import TRIAL_KEY
 from .spec import SweepSpec
 from .storage import trial_mirror
 from .summary import read_json
@@ -33,8 +35,9 @@ class TrialSetup:
 
 
 def trial_dirname(trial: Any) -> str:
-    """Tune's own per-trial folder is named by trial id, like ours, so the two are easy to match."""
-    return trial.trial_id
+    """Tune's own per-trial folder is named like ours: by the facebench trial id (a resumed trial keeps the id
+    of its first run while Tune gives it a new one)."""
+    return (trial.config or {}).get(TRIAL_KEY) or trial.trial_id
 
 
 def validate_config(flat: dict):
@@ -49,28 +52,33 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     import ray
     from ray import tune
 
-    trial_id = tune.get_context().get_trial_id()
+    trial_id = config.get(TRIAL_KEY) or tune.get_context().get_trial_id()
     trial_dir = Path(setup.trials_root) / trial_id
     mirror = trial_mirror(setup.remote_trials, trial_dir)
     if mirror is not None:
         mirror.pull()  # a retry on another node, or a resumed sweep: continue from the bucket's copy
     claim_dir(trial_dir, "trial")
     where = {"trial_id": trial_id, "node_id": ray.get_runtime_context().get_node_id(),
-             "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+             "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": time.time(),
+             "params": {k: v for k, v in config.items() if k != TRIAL_KEY}}
     atomic_write_json(trial_dir / "ray.json", where)
 
+    reported = []
+
     def report(metrics: dict) -> None:
+        reported.append(metrics.get("epoch"))
         row = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
         row["node_id"] = where["node_id"]
         if mirror is not None:
             mirror.push()  # the engine saved this epoch's checkpoint before reporting it
         tune.report(row)
+        faults.at("reported", trial_id)
 
     previous = read_json(trial_dir / "result.json")
-    if previous is not None:
-        result = previous  # finished before the driver died: replay, do not train again
+    if previous is not None and previous.get("status") in ("completed", "stopped", "failed"):
+        result = previous  # finished before Tune retried it: replay, do not train again
         rows = read_jsonl(trial_dir / "epochs.jsonl")
-        if rows and result.get("status") == "completed":
+        if rows and result["status"] != "failed":
             report(rows[-1])
     else:
         flat = setup.spec.trial_config(config)
@@ -82,9 +90,17 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             raise TrialFailed(f"invalid config: {e}") from None
         from ..engine import run_trial
 
-        result = run_trial(cfg, report, trial_dir=str(trial_dir), resume=True)
+        result = run_trial(cfg, report, trial_dir=str(trial_dir), resume=True, on_step=_mid_epoch_point)
+        faults.at("done", trial_id)
+        rows = read_jsonl(trial_dir / "epochs.jsonl")
+        if not reported and rows and result.get("status") != "failed":
+            report(rows[-1])  # resumed after its last epoch (only the test was left): Tune still needs the metric
     if mirror is not None:
         mirror.push()  # the final evaluation's artefacts and result.json
     if result.get("status") == "failed":
         raise TrialFailed(result.get("reason") or "failed")
 
+
+def _mid_epoch_point(epoch: int, step: int, steps_per_epoch: int) -> None:
+    if step == steps_per_epoch // 2:
+        faults.at("mid-epoch")

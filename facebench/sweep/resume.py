@@ -1,0 +1,181 @@
+"""``--resume``: rebuild a sweep's state from facebench's own records, never from Tune's pickles.
+
+The truth is the trial folders (``trials/<id>/result.json``, ``epochs.jsonl``, ``checkpoint.pt``: JSON and a
+``weights_only`` checkpoint) and the Optuna study (each trial carries its folder's id as a user attribute).
+Tune's ``ray/`` folder is written but never read back: ``Tuner.restore`` unpickles ``tuner.pkl`` and the
+searcher's state, which anyone with write access to a shared results folder could replace.
+
+``reconcile`` decides, for every trial the study or the folders know:
+- finished (its ``result.json`` says completed, failed or stopped): kept as it is; if the study still has it
+  RUNNING (the driver died before telling Optuna), Optuna is told now, the value Tune would have told;
+- unfinished and RUNNING in the study: continued in its own folder under its own id with its own
+  configuration, first in the new run (the engine resumes from its last epoch checkpoint);
+- finished in the study but without a readable ``result.json`` (a torn file, or a trial the scheduler
+  stopped before the summary wrote its record): the record is rewritten, without telling Optuna again;
+- RUNNING in the study without a folder id (the driver died between Optuna's ask and naming the trial):
+  marked FAIL, since no trial ever ran it.
+New trials then fill the sweep up to ``num_samples``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..io import read_jsonl
+from .spec import SweepSpec
+from .summary import read_json, write_unfinished_record
+
+# Optuna user attribute linking a study trial to its trial folder ``trials/<id>``; the same id travels in the Tune
+# config under TRIAL_KEY (an Optuna-only name, so ``SweepSpec.trial_config`` drops it from the training config).
+TRIAL_ATTR = "facebench_trial_id"
+TRIAL_KEY = "facebench@trial"
+FINAL = ("completed", "failed", "stopped")
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """An unfinished trial of an interrupted run: same folder, same Optuna trial, same configuration."""
+    trial_id: str
+    storage_id: int           # the Optuna trial's id in its storage (``FrozenTrial._trial_id``)
+    config: dict              # the Tune config it had: Optuna's params plus what the space function derived
+    told: bool = False        # Optuna already holds its final value (only its result file needs rewriting)
+
+
+@dataclass
+class ResumePlan:
+    finished: list[str] = field(default_factory=list)          # trial ids kept as they are
+    continuations: list[Continuation] = field(default_factory=list)
+    told: list[str] = field(default_factory=list)              # finished trials Optuna was told about now
+    closed: list[int] = field(default_factory=list)            # Optuna trial numbers marked FAIL (never ran)
+    stale: int = 0                                             # temporary files of interrupted writes removed
+    proposed: int = 0                                          # Optuna trials the study held before this run
+
+    def new_samples(self, num_samples: int) -> int:
+        """Trials the resumed run starts: the continuations, then new ones up to ``num_samples``."""
+        return max(len(self.continuations), num_samples - len(self.finished))
+
+
+def check_resumable(sweep_dir: Path, *, remote: bool = False) -> None:
+    """``remote``: the sweep's bucket location holds it (a resume on a new head pulls it from there)."""
+    if not remote and not (sweep_dir / "sweep.json").is_file():
+        raise ConfigError(f"{sweep_dir}: no sweep ran there, so there is nothing to resume; run it without --resume")
+
+
+def remove_stale_temps(sweep_dir: Path) -> int:
+    """Delete the temporary files of writes a kill interrupted, in the sweep folder and each trial folder (only
+    in folders facebench owns, only the names its atomic writer makes: facebench.ownership)."""
+    from ..ownership import remove_stale_temps as remove_in
+
+    trials = sweep_dir / "trials"
+    folders = [sweep_dir, trials, *(p for p in trials.iterdir() if p.is_dir())] if trials.is_dir() else [sweep_dir]
+    return sum(len(remove_in(folder)) for folder in folders)
+
+
+def final_record(trial_dir: Path) -> dict | None:
+    record = read_json(trial_dir / "result.json")
+    return record if isinstance(record, dict) and record.get("status") in FINAL else None
+
+
+def told_value(trial_dir: Path, metric: str) -> float | None:
+    """What Tune tells Optuna for a finished trial: ``metric`` of the trial's last reported epoch."""
+    rows = [r for r in read_jsonl(trial_dir / "epochs.jsonl") if isinstance(r.get(metric), (int, float))]
+    return float(rows[-1][metric]) if rows else None
+
+
+def reconcile(spec: SweepSpec, trials_root: Path, study: Any) -> ResumePlan:
+    import optuna
+
+    plan = ResumePlan()
+    State = optuna.trial.TrialState
+    seen = set()
+    for frozen in study.get_trials(deepcopy=False):
+        trial_id = frozen.user_attrs.get(TRIAL_ATTR)
+        if trial_id is None:
+            if frozen.state == State.RUNNING:
+                study.tell(frozen.number, state=State.FAIL)
+                plan.closed.append(frozen.number)
+            continue
+        seen.add(trial_id)
+        trial_dir = trials_root / trial_id
+        record = final_record(trial_dir)
+        if record is not None:
+            plan.finished.append(trial_id)
+            if frozen.state == State.RUNNING:
+                _tell(study, frozen.number, record, told_value(trial_dir, spec.metric))
+                plan.told.append(trial_id)
+        elif frozen.state == State.RUNNING:
+            plan.continuations.append(Continuation(trial_id, frozen._trial_id, tune_config(spec, frozen)))
+        elif frozen.state.is_finished():
+            _settle_told(spec, trial_dir, frozen, plan)
+    for trial_dir in sorted(p for p in trials_root.iterdir() if p.is_dir()) if trials_root.is_dir() else []:
+        if trial_dir.name not in seen and final_record(trial_dir) is not None:
+            plan.finished.append(trial_dir.name)   # a trial the study does not name (an older facebench's sweep)
+    return plan
+
+
+def _tell(study: Any, number: int, record: dict, value: float | None) -> None:
+    import optuna
+
+    State = optuna.trial.TrialState
+    if record["status"] == "failed":
+        study.tell(number, state=State.FAIL)
+    elif value is None:
+        study.tell(number, state=State.PRUNED)
+    else:
+        study.tell(number, value)
+
+
+def _settle_told(spec: SweepSpec, trial_dir: Path, frozen: Any, plan: ResumePlan) -> None:
+    """Optuna has the trial's outcome but its folder has no readable record: a trial that reached its last
+    epoch is finished again from its checkpoint (test metrics and result.json rebuilt, Optuna not told);
+    one stopped earlier by the scheduler, or failed, gets the record the summary would have written."""
+    import optuna
+
+    epochs = read_jsonl(trial_dir / "epochs.jsonl")
+    config = read_json(trial_dir / "config.json") or {}
+    last = int(config.get("train.epochs", spec.epochs))
+    if frozen.state == optuna.trial.TrialState.COMPLETE and len(epochs) >= last:
+        plan.continuations.append(Continuation(trial_dir.name, frozen._trial_id, tune_config(spec, frozen), told=True))
+        return
+    error = "the trial ended with an error; its message was lost when the sweep was interrupted" \
+        if frozen.state == optuna.trial.TrialState.FAIL else None
+    write_unfinished_record(trial_dir, error, epochs, spec.metric, spec.mode)
+    plan.finished.append(trial_dir.name)
+
+
+def tune_config(spec: SweepSpec, frozen: Any) -> dict:
+    """The Tune config the trial first had: Optuna's parameters replayed through the space function, which
+    adds the keys it derives from them (``loss.margin`` from ``loss.margin@arcface``)."""
+    import optuna
+
+    params = dict(frozen.params)
+    try:
+        derived = spec.space(optuna.trial.FixedTrial(params)) or {}
+    except ValueError as e:
+        raise ConfigError(f"trial {frozen.user_attrs.get(TRIAL_ATTR)}: its parameters {params} no longer fit "
+                          f"the sweep's space ({e}); resume with the sweep file it started with") from None
+    return {**params, **derived}
+
+
+def open_study(spec: SweepSpec, storage: Any) -> Any | None:
+    """The sweep's study, or None when no trial was ever proposed (the driver died before Optuna started)."""
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=spec.name, storage=storage)
+    except KeyError:
+        return None
+
+
+def describe(plan: ResumePlan) -> str:
+    parts = [f"{len(plan.finished)} finished trials kept", f"{len(plan.continuations)} continued"]
+    if plan.told:
+        parts.append(f"{len(plan.told)} results told to Optuna now")
+    if plan.closed:
+        parts.append(f"{len(plan.closed)} never-started Optuna trials closed")
+    if plan.stale:
+        parts.append(f"{plan.stale} stale temporary files removed")
+    return "facebench sweep: resuming: " + ", ".join(parts)

@@ -18,29 +18,38 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sweeps"))
 sys.path.insert(0, str(ROOT / "tests"))
 from servers import S3_ENV, create_bucket, moto_server  # noqa: E402
+from test_sweep_resume import ray_tmp  # noqa: E402,F401  (fixture: a private Ray temp dir, stopped by pid)
 
 pytestmark = pytest.mark.slow
 BUCKET = "fbsweeps"
 
 
 @pytest.fixture(scope="module")
-def s3_ray():
-    """A moto S3 server with one bucket, its endpoint in the environment, and one Ray that inherits it."""
+def s3():
+    """A moto S3 server with one bucket, its endpoint in this process's environment (and so its children's)."""
     from facebench.sweep.runner import RAY_ENV
 
     saved = dict(os.environ)
     with moto_server() as endpoint:
         create_bucket(endpoint, BUCKET)
         os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": endpoint, **RAY_ENV})
-        import ray
-
-        ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="WARNING")
         try:
             yield endpoint
         finally:
-            ray.shutdown()
             os.environ.clear()
             os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def s3_ray(s3):
+    """One Ray for the in-process sweeps; its workers inherit the endpoint."""
+    import ray
+
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="WARNING")
+    try:
+        yield s3
+    finally:
+        ray.shutdown()
 
 
 def _spec():
@@ -99,3 +108,28 @@ def test_s3_refuses_a_second_sweep_of_the_same_name_without_resume(s3_ray, tmp_p
     with pytest.raises(ConfigError, match="already ran there"):
         run_sweep(_spec(), storage=uri, results_dir=str(tmp_path), verbose=0)
     assert not (tmp_path / "s3demo").exists()
+
+
+def test_driver_killed_then_resumed_from_the_bucket_alone(s3, tmp_path, ray_tmp):
+    """The kill points of tests/test_sweep_resume.py with results in the bucket: the driver dies after Optuna
+    was told its second final value, the head's folder is then lost, and a resume from the bucket alone ends
+    with every trial trained once (the completed ones untouched) and the study honest."""
+    import signal
+
+    from test_sweep_resume import Sweep, _check_final
+
+    uri = f"s3://{BUCKET}/killed"
+    sweep = Sweep(tmp_path, ray_tmp, n=3)
+    rc, log = sweep.run("--storage", uri, env={"FACEBENCH_KILL_AT": "told:2"}, log="killed")
+    assert rc == -signal.SIGKILL, f"kill point never reached (exit {rc}):\n{log[-3000:]}"
+    kept = sweep.finished()
+    assert len(kept) >= 2
+    bucket_trials = resolve(f"{uri}/kp/trials")
+    for trial_id, record in kept.items():                                  # pushed before the driver heard
+        assert bucket_trials.join(trial_id, "result.json").read_bytes() == record
+    shutil.rmtree(sweep.results)                                           # the bucket alone
+    rc, log = sweep.run("--storage", uri, "--resume", log="resumed")
+    assert rc == 0, log[-3000:]
+    _check_final(sweep, kept)
+    remote = json.loads(resolve(f"{uri}/kp/summary.json").read_text())
+    assert remote["counts"] == {"completed": 3, "stopped": 0, "failed": 0}

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..config import METRICS
 from ..errors import ConfigError, DataError
-from .curves import equal_error_rate, fold_averaged_roc, intersection_threshold, roc_curve_auc
+from .curves import (TarAtFar, equal_error_rate, far_key, fold_averaged_roc, intersection_threshold, roc_curve_auc,
+                     tar_at_far)
 
 FAR_TARGETS = (1e-1, 1e-2, 1e-3)
 
@@ -130,25 +131,6 @@ def _score_chunk(xa: np.ndarray, xb: np.ndarray, metric: str, normalize: bool) -
         diff = np.subtract(xa, xb, dtype=np.float64)
     d2 = _rowdot(diff, diff)
     return d2 if metric == "sqeuclidean" else np.sqrt(d2)
-
-
-def far_key(far: float) -> str:
-    """``1e-3`` -> ``"1e-3"`` (the metric-name spelling: ``test_tar_far_1e-3``)."""
-    if far > 0 and abs(math.log10(far) - round(math.log10(far))) < 1e-9:
-        return f"1e{int(round(math.log10(far)))}"
-    return f"{far:g}"
-
-
-@dataclass
-class TarAtFar:
-    """TAR at one FAR target: threshold fitted on the training folds' negatives, applied to the test fold."""
-
-    far: float
-    tar_mean: float
-    tar: np.ndarray            # (K,) per test fold
-    far_achieved: np.ndarray   # (K,) FAR actually seen on each test fold
-    thresholds: np.ndarray     # (K,) in the caller's score scale
-    unresolved: bool           # some test fold has n_neg * far < 1: the target is below its resolution
 
 
 @dataclass
@@ -378,28 +360,3 @@ def predict(scores: Any, fold: Any, *, thresholds: Any, fold_ids: Any, greater_i
 
 def _per_fold_mean(values: np.ndarray, f_idx: np.ndarray, K: int) -> np.ndarray:
     return np.bincount(f_idx, weights=values, minlength=K) / np.bincount(f_idx, minlength=K)
-
-
-def tar_at_far(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray, u: np.ndarray, y: np.ndarray,
-               f_idx: np.ndarray, K: int, *, far: float, sign: float) -> TarAtFar:
-    """Per fold: the lowest threshold whose training FAR is <= ``far`` (rule ``u > t``), then TAR on the test fold."""
-    tar, far_seen, thr = np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
-    unresolved = False
-    for k in range(K):
-        train = (f_sorted != k) if K > 1 else np.ones(len(u_sorted), dtype=bool)
-        neg_desc = u_sorted[train & ~y_sorted][::-1]
-        test = f_idx == k
-        n_neg_test = int((test & ~y).sum())
-        unresolved |= n_neg_test * far < 1
-        if len(neg_desc) == 0:
-            continue
-        allowed = int(math.floor(far * len(neg_desc) * (1 + 1e-12)))  # false accepts the target permits
-        t = -np.inf if allowed >= len(neg_desc) else neg_desc[allowed]
-        accept = u[test] > t
-        pos_test = y[test]
-        tar[k] = accept[pos_test].mean() if pos_test.any() else np.nan
-        far_seen[k] = accept[~pos_test].mean() if n_neg_test else np.nan
-        thr[k] = sign * t
-    tar_mean = float(np.nanmean(tar)) if np.isfinite(tar).any() else math.nan
-    return TarAtFar(far=float(far), tar_mean=tar_mean, tar=tar, far_achieved=far_seen, thresholds=thr,
-                    unresolved=bool(unresolved))

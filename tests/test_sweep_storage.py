@@ -68,7 +68,7 @@ def test_s3_results_resume_from_the_bucket_alone_and_report(s3_ray, tmp_path):
     assert first["counts"]["completed"] == 2
     sweep = resolve(f"{uri}/s3demo")
     files = sweep.files()
-    for name in ("sweep.json", "summary.json", "study.db"):
+    for name in (".facebench", "trials/.facebench", "sweep.json", "summary.json", "study.db"):
         assert name in files, sorted(files)
     assert any(f.startswith("ray/") for f in files)                       # Tune's experiment state
     ids = [t["trial_id"] for t in first["trials"]]
@@ -139,3 +139,20 @@ def test_driver_killed_then_resumed_from_the_bucket_alone(s3, tmp_path, ray_tmp)
     _check_final(sweep, kept)
     remote = json.loads(resolve(f"{uri}/kp/summary.json").read_text())
     assert remote["counts"] == {"completed": 3, "stopped": 0, "failed": 0}
+
+
+def test_fresh_on_a_bucket_removes_only_what_facebench_wrote(s3, tmp_path):
+    from facebench.errors import ConfigError
+    from facebench.sweep import storage as bucket
+    from facebench.sweep.runner import sweep_paths
+
+    paths = sweep_paths("fr", results_dir=str(tmp_path), storage=f"s3://{BUCKET}/fresh", study_db=None)
+    loc = resolve(f"s3://{BUCKET}/fresh/fr")
+    for name in ("sweep.json", "trials/abc/result.json", "ray/experiment_state.json", "notes.txt"):
+        loc.join(name).write_bytes(b"{}")
+    with pytest.raises(ConfigError, match="not created by facebench"):
+        bucket.delete_remote(paths)                           # no marker: not facebench's folder, nothing touched
+    assert len(loc.files()) == 4
+    loc.join(".facebench").write_bytes(b"{}")
+    assert bucket.delete_remote(paths) == ["notes.txt"]
+    assert sorted(loc.files()) == [".facebench", "notes.txt"]

@@ -40,9 +40,9 @@ def test_tiny_sweep_console_logs_and_trackers(tmp_path, capfd, monkeypatch):
     assert rc == 0
     sweep = tmp_path / "tiny"
     lines = [ln for ln in out.splitlines() if ln.startswith("tiny  ")]
-    assert lines and lines[-1].startswith("tiny  2/2 trials done, 0 running, 0 failed  best val_accuracy 0.")
+    assert lines and lines[-1].startswith("tiny  2/2 trials done, 0 running, 0 failed  best val_accuracy (best epoch) 0.")
     assert "== Status ==" not in out and "Result logdir" not in out   # Ray's table only with --verbose
-    assert "best val_accuracy" in out.split("rank  trial", 1)[1].splitlines()[0]   # the final table's header
+    assert "val_accuracy (best epoch)" in out.split("rank  trial", 1)[1].splitlines()[0]   # the final table's header
     assert (sweep / "logs" / "ray" / "raylet.out").is_file()   # Ray's own logs beside the results
     # TensorBoard: Tune's TBX logger, one event file per trial under <sweep>/ray/<trial>.
     events = sorted((sweep / "ray").glob("*/events.out.tfevents.*"))

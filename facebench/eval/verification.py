@@ -67,7 +67,7 @@ def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
     # Rows are gathered into buffers reused chunk after chunk: no allocation (and no page faults) per chunk.
     step = min(_CHUNK, n)
     gathered = np.empty((2, step, dim), dtype=x.dtype)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflowed scores are redone below
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowed scores are redone from scaled rows
         for i in range(0, n, step):
             m = min(step, n - i)
             xa, xb = gathered[0, :m], gathered[1, :m]
@@ -76,12 +76,10 @@ def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
             np.take(x, a[i:i + m], axis=0, out=xa, mode="wrap")
             np.take(x, b[i:i + m], axis=0, out=xb, mode="wrap")
             out[i:i + m] = _score_chunk(xa, xb, metric, normalize)
-    overflow = np.flatnonzero(~np.isfinite(out))
-    if len(overflow):  # huge embeddings: squares overflow; distances themselves may still be representable
+        overflow = np.flatnonzero(~np.isfinite(out))  # huge rows: squares overflow, distances may not
         out[overflow] = _scaled_distance(x[a[overflow]], x[b[overflow]], metric)
         if not np.isfinite(out[overflow]).all():
-            raise DataError(f"embeddings up to {float(np.abs(x).max()):.3g}: {metric} scores overflow float64 "
-                            "(e.g. pair {}); use --metric euclidean or cosine, or rescale".format(overflow[0]))
+            raise DataError(f"{metric} scores overflow float64 (pair {overflow[0]}); use euclidean or cosine")
     return out, metric == "cosine"
 
 
@@ -92,8 +90,7 @@ def _scaled_distance(xa: np.ndarray, xb: np.ndarray, metric: str) -> np.ndarray:
     scale[scale == 0] = 1.0
     diff = xa / scale[:, None] - xb / scale[:, None]
     d = scale * np.sqrt(_rowdot(diff, diff))
-    with np.errstate(over="ignore"):
-        return d * d if metric == "sqeuclidean" else d
+    return d * d if metric == "sqeuclidean" else d
 
 
 _CHUNK = 512  # rows per step: the buffers stay in cache (3x faster than one 6,000 x 512 pass)
@@ -108,9 +105,8 @@ _vecdot = getattr(np, "vecdot", None)
 
 
 def _unit_rows(v: np.ndarray) -> np.ndarray:
-    peak = np.abs(v).max(axis=1)
-    peak[peak == 0] = 1.0
-    v /= peak[:, None]
+    peak = np.abs(v).max(axis=1, keepdims=True)
+    v /= np.where(peak == 0, 1.0, peak)
     v /= np.maximum(np.sqrt(_rowdot(v, v)), 1e-300)[:, None]
     return v
 
@@ -118,9 +114,8 @@ def _unit_rows(v: np.ndarray) -> np.ndarray:
 def _score_chunk(xa: np.ndarray, xb: np.ndarray, metric: str, normalize: bool) -> np.ndarray:
     """Scores of one chunk; ``xa`` and ``xb`` are scratch buffers (overwritten). Precision: see ``pair_scores``."""
     if normalize or metric == "cosine":
-        # Scale-safe: each row is divided by its largest magnitude before its norm is taken, so rows near
-        # 1e300 (squares overflow) or 1e-300 (squares underflow) normalise correctly. A zero vector stays
-        # zero (cosine 0 to everything) instead of becoming NaN.
+        # Scale-safe: rows are divided by their largest magnitude before the norm (1e300 and 1e-300 rows
+        # normalise correctly); a zero vector stays zero (cosine 0 to everything) instead of becoming NaN.
         xa = _unit_rows(xa.astype(np.float64))
         xb = _unit_rows(xb.astype(np.float64))
     if metric == "cosine":

@@ -13,7 +13,7 @@ import pandas as pd
 from facebench import artefacts
 from facebench.errors import DataError
 
-from . import history, html, paper, plots, stats, tables
+from . import confirmation, history, html, paper, plots, stats, tables
 from .collect import Collection, collect
 from .storage import Location, resolve
 
@@ -37,7 +37,8 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
     summary = _summary(data, ranked, arrow)
     sets_html = _papers_table(frames.get("sets"), ranked, target)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
-                       plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html)
+                       plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html,
+                       headline=confirmation.headline(data.sweeps))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     return index.local_path() or index.uri
@@ -201,8 +202,9 @@ def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[st
         parts.append('<p class="empty">no configuration ran with more than one seed, so there is no spread over '
                      "seeds to show; re-run the top configurations over seeds to see it</p>")
     else:
-        cols = [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"), ("val_mean", "val mean"),
-                ("val_std", "val std"), ("score_mean", "test mean"), ("score_std", "test std")]
+        cols = [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
+                ("val_mean", "objective mean"), ("val_std", "objective std"), ("score_mean", "test mean"),
+                ("score_std", "test std")]
         parts.append(html.table(seeds[seeds["n_seeds"] >= 2], cols, sortable=True))
     parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
                  "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")

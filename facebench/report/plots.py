@@ -80,9 +80,9 @@ def plot_ranked(ranked: pd.DataFrame, folds: pd.DataFrame) -> list[Plot]:
     ax.set_xticks(range(1, len(top) + 1), [trial_label(r) for _, r in top.iterrows()], rotation=60, ha="right",
                   fontsize=7)
     ax.set_ylabel("test fold accuracy")
-    ax.set_title("Trials ranked by validation accuracy: spread over the test folds", fontsize=9, y=TITLE_Y)
+    ax.set_title("Trials ranked by the validation objective: spread over the test folds", fontsize=9, y=TITLE_Y)
     return [Plot("ranked", "Ranked trials with fold spread", png(fig),
-                 f"top {len(top)} completed trials by best_val_accuracy; box = per-fold test accuracy, ▲ = mean")]
+                 f"top {len(top)} completed trials by the sweep's objective; box = per-fold test accuracy, ▲ = mean")]
 
 
 def plot_factors(trials: pd.DataFrame) -> list[Plot]:

@@ -22,7 +22,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .errors import DataError
@@ -47,6 +46,9 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
               ("intersection_threshold", _F), ("intersection_accuracy", _F)],
     "roc": [("split", _S), ("point", _I), ("fpr", _F), ("tpr", _F), ("threshold", _F)],
     "confusion": [("true", _S), ("pred", _S), ("true_index", _I), ("pred_index", _I), ("count", _I)],
+    # one row per verification set of eval.sets (facebench.engine.sets): the papers' table reads these
+    "sets": [("set", _S), ("path", _S), ("format", _S), ("pairs", _I), ("positives", _I), ("folds", _S),
+             ("accuracy_mean", _F), ("accuracy_std", _F), ("accuracy_sem", _F), ("auc", _F), ("eer", _F)],
 }
 _VERSION = ("schema_version", pa.int32())
 
@@ -155,30 +157,32 @@ def typed_array(values: list, typ: pa.DataType | None) -> pa.Array:
 def read_tables(name: str, artefacts_dirs: list[str], *, filesystem: Any = None) -> tuple[pa.Table, list[str]]:
     """One pyarrow dataset over ``<dir>/<name>.parquet`` of every given trial -> (table, notes).
 
-    The table has the union of the files' columns (types promoted) plus ``trial_index`` (int32), the position
-    of the row's directory in ``artefacts_dirs``. Absent files are skipped; unreadable ones become notes.
+    Every directory must hold the file (the report lists them first; a listing is one request on an object
+    store, a probe per file would be a thousand). The table has the union of the files' columns (types promoted)
+    plus ``trial_index`` (int32), the position of the row's directory in ``artefacts_dirs``. A file that cannot be
+    read is left out with a note naming it.
     """
     import pyarrow.fs as pafs
 
     fs = filesystem or pafs.LocalFileSystem()
-    paths = [str(table_path(d, name)) if isinstance(fs, pafs.LocalFileSystem) else f"{d.rstrip('/')}/{name}.parquet"
-             for d in artefacts_dirs]
-    found = [(i, p) for i, p in enumerate(paths) if fs.get_file_info(p).type == pafs.FileType.File]
+    paths = [f"{str(d).rstrip('/')}/{name}.parquet" for d in artefacts_dirs]
     try:
-        return _dataset_table([p for _, p in found], [i for i, _ in found], fs, name), []
+        return _dataset_table(paths, list(range(len(paths))), fs, name), []
     except (pa.ArrowException, OSError, ValueError):
         pass  # one bad file spoils the whole scan: read them one by one to name it
     good, notes = [], []
-    for i, p in found:
+    for i, p in enumerate(paths):
         try:
             _dataset_table([p], [i], fs, name)
             good.append((i, p))
         except (pa.ArrowException, OSError, ValueError) as e:
-            notes.append(f"{p}: unreadable {name} table ({type(e).__name__}: {e})")
+            notes.append(f"{p}: unreadable {name} table ({type(e).__name__}: {' '.join(str(e).split())[:160]})")
     return _dataset_table([p for _, p in good], [i for i, _ in good], fs, name), notes
 
 
 def _dataset_table(paths: list[str], index: list[int], fs: Any, name: str) -> pa.Table:
+    import pyarrow.dataset as ds  # here, not at the top: it imports pandas (~0.5 s), which writers never need
+
     if not paths:
         return typed_table(name, {}, fixed=TABLES[name]).append_column("trial_index", pa.array([], pa.int32()))
     factory = ds.FileSystemDatasetFactory(fs, paths, ds.ParquetFileFormat())

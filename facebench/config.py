@@ -33,6 +33,12 @@ from .variants import check_choice, check_keys, chosen_params, describe, selecto
 TASKS = ("face", "autoencoder", "cifar")
 METRICS = ("euclidean", "sqeuclidean", "cosine")  # verification scores: facebench.eval.verification.pair_scores
 FLIPS = ("none", "sum", "concat")  # flip fusion: facebench.eval.embed.embed_images
+# Validation metrics a trial can be selected by, with the direction that is better; which a task reports.
+OBJECTIVE_MODES = {"val_accuracy": "max", "val_auc": "max", "val_loss": "min"}
+# First: what "auto" means; for verification the best predictor of test accuracy measured on LFW (docs/sweeps.md).
+TASK_OBJECTIVES = {"face": ("val_accuracy", "val_auc"), "autoencoder": ("val_accuracy", "val_auc"),
+                   "cifar": ("val_accuracy", "val_loss")}
+SELECT_RULES = ("best", "last")
 
 
 def _f(default: Any, doc: str, *, registry: str | None = None, **checks: Any) -> Any:
@@ -55,7 +61,8 @@ class DataConfig:
     limit: int = _f(0, "cap on training images, 0 = all (CPU-scale runs)", lo=0)
     val_fraction: float = _f(0.1, "fraction of training identities (faces) or images (CIFAR) held out for "
                              "validation; never the test protocol", lo=0.0, hi=0.5, lo_open=True)
-    val_pairs: int = _f(600, "validation pairs drawn from the held-out identities", lo=2)
+    val_pairs: int = _f(6000, "cap on validation pairs: as many same/different pairs as the held-out identities "
+                        "allow, up to this many (balanced, 5 identity-disjoint folds)", lo=2)
     image_size: int = _f(64, "input side in pixels after resizing", lo=16, hi=512)
     crop: float = _f(1.0, "central crop fraction of the source image before resizing", lo=0.1, hi=1.0, lo_open=True)
     color: str = _f("rgb", "colour mode", choices=("rgb", "gray"))
@@ -98,6 +105,10 @@ class TrainConfig:
     max_steps: int = _f(0, "cap on optimizer steps per epoch, 0 = full epochs", lo=0)
     checkpoint: bool = _f(True, "write a resumable checkpoint every epoch")
     threads: int = _f(0, "torch intra-op threads, 0 = torch's default", lo=0)
+    objective: str = _f("auto", "validation metric that picks a trial's epoch and ranks trials; auto: "
+                        "val_accuracy (verification accuracy on the held-out identities' pairs, or CIFAR accuracy)", choices=("auto", *OBJECTIVE_MODES))
+    select: str = _f("best", "which epoch is the trial: best = the epoch with the best objective (early stopping; "
+                     "its weights are kept and tested), last = the final epoch", choices=SELECT_RULES)
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,11 @@ class TrialConfig:
     def is_autoencoder(self) -> bool:
         return self.model.backbone in AUTOENCODER_BACKBONES
 
+    @property
+    def objective(self) -> tuple[str, str]:
+        """(validation metric, "max" | "min"): what picks this trial's epoch and ranks it in a sweep."""
+        return objective_of(self.task, self.train.objective)
+
     def params(self, section: str) -> dict[str, Any]:
         """The keys the chosen variant of ``section`` declares, unset ones at its default: what its builder takes."""
         (reg,) = [r for r in selectors(SECTIONS[section]) if r.key.startswith(section + ".")]
@@ -199,6 +215,17 @@ class TrialConfig:
             check_keys(self.get, section, cls)
         if DATASETS.get(self.data.train).kind == "files" and not self.data.root:
             raise ConfigError(f"data.root: dataset {self.data.train!r} needs a root directory (--set data.root=PATH)")
+        objective_of(self.task, self.train.objective)
+
+
+def objective_of(task: str, objective: str) -> tuple[str, str]:
+    """Resolve ``train.objective`` for ``task``: (metric, mode); a metric the task does not report is an error."""
+    allowed = TASK_OBJECTIVES.get(task, ())
+    metric = allowed[0] if objective == "auto" and allowed else objective
+    if metric not in allowed:
+        raise ConfigError(f"train.objective: {objective!r} is not reported by task {task!r}; choose one of: "
+                          f"{', '.join(('auto',) + allowed)}")
+    return metric, OBJECTIVE_MODES[metric]
 
 
 # -- helpers ----------------------------------------------------------------------------------

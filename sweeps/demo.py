@@ -19,7 +19,7 @@ EPOCHS = 8
 SPEC = SweepSpec(
     name="demo", task="face",
     base={"data.train": "synthetic", "data.synthetic_identities": 48, "data.synthetic_images": 8,
-          "data.image_size": 32, "data.val_pairs": 200, "model.width": 0.25, "model.stem": "cifar",
+          "data.image_size": 32, "data.val_fraction": 0.25, "model.width": 0.25, "model.stem": "cifar",
           "train.epochs": EPOCHS, "train.threads": 1, "train.device": "cpu", "train.augment": "flip",
           "eval.batch_size": 128},
     space=partial(space.margin, backbones=("resnet18", "cnn"), losses=("ce", "cosface", "arcface", "adaface"),

@@ -194,3 +194,37 @@ def test_record_file_reads_from_threads(packed):
 def test_missing_rec_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="no train.rec"):
         read_recordio(tmp_path)
+
+
+def test_recordio_without_header_record_is_listed_from_every_header(tmp_path, capsys):
+    """Sets written by plain im2rec have no InsightFace record 0: each image's label is its identity."""
+    index = []
+    with open(tmp_path / "train.rec", "wb") as f:
+        for key, label in enumerate([0, 0, 1, 2, 1]):
+            index.append(f"{key}\t{f.tell()}\n")
+            # labels as a 2-value array (flag 2) for one record: InsightFace takes the first value
+            write_record(f, pack([float(label), 7.0] if key == 4 else float(label), b"jpeg", id=key))
+    (tmp_path / "train.idx").write_text("".join(index))
+    rs = read_recordio(tmp_path)
+    assert rs.identities == {"0000000": [0, 1], "0000001": [2, 4], "0000002": [3]} and rs.property is None
+    assert main(["data", "check", str(tmp_path)]) == 0
+    assert "5 images of 3 identities" in capsys.readouterr().out
+
+
+def test_pack_writes_recordio_only_into_a_new_or_empty_folder(synthetic_lfw, tmp_path, capsys):
+    image_dir, _ = synthetic_lfw
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+    _one_line_error(capsys, ["data", "pack", str(image_dir), "--out", str(mine)], "not created by facebench")
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_cifar_batch_is_unpickled_without_running_code(cifar_batches, tmp_path, capsys):
+    """The same restricted unpickler guards CIFAR-10's python batches: real ones load, a hostile one runs nothing."""
+    marker = tmp_path / "pwned"
+    assert main(["data", "check", str(cifar_batches.parent)]) == 0
+    capsys.readouterr()
+    (cifar_batches / "data_batch_1").write_bytes(pickle.dumps({b"data": _Evil(marker), b"labels": [0]}))
+    _one_line_error(capsys, ["data", "check", str(cifar_batches.parent)], "data_batch_1", "refused", "system")
+    assert not marker.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from facebench.cli import main
@@ -49,17 +50,29 @@ def test_every_task_trains_reports_and_writes_its_trial_dir(task, tmp_path):
     assert saved["status"] == "completed" and saved["config"]["task"] == task
     assert saved["meta"]["versions"]["torch"] and saved["meta"]["seed"] == 0
     m = result["metrics"]
-    assert m["params"] > 0 and m["flops"] > 0 and m["best_val_accuracy"] == max(r["val_accuracy"] for r in rows)
+    metric = "val_accuracy"   # train.objective "auto"
+    assert m["params"] > 0 and m["flops"] > 0 and m["objective"] == max(r[metric] for r in rows)
+    chosen = max(rows, key=lambda r: r[metric])
+    assert m["objective_epoch"] == chosen["epoch"] and m["objective_se"] == chosen[f"{metric}_se"] > 0
+    assert saved["selection"] == {"metric": metric, "mode": "max", "select": "best", "objective": m["objective"],
+                                  "objective_se": m["objective_se"], "objective_epoch": m["objective_epoch"]}
     art = tmp_path / "artefacts"
+    epochs = pq.read_table(art / "epochs.parquet").to_pylist()  # the table the report reads: the same rows
+    assert [{k: e[k] for k in r} for e, r in zip(epochs, rows)] == json.loads(json.dumps(rows)) and len(epochs) == 2
     if task == "cifar":
         assert 0 <= m["test_accuracy"] <= 1 and "val_loss" in rows[0]
         cm = np.array(json.loads((art / "classification.json").read_text())["confusion_matrix"])
         assert cm.shape == (10, 10) and cm.sum() > 0
+        conf = pq.read_table(art / "confusion.parquet").to_pydict()
+        assert conf["count"] == cm.ravel().tolist()
     else:
         v = np.load(art / "verification.npz")
         assert len(v["scores"]) == len(v["same"]) == len(v["fold"]) and len(v["thresholds"]) == 10
         assert m["test_accuracy_mean"] == pytest.approx(v["fold_accuracy"].mean())
         assert (art / "val_verification.npz").exists()
+        folds = pq.read_table(art / "folds.parquet").to_pydict()
+        assert folds["accuracy"] == v["fold_accuracy"].tolist() and folds["threshold"] == v["thresholds"].tolist()
+        assert 2 < pq.read_table(art / "roc.parquet").num_rows <= 100
     if task == "autoencoder":
         assert {"train_recon", "train_kld", "train_beta"} <= set(rows[0])
         r = np.load(art / "recon.npz")
@@ -82,7 +95,7 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(tmp_path):
     assert deterministic(c) == deterministic(a)
     assert deterministic(read_jsonl(tmp_path / "c" / "epochs.jsonl")) == deterministic(a)
     first = json.loads((tmp_path / "a" / "result.json").read_text())["metrics"]
-    for key in ("test_accuracy_mean", "test_auc", "best_val_accuracy"):
+    for key in ("test_accuracy_mean", "test_auc", "objective", "objective_epoch"):
         assert resumed["metrics"][key] == first[key]
     np.testing.assert_array_equal(np.load(tmp_path / "c" / "artefacts" / "verification.npz")["scores"],
                                   np.load(tmp_path / "a" / "artefacts" / "verification.npz")["scores"])
@@ -158,3 +171,24 @@ def test_cli_train_writes_the_trial_dir_and_bad_set_exits_2(tmp_path, capsys):
     assert "optim.name" in capsys.readouterr().err
     assert main(["train", "--set", "train.epochs", "--out", str(tmp_path / "x")]) == 2
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("select", ["best", "last"])
+def test_the_tested_model_is_the_epoch_the_objective_chose(select, tmp_path):
+    """train.select=best keeps the best epoch's weights and tests them; last tests the final epoch. The chosen
+    model's validation AUC, recomputed in the final pass, equals that epoch's logged value."""
+    cfg = {**FACE, "train.epochs": 3, "optim.lr": 0.05, "train.objective": "val_auc", "train.select": select}
+    rows: list[dict] = []
+    m = run_trial(cfg, rows.append, trial_dir=tmp_path, raise_on_error=True)["metrics"]
+    best = max(rows, key=lambda r: r["val_auc"])
+    chosen = best if select == "best" else rows[-1]
+    assert best["epoch"] != rows[-1]["epoch"]   # this config peaks before its last epoch: the check is not vacuous
+    assert m["objective_epoch"] == chosen["epoch"] and m["objective"] == chosen["val_auc"]
+    assert [r["objective"] for r in rows] == ([max(r["val_auc"] for r in rows[:i + 1]) for i in range(3)]
+                                              if select == "best" else [r["val_auc"] for r in rows])
+    from facebench.artefacts import read_verification_npz
+    from facebench.eval.verification import evaluate
+
+    v = read_verification_npz(tmp_path / "artefacts" / "val_verification.npz")
+    assert evaluate(v["scores"], v["same"], v["fold"], greater_is_same=bool(v["greater_is_same"])).auc == \
+        pytest.approx(chosen["val_auc"], abs=1e-12)

@@ -25,8 +25,14 @@ def _trial(rec, binfile, folder, *, folds="5-9", **extra) -> dict:
             "data.test_folds": folds, "eval.sets": f"{binfile},folder={folder}", "eval.set_folds": folds, **extra}
 
 
+def _set_rows(trial_dir) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(trial_dir / "artefacts" / "sets.parquet").to_pylist()
+
+
 def _assert_routes_agree(trial_dir) -> list[dict]:
-    rows = json.loads((trial_dir / "artefacts" / "sets.json").read_text())
+    rows = _set_rows(trial_dir)
     by = {r["set"]: r for r in rows}
     assert set(by) == {"lfw", "folder"} and by["lfw"]["format"] == "bin" and by["folder"]["format"] == "folder"
     for key in ("accuracy_mean", "accuracy_std", "auc", "pairs", "positives", "folds"):
@@ -93,7 +99,7 @@ def trained(synthetic_lfw, tmp_path):
 
 def test_embed_makes_the_file_eval_pairs_reads_and_eval_model_agrees(trained, tmp_path, capsys):
     run, binfile, root = trained
-    rows = json.loads((run / "artefacts" / "sets.json").read_text())
+    rows = _set_rows(run)
     for out in ("emb.npz", "emb.parquet"):
         assert main(["embed", str(run), "--data", str(root), "--out", str(tmp_path / out), "--quiet"]) == 0
     capsys.readouterr()
@@ -152,5 +158,20 @@ def test_real_lfw_recordio_and_bin_round_trip(shared_data, tmp_path):
     result = run_trial(cfg, trial_dir=tmp_path / "t", raise_on_error=True)
     assert result["data"]["train_identities"] > 2 and result["data"]["test_pairs"] == 3000
     rows = _assert_routes_agree(tmp_path / "t")
-    assert rows[0]["pairs"] == 3000 and rows[0]["folds"] == [5, 6, 7, 8, 9]
+    assert rows[0]["pairs"] == 3000 and rows[0]["folds"] == "5,6,7,8,9"
     assert result["metrics"]["test_accuracy_mean"] == rows[0]["accuracy_mean"]
+
+
+def test_report_shows_the_papers_table_from_the_sets_table(trained, tmp_path):
+    import pyarrow.parquet as pq
+
+    run, _, _ = trained
+    assert main(["report", str(run), "--out", str(tmp_path / "report")]) == 0
+    sets = pq.read_table(tmp_path / "report" / "sets.parquet").to_pylist()
+    assert {r["set"] for r in sets} == {"lfw", "folder"} and {r["trial_id"] for r in sets} == {run.name}
+    md = (tmp_path / "report" / "paper_table.md").read_text().splitlines()
+    assert md[0] == "| recipe | LFW | folder | mean |"
+    lfw = next(r for r in sets if r["set"] == "lfw")
+    assert f"{100 * lfw['accuracy_mean']:.2f} ± {100 * lfw['accuracy_std']:.2f}" in md[2]
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "Verification sets (papers&#x27; table)" in page or "Verification sets (papers' table)" in page

@@ -59,6 +59,7 @@ def test_every_readme_command_names_real_things():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)   # minutes on an idle 2-core machine; far more when other suites share the cores
 def test_quickstart_runs_as_written(tmp_path):
     """A fresh copy of the tracked files (what a clone holds), `facebench` and `python` on PATH as an
     activated environment puts them, and each quickstart command in order; each must exit 0."""

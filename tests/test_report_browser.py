@@ -46,8 +46,9 @@ def test_report_in_headless_chromium(page_path, tmp_path):
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(page_path.as_uri(), wait_until="load")
             _check_page(page)
+            # The whole page as a test artefact, to look at: pytest -s prints where it is.
             shot = tmp_path / "report.png"
-            page.screenshot(path=str(shot), full_page=False)
+            page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
         finally:
             browser.close()
@@ -57,6 +58,12 @@ def test_report_in_headless_chromium(page_path, tmp_path):
 
 
 def _check_page(page) -> None:
+    # Every section shows something: a figure, a table, or a sentence saying why it is empty.
+    shown = page.eval_on_selector_all("section", "els => els.map(e => [e.id, e.querySelectorAll('img, table').length,"
+                                                 " e.innerText.slice(e.querySelector('h2').innerText.length)])")
+    for key, n, why in shown:
+        assert n or len(why.strip()) > 10, f"section {key!r} is empty without a word of why"
+    assert page.locator("#statistics table").count() >= 2   # over folds, and over seeds (two seeds per config here)
     table = page.locator("#ranked table.sortable")
     assert table.locator("tbody tr").count() == len(MIXED)
     sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")

@@ -54,7 +54,7 @@ def test_smoke_sweep_files(ray_local, tmp_path, name):
     else:
         assert len(summary["trials"]) == 2
     best = summary["trials"][0]
-    assert best["status"] == "completed" and 0.0 <= best["best_val_accuracy"] <= 1.0 and best["test"]
+    assert best["status"] == "completed" and 0.0 <= best["objective"] <= 1.0 and best["test"]
     trial_dir = Path(best["trial_dir"])
     assert trial_dir.parent == tmp_path / f"{name}-smoke" / "trials" and trial_dir.name == best["trial_id"]
     for f in ("config.json", "meta.json", "epochs.jsonl", "result.json", "ray.json"):

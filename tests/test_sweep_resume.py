@@ -97,7 +97,7 @@ def _check_final(sweep: Sweep, kept: dict[str, bytes], *, rewritten: set[str] = 
         after = (sweep.dir / "trials" / trial_id / "result.json").read_bytes()
         if trial_id not in rewritten:
             assert after == before, f"completed trial {trial_id} was trained again"
-        assert json.loads(after)["metrics"]["best_val_accuracy"] == json.loads(before)["metrics"]["best_val_accuracy"]
+        assert json.loads(after)["metrics"]["objective"] == json.loads(before)["metrics"]["objective"]
     for trial_id in rows:
         epochs = [r["epoch"] for r in read_jsonl(sweep.dir / "trials" / trial_id / "epochs.jsonl")]
         assert epochs == [1, 2], (trial_id, epochs)

@@ -2,8 +2,9 @@
 
 InsightFace writes them as ``pickle.dump((bins, issame_list), f)``: ``bins`` the encoded images, two per pair
 (pair i is ``bins[2i]``, ``bins[2i + 1]``), ``issame_list`` one same-person flag per pair. Unpickling can run
-any code a file names, so ``read_bin`` admits only the builtin containers, bytes, bools and numpy bool arrays
-(the three numpy functions that rebuild an array); any other global is refused before anything runs.
+any code a file names, so ``read_bin`` unpickles with ``safepickle.restricted_load`` (builtin containers, bytes,
+numbers and numpy arrays only; any other global is refused before anything runs) and then admits only bytes and
+bools or a numpy bool array.
 
 The protocol on them is InsightFace's and LFW's: 10 contiguous folds in file order.
 """
@@ -19,45 +20,10 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_path
+from .safepickle import restricted_load
 
 BIN_FOLDS = 10
 _PICKLE_PROTOCOL = 4  # what InsightFace's Python 3 scripts write with HIGHEST_PROTOCOL on 3.7; readable by 3.4+
-
-
-def _numpy_rebuilders() -> dict[tuple[str, str], object]:
-    # The functions numpy's own __reduce_ex__ names (their module moved from numpy.core to numpy._core in 2.0),
-    # asked of numpy itself rather than spelled out, plus the spellings older files carry.
-    probe = np.zeros(2, dtype=bool)
-    reconstruct, frombuffer = probe.__reduce_ex__(2)[0], probe.__reduce_ex__(5)[0]
-    out: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
-    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
-        out[(module, "_reconstruct")] = reconstruct
-    for module in ("numpy.core.numeric", "numpy._core.numeric"):
-        out[(module, "_frombuffer")] = frombuffer
-    out[("_codecs", "encode")] = _latin1  # how protocols 0-2 spell bytes in Python 3
-    return out
-
-
-def _latin1(text: str, encoding: str = "utf-8") -> bytes:
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise DataError(f"refused: _codecs.encode with {encoding!r} is not how a pickle spells bytes")
-    return text.encode("latin1")
-
-
-class _Restricted(pickle.Unpickler):
-    def __init__(self, fh, *, where: str) -> None:
-        super().__init__(fh, encoding="bytes")  # Python 2 files hold str images: keep them as bytes
-        self.where = where
-        self.allowed = _numpy_rebuilders()
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in self.allowed:
-            return self.allowed[(module, name)]
-        raise DataError(f"{self.where}: refused: the pickle names {module}.{name}; a .bin verification set holds "
-                        "only bytes, bools, lists/tuples and numpy bool arrays (nothing was executed)")
-
-    def persistent_load(self, pid):
-        raise DataError(f"{self.where}: refused: the pickle uses persistent ids (nothing was executed)")
 
 
 @dataclass
@@ -82,13 +48,8 @@ def read_bin(path: str | Path) -> BinSet:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    try:
-        with open(path, "rb") as fh:
-            obj = _Restricted(fh, where=str(path)).load()
-    except DataError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a truncated or foreign pickle raises any of a dozen types
-        raise DataError(f"{path}: not a .bin verification set ({type(e).__name__}: {e})") from None
+    obj = restricted_load(path, what="a .bin verification set", holds="bytes, bools, lists/tuples and numpy bool "
+                          "arrays")
     return _check(path, obj)
 
 

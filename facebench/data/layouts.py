@@ -6,7 +6,6 @@ Listing never decodes an image; it only walks directories, so ``facebench data c
 from __future__ import annotations
 
 import os
-import pickle
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from ..errors import DataError
 from .images import is_image
+from .safepickle import restricted_load
 
 LFW_IMAGE_DIRS = ("lfw-deepfunneled", "lfw_funneled", "lfw-funneled", "lfw")
 CIFAR_BATCH_DIR = "cifar-10-batches-py"
@@ -101,11 +101,8 @@ def cifar_batch_files(batch_dir: Path, split: str) -> list[Path]:
 
 
 def _unpickle(path: Path) -> dict:
-    try:
-        with open(path, "rb") as f:
-            obj = pickle.load(f, encoding="bytes")
-    except Exception as e:  # a truncated or foreign file raises any of a dozen types
-        raise DataError(f"{path}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
+    # A batch in a data folder may come from anyone: no pickled code runs (facebench.data.safepickle).
+    obj = restricted_load(path, what="a CIFAR-10 python batch", holds="dicts, lists, bytes, numbers and numpy arrays")
     if not isinstance(obj, dict):
         raise DataError(f"{path}: not a CIFAR-10 python batch (top level is {type(obj).__name__})")
     return obj

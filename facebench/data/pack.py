@@ -2,7 +2,8 @@
 
 Images are stored byte for byte (no re-encoding), so a packed set decodes to exactly the pixels of its
 source files and a model scores the same on either route. The outputs are new files: an existing
-``train.rec`` or ``.bin`` is never overwritten.
+``train.rec`` or ``.bin`` is never overwritten, and RecordIO goes into a new or empty folder (facebench's marker
+file marks it as its own).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import DataError
+from ..ownership import claim_dir
 from .binset import write_bin
 from .layouts import find_lfw, list_identity_folder
 from .pairs import parse_folds, read_pairs
@@ -43,7 +45,7 @@ def pack_recordio(src: str | Path, out: str | Path, *, folds: str = "") -> tuple
         listing = {p: listing[p] for p in sorted(chosen)}
     files = {name: [image_dir / f for f in names] for name, names in listing.items()}
     size = _image_size(next(iter(files.values()))[0])
-    out.mkdir(parents=True, exist_ok=True)
+    claim_dir(out, "recordio")  # a new or empty folder (or one facebench made): the user's folders are not written
     return write_recordio(out, files, size=size), len(files)
 
 

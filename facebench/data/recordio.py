@@ -183,8 +183,8 @@ def read_recordio(root: str | Path) -> RecordSet:
     if folder is None:
         raise DataError(f"{root}: no {REC} (a RecordIO training set is a folder with {REC}, {IDX} and {PROPERTY})")
     f = RecordFile(folder / REC, folder / IDX)
-    head, _ = unpack(f.read(0), where=f"{f.rec}: record 0")
-    if head.flag > 0:
+    head, body = unpack(f.read(0), where=f"{f.rec}: record 0")
+    if head.flag > 0 and not body:  # InsightFace's header: labels, no image
         by_label = _identity_ranges(f, head)
     else:  # a set without InsightFace's header record: every record is an image labelled by its identity
         by_label = {}

@@ -57,7 +57,7 @@ class _Progress:
         self.bar.update(1)
 
     def report(self, metrics: dict) -> None:
-        keys = ("train_loss", "val_accuracy", "lr", "images_per_s")
+        keys = ("train_loss", "val_accuracy", "val_auc", "objective", "lr", "images_per_s")
         shown = {k: f"{metrics[k]:.4g}" for k in keys if isinstance(metrics.get(k), (int, float))}
         if self.bar is not None:
             self.bar.set_postfix(shown)

@@ -2,9 +2,9 @@
 
 A task's ``train_step`` returns a dict of scalar loss components (timm's TrainingTask style) with
 ``"loss"`` the one that is back-propagated; the loop logs every component as ``train_<name>``.
-``validate`` gives the per-epoch validation metrics (``val_accuracy`` is the sweep objective for
-every task) and ``final`` runs the test protocol once, on the model chosen on validation, and writes
-the task's artefacts.
+``validate`` gives the per-epoch validation metrics, each with its standard error (``<metric>_se``), from
+which ``train.objective`` picks the trial's epoch and value; ``final`` runs the test protocol once, on the
+model chosen on validation, and writes the task's artefacts.
 """
 
 from __future__ import annotations
@@ -85,8 +85,11 @@ class _Task:
         return evaluate(scores, pairs.same, pairs.fold, greater_is_same=greater), scores
 
     def validate(self) -> dict[str, float]:
-        result, _ = self.verify(self.data.val.images, self.data.val_pairs)
-        return {"val_accuracy": result.accuracy_mean, "val_auc": result.auc}
+        from ..eval.uncertainty import accuracy_se, auc_se
+
+        r, _ = self.verify(self.data.val.images, self.data.val_pairs)
+        return {"val_accuracy": r.accuracy_mean, "val_accuracy_se": accuracy_se(r.accuracy_mean, r.n_pairs),
+                "val_auc": r.auc, "val_auc_se": auc_se(r.auc, r.n_same, r.n_diff)}
 
     def final(self, out_dir: Path) -> dict[str, float]:
         d = self.data
@@ -119,8 +122,12 @@ class CifarTask(ClassificationTask):
         v = self.data.val
         logits = torch.from_numpy(np.asarray(self._logits(v.images), dtype=np.float32))
         labels = torch.from_numpy(np.asarray(v.labels))
-        acc = (logits.argmax(1) == labels).float().mean()
-        return {"val_accuracy": float(acc), "val_loss": float(F.cross_entropy(logits, labels))}
+        from ..eval.uncertainty import accuracy_se, mean_se
+
+        acc = float((logits.argmax(1) == labels).float().mean())
+        losses = F.cross_entropy(logits, labels, reduction="none").numpy()
+        return {"val_accuracy": acc, "val_accuracy_se": accuracy_se(acc, len(labels)),
+                "val_loss": float(losses.mean()), "val_loss_se": mean_se(losses)}
 
     def final(self, out_dir: Path) -> dict[str, float]:
         from ..eval.classification import classification_metrics

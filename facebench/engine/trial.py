@@ -22,6 +22,7 @@ from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng
                          seed_everything, set_rng_state)
 from .loop import Batches, NonFiniteLoss, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
 from .record import default_trial_dir, device_name, make_meta
+from .selection import Selection, objective_from_history
 
 Report = Callable[[dict[str, Any]], None]
 StepHook = Callable[[int, int, int], None]
@@ -90,7 +91,8 @@ class _Record:
         return result
 
     def failed(self, reason: str, *, tb: str | None) -> dict[str, Any]:
-        return self.result("failed", reason, _summary(self.history), traceback=tb)
+        metrics = {**_summary(self.history), **objective_from_history(self.cfg, self.history)}
+        return self.result("failed", reason, metrics, traceback=tb)
 
 
 def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
@@ -130,9 +132,7 @@ def _reason(e: BaseException) -> str:
 
 
 def _summary(history: list[dict[str, Any]]) -> dict[str, Any]:
-    vals = [h["val_accuracy"] for h in history if h.get("val_accuracy") is not None]
-    return {"best_val_accuracy": max(vals) if vals else None,
-            "train_s": sum(h.get("train_s", 0.0) for h in history)}
+    return {"train_s": sum(h.get("train_s", 0.0) for h in history)}
 
 
 def _resume_point(rec: _Record, resume: bool) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -165,23 +165,23 @@ def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report |
         rec.tdir.rewrite_epochs(rec.history)
         rec.meta["resumed_from_epoch"] = state["epoch"]
     rec.tdir.start(rec.flat, rec.meta)
+    selection = Selection(rec.cfg, best)
     status, reason = "completed", ""
     for epoch in range(len(rec.history), rec.cfg.train.epochs):
         metrics = _run_epoch(task, batches, stepper, epoch, on_step)
+        metrics.update(selection.update(metrics, task))
         rec.history.append(metrics)
-        if best is None or metrics["val_accuracy"] > best["val_accuracy"]:
-            best = {"epoch": epoch + 1, "val_accuracy": metrics["val_accuracy"], **task.cpu_state_dict()}
         rec.tdir.append_epoch(metrics, rec.history)
         if rec.cfg.train.checkpoint:
             save_checkpoint(rec.tdir.path / CHECKPOINT, {
                 "config": rec.flat, "epoch": epoch + 1, **task.state_dict(), **stepper.state_dict(),
-                "rng": rng_state(batches.generator), "best": best, "history": rec.history})
+                "rng": rng_state(batches.generator), "best": selection.chosen, "history": rec.history})
         if report is not None:
             report(dict(metrics))
         if should_stop is not None and epoch + 1 < rec.cfg.train.epochs and should_stop():
             status, reason = "stopped", f"stopped by the caller after epoch {epoch + 1}"
             break
-    return _test(rec, task, best, status, reason)
+    return _test(rec, task, selection, status, reason)
 
 
 def _run_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, on_step: StepHook | None) -> dict[str, Any]:
@@ -195,16 +195,15 @@ def _run_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, on_ste
             "peak_mem_mb": peak_mem_mb(batches.device)}
 
 
-def _test(rec: _Record, task: Any, best: dict[str, Any] | None, status: str, reason: str) -> dict[str, Any]:
-    """Test the model chosen on validation (best val_accuracy; ties keep the earlier epoch)."""
-    if best is not None:
-        task.load_state_dict(best)
+def _test(rec: _Record, task: Any, selection: Selection, status: str, reason: str) -> dict[str, Any]:
+    """Test the model chosen on validation (engine/selection.py: train.objective and train.select)."""
+    selection.load_chosen(task)
     rec.tdir.artefacts.mkdir(parents=True, exist_ok=True)
     metrics = dict(task.final(rec.tdir.artefacts))
     metrics.update(_summary(rec.history))
-    metrics["best_epoch"] = best["epoch"] if best else None
+    metrics.update(selection.fields())
     metrics.update(_complexity(rec.cfg, task))
-    return rec.result(status, reason, metrics, data=getattr(task.data, "describe", {}))
+    return rec.result(status, reason, metrics, selection=selection.describe(), data=getattr(task.data, "describe", {}))
 
 
 def _complexity(cfg: TrialConfig, task: Any) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def embed_dataset(run_dir: str | Path, data: str | Path, out: str | Path, *, pro
 
 
 def evaluate_model(run_dir: str | Path, paths: list[str], *, folds: str = "") -> list[dict[str, Any]]:
-    """Verification of the trial's model on each set; one row per set (the rows of ``artefacts/sets.json``)."""
+    """Verification of the trial's model on each set; one row per set (the rows of the ``sets`` table)."""
     from ..data.pairs import check_no_leakage
     from ..data.sets import load_set, plan_sets
     from ..eval.verification import evaluate, pair_scores

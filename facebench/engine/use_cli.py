@@ -48,7 +48,7 @@ def _cmd_eval_model(args: argparse.Namespace) -> int:
         return 0
     print(f"{'set':<14} {'pairs':>7} {'folds':>5} {'accuracy':>18} {'AUC':>7} {'EER':>7}")
     for r in rows:
-        print(f"{r['set']:<14} {r['pairs']:>7,} {len(r['folds']):>5} {r['accuracy_mean']:>9.4f} ± "
+        print(f"{r['set']:<14} {r['pairs']:>7,} {len(r['folds'].split(',')):>5} {r['accuracy_mean']:>9.4f} ± "
               f"{r['accuracy_std']:.4f} {r['auc']:>7.4f} {r['eer']:>7.4f}")
     if len(rows) > 1:
         mean = sum(r["accuracy_mean"] for r in rows) / len(rows)

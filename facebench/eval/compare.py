@@ -115,27 +115,29 @@ def compare_verification(a: dict, b: dict, **kwargs: Any) -> Comparison:
 
     Stored thresholds are used when present; otherwise the protocol is re-run on the stored scores.
     """
-    from .verification import evaluate, predict
-
     for key in ("same", "fold"):
         if not np.array_equal(np.asarray(a[key]), np.asarray(b[key])):
             raise DataError(f"{a.get('source', 'A')} and {b.get('source', 'B')} are not on the same pairs "
                             f"('{key}' arrays differ)")
-    correct = []
-    for name, t in (("A", a), ("B", b)):
-        for key in ("scores", "thresholds"):
-            values = np.asarray(t.get(key, np.zeros(0)))
-            if values.dtype.kind not in "fiu" or not np.isfinite(values.astype(np.float64)).all():
-                raise DataError(f"{t.get('source', name)}: {key} contain NaN, inf or non-numbers; a comparison "
-                                "on them would be meaningless")
-        gis = bool(t["greater_is_same"])
-        # fold_ids is optional in the artefact: thresholds are then in sorted fold-id order.
-        fold_ids = t.get("fold_ids", np.unique(t["fold"]))
-        if "thresholds" in t and len(t["thresholds"]) == len(fold_ids):
-            pred = predict(t["scores"], t["fold"], thresholds=t["thresholds"], fold_ids=fold_ids,
-                           greater_is_same=gis)
-        else:
-            pred = evaluate(t["scores"], t["same"], t["fold"], greater_is_same=gis).predicted
-        correct.append(pred == np.asarray(t["same"], dtype=bool))
-    return paired_comparison(correct[0], correct[1], a["fold"], **kwargs)
+    return paired_comparison(correct_decisions(a, "A"), correct_decisions(b, "B"), a["fold"], **kwargs)
+
+
+def correct_decisions(t: dict, name: str = "") -> np.ndarray:
+    """Per pair: was the trial's same/different decision right? Its stored per-fold thresholds are used when
+    present; otherwise the protocol is re-run on the stored scores. NaN/inf scores are a DataError."""
+    from .verification import evaluate, predict
+
+    for key in ("scores", "thresholds"):
+        values = np.asarray(t.get(key, np.zeros(0)))
+        if values.dtype.kind not in "fiu" or not np.isfinite(values.astype(np.float64)).all():
+            raise DataError(f"{t.get('source', name)}: {key} contain NaN, inf or non-numbers; a comparison "
+                            "on them would be meaningless")
+    gis = bool(t["greater_is_same"])
+    # fold_ids is optional in the artefact: thresholds are then in sorted fold-id order.
+    fold_ids = t.get("fold_ids", np.unique(t["fold"]))
+    if "thresholds" in t and len(t["thresholds"]) == len(fold_ids):
+        pred = predict(t["scores"], t["fold"], thresholds=t["thresholds"], fold_ids=fold_ids, greater_is_same=gis)
+    else:
+        pred = evaluate(t["scores"], t["same"], t["fold"], greater_is_same=gis).predicted
+    return pred == np.asarray(t["same"], dtype=bool)
 

@@ -1,5 +1,5 @@
-"""Curves and thresholds read from verification scores: pooled and fold-averaged ROC, AUC, EER, and the
-threshold where the same / different score densities cross. Arrays in, arrays out; ``verification.evaluate``
+"""Curves and thresholds read from verification scores: pooled and fold-averaged ROC, AUC, EER, TAR at a
+FAR, and the threshold where the same / different score densities cross. Arrays in, arrays out; ``verification.evaluate``
 combines them into the k-fold protocol's result.
 
 Scores here are "same-ness" ``u`` (higher = more likely the same identity), as in ``verification``.
@@ -8,6 +8,7 @@ Scores here are "same-ness" ``u`` (higher = more likely the same identity), as i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -105,3 +106,47 @@ def fold_averaged_roc(u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int,
         fpr, tpr, _, _ = roc_curve_auc(u[m], y[m])
         tprs.append(tpr[np.searchsorted(fpr, grid, side="right") - 1])
     return grid, (np.mean(tprs, axis=0) if tprs else np.full(points, np.nan))
+
+
+def far_key(far: float) -> str:
+    """``1e-3`` -> ``"1e-3"`` (the metric-name spelling: ``test_tar_far_1e-3``)."""
+    if far > 0 and abs(math.log10(far) - round(math.log10(far))) < 1e-9:
+        return f"1e{int(round(math.log10(far)))}"
+    return f"{far:g}"
+
+
+@dataclass
+class TarAtFar:
+    """TAR at one FAR target: threshold fitted on the training folds' negatives, applied to the test fold."""
+
+    far: float
+    tar_mean: float
+    tar: np.ndarray            # (K,) per test fold
+    far_achieved: np.ndarray   # (K,) FAR actually seen on each test fold
+    thresholds: np.ndarray     # (K,) in the caller's score scale
+    unresolved: bool           # some test fold has n_neg * far < 1: the target is below its resolution
+
+
+def tar_at_far(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray, u: np.ndarray, y: np.ndarray,
+               f_idx: np.ndarray, K: int, *, far: float, sign: float) -> TarAtFar:
+    """Per fold: the lowest threshold whose training FAR is <= ``far`` (rule ``u > t``), then TAR on the test fold."""
+    tar, far_seen, thr = np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
+    unresolved = False
+    for k in range(K):
+        train = (f_sorted != k) if K > 1 else np.ones(len(u_sorted), dtype=bool)
+        neg_desc = u_sorted[train & ~y_sorted][::-1]
+        test = f_idx == k
+        n_neg_test = int((test & ~y).sum())
+        unresolved |= n_neg_test * far < 1
+        if len(neg_desc) == 0:
+            continue
+        allowed = int(math.floor(far * len(neg_desc) * (1 + 1e-12)))  # false accepts the target permits
+        t = -np.inf if allowed >= len(neg_desc) else neg_desc[allowed]
+        accept = u[test] > t
+        pos_test = y[test]
+        tar[k] = accept[pos_test].mean() if pos_test.any() else np.nan
+        far_seen[k] = accept[~pos_test].mean() if n_neg_test else np.nan
+        thr[k] = sign * t
+    tar_mean = float(np.nanmean(tar)) if np.isfinite(tar).any() else math.nan
+    return TarAtFar(far=float(far), tar_mean=tar_mean, tar=tar, far_achieved=far_seen, thresholds=thr,
+                    unresolved=bool(unresolved))

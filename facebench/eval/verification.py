@@ -24,7 +24,8 @@ import numpy as np
 
 from ..config import METRICS
 from ..errors import ConfigError, DataError
-from .curves import equal_error_rate, fold_averaged_roc, intersection_threshold, roc_curve_auc
+from .curves import (TarAtFar, equal_error_rate, far_key, fold_averaged_roc, intersection_threshold, roc_curve_auc,
+                     tar_at_far)
 
 FAR_TARGETS = (1e-1, 1e-2, 1e-3)
 
@@ -66,7 +67,7 @@ def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
     # Rows are gathered into buffers reused chunk after chunk: no allocation (and no page faults) per chunk.
     step = min(_CHUNK, n)
     gathered = np.empty((2, step, dim), dtype=x.dtype)
-    with np.errstate(over="ignore", invalid="ignore"):  # overflowed scores are redone below
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowed scores are redone from scaled rows
         for i in range(0, n, step):
             m = min(step, n - i)
             xa, xb = gathered[0, :m], gathered[1, :m]
@@ -75,12 +76,10 @@ def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
             np.take(x, a[i:i + m], axis=0, out=xa, mode="wrap")
             np.take(x, b[i:i + m], axis=0, out=xb, mode="wrap")
             out[i:i + m] = _score_chunk(xa, xb, metric, normalize)
-    overflow = np.flatnonzero(~np.isfinite(out))
-    if len(overflow):  # huge embeddings: squares overflow; distances themselves may still be representable
+        overflow = np.flatnonzero(~np.isfinite(out))  # huge rows: squares overflow, distances may not
         out[overflow] = _scaled_distance(x[a[overflow]], x[b[overflow]], metric)
         if not np.isfinite(out[overflow]).all():
-            raise DataError(f"embeddings up to {float(np.abs(x).max()):.3g}: {metric} scores overflow float64 "
-                            "(e.g. pair {}); use --metric euclidean or cosine, or rescale".format(overflow[0]))
+            raise DataError(f"{metric} scores overflow float64 (pair {overflow[0]}); use euclidean or cosine")
     return out, metric == "cosine"
 
 
@@ -91,8 +90,7 @@ def _scaled_distance(xa: np.ndarray, xb: np.ndarray, metric: str) -> np.ndarray:
     scale[scale == 0] = 1.0
     diff = xa / scale[:, None] - xb / scale[:, None]
     d = scale * np.sqrt(_rowdot(diff, diff))
-    with np.errstate(over="ignore"):
-        return d * d if metric == "sqeuclidean" else d
+    return d * d if metric == "sqeuclidean" else d
 
 
 _CHUNK = 512  # rows per step: the buffers stay in cache (3x faster than one 6,000 x 512 pass)
@@ -107,9 +105,8 @@ _vecdot = getattr(np, "vecdot", None)
 
 
 def _unit_rows(v: np.ndarray) -> np.ndarray:
-    peak = np.abs(v).max(axis=1)
-    peak[peak == 0] = 1.0
-    v /= peak[:, None]
+    peak = np.abs(v).max(axis=1, keepdims=True)
+    v /= np.where(peak == 0, 1.0, peak)
     v /= np.maximum(np.sqrt(_rowdot(v, v)), 1e-300)[:, None]
     return v
 
@@ -117,9 +114,8 @@ def _unit_rows(v: np.ndarray) -> np.ndarray:
 def _score_chunk(xa: np.ndarray, xb: np.ndarray, metric: str, normalize: bool) -> np.ndarray:
     """Scores of one chunk; ``xa`` and ``xb`` are scratch buffers (overwritten). Precision: see ``pair_scores``."""
     if normalize or metric == "cosine":
-        # Scale-safe: each row is divided by its largest magnitude before its norm is taken, so rows near
-        # 1e300 (squares overflow) or 1e-300 (squares underflow) normalise correctly. A zero vector stays
-        # zero (cosine 0 to everything) instead of becoming NaN.
+        # Scale-safe: rows are divided by their largest magnitude before the norm (1e300 and 1e-300 rows
+        # normalise correctly); a zero vector stays zero (cosine 0 to everything) instead of becoming NaN.
         xa = _unit_rows(xa.astype(np.float64))
         xb = _unit_rows(xb.astype(np.float64))
     if metric == "cosine":
@@ -130,25 +126,6 @@ def _score_chunk(xa: np.ndarray, xb: np.ndarray, metric: str, normalize: bool) -
         diff = np.subtract(xa, xb, dtype=np.float64)
     d2 = _rowdot(diff, diff)
     return d2 if metric == "sqeuclidean" else np.sqrt(d2)
-
-
-def far_key(far: float) -> str:
-    """``1e-3`` -> ``"1e-3"`` (the metric-name spelling: ``test_tar_far_1e-3``)."""
-    if far > 0 and abs(math.log10(far) - round(math.log10(far))) < 1e-9:
-        return f"1e{int(round(math.log10(far)))}"
-    return f"{far:g}"
-
-
-@dataclass
-class TarAtFar:
-    """TAR at one FAR target: threshold fitted on the training folds' negatives, applied to the test fold."""
-
-    far: float
-    tar_mean: float
-    tar: np.ndarray            # (K,) per test fold
-    far_achieved: np.ndarray   # (K,) FAR actually seen on each test fold
-    thresholds: np.ndarray     # (K,) in the caller's score scale
-    unresolved: bool           # some test fold has n_neg * far < 1: the target is below its resolution
 
 
 @dataclass
@@ -378,28 +355,3 @@ def predict(scores: Any, fold: Any, *, thresholds: Any, fold_ids: Any, greater_i
 
 def _per_fold_mean(values: np.ndarray, f_idx: np.ndarray, K: int) -> np.ndarray:
     return np.bincount(f_idx, weights=values, minlength=K) / np.bincount(f_idx, minlength=K)
-
-
-def tar_at_far(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray, u: np.ndarray, y: np.ndarray,
-               f_idx: np.ndarray, K: int, *, far: float, sign: float) -> TarAtFar:
-    """Per fold: the lowest threshold whose training FAR is <= ``far`` (rule ``u > t``), then TAR on the test fold."""
-    tar, far_seen, thr = np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
-    unresolved = False
-    for k in range(K):
-        train = (f_sorted != k) if K > 1 else np.ones(len(u_sorted), dtype=bool)
-        neg_desc = u_sorted[train & ~y_sorted][::-1]
-        test = f_idx == k
-        n_neg_test = int((test & ~y).sum())
-        unresolved |= n_neg_test * far < 1
-        if len(neg_desc) == 0:
-            continue
-        allowed = int(math.floor(far * len(neg_desc) * (1 + 1e-12)))  # false accepts the target permits
-        t = -np.inf if allowed >= len(neg_desc) else neg_desc[allowed]
-        accept = u[test] > t
-        pos_test = y[test]
-        tar[k] = accept[pos_test].mean() if pos_test.any() else np.nan
-        far_seen[k] = accept[~pos_test].mean() if n_neg_test else np.nan
-        thr[k] = sign * t
-    tar_mean = float(np.nanmean(tar)) if np.isfinite(tar).any() else math.nan
-    return TarAtFar(far=float(far), tar_mean=tar_mean, tar=tar, far_achieved=far_seen, thresholds=thr,
-                    unresolved=bool(unresolved))

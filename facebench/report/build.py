@@ -13,7 +13,7 @@ import pandas as pd
 from facebench import artefacts
 from facebench.errors import DataError
 
-from . import history, html, plots, stats, tables
+from . import confirmation, history, html, paper, plots, stats, tables
 from .collect import Collection, collect
 from .storage import Location, resolve
 
@@ -35,8 +35,10 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         figures += _finish_history(history_job, notes)
         notes += stats_notes  # the page lists them in the order of its sections
     summary = _summary(data, ranked, arrow)
+    sets_html = _papers_table(frames.get("sets"), ranked, target)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
-                       plots=figures, stats_html=stats_html, notes=notes, summary=summary)
+                       plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html,
+                       headline=confirmation.headline(data.sweeps))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     return index.local_path() or index.uri
@@ -59,6 +61,14 @@ def _executor(n_trials: int) -> Executor:
         return _Inline()
     # spawn, not fork: the caller may hold threads (a Ray driver, pyarrow's pools) that a fork would copy mid-lock.
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _papers_table(sets: pd.DataFrame | None, ranked: pd.DataFrame, target: Location) -> str:
+    """The papers' table for the page, and as ``paper_table.md`` beside it when any trial ran eval.sets."""
+    columns, rows = paper.paper_rows(sets, ranked)
+    if rows:
+        target.join("paper_table.md").write_bytes(paper.paper_markdown(columns, rows).encode("utf-8"))
+    return paper.paper_html(columns, rows)
 
 
 def _title(data: Collection) -> str:
@@ -187,9 +197,15 @@ def _statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], notes: list[st
                                     ("folds", "folds")], sortable=True))
     parts.append("<h3>Over seeds (completed trials grouped by config without seed)</h3>")
     seeds = stats.seed_summary(ranked) if len(ranked) else pd.DataFrame()
-    parts.append(html.table(seeds, [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
-                                    ("val_mean", "val mean"), ("val_std", "val std"),
-                                    ("score_mean", "test mean"), ("score_std", "test std")], sortable=True))
+    if seeds.empty or seeds["n_seeds"].max() < 2:
+        # n = 1 everywhere: a std of 0 would read as "perfectly reproducible" when nothing was repeated.
+        parts.append('<p class="empty">no configuration ran with more than one seed, so there is no spread over '
+                     "seeds to show; re-run the top configurations over seeds to see it</p>")
+    else:
+        cols = [("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
+                ("val_mean", "objective mean"), ("val_std", "objective std"), ("score_mean", "test mean"),
+                ("score_std", "test std")]
+        parts.append(html.table(seeds[seeds["n_seeds"] >= 2], cols, sortable=True))
     parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
                  "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")
     cmp_table, cmp_notes = _compare(ranked, notes)

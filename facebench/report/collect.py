@@ -39,6 +39,7 @@ class TrialRecord:
     result: dict[str, Any] | None
     artefacts: frozenset[str]  # file names under artefacts/
     notes: list[str] = field(default_factory=list)
+    stage: str = "sweep"     # "confirmation": a re-run of a top configuration with a new seed (summary.json)
 
     def artefact(self, name: str) -> Location | None:
         return self.loc.join(ARTEFACTS, name) if name in self.artefacts else None
@@ -50,6 +51,7 @@ class SweepRecord:
     loc: Location
     spec: dict[str, Any]
     study: Location | None  # the Optuna SQLite file, when the sweep has one
+    confirmation: list[dict[str, Any]] = field(default_factory=list)  # summary.json's, when the stage ran
 
 
 @dataclass
@@ -104,12 +106,16 @@ def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) 
     spec = _read_json(loc.join("sweep.json"), kids.get("sweep.json") == pafs.FileType.File, out.notes)
     name = str(spec.get("name") or loc.name)
     study = loc.join("study.db") if kids.get("study.db") == pafs.FileType.File else None
-    out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study))
+    summary = _read_json(loc.join("summary.json"), kids.get("summary.json") == pafs.FileType.File, out.notes)
+    confirmation = [c for c in summary.get("confirmation") or [] if isinstance(c, dict)]
+    out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study, confirmation=confirmation))
+    confirming = {str(t) for c in confirmation for t in c.get("trial_ids") or []}
     trials_dir = loc.join("trials")
     entries = trials_dir.children()
     for tid in sorted(n for n, t in entries.items() if t == pafs.FileType.Directory):
         trial = read_trial(trials_dir.join(tid), sweep=name)
         if trial.config:
+            trial.stage = "confirmation" if tid in confirming else "sweep"
             out.trials.append(trial)
         else:
             out.notes.append(f"{trial.loc.uri}: {NO_CONFIG}; left out")

@@ -58,6 +58,16 @@ def plot_history(sweep: SweepRecord, notes: list[str]) -> list[Plot]:
             continue
         out.append(_history_plot(sweep.name, study, done))
         imp = _importances(study, done, notes, sweep.name)
+        # A parameter that never varied (or that the run forced, as --smoke forces the image size) explains
+        # nothing: listed with a zero bar it only looks like a finding.
+        forced = set((sweep.spec or {}).get("forced") or {})
+        varying = {k for k in imp if len({repr(t.params.get(k)) for t in done if k in t.params}) > 1
+                   and k.split("@")[0] not in forced}
+        if len(varying) < len(imp):
+            fixed = sorted(set(imp) - varying)
+            notes.append(f"sweep {sweep.name!r}: parameter importances leave out {len(fixed)} parameter(s) that "
+                         f"never varied or that the run forced: {', '.join(fixed[:6])}{' …' if len(fixed) > 6 else ''}")
+        imp = {k: v for k, v in imp.items() if k in varying}
         if imp:
             out.append(_importance_plot(sweep.name, study.study_name, imp))
     return out
@@ -105,12 +115,22 @@ def _evaluator() -> Any:
     return optuna.importance.PedAnovaImportanceEvaluator()
 
 
-def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot:
+def importance_figure(imp: dict[str, float]) -> Any:
+    """Horizontal bars, the left margin sized to the longest label so no name is clipped."""
     names = list(imp)[:15][::-1]
-    fig, ax = figure(5.0, 0.3 * len(names) + 1.2, left=0.35, bottom=0.25)
+    labels = [short(n.replace("@", " @"), 40) for n in names]
+    width = 6.4
+    label_in = 0.068 * max(len(lbl) for lbl in labels) + 0.25   # 8-pt sans: ~0.068 in per character
+    fig, ax = figure(width, 0.3 * len(names) + 1.2, left=min(0.62, label_in / width),
+                     bottom=0.55 / (0.3 * len(names) + 1.2))
     ax = ax[0, 0]
-    ax.barh([short(n, 30) for n in names], [imp[n] for n in names])
+    ax.barh(labels, [imp[n] for n in names])
+    ax.tick_params(axis="y", labelsize=8)
     ax.set_xlabel("importance (Optuna PED-ANOVA)")
-    return Plot("history", f"Parameter importances: {short(sweep)} / {short(study_name)}", png(fig),
-                "optuna.importance.get_param_importances")
+    return fig
+
+
+def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot:
+    return Plot("history", f"Parameter importances: {short(sweep)} / {short(study_name)}", png(importance_figure(imp)),
+                "optuna.importance.get_param_importances; parameters that never varied are left out")
 

@@ -16,14 +16,32 @@ import pandas as pd
 
 from .plots import Plot
 
-SECTIONS = (("summary", "Summary"), ("ranked", "Ranked trials"), ("factors", "Factors"), ("curves", "Training curves"),
+SECTIONS = (("confirmation", "Which recipe wins (confirmation over new seeds)"), ("summary", "Summary"),
+            ("ranked", "Ranked trials"), ("sets", "Verification sets (papers' table)"),
+            ("factors", "Factors"), ("curves", "Training curves"),
             ("vae", "VAE: loss components, rate–distortion, active units"), ("roc", "ROC and score distributions"),
             ("confusion", "Confusion matrices"), ("recon", "Reconstructions"), ("history", "Sweep history"),
             ("pareto", "Accuracy against cost"), ("statistics", "Statistics"), ("notes", "Missing data and notes"))
 
+# Why a section can be empty, said where it is empty (a heading over blank space reads as a bug).
+EMPTY = {
+    "ranked": "no trials found in these folders",
+    "factors": "no completed trials, or none of backbone, loss, schedule, latent size, beta and image size varies "
+               "among them",
+    "curves": "no per-epoch results recorded",
+    "vae": "no VAE trials (loss vae): plain and denoising autoencoders have no KL term, no beta and no posterior "
+           "to collapse",
+    "roc": "no completed verification trials (tasks face and autoencoder) with test pairs",
+    "confusion": "no completed classification trials (task cifar)",
+    "recon": "no completed autoencoder trials with a reconstruction grid",
+    "history": "no Optuna study (study.db) with complete trials in these folders",
+    "pareto": "no completed trials with a cost (FLOPs or training time) beside a test score",
+}
+
 RANKED_COLUMNS = (("rank", "#"), ("sweep", "sweep"), ("trial_id", "trial"), ("name", "name"), ("task", "task"),
                   ("status", "status"), ("cfg.model.backbone", "backbone"), ("cfg.loss.name", "loss"),
-                  ("cfg.schedule.name", "schedule"), ("seed", "seed"), ("best_val_accuracy", "val acc"),
+                  ("cfg.schedule.name", "schedule"), ("seed", "seed"), ("objective", "objective"),
+                  ("objective_se", "± se"), ("tied_with_first", "tied with #1"),
                   ("score", "test score"), ("test_accuracy_std", "test std"), ("test_auc", "AUC"),
                   ("test_eer", "EER"), ("active_units", "active units"), ("flops", "FLOPs"), ("train_s", "train s"),
                   ("epochs_run", "epochs"), ("reason", "reason"))
@@ -115,19 +133,23 @@ def img(plot: Plot) -> str:
 
 
 def render(*, title: str, sources: list[str], ranked: pd.DataFrame, plots: list[Plot], stats_html: str,
-           notes: list[str], summary: dict[str, Any]) -> str:
+           notes: list[str], summary: dict[str, Any], sets_html: str = "", headline: str = "") -> str:
+    """``headline``: the confirmation stage's verdicts (report/confirmation.py); the page opens with them."""
     body: dict[str, list[str]] = {key: [] for key, _ in SECTIONS}
+    body["confirmation"].append(headline)
     body["summary"].append(_summary(summary, sources))
     body["ranked"].append(table(ranked, RANKED_COLUMNS, sortable=True, row_class="status"))
+    body["sets"].append(sets_html)  # facebench.report.paper
     for p in plots:
         body.setdefault(p.section, []).append(img(p))
     body["statistics"].append(stats_html)
     body["notes"].append("<ul>" + "".join(f'<li class="note">{esc(n)}</li>' for n in notes) + "</ul>"
                          if notes else '<p class="empty">nothing missing</p>')
-    nav = " ".join(f'<a href="#{key}">{esc(name)}</a>' for key, name in SECTIONS)
+    shown = [(key, name) for key, name in SECTIONS if key != "confirmation" or headline]
+    nav = " ".join(f'<a href="#{key}">{esc(name)}</a>' for key, name in shown)
     parts = []
-    for key, name in SECTIONS:
-        content = "".join(body[key]) or '<p class="empty">no data for this section in these trials</p>'
+    for key, name in shown:
+        content = "".join(body[key]) or f'<p class="empty">{esc(EMPTY.get(key, "no data in these trials"))}</p>'
         parts.append(f'<section id="{key}"><h2>{esc(name)}</h2>{content}</section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width\"><title>{esc(title)}</title>"
@@ -143,8 +165,10 @@ def _summary(s: dict[str, Any], sources: list[str]) -> str:
                  + (", ".join(f"{esc(n)} {esc(k)}" for k, n in s["status"].items()) or "none") + "</li>")
     if s.get("best") is not None:
         b = s["best"]
-        items.append(f"<li>best by validation accuracy: <b>{esc(b['name'] or b['trial_id'])}</b> "
-                     f"({esc(b['sweep'])}/{esc(b['trial_id'])}): val {cell(b['best_val_accuracy'])[0]}, "
+        items.append(f"<li>best by the sweep's objective ({esc(b.get('objective_metric'))}, "
+                     f"{esc(b.get('objective_select'))} epoch): <b>{esc(b['name'] or b['trial_id'])}</b> "
+                     f"({esc(b['sweep'])}/{esc(b['trial_id'])}): {cell(b['objective'])[0]} ± "
+                     f"{cell(b.get('objective_se'))[0]}, "
                      f"{esc(b['score_metric'])} {cell(b['score'])[0]}</li>")
     else:
         items.append('<li class="note">no completed trials</li>')

@@ -80,25 +80,38 @@ def plot_ranked(ranked: pd.DataFrame, folds: pd.DataFrame) -> list[Plot]:
     ax.set_xticks(range(1, len(top) + 1), [trial_label(r) for _, r in top.iterrows()], rotation=60, ha="right",
                   fontsize=7)
     ax.set_ylabel("test fold accuracy")
-    ax.set_title("Trials ranked by validation accuracy: spread over the test folds", fontsize=9, y=TITLE_Y)
+    ax.set_title("Trials ranked by the validation objective: spread over the test folds", fontsize=9, y=TITLE_Y)
     return [Plot("ranked", "Ranked trials with fold spread", png(fig),
-                 f"top {len(top)} completed trials by best_val_accuracy; box = per-fold test accuracy, ▲ = mean")]
+                 f"top {len(top)} completed trials by the sweep's objective; box = per-fold test accuracy, ▲ = mean")]
 
 
 def plot_factors(trials: pd.DataFrame) -> list[Plot]:
     done = trials[(trials["status"] == "completed") & trials["score"].notna()]
     out = []
     for task, rows in done.groupby("task", sort=True):
-        for title, cols in FACTORS:
-            if not all(c in rows.columns for c in cols):
+        for _, cols in FACTORS:
+            # Only the factors that vary among these trials: a constant one repeated in every label says nothing.
+            cols = [c for c in cols if c in rows.columns and rows[c].map(str).nunique(dropna=False) > 1]
+            if not cols:
                 continue
-            label = rows[cols[0]].map(str)
+            label = rows[cols[0]].map(_value)
             for c in cols[1:]:  # column-wise: a row-wise agg builds a Series per row
-                label = label + " / " + rows[c].map(str)
-            if label.nunique() < 2:
-                continue
+                label = label + " / " + rows[c].map(_value)
+            title = " × ".join(_factor_name(c) for c in cols)
             out.append(_factor_plot(rows, label, f"{task}: {title}"))
     return out
+
+
+def _factor_name(col: str) -> str:
+    _, section, key = col.split(".", 2)   # cfg.loss.name -> loss; cfg.data.image_size -> image size
+    return section if key == "name" else key.replace("_", " ")
+
+
+def _value(v: Any) -> str:
+    """A config value for a label: 4 significant digits for floats (never 0.30000000000000004), '-' for none."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "-"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def _factor_plot(rows: pd.DataFrame, label: pd.Series, title: str) -> Plot:
@@ -141,10 +154,21 @@ def top_with(ranked: pd.DataFrame, table: pd.DataFrame, k: int) -> pd.DataFrame:
 
 def _curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title: str, section: str,
             caption: str, logy: tuple[bool, ...] | None = None) -> list[Plot]:
-    cols = tuple(c for c in cols if any(c in e.columns and e[c].notna().any() for _, e in series))
-    if not series or not cols:
-        return []
-    fig, axes = figure(4.0 * len(cols), 3.4, ncols=len(cols))
+    fig = curves_figure(series, cols, logy)
+    return [] if fig is None else [Plot(section, title, png(fig), caption)]
+
+
+def curves_figure(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...],
+                  logy: tuple[bool, ...] | None = None) -> Any:
+    """One panel per column; the legend below the panels, where it cannot cover a curve."""
+    keep = [j for j, c in enumerate(cols) if any(c in e.columns and e[c].notna().any() for _, e in series)]
+    if not series or not keep:
+        return None
+    cols = tuple(cols[j] for j in keep)
+    logy = tuple(logy[j] for j in keep) if logy else None
+    rows = -(-len(series) // 3)   # legend rows, three entries each
+    height = 3.0 + 0.18 * rows
+    fig, axes = figure(max(4.0 * len(cols), 6.4), height, ncols=len(cols), bottom=(0.5 + 0.18 * rows) / height)
     for j, col in enumerate(cols):
         ax = axes[0, j]
         for label, e in series:
@@ -154,8 +178,9 @@ def _curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title
         ax.set_title(col, fontsize=9, y=TITLE_Y)
         if logy and logy[j]:
             ax.set_yscale("log")
-    axes[0, -1].legend(fontsize=6, loc="best")
-    return [Plot(section, title, png(fig), caption)]
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(3, len(labels)), fontsize=7, frameon=False)
+    return fig
 
 
 def plot_curves(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
@@ -168,8 +193,16 @@ def plot_curves(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     return out
 
 
+def vae_only(trials: pd.DataFrame) -> pd.DataFrame:
+    """The VAE trials (loss ``vae``): a plain or denoising autoencoder has no KL term and no beta, so their
+    KL, beta and posterior-collapse plots would be flat zeros."""
+    if "cfg.loss.name" not in trials.columns:
+        return trials.iloc[:0]
+    return trials[(trials["task"] == "autoencoder") & (trials["cfg.loss.name"] == "vae")]
+
+
 def plot_vae_components(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
-    series = _top_epochs(ranked, epochs, ("train_recon", "train_kld"), TOP_CURVES, task="autoencoder")
+    series = _top_epochs(vae_only(ranked), epochs, ("train_recon", "train_kld"), TOP_CURVES, task="autoencoder")
     series = [(lbl, e) for lbl, e in series if "train_recon" in e and e["train_recon"].notna().any()]
     return _curves(series, ("train_recon", "train_kld", "train_beta"), "VAE loss components", "vae",
                    "reconstruction and KL plotted apart (the loss is recon + beta·KL)")
@@ -179,7 +212,7 @@ def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plo
     if epochs.empty or "train_kld" not in epochs.columns or "train_recon" not in epochs.columns:
         return []
     last = epochs.dropna(subset=["train_kld", "train_recon"]).groupby(["sweep", "trial_id"], sort=False).tail(1)
-    ae = trials[trials["task"] == "autoencoder"]
+    ae = vae_only(trials)
     df = last.merge(ae, on=["sweep", "trial_id"], suffixes=("", "_t"))
     if df.empty:
         return []

@@ -1,7 +1,8 @@
 """Spread, not single runs: mean ± std over folds and over seeds, ranking, the paired comparison of the top trials.
 
-Trials are ranked by ``best_val_accuracy`` (the sweep's own selection metric), not by a test metric: the report
-shows test numbers but never picks the "best" trial on the test set.
+Trials are ranked by ``objective`` (the one validation number the sweep declared, the same one Optuna was told
+and the sweep summary ranks), not by a test metric: the report shows test numbers but never picks the "best"
+trial on the test set. Equal objectives keep trial order, never a test score.
 """
 
 from __future__ import annotations
@@ -13,20 +14,38 @@ import pandas as pd
 
 from facebench.errors import FacebenchError
 
-RANK_BY = "best_val_accuracy"
+RANK_BY = "objective"
 # Columns that tell repeats of one recipe apart rather than define the recipe.
 NOT_RECIPE = ("cfg.train.seed", "cfg.name", "cfg.data.synthetic_seed", "cfg.data.cache_dir", "cfg.train.device",
               "cfg.train.threads")
 
 
 def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
-    """Completed trials first, then by validation accuracy (NaN last), then by test score; adds ``rank`` (1-based)."""
+    """Completed trials first, then by objective in its own direction (missing last), then in trial order; adds
+    ``rank`` (1-based) and ``tied_with_first`` (completed trials within the noise of #1, facebench.eval.uncertainty)."""
+    from facebench.eval.uncertainty import tied_with_first
+
     df = trials.copy()
-    df["_done"] = (df["status"] != "completed").astype(int)
-    df = df.sort_values(["_done", RANK_BY, "score"], ascending=[True, False, False], na_position="last",
-                        kind="stable").drop(columns="_done")
+    for col in (RANK_BY, "objective_se"):
+        if col not in df.columns:
+            df[col] = np.nan
+    mode = df["objective_mode"] if "objective_mode" in df.columns else pd.Series("max", index=df.index)
+    # A sweep's own trials first: confirmation re-runs (stage "confirmation") are repeats, not candidates.
+    stage = df["stage"] if "stage" in df.columns else pd.Series("sweep", index=df.index)
+    df["_done"] = (df["status"] != "completed").astype(int) + 2 * (stage == "confirmation").astype(int)
+    df["_key"] = np.where(mode == "min", 1.0, -1.0) * pd.to_numeric(df[RANK_BY], errors="coerce")
+    df = df.sort_values(["_done", "_key", "sweep", "trial_id"], na_position="last", kind="stable")
+    df = df.drop(columns=["_done", "_key"]).reset_index(drop=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
-    return df.reset_index(drop=True)
+    done = (df["status"] == "completed") & (df["stage"] != "confirmation" if "stage" in df.columns else True)
+    first_mode = df.loc[done, "objective_mode"].iloc[0] if done.any() and "objective_mode" in df.columns else "max"
+    tied = tied_with_first(pd.to_numeric(df.loc[done, RANK_BY], errors="coerce").to_numpy(float),
+                           pd.to_numeric(df.loc[done, "objective_se"], errors="coerce").to_numpy(float),
+                           mode="min" if first_mode == "min" else "max")
+    df["tied_with_first"] = False
+    if done.any():
+        df.loc[done, "tied_with_first"] = tied
+    return df
 
 
 def fold_summary(folds: pd.DataFrame) -> pd.DataFrame:
@@ -47,15 +66,23 @@ def recipe_labels(trials: pd.DataFrame, cols: list[str] | None = None) -> pd.Ser
     cols = recipe_columns(trials) if cols is None else cols
     if not cols:
         return pd.Series(["(all trials)"] * len(trials), index=trials.index)
-    parts = [trials[c].map(str).radd(c[4:] + "=") for c in cols]
+    # key=value for each varying key the trial has: floats to 4 significant digits, a key the recipe does not
+    # use (loss.h of a non-AdaFace trial: NaN) left out.
+    parts = [trials[c].map(lambda v, k=c[4:]: "" if _missing(v) else f"{k}={v:.4g}" if isinstance(v, float)
+                           else f"{k}={v}") for c in cols]
     out = parts[0]
     for p in parts[1:]:
         out = out + " " + p
-    return out
+    return out.str.split().str.join(" ")
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
 
 
 def seed_summary(trials: pd.DataFrame) -> pd.DataFrame:
-    """Completed trials grouped by recipe (config without seed): n, mean ± std of test score and val accuracy."""
+    """Completed trials grouped by recipe (config without seed): n, mean ± std of test score and val accuracy.
+    The report shows it only where some recipe ran with two seeds or more (``n_seeds``)."""
     done = trials[trials["status"] == "completed"]
     cols = ["recipe", "task", "n_seeds", "seeds", "score_mean", "score_std", "val_mean", "val_std"]
     if done.empty:
@@ -96,10 +123,8 @@ def paired_comparison(ranked: pd.DataFrame, load: Callable[[str, str], dict | No
     Uses ``facebench.eval.compare.compare_verification`` (each trial's own fold thresholds; paired bootstrap
     CI of the accuracy difference and McNemar's test). Returns (table or None, notes).
     """
-    try:
-        from facebench.eval.compare import compare_verification
-    except ImportError:
-        return None, ["paired comparison unavailable: facebench.eval.compare is not installed"]
+    from facebench.eval.compare import compare_verification
+
     cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
     arts = []
     for _, r in cand.iterrows():

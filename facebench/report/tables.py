@@ -30,9 +30,9 @@ FACE_METRICS = ("test_accuracy_mean", "test_accuracy_std", "test_accuracy_sem", 
                 "test_tar_far_1e-1", "test_tar_far_1e-2", "test_tar_far_1e-3", "test_intersection_accuracy_mean")
 CIFAR_METRICS = ("test_accuracy", "test_macro_precision", "test_macro_recall", "test_macro_f1", "test_auroc",
                  "test_auprc")
-COMMON_METRICS = ("best_val_accuracy", "params", "flops", "train_s", "test_kld")
+COMMON_METRICS = ("objective", "objective_se", "params", "flops", "train_s", "test_kld")
 FINAL_METRICS = FACE_METRICS + CIFAR_METRICS + COMMON_METRICS
-INT_METRICS = ("latent_dims", "active_units", "best_epoch")
+INT_METRICS = ("latent_dims", "active_units", "objective_epoch")
 VERSION_KEYS = ("python", "torch", "facebench", "git")
 
 _KEY = [("schema_version", pa.int32()), ("sweep", pa.string()), ("trial_id", pa.string())]
@@ -42,6 +42,8 @@ TRIALS_FIXED = _KEY + [
     ("wall_s", pa.float64()), ("device", pa.string()), ("host", pa.string()), ("started_at", pa.string()),
     *[(f"version.{k}", pa.string()) for k in VERSION_KEYS], ("path", pa.string()),
     *[(m, pa.float64()) for m in FINAL_METRICS], *[(m, pa.int64()) for m in INT_METRICS],
+    ("objective_metric", pa.string()), ("objective_mode", pa.string()), ("objective_select", pa.string()),
+    ("stage", pa.string()),
 ]
 FIXED = {"trials": TRIALS_FIXED, **{name: _KEY + cols for name, cols in artefacts.TABLES.items()}}
 
@@ -136,15 +138,30 @@ def _trial_row(rec: TrialRecord, epochs_run: int) -> dict[str, Any]:
         "score": _num(metrics.get(primary_metric(task))), "score_metric": primary_metric(task),
         "epochs_run": epochs_run, "wall_s": _num(result.get("wall_s")),
         "device": _str(meta.get("device")), "host": _str(meta.get("host")), "started_at": _str(meta.get("started_at")),
-        "path": rec.loc.uri,
+        "path": rec.loc.uri, "stage": rec.stage,
     }
     values.update({f"version.{k}": _str(v) for k, v in versions.items()})
     values.update({k: float(v) for k, v in metrics.items() if _is_number(v)})
     for key in INT_METRICS:
         if _is_number(values.get(key)) and math.isfinite(values[key]):
             values[key] = int(values[key])
+    values.update(_objective(result, cfg, task))
     values.update({f"cfg.{k}": v for k, v in cfg.items()})
     return values
+
+
+def _objective(result: dict, cfg: dict, task: str) -> dict[str, Any]:
+    """How the trial's ``objective`` was defined (result.json's ``selection``, else its config's declaration)."""
+    from facebench.config import objective_of
+    from facebench.errors import ConfigError
+
+    sel = result.get("selection") if isinstance(result.get("selection"), dict) else {}
+    try:
+        metric, mode = objective_of(task, str(cfg.get("train.objective") or "auto"))
+    except ConfigError:
+        metric, mode = None, None
+    return {"objective_metric": _str(sel.get("metric", metric)), "objective_mode": _str(sel.get("mode", mode)),
+            "objective_select": _str(sel.get("select", cfg.get("train.select", "best")))}
 
 
 def _status(rec: TrialRecord) -> tuple[str, str]:

@@ -42,6 +42,10 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
                         "pip install 'facebench[trackers]')")
     p.add_argument("--mlflow-uri", default=None,
                    help="MLflow tracking URI for --log mlflow (default: a SQLite store <results>/<name>/mlflow.db)")
+    p.add_argument("--confirm", type=int, default=0, metavar="K",
+                   help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
+                        "them on the test pairs (the report opens with the verdicts); see `facebench confirm`")
+    add_confirm_arguments(p, top=False)
     # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show the full traceback of an error raised in the sweep file")
@@ -90,6 +94,10 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
 
     try:
         trackers = parse_trackers(args.log)
+        if args.confirm < 0 or (args.confirm and args.seeds < 1):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"--confirm {args.confirm} --seeds {args.seeds}: both must be >= 1 (or no --confirm)")
         spec = spec.with_data_root(data_root(args))
         if args.smoke:
             spec = spec.smoke_variant()
@@ -102,6 +110,11 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
                             max_concurrent=args.max_concurrent, results_dir=args.results,
                             verbose=0 if args.quiet else 2 if args.verbose else 1, trackers=trackers,
                             mlflow_uri=args.mlflow_uri)
+        if args.confirm:
+            from .confirm import run_confirmation
+
+            run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per,
+                             local=address is None, address=address, verbose=2 if args.verbose else 0)
         build_sweep_report(summary["sweep_dir"])
     except Exception as e:  # noqa: BLE001 - a user error (bad input, read-only or full disk) is one line
         message = user_error(e)
@@ -125,7 +138,18 @@ def build_sweep_report(sweep_dir: str) -> None:
     print(f"facebench sweep: report {out / 'index.html'}")
 
 
+def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> None:
+    if top:
+        p.add_argument("--top", type=int, default=3, metavar="K",
+                       help="configurations to confirm: the sweep's top K by its objective (default 3)")
+    p.add_argument("--seeds", type=int, default=3, metavar="S", help="new seeds per configuration (default 3)")
+    p.add_argument("--per", default=None, metavar="KEY",
+                   help="confirm the best configuration of each level of this config key (e.g. loss.name) "
+                        "instead of the top K overall")
+
+
 def add_parser(subparsers: Any) -> None:
+    add_confirm_parser(subparsers)
     p = subparsers.add_parser("sweep", help="run a sweep file (same as `python FILE [flags]`)",
                               description="Run a sweep file such as sweeps/vae.py with the sweep flags below; "
                                           "equivalent to `python FILE [flags]`.")
@@ -184,3 +208,30 @@ def sweep_file_error(e: Exception, file: str) -> str:
     text = " ".join(str(e).split()) or "(no message)"
     return f"{file}:{frames[mine[-1]].lineno}: {type(e).__name__}: {text} (raised in the sweep file; " \
            "--debug shows the traceback)"
+
+
+def add_confirm_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("confirm", help="re-run a finished sweep's top configurations over new seeds and "
+                                              "say which recipe really wins",
+                              description="Re-run the top K completed configurations of a finished sweep folder "
+                                          "(or the best of each level of --per) with S new seeds each, as Ray "
+                                          "trials in the same folder; compares them on the test pairs (paired "
+                                          "bootstrap, McNemar, Holm) and rebuilds the report.")
+    p.add_argument("sweep_dir", help="a finished sweep folder (holds summary.json), e.g. runs/demo")
+    add_confirm_arguments(p)
+    p.add_argument("--local", action="store_true", help="start a private Ray on this machine")
+    p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node)")
+    p.add_argument("--quiet", action="store_true", help="no live progress table")
+    p.set_defaults(func=_cmd_confirm)
+
+
+def _cmd_confirm(args: argparse.Namespace) -> int:
+    """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
+    from .confirm import load_finished, pick_recipes, run_confirmation
+
+    pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per)  # refuse bad input before Ray starts
+    address = cluster_address(args)
+    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per,
+                                    local=address is None, address=address, verbose=0 if args.quiet else 1)
+    build_sweep_report(str(args.sweep_dir))
+    return 0 if any(c["seeds"] for c in confirmation) else 1

@@ -23,10 +23,16 @@ from ray.tune import Callback
 
 class ProgressLine(Callback):
     """Tune callback: trials done / running / failed, the best objective so far (the sweep's declared metric
-    and mode, the number Optuna is told) and an ETA from the mean time per finished trial."""
+    and mode, the number Optuna is told) and an ETA from the mean time per finished trial.
 
-    def __init__(self, *, name: str, metric: str, mode: str, total: int, stream: TextIO | None = None) -> None:
+    ``metric`` is the reported key (``objective``) and ``label`` how it is shown (``val_auc (best epoch)``). With
+    ``epochs`` only trials that reached their last epoch count for "best", as in Optuna's study and the summary,
+    where a trial the scheduler stopped is never the best."""
+
+    def __init__(self, *, name: str, metric: str, mode: str, total: int, stream: TextIO | None = None,
+                 label: str = "", epochs: int = 0) -> None:
         self.name, self.metric, self.mode, self.total = name, metric, mode, total
+        self.label, self.epochs = label or metric, epochs
         self._stream = stream   # None: sys.stdout at write time (Tune pickles its callbacks; a stream does not pickle)
         self.t0 = time.monotonic()
         self.best: float | None = None
@@ -36,6 +42,8 @@ class ProgressLine(Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         value = result.get(self.metric)
+        if self.epochs and int(result.get("epoch") or 0) < self.epochs:
+            return
         if isinstance(value, (int, float)) and math.isfinite(value) and self._better(value):
             self.best, self.best_trial = float(value), trial.trial_id
 
@@ -70,8 +78,8 @@ class ProgressLine(Callback):
 
     def format(self, *, done: int, running: int, failed: int, elapsed: float) -> str:
         finished = done + failed
-        best = (f"best {self.metric} {self.best:.4f} ({self.best_trial})" if self.best is not None
-                else f"best {self.metric} -")
+        best = (f"best {self.label} {self.best:.4f} ({self.best_trial})" if self.best is not None
+                else f"best {self.label} -")
         eta = ""
         if 0 < finished < self.total:
             eta = f", ETA {_duration(elapsed / finished * (self.total - finished))}"

@@ -104,7 +104,7 @@ def reconcile(spec: SweepSpec, trials_root: Path, study: Any) -> ResumePlan:
         if record is not None:
             plan.finished.append(trial_id)
             if frozen.state == State.RUNNING:
-                _tell(study, frozen.number, record, told_value(trial_dir, spec.metric))
+                _tell(study, frozen.number, record, told_value(trial_dir, "objective"))
                 plan.told.append(trial_id)
         elif frozen.state == State.RUNNING:
             plan.continuations.append(Continuation(trial_id, frozen._trial_id, tune_config(spec, frozen)))
@@ -122,7 +122,7 @@ def _tell(study: Any, number: int, record: dict, value: float | None) -> None:
     State = optuna.trial.TrialState
     if record["status"] == "failed":
         study.tell(number, state=State.FAIL)
-    elif value is None:
+    elif value is None or record["status"] == "stopped":   # stopped by the scheduler: never the study's best
         study.tell(number, state=State.PRUNED)
     else:
         study.tell(number, value)
@@ -142,7 +142,7 @@ def _settle_told(spec: SweepSpec, trial_dir: Path, frozen: Any, plan: ResumePlan
         return
     error = "the trial ended with an error; its message was lost when the sweep was interrupted" \
         if frozen.state == optuna.trial.TrialState.FAIL else None
-    write_unfinished_record(trial_dir, error, epochs, spec.metric, spec.mode)
+    write_unfinished_record(trial_dir, error, epochs)
     plan.finished.append(trial_dir.name)
 
 

@@ -216,11 +216,8 @@ def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
 
 def warm_data_cache(samples: list[dict], *, limit: int = 4) -> None:
     """Decode the datasets once in the driver, so trials read the cache instead of each decoding JPEGs."""
-    try:
-        from ..data import build_task_data
-    except ImportError:
-        return  # the data stage is absent in this checkout: each trial builds its own data
     from ..config import TrialConfig
+    from ..data import build_task_data
 
     seen: list[dict] = []
     for flat in samples:
@@ -295,11 +292,13 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed)
     if spec.max_concurrent:
         search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
-    tune_config = tune.TuneConfig(metric=spec.metric, mode=spec.mode, search_alg=search,
+    metric, mode = spec.objective
+    tune_config = tune.TuneConfig(metric="objective", mode=mode, search_alg=search,
                                   scheduler=make_scheduler(spec), num_samples=plan.new_samples(spec.num_samples),
                                   reuse_actors=True,
                                   trial_dirname_creator=trial_dirname, trial_name_creator=trial_dirname)
-    reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", spec.metric: spec.metric, "train_loss": "loss"},
+    reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", "objective": f"{metric} ({spec.select})",
+                                                "train_loss": "loss"},
                                 parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
     from ray.tune.logger import JsonLoggerCallback
 
@@ -309,7 +308,8 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     # automatic CSV/TensorBoard loggers are off (RAY_ENV). Ray's table only with --verbose, else one progress line.
     callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths), *callbacks]
     if verbose == 1:
-        callbacks.append(ProgressLine(name=spec.name, metric=spec.metric, mode=spec.mode,
+        callbacks.append(ProgressLine(name=spec.name, metric="objective", mode=mode,
+                                      label=f"{metric} ({spec.select} epoch)", epochs=spec.epochs,
                                       total=plan.new_samples(spec.num_samples)))
     run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
                                 progress_reporter=reporter, callbacks=[c for c in callbacks if c is not None],
@@ -343,7 +343,9 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
         sampler = optuna.samplers.RandomSampler(seed=seed)
     else:
         sampler = optuna.samplers.TPESampler(seed=seed)
-    return StudySearch(space=spec.space, metric=spec.metric, mode=spec.mode, sampler=sampler,
+    # Every trial reports its running objective (engine/selection.py) as "objective": the one number Optuna is
+    # told, ASHA compares and the summary ranks; a trial the scheduler stopped is PRUNED, never "best".
+    return StudySearch(space=spec.space, metric="objective", mode=spec.objective[1], sampler=sampler,
                        study_name=spec.name, storage=storage, start_points=spec.start_points,
-                       continuations=continuations)
+                       continuations=continuations, epochs=spec.epochs)
 

@@ -18,13 +18,18 @@ class StudySearch(OptunaSearch):
     the id of its folder as a user attribute before Tune starts it, so a later resume can match the two.
 
     ``start_points``: parameter values of the first trials (a smoke run's covering points), queued in the
-    study once, when it is new: a study reopened by a later run already holds them."""
+    study once, when it is new: a study reopened by a later run already holds them.
+
+    ``epochs``: a trial that ends before its last epoch without an error was stopped by the scheduler; it is told
+    to the study as PRUNED (its per-epoch objectives stay as intermediate values), so the study's best trial is
+    always a completed one, the same trial the sweep summary and the report rank first."""
 
     def __init__(self, *args: Any, start_points: tuple = (), continuations: list[Continuation] | tuple = (),
-                 **kwargs: Any) -> None:
+                 epochs: int = 0, **kwargs: Any) -> None:
         self._start_points = list(start_points)
         super().__init__(*args, **kwargs)
         self._continuations = list(continuations)
+        self._epochs = epochs
 
     def _setup_study(self, mode) -> None:
         super()._setup_study(mode)
@@ -57,5 +62,11 @@ class StudySearch(OptunaSearch):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials:
             return
-        super().on_trial_complete(trial_id, result=result, error=error)
+        if not error and result is not None and 0 < int(result.get("epoch") or 0) < self._epochs:
+            import optuna
+
+            self._ot_study.tell(self._ot_trials[trial_id], None, state=optuna.trial.TrialState.PRUNED)
+            self._completed_trials.add(trial_id)
+        else:
+            super().on_trial_complete(trial_id, result=result, error=error)
         faults.at("told")

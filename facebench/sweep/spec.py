@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from ..config import TASKS
+from ..config import OBJECTIVE_MODES, SELECT_RULES, TASK_OBJECTIVES, TASKS, objective_of
 from ..errors import ConfigError
 from ..ownership import check_name
 
@@ -31,8 +31,11 @@ class SweepSpec:
     # space(trial) -> dict of config keys; suggest_* calls are recorded by Optuna. Must be picklable by
     # reference (a module-level function or functools.partial of one): Tune pickles the searcher to resume.
     space: Callable[[Any], Optional[dict]]
-    metric: str = "val_accuracy"
-    mode: str = "max"
+    # The one objective (docs/sweeps.md, "objective"): a validation metric ("auto": the task's default), its
+    # direction ("": the metric's own) and how a trial's value is taken from its epochs (best | last).
+    metric: str = "auto"
+    mode: str = ""
+    select: str = "best"
     num_samples: int = 32
     scheduler: str = "asha"
     grace_period: int = 1            # epochs a trial runs before ASHA may stop it
@@ -55,11 +58,7 @@ class SweepSpec:
         check_name(self.name, "sweep name")
         if self.task not in TASKS:
             raise ConfigError(f"sweep task: {self.task!r} is not allowed; choose one of: {', '.join(TASKS)}")
-        if self.metric.startswith("test_") or not self.metric.startswith("val_"):
-            raise ConfigError(f"sweep metric {self.metric!r}: the objective must be a validation metric "
-                              "(val_*); test metrics are never used for selection")
-        if self.mode not in ("max", "min"):
-            raise ConfigError(f"sweep mode {self.mode!r}: choose one of: max, min")
+        self._check_objective()
         if self.scheduler not in SCHEDULERS:
             raise ConfigError(f"sweep scheduler {self.scheduler!r}: choose one of: {', '.join(SCHEDULERS)}")
         if self.sampler not in SAMPLERS:
@@ -76,6 +75,29 @@ class SweepSpec:
             raise ConfigError("sweep ASHA: grace_period >= 1 epoch and reduction_factor >= 2")
         if "task" in self.base and self.base["task"] != self.task:
             raise ConfigError(f"sweep base config task={self.base['task']!r} contradicts task {self.task!r}")
+
+    def _check_objective(self) -> None:
+        if self.metric.startswith("test_") or not (self.metric == "auto" or self.metric.startswith("val_")):
+            raise ConfigError(f"sweep metric {self.metric!r}: the objective must be a validation metric "
+                              f"(auto, {', '.join(OBJECTIVE_MODES)}); test metrics are never used for selection")
+        try:
+            metric, mode = objective_of(self.task, self.metric)
+        except ConfigError:
+            raise ConfigError(f"sweep metric {self.metric!r}: task {self.task!r} reports only: "
+                              f"{', '.join(('auto', *TASK_OBJECTIVES[self.task]))}") from None
+        if self.mode not in ("", mode):
+            raise ConfigError(f"sweep mode {self.mode!r}: {metric} is optimised with mode {mode!r} (or leave mode out)")
+        if self.select not in SELECT_RULES:
+            raise ConfigError(f"sweep select {self.select!r}: choose one of: {', '.join(SELECT_RULES)}")
+        for key, ours in (("train.objective", self.metric), ("train.select", self.select)):
+            if key in self.base and self.base[key] != ours:
+                raise ConfigError(f"sweep base config {key}={self.base[key]!r}: the objective is declared once, "
+                                  f"by the sweep's metric/select ({ours!r}); remove it from base")
+
+    @property
+    def objective(self) -> tuple[str, str]:
+        """(metric, mode) after resolving "auto": what Optuna, Tune, the summary and the report all use."""
+        return objective_of(self.task, self.metric)
 
     @property
     def epochs(self) -> int:
@@ -94,7 +116,8 @@ class SweepSpec:
     def trial_config(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The flat config of one trial: base, then the proposed parameters (Optuna aliases dropped)."""
         proposed = {k: v for k, v in params.items() if ALIAS_MARK not in k}
-        return {"task": self.task, **self.base, **proposed, **self.forced}
+        return {"task": self.task, **self.base, **proposed, **self.forced, "train.objective": self.metric,
+                "train.select": self.select}
 
     def with_data_root(self, root: str) -> "SweepSpec":
         """Fill the ``{data}`` placeholder of base config values with the data root (--data-root)."""
@@ -103,13 +126,13 @@ class SweepSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "task": self.task, "base": dict(self.base), "space": describe_callable(self.space),
-                "metric": self.metric, "mode": self.mode, "num_samples": self.num_samples,
+                "metric": self.objective[0], "mode": self.objective[1], "select": self.select, "num_samples": self.num_samples,
                 "scheduler": self.scheduler, "grace_period": self.grace_period,
                 "reduction_factor": self.reduction_factor, "sampler": self.sampler,
                 "grid": {k: list(v) for k, v in (self.grid or {}).items()},
                 "cpus_per_trial": self.cpus_per_trial, "gpus_per_trial": self.gpus_per_trial,
                 "max_concurrent": self.max_concurrent, "seeds": [self.seed], "max_failures": self.max_failures,
-                "smoke": dict(self.smoke), "description": self.description}
+                "smoke": dict(self.smoke), "forced": dict(self.forced), "description": self.description}
 
 
 def describe_callable(fn: Callable) -> dict[str, Any]:

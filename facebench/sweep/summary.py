@@ -11,22 +11,44 @@ from ..io import atomic_write_json, read_jsonl
 from .spec import ALIAS_MARK, SweepSpec
 
 TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
+OBJECTIVE_KEYS = ("objective", "objective_se", "objective_epoch")
+
+
+def rank_rows(rows: list[dict], mode: str) -> list[dict]:
+    """Completed trials first, then by objective (missing last); equal values keep trial-creation order,
+    as Optuna's best trial does (the first of equal values), so the two never disagree on a tie."""
+    from ..eval.uncertainty import tied_with_first
+
+    sign = -1.0 if mode == "max" else 1.0
+    rows = sorted(rows, key=lambda r: r["trial_id"])
+    rows.sort(key=lambda r: (r["status"] != "completed", _rank_value(r.get("objective"), sign)))
+    done = [r for r in rows if r["status"] == "completed"]
+    tied = tied_with_first([_num(r.get("objective")) for r in done], [_num(r.get("objective_se")) for r in done],
+                           mode=mode)
+    for r in rows:
+        r["tied_with_first"] = False
+    for r, t in zip(done, tied):
+        r["tied_with_first"] = t
+    return rows
+
+
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
 
 def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier: list[str] = ()) -> dict:
     """``earlier``: ids of trials an interrupted run finished (a resumed run's grid holds only its own)."""
+    metric, mode = spec.objective
     results = {Path(r.path).name: r for r in grid}
     ids = list(dict.fromkeys([*earlier, *results]))
-    rows = [trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids]
-    sign = -1.0 if spec.mode == "max" else 1.0
-    rows.sort(key=lambda r: (r["status"] != "completed", _rank_value(r["best_" + spec.metric], sign)))
+    rows = rank_rows([trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids], mode)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "stopped", "failed")}
-    summary = {"name": spec.name, "metric": spec.metric, "mode": spec.mode, "counts": counts,
+    summary = {"name": spec.name, "metric": metric, "mode": mode, "select": spec.select, "counts": counts,
                "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == "failed"],
                "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
                "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "trials": rows}
     atomic_write_json(paths.sweep_dir / "summary.json", summary)
-    print(format_table(rows, spec.metric))
+    print(format_table(rows, f"{metric} ({spec.select} epoch)"))
     print(f"facebench sweep: {counts['completed']} completed, {counts['stopped']} stopped, {counts['failed']} failed "
           f"in {wall_s:.1f} s; summary: {paths.sweep_dir / 'summary.json'}")
     return summary
@@ -41,26 +63,26 @@ def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) ->
     ``result`` is Tune's view of a trial this run scheduled (None for one an earlier run finished)."""
     trial_dir = paths.trials / trial_id
     epochs = read_jsonl(trial_dir / "epochs.jsonl")
+    seen = last_objective(epochs)
     record = read_json(trial_dir / "result.json")
     if record is None:   # with a bucket, the driver pulled every trial folder before this
         error = _error_reason(result.error) if result is not None and result.error is not None else None
-        record = write_unfinished_record(trial_dir, error, epochs, spec.metric, spec.mode)
+        record = write_unfinished_record(trial_dir, error, epochs)
     metrics = record.get("metrics") or {}
-    best = metrics.get(f"best_{spec.metric}", _best_seen(epochs, spec.metric, spec.mode))
     ray_meta = read_json(trial_dir / "ray.json") or {}
     params = ray_meta.get("params") if result is None else result.config
     return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
             "params": {k: v for k, v in (params or {}).items() if ALIAS_MARK not in k},
-            f"best_{spec.metric}": best, "epochs": len(epochs),
+            **{k: metrics.get(k, seen.get(k)) for k in OBJECTIVE_KEYS}, "epochs": len(epochs),
             "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
             "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
             "node_id": ray_meta.get("node_id"), "hostname": ray_meta.get("hostname"), "pid": ray_meta.get("pid"),
             "trial_dir": str(trial_dir)}
 
 
-def _best_seen(epochs: list[dict], metric: str, mode: str) -> float | None:
-    vals = [r[metric] for r in epochs if isinstance(r.get(metric), (int, float))]
-    return (max if mode == "max" else min)(vals) if vals else None
+def last_objective(epochs: list[dict]) -> dict:
+    """The trial's running objective after its last recorded epoch (what Tune last compared)."""
+    return next(({k: r[k] for k in OBJECTIVE_KEYS if k in r} for r in reversed(epochs) if "objective" in r), {})
 
 
 def _error_reason(error: BaseException) -> str:
@@ -68,15 +90,14 @@ def _error_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
-def write_unfinished_record(trial_dir: Path, error: str | None, epochs: list, metric: str, mode: str) -> dict:
+def write_unfinished_record(trial_dir: Path, error: str | None, epochs: list) -> dict:
     """A trial without result.json was stopped by ASHA (Tune ends it between epochs) or died (error, OOM
     kill): write the record the engine could not, so the report and later readers see why."""
     if error is not None:
         record = {"status": "failed", "reason": error}
     else:
         record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
-    best = _best_seen(epochs, metric, mode)
-    record.update({"metrics": {f"best_{metric}": best} if best is not None else {},
+    record.update({"metrics": last_objective(epochs),
                    "config": read_json(trial_dir / "config.json") or {},
                    "meta": read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})
     if trial_dir.exists():
@@ -92,14 +113,16 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
-def format_table(rows: list[dict], metric: str, *, limit: int = 30) -> str:
+def format_table(rows: list[dict], objective: str, *, limit: int = 30) -> str:
+    """The ranking as printed at the end of a sweep; ``=`` marks trials statistically tied with #1."""
     params = sorted({k for r in rows for k in r["params"]})
-    head = ["rank", "trial", "status", f"best {metric}", "test", "ep"] + [_label(p) for p in params]
+    head = ["rank", "trial", "status", objective, "±se", "test", "ep"] + [_label(p) for p in params]
     lines = [head]
     for i, r in enumerate(rows[:limit], 1):
         test = next(iter(r["test"].values()), None)
-        lines.append([str(i), r["trial_id"], r["status"], _fmt(r[f"best_{metric}"]), _fmt(test), str(r["epochs"])]
-                     + [_fmt(r["params"].get(p)) for p in params])
+        rank = f"{i}{'=' if r.get('tied_with_first') and i > 1 else ''}"
+        lines.append([rank, r["trial_id"], r["status"], _fmt(r.get("objective")), _fmt(r.get("objective_se")),
+                      _fmt(test), str(r["epochs"])] + [_fmt(r["params"].get(p)) for p in params])
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     for r in rows:

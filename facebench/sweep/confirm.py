@@ -1,0 +1,280 @@
+"""The confirmation stage: re-run the sweep's top configurations with new seeds and say which recipe really wins.
+
+A sweep picks its best trial on validation, once per configuration: the winner's margin is partly luck (the
+winner's curse) and says nothing of seed-to-seed spread. ``run_confirmation`` takes the top-K completed trials
+of a finished sweep folder by the sweep's own objective (or the best trial of each level of a factor, ``per``
+= ``loss.name``), re-runs each configuration with S seeds no trial of the sweep used, as Ray trials in the
+same ``trials/`` folder, and compares the recipes on the test pairs with facebench.eval.confirmation. The
+recipe every other is compared against is the one with the best mean validation objective over its new seeds:
+nothing here is chosen on test. The result is the ``confirmation`` list of ``summary.json`` that the report's
+headline table shows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..io import atomic_write_json
+from . import space
+from .spec import SweepSpec
+from .summary import read_json
+
+# Keys that tell runs of one recipe apart, or only say where it ran: never part of a recipe.
+NOT_RECIPE = ("name", "train.seed", "train.threads", "train.device", "data.cache_dir")
+PRETTY = {"ce": "CE", "normsoftmax": "NormSoftmax", "sphereface": "SphereFace", "cosface": "CosFace",
+          "arcface": "ArcFace", "curricularface": "CurricularFace", "adaface": "AdaFace", "cnn": "CNN",
+          "resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "plainnet18": "PlainNet-18"}
+
+
+@dataclass
+class Recipe:
+    label: str
+    source_trial: str
+    config: dict[str, Any]           # the source trial's flat config without NOT_RECIPE keys
+    sweep_objective: float | None
+
+
+def load_finished(sweep_dir: str | os.PathLike) -> dict:
+    """The sweep's summary.json; a folder without one, or without a completed trial, is a ConfigError."""
+    path = Path(sweep_dir) / "summary.json"
+    summary = read_json(path)
+    if summary is None or not isinstance(summary.get("trials"), list):
+        raise ConfigError(f"{sweep_dir}: no readable summary.json: not the folder of a finished sweep")
+    if not _completed(summary):
+        raise ConfigError(f"{sweep_dir}: no completed trial to confirm (the sweep's trials: "
+                          f"{', '.join(f'{n} {s}' for s, n in summary.get('counts', {}).items()) or 'none'})")
+    return summary
+
+
+def _completed(summary: dict) -> list[dict]:
+    confirming = {t for c in summary.get("confirmation") or [] for t in c.get("trial_ids", [])}
+    return [r for r in summary["trials"] if r.get("status") == "completed" and r["trial_id"] not in confirming]
+
+
+def pick_recipes(summary: dict, *, top: int, per: str | None = None) -> tuple[list[Recipe], list[str]]:
+    """The top-``top`` completed trials (summary order = the objective's ranking), or with ``per`` the first
+    trial of each level of that config key; returns (recipes, notes for the user)."""
+    if top < 1:
+        raise ConfigError(f"--top {top}: confirm at least 1 configuration")
+    rows = _completed(summary)
+    configs = {r["trial_id"]: read_json(Path(r["trial_dir"]) / "config.json") or {} for r in rows}
+    notes = []
+    if per is not None:
+        keys = sorted({k for c in configs.values() for k in c} - set(NOT_RECIPE))
+        if per not in keys:
+            raise ConfigError(f"--per {per!r}: not a config key of this sweep's trials; choose one of: "
+                              f"{', '.join(k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1) or ', '.join(keys)}")
+        first: dict[str, dict] = {}
+        for r in rows:
+            first.setdefault(repr(configs[r["trial_id"]].get(per)), r)
+        rows = list(first.values())
+    what = f"levels of {per}" if per else "completed trials"
+    if top > len(rows):
+        notes.append(f"--top {top}, but the sweep has {len(rows)} {what}: confirming all {len(rows)}")
+    rows = rows[:top]
+    recipes = [Recipe("", r["trial_id"], {k: v for k, v in configs[r["trial_id"]].items() if k not in NOT_RECIPE},
+                      r.get("objective")) for r in rows]
+    _label(recipes, per)
+    return recipes, notes
+
+
+def _label(recipes: list[Recipe], per: str | None) -> None:
+    """Plain names: the level of ``per``, else the values that differ between the recipes ("ArcFace ResNet-18")."""
+    keys = [per] if per else sorted(k for k in {k for r in recipes for k in r.config}
+                                    if len({repr(r.config.get(k)) for r in recipes}) > 1)
+    for r in recipes:
+        parts = [_pretty(k, r.config.get(k)) for k in keys]
+        r.label = " ".join(parts) if parts else f"trial {r.source_trial}"
+    seen: dict[str, int] = {}
+    for r in recipes:
+        seen[r.label] = seen.get(r.label, 0) + 1
+    for i, r in enumerate(recipes, 1):
+        if seen[r.label] > 1:
+            r.label = f"{r.label} (#{i})"
+
+
+def _pretty(key: str, value: Any) -> str:
+    if isinstance(value, str) and value in PRETTY:
+        return PRETTY[value]
+    short = key.split(".")[-1] if not key.endswith(".name") else key.split(".")[0]
+    return f"{short} {value:.3g}" if isinstance(value, float) else f"{short} {value}"
+
+
+def new_seeds(summary: dict, n: int) -> list[int]:
+    """``n`` seeds that no trial of the sweep (confirmation runs included) has used."""
+    if n < 1:
+        raise ConfigError(f"--seeds {n}: run at least 1 seed per configuration")
+    used = set()
+    for r in summary["trials"]:
+        used.add((read_json(Path(r["trial_dir"]) / "config.json") or {}).get("train.seed", 0))
+    for c in summary.get("confirmation") or []:
+        used.update(c.get("seeds", []))
+    start = max([s for s in used if isinstance(s, int)], default=0) + 1
+    return list(range(start, start + n))
+
+
+def confirm_trial(config: dict, setup: Any, recipes: list[dict]) -> None:
+    """The Tune trainable of the stage: one (recipe, seed) cell, trained by the sweep's own trainable."""
+    from .trainable import train_trial
+
+    train_trial({**recipes[config["recipe"]], "train.seed": config["train.seed"]}, setup)
+
+
+def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per: str | None = None,
+                     local: bool = True, address: str | None = None, verbose: int = 0) -> list[dict]:
+    """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json."""
+    sweep_dir = Path(sweep_dir).absolute()
+    summary = load_finished(sweep_dir)
+    recipes, notes = pick_recipes(summary, top=top, per=per)
+    seed_list = new_seeds(summary, seeds)
+    for note in notes:
+        print(f"facebench confirm: {note}")
+    print(f"facebench confirm: {len(recipes)} configuration(s) x {len(seed_list)} new seed(s) {seed_list}: "
+          + "; ".join(r.label for r in recipes))
+    spec = _stage_spec(sweep_dir, summary, recipes)
+    grid = _fit(spec, sweep_dir, recipes, seed_list, local=local, address=address, verbose=verbose)
+    runs = _collect(sweep_dir, grid, len(recipes))
+    confirmation = summarize_confirmation(recipes, runs, mode=summary.get("mode", "max"))
+    summary["confirmation"] = confirmation
+    atomic_write_json(sweep_dir / "summary.json", summary)
+    for c in confirmation:
+        if c.get("verdict"):
+            print(f"facebench confirm: {c['verdict']}")
+    return confirmation
+
+
+def _stage_spec(sweep_dir: Path, summary: dict, recipes: list[Recipe]) -> SweepSpec:
+    saved = read_json(sweep_dir / "sweep.json") or {}
+    task = recipes[0].config.get("task", saved.get("task", "face"))
+    return SweepSpec(name=summary["name"], task=task, base={}, space=partial(space.fixed, values={}),
+                     metric=summary.get("metric", "auto"), select=summary.get("select", "best"),
+                     cpus_per_trial=float(saved.get("cpus_per_trial", 1.0)),
+                     gpus_per_trial=float(saved.get("gpus_per_trial", 0.0)),
+                     max_concurrent=int(saved.get("max_concurrent", 0)))
+
+
+def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: list[int], *, local: bool,
+         address: str | None, verbose: int) -> Any:
+    from .runner import RAY_ENV, _check_resources, _init_ray
+
+    for key, value in RAY_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+    from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
+
+    from .trainable import TrialSetup, trial_dirname
+
+    configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}"} for r in recipes]
+    setup = TrialSetup(spec=spec, trials_root=str(sweep_dir / "trials"))
+    trainable = tune.with_resources(tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
+                                    {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
+    started = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial)
+    try:
+        _check_resources(spec, local=local and not address)
+        tuner = tune.Tuner(
+            trainable, param_space={"recipe": tune.grid_search(list(range(len(recipes)))),
+                                    "train.seed": tune.grid_search(seed_list)},
+            tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
+                                        trial_name_creator=trial_dirname,
+                                        max_concurrent_trials=spec.max_concurrent or None),
+            run_config=tune.RunConfig(name=f"confirm-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep_dir),
+                                      verbose=verbose, callbacks=[JsonLoggerCallback()]))
+        return tuner.fit()
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _collect(sweep_dir: Path, grid: Any, n_recipes: int) -> list[list[dict]]:
+    """Per recipe, its runs: trial id, seed, status, the result's metrics and the trial folder."""
+    runs: list[list[dict]] = [[] for _ in range(n_recipes)]
+    for result in grid:
+        trial_id = Path(result.path).name
+        record = read_json(sweep_dir / "trials" / trial_id / "result.json") or {"status": "failed"}
+        runs[int(result.config["recipe"])].append({
+            "trial_id": trial_id, "seed": int(result.config["train.seed"]), "status": record.get("status"),
+            "metrics": record.get("metrics") or {}, "trial_dir": str(sweep_dir / "trials" / trial_id)})
+    for r in runs:
+        r.sort(key=lambda run: run["seed"])
+    return runs
+
+
+def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mode: str) -> list[dict]:
+    """One entry per recipe, the best (by mean validation objective over the new seeds) first: test accuracy
+    mean and 95% CI over seeds, and against the best the paired difference, its CI, adjusted p and a verdict."""
+    import math
+
+    from ..eval import confirmation as stats
+
+    done = [[r for r in rs if r["status"] == "completed"] for rs in runs]
+    objective = [_mean([r["metrics"].get("objective") for r in rs]) for rs in done]
+    sign = -1.0 if mode == "max" else 1.0
+    order = sorted(range(len(recipes)), key=lambda i: (math.isnan(objective[i]), sign * objective[i], i))
+    best = order[0]
+    paired = _paired_runs(done)
+    entries = []
+    for i in order:
+        acc = [_test_accuracy(r["metrics"]) for r in done[i]]
+        mean, lo, hi = stats.seed_interval([a for a in acc if a is not None])
+        vs = None
+        if i != best and paired is not None:
+            vs = stats.compare_to_best(paired[i], paired[best])
+        entries.append({"recipe": recipes[i].label, "source_trial": recipes[i].source_trial,
+                        "sweep_objective": recipes[i].sweep_objective, "best": i == best,
+                        "trial_ids": [r["trial_id"] for r in runs[i]], "seeds": [r["seed"] for r in done[i]],
+                        "failed": [r["trial_id"] for r in runs[i] if r["status"] != "completed"],
+                        "objective_mean": objective[i], "test_accuracy": acc, "test_accuracy_mean": mean,
+                        "ci95": [lo, hi], "_vs": vs})
+    adjusted = stats.holm([e["_vs"].p if e["_vs"] is not None else math.nan for e in entries])
+    for e, p in zip(entries, adjusted):
+        vs = e.pop("_vs")
+        if vs is not None:
+            vs.p_adjusted = p
+        e["vs_best"] = vs.to_json() if vs is not None else None
+        e["verdict"] = None if e["best"] else (
+            stats.verdict(e["recipe"], entries[0]["recipe"], vs) if paired is not None
+            else f"{e['recipe']} vs {entries[0]['recipe']}: no paired test (needs per-pair verification artefacts)")
+    return entries
+
+
+def _mean(values: list) -> float:
+    v = [float(x) for x in values if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    return sum(v) / len(v) if v else float("nan")
+
+
+def _test_accuracy(metrics: dict) -> float | None:
+    value = metrics.get("test_accuracy_mean", metrics.get("test_accuracy"))
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _paired_runs(done: list[list[dict]]) -> list[list] | None:
+    """Per recipe, its runs as per-pair correctness on the test pairs; None when a run lacks the artefact
+    (cifar keeps no per-image decisions) or the runs were not tested on the same pairs."""
+    import numpy as np
+
+    from ..errors import DataError
+    from ..eval.compare import correct_decisions
+    from ..eval.confirmation import Run
+    from ..artefacts import read_verification_npz
+
+    out, ref = [], None
+    try:
+        for rs in done:
+            runs = []
+            for r in rs:
+                a = read_verification_npz(Path(r["trial_dir"]) / "artefacts" / "verification.npz")
+                ref = ref if ref is not None else a
+                if not (np.array_equal(a["same"], ref["same"]) and np.array_equal(a["fold"], ref["fold"])):
+                    return None
+                runs.append(Run(seed=r["seed"], correct=correct_decisions(a), fold=np.asarray(a["fold"])))
+            out.append(runs)
+    except DataError:
+        return None
+    return out

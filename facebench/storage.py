@@ -148,6 +148,9 @@ class Mirror:
 
     local: Path
     remote: Location
+    # Uploaded after everything else: a record that says "finished" must never reach the bucket before the
+    # files it vouches for (an upload cut short leaves the folder looking unfinished, never finished and torn).
+    last: tuple[str, ...] = ("result.json",)
     _seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def push(self, *, only: tuple[str, ...] = ()) -> int:
@@ -188,7 +191,8 @@ class Mirror:
         if not self.local.is_dir():
             return []
         files = (p for p in sorted(self.local.rglob("*")) if p.is_file())
-        return [(p.relative_to(self.local).as_posix(), p) for p in files if not _is_temp(p.name)]
+        out = [(p.relative_to(self.local).as_posix(), p) for p in files if not _is_temp(p.name)]
+        return sorted(out, key=lambda item: item[0] in self.last)
 
 
 def _is_temp(name: str) -> bool:

@@ -139,7 +139,7 @@ def assert_one_line(proc: subprocess.CompletedProcess, expected: str, code: int)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == code, (proc.returncode, proc.stderr[-3000:])
     assert "Traceback" not in proc.stderr and len(lines) == 1, proc.stderr[-3000:]
-    assert lines[0].startswith("facebench: ") and expected in lines[0], lines[0]
+    assert lines[0].startswith("facebench") and expected in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("case", list(CASES))

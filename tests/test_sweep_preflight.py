@@ -29,8 +29,11 @@ def s3():
 
 
 def _sweep(tmp_path: Path, *flags: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    # --local unless the case is about the address: a Ray head another job started on this machine must not
+    # decide which check speaks first.
+    where = [] if "--address" in flags else ["--local"]
     cmd = [sys.executable, str(ROOT / "sweeps" / "demo.py"), "--smoke", "--quiet", "--results", str(tmp_path / "runs"),
-           *flags]
+           *where, *flags]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
 
@@ -104,3 +107,16 @@ def test_report_from_a_bucket_that_cannot_be_read(s3, tmp_path, bucket, endpoint
                           str(tmp_path / "runs" / "report")], cwd=tmp_path, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT), **S3_ENV, "AWS_ENDPOINT_URL": url}, timeout=60)
     _refused(res, tmp_path, "does not exist" if endpoint == "moto" else "does not answer")
+
+
+def test_a_stale_record_of_this_nodes_cluster_is_refused(tmp_path):
+    """``auto`` (what a cluster node's sweep uses) reads the address `ray start --head` recorded; a cluster that
+    is gone leaves that record behind. The check reads a given record file: the real one is shared."""
+    from facebench.errors import ConfigError
+    from facebench.sweep.preflight import check_ray_address
+
+    record = tmp_path / "ray_current_cluster"
+    record.write_text(f"127.0.0.1:{free_port()}")
+    with pytest.raises(ConfigError, match="--address auto .*no Ray cluster answers"):
+        check_ray_address("auto", current_cluster=str(record))
+    check_ray_address("auto", current_cluster=str(tmp_path / "absent"))   # nothing recorded: left to Ray

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
@@ -114,20 +115,34 @@ def _db_reason(e: BaseException) -> str:
     return lines[0][:300] if lines else type(orig).__name__
 
 
-def check_ray_address(address: str) -> None:
+def check_ray_address(address: str, *, current_cluster: str | None = None) -> None:
     """A Ray address that does not answer makes ``ray.init`` retry for a minute or more: try a plain TCP
-    connection to the GCS port first. ``auto`` is left to Ray (it reads the address this node recorded)."""
+    connection to the GCS port first. ``auto`` means the cluster this node last started, whose address
+    ``ray start --head`` recorded (a stale record of a cluster that is gone is the usual case to catch)."""
     if address == "auto":
+        from .cli import RAY_CURRENT_CLUSTER
+
+        try:
+            recorded = Path(current_cluster or RAY_CURRENT_CLUSTER).read_text().strip()
+        except OSError:
+            return  # nothing recorded: ray.init("auto") itself fails at once
+        if recorded:
+            _probe(recorded, f"--address auto (the cluster recorded in {current_cluster or RAY_CURRENT_CLUSTER}: "
+                             f"{recorded})")
         return
+    _probe(address, f"--address {address}")
+
+
+def _probe(address: str, shown: str) -> None:
     target = address.split("://", 1)[-1]
     host, _, port = target.rpartition(":")
     if not host or not port.isdigit():
-        raise ConfigError(f"--address {address!r}: expected HOST:PORT (e.g. 10.0.0.10:6379), 'auto' or ray://HOST:PORT")
+        raise ConfigError(f"{shown}: expected HOST:PORT (e.g. 10.0.0.10:6379), 'auto' or ray://HOST:PORT")
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_S):
             pass
     except OSError as e:
-        raise ConfigError(f"--address {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
+        raise ConfigError(f"{shown}: no Ray cluster answers there ({e.strerror or e}); start one with "
                           "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")\
             from None
 

@@ -25,12 +25,14 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from ..errors import ConfigError
 from ..ownership import MARKER, OWNED
 from ..storage import Mirror, resolve
 
 STUDY_FILE = "study.db"
-# Driver-side files of the sweep folder; trials/ is mirrored per trial, report/ is rebuilt from the bucket.
-SWEEP_FILES = ("sweep.json", "summary.json")
+# Driver-side files of the sweep folder (with the ownership markers, so --fresh on the bucket knows the folder
+# is facebench's); each trial folder is mirrored by its trial, report/ is rebuilt from the bucket.
+SWEEP_FILES = (MARKER, f"trials/{MARKER}", "sweep.json", "summary.json")
 
 
 def sweep_location(paths: Any):
@@ -52,13 +54,17 @@ def remote_exists(paths: Any) -> bool:
 
 
 def delete_remote(paths: Any) -> list[str]:
-    """``--fresh`` on a bucket, as on disk (facebench.ownership): only a sweep folder facebench created, and
-    in it only the names facebench writes; returns the names it kept."""
+    """``--fresh`` on a bucket, as on disk (facebench.ownership): only a sweep folder facebench created (an
+    unmarked one is refused), and in it only the names facebench writes; returns the names it kept."""
     loc = sweep_location(paths)
-    if loc is None or MARKER not in loc.children():
+    kids = loc.children() if loc is not None else {}
+    if not kids:
         return []
+    if MARKER not in kids:
+        raise ConfigError(f"{loc.uri}: not created by facebench (no {MARKER} marker); facebench deletes only "
+                          "folders it created: remove it yourself or choose another name")
     kept = []
-    for name, kind in loc.children().items():
+    for name, kind in kids.items():
         if name != MARKER and not any(fnmatch.fnmatch(name, pat) for pat in OWNED["sweep"]):
             kept.append(name)
         elif kind == pafs.FileType.Directory:

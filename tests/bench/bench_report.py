@@ -23,12 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from facebench import artefacts  # noqa: E402
-from facebench.config import TrialConfig  # noqa: E402
-from facebench.eval.verification import evaluate  # noqa: E402
-from facebench.io import atomic_write_json  # noqa: E402
+# facebench is imported inside the functions that write the sweep: the report's helper process re-imports this
+# script (multiprocessing's spawn imports __main__), and should pay only what `facebench report`'s helper pays.
 
 TARGET_S = 10.0
 TASKS = {"face": {"model.backbone": "resnet18", "loss.name": "arcface"},
@@ -38,6 +35,9 @@ CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 def make_big_sweep(root: Path, *, trials: int, epochs: int, pairs: int) -> Path:
+    from facebench.config import TrialConfig
+    from facebench.io import atomic_write_json
+
     sweep = root / "bench"
     atomic_write_json(sweep / "sweep.json", {"name": "bench", "task": "mixed", "num_samples": trials})
     rng = np.random.default_rng(0)
@@ -57,8 +57,6 @@ def make_big_sweep(root: Path, *, trials: int, epochs: int, pairs: int) -> Path:
                                      "train.epochs": epochs, "name": f"t{i:05d}"}).to_flat()
         write_trial(sweep / "trials" / f"t{i:05d}", cfg, status=status, quality=float(rng.uniform(0.1, 0.9)),
                     pairs=pairs, rng=rng)
-    # Imported here, not at the top: the report's helper process re-imports this script (multiprocessing's spawn
-    # imports __main__), and real_trials imports the engine (torch), which the report itself never needs.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for real_trials
     from real_trials import make_study
 
@@ -67,6 +65,8 @@ def make_big_sweep(root: Path, *, trials: int, epochs: int, pairs: int) -> Path:
 
 
 def write_trial(path: Path, cfg: dict, *, status: str, quality: float, pairs: int, rng: np.random.Generator) -> None:
+    from facebench import artefacts
+
     tdir = artefacts.TrialDir(path)
     meta = {"trial_id": path.name, "name": cfg["name"], "seed": cfg["train.seed"], "device": "cpu", "host": "bench",
             "versions": {"python": "3.11", "torch": "2.14.1", "facebench": "0.1.0", "git": None}}
@@ -101,6 +101,10 @@ def epoch_row(cfg: dict, e: int, quality: float, rng: np.random.Generator) -> di
 
 def write_final(out: Path, cfg: dict, quality: float, pairs: int, rng: np.random.Generator) -> dict:
     """The task's test artefacts, written as ``run_trial``'s test pass writes them; returns its metrics."""
+    from facebench import artefacts
+    from facebench.eval.verification import evaluate
+    from facebench.io import atomic_write_json
+
     if cfg["task"] == "cifar":
         conf = rng.integers(0, 20, (10, 10)) + np.eye(10, dtype=np.int64) * int(800 * quality)
         atomic_write_json(out / "classification.json", {"confusion_matrix": conf.tolist(), "class_names": CLASSES})
@@ -136,6 +140,10 @@ def recon_png(path: Path, rng: np.random.Generator) -> None:
 
 def io_floor(sweep: Path) -> float:
     """Read every file of every trial (JSON parsed, npz and Parquet loaded): what any report must at least do."""
+    import pyarrow.parquet as pq
+
+    from facebench import artefacts
+
     t = time.perf_counter()
     for d in sorted((sweep / "trials").iterdir()):
         for name in ("config.json", "meta.json", "result.json"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import user_error
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("facebench: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `facebench list | head`: the reader stopped reading, which is not an error; stdout goes to devnull
+        # so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:  # noqa: BLE001 - user errors become one line; anything else keeps its traceback
         message = user_error(e)
         if message is None or debug:

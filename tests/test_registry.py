@@ -79,3 +79,14 @@ def test_validating_a_config_imports_no_torch_and_no_engine():
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith('facebench.engine')]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_list_into_a_closed_pipe_is_not_an_error():
+    """`facebench list | head`: the reader stops early (here before anything is written: `head -n 0` exits at
+    once); no "Broken pipe" error line, exit 0."""
+    import subprocess
+    import sys
+
+    res = subprocess.run(f'set -o pipefail; "{sys.executable}" -m facebench.cli list --keys | head -n 0', shell=True,
+                         text=True, capture_output=True, executable="/bin/bash")
+    assert res.returncode == 0 and res.stderr == "", res.stderr

@@ -46,20 +46,20 @@ def run_one(flat: dict) -> list[dict]:
     from facebench.config import TrialConfig
     from facebench.data.splits import draw_pairs
     from facebench.engine.checkpoint import seed_everything
-    from facebench.engine.loop import NonFiniteLoss, build_setup, train_one_epoch
+    from facebench.engine.loop import NonFiniteLoss, build_training, train_one_epoch
 
     cfg = TrialConfig.from_dict(flat)
     seed_everything(cfg.train.seed)
-    s = build_setup(cfg)
-    d = s.data
+    task, batches, stepper = build_training(cfg)
+    d = task.data
     small = draw_pairs(d.val.labels, pairs=200, folds=5, seed=cfg.train.seed)
     rows = []
     for epoch in range(cfg.train.epochs):
         try:
-            train_one_epoch(s, epoch)
-            val, _ = s.task.verify(d.val.images, d.val_pairs)
-            val200, _ = s.task.verify(d.val.images, small)
-            test, _ = s.task.verify(d.test.images, d.test_pairs)   # measurement only, never a choice
+            train_one_epoch(task, batches, stepper, epoch)
+            val, _ = task.verify(d.val.images, d.val_pairs)
+            val200, _ = task.verify(d.val.images, small)
+            test, _ = task.verify(d.test.images, d.test_pairs)   # measurement only, never a choice
         except NonFiniteLoss:
             break
         rows.append({"epoch": epoch + 1, "val_accuracy": val.accuracy_mean, "val_auc": val.auc,

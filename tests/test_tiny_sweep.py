@@ -1,13 +1,19 @@
-"""The report reads right, checked on a real tiny sweep (Ray Tune + Optuna + the engine): a VAE, a plain AE and a
-denoising AE, one seed each, one schedule and one image size for all.
+"""One real tiny sweep (Ray Tune + Optuna + the engine, its own private Ray): a VAE, a plain AE and a denoising
+AE, one seed each, one schedule and one image size for all, run as a sweep file runs (``main``) with
+``--log tensorboard,mlflow``. Checked on its output:
 
-Each check is one report item a new user tripped over: importance labels clipped and never-varied parameters
-listed with zero bars; a legend over the curves; an "over seeds" table of n = 1 rows with 17-digit labels and
-``nan``; plain autoencoders in the KL / beta / posterior-collapse plots; constant factors in every factor label;
-empty sections without a word of why."""
+- the console: one progress line, no Ray table, a final table headed "best val_accuracy", Ray's logs in the
+  sweep folder; TensorBoard event files and MLflow runs read back with the real packages;
+- the report, one check per item a new user tripped over: importance labels clipped and never-varied parameters
+  listed with zero bars; a legend over the curves; an "over seeds" table of n = 1 rows with 17-digit labels and
+  ``nan``; plain autoencoders in the KL / beta / posterior-collapse plots; constant factors in every factor
+  label; empty sections without a word of why."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import re
 from functools import partial
 from pathlib import Path
@@ -21,20 +27,70 @@ from facebench.sweep.presets import SMOKE_AUTOENCODER
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]   # the fixture runs a real sweep
 
 
+TRACKERS = all(importlib.util.find_spec(m) for m in ("tensorboardX", "tensorboard", "mlflow"))
+
+
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    from facebench.report import build_report
-    from facebench.sweep.runner import run_sweep
+def run(tmp_path_factory):
+    """(sweep folder, console output) of the sweep, run as ``python sweeps/X.py --local --log ...`` runs it."""
+    from facebench.sweep import main
 
     root = tmp_path_factory.mktemp("runs")
     vae_space = partial(space.vae, backbones=("vae", "ae", "dae"), latent_sizes=(16, 32), image_sizes=(32,),
                         schedules=("cosine",), batch_sizes=(32,), epochs=2)
     spec = SweepSpec(name="tiny-ae", task="autoencoder", base={**SMOKE_AUTOENCODER, "train.epochs": 2},
                      space=vae_space, num_samples=3, scheduler="fifo", cover=True)   # cover: vae, ae and dae
-    summary = run_sweep(spec, results_dir=str(root), verbose=0)
-    assert summary["counts"]["completed"] == 3, summary
-    index = Path(build_report([summary["sweep_dir"]], root / "report"))
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        rc = main(spec, ["--local", "--results", str(root)] + (["--log", "tensorboard,mlflow"] if TRACKERS else []))
+    assert rc == 0, out.getvalue()[-3000:]
+    return root / "tiny-ae", out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def sweep(run):
+    index = run[0] / "report" / "index.html"   # the report every sweep ends with
     return index, pd.read_parquet(index.parent / "trials.parquet"), pd.read_parquet(index.parent / "epochs.parquet")
+
+
+def test_progress_line_known_answer():
+    from facebench.sweep.progress import ProgressLine
+
+    line = ProgressLine(name="vae", metric="val_accuracy", mode="max", total=8, stream=io.StringIO())
+    line.best, line.best_trial = 0.71234, "ab12"
+    assert line.format(done=3, running=2, failed=1, elapsed=125.0) == (
+        "vae  4/8 trials done, 2 running, 1 failed  best val_accuracy 0.7123 (ab12)  2 min 05 s, ETA 2 min 05 s")
+
+
+def test_console_shows_one_progress_line_and_ray_logs_stay_in_the_sweep(run):
+    sweep, out = run
+    lines = [ln for ln in out.splitlines() if ln.startswith("tiny-ae  ")]
+    # "best" is the sweep's declared objective, named as the summary and the report name it.
+    assert lines and lines[-1].startswith("tiny-ae  3/3 trials done, 0 running, 0 failed  "
+                                          "best val_accuracy (best epoch) 0.")
+    assert "== Status ==" not in out and "Result logdir" not in out   # Ray's table only with --verbose
+    assert "val_accuracy (best epoch)" in out.split("rank  trial", 1)[1].splitlines()[0]   # the final table's header
+    assert (sweep / "logs" / "ray" / "raylet.out").is_file()   # Ray's own logs beside the results
+
+
+@pytest.mark.skipif(not TRACKERS, reason="needs the trackers extra: pip install 'facebench[trackers]'")
+def test_tensorboard_and_mlflow_hold_every_trial(run):
+    import mlflow
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sweep = run[0]
+    # TensorBoard: Tune's TBX logger, one event file per trial under <sweep>/ray/<trial>.
+    events = sorted((sweep / "ray").glob("*/events.out.tfevents.*"))
+    assert len(events) == 3
+    assert len(EventAccumulator(str(events[0].parent)).Reload().Scalars("ray/tune/val_accuracy")) == 2
+    # MLflow: one run per trial in the default SQLite store, the full trial config as parameters.
+    client = mlflow.MlflowClient(f"sqlite:///{sweep / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("tiny-ae").experiment_id])
+    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+    assert {r.data.params["model.backbone"] for r in runs} == {"vae", "ae", "dae"}
+    assert "optim.lr" in runs[0].data.params and 0.0 <= runs[0].data.metrics["val_accuracy"] <= 1.0
+    assert len(client.get_metric_history(runs[0].info.run_id, "val_accuracy")) == 2
 
 
 def _ranked(trials):

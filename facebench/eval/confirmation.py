@@ -135,7 +135,9 @@ def verdict(name: str, best: str, v: VsBest | None) -> str:
     half = 100 * (v.ci[1] - v.ci[0]) / 2
     d = 100 * v.difference
     if not significant(v):
+        # The CI (seeds and pairs resampled) is the stricter check: a pooled per-pair p can be small while the
+        # seed-to-seed spread still covers 0, so the sentence gives the interval, the table gives the p.
         return (f"{best} and {name} are indistinguishable (difference {d:+.1f} points, 95% CI "
-                f"{100 * v.ci[0]:+.1f} to {100 * v.ci[1]:+.1f}, adjusted p = {v.p_adjusted:.2g})")
+                f"{100 * v.ci[0]:+.1f} to {100 * v.ci[1]:+.1f} over seeds and test pairs)")
     winner, loser = (best, name) if d < 0 else (name, best)
     return f"{winner} beats {loser} by {abs(d):.1f} ± {half:.1f} points (adjusted p = {v.p_adjusted:.2g})"

@@ -86,9 +86,12 @@ def pick_recipes(summary: dict, *, top: int, per: str | None = None) -> tuple[li
 
 
 def _label(recipes: list[Recipe], per: str | None) -> None:
-    """Plain names: the level of ``per``, else the values that differ between the recipes ("ArcFace ResNet-18")."""
-    keys = [per] if per else sorted(k for k in {k for r in recipes for k in r.config}
-                                    if len({repr(r.config.get(k)) for r in recipes}) > 1)
+    """Plain names: the level of ``per``, else the named choices that differ between the recipes ("ArcFace
+    ResNet-18"; numbers only when no named choice differs), with the sweep rank where names coincide."""
+    varying = sorted(k for k in {k for r in recipes for k in r.config}
+                     if len({repr(r.config.get(k)) for r in recipes}) > 1)
+    named = [k for k in varying if any(isinstance(r.config.get(k), str) for r in recipes)]
+    keys = [per] if per else sorted(named, key=lambda k: (not k.startswith("loss."), k)) or varying[:3]
     for r in recipes:
         parts = [_pretty(k, r.config.get(k)) for k in keys]
         r.label = " ".join(parts) if parts else f"trial {r.source_trial}"
@@ -232,7 +235,7 @@ def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mod
                         "trial_ids": [r["trial_id"] for r in runs[i]], "seeds": [r["seed"] for r in done[i]],
                         "failed": [r["trial_id"] for r in runs[i] if r["status"] != "completed"],
                         "objective_mean": objective[i], "test_accuracy": acc, "test_accuracy_mean": mean,
-                        "ci95": [lo, hi], "_vs": vs})
+                        "ci95": [max(lo, 0.0), min(hi, 1.0)], "_vs": vs})   # an accuracy stays in [0, 1]
     adjusted = stats.holm([e["_vs"].p if e["_vs"] is not None else math.nan for e in entries])
     for e, p in zip(entries, adjusted):
         vs = e.pop("_vs")

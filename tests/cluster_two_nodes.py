@@ -102,9 +102,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--results", default=None, help="results folder (default: a temporary one)")
     p.add_argument("--num-samples", type=int, default=4)
+    p.add_argument("--ray-temp", default=None,
+                   help="Ray temp dir to use and remove (default: a new /tmp/fbray_*); a caller that may kill this "
+                        "script passes its own, so it can stop the Ray processes itself")
     args = p.parse_args()
     results = args.results or tempfile.mkdtemp(prefix="fb_cluster_")
-    temp = tempfile.mkdtemp(prefix="fbray_", dir="/tmp")   # short: Ray's socket paths must fit 107 bytes
+    temp = args.ray_temp or tempfile.mkdtemp(prefix="fbray_", dir="/tmp")   # short: Ray's sockets fit 107 bytes
     try:
         address = start_nodes(temp)
         cmd = [sys.executable, str(ROOT / "sweeps" / "cifar.py"), "--smoke", "--address", address, "--results",

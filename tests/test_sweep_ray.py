@@ -1,22 +1,20 @@
-"""Sweeps end to end on CPU with the real engine: smoke sweeps, faults, resume after a killed driver."""
+"""Sweeps end to end on CPU with the real engine: smoke sweeps, faults, two nodes (resume: test_sweep_resume.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from functools import partial
 from pathlib import Path
 
 import pytest
 
-from facebench.io import read_jsonl
 from facebench.sweep import SweepSpec, space
-from facebench.sweep.presets import SMOKE_CIFAR, SMOKE_FACE
+from facebench.sweep.presets import SMOKE_FACE
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sweeps"))
@@ -90,8 +88,16 @@ def test_faults_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
 
 
 def test_two_node_cluster(tmp_path):
-    res = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_two_nodes.py"), "--results", str(tmp_path),
-                          "--num-samples", "2"], capture_output=True, text=True, cwd=ROOT, timeout=280)
+    from cluster_two_nodes import stop
+
+    temp = tempfile.mkdtemp(prefix="fbray_", dir="/tmp")   # ours: stopped and removed even if the script is killed
+    try:
+        res = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_two_nodes.py"), "--results",
+                              str(tmp_path), "--num-samples", "2", "--ray-temp", temp],
+                             capture_output=True, text=True, cwd=ROOT, timeout=600)
+    finally:
+        stop(temp)
+        shutil.rmtree(temp, ignore_errors=True)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     summary = json.loads((tmp_path / "cifar-smoke" / "summary.json").read_text())
     nodes = {t["node_id"] for t in summary["trials"]}

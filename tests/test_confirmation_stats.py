@@ -54,3 +54,20 @@ def test_pooled_mcnemar_and_verdicts():
     assert same.difference == 0 and not significant(same)
     assert verdict("CurricularFace", "ArcFace", same).startswith("ArcFace and CurricularFace are indistinguishable")
     assert compare_to_best(better[:1], worse[1:]) is None      # no common seed: not compared
+
+
+def test_confirmation_picks_its_best_on_validation_never_on_test(tmp_path):
+    """The recipe compared against is the best mean validation objective over the new seeds, even when another
+    recipe tests better (without verification artefacts there is no paired test, only the intervals)."""
+    from facebench.sweep.confirm import Recipe, summarize_confirmation
+
+    def run(seed, objective, test):
+        return {"trial_id": f"t{seed}{objective}", "seed": seed, "status": "completed",
+                "metrics": {"objective": objective, "test_accuracy_mean": test}, "trial_dir": str(tmp_path / "none")}
+
+    recipes = [Recipe("CE", "a", {}, 0.7), Recipe("ArcFace", "b", {}, 0.8)]
+    runs = [[run(1, 0.9, 0.60), run(2, 0.9, 0.62)], [run(1, 0.8, 0.90), run(2, 0.8, 0.92)]]
+    out = summarize_confirmation(recipes, runs, mode="max")
+    assert [e["recipe"] for e in out] == ["CE", "ArcFace"] and out[0]["best"]
+    assert out[0]["test_accuracy_mean"] == pytest.approx(0.61) and out[1]["vs_best"] is None
+    assert "no paired test" in out[1]["verdict"]

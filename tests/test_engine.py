@@ -192,3 +192,29 @@ def test_the_tested_model_is_the_epoch_the_objective_chose(select, tmp_path):
     v = read_verification_npz(tmp_path / "artefacts" / "val_verification.npz")
     assert evaluate(v["scores"], v["same"], v["fold"], greater_is_same=bool(v["greater_is_same"])).auc == \
         pytest.approx(chosen["val_auc"], abs=1e-12)
+
+
+def test_selection_never_sees_the_test_pairs(tmp_path, monkeypatch):
+    """Every test label flipped: the epochs, the running objective and the chosen epoch are unchanged; only the
+    test metrics move. So no choice (epoch, objective, Tune's and Optuna's number) depends on the test pairs."""
+    import dataclasses
+
+    import facebench.data
+
+    cfg = {**FACE, "train.epochs": 3, "optim.lr": 0.05}
+    honest: list[dict] = []
+    a = run_trial(cfg, honest.append, trial_dir=tmp_path / "a", raise_on_error=True)["metrics"]
+    real = facebench.data.build_task_data
+
+    def flipped(config, **kw):
+        data = real(config, **kw)
+        pairs = data.test_pairs
+        return dataclasses.replace(data, test_pairs=type(pairs)(pairs.a, pairs.b, ~pairs.same, pairs.fold))
+
+    monkeypatch.setattr(facebench.data, "build_task_data", flipped)
+    rows: list[dict] = []
+    b = run_trial(cfg, rows.append, trial_dir=tmp_path / "b", raise_on_error=True)["metrics"]
+    assert deterministic(rows) == deterministic(honest)
+    assert [r["objective"] for r in rows] == [r["objective"] for r in honest]
+    assert (b["objective"], b["objective_epoch"]) == (a["objective"], a["objective_epoch"])
+    assert b["test_accuracy_mean"] != a["test_accuracy_mean"]   # the flip did reach the test protocol

@@ -38,18 +38,19 @@ def assert_one_objective(sweep_dir: Path, name: str) -> dict:
 
     from facebench.report import build_report
     from facebench.report.stats import rank_trials
+    from facebench.sweep.resume import TRIAL_ATTR   # the study trial's link to its folder
 
     summary = json.loads((sweep_dir / "summary.json").read_text())
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{sweep_dir / 'study.db'}")
     first, best = summary["trials"][0], study.best_trial
     assert first["status"] == "completed"
-    assert (best.user_attrs["trial_id"], best.value) == (first["trial_id"], first["objective"])
+    assert (best.user_attrs[TRIAL_ATTR], best.value) == (first["trial_id"], first["objective"])
     report = sweep_dir / "report"
     build_report([str(sweep_dir)], out=report)
     ranked = rank_trials(pq.read_table(report / "trials.parquet").to_pandas())
     assert (ranked["trial_id"].iloc[0], ranked["objective"].iloc[0]) == (first["trial_id"], best.value)
     assert f"/{first['trial_id']})" in (report / "index.html").read_text().split("best by the sweep's objective")[1][:400]
-    by_id = {t.user_attrs["trial_id"]: t for t in study.trials}
+    by_id = {t.user_attrs[TRIAL_ATTR]: t for t in study.trials}
     for row in summary["trials"]:
         state = by_id[row["trial_id"]].state
         if row["status"] == "completed":

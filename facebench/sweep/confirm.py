@@ -68,8 +68,9 @@ def pick_recipes(summary: dict, *, top: int, per: str | None = None) -> tuple[li
     if per is not None:
         keys = sorted({k for c in configs.values() for k in c} - set(NOT_RECIPE))
         if per not in keys:
-            raise ConfigError(f"--per {per!r}: not a config key of this sweep's trials; choose one of: "
-                              f"{', '.join(k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1) or ', '.join(keys)}")
+            varying = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1] or keys
+            raise ConfigError(f"--per {per!r}: not a config key of this sweep's trials; choose one of the keys "
+                              f"that vary: {', '.join(varying)}")
         first: dict[str, dict] = {}
         for r in rows:
             first.setdefault(repr(configs[r["trial_id"]].get(per)), r)

@@ -126,7 +126,8 @@ class SweepSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "task": self.task, "base": dict(self.base), "space": describe_callable(self.space),
-                "metric": self.objective[0], "mode": self.objective[1], "select": self.select, "num_samples": self.num_samples,
+                "metric": self.objective[0], "mode": self.objective[1], "select": self.select,
+                "num_samples": self.num_samples,
                 "scheduler": self.scheduler, "grace_period": self.grace_period,
                 "reduction_factor": self.reduction_factor, "sampler": self.sampler,
                 "grid": {k: list(v) for k, v in (self.grid or {}).items()},

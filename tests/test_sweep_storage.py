@@ -55,7 +55,7 @@ def s3_ray(s3):
 def _spec():
     import demo
 
-    return demo.SPEC.smoke_variant().replace(name="s3demo")
+    return demo.SPEC.smoke_variant().replace(name="s3demo", cover=False)  # two trials: this test is about storage
 
 
 def test_s3_results_resume_from_the_bucket_alone_and_report(s3_ray, tmp_path):

@@ -12,6 +12,7 @@ copied into ``<sweep>/logs/ray`` when the sweep's private Ray stops. Trackers (`
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import sys
 import time
@@ -120,5 +121,15 @@ def keep_ray_logs(temp_dir: str, sweep_dir: Path) -> Path | None:
     except OSError:
         return None  # logs are a convenience: a sweep never fails for want of them
     finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        _remove_tree(temp_dir)
+
+
+def _remove_tree(path: str, tries: int = 5) -> None:
+    """Ray's processes can still be writing their last log lines right after ``ray.shutdown()`` returns; an
+    rmtree racing them leaves a half-empty folder in /tmp, so try again a few times."""
+    for i in range(tries):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            return
+        time.sleep(0.5 * (i + 1))
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from cluster_two_nodes import stop  # noqa: E402
 from servers import postgres_server  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.durability]
 PASSWORD = "pg-test-Secret-42"
 
 

@@ -140,6 +140,7 @@ KILL_CHAINS = {
 
 
 @pytest.mark.slow
+@pytest.mark.durability
 @pytest.mark.parametrize("case", list(KILL_CHAINS))
 def test_resume_after_driver_kills(tmp_path, ray_tmp, case):
     n, points = KILL_CHAINS[case]
@@ -255,6 +256,7 @@ def _kill_node(marker: str, raylet: int) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.durability
 def test_node_death_retries_the_trial_on_the_surviving_node(tmp_path):
     """Two Ray nodes on this machine, one trial on each, both paused after their first epoch's checkpoint; the
     second node's raylet and its processes are SIGKILLed: its trial is retried on the head (max_failures) and

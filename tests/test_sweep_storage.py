@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from servers import S3_ENV, create_bucket, moto_server  # noqa: E402
 from test_sweep_resume import ray_tmp  # noqa: E402,F401  (fixture: a private Ray temp dir, stopped by pid)
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.durability]
 BUCKET = "fbsweeps"
 
 

@@ -165,6 +165,7 @@ def _stage_spec(sweep_dir: Path, summary: dict, recipes: list[Recipe]) -> SweepS
 
 def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: list[int], *, local: bool,
          address: str | None, verbose: int) -> Any:
+    from .progress import keep_ray_logs
     from .runner import RAY_ENV, _check_resources, _init_ray
 
     for key, value in RAY_ENV.items():
@@ -192,8 +193,10 @@ def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: lis
                                       verbose=verbose, callbacks=[JsonLoggerCallback()]))
         return tuner.fit()
     finally:
-        if started:
+        if started is not None:  # the Ray this call started (None: a cluster it joined)
             ray.shutdown()
+            if started:
+                keep_ray_logs(started, sweep_dir)  # also removes the private Ray temp dir
 
 
 def _collect(sweep_dir: Path, grid: Any, n_recipes: int) -> list[list[dict]]:

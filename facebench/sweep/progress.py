@@ -101,10 +101,12 @@ def _duration(seconds: float) -> str:
 
 def ray_temp_dir() -> str:
     """A private, short Ray temp dir (Ray's unix sockets live under it and their paths may not exceed 107
-    bytes, so it cannot be the sweep folder itself); its logs are copied into the sweep folder at the end."""
+    bytes, so it cannot be the sweep folder itself); its logs are copied into the sweep folder at the end.
+    Under ``$RAY_TMPDIR`` where set (Ray's own variable for where its temp files go), so a driver killed before
+    its clean-up leaves this dir where whoever set that variable clears up."""
     import tempfile
 
-    return tempfile.mkdtemp(prefix="fb-ray-")
+    return tempfile.mkdtemp(prefix="fb-ray-", dir=os.environ.get("RAY_TMPDIR") or None)
 
 
 def keep_ray_logs(temp_dir: str, sweep_dir: Path) -> Path | None:

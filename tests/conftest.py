@@ -75,3 +75,17 @@ def mixed_sweep(tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FACEBENCH_CACHE", str(tmp_path_factory.mktemp("facebench-cache")))
         return make_sweep(root, "mixed", MIXED, study=True)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """One Ray for the in-process sweeps of a module (run_sweep joins it instead of starting its own)."""
+    from facebench.sweep.runner import RAY_ENV
+
+    for k, v in RAY_ENV.items():
+        os.environ.setdefault(k, v)
+    import ray
+
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="WARNING")
+    yield
+    ray.shutdown()

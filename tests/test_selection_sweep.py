@@ -4,7 +4,6 @@ the same value, for the demo sweep and for an ASHA sweep whose scheduler stopped
 from __future__ import annotations
 
 import json
-import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -17,19 +16,6 @@ from facebench.sweep.presets import SMOKE_FACE
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sweeps"))
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    from facebench.sweep.runner import RAY_ENV
-
-    for k, v in RAY_ENV.items():
-        os.environ.setdefault(k, v)
-    import ray
-
-    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="WARNING")
-    yield
-    ray.shutdown()
 
 
 def assert_one_objective(sweep_dir: Path, name: str) -> dict:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,20 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sweeps"))
 sys.path.insert(0, str(ROOT / "tests"))
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    """One Ray for the in-process sweeps of this module (run_sweep joins it instead of starting its own)."""
-    from facebench.sweep.runner import RAY_ENV
-
-    for k, v in RAY_ENV.items():
-        os.environ.setdefault(k, v)
-    import ray
-
-    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, logging_level="WARNING")
-    yield
-    ray.shutdown()
 
 
 @pytest.mark.parametrize("name", ["vae", "margin", "cifar", "demo"])

@@ -6,6 +6,10 @@ validation accuracy on held-out training images, then tested on the CIFAR-10 tes
 
     python sweeps/cifar.py --gpus-per-trial 0.25
     python sweeps/cifar.py --smoke
+    python sweeps/cifar.py --profile cpu --data-root ../shared/data --confirm 3 --seeds 3   # under an hour, 2 CPUs
+
+``--profile cpu``: the baseline CNN (full width) and ResNet-18 at width 0.25 with a stride-2 stem, each with CE,
+ArcFace, CurricularFace and AdaFace (8 cells), trained 10 epochs on a 20,000-image subset of the training split.
 """
 
 from functools import partial
@@ -15,6 +19,13 @@ from facebench.sweep.presets import SMOKE_CIFAR
 
 GRID = {"model.backbone": ("cnn", "resnet18", "resnet50", "plainnet18"),
         "loss.name": ("ce", "arcface", "curricularface", "adaface")}
+CPU_GRID = {"model.backbone": ("cnn", "resnet18"), "loss.name": GRID["loss.name"]}
+CPU = {"base": {"data.limit": 20000, "train.epochs": 10},
+       "space": partial(space.grid, axes=CPU_GRID,
+                        with_choice={"model.backbone": {"resnet18": {"model.width": 0.25, "model.stem": "stride2"}}}),
+       "grid": CPU_GRID, "num_samples": 8, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0,
+       "description": "the CIFAR-10 loss study at CPU scale: baseline CNN and ResNet-18 x0.25 x four losses, "
+                      "10 epochs on 20,000 training images"}
 SPEC = SweepSpec(
     name="cifar", task="cifar",
     base={"data.train": "cifar10", "data.root": "{data}/cifar10", "data.image_size": 32, "model.stem": "cifar",
@@ -22,7 +33,7 @@ SPEC = SweepSpec(
           "optim.lr": 0.1, "optim.weight_decay": 5e-4, "schedule.name": "onecycle"},
     space=partial(space.grid, axes=GRID), sampler="grid", grid=GRID, scheduler="fifo",
     num_samples=16, cpus_per_trial=4, gpus_per_trial=0.25,
-    smoke=SMOKE_CIFAR, smoke_num_samples=4,
+    smoke=SMOKE_CIFAR, smoke_num_samples=4, profiles={"cpu": CPU},
     description="the CIFAR-10 loss study: backbone x loss grid",
 )
 

@@ -225,7 +225,7 @@ def out_is(kind: str):
     return build
 
 
-def report_of(kind: str):
+def report_of(kind: str, *extra: str):
     def build(d: Path) -> list[str]:
         trial = d / "trial"
         trial.mkdir()
@@ -241,5 +241,5 @@ def report_of(kind: str):
         if kind == "out is a file":
             (trial / "result.json").write_text(json.dumps({"status": "completed", "config": TINY, "metrics": {}}))
             out = keep(d)
-        return ["report", str(trial), "--out", str(out)]
+        return ["report", str(trial), "--out", str(out), *extra]
     return build

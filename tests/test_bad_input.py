@@ -119,6 +119,11 @@ CASES = {
     # report
     "report: result.json without a config": (b.report_of("no config"), "trial: no config", 2),
     "report: --out is a file": (b.report_of("out is a file"), "notes.txt", 2),
+    "report: --reference without a value": (b.report_of("ok", "--reference", "floor"), "expected LABEL=VALUE", 2),
+    "report: --reference not finite": (b.report_of("ok", "--reference", "floor=nan"), "--reference 'floor=nan'", 2),
+    "sweep: --profile the sweep lacks": (lambda d: ["sweep", str(REPO / "sweeps" / "margin.py"), "--profile", "gpu",
+                                                    "--results", str(d / "results"), "--local"],
+                                         "--profile 'gpu': sweep 'margin' has profiles: cpu", 2),
     "report: --out is a folder of the user's": (b.report_of("out is a folder of the user's"),
                                                 "mine: this folder was not created by facebench", 2),
 }

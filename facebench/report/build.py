@@ -13,13 +13,14 @@ import pandas as pd
 from facebench import artefacts
 from facebench.errors import DataError
 
-from . import confirmation, history, html, paper, plots, stats, tables
+from . import confirmation, extras, history, html, paper, plots, stats, tables
 from .collect import Collection, collect
 from .storage import Location, resolve
 
 
-def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None) -> Path | str:
-    data = collect(run_dirs)
+def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None,
+          references: list[tuple[str, float]] | None = None, notes: list[str] | None = None) -> Path | str:
+    data, user_notes = collect(run_dirs), notes
     # Big reports use one helper process: it imports Optuna, pandas and matplotlib and draws the sweep history
     # while this process reads the tables, then draws half of the figures.
     with _executor(len(data.trials)) as helper:
@@ -33,8 +34,11 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         notes += stats.missing_notes(ranked)
         figures, stats_html, stats_notes = _figures_and_statistics(ranked, frames, notes, helper)
         figures += _finish_history(history_job, notes)
+        figures += extras.plot_families(ranked, references or []) + extras.plot_beta_terms(ranked, frames["epochs"])
         notes += stats_notes  # the page lists them in the order of its sections
     summary = _summary(data, ranked, arrow)
+    summary.update(budget=extras.budget_lines(data.sweeps, ranked) + list(user_notes or []),
+                   references=references or [], best_config=_write_best(data, ranked, target))
     sets_html = _papers_table(frames.get("sets"), ranked, target)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
                        plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html,
@@ -170,8 +174,15 @@ def _npz_loader(notes: list[str]) -> Callable[[str, str], dict | None]:
 
 
 def _recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[plots.Plot]:
+    """The top trials' reconstructions; where the latent size varies, the best trial of each latent size in
+    order of size, so blur can be read against the latent size."""
     out = []
-    for _, r in ranked[(ranked["task"] == "autoencoder") & (ranked["status"] == "completed")].iterrows():
+    rows = ranked[(ranked["task"] == "autoencoder") & (ranked["status"] == "completed")]
+    by_latent = "cfg.model.embedding_size" in rows.columns and rows["cfg.model.embedding_size"].nunique() > 1
+    if by_latent:
+        rows = rows[rows["cfg.model.embedding_size"].notna()]
+        rows = rows.drop_duplicates("cfg.model.embedding_size").sort_values("cfg.model.embedding_size")
+    for _, r in rows.iterrows():
         loc: Location = resolve(r["path"]).join(artefacts.ARTEFACTS, "recon.png")
         if loc.info().type.name != "File":
             continue
@@ -179,7 +190,8 @@ def _recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[plots.Plot]:
         if not data.startswith(b"\x89PNG"):
             notes.append(f"{loc.uri}: not a PNG file; skipped")
             continue
-        out.append(plots.Plot("recon", f"Reconstructions: {plots.trial_label(r)}", data,
+        latent = f"latent {int(r['cfg.model.embedding_size'])}, " if by_latent else ""
+        out.append(plots.Plot("recon", f"Reconstructions: {latent}{plots.trial_label(r)}", data,
                               "top row: inputs, bottom row: reconstructions"))
         if len(out) >= plots.TOP_RECON:
             break
@@ -227,6 +239,16 @@ def _compare(ranked: pd.DataFrame, notes: list[str]) -> tuple[pd.DataFrame | Non
     except Exception as e:  # a broken artefact must not lose the report
         notes.append(f"paired comparison failed: {type(e).__name__}: {e}")
         return None, []
+
+
+def _write_best(data: Collection, ranked: pd.DataFrame, target: Location) -> str | None:
+    """``best.toml`` beside the page: the #1 trial's complete configuration (extras.best_config)."""
+    b = extras.best_row(ranked)
+    rec = next((t for t in data.trials if b is not None and (t.sweep, t.trial_id) == (b["sweep"], b["trial_id"])), None)
+    if rec is None:
+        return None
+    target.join(extras.BEST_CONFIG).write_bytes(extras.best_config(ranked, rec.config).encode("utf-8"))
+    return extras.BEST_CONFIG
 
 
 def _summary(data: Collection, ranked: pd.DataFrame, arrow: dict) -> dict[str, Any]:

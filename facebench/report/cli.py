@@ -14,6 +14,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="sweep directory, trial directory or folder of sweeps")
     p.add_argument("--out", required=True, help="output directory or URI, e.g. reports/margin")
     p.add_argument("--title", default=None, help="page title (default: the sweep names)")
+    p.add_argument("--reference", action="append", default=None, metavar="LABEL=VALUE",
+                   help="a score to read the trials against, e.g. a floor measured on the same pairs: "
+                        "--reference 'whitened PCA floor=0.629' (repeatable)")
+    p.add_argument("--note", action="append", default=None, metavar="TEXT",
+                   help="a line for the summary, e.g. the machine and budget the sweep ran on (repeatable)")
     p.set_defaults(func=_run)
 
 
@@ -22,13 +27,15 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..ownership import claim_dir, remove_owned
     from . import build_report
+    from .extras import parse_references
 
+    references = parse_references(args.reference)  # bad input refused before anything is written
     local = "://" not in args.out
     created = local and not Path(args.out).exists()
     if local:
         claim_dir(args.out, "report")  # a folder of the user's is refused, not written over
     try:
-        index = build_report(args.run_dirs, args.out, title=args.title)
+        index = build_report(args.run_dirs, args.out, title=args.title, references=references, notes=args.note or [])
     except BaseException:
         if created:
             remove_owned(args.out)  # a report that failed leaves no half-written folder behind

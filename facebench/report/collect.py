@@ -52,6 +52,7 @@ class SweepRecord:
     spec: dict[str, Any]
     study: Location | None  # the Optuna SQLite file, when the sweep has one
     confirmation: list[dict[str, Any]] = field(default_factory=list)  # summary.json's, when the stage ran
+    wall_s: float | None = None  # the sweep's wall time (summary.json), for the report's budget line
 
 
 @dataclass
@@ -108,7 +109,9 @@ def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) 
     study = loc.join("study.db") if kids.get("study.db") == pafs.FileType.File else None
     summary = _read_json(loc.join("summary.json"), kids.get("summary.json") == pafs.FileType.File, out.notes)
     confirmation = [c for c in summary.get("confirmation") or [] if isinstance(c, dict)]
-    out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study, confirmation=confirmation))
+    wall = summary.get("wall_s")
+    out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study, confirmation=confirmation,
+                                  wall_s=float(wall) if isinstance(wall, (int, float)) and wall > 0 else None))
     confirming = {str(t) for c in confirmation for t in c.get("trial_ids") or []}
     trials_dir = loc.join("trials")
     entries = trials_dir.children()

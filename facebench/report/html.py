@@ -172,6 +172,12 @@ def _summary(s: dict[str, Any], sources: list[str]) -> str:
                      f"{esc(b['score_metric'])} {cell(b['score'])[0]}</li>")
     else:
         items.append('<li class="note">no completed trials</li>')
+    items += [f"<li>budget: {esc(line)}</li>" for line in s.get("budget", [])]
+    items += [f"<li>reference: {esc(label)} <b>{value:.4f}</b></li>" for label, value in s.get("references", [])]
+    if s.get("best_config"):
+        items.append(f'<li>the best trial\'s complete configuration: <a href="{esc(s["best_config"])}">'
+                     f'<code>{esc(s["best_config"])}</code></a> (<code>facebench train --config '
+                     f'{esc(s["best_config"])}</code> re-runs it)</li>')
     items.append(f"<li>tables: {', '.join(f'<code>{esc(t)}.parquet</code>' for t in s['tables'])} "
                  f"(schema version {esc(s['schema_version'])}, see docs/report.md)</li>")
     return "<ul>" + "".join(items) + "</ul>"

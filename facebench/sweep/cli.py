@@ -19,6 +19,9 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
                         "--address, else $RAY_ADDRESS, else the cluster this node belongs to, else local)")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node); implies cluster mode")
     p.add_argument("--smoke", action="store_true", help="tiny synthetic data and models: finishes in about a minute on CPU")
+    p.add_argument("--profile", default=None, metavar="NAME",
+                   help="run the sweep at one of its named scales (e.g. cpu: small inputs and widths sized for 2 CPU "
+                        "cores in about an hour; the sweep file lists its profiles)")
     p.add_argument("--num-samples", type=int, default=None, help="number of trials (default: the sweep's)")
     p.add_argument("--gpus-per-trial", type=float, default=None,
                    help="GPUs per trial; fractions such as 0.25 let four small trials share one GPU")
@@ -98,6 +101,8 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
             from ..errors import ConfigError
 
             raise ConfigError(f"--confirm {args.confirm} --seeds {args.seeds}: both must be >= 1 (or no --confirm)")
+        if args.profile:
+            spec = spec.profile_variant(args.profile)
         spec = spec.with_data_root(data_root(args))
         if args.smoke:
             spec = spec.smoke_variant()

@@ -83,13 +83,17 @@ def suggest_schedule(trial: Any, *, schedules: Sequence[str], epochs: int) -> di
 def margin(trial: Any, *, backbones: Sequence[str], losses: Sequence[str], optimizers: Sequence[str] = ("sgd", "adamw"),
            schedules: Sequence[str] = SCHEDULE_CHOICES, lr: tuple[float, float] = (1e-4, 1e-2),
            weight_decay: tuple[float, float] = (1e-5, 1e-3), batch_sizes: Sequence[int] = (64, 128, 256),
-           epochs: int = 20, stem: str | None = None) -> dict:
-    """Backbone x margin loss x optimizer x schedule on face identities; ``stem`` for the backbones that have one."""
+           epochs: int = 20, stem: str | None = None, widths: Mapping[str, Sequence[float]] | None = None,
+           loss_ranges: Mapping[str, Mapping] | None = None) -> dict:
+    """Backbone x margin loss x optimizer x schedule on face identities; ``stem`` for the backbones that have one,
+    ``widths`` the width multipliers searched per backbone, ``loss_ranges`` replaces a loss's declared ranges."""
     backbone = trial.suggest_categorical("model.backbone", list(backbones))
     out = {"model.backbone": backbone}
     if stem is not None and "stem" in BACKBONES.get(backbone).params:
         out["model.stem"] = stem
-    out.update(suggest_loss(trial, losses))
+    if widths and backbone in widths:
+        out["model.width"] = trial.suggest_categorical(f"model.width{ALIAS_MARK}{backbone}", list(widths[backbone]))
+    out.update(suggest_loss(trial, losses, {**LOSS_RANGES, **(loss_ranges or {})}))
     out.update(suggest_optim(trial, optimizers=optimizers, lr=lr, weight_decay=weight_decay))
     out.update(suggest_schedule(trial, schedules=schedules, epochs=epochs))
     out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(batch_sizes))
@@ -115,9 +119,16 @@ def vae(trial: Any, *, backbones: Sequence[str] = ("vae", "ae", "dae"), latent_s
     return out
 
 
-def grid(trial: Any, *, axes: Mapping[str, Sequence[Any]]) -> dict:
-    """A plain grid over categorical config keys (pair with sampler 'grid' to visit every cell once)."""
-    return {key: trial.suggest_categorical(key, list(values)) for key, values in axes.items()}
+def grid(trial: Any, *, axes: Mapping[str, Sequence[Any]],
+         with_choice: Mapping[str, Mapping[Any, Mapping[str, Any]]] | None = None) -> dict:
+    """A plain grid over categorical config keys (pair with sampler 'grid' to visit every cell once).
+
+    ``with_choice``: fixed keys that go with one value of an axis, e.g. ``{"model.backbone": {"resnet18":
+    {"model.width": 0.25}}}`` gives only the ResNet cells a quarter width."""
+    out = {key: trial.suggest_categorical(key, list(values)) for key, values in axes.items()}
+    for key, by_value in (with_choice or {}).items():
+        out.update(by_value.get(out.get(key), {}))
+    return out
 
 
 def fixed(trial: Any, *, values: Mapping[str, Any], lr: tuple[float, float] | None = None) -> dict:

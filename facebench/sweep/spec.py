@@ -52,6 +52,10 @@ class SweepSpec:
     forced: Mapping[str, Any] = field(default_factory=dict)  # set by smoke_variant: wins over the space
     cover: bool = False              # set by smoke_variant: the first trials visit every categorical choice (cover.py)
     start_points: tuple = ()         # Optuna parameter values of the first trials (the runner fills it when cover)
+    # --profile NAME: a named scale of the same sweep (e.g. "cpu": small inputs and widths that fit 2 CPU cores in
+    # about an hour). Each maps SweepSpec fields to new values; its "base" is merged over the sweep's base.
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    profile: str = ""                # the profile this spec was made with ("": the sweep's own scale)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -113,6 +117,20 @@ class SweepSpec:
                             num_samples=self.smoke_num_samples, grace_period=1, cpus_per_trial=1.0,
                             gpus_per_trial=0.0)
 
+    def profile_variant(self, profile: str) -> "SweepSpec":
+        """The sweep at a named scale (``--profile``): its fields replaced, its base merged; named ``<name>-<profile>``
+        so a profile's results never mix with another scale's under ``--resume``."""
+        if profile not in self.profiles:
+            raise ConfigError(f"--profile {profile!r}: sweep {self.name!r} has "
+                              + (f"profiles: {', '.join(self.profiles)}" if self.profiles else "no profiles"))
+        changes = dict(self.profiles[profile])
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)} - {"base"})
+        if unknown or {"name", "profiles", "profile"} & set(changes):
+            raise ConfigError(f"sweep {self.name!r} profile {profile!r}: {', '.join(unknown) or 'name/profiles'} "
+                              "is not a field a profile may set")
+        base = {**self.base, **changes.pop("base", {})}
+        return self.replace(name=f"{self.name}-{profile}", base=base, profile=profile, **changes)
+
     def trial_config(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The flat config of one trial: base, then the proposed parameters (Optuna aliases dropped)."""
         proposed = {k: v for k, v in params.items() if ALIAS_MARK not in k}
@@ -133,7 +151,8 @@ class SweepSpec:
                 "grid": {k: list(v) for k, v in (self.grid or {}).items()},
                 "cpus_per_trial": self.cpus_per_trial, "gpus_per_trial": self.gpus_per_trial,
                 "max_concurrent": self.max_concurrent, "seeds": [self.seed], "max_failures": self.max_failures,
-                "smoke": dict(self.smoke), "forced": dict(self.forced), "description": self.description}
+                "smoke": dict(self.smoke), "profile": self.profile,
+                "profiles": sorted(self.profiles), "forced": dict(self.forced), "description": self.description}
 
 
 def describe_callable(fn: Callable) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""The report's publishing pieces (facebench/report/extras.py) on real engine output: best.toml re-runs the #1
+trial to the same test accuracy, the budget and reference lines, the beta and backbone figures, reconstruction
+grids by latent size; known answers for the TOML writer and the KL share."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from facebench.configfile import load_config_file
+from facebench.errors import ConfigError
+from facebench.report import build_report
+from facebench.report.extras import config_toml, parse_references, plot_beta_terms
+
+
+@pytest.fixture(scope="module")
+def report(mixed_sweep, tmp_path_factory):
+    out = tmp_path_factory.mktemp("extras") / "report"
+    build_report([mixed_sweep], out, references=[("raw pixels", 0.5)], notes=["2 CPU cores, no GPU"])
+    return out
+
+
+def _best_trial(report: Path) -> dict:
+    trials = pd.read_parquet(report / "trials.parquet")
+    done = trials[(trials["status"] == "completed") & (trials["stage"] != "confirmation")]
+    key = done["objective"].astype(float).idxmax()   # the mixed sweep's objective is maximised
+    return done.loc[key].to_dict()
+
+
+def test_best_toml_is_the_first_trials_complete_config(report, mixed_sweep):
+    best = _best_trial(report)
+    written = json.loads((Path(mixed_sweep) / "trials" / best["trial_id"] / "config.json").read_text())
+    loaded = load_config_file(report / "best.toml")
+    assert loaded == {k: v for k, v in written.items() if v is not None and k != "name"}
+    assert f"trial {best['trial_id']}" in (report / "best.toml").read_text().splitlines()[0]
+
+
+def test_best_toml_reproduces_the_trials_test_accuracy(report, tmp_path, monkeypatch):
+    from facebench.engine import run_trial
+
+    best = _best_trial(report)
+    monkeypatch.setenv("FACEBENCH_CACHE", str(tmp_path / "cache"))
+    result = run_trial(load_config_file(report / "best.toml"), trial_dir=tmp_path / "again")
+    assert result["status"] == "completed"
+    assert result["metrics"]["test_accuracy_mean"] == pytest.approx(best["test_accuracy_mean"], abs=1e-6)
+
+
+def test_page_states_budget_references_and_answers(report):
+    page = (report / "index.html").read_text()
+    assert "budget: sweep mixed: " in page and "budget: 2 CPU cores, no GPU" in page
+    assert "reference: raw pixels <b>0.5000</b>" in page
+    assert 'href="best.toml"' in page
+    for title in ("Backbones against the reference scores", "Reconstruction and KL across beta"):
+        assert f"<b>{title}</b>" in page
+    # the two VAE trials have latents 16 and 32: one grid each, smaller latent first
+    i16, i32 = page.find("Reconstructions: latent 16,"), page.find("Reconstructions: latent 32,")
+    assert 0 <= i16 < i32
+
+
+def test_config_toml_known_answer():
+    text = config_toml({"task": "face", "train.epochs": 3, "optim.lr": 0.001, "eval.flip": "sum",
+                        "train.checkpoint": False, "loss.scale": None, "data.root": 'a "q" \\ b'}, ["hello"])
+    assert text == ('# hello\ntask = "face"\n\n[data]\nroot = "a \\"q\\" \\\\ b"\n\n[eval]\nflip = "sum"\n\n'
+                    '[optim]\nlr = 0.001\n\n[train]\ncheckpoint = false\nepochs = 3\n')
+    with pytest.raises(ConfigError, match="optim.lr: inf is not a finite number"):
+        config_toml({"optim.lr": math.inf})
+
+
+@pytest.mark.parametrize("bad", ["floor", "=0.5", "floor=", "floor=abc", "floor=inf", "floor=nan"])
+def test_references_refuse_bad_input(bad):
+    with pytest.raises(ConfigError, match="expected LABEL=VALUE"):
+        parse_references([bad])
+
+
+def test_references_parse_label_with_equals_sign():
+    assert parse_references(["PCA k=128 floor=0.629", "raw = 0.5"]) == [("PCA k=128 floor", 0.629), ("raw", 0.5)]
+
+
+def test_kl_share_known_answer():
+    ranked = pd.DataFrame({"sweep": ["s", "s"], "trial_id": ["a", "b"], "task": ["autoencoder"] * 2,
+                           "cfg.loss.name": ["vae", "vae"], "cfg.loss.beta": [1.0, 4.0],
+                           "status": ["completed"] * 2, "stage": ["sweep"] * 2})
+    epochs = pd.DataFrame({"sweep": ["s"] * 3, "trial_id": ["a", "a", "b"], "train_recon": [500.0, 90.0, 60.0],
+                           "train_kld": [1.0, 10.0, 10.0]})
+    (plot,) = plot_beta_terms(ranked, epochs)
+    # last epochs: a: 10/(90+10) = 10 %, b: 40/(60+40) = 40 %; median 25 %
+    assert "25.0% of the loss at the median (range 10.0%-40.0%)" in plot.caption
+    assert "mostly reconstruction" in plot.caption

@@ -121,6 +121,7 @@ CASES = {
     "report: --out is a file": (b.report_of("out is a file"), "notes.txt", 2),
     "report: --reference without a value": (b.report_of("ok", "--reference", "floor"), "expected LABEL=VALUE", 2),
     "report: --reference not finite": (b.report_of("ok", "--reference", "floor=nan"), "--reference 'floor=nan'", 2),
+    "report: --target not a score": (b.report_of("ok", "--target", "80"), "--target 80.0: a test score", 2),
     "sweep: --profile the sweep lacks": (lambda d: ["sweep", str(REPO / "sweeps" / "margin.py"), "--profile", "gpu",
                                                     "--results", str(d / "results"), "--local"],
                                          "--profile 'gpu': sweep 'margin' has profiles: cpu", 2),

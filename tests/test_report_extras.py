@@ -14,13 +14,13 @@ import pytest
 from facebench.configfile import load_config_file
 from facebench.errors import ConfigError
 from facebench.report import build_report
-from facebench.report.extras import config_toml, parse_references, plot_beta_terms
+from facebench.report.extras import config_toml, parse_references, plot_beta_terms, target_lines
 
 
 @pytest.fixture(scope="module")
 def report(mixed_sweep, tmp_path_factory):
     out = tmp_path_factory.mktemp("extras") / "report"
-    build_report([mixed_sweep], out, references=[("raw pixels", 0.5)], notes=["2 CPU cores, no GPU"])
+    build_report([mixed_sweep], out, references=[("raw pixels", 0.5)], notes=["2 CPU cores, no GPU"], target=0.999)
     return out
 
 
@@ -54,6 +54,9 @@ def test_page_states_budget_references_and_answers(report):
     assert "budget: sweep mixed: " in page and "budget: 2 CPU cores, no GPU" in page
     assert "reference: raw pixels <b>0.5000</b>" in page
     assert 'href="best.toml"' in page
+    best = _best_trial(report)
+    assert (f"target test_accuracy_mean &gt;= 0.9990: the #1 by validation ({best['trial_id']}) tests "
+            f"{best['test_accuracy_mean']:.4f}, missed by {0.999 - best['test_accuracy_mean']:.4f}") in page
     for title in ("Backbones against the reference scores", "Reconstruction and KL across beta"):
         assert f"<b>{title}</b>" in page
     # the two VAE trials have latents 16 and 32: one grid each, smaller latent first
@@ -90,3 +93,18 @@ def test_kl_share_known_answer():
     # last epochs: a: 10/(90+10) = 10 %, b: 40/(60+40) = 40 %; median 25 %
     assert "25.0% of the loss at the median (range 10.0%-40.0%)" in plot.caption
     assert "mostly reconstruction" in plot.caption
+
+
+def test_target_met_and_missed_known_answer():
+    ranked = pd.DataFrame({"sweep": ["s", "s"], "trial_id": ["a", "b"], "status": ["completed"] * 2,
+                           "stage": ["sweep"] * 2, "score": [0.81, 0.9], "score_metric": ["test_accuracy_mean"] * 2})
+
+    class Sweep:
+        name = "s"
+        confirmation = [{"best": True, "recipe": "cnn ce", "test_accuracy_mean": 0.795, "seeds": [1, 2, 3]}]
+
+    lines = target_lines(0.8, [Sweep()], ranked)
+    assert lines == ["target test_accuracy_mean >= 0.8000: the #1 by validation (a) tests 0.8100, met (+0.0100)",
+                     "target >= 0.8000: the confirmed winner of s (cnn ce) averages 0.7950 over 3 new seeds, "
+                     "missed by 0.0050"]
+    assert target_lines(None, [Sweep()], ranked) == []

@@ -15,12 +15,13 @@ __all__ = ["build_report"]
 
 def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, *,
                  title: str | None = None, references: Sequence[tuple[str, float]] = (),
-                 notes: Sequence[str] = ()) -> Path | str:
+                 notes: Sequence[str] = (), target: float | None = None) -> Path | str:
     """Write ``<out>/index.html`` and ``<out>/<table>.parquet``; return the index's path (a URI if remote).
 
     ``run_dirs``: sweep directories, trial directories or folders of sweeps, local paths or URIs that
     ``pyarrow.fs`` opens. A path that is none of these is a DataError. ``references``: (label, score) pairs the
-    trials are read against (floors measured elsewhere); ``notes``: lines for the summary (the budget, the machine).
+    trials are read against (floors measured elsewhere); ``notes``: lines for the summary (the budget, the machine);
+    ``target``: the test score the best recipe should reach (the summary says met, or missed by how much).
     """
     from facebench.storage import check_reachable
 
@@ -30,7 +31,8 @@ def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out:
         run_dirs = [run_dirs]
     for where in [*run_dirs, out]:   # a bucket that cannot be used: one line now, not a retry loop's traceback
         check_reachable(os.fspath(where))
-    return build(list(run_dirs), out, title=title, references=list(references), notes=list(notes))
+    return build(list(run_dirs), out, title=title, references=list(references), notes=list(notes),
+                 target_score=target)
 
 
 def __getattr__(name: str) -> Any:  # pragma: no cover - convenience re-exports without import cost

@@ -19,7 +19,8 @@ from .storage import Location, resolve
 
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None,
-          references: list[tuple[str, float]] | None = None, notes: list[str] | None = None) -> Path | str:
+          references: list[tuple[str, float]] | None = None, notes: list[str] | None = None,
+          target_score: float | None = None) -> Path | str:
     data, user_notes = collect(run_dirs), notes
     # Big reports use one helper process: it imports Optuna, pandas and matplotlib and draws the sweep history
     # while this process reads the tables, then draws half of the figures.
@@ -38,6 +39,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         notes += stats_notes  # the page lists them in the order of its sections
     summary = _summary(data, ranked, arrow)
     summary.update(budget=extras.budget_lines(data.sweeps, ranked) + list(user_notes or []),
+                   target=extras.target_lines(target_score, data.sweeps, ranked),
                    references=references or [], best_config=_write_best(data, ranked, target))
     sets_html = _papers_table(frames.get("sets"), ranked, target)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,

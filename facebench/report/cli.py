@@ -17,6 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", action="append", default=None, metavar="LABEL=VALUE",
                    help="a score to read the trials against, e.g. a floor measured on the same pairs: "
                         "--reference 'whitened PCA floor=0.629' (repeatable)")
+    p.add_argument("--target", type=float, default=None, metavar="SCORE",
+                   help="the test score the best recipe should reach; the summary says met, or missed by how much")
     p.add_argument("--note", action="append", default=None, metavar="TEXT",
                    help="a line for the summary, e.g. the machine and budget the sweep ran on (repeatable)")
     p.set_defaults(func=_run)
@@ -30,12 +32,17 @@ def _run(args: argparse.Namespace) -> int:
     from .extras import parse_references
 
     references = parse_references(args.reference)  # bad input refused before anything is written
+    if args.target is not None and not 0.0 <= args.target <= 1.0:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--target {args.target}: a test score between 0 and 1")
     local = "://" not in args.out
     created = local and not Path(args.out).exists()
     if local:
         claim_dir(args.out, "report")  # a folder of the user's is refused, not written over
     try:
-        index = build_report(args.run_dirs, args.out, title=args.title, references=references, notes=args.note or [])
+        index = build_report(args.run_dirs, args.out, title=args.title, references=references, notes=args.note or [],
+                             target=args.target)
     except BaseException:
         if created:
             remove_owned(args.out)  # a report that failed leaves no half-written folder behind

@@ -104,6 +104,29 @@ def budget_lines(sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
     return out
 
 
+def target_lines(target: float | None, sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
+    """``--target``: the test score a recipe should reach, against the #1 by validation and, where the confirmation
+    stage ran, its winner's mean over new seeds; a miss says by how much."""
+    if target is None:
+        return []
+    b = best_row(ranked)
+    if b is None or pd.isna(b.get("score")):
+        return [f"target {target:.4f}: no completed trial to judge"]
+    out = [f"target {b['score_metric']} >= {target:.4f}: the #1 by validation ({b['trial_id']}) tests "
+           f"{b['score']:.4f}, " + _verdict(float(b["score"]), target)]
+    for s in sweeps:
+        win = next((c for c in s.confirmation if c.get("best")), None)
+        mean = win.get("test_accuracy_mean") if win else None
+        if isinstance(mean, (int, float)) and math.isfinite(mean):
+            out.append(f"target >= {target:.4f}: the confirmed winner of {s.name} ({win['recipe']}) averages "
+                       f"{mean:.4f} over {len(win.get('seeds', []))} new seeds, " + _verdict(float(mean), target))
+    return out
+
+
+def _verdict(value: float, target: float) -> str:
+    return f"met (+{value - target:.4f})" if value >= target else f"missed by {target - value:.4f}"
+
+
 def _span_s(rows: pd.DataFrame) -> float | None:
     if rows.empty or "started_at" not in rows.columns:
         return None

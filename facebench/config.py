@@ -117,6 +117,8 @@ class EvalConfig:
     normalize: bool = _f(False, "L2-normalise embeddings before scoring")
     flip: str = _f("none", "flip fusion of original and mirrored embeddings", choices=FLIPS)
     batch_size: int = _f(256, "embedding batch size", lo=1)
+    whiten: int = _f(0, "PCA-whiten embeddings before scoring, with this many components fitted on the training "
+                     "images' embeddings only (0 = off; the eigenfaces floor's treatment)", lo=0)
     sets: str = _f("", "more verification sets, each tested once at the end (never for selection), comma-"
                    "separated PATH or NAME=PATH: InsightFace .bin files or LFW-style folders, e.g. "
                    "'lfw.bin,cfp_fp.bin,agedb_30.bin'")

@@ -43,10 +43,23 @@ class _Task:
         self.eval_cfg = cfg.eval
         # What the training step calls: the model, or torch.compile(model); the state saved is always the model's.
         self.model_step = model_step or model
+        self._whitening: Any = None   # eval.whiten, fitted lazily (whitening())
 
     def train(self) -> None:
         self.model.train()
         self.loss_fn.train()
+        self._whitening = None  # the weights are about to change
+
+    def whitening(self) -> Any:
+        """eval.whiten: fitted on the training images' embeddings under the current weights, once per weights."""
+        from ..eval.whiten import fit_rows, fit_whitening
+
+        if self._whitening is None:
+            train = self.data.train.images
+            rows = fit_rows(len(train), seed=self.cfg.train.seed)
+            self._whitening = fit_whitening(self.encode(train[rows] if len(rows) < len(train) else train),
+                                            self.eval_cfg.whiten)
+        return self._whitening
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "loss": self.loss_fn.state_dict()}
@@ -58,6 +71,7 @@ class _Task:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.loss_fn.load_state_dict(state["loss"])
+        self._whitening = None
 
     @torch.no_grad()
     def encode(self, images: np.ndarray, *, flip: str | None = None, head: bool = False) -> np.ndarray:
@@ -80,6 +94,8 @@ class _Task:
         from ..eval.verification import evaluate, pair_scores
 
         emb = self.encode(images)
+        if self.eval_cfg.whiten:
+            emb = self.whitening().apply(emb)
         scores, greater = pair_scores(emb, pairs.a, pairs.b, metric=self.eval_cfg.metric,
                                       normalize=self.eval_cfg.normalize)
         return evaluate(scores, pairs.same, pairs.fold, greater_is_same=greater), scores
@@ -97,6 +113,9 @@ class _Task:
             result, scores = self.verify(images, pairs)
             artefacts.write_verification(out_dir, result, scores=scores, same=pairs.same, fold=pairs.fold,
                                          metric=self.eval_cfg.metric, split=split)
+        if self._whitening is not None:   # what `facebench embed` / `eval model` apply with these weights
+            artefacts.save_npz(out_dir / artefacts.WHITENING_NPZ, mean=self._whitening.mean,
+                               projection=self._whitening.projection)
         # the loop's last pass: the test protocol, touched once; then the named sets of eval.sets, once each
         people = set(d.train.classes) | set(d.val.classes)
         return {**result.summary("test_"), **test_sets(self.cfg, self.verify, out_dir, people=people)}

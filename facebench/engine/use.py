@@ -3,8 +3,8 @@ any sets (``facebench eval model``).
 
 The model is the one the trial chose on validation (its checkpoint's ``best`` weights), read with
 ``weights_only``; images are prepared as the trial prepared them (``data.image_size``, ``data.crop``,
-``data.color``, the one input normalisation) and embedded with its ``eval.flip``; scores use its
-``eval.metric`` and ``eval.normalize``.
+``data.color``, the one input normalisation) and embedded with its ``eval.flip`` (and its fitted
+``eval.whiten`` whitening); scores use its ``eval.metric`` and ``eval.normalize``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class Trained:
     model: torch.nn.Module
     device: torch.device
     people: set[str] | None  # the identities it trained and validated on; None for a trial that did not record them
+    whitening: Any = None    # eval.whiten: the trial's fitted whitening (artefacts/whitening.npz)
 
 
 def load_trained(run_dir: str | Path) -> Trained:
@@ -52,14 +53,29 @@ def load_trained(run_dir: str | Path) -> Trained:
     model.load_state_dict(weights)
     ids = run / ARTEFACTS / TRAIN_IDENTITIES
     people = set(ids.read_text(encoding="utf-8").split("\n")) - {""} if ids.is_file() else None
-    return Trained(cfg, model.to(device).eval(), device, people)
+    return Trained(cfg, model.to(device).eval(), device, people, _whitening(run, cfg))
+
+
+def _whitening(run: Path, cfg: TrialConfig) -> Any:
+    from ..artefacts import WHITENING_NPZ, load_npz
+    from ..eval.whiten import Whitening
+
+    if not cfg.eval.whiten:
+        return None
+    path = run / ARTEFACTS / WHITENING_NPZ
+    if not path.is_file():
+        raise DataError(f"{path}: not found; the trial used eval.whiten={cfg.eval.whiten}, whose fitted whitening "
+                        "its embeddings need")
+    arrays = load_npz(path, name=str(path))
+    return Whitening(arrays["mean"], arrays["projection"])
 
 
 def embed(t: Trained, images: np.ndarray) -> np.ndarray:
     from ..eval.embed import embed_images
 
-    return embed_images(t.model.encode, images, batch_size=t.cfg.eval.batch_size, flip=t.cfg.eval.flip,
-                        device=t.device)
+    emb = embed_images(t.model.encode, images, batch_size=t.cfg.eval.batch_size, flip=t.cfg.eval.flip,
+                       device=t.device)
+    return t.whitening.apply(emb) if t.whitening is not None else emb
 
 
 def embed_dataset(run_dir: str | Path, data: str | Path, out: str | Path, *, progress: bool = False) -> tuple[int, int]:

@@ -9,7 +9,8 @@ and is tested on folds 5-9 (``--data-root``: the folder holding ``lfw/``). ``--s
     python sweeps/vae.py --profile cpu --data-root ../shared/data --confirm 3 --seeds 3   # under an hour, 2 CPUs
 
 ``--profile cpu``: width 0.5 encoders on a 0.5 central crop at 64 or 32 px (the "halve the input" question), 20
-epochs, 24 trials, flip-fused cosine scores of the latent mean.
+epochs, 24 trials, flip-fused cosine scores of the latent mean, read as is or PCA-whitened (``eval.whiten`` 0 or
+64, fitted on the training images' latents: the eigenfaces floor's treatment).
 """
 
 from functools import partial
@@ -22,7 +23,7 @@ CPU_EPOCHS = 20
 CPU = {"base": {"data.image_size": 64, "data.crop": 0.5, "data.min_images": 2, "model.width": 0.5,
                 "train.epochs": CPU_EPOCHS, "eval.flip": "sum"},
        "space": partial(space.vae, latent_sizes=(32, 64, 128, 256), image_sizes=(64, 32), beta=(0.05, 4.0),
-                        lr=(3e-4, 3e-3), batch_sizes=(32, 64, 128), epochs=CPU_EPOCHS),
+                        lr=(3e-4, 3e-3), batch_sizes=(32, 64, 128), epochs=CPU_EPOCHS, whiten=(0, 64)),
        "num_samples": 24, "grace_period": 4, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0, "cover": True,
        "description": "AE/DAE/VAE latent size x beta x input size (64 or 32 px) on LFW people at CPU scale, "
                       "verification on held-out folds"}

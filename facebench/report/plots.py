@@ -25,7 +25,7 @@ TOP_CONF = 2     # confusion matrices
 TOP_RECON = 4
 FACTORS = (("backbone × loss × schedule", ("cfg.model.backbone", "cfg.loss.name", "cfg.schedule.name")),
            ("latent / embedding size", ("cfg.model.embedding_size",)), ("VAE beta", ("cfg.loss.beta",)),
-           ("image size", ("cfg.data.image_size",)))
+           ("image size", ("cfg.data.image_size",)), ("whitening", ("cfg.eval.whiten",)))
 
 
 @dataclass

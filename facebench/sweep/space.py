@@ -104,8 +104,9 @@ def vae(trial: Any, *, backbones: Sequence[str] = ("vae", "ae", "dae"), latent_s
         image_sizes: Sequence[int] = (112, 64, 56, 32), beta: tuple[float, float] = _BETA[:2],
         lr: tuple[float, float] = (1e-4, 3e-3), weight_decay: tuple[float, float] = (1e-6, 1e-3),
         batch_sizes: Sequence[int] = (32, 64, 128), schedules: Sequence[str] = ("cosine", "onecycle", "step"),
-        epochs: int = 30) -> dict:
-    """Autoencoder family: plain AE, denoising AE and VAE as categorical alternatives; beta only for the VAE."""
+        epochs: int = 30, whiten: Sequence[int] = ()) -> dict:
+    """Autoencoder family: plain AE, denoising AE and VAE as categorical alternatives; beta only for the VAE.
+    ``whiten``: eval.whiten choices (0 = off) when the latent is also read PCA-whitened."""
     backbone = trial.suggest_categorical("model.backbone", list(backbones))
     out: dict[str, Any] = {"model.backbone": backbone, "loss.name": "vae" if backbone == "vae" else "ae",
                            "model.embedding_size": trial.suggest_categorical("model.embedding_size", list(latent_sizes)),
@@ -116,6 +117,8 @@ def vae(trial: Any, *, backbones: Sequence[str] = ("vae", "ae", "dae"), latent_s
     out.update(suggest_optim(trial, optimizers=("adam", "adamw"), lr=lr, weight_decay=weight_decay))
     out.update(suggest_schedule(trial, schedules=schedules, epochs=epochs))
     out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(batch_sizes))
+    if whiten:
+        out["eval.whiten"] = trial.suggest_categorical("eval.whiten", list(whiten))
     return out
 
 

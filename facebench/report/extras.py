@@ -163,7 +163,8 @@ def plot_families(ranked: pd.DataFrame, references: Sequence[tuple[str, float]])
         return []
     groups = [(name, g["score"].to_numpy(float)) for name, g in done.groupby("cfg.model.backbone")]
     groups.sort(key=lambda x: np.max(x[1]))
-    fig, ax = figure(6.4, 0.4 * len(groups) + 1.6, left=0.22)
+    height = 0.4 * len(groups) + 1.8
+    fig, ax = figure(6.4, height, left=0.22, bottom=0.75 / height)
     ax = ax[0, 0]
     for i, (_, scores) in enumerate(groups):
         ax.scatter(scores, np.full(len(scores), i), s=14, alpha=0.6, color="tab:blue")
@@ -176,8 +177,11 @@ def plot_families(ranked: pd.DataFrame, references: Sequence[tuple[str, float]])
     ax.set_title("Backbones against the reference scores", fontsize=9)
     best = {n: float(np.max(s)) for n, s in groups}
     text = "; ".join(f"{n} best {v:.4f}" for n, v in sorted(best.items(), key=lambda x: -x[1]))
+    shown = set(done["cfg.model.backbone"])
+    unscored = sorted(set(ranked["cfg.model.backbone"].dropna()) - shown)
+    gone = f" No trial of {', '.join(map(str, unscored))} completed (stopped early: no test score)." if unscored else ""
     return [Plot("factors", "Backbones against the reference scores", png(fig),
-                 f"dots = the sweep's trials, bar = each backbone's best; dashed = references. {text}")]
+                 f"dots = the sweep's completed trials, bar = each backbone's best; dashed = references. {text}.{gone}")]
 
 
 # -- the VAE loss across beta --------------------------------------------------------------------

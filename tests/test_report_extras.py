@@ -51,7 +51,7 @@ def test_best_toml_reproduces_the_trials_test_accuracy(report, tmp_path, monkeyp
 
 def test_page_states_budget_references_and_answers(report):
     page = (report / "index.html").read_text()
-    assert "budget: sweep mixed: " in page and "budget: 2 CPU cores, no GPU" in page
+    assert "budget: sweep mixed: " in page and "<li>2 CPU cores, no GPU</li>" in page
     assert "reference: raw pixels <b>0.5000</b>" in page
     assert 'href="best.toml"' in page
     best = _best_trial(report)

@@ -38,7 +38,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         figures += extras.plot_families(ranked, references or []) + extras.plot_beta_terms(ranked, frames["epochs"])
         notes += stats_notes  # the page lists them in the order of its sections
     summary = _summary(data, ranked, arrow)
-    summary.update(budget=extras.budget_lines(data.sweeps, ranked) + list(user_notes or []),
+    summary.update(budget=extras.budget_lines(data.sweeps, ranked), user_notes=list(user_notes or []),
                    target=extras.target_lines(target_score, data.sweeps, ranked),
                    references=references or [], best_config=_write_best(data, ranked, target))
     sets_html = _papers_table(frames.get("sets"), ranked, target)

@@ -173,6 +173,7 @@ def _summary(s: dict[str, Any], sources: list[str]) -> str:
     else:
         items.append('<li class="note">no completed trials</li>')
     items += [f"<li>budget: {esc(line)}</li>" for line in s.get("budget", [])]
+    items += [f"<li>{esc(line)}</li>" for line in s.get("user_notes", [])]
     items += [f"<li><b>{esc(line)}</b></li>" for line in s.get("target", [])]
     items += [f"<li>reference: {esc(label)} <b>{value:.4f}</b></li>" for label, value in s.get("references", [])]
     if s.get("best_config"):

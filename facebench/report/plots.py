@@ -91,7 +91,8 @@ def plot_factors(trials: pd.DataFrame) -> list[Plot]:
     for task, rows in done.groupby("task", sort=True):
         for _, cols in FACTORS:
             # Only the factors that vary among these trials: a constant one repeated in every label says nothing.
-            cols = [c for c in cols if c in rows.columns and rows[c].map(str).nunique(dropna=False) > 1]
+            # (A key missing from older trials' configs is not a level of its own.)
+            cols = [c for c in cols if c in rows.columns and rows[c].dropna().map(str).nunique() > 1]
             if not cols:
                 continue
             label = rows[cols[0]].map(_value)

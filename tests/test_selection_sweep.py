@@ -92,6 +92,7 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
         for tid in c["trial_ids"]:
             cfg = json.loads((sweep_dir / "trials" / tid / "config.json").read_text())
             assert cfg["train.seed"] in (1, 2) and "confirmation" in cfg["name"]
+            assert cfg["train.threads"] == 1   # one thread per CPU the trial holds, as the sweep's trials
     vs = conf[1]["vs_best"]
     assert vs["ci"][0] <= vs["difference"] <= vs["ci"][1] and 0 <= vs["p_adjusted"] <= 1 and conf[1]["verdict"]
     assert conf[1]["verdict"] in out

@@ -13,7 +13,7 @@ import pandas as pd
 from facebench import artefacts
 from facebench.errors import DataError
 
-from . import confirmation, extras, history, html, paper, plots, stats, tables
+from . import confirmation, effects, extras, history, html, paper, plots, stats, tables
 from .collect import Collection, collect
 from .storage import Location, resolve
 
@@ -36,6 +36,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         figures, stats_html, stats_notes = _figures_and_statistics(ranked, frames, notes, helper)
         figures += _finish_history(history_job, notes)
         figures += extras.plot_families(ranked, references or []) + extras.plot_beta_terms(ranked, frames["epochs"])
+        stats_html = effects.effects_html(ranked, frames["epochs"]) + stats_html
         notes += stats_notes  # the page lists them in the order of its sections
     summary = _summary(data, ranked, arrow)
     summary.update(budget=extras.budget_lines(data.sweeps, ranked), user_notes=list(user_notes or []),

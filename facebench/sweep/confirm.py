@@ -176,7 +176,9 @@ def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: lis
 
     from .trainable import TrialSetup, trial_dirname
 
-    configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}"} for r in recipes]
+    # One thread per CPU the trial holds, as the sweep's own trials ran (torch's default is every core of the node).
+    threads = max(1, int(spec.cpus_per_trial))
+    configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}", "train.threads": threads} for r in recipes]
     setup = TrialSetup(spec=spec, trials_root=str(sweep_dir / "trials"))
     trainable = tune.with_resources(tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
                                     {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})

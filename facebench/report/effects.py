@@ -29,7 +29,10 @@ def applies(key: str, config: pd.Series) -> bool:
     """Whether a trial's variant reads ``key`` (``cfg.loss.beta`` only where ``cfg.loss.name`` is vae)."""
     from facebench.config import SECTIONS
 
-    _, section, name = key.split(".", 2)
+    parts = key.split(".", 2)
+    if len(parts) < 3:   # a top-level key (cfg.task)
+        return True
+    _, section, name = parts
     fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])} if section in SECTIONS else {}
     meta = fields[name].metadata if name in fields else {}
     if "users" not in meta:

@@ -196,7 +196,8 @@ def plot_beta_terms(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     if "stage" in vae.columns:
         vae = vae[vae["stage"] != "confirmation"]
     last = epochs.dropna(subset=sorted(need)).groupby(["sweep", "trial_id"], sort=False).tail(1)
-    df = last[["sweep", "trial_id", *sorted(need)]].merge(vae[["sweep", "trial_id", "cfg.loss.beta"]],
+    size_col = ["cfg.data.image_size"] if "cfg.data.image_size" in vae.columns else []
+    df = last[["sweep", "trial_id", *sorted(need)]].merge(vae[["sweep", "trial_id", "cfg.loss.beta", *size_col]],
                                                            on=["sweep", "trial_id"])
     df = df[df["cfg.loss.beta"].astype(float) > 0]
     if df.empty:
@@ -206,11 +207,17 @@ def plot_beta_terms(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     share = beta * kld / (recon + beta * kld)
     fig, axes = figure(9.6, 3.2, ncols=3, left=0.07)
     fig.subplots_adjust(wspace=0.45)
-    for ax, y, name in zip(axes[0], (recon, kld, share), ("reconstruction", "KL (nats)", "share of beta·KL")):
-        ax.scatter(beta, y, s=16, color="tab:purple")
+    sizes = df["cfg.data.image_size"].to_numpy() if size_col else np.zeros(len(df))
+    for ax, y, name in zip(axes[0], (recon, kld, share), ("reconstruction (summed over pixels)", "KL (nats)",
+                                                          "share of beta·KL")):
+        for j, size in enumerate(sorted(set(sizes))):   # a summed reconstruction grows with the input size
+            at = sizes == size
+            ax.scatter(beta[at], y[at], s=16, color=f"C{j + 4}", label=f"{int(size)} px" if size_col else None)
         ax.set_xscale("log")
         ax.set_xlabel("beta")
         ax.set_title(name, fontsize=8)
+    if size_col:
+        axes[0, 0].legend(fontsize=7)
     caption = (f"last epoch of {len(df)} VAE trials. The KL term is {np.median(share):.1%} of the loss at the median "
                f"(range {share.min():.1%}-{share.max():.1%}): the total is mostly "
                f"{'reconstruction' if np.median(share) < 0.5 else 'KL'}.")

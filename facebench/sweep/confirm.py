@@ -29,7 +29,8 @@ from .summary import read_json
 NOT_RECIPE = ("name", "train.seed", "train.threads", "train.device", "data.cache_dir")
 PRETTY = {"ce": "CE", "normsoftmax": "NormSoftmax", "sphereface": "SphereFace", "cosface": "CosFace",
           "arcface": "ArcFace", "curricularface": "CurricularFace", "adaface": "AdaFace", "cnn": "CNN",
-          "resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "plainnet18": "PlainNet-18"}
+          "resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "plainnet18": "PlainNet-18",
+          "vae": "VAE", "ae": "AE", "dae": "denoising AE"}
 
 
 @dataclass

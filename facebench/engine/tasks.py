@@ -152,8 +152,12 @@ class CifarTask(ClassificationTask):
         from ..eval.classification import classification_metrics
 
         t = self.data.test
-        res = classification_metrics(self._logits(t.images), t.labels, num_classes=self.data.num_classes,
+        logits = self._logits(t.images)
+        res = classification_metrics(logits, t.labels, num_classes=self.data.num_classes,
                                      class_names=list(t.classes))
+        # per-image decisions: what the confirmation stage pairs runs on (the same test images, image by image)
+        artefacts.save_npz(out_dir / artefacts.PREDICTIONS_NPZ, label=np.asarray(t.labels, dtype=np.int64),
+                           pred=np.asarray(logits).argmax(axis=1).astype(np.int64))
         probes.write_classification(out_dir / "classification.json", res)
         artefacts.write_table(out_dir, "confusion", artefacts.confusion_columns(res["confusion"], list(t.classes)))
         return probes.classification_summary(res)

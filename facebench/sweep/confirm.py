@@ -250,7 +250,8 @@ def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mod
         e["vs_best"] = vs.to_json() if vs is not None else None
         e["verdict"] = None if e["best"] else (
             stats.verdict(e["recipe"], entries[0]["recipe"], vs) if paired is not None
-            else f"{e['recipe']} vs {entries[0]['recipe']}: no paired test (needs per-pair verification artefacts)")
+            else f"{e['recipe']} vs {entries[0]['recipe']}: no paired test (needs per-item decisions on the same "
+                 "test items: verification.npz or predictions.npz)")
     return entries
 
 
@@ -265,26 +266,45 @@ def _test_accuracy(metrics: dict) -> float | None:
 
 
 def _paired_runs(done: list[list[dict]]) -> list[list] | None:
-    """Per recipe, its runs as per-pair correctness on the test pairs; None when a run lacks the artefact
-    (cifar keeps no per-image decisions) or the runs were not tested on the same pairs."""
+    """Per recipe, its runs as per-item correctness on the same test items: the verification pairs (faces), or the
+    test images (cifar, ``predictions.npz``, in 10 contiguous folds for the bootstrap); None when a run lacks the
+    artefact or the runs were not tested on the same items."""
     import numpy as np
 
     from ..errors import DataError
-    from ..eval.compare import correct_decisions
     from ..eval.confirmation import Run
-    from ..artefacts import read_verification_npz
 
     out, ref = [], None
     try:
         for rs in done:
             runs = []
             for r in rs:
-                a = read_verification_npz(Path(r["trial_dir"]) / "artefacts" / "verification.npz")
-                ref = ref if ref is not None else a
-                if not (np.array_equal(a["same"], ref["same"]) and np.array_equal(a["fold"], ref["fold"])):
+                key, correct, fold = _decisions(Path(r["trial_dir"]) / "artefacts")
+                ref = ref if ref is not None else key
+                if len(key) != len(ref) or not all(np.array_equal(a, b) for a, b in zip(key, ref)):
                     return None
-                runs.append(Run(seed=r["seed"], correct=correct_decisions(a), fold=np.asarray(a["fold"])))
+                runs.append(Run(seed=r["seed"], correct=correct, fold=fold))
             out.append(runs)
     except DataError:
         return None
     return out
+
+
+def _decisions(artefacts_dir: Path) -> tuple[tuple, Any, Any]:
+    """(what identifies the test items, correct per item, fold per item) of one run."""
+    import numpy as np
+
+    from ..artefacts import PREDICTIONS_NPZ, VERIFICATION_NPZ, load_npz, read_verification_npz
+    from ..errors import DataError
+    from ..eval.compare import correct_decisions
+
+    path = artefacts_dir / PREDICTIONS_NPZ
+    if path.is_file():
+        p = load_npz(path, name=str(path))
+        if {"label", "pred"} - set(p) or p["label"].shape != p["pred"].shape:
+            raise DataError(f"{path}: expected arrays label and pred of one shape")
+        label, pred = np.asarray(p["label"]), np.asarray(p["pred"])
+        fold = np.arange(len(label)) * 10 // max(len(label), 1)
+        return (label,), pred == label, fold
+    a = read_verification_npz(artefacts_dir / VERIFICATION_NPZ)
+    return (np.asarray(a["same"]), np.asarray(a["fold"])), correct_decisions(a), np.asarray(a["fold"])

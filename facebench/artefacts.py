@@ -33,8 +33,8 @@ SCHEMA_VERSION = 2  # 1: tables built by the report from npz/JSON artefacts; 2: 
 CONFIG, META, EPOCHS_LOG, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
 CHECKPOINT = "checkpoint.pt"  # the latest epoch (facebench.engine.checkpoint); only the engine reads it
 VERIFICATION_NPZ = "verification.npz"
-WHITENING_NPZ = "whitening.npz"
-PREDICTIONS_NPZ = "predictions.npz"  # task cifar: each test image's label and predicted class, for paired tests  # eval.whiten: the mean and projection fitted under the chosen weights
+WHITENING_NPZ = "whitening.npz"  # eval.whiten: the mean and projection fitted under the chosen weights
+PREDICTIONS_NPZ = "predictions.npz"  # task cifar: each test image's label and predicted class, for paired tests
 ROC_POINTS = 100  # per trial and split: a smooth curve, small for 1,000 trials
 
 EPOCH_METRICS = ("lr", "train_loss", "train_recon", "train_kld", "train_beta", "train_accuracy", "images_per_s",

@@ -31,7 +31,7 @@ def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out:
         run_dirs = [run_dirs]
     for where in [*run_dirs, out]:   # a bucket that cannot be used: one line now, not a retry loop's traceback
         check_reachable(os.fspath(where))
-    return build(list(run_dirs), out, title=title, references=list(references), notes=list(notes),
+    return build(list(run_dirs), out, title=title, references=list(references), summary_notes=list(notes),
                  target_score=target)
 
 

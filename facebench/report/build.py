@@ -19,9 +19,9 @@ from .storage import Location, resolve
 
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None,
-          references: list[tuple[str, float]] | None = None, notes: list[str] | None = None,
+          references: list[tuple[str, float]] | None = None, summary_notes: list[str] | None = None,
           target_score: float | None = None) -> Path | str:
-    data, user_notes = collect(run_dirs), notes
+    data = collect(run_dirs)
     # Big reports use one helper process: it imports Optuna, pandas and matplotlib and draws the sweep history
     # while this process reads the tables, then draws half of the figures.
     with _executor(len(data.trials)) as helper:
@@ -38,10 +38,11 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         figures += extras.plot_families(ranked, references or []) + extras.plot_beta_terms(ranked, frames["epochs"])
         stats_html = effects.effects_html(ranked, frames["epochs"]) + stats_html
         notes += stats_notes  # the page lists them in the order of its sections
+    best_config = _write_best(data, ranked, target)
     summary = _summary(data, ranked, arrow)
-    summary.update(budget=extras.budget_lines(data.sweeps, ranked), user_notes=list(user_notes or []),
+    summary.update(budget=extras.budget_lines(data.sweeps, ranked), user_notes=list(summary_notes or []),
                    target=extras.target_lines(target_score, data.sweeps, ranked),
-                   references=references or [], best_config=_write_best(data, ranked, target))
+                   references=references or [], best_config=best_config)
     sets_html = _papers_table(frames.get("sets"), ranked, target)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
                        plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html,
@@ -247,10 +248,12 @@ def _compare(ranked: pd.DataFrame, notes: list[str]) -> tuple[pd.DataFrame | Non
 def _write_best(data: Collection, ranked: pd.DataFrame, target: Location) -> str | None:
     """``best.toml`` beside the page: the #1 trial's complete configuration (extras.best_config)."""
     b = extras.best_row(ranked)
-    rec = next((t for t in data.trials if b is not None and (t.sweep, t.trial_id) == (b["sweep"], b["trial_id"])), None)
+    if b is None:
+        return None
+    rec = next((t for t in data.trials if (t.sweep, t.trial_id) == (b["sweep"], b["trial_id"])), None)
     if rec is None:
         return None
-    target.join(extras.BEST_CONFIG).write_bytes(extras.best_config(ranked, rec.config).encode("utf-8"))
+    target.join(extras.BEST_CONFIG).write_bytes(extras.best_config(b, rec.config).encode("utf-8"))
     return extras.BEST_CONFIG
 
 

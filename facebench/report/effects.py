@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import html
+from .stats import is_confirmation
 
 MIN_TRIALS = 6
 # Keys that say how or where a trial ran, not what it learned.
@@ -25,19 +26,22 @@ SKIP = {"cfg.train.seed", "cfg.name", "cfg.train.threads", "cfg.train.device", "
         "cfg.train.select", "cfg.train.checkpoint", "cfg.data.cache_dir", "cfg.data.root", "cfg.eval.batch_size"}
 
 
-def applies(key: str, config: pd.Series) -> bool:
-    """Whether a trial's variant reads ``key`` (``cfg.loss.beta`` only where ``cfg.loss.name`` is vae)."""
+def applies(key: str, trials: pd.DataFrame) -> pd.Series:
+    """Per trial, whether its variant reads ``key`` (``cfg.loss.beta`` only where ``cfg.loss.name`` is vae)."""
     from facebench.config import SECTIONS
 
+    everywhere = pd.Series(True, index=trials.index)
     parts = key.split(".", 2)
-    if len(parts) < 3:   # a top-level key (cfg.task)
-        return True
-    _, section, name = parts
-    fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])} if section in SECTIONS else {}
-    meta = fields[name].metadata if name in fields else {}
-    if "users" not in meta:
-        return True
-    return config.get(f"cfg.{meta['selector'].key}") in meta["users"]
+    if len(parts) < 3 or parts[1] not in SECTIONS:   # a top-level key (cfg.task)
+        return everywhere
+    fields = {f.name: f for f in dataclasses.fields(SECTIONS[parts[1]])}
+    meta = fields[parts[2]].metadata if parts[2] in fields else {}
+    selector = f"cfg.{meta['selector'].key}" if "users" in meta else None
+    if selector is None:
+        return everywhere
+    if selector not in trials.columns:
+        return ~everywhere
+    return trials[selector].isin(list(meta["users"]))
 
 
 def common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, int, int, pd.DataFrame]]:
@@ -45,7 +49,7 @@ def common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tup
     out = []
     if ranked.empty or epochs.empty or "objective_metric" not in ranked.columns:
         return out
-    own = ranked[ranked["stage"] != "confirmation"] if "stage" in ranked.columns else ranked
+    own = ranked[~is_confirmation(ranked)]
     for sweep, trials in own.groupby("sweep", sort=False):
         metric = trials["objective_metric"].dropna()
         if metric.empty or metric.iloc[0] not in epochs.columns:
@@ -71,7 +75,7 @@ def _varying(trials: pd.DataFrame) -> list[str]:
 def _effect(key: str, trials: pd.DataFrame, value: pd.Series) -> dict[str, Any] | None:
     from scipy import stats
 
-    used = trials[[applies(key, r) for _, r in trials.iterrows()]]
+    used = trials[applies(key, trials)]
     x = used.set_index("trial_id")[key].dropna()
     x = x[x.index.isin(value.index)]
     if len(x) < MIN_TRIALS or x.map(str).nunique() < 2:

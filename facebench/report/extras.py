@@ -16,6 +16,7 @@ import pandas as pd
 from facebench.errors import ConfigError
 
 from .plots import Plot, figure, png, vae_only
+from .stats import is_confirmation
 
 BEST_CONFIG = "best.toml"
 
@@ -26,8 +27,7 @@ def best_row(ranked: pd.DataFrame) -> pd.Series | None:
     """The sweep's #1 by its own objective: a completed trial of the sweep stage (never a confirmation re-run)."""
     if ranked.empty:
         return None
-    stage = ranked["stage"] if "stage" in ranked.columns else pd.Series("sweep", index=ranked.index)
-    done = ranked[(ranked["status"] == "completed") & (stage != "confirmation")]
+    done = ranked[(ranked["status"] == "completed") & ~is_confirmation(ranked)]
     return None if done.empty else done.iloc[0]
 
 
@@ -69,10 +69,9 @@ def _toml_value(key: str, v: Any) -> str:
     raise ConfigError(f"{key}: a {type(v).__name__} value cannot be written to a TOML config")
 
 
-def best_config(ranked: pd.DataFrame, config: Mapping[str, Any]) -> str:
-    """``best.toml``: the #1 trial's complete configuration with a header saying what it scored and how to run it."""
-    b = best_row(ranked)
-    assert b is not None
+def best_config(b: pd.Series, config: Mapping[str, Any]) -> str:
+    """``best.toml``: the #1 trial's (``best_row``) complete configuration with a header saying what it scored and
+    how to run it."""
     test = f"{b['score_metric']} {b['score']:.4f}" if pd.notna(b.get("score")) else "no test score"
     header = [f"The best trial of sweep {b['sweep']} by its objective ({b.get('objective_metric')}, "
               f"{b.get('objective_select')} epoch): trial {b['trial_id']}, objective {b['objective']:.4f}; {test}.",
@@ -89,8 +88,8 @@ def budget_lines(sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
     out = []
     for s in sweeps:
         rows = ranked[ranked["sweep"] == s.name] if "sweep" in ranked.columns else ranked.iloc[:0]
-        stage = rows["stage"] if "stage" in rows.columns else pd.Series("sweep", index=rows.index)
-        own, conf = rows[stage != "confirmation"], rows[stage == "confirmation"]
+        conf_rows = is_confirmation(rows)
+        own, conf = rows[~conf_rows], rows[conf_rows]
         text = f"sweep {s.name}: {len(own)} trials"
         if s.wall_s:
             text += f" in {s.wall_s / 60:.1f} min of wall time"
@@ -156,9 +155,7 @@ def parse_references(values: Sequence[str] | None) -> list[tuple[str, float]]:
 
 def plot_families(ranked: pd.DataFrame, references: Sequence[tuple[str, float]]) -> list[Plot]:
     """Each backbone's trials (test score) against the reference scores: 'does it beat the floor?'."""
-    done = ranked[(ranked["status"] == "completed") & ranked["score"].notna()]
-    if "stage" in done.columns:
-        done = done[done["stage"] != "confirmation"]
+    done = ranked[(ranked["status"] == "completed") & ranked["score"].notna() & ~is_confirmation(ranked)]
     if done.empty or "cfg.model.backbone" not in done.columns or not references:
         return []
     groups = [(name, g["score"].to_numpy(float)) for name, g in done.groupby("cfg.model.backbone")]
@@ -190,11 +187,10 @@ def plot_beta_terms(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     """Reconstruction, KL and the KL term's share of the loss (beta·KL / total) at each VAE trial's last epoch,
     against beta: which of the two the total is made of."""
     vae = vae_only(ranked)
+    vae = vae[~is_confirmation(vae)]
     need = {"train_recon", "train_kld"}
     if vae.empty or epochs.empty or not need <= set(epochs.columns) or "cfg.loss.beta" not in vae.columns:
         return []
-    if "stage" in vae.columns:
-        vae = vae[vae["stage"] != "confirmation"]
     last = epochs.dropna(subset=sorted(need)).groupby(["sweep", "trial_id"], sort=False).tail(1)
     size_col = ["cfg.data.image_size"] if "cfg.data.image_size" in vae.columns else []
     df = last[["sweep", "trial_id", *sorted(need)]].merge(vae[["sweep", "trial_id", "cfg.loss.beta", *size_col]],

@@ -20,6 +20,13 @@ NOT_RECIPE = ("cfg.train.seed", "cfg.name", "cfg.data.synthetic_seed", "cfg.data
               "cfg.train.threads")
 
 
+def is_confirmation(df: pd.DataFrame) -> pd.Series:
+    """Rows that are confirmation re-runs (stage "confirmation"): repeats of a top configuration, not candidates."""
+    if "stage" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["stage"] == "confirmation"
+
+
 def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """Completed trials first, then by objective in its own direction (missing last), then in trial order; adds
     ``rank`` (1-based) and ``tied_with_first`` (completed trials within the noise of #1, facebench.eval.uncertainty)."""
@@ -31,13 +38,12 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
             df[col] = np.nan
     mode = df["objective_mode"] if "objective_mode" in df.columns else pd.Series("max", index=df.index)
     # A sweep's own trials first: confirmation re-runs (stage "confirmation") are repeats, not candidates.
-    stage = df["stage"] if "stage" in df.columns else pd.Series("sweep", index=df.index)
-    df["_done"] = (df["status"] != "completed").astype(int) + 2 * (stage == "confirmation").astype(int)
+    df["_done"] = (df["status"] != "completed").astype(int) + 2 * is_confirmation(df).astype(int)
     df["_key"] = np.where(mode == "min", 1.0, -1.0) * pd.to_numeric(df[RANK_BY], errors="coerce")
     df = df.sort_values(["_done", "_key", "sweep", "trial_id"], na_position="last", kind="stable")
     df = df.drop(columns=["_done", "_key"]).reset_index(drop=True)
     df.insert(0, "rank", np.arange(1, len(df) + 1))
-    done = (df["status"] == "completed") & (df["stage"] != "confirmation" if "stage" in df.columns else True)
+    done = (df["status"] == "completed") & ~is_confirmation(df)
     first_mode = df.loc[done, "objective_mode"].iloc[0] if done.any() and "objective_mode" in df.columns else "max"
     tied = tied_with_first(pd.to_numeric(df.loc[done, RANK_BY], errors="coerce").to_numpy(float),
                            pd.to_numeric(df.loc[done, "objective_se"], errors="coerce").to_numpy(float),

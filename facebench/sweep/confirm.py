@@ -167,7 +167,7 @@ def _stage_spec(sweep_dir: Path, summary: dict, recipes: list[Recipe]) -> SweepS
 def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: list[int], *, local: bool,
          address: str | None, verbose: int) -> Any:
     from .progress import keep_ray_logs
-    from .runner import RAY_ENV, _check_resources, _init_ray
+    from .runner import RAY_ENV, _check_resources, _init_ray, trial_threads
 
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
@@ -177,9 +177,8 @@ def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: lis
 
     from .trainable import TrialSetup, trial_dirname
 
-    # One thread per CPU the trial holds, as the sweep's own trials ran (torch's default is every core of the node).
-    threads = max(1, int(spec.cpus_per_trial))
-    configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}", "train.threads": threads} for r in recipes]
+    configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}",
+                "train.threads": trial_threads(spec.cpus_per_trial)} for r in recipes]
     setup = TrialSetup(spec=spec, trials_root=str(sweep_dir / "trials"))
     trainable = tune.with_resources(tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
                                     {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})

@@ -158,9 +158,14 @@ def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
         spec = spec.replace(base={**spec.base, "train.device": "cuda"})
     spec = spec.replace(**changes) if changes else spec
     if "train.threads" not in spec.base:
-        # torch's default is every core of the node: concurrent trials would fight over them.
-        spec = spec.replace(base={**spec.base, "train.threads": max(1, int(spec.cpus_per_trial))})
+        spec = spec.replace(base={**spec.base, "train.threads": trial_threads(spec.cpus_per_trial)})
     return spec
+
+
+def trial_threads(cpus_per_trial: float) -> int:
+    """torch threads of a trial: one per CPU it holds (torch's default is every core of the node, and concurrent
+    trials would fight over them). The sweep's trials and the confirmation's re-runs both use it."""
+    return max(1, int(cpus_per_trial))
 
 
 def _with_cover(spec: SweepSpec, *, explicit_samples: bool) -> SweepSpec:

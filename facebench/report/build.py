@@ -35,8 +35,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         notes += stats.missing_notes(ranked)
         figures, stats_html, stats_notes = _figures_and_statistics(ranked, frames, notes, helper)
         figures += _finish_history(history_job, notes)
-        figures += extras.plot_families(ranked, references or []) + extras.plot_beta_terms(ranked, frames["epochs"])
-        stats_html = effects.effects_html(ranked, frames["epochs"]) + stats_html
+        figures += extras.plot_families(ranked, references or [])
         notes += stats_notes  # the page lists them in the order of its sections
     best_config = _write_best(data, ranked, target)
     summary = _summary(data, ranked, arrow)
@@ -86,10 +85,10 @@ def _title(data: Collection) -> str:
 
 # Below this many trials the helper's imports (~1.5 s CPU) cost more than the work it takes over.
 HELPER_MIN_TRIALS = 200
-FIGURES = ("ranked trials", "factors", "training curves", "VAE components", "rate-distortion", "ROC",
-           "score distributions", "confusion", "reconstructions", "accuracy against cost")
+FIGURES = ("ranked trials", "factors", "training curves", "VAE components", "rate-distortion", "VAE beta terms",
+           "ROC", "score distributions", "confusion", "reconstructions", "accuracy against cost")
 # Drawn by the helper once the history is done, while this process draws the rest and the statistics.
-HELPER_FIGURES = ("factors", "training curves", "VAE components", "rate-distortion", "confusion",
+HELPER_FIGURES = ("factors", "training curves", "VAE components", "rate-distortion", "VAE beta terms", "confusion",
                   "accuracy against cost")
 # The tables each of those figures reads (the rest is not sent).
 _HELPER_FRAMES = ("epochs", "confusion")
@@ -103,9 +102,12 @@ def _figures_and_statistics(ranked: pd.DataFrame, f: dict[str, pd.DataFrame], no
         return [], _statistics(ranked, f, stats_notes), stats_notes
     local = [n for n in FIGURES if n not in HELPER_FIGURES]
     job = helper.submit(draw, list(HELPER_FIGURES), ranked, {k: f[k] for k in _HELPER_FRAMES})
+    # The helper has scipy.stats loaded already (Optuna's importances); here it would cost a second or two to import.
+    effects_job = helper.submit(effects.effects_html, ranked, f["epochs"])
     mine, my_notes = draw(local, ranked, f)
     stats_html = _statistics(ranked, f, stats_notes)  # while the helper still draws
     theirs, their_notes = _finish(job, "figures " + ", ".join(HELPER_FIGURES), notes) or ({}, [])
+    stats_html = (_finish(effects_job, "which hyperparameters matter", notes) or "") + stats_html
     notes += my_notes + their_notes
     both = {**mine, **theirs}
     return [p for name in FIGURES for p in both.get(name, [])], stats_html, stats_notes
@@ -121,6 +123,7 @@ def draw(names: list[str], ranked: pd.DataFrame, f: dict[str, pd.DataFrame]) -> 
         "training curves": lambda: plots.plot_curves(ranked, f["epochs"]),
         "VAE components": lambda: plots.plot_vae_components(ranked, f["epochs"]),
         "rate-distortion": lambda: plots.plot_rate_distortion(ranked, f["epochs"]),
+        "VAE beta terms": lambda: extras.plot_beta_terms(ranked, f["epochs"]),
         "ROC": lambda: plots.plot_roc(ranked, f["roc"]),
         "score distributions": lambda: plots.plot_distances(ranked, load),
         "confusion": lambda: plots.plot_confusion(ranked, f["confusion"]),

@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -168,6 +169,14 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="with --keep: reuse a sweep generated there before")
     args = ap.parse_args()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench_report_"))
+    try:
+        _run(root, args)
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)   # the bench's own temp dir; --keep leaves it
+
+
+def _run(root: Path, args: argparse.Namespace) -> None:
     t = time.perf_counter()
     if args.reuse and (root / "bench" / "sweep.json").exists():
         sweep = root / "bench"

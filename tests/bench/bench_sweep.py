@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -37,11 +38,14 @@ def main() -> int:
                      space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)), num_samples=args.trials,
                      scheduler="fifo", cpus_per_trial=1, max_concurrent=args.concurrency)
     results = tempfile.mkdtemp(prefix="fb_bench_sweep_")
-    t0 = time.time()
-    summary = run_sweep(spec, results_dir=results, verbose=0)
-    total = time.time() - t0
-    walls = [json.loads((Path(t["trial_dir"]) / "result.json").read_text()).get("wall_s", 0.0)
-             for t in summary["trials"]]
+    try:
+        t0 = time.time()
+        summary = run_sweep(spec, results_dir=results, verbose=0)
+        total = time.time() - t0
+        walls = [json.loads((Path(t["trial_dir"]) / "result.json").read_text()).get("wall_s", 0.0)
+                 for t in summary["trials"]]
+    finally:
+        shutil.rmtree(results, ignore_errors=True)   # the bench's own temp dir
     compute = sum(walls)
     ideal = compute / args.concurrency
     print(json.dumps({"trials": len(walls), "completed": summary["counts"]["completed"],

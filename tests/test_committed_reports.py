@@ -1,5 +1,7 @@
 """The three committed real-data reports stay whole: page, tables and best.toml present and readable, within 5 MB,
-the trial counts the README states, the confirmation stage's runs, and the #1's test score where the docs say."""
+the trial counts the README states, the confirmation stage's runs, and the #1's test score where the docs say.
+They hold no path of the machine that ran them: trial paths are relative to the sweep folder, the data root is the
+user's to pass (`--set data.root=DIR`)."""
 
 from __future__ import annotations
 
@@ -34,8 +36,12 @@ def test_committed_report_is_whole(name):
     confirm = trials[trials["stage"] == "confirmation"]
     assert len(confirm) == n_confirm and (confirm["status"] == "completed").all()
     best = load_config_file(d / "best.toml")
-    cfg = TrialConfig.from_dict(best)
+    assert "data.root" not in best, "best.toml leaves the data root to --set data.root=DIR"
+    assert "# data.root: pass --set data.root=DIR" in (d / "best.toml").read_text(encoding="utf-8")
+    cfg = TrialConfig.from_dict({**best, "data.root": "DIR"})
     assert cfg.task == task
+    assert trials["path"].str.fullmatch(r"trials/[\w-]+").all()
+    assert set(trials["cfg.data.root"]) == {"cifar10" if task == "cifar" else "lfw"}
     first = trials[(trials["stage"] == "sweep") & (trials["status"] == "completed")]
     mode_max = first["objective_mode"].iloc[0] == "max"
     top = first.sort_values("objective", ascending=not mode_max).iloc[0]

@@ -115,7 +115,7 @@ def keep_ray_logs(temp_dir: str, sweep_dir: Path) -> Path | None:
     dest = sweep_dir / "logs" / "ray"
     try:
         if src.is_dir() and sweep_dir.is_dir():
-            if dest.exists():  # a resumed sweep: keep the earlier session's logs beside this one's
+            if dest.exists():  # a resumed sweep: keep the earlier Ray run's logs beside this one's
                 dest = dest.with_name(f"ray-{time.strftime('%Y%m%d-%H%M%S')}")
             shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.sock", "sockets"),
                             ignore_dangling_symlinks=True)

@@ -50,10 +50,10 @@ def read_bin(path: str | Path) -> BinSet:
         raise DataError(f"{path}: file not found")
     obj = restricted_load(path, what="a .bin verification set", holds="bytes, bools, lists/tuples and numpy bool "
                           "arrays")
-    return _check(path, obj)
+    return check_bin(path, obj)
 
 
-def _check(path: Path, obj: object) -> BinSet:
+def check_bin(path: Path, obj: object) -> BinSet:
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
         raise DataError(f"{path}: expected a pickled pair (images, same flags), got {type(obj).__name__}")
     images, flags = obj

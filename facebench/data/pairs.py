@@ -222,7 +222,11 @@ def parse_folds(spec: str, available: list[int], *, key: str = "data.train_folds
 
 def check_no_leakage(train_identities, eval_pairs_people, *, where: str = "") -> None:
     """Raise LeakageError if any training identity is a person of the evaluation pairs."""
-    overlap = sorted(set(train_identities) & set(eval_pairs_people))
+    from .overlap import check_listing_names
+
+    # By name after normalisation: 'george w bush' and 'George_W_Bush' are one person (docs/datasets.md).
+    overlap = [t if t == e else f"{t} (~ {e})" for t, e in check_listing_names(set(train_identities),
+                                                                              set(eval_pairs_people))]
     if overlap:
         shown = ", ".join(overlap[:5]) + (", ..." if len(overlap) > 5 else "")
         raise LeakageError(f"{where + ': ' if where else ''}{len(overlap)} training identities are people of the "

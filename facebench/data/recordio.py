@@ -160,7 +160,7 @@ def unpack(payload: bytes, *, where: str) -> tuple[Header, bytes]:
     # is 2^24, more than any training set's identities).
     bad = ~np.isfinite(labels) | (labels < 0) | (labels >= 2**31) | (labels != np.floor(labels))
     if bad.any():
-        raise DataError(f"{where}: label {labels[bad][0]!r} is not a record key or identity number (a whole "
+        raise DataError(f"{where}: label {float(labels[bad][0])} is not a record key or identity number (a whole "
                         "number >= 0)")
     return Header(flag, labels, id1, id2), body
 

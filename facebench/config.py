@@ -67,6 +67,8 @@ class DataConfig:
     crop: float = _f(1.0, "central crop fraction of the source image before resizing", lo=0.1, hi=1.0, lo_open=True)
     color: str = _f("rgb", "colour mode", choices=("rgb", "gray"))
     cache_dir: str = _f("", "decoded-tensor cache directory (default: $FACEBENCH_CACHE or ~/.cache/facebench)")
+    allow_test_images: bool = _f(False, "train even when training images have the same pixels as test images "
+                                 "(refused by default; recorded in the trial's meta; docs/datasets.md)")
     synthetic_identities: int = _f(48, "synthetic: number of identities", lo=4)
     synthetic_images: int = _f(8, "synthetic: images per identity", lo=2)
     synthetic_seed: int = _f(0, "synthetic: generator seed", lo=0)

@@ -35,6 +35,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
         raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8") from None
+    if text.startswith("\ufeff"):  # TOML and JSON parsers call it an invalid statement / character
+        raise ConfigError(f"{path}:1: starts with a byte-order mark (BOM, bytes EF BB BF); save the file as UTF-8 "
+                          "without BOM")
     try:
         data = _parse(path.suffix, text)
     except RecursionError:

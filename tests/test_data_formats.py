@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import struct
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from facebench.cli import main
 from facebench.data.binset import read_bin, write_bin
@@ -99,7 +101,7 @@ def test_bin_round_trip_and_contiguous_folds(packed, synthetic_lfw):
 def test_bin_accepts_numpy_bool_flags_in_every_protocol(tmp_path, protocol):
     path = tmp_path / "x.bin"
     same = np.array([True, False] * 5)
-    path.write_bytes(pickle.dumps(([b"a", b"b"] * 10, same), protocol=protocol))
+    path.write_bytes(pickle.dumps(([bytes([i]) for i in range(20)], same), protocol=protocol))  # distinct images
     assert read_bin(path).same.tolist() == same.tolist()
 
 
@@ -199,11 +201,13 @@ def test_missing_rec_is_a_data_error(tmp_path):
 def test_recordio_without_header_record_is_listed_from_every_header(tmp_path, capsys):
     """Sets written by plain im2rec have no InsightFace record 0: each image's label is its identity."""
     index = []
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(jpeg, "JPEG")  # data check decodes every record's image
     with open(tmp_path / "train.rec", "wb") as f:
         for key, label in enumerate([0, 0, 1, 2, 1]):
             index.append(f"{key}\t{f.tell()}\n")
             # labels as a 2-value array (flag 2) for one record: InsightFace takes the first value
-            write_record(f, pack([float(label), 7.0] if key == 4 else float(label), b"jpeg", id=key))
+            write_record(f, pack([float(label), 7.0] if key == 4 else float(label), jpeg.getvalue(), id=key))
     (tmp_path / "train.idx").write_text("".join(index))
     rs = read_recordio(tmp_path)
     assert rs.identities == {"0000000": [0, 1], "0000001": [2, 4], "0000002": [3]} and rs.property is None

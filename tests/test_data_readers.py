@@ -39,7 +39,7 @@ def test_read_pairs_csv(tmp_path):
 
 
 def test_person_in_two_folds_is_rejected(tmp_path):
-    text = PAIRS_OK.replace("C\t1\t2", "A\t1\t2")
+    text = PAIRS_OK.replace("C\t1\t2", "A\t3\t4")  # person A in fold 1 too (a new pair, not a duplicate)
     with pytest.raises(DataError, match="'A' appears in folds 0 and 1"):
         read_pairs(_write(tmp_path / "pairs.txt", text)).people_of_folds()
 

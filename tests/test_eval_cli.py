@@ -26,7 +26,10 @@ def files(tmp_path):
     for k in range(40):
         p, q = k % 12, (k * 5 + 1) % 12
         same = k % 2 == 0
-        a, b = names[3 * p], names[3 * p + 1 + k % 2] if same else names[3 * q + 2]
+        if same:  # every pair distinct: a repeated pair is refused as degenerate
+            a, b = names[3 * ((k // 2) % 12)], names[3 * ((k // 2) % 12) + 1 + (k // 24) % 2]
+        else:
+            a, b = names[3 * p + (k // 12) % 3], names[3 * q + 2 - k // 36]
         if not same and p == q:
             b = names[3 * ((q + 1) % 12)]
         rows.append(f"{a},{b},{int(same)},{k % 4}")

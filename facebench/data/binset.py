@@ -50,10 +50,10 @@ def read_bin(path: str | Path) -> BinSet:
         raise DataError(f"{path}: file not found")
     obj = restricted_load(path, what="a .bin verification set", holds="bytes, bools, lists/tuples and numpy bool "
                           "arrays")
-    return _check(path, obj)
+    return check_bin(path, obj)
 
 
-def _check(path: Path, obj: object) -> BinSet:
+def check_bin(path: Path, obj: object) -> BinSet:
     if not isinstance(obj, (tuple, list)) or len(obj) != 2:
         raise DataError(f"{path}: expected a pickled pair (images, same flags), got {type(obj).__name__}")
     images, flags = obj
@@ -74,7 +74,27 @@ def _check(path: Path, obj: object) -> BinSet:
         raise DataError(f"{path}: {len(same)} pairs, fewer than the protocol's {BIN_FOLDS} folds")
     if same.all() or not same.any():
         raise DataError(f"{path}: every pair is {'same' if same.all() else 'different'}; verification needs both")
+    _check_distinct(path, images, same)
     return BinSet(path, [bytes(b) for b in images], same)
+
+
+def _check_distinct(path: Path, images: list, same: np.ndarray) -> None:
+    """A pair whose two images are the same bytes (a self-pair), or the same two images given twice (counted double;
+    contradictory when the flags differ), is refused: the set's score would not mean what it says."""
+    import hashlib
+
+    digest = [hashlib.blake2b(bytes(b), digest_size=16).digest() for b in images]
+    seen: dict[tuple[bytes, bytes], int] = {}
+    for i in range(len(same)):
+        a, b = digest[2 * i], digest[2 * i + 1]
+        if a == b:
+            raise DataError(f"{path}: pair {i} (from 0) compares an image with itself (both images are the same "
+                            "bytes)")
+        j = seen.setdefault((min(a, b), max(a, b)), i)
+        if j != i:
+            verdict = ("labelled both same and different (contradictory)" if same[i] != same[j]
+                       else "given twice (a duplicate counts double)")
+            raise DataError(f"{path}: pair {i} repeats pair {j} (pairs counted from 0), {verdict}")
 
 
 def write_bin(path: str | Path, images: list[bytes], same: list[bool]) -> None:

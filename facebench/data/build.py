@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import TrialConfig
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, LeakageError
 from . import DATASETS
 from .arrays import ImageArray, PairIndex, TaskData
 from .cache import cached_images, default_cache_dir
@@ -151,6 +151,7 @@ def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskD
                              f"eval.sets {path!r}{' folds ' + cfg.eval.set_folds if folds else ''}")
     train = _load(cfg, source, train_ids, progress=progress)
     val = _load(cfg, source, val_ids, progress=progress)
+    shared = _check_test_images(cfg, (train, val), test, test_info)
     val_pairs = draw_pairs(val.labels, pairs=cfg.data.val_pairs, folds=5, seed=cfg.train.seed)
     describe = {
         "task": cfg.task, "train_dataset": cfg.data.train, "train_root": str(source.root or ""),
@@ -158,9 +159,24 @@ def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskD
         "val_identities": len(val_ids), "val_pairs": len(val_pairs), "val_folds": val_pairs.num_folds,
         **(source.info or {}), **test_info, "test_images": len(test), "test_pairs": len(test_pairs),
         "cache_dir": str(default_cache_dir(cfg.data.cache_dir)), "image_size": cfg.data.image_size,
-        "crop": cfg.data.crop, "color": cfg.data.color,
+        "crop": cfg.data.crop, "color": cfg.data.color, "test_images_in_training": shared,
+        "allow_test_images": cfg.data.allow_test_images,
     }
     return TaskData(train, val, val_pairs, test, test_pairs, num_classes=len(train_ids), describe=describe)
+
+
+def _check_test_images(cfg: TrialConfig, parts: tuple[ImageArray, ...], test: ImageArray, test_info: dict) -> int:
+    """Training (or validation) images with the same decoded pixels as a test image: refused unless
+    data.allow_test_images; the count goes into the trial's description either way."""
+    from .overlap import shared_images
+
+    found = [(part.names[i], test.names[j]) for part in parts for i, j in shared_images(part.images, test.images)]
+    if found and not cfg.data.allow_test_images:
+        a, b = found[0]
+        raise LeakageError(f"data.train={cfg.data.train!r}: {len(found)} training images have the same pixels as "
+                           f"test images of {test_info['test']!r} (e.g. {a} = {b}); remove them (`facebench data "
+                           "overlap` lists them) or set data.allow_test_images=true to train anyway")
+    return len(found)
 
 
 def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> tuple[ImageArray, PairIndex, dict]:

@@ -31,6 +31,17 @@ def add_parser(subparsers) -> None:
     pk.add_argument("--images", default="", help=".bin: image folder the pairs refer to (default: the LFW folder "
                     "beside the pairs file)")
     pk.set_defaults(func=_pack)
+    o = sub.add_parser("overlap", help="identities and images a training set shares with a test set (by normalised "
+                       "name, same pixels, and near copies by perceptual hash)")
+    o.add_argument("train", help="training set: identity folder, LFW root (with --train-folds), RecordIO folder")
+    o.add_argument("test", help="test set: LFW root or pairs file (the pairs' images), .bin set, or any dataset")
+    o.add_argument("--train-folds", default="", help="LFW root as TRAIN: only the people of these folds, e.g. 0-4")
+    o.add_argument("--test-folds", default="", help="only the pairs of these folds, e.g. 5-9")
+    o.add_argument("--near", type=int, default=None, help="pHash distance reported as a near copy, 0-64 "
+                   "(default 4 of 64 bits; docs/datasets.md)")
+    o.add_argument("--cache-dir", default="", help="decoded cache directory (default $FACEBENCH_CACHE or "
+                   "~/.cache/facebench)")
+    o.set_defaults(func=_overlap)
     d = sub.add_parser("download", help="download LFW (deep-funneled + pairs.txt) or CIFAR-10, MD5-checked")
     d.add_argument("dataset", choices=("lfw", "cifar10"))
     d.add_argument("--root", required=True, help="directory to download and extract into")
@@ -68,6 +79,29 @@ def _pack(args: argparse.Namespace) -> int:
     else:
         n, ids = pack_recordio(args.src, args.out, folds=args.folds)
         print(f"packed {n:,} images of {ids:,} identities into {args.out}")
+    return 0
+
+
+def _overlap(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError, LeakageError
+    from .overlap import NEAR_BITS, find_overlap, load_side, report_lines
+    from .pairs import parse_folds
+    from .sets import available_folds
+
+    near = NEAR_BITS if args.near is None else args.near
+    if not 0 <= near <= 64:
+        raise ConfigError(f"--near {near}: must be 0 to 64 (bits of the 64-bit pHash)")
+    sides = []
+    for path, spec, role, key in ((args.train, args.train_folds, "train", "--train-folds"),
+                                  (args.test, args.test_folds, "test", "--test-folds")):
+        folds = parse_folds(spec, available_folds(path), key=key) if spec else None
+        sides.append(load_side(path, folds=folds, role=role, cache_dir=args.cache_dir, progress=True))
+    result = find_overlap(*sides, near_bits=near)
+    for line in report_lines(result, *sides, near_bits=near):
+        print(line)
+    if result.refused:
+        raise LeakageError(f"{args.train}: shares {len(result.identities)} identities and {len(result.exact)} "
+                           f"images with {args.test}; training on it is refused (listed above)")
     return 0
 
 

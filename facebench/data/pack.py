@@ -13,17 +13,40 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import DataError
-from ..ownership import claim_dir
-from .binset import write_bin
+from ..ownership import MARKER, TEMP_PATTERN, claim_dir
+from .binset import BIN_FOLDS, check_bin, write_bin
 from .layouts import find_lfw, list_identity_folder
 from .pairs import parse_folds, read_pairs
 from .recordio import REC, write_recordio
 
 
 def _refuse_existing(path: Path) -> None:
-    if path.exists():
+    if path.exists() or path.is_symlink():
         raise DataError(f"{path}: already exists; facebench data pack writes new files only (remove it or choose "
                         "another --out)")
+
+
+def _refuse_foreign(out: Path) -> None:
+    """A folder facebench marked may still hold a user's files (an ``identities.txt``, a ``property``): packing
+    writes only into a folder holding nothing but its marker."""
+    import fnmatch
+
+    if not (out / MARKER).is_file():
+        return  # new, empty or the user's own folder: claim_dir decides
+    foreign = sorted(p.name for p in out.iterdir() if p.name != MARKER and not fnmatch.fnmatch(p.name, TEMP_PATTERN))
+    if foreign:
+        raise DataError(f"{out}: holds files facebench data pack did not write ({', '.join(foreign[:3])}"
+                        f"{', ...' if len(foreign) > 3 else ''}); pack into a new or empty folder")
+
+
+def _inside(root: Path, name: str, where: str) -> Path:
+    """``root/name`` resolved (symlinks too) and inside ``root``: a pairs file naming ``../../etc/hostname`` or a
+    link out of the image folder is refused, so nothing outside the image root is ever read into a pack."""
+    base = root.resolve()
+    path = (root / name).resolve()
+    if not path.is_relative_to(base):
+        raise DataError(f"{where}: refers to {name!r}, which resolves to {path}, outside the image folder {base}")
+    return path
 
 
 def pack_recordio(src: str | Path, out: str | Path, *, folds: str = "") -> tuple[int, int]:
@@ -43,8 +66,10 @@ def pack_recordio(src: str | Path, out: str | Path, *, folds: str = "") -> tuple
         if missing:
             raise DataError(f"{pairs_path}: {len(missing)} people have no folder in {image_dir} (e.g. {missing[0]})")
         listing = {p: listing[p] for p in sorted(chosen)}
-    files = {name: [image_dir / f for f in names] for name, names in listing.items()}
+    files = {name: [_inside(image_dir, f, f"{image_dir}: identity {name!r}") for f in names]
+             for name, names in listing.items()}
     size = _image_size(next(iter(files.values()))[0])
+    _refuse_foreign(out)
     claim_dir(out, "recordio")  # a new or empty folder (or one facebench made): the user's folders are not written
     return write_recordio(out, files, size=size), len(files)
 
@@ -59,14 +84,18 @@ def pack_bin(pairs_file: str | Path, out: str | Path, *, folds: str = "", images
     pairs = read_pairs(pairs_file)
     if folds:
         pairs = pairs.select_folds(parse_folds(folds, pairs.folds, key="--folds"))
+    if len(pairs) < BIN_FOLDS:
+        raise DataError(f"{pairs.source}: {len(pairs)} pairs{' in folds ' + folds if folds else ''}, fewer than the "
+                        f".bin protocol's {BIN_FOLDS} folds; the set could not be read back")
     image_dir = Path(images) if images else find_lfw(Path(pairs_file).parent)[0]
     blobs: list[bytes] = []
     for i, (a, b) in enumerate(zip(pairs.a, pairs.b)):
         for name in (a, b):
-            path = image_dir / name
+            path = _inside(image_dir, name, f"{pairs.source}: pair {i}")
             if not path.is_file():
                 raise DataError(f"{pairs.source}: pair {i} refers to {name!r}, not found in {image_dir}")
             blobs.append(path.read_bytes())
+    check_bin(out, (blobs, pairs.same.tolist()))  # what the reader would refuse is not written
     write_bin(out, blobs, pairs.same.tolist())
     return len(pairs), int(pairs.same.sum())
 

@@ -52,10 +52,13 @@ class Pairs:
         return out
 
     def select_folds(self, folds: list[int]) -> "Pairs":
+        """The pairs of ``folds``; refused if what is left cannot be scored (no pairs, or only one kind)."""
         keep = np.isin(self.fold, folds)
         rows = np.flatnonzero(keep)
-        return Pairs([self.a[i] for i in rows], [self.b[i] for i in rows], self.same[keep], self.fold[keep],
-                     self.source)
+        out = Pairs([self.a[i] for i in rows], [self.b[i] for i in rows], self.same[keep], self.fold[keep],
+                    self.source)
+        check_scorable(out, where=f"{self.source} folds {','.join(map(str, folds))}")
+        return out
 
     def to_index(self, names: list[str]) -> PairIndex:
         """Row indices into an ImageArray with these ``names``; the file's fold ids are kept (LFW folds 5-9 stay
@@ -96,19 +99,25 @@ def read_pairs(path: str | Path) -> Pairs:
     return _read_lfw(path, lines)
 
 
+MAX_FIELD = 2**31 - 1  # image numbers and fold ids: LFW's are 4 digits; past this is a typo, not a dataset
+
+
 def _int(path: Path, lineno: int, field: str, what: str) -> int:
-    try:
-        return int(field)
-    except ValueError:
-        raise DataError(f"{path}:{lineno}: {what} must be an integer, got {field!r}") from None
+    """A non-negative ASCII integer below 2^31 (``int`` alone accepts '²'-like digits only to fail, and 10^30)."""
+    if not (field.isascii() and field.isdigit()) or len(field) > 10 or int(field) > MAX_FIELD:
+        raise DataError(f"{path}:{lineno}: {what} must be an integer, got {field[:40]!r} (0 to {MAX_FIELD})")
+    return int(field)
 
 
 def _read_lfw(path: Path, lines: list[str]) -> Pairs:
     head = lines[0].split() if lines else []
-    if len(head) not in (1, 2) or not all(h.isdigit() for h in head):
+    if len(head) not in (1, 2) or not all(h.isascii() and h.isdigit() and len(h) <= 9 for h in head):
         raise DataError(f"{path}:1: bad header {lines[0] if lines else ''!r}; expected '<folds>\\t<pairs per "
                         "fold>' (LFW View 2: '10\\t300') or '<pairs>'")
     folds, per = (int(head[0]), int(head[1])) if len(head) == 2 else (1, int(head[0]))
+    if folds < 1 or per < 1:
+        raise DataError(f"{path}:1: header {lines[0]!r} promises no pairs; expected at least 1 fold of at least "
+                        "1 matched and 1 mismatched pair")
     body = [(i + 2, line.split()) for i, line in enumerate(lines[1:])]
     while body and not body[-1][1]:
         body.pop()
@@ -135,7 +144,7 @@ def _read_lfw(path: Path, lines: list[str]) -> Pairs:
                             "scored as two different people")
         same.append(matched)
         fold.append(k // (2 * per))
-    return Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
+    return check_scorable(Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path)))
 
 
 def _check_pair(path: Path, lineno: int, a: str, b: str) -> None:
@@ -162,37 +171,62 @@ def _read_csv(path: Path, lines: list[str]) -> Pairs:
         if s not in _TRUE | _FALSE:
             raise DataError(f"{path}:{lineno}: same must be 1/0/true/false, got {row[2]!r}")
         f = _int(path, lineno, row[3].strip(), "fold")
-        if f < 0:
-            raise DataError(f"{path}:{lineno}: fold must be >= 0, got {f}")
         a.append(row[0].strip())
         b.append(row[1].strip())
         _check_pair(path, lineno, a[-1], b[-1])
         same.append(s in _TRUE)
         fold.append(f)
-    if not a:
-        raise DataError(f"{path}: no pairs after the header")
-    return Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path))
+    return check_scorable(Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path)))
+
+
+def check_scorable(pairs: Pairs, *, where: str = "") -> Pairs:
+    """Refuse pairs that would be scored into a number that means nothing: none at all, only one kind (accuracy
+    1.0 with AUC and EER undefined), a pair given twice (it counts double) or given as both same and different."""
+    where = where or pairs.source or "pairs"
+    if not len(pairs):
+        raise DataError(f"{where}: no pairs; verification needs same and different pairs")
+    if pairs.same.all() or not pairs.same.any():
+        kind = "same-person" if pairs.same.all() else "different-person"
+        raise DataError(f"{where}: all {len(pairs)} pairs are {kind} pairs; verification needs both kinds")
+    seen: dict[tuple[str, str], int] = {}
+    for i, (a, b) in enumerate(zip(pairs.a, pairs.b)):
+        key = (a, b) if a <= b else (b, a)
+        j = seen.setdefault(key, i)
+        if j != i:
+            verdict = ("labelled both same and different (contradictory)" if pairs.same[i] != pairs.same[j]
+                       else "given twice (a duplicate counts double)")
+            raise DataError(f"{where}: pair {i} ({a}, {b}) repeats pair {j} (pairs counted from 0 in file order), "
+                            f"{verdict}")
+    return pairs
 
 
 def parse_folds(spec: str, available: list[int], *, key: str = "data.train_folds") -> list[int]:
     """'0-4' or '0,2,4' -> [0, 1, 2, 3, 4]; every fold must exist in the pairs file."""
     out: set[int] = set()
-    try:
-        for part in spec.split(","):
-            lo, _, hi = part.strip().partition("-")
-            out.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise ConfigError(f"{key}: {spec!r} is not a fold list like '0-4' or '0,2,4'") from None
-    bad = sorted(out - set(available))
-    if bad or not out:
-        raise ConfigError(f"{key}: fold {bad[0] if bad else spec!r} not in the pairs file's folds "
-                          f"{available[0]}-{available[-1]}")
+    have = f"{available[0]}-{available[-1]}" if available else "none"
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition("-")
+        if not all(x.isascii() and x.isdigit() for x in (lo, hi or lo)):
+            raise ConfigError(f"{key}: {spec!r} is not a fold list like '0-4' or '0,2,4' (folds of this pairs "
+                              f"file: {have})")
+        first, last = int(lo), int(hi or lo)
+        if first > last:
+            raise ConfigError(f"{key}: range {part.strip()!r} runs backwards; write it low-high")
+        # Bounded by the folds that exist, so '0-10000000000' is refused without building ten billion ints.
+        bad = next((f for f in (first, last) if f not in available), None)
+        if bad is not None:
+            raise ConfigError(f"{key}: fold {bad} not in the pairs file's folds {have}")
+        out.update(f for f in available if first <= f <= last)
     return sorted(out)
 
 
 def check_no_leakage(train_identities, eval_pairs_people, *, where: str = "") -> None:
     """Raise LeakageError if any training identity is a person of the evaluation pairs."""
-    overlap = sorted(set(train_identities) & set(eval_pairs_people))
+    from .overlap import check_listing_names
+
+    # By name after normalisation: 'george w bush' and 'George_W_Bush' are one person (docs/datasets.md).
+    overlap = [t if t == e else f"{t} (~ {e})" for t, e in check_listing_names(set(train_identities),
+                                                                              set(eval_pairs_people))]
     if overlap:
         shown = ", ".join(overlap[:5]) + (", ..." if len(overlap) > 5 else "")
         raise LeakageError(f"{where + ': ' if where else ''}{len(overlap)} training identities are people of the "

@@ -60,11 +60,17 @@ class RecordFile:
             fields = line.split()
             if len(fields) != 2 or not all(f.isdigit() for f in fields):
                 raise DataError(f"{self.idx}:{lineno}: expected '<key>\\t<offset>', got {line[:60]!r}")
+            if max(len(f) for f in fields) > 19:
+                raise DataError(f"{self.idx}:{lineno}: number too large in {line[:60]!r}")
             key, offset = int(fields[0]), int(fields[1])
-            if offset + 8 > self.size:
+            if key in out:
+                raise DataError(f"{self.idx}:{lineno}: record {key} is listed twice")
+            if offset % 4 or offset + 8 > self.size:
                 raise DataError(f"{self.idx}:{lineno}: record {key} at offset {offset} is past the end of "
-                                f"{self.rec} ({self.size} bytes)")
+                                f"{self.rec} ({self.size} bytes) or not on a 4-byte record boundary")
             out[key] = offset
+            if len(out) > self.size // 8:  # every record takes at least its 8-byte header: a forged index
+                raise DataError(f"{self.idx}: lists more records than {self.rec} ({self.size} bytes) can hold")
         if not out:
             raise DataError(f"{self.idx}: no records")
         return out
@@ -145,11 +151,18 @@ def unpack(payload: bytes, *, where: str) -> tuple[Header, bytes]:
     flag, label, id1, id2 = _HEADER.unpack_from(payload)
     body = payload[_HEADER.size:]
     if flag == 0:
-        return Header(0, np.array([label], dtype=np.float32), id1, id2), body
-    if len(body) < 4 * flag:
+        labels = np.array([label], dtype=np.float32)
+    elif len(body) < 4 * flag:
         raise DataError(f"{where}: header announces {flag} labels, only {len(body)} bytes follow")
-    labels = np.frombuffer(body, dtype="<f4", count=flag).astype(np.float32)
-    return Header(flag, labels, id1, id2), body[4 * flag:]
+    else:
+        labels, body = np.frombuffer(body, dtype="<f4", count=flag).astype(np.float32), body[4 * flag:]
+    # Labels are identity numbers and record keys: whole, finite, non-negative, below 2^31 (float32's exact range
+    # is 2^24, more than any training set's identities).
+    bad = ~np.isfinite(labels) | (labels < 0) | (labels >= 2**31) | (labels != np.floor(labels))
+    if bad.any():
+        raise DataError(f"{where}: label {float(labels[bad][0])} is not a record key or identity number (a whole "
+                        "number >= 0)")
+    return Header(flag, labels, id1, id2), body
 
 
 def pack(labels: list[float] | float, image: bytes = b"", *, id: int = 0, id2: int = 0) -> bytes:
@@ -199,17 +212,28 @@ def read_recordio(root: str | Path) -> RecordSet:
 
 
 def _identity_ranges(f: RecordFile, head: Header) -> dict[int, list[int]]:
+    if head.flag < 2:
+        raise DataError(f"{f.rec}: record 0 has {head.flag} label(s) and no image; InsightFace's header record "
+                        "holds 2 labels (first identity record, end)")
     first, end = (int(v) for v in head.labels[:2])
+    if end - first > len(f.offsets) or first > max(f.offsets) + 1:
+        raise DataError(f"{f.rec}: record 0 gives identity records {first}..{end - 1}, more than the "
+                        f"{len(f.offsets)} records {f.idx} lists")
     if not 1 <= first <= end:
         raise DataError(f"{f.rec}: record 0 gives identity records {first}..{end - 1}; expected 1 <= first <= end")
     out: dict[int, list[int]] = {}
+    total = 0
     for number, key in enumerate(range(first, end)):
         h, _ = unpack(f.read(key), where=f"{f.rec}: record {key}")
         lo, hi = (int(v) for v in h.labels[:2]) if h.flag >= 2 else (-1, -1)
-        if not 1 <= lo < hi <= first:
+        if h.flag < 2 or not 1 <= lo < hi <= first:
             raise DataError(f"{f.rec}: record {key} (identity {number}) gives image records {lo}..{hi - 1}, outside "
                             f"the image records 1..{first - 1}")
-        missing = [k for k in (lo, hi - 1) if k not in f.offsets]
+        total += hi - lo
+        if total > len(f.offsets):  # before the range is built: a forged range names millions of records
+            raise DataError(f"{f.rec}: record {key} (identity {number}) brings the image records to {total:,}, more "
+                            f"than the {len(f.offsets):,} records {f.idx} lists")
+        missing = [k for k in range(lo, hi) if k not in f.offsets]
         if missing:
             raise DataError(f"{f.idx}: no record {missing[0]}, an image of identity {number} (record {key})")
         out[number] = list(range(lo, hi))

@@ -60,6 +60,7 @@ def draw_pairs(labels: np.ndarray, *, pairs: int, folds: int, seed: int) -> Pair
     for f, fold_ids in enumerate(np.array_split(ids, folds)):
         same = _same_pairs([rows_of[int(c)] for c in fold_ids], per, rng)
         diff = _diff_pairs([rows_of[int(c)] for c in fold_ids], len(same), rng)
+        same = same[:len(diff)]  # too few distinct different pairs: keep the fold balanced
         out += [(a, b, True, f) for a, b in same] + [(a, b, False, f) for a, b in diff]
     a, b, s, fo = zip(*out) if out else ((), (), (), ())
     return PairIndex(np.array(a), np.array(b), np.array(s), np.array(fo))
@@ -77,8 +78,16 @@ def _same_pairs(groups: list[np.ndarray], n: int, rng: np.random.Generator) -> l
 
 
 def _diff_pairs(groups: list[np.ndarray], n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-    out = []
-    for _ in range(n if len(groups) >= 2 else 0):
+    """``n`` distinct different-person pairs (a pair drawn twice would count double; it is drawn again), fewer
+    only when the attempts run out on a tiny fold."""
+    out: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for _ in range(20 * n + 100 if len(groups) >= 2 else 0):
+        if len(out) == n:
+            break
         i, j = rng.choice(len(groups), size=2, replace=False)
-        out.append((int(rng.choice(groups[i])), int(rng.choice(groups[j]))))
+        a, b = int(rng.choice(groups[i])), int(rng.choice(groups[j]))
+        if (min(a, b), max(a, b)) not in seen:
+            seen.add((min(a, b), max(a, b)))
+            out.append((a, b))
     return out

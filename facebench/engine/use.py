@@ -43,14 +43,25 @@ def load_trained(run_dir: str | Path) -> Trained:
         if not (run / name).is_file():
             raise DataError(f"{run / name}: not found; RUN_DIR is a trial directory written with "
                             "train.checkpoint=true")
-    cfg = TrialConfig.from_dict(json.loads((run / CONFIG).read_text(encoding="utf-8")))
+    try:  # a hand-edited, truncated or foreign config.json is the user's file, not a bug
+        flat = json.loads((run / CONFIG).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"{run / CONFIG}: not a readable trial config ({' '.join(str(e).split())})") from None
+    if not isinstance(flat, dict):
+        raise DataError(f"{run / CONFIG}: a trial config is a JSON object of keys, got {type(flat).__name__}")
+    cfg = TrialConfig.from_dict(flat)
     if cfg.task == "cifar":
         raise ConfigError(f"{run}: a CIFAR classifier; embed and eval model are for face and autoencoder trials")
     state = load_checkpoint(run / CHECKPOINT)
     weights = (state.get("best") or {}).get("model") or state["model"]
     device = resolve_device(cfg.train.device)
     model = build_model(cfg, num_classes=1)
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError) as e:  # another architecture's or a mangled state dict
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{run / CHECKPOINT}: its weights do not fit the model {run / CONFIG} describes "
+                        f"({first})") from None
     ids = run / ARTEFACTS / TRAIN_IDENTITIES
     people = set(ids.read_text(encoding="utf-8").split("\n")) - {""} if ids.is_file() else None
     return Trained(cfg, model.to(device).eval(), device, people, _whitening(run, cfg))

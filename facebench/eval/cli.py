@@ -16,7 +16,7 @@ def add_parser(subparsers) -> None:
     pp.add_argument("--embeddings", required=True, help=".npz or .parquet with 'names' and 'embeddings' (N x D)")
     pp.add_argument("--pairs", required=True, help="LFW pairs.txt or CSV path_a,path_b,same,fold")
     _add_scoring(pp)
-    pp.add_argument("--folds", type=int, default=0,
+    pp.add_argument("--folds", type=int, default=None,
                     help="re-assign K folds as contiguous blocks in file order (default: the file's folds)")
     pp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pp.set_defaults(func=_cmd_pairs)
@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
     pc.add_argument("b", help="the same for the second trial")
     pc.add_argument("--pairs", help="pairs file, required when A and B are embeddings files")
     _add_scoring(pc)
-    pc.add_argument("--folds", type=int, default=0, help="as for 'eval pairs' (embeddings files only)")
+    pc.add_argument("--folds", type=int, default=None, help="as for 'eval pairs' (embeddings files only)")
     pc.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     pc.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     pc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -47,7 +47,7 @@ def _scores_from_embeddings(emb_path: str, pairs_path: str, args: argparse.Names
 
     names, emb = read_embeddings(emb_path)
     pairs = resolve_pairs(read_pairs(pairs_path), names, embeddings_path=emb_path)
-    fold = contiguous_folds(len(pairs.same), args.folds) if args.folds else pairs.fold
+    fold = contiguous_folds(len(pairs.same), args.folds) if args.folds is not None else pairs.fold  # 0: refused
     try:
         scores, greater = pair_scores(emb, pairs.a, pairs.b, metric=args.metric, normalize=args.normalize)
     except DataError as e:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import METRICS
+from . import METRICS
 from ..errors import ConfigError, DataError
 from .curves import (TarAtFar, equal_error_rate, far_key, fold_averaged_roc, intersection_threshold, roc_curve_auc,
                      tar_at_far)

@@ -26,13 +26,12 @@ from . import losses, optim  # noqa: F401  (their declarations fill the registri
 from .configfile import flatten_unique, load_config_file
 from .data import DATASETS
 from .errors import ConfigError
+from .eval import FLIPS, METRICS
 from .models import AUTOENCODER_BACKBONES
 from .params import Param, coerce
 from .variants import check_choice, check_keys, chosen_params, describe, selectors, with_variants
 
 TASKS = ("face", "autoencoder", "cifar")
-METRICS = ("euclidean", "sqeuclidean", "cosine")  # verification scores: facebench.eval.verification.pair_scores
-FLIPS = ("none", "sum", "concat")  # flip fusion: facebench.eval.embed.embed_images
 # Validation metrics a trial can be selected by, with the direction that is better; which a task reports.
 OBJECTIVE_MODES = {"val_accuracy": "max", "val_auc": "max", "val_loss": "min"}
 # First: what "auto" means; for verification the best predictor of test accuracy measured on LFW (docs/sweeps.md).

@@ -9,7 +9,7 @@ import torch
 
 from facebench.config import TrialConfig
 from facebench.errors import ConfigError
-from facebench.models import build_model
+from facebench.engine.build import build_model
 
 # Known answers, measured by instantiating InsightFace's own definition: deepinsight/insightface
 # recognition/arcface_torch/backbones/iresnet.py at commit 04a433f154de30ff8604d78f73f2b6af5822f71c,
@@ -32,7 +32,7 @@ def _cfg(name: str, size: int = 112, **extra) -> TrialConfig:
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_parameter_counts_and_state_dict_match_insightface(name):
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost for 65 M parameters
-        model = build_model(_cfg(name), num_classes=10)
+        model = build_model(_cfg(name))
     params = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     sd = model.state_dict()
@@ -41,7 +41,7 @@ def test_parameter_counts_and_state_dict_match_insightface(name):
 
 
 def test_block_order_is_bn_conv_bn_prelu_conv_bn():
-    model = build_model(_cfg("iresnet18", 32, **{"model.width": 0.125}), num_classes=2)
+    model = build_model(_cfg("iresnet18", 32, **{"model.width": 0.125}))
     block = model.layer1[0]
     assert [n for n, _ in block.named_children()][:6] == ["bn1", "conv1", "bn2", "prelu", "conv2", "bn3"]
     assert model.fc.bias is not None and not model.features.weight.requires_grad
@@ -50,8 +50,7 @@ def test_block_order_is_bn_conv_bn_prelu_conv_bn():
 
 
 def test_zero_init_residual_makes_blocks_identity():
-    model = build_model(_cfg("iresnet18", 32, **{"model.width": 0.125, "model.zero_init_residual": True}),
-                        num_classes=2).eval()
+    model = build_model(_cfg("iresnet18", 32, **{"model.width": 0.125, "model.zero_init_residual": True})).eval()
     block = model.layer1[1]  # no downsample: output equals input
     x = torch.randn(2, block.bn1.num_features, 8, 8)
     torch.testing.assert_close(block(x), x)
@@ -59,4 +58,4 @@ def test_zero_init_residual_makes_blocks_identity():
 
 def test_neck_off_is_refused():
     with pytest.raises(ConfigError, match="model.neck"):
-        build_model(_cfg("iresnet18", 32, **{"model.neck": False}), num_classes=2)
+        build_model(_cfg("iresnet18", 32, **{"model.neck": False}))

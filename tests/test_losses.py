@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from facebench.config import TrialConfig
 from facebench.errors import ConfigError
-from facebench.losses import LOSSES, build_loss
+from facebench.engine.build import build_loss
+from facebench.losses import LOSSES, create_loss
 from facebench.losses.reconstruction import VAEObjective
 
 HEADS = [n for n in LOSSES.names() if n not in ("ae", "vae")]
@@ -250,13 +251,13 @@ def test_beta_warmup_is_linear_in_fractional_epochs():
 
 
 def test_beta_zero_vae_trains_as_an_ae():
-    from facebench.models import build_model
+    from facebench.engine.build import build_model
 
     torch.manual_seed(0)
     cfg = TrialConfig.from_dict({"task": "autoencoder", "model.backbone": "vae", "loss.name": "vae",
                                  "loss.beta": 0.0, "data.image_size": 16, "model.depth": 2,
                                  "model.embedding_size": 8, "model.width": 0.25})
-    model, objective = build_model(cfg, num_classes=1), build_loss(cfg, embedding_size=8, num_classes=1)
+    model, objective = build_model(cfg), build_loss(cfg, embedding_size=8, num_classes=1)
     ramp = torch.linspace(-1, 1, 16)
     x = torch.stack([torch.outer(ramp, ramp) * sign for sign in (1, -1)]).unsqueeze(1).repeat(2, 3, 1, 1)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -277,3 +278,16 @@ def test_ae_objective_has_zero_kl_and_beta():
     x = torch.zeros(2, 3, 4, 4)
     out = ae({"recon": x + 1.0, "embedding": torch.zeros(2, 8)}, x, epoch=1.0)
     assert out["loss"].item() == pytest.approx(48.0) and out["kld"].item() == 0.0 and out["beta"].item() == 0.0
+
+
+def test_a_head_builds_from_plain_keyword_arguments_without_a_config():
+    """ArcFace from its keyword arguments, by hand: an embedding at 60 degrees from its class centre and 30 from
+    the other gets the target logit s * cos(pi/3 + m) and the other s * cos(pi/6)."""
+    head = create_loss("arcface", embedding_size=2, num_classes=2, scale=10.0, margin=0.5)
+    with torch.no_grad():
+        head.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 3.0]]))
+    out = head(torch.tensor([[1.0, math.sqrt(3.0)]]), torch.tensor([0]))
+    want = torch.tensor([[10.0 * math.cos(math.pi / 3 + 0.5), 10.0 * math.cos(math.pi / 6)]])
+    torch.testing.assert_close(out["logits"], want)
+    with pytest.raises(TypeError):  # no defaults of its own: the declaration is the only one
+        create_loss("arcface", embedding_size=2, num_classes=2, scale=10.0)

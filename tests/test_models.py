@@ -8,9 +8,10 @@ import torch
 from facebench.config import TrialConfig
 from facebench.models import AUTOENCODER_BACKBONES
 from facebench.errors import ConfigError
-from facebench.models import BACKBONES, build_model
+from facebench.engine.build import build_model, complexity
+from facebench.models import BACKBONES, create_model
 from facebench.models.autoencoder import corrupt
-from facebench.models.complexity import model_complexity, print_complexity_table
+from facebench.models.complexity import default_complexity, model_complexity, print_complexity_table
 
 
 # The stem a real run would pick at each size; it also keeps the 112 px test cheap on CPU.
@@ -48,7 +49,7 @@ _CASES = [(n, s) for n in BACKBONES.names() for s in (32, 64, 112) if n not in _
 def test_every_backbone_forward_backward(name, size):
     torch.manual_seed(0)
     cfg = make_cfg(name, size)
-    model = build_model(cfg, num_classes=7).train()
+    model = build_model(cfg).train()
     x = torch.rand(2, 3, size, size) * 2 - 1
     out = model(x)
     if name in AUTOENCODER_BACKBONES:
@@ -75,7 +76,7 @@ def test_every_backbone_forward_backward(name, size):
 
 def test_cnn_seed_parameter_count_and_macs_by_hand():
     """The CIFAR-10 loss study: the baseline CNN with a 10-class linear head at 32x32x3 has 122,570 parameters."""
-    got = model_complexity("cnn", 32, 10, overrides={"model.neck": False})
+    got = default_complexity("cnn", 32, 10, neck=False)
     assert got["params"] == 122_570
     # valid 3x3 convs: 30*30 outputs x 32 ch x 27 taps, 13*13 x 64 x 288, 4*4 x 64 x 576; fc 1024->64; head 64->10
     assert got["macs"] == 30 * 30 * 32 * 27 + 13 * 13 * 64 * 288 + 4 * 4 * 64 * 576 + 1024 * 64 + 64 * 10
@@ -95,19 +96,19 @@ def test_complexity_table_has_seed_resnet_counts(capsys):
 
 @pytest.mark.parametrize("stem, side", [("cifar", 32 // 8), ("stride2", 32 // 16), ("imagenet", 32 // 32)])
 def test_stems_downsample(stem, side):
-    model = build_model(make_cfg("resnet18", 32, **{"model.stem": stem}), num_classes=2).eval()
+    model = build_model(make_cfg("resnet18", 32, **{"model.stem": stem})).eval()
     assert model.features(torch.zeros(1, 3, 32, 32)).shape[-1] == side
 
 
 def test_neck_off_embedding_is_pooled_features_and_width_scales():
-    assert build_model(make_cfg("resnet50", **{"model.neck": False}), num_classes=2).embedding_size == 2048 // 16
-    assert build_model(make_cfg("cnn", **{"model.neck": False}), num_classes=2).embedding_size == 64
-    assert build_model(make_cfg("resnet18", **{"model.embedding_size": 32}), num_classes=2).embedding_size == 32
+    assert build_model(make_cfg("resnet50", **{"model.neck": False})).embedding_size == 2048 // 16
+    assert build_model(make_cfg("cnn", **{"model.neck": False})).embedding_size == 64
+    assert build_model(make_cfg("resnet18", **{"model.embedding_size": 32})).embedding_size == 32
 
 
 def test_plainnet_has_no_skip_and_zero_init_zeroes_last_bn():
-    plain = build_model(make_cfg("plainnet18"), num_classes=2)
-    res = build_model(make_cfg("resnet18", **{"model.zero_init_residual": True}), num_classes=2)
+    plain = build_model(make_cfg("plainnet18"))
+    res = build_model(make_cfg("resnet18", **{"model.zero_init_residual": True}))
     assert all(b.shortcut is None for b in plain.features[1:].modules() if hasattr(b, "shortcut"))
     blocks = [b for b in res.modules() if hasattr(b, "branch")]
     assert blocks and all((b.branch[-1].weight == 0).all() for b in blocks)
@@ -132,26 +133,26 @@ def test_unused_or_impossible_keys_are_rejected(extra, backbone, task):
     if task == "face":
         values["loss.name"] = "arcface"
     with pytest.raises(ConfigError, match=r"model\.|data\.image_size"):
-        build_model(make_cfg(backbone, **values, **extra), num_classes=2)
+        build_model(make_cfg(backbone, **values, **extra))
 
 
 @pytest.mark.parametrize("name", ["ae", "vae"])
 def test_ae_backbone_in_face_task_is_its_encoder(name):
     cfg = make_cfg(name, 64, task="face", **{"loss.name": "arcface", "model.embedding_size": 16})
-    model = build_model(cfg, num_classes=3)
+    model = build_model(cfg)
     out = model(torch.zeros(2, 3, 64, 64))
     assert isinstance(out, torch.Tensor) and out.shape == (2, 16) and model.embedding_size == 16
 
 
 @pytest.mark.parametrize("size", [56, 96, 100])
 def test_autoencoder_odd_sizes(size):
-    model = build_model(make_cfg("vae", size, **{"model.depth": 5, "model.width": 0.5}), num_classes=1)
+    model = build_model(make_cfg("vae", size, **{"model.depth": 5, "model.width": 0.5}))
     assert model(torch.zeros(1, 3, size, size))["recon"].shape == (1, 3, size, size)
 
 
 def test_vae_samples_in_train_mode_and_uses_mu_at_eval():
     torch.manual_seed(0)
-    model = build_model(make_cfg("vae"), num_classes=1)
+    model = build_model(make_cfg("vae"))
     x = torch.rand(4, 3, 32, 32) * 2 - 1
     model.train()
     a, b = model(x), model(x)
@@ -165,7 +166,7 @@ def test_vae_samples_in_train_mode_and_uses_mu_at_eval():
 
 def test_dae_corrupts_only_in_train_mode():
     torch.manual_seed(0)
-    dae = build_model(make_cfg("dae", **{"model.noise_level": 0.5}), num_classes=1)
+    dae = build_model(make_cfg("dae", **{"model.noise_level": 0.5}))
     x = torch.rand(4, 3, 32, 32) * 2 - 1
     dae.eval()
     torch.testing.assert_close(dae(x)["embedding"], dae(x)["embedding"])
@@ -184,3 +185,58 @@ def test_corruptions():
     assert g.abs().max() <= 1.0 and 0.05 < (g - x).std() < 0.15
     frac = (corrupt(x, kind="masking", level=0.3) != x).float().mean()
     assert 0.2 < frac < 0.4
+
+
+def test_a_backbone_builds_from_plain_keyword_arguments_without_a_config():
+    """timm's create_model(name, **kwargs): the CIFAR-10 loss study's CNN without its head (122,570 - 64*10 - 10
+    parameters), and the same weights as the config path builds from the same seed."""
+    torch.manual_seed(0)
+    net = create_model("cnn", input_size=(3, 32, 32), width=1.0, neck=False, embedding_size=None, dropout=0.0)
+    assert sum(p.numel() for p in net.parameters()) == 122_570 - 64 * 10 - 10
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 64)
+    torch.manual_seed(0)
+    via_cfg = build_model(TrialConfig.from_dict({"task": "cifar", "loss.name": "ce", "model.backbone": "cnn",
+                                                 "model.neck": False, "data.image_size": 32}))
+    for (k, a), (k2, b) in zip(net.state_dict().items(), via_cfg.state_dict().items(), strict=True):
+        assert k == k2 and torch.equal(a, b)
+    with pytest.raises(TypeError):  # a backbone has no defaults of its own to drift from its declaration
+        create_model("cnn", input_size=(3, 32, 32), width=1.0)
+
+
+def test_an_autoencoder_builds_with_or_without_its_decoder_from_keyword_arguments():
+    kwargs = {"input_size": (1, 28, 28), "width": 0.25, "depth": 2, "embedding_size": 6}
+    encoder = create_model("vae", decoder=False, **kwargs)
+    assert not encoder.is_autoencoder and encoder(torch.zeros(2, 1, 28, 28)).shape == (2, 6)
+    dae = create_model("dae", decoder=True, noise="masking", noise_level=1.0, **kwargs).train()
+    out = dae(torch.zeros(2, 1, 28, 28))
+    assert out["recon"].shape == (2, 1, 28, 28) and dae.noise == "masking"
+
+
+def test_trial_complexity_counts_the_trial_backbone():
+    """engine.build.complexity unpacks the config and counts what models.complexity counts from keyword
+    arguments: the study's CNN with a 10-class head at 32 px, 122,570 parameters."""
+    cfg = TrialConfig.from_dict({"task": "cifar", "loss.name": "ce", "model.backbone": "cnn", "model.neck": False,
+                                 "data.image_size": 32})
+    assert complexity(cfg, num_classes=10) == model_complexity(
+        "cnn", input_size=(3, 32, 32), num_classes=10, width=1.0, neck=False, embedding_size=None, dropout=0.0)
+    assert complexity(cfg, num_classes=10)["params"] == 122_570
+
+
+def test_the_stages_build_without_importing_the_config():
+    """Models, losses and optimizers take plain keyword arguments: building one imports no facebench.config."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "from facebench.models import create_model\n"
+            "from facebench.losses import create_loss\n"
+            "from facebench.optim.build import create_optimizer, create_scheduler\n"
+            "net = create_model('resnet18', input_size=(3, 16, 16), width=0.125, stem='cifar', "
+            "neck=True, embedding_size=8, dropout=0.0)\n"
+            "head = create_loss('arcface', embedding_size=8, num_classes=3, scale=64.0, margin=0.5)\n"
+            "opt = create_optimizer('sgd', [net, head], lr=0.1, weight_decay=5e-4, no_decay_norm_bias=True, "
+            "momentum=0.9, nesterov=False)\n"
+            "create_scheduler('step', opt, lr=0.1, steps_per_epoch=2, epochs=3, step_size=1, gamma=0.1)\n"
+            "assert 'facebench.config' not in sys.modules, 'config imported'\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from facebench.config import TrialConfig
-from facebench.optim.build import (OPTIMIZERS, SCHEDULERS, build_optimizer, build_scheduler, clip_gradients,
-                                    param_groups)
+from facebench.engine.build import build_optimizer, build_scheduler
+from facebench.optim.build import (OPTIMIZERS, SCHEDULERS, clip_gradients, create_optimizer, create_scheduler,
+                                   param_groups)
 from facebench.errors import ConfigError
 
 
@@ -131,3 +132,21 @@ def test_grad_clip_bounds_the_global_norm():
     assert float(norm) == pytest.approx(5.0)
     assert torch.cat([a.grad, b.grad]).norm().item() == pytest.approx(1.0)
     assert clip_gradients([a, b], 0.0) is None
+
+
+def test_optimizer_and_schedule_build_from_plain_keyword_arguments_without_a_config():
+    """StepLR from keyword arguments, by hand: lr 0.1 decayed x0.5 every 2 epochs of 3 steps."""
+    lin = nn.Linear(2, 2)
+    opt = create_optimizer("sgd", [lin], lr=0.1, weight_decay=0.01, no_decay_norm_bias=True, momentum=0.9,
+                           nesterov=False)
+    assert [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0]  # the bias is 1-D: no decay
+    assert opt.param_groups[0]["momentum"] == 0.9
+    sched = create_scheduler("step", opt, lr=0.1, steps_per_epoch=3, epochs=4, step_size=2, gamma=0.5)
+    seen = []
+    for _ in range(12):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert seen == pytest.approx([0.1] * 6 + [0.05] * 6)
+    with pytest.raises(TypeError):
+        create_scheduler("step", opt, lr=0.1, steps_per_epoch=3, epochs=4, step_size=2)

@@ -15,11 +15,9 @@ from ..config import TrialConfig
 from ..data.transforms import to_input
 from ..errors import ConfigError
 from ..data.augment import Augment, get_augmentation
-from ..optim.build import build_optimizer, build_scheduler, clip_gradients
-
-
-class NonFiniteLoss(Exception):
-    """A loss component became NaN/inf: the trial ends as failed with this message."""
+from ..optim.build import clip_gradients
+from .build import build_loss, build_model, build_optimizer, build_scheduler
+from .errors import NonFiniteLoss
 
 
 def resolve_device(name: str) -> torch.device:
@@ -120,8 +118,6 @@ def build_training(cfg: TrialConfig) -> tuple[Any, Batches, Stepper]:
     """The task (data, model, loss), the batches and the optimizer step of one trial, as torchvision's
     reference ``main`` builds its parts before the loop."""
     from ..data import build_task_data
-    from ..losses import build_loss
-    from ..models import build_model
     from .tasks import build_task
 
     device = resolve_device(cfg.train.device)
@@ -129,7 +125,7 @@ def build_training(cfg: TrialConfig) -> tuple[Any, Batches, Stepper]:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     data = build_task_data(cfg)
-    model = build_model(cfg, num_classes=data.num_classes).to(device)
+    model = build_model(cfg).to(device)
     loss_fn = build_loss(cfg, embedding_size=model.embedding_size, num_classes=data.num_classes).to(device)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)

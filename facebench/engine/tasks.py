@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .. import artefacts
 from . import probes
 from .checkpoint import cpu_state_dict
-from .loop import NonFiniteLoss
+from .errors import NonFiniteLoss
 from .sets import test_sets
 
 

@@ -20,7 +20,8 @@ from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
 from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
                          seed_everything, set_rng_state)
-from .loop import Batches, NonFiniteLoss, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
+from .errors import NonFiniteLoss
+from .loop import Batches, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
 from .record import default_trial_dir, device_name, make_meta
 from .selection import Selection, objective_from_history
 
@@ -209,8 +210,8 @@ def _test(rec: _Record, task: Any, selection: Selection, status: str, reason: st
 def _complexity(cfg: TrialConfig, task: Any) -> dict[str, Any]:
     """Backbone parameters (the trained head is not part of the deployed embedder) and the FLOPs of one
     image as ``facebench.models.complexity`` counts them (backbone + a linear head; AE: encoder + decoder)."""
-    from ..models.complexity import model_complexity
+    from .build import complexity
 
     params = sum(p.numel() for p in task.model.parameters())
-    c = model_complexity(cfg, cfg.data.image_size, task.data.num_classes)
+    c = complexity(cfg, num_classes=task.data.num_classes)
     return {"params": params, "flops": c["flops"]}

@@ -36,7 +36,7 @@ class Trained:
 
 def load_trained(run_dir: str | Path) -> Trained:
     """The trial at ``run_dir`` with the weights chosen on validation, in eval mode."""
-    from ..models import build_model
+    from .build import build_model
 
     run = Path(run_dir)
     for name in (CONFIG, CHECKPOINT):
@@ -55,7 +55,7 @@ def load_trained(run_dir: str | Path) -> Trained:
     state = load_checkpoint(run / CHECKPOINT)
     weights = (state.get("best") or {}).get("model") or state["model"]
     device = resolve_device(cfg.train.device)
-    model = build_model(cfg, num_classes=1)
+    model = build_model(cfg)
     try:
         model.load_state_dict(weights)
     except (RuntimeError, TypeError, AttributeError) as e:  # another architecture's or a mangled state dict

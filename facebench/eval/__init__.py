@@ -9,6 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# The choices eval's functions accept; facebench.config's eval.metric and eval.flip offer these.
+METRICS = ("euclidean", "sqeuclidean", "cosine")  # verification scores: verification.pair_scores
+FLIPS = ("none", "sum", "concat")  # flip fusion of original and mirrored embeddings: embed.embed_images
+
 _EXPORTS = {
     "pair_scores": "verification", "evaluate": "verification", "predict": "verification",
     "VerificationResult": "verification", "classification_metrics": "classification",

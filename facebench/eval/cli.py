@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..config import METRICS
+from . import METRICS
 
 
 def add_parser(subparsers) -> None:

@@ -127,9 +127,28 @@ class TarAtFar:
     unresolved: bool           # some test fold has n_neg * far < 1: the target is below its resolution
 
 
-def tar_at_far(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray, u: np.ndarray, y: np.ndarray,
-               f_idx: np.ndarray, K: int, *, far: float, sign: float) -> TarAtFar:
+@dataclass(frozen=True)
+class FoldedScores:
+    """Pair scores ``u`` (greater = same), labels ``y`` and fold indices ``f_idx`` (0..K-1), and the same three
+    sorted by score (``*_sorted``): what the per-fold threshold searches read."""
+
+    u: np.ndarray
+    y: np.ndarray
+    f_idx: np.ndarray
+    K: int
+    u_sorted: np.ndarray
+    y_sorted: np.ndarray
+    f_sorted: np.ndarray
+
+    @classmethod
+    def of(cls, u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int, *, order: np.ndarray) -> "FoldedScores":
+        return cls(u, y, f_idx, K, u[order], y[order], f_idx[order])
+
+
+def tar_at_far(pairs: FoldedScores, *, far: float, sign: float) -> TarAtFar:
     """Per fold: the lowest threshold whose training FAR is <= ``far`` (rule ``u > t``), then TAR on the test fold."""
+    u_sorted, y_sorted, f_sorted = pairs.u_sorted, pairs.y_sorted, pairs.f_sorted
+    u, y, f_idx, K = pairs.u, pairs.y, pairs.f_idx, pairs.K
     tar, far_seen, thr = np.full(K, np.nan), np.full(K, np.nan), np.full(K, np.nan)
     unresolved = False
     for k in range(K):

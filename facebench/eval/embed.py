@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import FLIPS
+from . import FLIPS
 from ..data.transforms import to_input
 from ..errors import ConfigError
 

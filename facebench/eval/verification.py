@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ..config import METRICS
+from . import METRICS
 from ..errors import ConfigError, DataError
-from .curves import (TarAtFar, equal_error_rate, far_key, fold_averaged_roc, intersection_threshold, roc_curve_auc,
-                     tar_at_far)
+from .curves import (FoldedScores, TarAtFar, equal_error_rate, far_key, fold_averaged_roc, intersection_threshold,
+                     roc_curve_auc, tar_at_far)
 
 FAR_TARGETS = (1e-1, 1e-2, 1e-3)
 
@@ -304,7 +304,8 @@ def evaluate(scores: Any, same: Any, fold: Any, *, greater_is_same: bool,
     # Any ascending order will do: everything below reads sorted values of subsets, or counts at the ends of runs
     # of equal scores, which do not depend on the order within ties (so no stable sort is needed).
     order = np.argsort(u)
-    u_sorted, y_sorted, f_sorted = u[order], y[order], f_idx[order]
+    pairs = FoldedScores.of(u, y, f_idx, K, order=order)
+    u_sorted, y_sorted, f_sorted = pairs.u_sorted, pairs.y_sorted, pairs.f_sorted
     notes: list[str] = []
     if K == 1:
         notes.append("single fold: thresholds fitted on the evaluated pairs themselves (optimistic)")
@@ -322,7 +323,7 @@ def evaluate(scores: Any, same: Any, fold: Any, *, greater_is_same: bool,
     inter_acc = _per_fold_mean((u > inter_u[f_idx]) == y, f_idx, K)
     roc_fpr, roc_tpr, roc_thr_u, auc = roc_curve_auc(u, y, order=order)
     mean_fpr, mean_tpr = fold_averaged_roc(u, y, f_idx, K)
-    tars = [tar_at_far(u_sorted, y_sorted, f_sorted, u, y, f_idx, K, far=far, sign=sign) for far in far_targets]
+    tars = [tar_at_far(pairs, far=far, sign=sign) for far in far_targets]
     for t in tars:
         if t.unresolved:
             notes.append(f"TAR@FAR={far_key(t.far)}: a test fold has fewer than {math.ceil(1 / t.far)} "

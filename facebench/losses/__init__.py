@@ -1,22 +1,21 @@
-"""Losses: every loss declared once with its hyperparameters (the ``loss`` registry) and ``build_loss``.
+"""Losses: every loss declared once with its hyperparameters (the ``loss`` registry) and ``create_loss``.
 
 A hyperparameter's default is the published one, cited beside it; a ``loss.<key>`` left unset (None)
 means that default. Classification heads (kind "head") are called as ``head(embeddings, labels,
 norms=None)``; reconstruction objectives (kind "reconstruction") as ``objective(out, target, epoch=float)``.
+A loss takes plain keyword arguments and never sees the trial config (``facebench.engine.build`` unpacks it).
 The classes (``heads``, ``reconstruction``) are imported only when a loss is built.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..params import Param
 from ..registry import Registry
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from ..config import TrialConfig
 
 LOSSES = Registry("loss", key="loss.name")
 
@@ -81,13 +80,7 @@ LOSSES.declare("vae", "VAE: recon + beta * KL (beta-VAE, Higgins et al. 2017), o
                        "recon_reduction": _RECON_REDUCTION})
 
 
-def build_loss(cfg: "TrialConfig", *, embedding_size: int, num_classes: int) -> "nn.Module":
-    """The head or objective ``cfg.loss.name`` configured by its declared ``loss.*`` keys.
-
-    Reconstruction objectives take no ``embedding_size`` / ``num_classes``.
-    """
-    variant = LOSSES.get(cfg.loss.name)
-    params = cfg.params("loss")
-    if variant.kind == "head":
-        params.update(embedding_size=embedding_size, num_classes=num_classes)
-    return variant.load()(**params)
+def create_loss(name: str, **kwargs: Any) -> "nn.Module":
+    """Loss ``name`` built from plain keyword arguments: its declared ``loss.*`` keys and, for a classification
+    head (kind "head"), ``embedding_size`` and ``num_classes``."""
+    return LOSSES.get(name).load()(**kwargs)

@@ -1,6 +1,8 @@
 """Backbones: every backbone declared once with the ``model.*`` keys it reads (the ``backbone`` registry).
 
-Every entry builds ``fn(cfg, *, num_classes, <its declared model.* keys>) -> nn.Module``. Embedding networks
+Every entry builds ``fn(*, input_size=(C, H, W), <its declared model.* keys>) -> nn.Module`` from plain
+keyword arguments (autoencoders also take ``decoder``: False builds the encoder alone); a backbone never sees
+the trial config (``facebench.engine.build.build_model`` unpacks it). Embedding networks
 (kind "embedding") return a (B, embedding_size) tensor; autoencoders (kind "autoencoder") return the dict
 described in docs/architecture.md. Every model has ``embedding_size``, ``is_autoencoder`` and ``encode(x)``.
 The network code is imported only when a backbone is built.
@@ -8,15 +10,13 @@ The network code is imported only when a backbone is built.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ..params import Param
 from ..registry import Registry
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from ..config import TrialConfig
 
 BACKBONES = Registry("backbone", key="model.backbone")
 
@@ -80,7 +80,8 @@ BACKBONES.declare("vae", "variational autoencoder (embedding = mu)", "facebench.
 AUTOENCODER_BACKBONES = tuple(v.name for v in BACKBONES.variants() if v.kind == "autoencoder")
 
 
-def build_model(cfg: "TrialConfig", *, num_classes: int) -> "nn.Module":
-    """The backbone ``cfg.model.backbone`` built from its declared ``model.*`` keys, for ``cfg.data.image_size``."""
-    variant = BACKBONES.get(cfg.model.backbone)
-    return variant.load()(cfg, num_classes=num_classes, **cfg.params("model"))
+def create_model(name: str, **kwargs: Any) -> "nn.Module":
+    """Backbone ``name`` built from plain keyword arguments (timm's ``create_model``): ``input_size``, its
+    declared ``model.*`` keys and, for an autoencoder, ``decoder``."""
+    return BACKBONES.get(name).load()(**kwargs)
+

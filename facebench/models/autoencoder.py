@@ -13,7 +13,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import TrialConfig
 from .common import scaled
 
 DEFAULT_LATENT = 128  # the VAE face-verification study's latent size
@@ -39,6 +38,7 @@ class ConvEncoder(nn.Module):
     def __init__(self, *, in_channels: int, image_size: int, depth: int, width: float, latent: int,
                  variational: bool) -> None:
         super().__init__()
+        self.in_channels, self.image_size = in_channels, image_size
         self.channels = _channels(depth, width)
         self.side = _encoded_side(image_size, depth)
         layers: list[nn.Module] = []
@@ -103,16 +103,14 @@ class AutoEncoder(nn.Module):
 
     is_autoencoder = True
 
-    def __init__(self, *, in_channels: int, image_size: int, depth: int, width: float, latent: int,
-                 variational: bool, noise: str | None = None, noise_level: float = 0.0) -> None:
+    def __init__(self, encoder: ConvEncoder, *, noise: str | None = None, noise_level: float = 0.0) -> None:
         super().__init__()
-        self.encoder = ConvEncoder(in_channels=in_channels, image_size=image_size, depth=depth, width=width,
-                                   latent=latent, variational=variational)
-        self.decoder = ConvDecoder(out_channels=in_channels, image_size=image_size,
-                                   channels=self.encoder.channels, side=self.encoder.side, latent=latent)
-        self.variational = variational
+        self.encoder = encoder
+        self.decoder = ConvDecoder(out_channels=encoder.in_channels, image_size=encoder.image_size,
+                                   channels=encoder.channels, side=encoder.side, latent=encoder.embedding_size)
+        self.variational = encoder.logvar is not None
         self.noise, self.noise_level = noise, noise_level
-        self.embedding_size = latent
+        self.embedding_size = encoder.embedding_size
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -128,18 +126,18 @@ class AutoEncoder(nn.Module):
         return {"embedding": mu, "recon": self.decoder(z), "mu": mu, "logvar": logvar, "target": x}
 
 
-def build_autoencoder(cfg: TrialConfig, *, num_classes: int, variant: str, width: float, depth: int,
-                      embedding_size: int | None, noise: str | None = None, noise_level: float = 0.0) -> nn.Module:
-    """AE / DAE / VAE (``variant``); the keyword arguments are the declared model.* keys.
+def build_autoencoder(*, variant: str, decoder: bool, input_size: tuple[int, int, int], width: float, depth: int,
+                      embedding_size: int | None, **corruption: object) -> nn.Module:
+    """AE / DAE / VAE (``variant``) for (C, H, W) ``input_size``; the other keyword arguments are the declared
+    model.* keys, ``corruption`` the DAE's (``noise``, ``noise_level``: declared for the autoencoder task only).
 
-    ``noise`` and ``noise_level`` are declared for the DAE in the autoencoder task only (facebench.models).
+    Without ``decoder`` (an AE encoder feeding a margin head) only the encoder is built and trained, as an
+    embedding network; reconstruction has no classifier.
     """
-    del num_classes  # reconstruction has no classifier; a face task's head is the loss
-    args = dict(in_channels=cfg.in_channels, image_size=cfg.data.image_size, depth=depth, width=width,
-                latent=embedding_size or DEFAULT_LATENT)
-    if cfg.task != "autoencoder":
-        # An AE encoder feeding a margin head: only the encoder is trained, as an embedding network.
-        return ConvEncoder(**args, variational=variant == "vae")
-    if variant == "dae":
-        return AutoEncoder(**args, variational=False, noise=noise, noise_level=noise_level)
-    return AutoEncoder(**args, variational=variant == "vae")
+    in_channels, image_size, _ = input_size
+    # The encoder is built before the decoder, as the seeds' weights have always been drawn.
+    encoder = ConvEncoder(in_channels=in_channels, image_size=image_size, depth=depth, width=width,
+                          latent=embedding_size or DEFAULT_LATENT, variational=variant == "vae")
+    if not decoder:
+        return encoder
+    return AutoEncoder(encoder, **(corruption if variant == "dae" else {}))

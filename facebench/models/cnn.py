@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..config import TrialConfig
 from ..errors import ConfigError
 from .common import EmbeddingNet, Neck, check_no_neck_dropout, neck_embedding_size, scaled
 
@@ -20,15 +19,15 @@ GRID = 4  # the 4x4 map that study's flatten sees at 32 px
 MIN_SIZE = 18  # smallest input whose last conv still has a 1x1 output
 
 
-def build_cnn(cfg: TrialConfig, *, num_classes: int, width: float, neck: bool, embedding_size: int | None,
+def build_cnn(*, input_size: tuple[int, int, int], width: float, neck: bool, embedding_size: int | None,
               dropout: float) -> EmbeddingNet:
     """Baseline CNN: 3 unpadded 3x3 convs + fc64 (122,570 params with a 10-class head at 32 px)."""
-    del num_classes
-    if cfg.data.image_size < MIN_SIZE:
-        raise ConfigError(f"data.image_size={cfg.data.image_size}: backbone 'cnn' needs at least {MIN_SIZE} px")
+    in_channels, image_size, _ = input_size
+    if image_size < MIN_SIZE:
+        raise ConfigError(f"data.image_size={image_size}: backbone 'cnn' needs at least {MIN_SIZE} px")
     c1, c2 = scaled(32, width), scaled(64, width)
     features = nn.Sequential(
-        nn.Conv2d(cfg.in_channels, c1, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(in_channels, c1, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Conv2d(c1, c2, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Conv2d(c2, c2, 3), nn.ReLU(inplace=True),
     )

@@ -15,7 +15,6 @@ import math
 import torch
 from torch import nn
 
-from ..config import TrialConfig
 from .common import neck_embedding_size, scaled
 
 STAGE_CHANNELS = (64, 128, 256, 512)
@@ -93,11 +92,12 @@ def _init(model: IResNet, *, zero_init_residual: bool) -> None:
                 nn.init.zeros_(m.bn3.weight)  # each residual branch starts at zero: the block is the identity
 
 
-def build_iresnet(cfg: TrialConfig, *, num_classes: int, depth: int, width: float, embedding_size: int | None,
+def build_iresnet(*, depth: int, input_size: tuple[int, int, int], width: float, embedding_size: int | None,
                   dropout: float, zero_init_residual: bool) -> IResNet:
-    """IResNet-``depth``; the keyword arguments are the declared model.* keys (facebench.models)."""
-    del num_classes  # the classifier is the loss head (facebench.losses)
-    net = IResNet(LAYERS[depth], in_channels=cfg.in_channels, image_size=cfg.data.image_size, width=width,
+    """IResNet-``depth`` for (C, H, W) ``input_size``; the other keyword arguments are the declared model.* keys
+    (facebench.models). The classifier is the loss head (facebench.losses)."""
+    in_channels, image_size, _ = input_size
+    net = IResNet(LAYERS[depth], in_channels=in_channels, image_size=image_size, width=width,
                   embedding_size=neck_embedding_size(embedding_size), dropout=dropout)
     _init(net, zero_init_residual=zero_init_residual)
     return net

@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import TrialConfig
 from .common import EmbeddingNet, Neck, check_no_neck_dropout, check_no_neck_size, neck_embedding_size, scaled
 
 STAGE_CHANNELS = (64, 128, 256, 512)
@@ -106,25 +105,30 @@ _LAYERS: dict[int, tuple[type, tuple[int, ...]]] = {
 }
 
 
-def build_resnet(cfg: TrialConfig, *, num_classes: int, depth: int, skip: bool, width: float, stem: str,
-                 neck: bool, embedding_size: int | None, dropout: float,
-                 zero_init_residual: bool = False) -> EmbeddingNet:
-    """ResNet-``depth`` (``skip``) or PlainNet-``depth``; the keyword arguments are the declared model.* keys.
-
-    ``zero_init_residual`` is declared for the residual nets only (facebench.models).
-    """
-    del num_classes  # the classifier is the loss head (facebench.losses)
-    block, layers = _LAYERS[depth]
-    features, channels = _trunk(block, layers, in_channels=cfg.in_channels, width=width, stem=stem, skip=skip)
+def _head(channels: int, *, backbone: str, width: float, neck: bool, embedding_size: int | None,
+          dropout: float) -> tuple[nn.Module, int]:
+    """The pooled head over ``channels`` features and its embedding size: the neck, or the pooled features."""
     if neck:
         size = neck_embedding_size(embedding_size)
-        head: nn.Module = Neck(channels=channels, pool=nn.AdaptiveAvgPool2d(1), pooled_cells=1,
-                               embedding_size=size, dropout=dropout)
-    else:
-        check_no_neck_dropout(dropout)
-        check_no_neck_size(embedding_size, channels, backbone=cfg.model.backbone, width=width)
-        size = channels
-        head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        return Neck(channels=channels, pool=nn.AdaptiveAvgPool2d(1), pooled_cells=1, embedding_size=size,
+                    dropout=dropout), size
+    check_no_neck_dropout(dropout)
+    check_no_neck_size(embedding_size, channels, backbone=backbone, width=width)
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1)), channels
+
+
+def build_resnet(*, depth: int, skip: bool, input_size: tuple[int, int, int], width: float, stem: str,
+                 zero_init_residual: bool = False, **neck: object) -> EmbeddingNet:
+    """ResNet-``depth`` (``skip``) or PlainNet-``depth`` for (C, H, W) ``input_size``; the other keyword
+    arguments are the declared model.* keys, ``neck`` the neck's (``neck``, ``embedding_size``, ``dropout``).
+
+    ``zero_init_residual`` is declared for the residual nets only (facebench.models). The classifier is the
+    loss head (facebench.losses).
+    """
+    block, layers = _LAYERS[depth]
+    features, channels = _trunk(block, layers, in_channels=input_size[0], width=width, stem=stem, skip=skip)
+    backbone = f"{'resnet' if skip else 'plainnet'}{depth}"
+    head, size = _head(channels, backbone=backbone, width=width, **neck)
     net = EmbeddingNet(features, head, embedding_size=size)
     _init(net, zero_init_residual=zero_init_residual)
     return net

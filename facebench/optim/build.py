@@ -7,18 +7,19 @@ one stepping rule for all schedules and makes warm-up and OneCycle as smooth as 
 
 The LR at optimizer step ``k`` (0-based) is ``optim.lr * f(k)``; ``f`` for each schedule is a pure
 function (``*_multiplier``) so the unit tests check known values without building a model. Each
-declared variant's callable here takes exactly the keys it declares, as keyword arguments.
+declared variant's callable here takes exactly the keys it declares, as keyword arguments; nothing here sees
+the trial config (``facebench.engine.build`` unpacks it).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
 
-from ..config import TrialConfig
 from . import OPTIMIZERS, SCHEDULERS
 
 # -- optimizers --------------------------------------------------------------------------------
@@ -56,15 +57,24 @@ def adamw(groups: list[dict], *, lr: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=lr)
 
 
-def build_optimizer(cfg: TrialConfig, modules: Iterable[nn.Module]) -> torch.optim.Optimizer:
-    """The optimizer named by ``optim.name`` over the parameters of ``modules`` (model and loss head)."""
-    o = cfg.optim
-    groups = param_groups(modules, weight_decay=o.weight_decay, no_decay_norm_bias=o.no_decay_norm_bias)
-    return OPTIMIZERS.get(o.name).load()(groups, lr=o.lr, **cfg.params("optim"))
+def create_optimizer(name: str, modules: Iterable[nn.Module], *, lr: float, weight_decay: float,
+                     no_decay_norm_bias: bool, **kwargs: Any) -> torch.optim.Optimizer:
+    """Optimizer ``name`` over the parameters of ``modules`` (model and loss head); ``kwargs`` are its declared
+    ``optim.*`` keys."""
+    groups = param_groups(modules, weight_decay=weight_decay, no_decay_norm_bias=no_decay_norm_bias)
+    return OPTIMIZERS.get(name).load()(groups, lr=lr, **kwargs)
 
 
 # -- schedules ---------------------------------------------------------------------------------
-# Every schedule: fn(optimizer, *, lr, steps_per_epoch, total_steps, <its declared schedule.* keys>).
+# Every schedule: fn(optimizer, *, lr, steps, <its declared schedule.* keys>).
+
+@dataclass(frozen=True)
+class Steps:
+    """A schedule's length in optimizer steps: ``per_epoch`` steps an epoch, ``total`` in all."""
+
+    per_epoch: int
+    total: int
+
 
 def _warmup_then(decay: Callable[[float], float], *, warmup_steps: int, total_steps: int) -> Callable[[int], float]:
     """Linear warm-up reaching 1.0 at step ``warmup_steps``, then ``decay(progress in [0, 1])``."""
@@ -96,36 +106,35 @@ def poly_multiplier(*, warmup_steps: int, total_steps: int, min_lr_ratio: float,
                         warmup_steps=warmup_steps, total_steps=total_steps)
 
 
-def constant(optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int,
-             total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+def constant(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps) -> torch.optim.lr_scheduler.LRScheduler:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
-def step(optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int, total_steps: int, step_size: int,
+def step(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, step_size: int,
          gamma: float) -> torch.optim.lr_scheduler.LRScheduler:
-    f = step_multiplier(steps_per_epoch=steps_per_epoch, step_size=step_size, gamma=gamma)
+    f = step_multiplier(steps_per_epoch=steps.per_epoch, step_size=step_size, gamma=gamma)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, f)
 
 
-def cosine(optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int, total_steps: int,
-           warmup_epochs: float, min_lr_ratio: float) -> torch.optim.lr_scheduler.LRScheduler:
-    f = cosine_multiplier(warmup_steps=_in_steps(warmup_epochs, steps_per_epoch), total_steps=total_steps,
+def cosine(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, warmup_epochs: float,
+           min_lr_ratio: float) -> torch.optim.lr_scheduler.LRScheduler:
+    f = cosine_multiplier(warmup_steps=_in_steps(warmup_epochs, steps.per_epoch), total_steps=steps.total,
                           min_lr_ratio=min_lr_ratio)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, f)
 
 
-def poly(optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int, total_steps: int,
-         warmup_epochs: float, min_lr_ratio: float, power: float) -> torch.optim.lr_scheduler.LRScheduler:
-    f = poly_multiplier(warmup_steps=_in_steps(warmup_epochs, steps_per_epoch), total_steps=total_steps,
+def poly(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, warmup_epochs: float, min_lr_ratio: float,
+         power: float) -> torch.optim.lr_scheduler.LRScheduler:
+    f = poly_multiplier(warmup_steps=_in_steps(warmup_epochs, steps.per_epoch), total_steps=steps.total,
                         min_lr_ratio=min_lr_ratio, power=power)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, f)
 
 
-def onecycle(optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int, total_steps: int,
+def onecycle(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps,
              pct_start: float) -> torch.optim.lr_scheduler.LRScheduler:
     # cycle_momentum=False: momentum / Adam's beta1 stay what optim.* says instead of being
     # silently replaced by OneCycle's 0.85-0.95 cycle.
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps.total,
                                                pct_start=pct_start, cycle_momentum=False)
 
 
@@ -133,12 +142,12 @@ def _in_steps(epochs: float, steps_per_epoch: int) -> int:
     return int(round(epochs * steps_per_epoch))
 
 
-def build_scheduler(cfg: TrialConfig, optimizer: torch.optim.Optimizer, *, steps_per_epoch: int,
-                    epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
-    """A scheduler to be stepped after every optimizer step; ``epochs * steps_per_epoch`` steps in all."""
-    build = SCHEDULERS.get(cfg.schedule.name).load()
-    return build(optimizer, lr=cfg.optim.lr, steps_per_epoch=steps_per_epoch,
-                 total_steps=max(1, epochs * steps_per_epoch), **cfg.params("schedule"))
+def create_scheduler(name: str, optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int, epochs: int,
+                     **kwargs: Any) -> torch.optim.lr_scheduler.LRScheduler:
+    """Schedule ``name`` (``kwargs``: its declared ``schedule.*`` keys), to be stepped after every optimizer
+    step; ``epochs * steps_per_epoch`` steps in all, peaking at ``lr``."""
+    steps = Steps(per_epoch=steps_per_epoch, total=max(1, epochs * steps_per_epoch))
+    return SCHEDULERS.get(name).load()(optimizer, lr=lr, steps=steps, **kwargs)
 
 
 def clip_gradients(parameters: list[torch.Tensor], max_norm: float) -> torch.Tensor | None:

@@ -56,7 +56,7 @@ def main() -> None:
 
     from facebench.config import TrialConfig
     from facebench.engine.loop import build_training, train_one_epoch
-    from facebench.optim.build import build_optimizer
+    from facebench.engine.build import build_optimizer
 
     n = args.steps * args.batch_size
     cfg = TrialConfig.from_dict({

@@ -46,7 +46,8 @@ def run_one(flat: dict) -> list[dict]:
     from facebench.config import TrialConfig
     from facebench.data.splits import draw_pairs
     from facebench.engine.checkpoint import seed_everything
-    from facebench.engine.loop import NonFiniteLoss, build_training, train_one_epoch
+    from facebench.engine.errors import NonFiniteLoss
+    from facebench.engine.loop import build_training, train_one_epoch
 
     cfg = TrialConfig.from_dict(flat)
     seed_everything(cfg.train.seed)

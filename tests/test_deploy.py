@@ -115,6 +115,12 @@ def test_eval_model_onnx_gives_the_trials_accuracy_on_the_same_pairs(exported, n
                         "--json"])
     c = json.loads(out)
     assert c["only_a_correct"] == c["only_b_correct"] == 0 and c["mean_diff"] == 0
+    from facebench.errors import DataError
+    from facebench.report.reference_model import parse_reference_models
+
+    assert parse_reference_models([f"exported={saved}"]) == [("exported", res["rows"][0]["accuracy_mean"])]
+    with pytest.raises(DataError, match="not a result of `facebench eval model"):
+        parse_reference_models([f"x={exported['root'] / name / 'result.json'}"])  # a trial's result is not one
 
 
 def _run(capsys, argv: list[str]) -> str:

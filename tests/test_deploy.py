@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from facebench.cli import main  # noqa: E402
+from facebench.cli import main
 
 TINY = {"task": "face", "model.backbone": "cnn", "loss.name": "ce", "data.image_size": 24, "model.width": 0.125,
         "train.epochs": 1, "train.batch_size": 8, "data.synthetic_identities": 8, "data.synthetic_images": 4,

@@ -9,9 +9,9 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper
 
-from facebench.cli import main  # noqa: E402
+from facebench.cli import main
 
 SIZE, D = 8, 6
 RNG = np.random.default_rng(3)

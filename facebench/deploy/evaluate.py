@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from .convention import FORMAT, PREFIX, Convention, from_metadata, graph_normalises, insightface
+from .convention import (
+    FORMAT,
+    PREFIX,
+    Convention,
+    from_metadata,
+    graph_normalises,
+    insightface,
+)
 from .onnxfile import OnnxModel, read_model, session
 
 CONVENTIONS = ("auto", "facebench", "insightface")

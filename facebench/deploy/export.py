@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
-from .convention import FORMAT, PREFIX, INSIGHTFACE_MEAN, INSIGHTFACE_STD, Convention
+from .convention import FORMAT, INSIGHTFACE_MEAN, INSIGHTFACE_STD, PREFIX, Convention
 
 FORMATS = ("onnx",)
 EXPORTABLE = ("completed", "stopped")  # a trial that reached its test: its chosen weights were judged

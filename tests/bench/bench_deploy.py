@@ -38,7 +38,7 @@ def main() -> None:
             emb = fn()
             times.append(time.perf_counter() - start)
         timed[name] = (emb, float(np.median(times)))
-    unit = lambda e: e / np.linalg.norm(e, axis=1, keepdims=True)  # noqa: E731
+    unit = lambda e: e / np.linalg.norm(e, axis=1, keepdims=True)
     diff = np.abs(unit(timed["torch"][0].astype(np.float64)) - unit(timed["onnxruntime"][0].astype(np.float64))).max()
     print(f"{len(vs.images):,} images, {len(vs.pairs.same):,} pairs; max abs diff of L2-normalised embeddings {diff:.2e}")
     for name, (emb, sec) in timed.items():

@@ -19,6 +19,7 @@ _SUBCOMMANDS = (
     ("facebench.engine.cli", "train"),
     ("facebench.engine.use_cli", "embed"),
     ("facebench.eval.cli", "eval"),
+    ("facebench.deploy.cli", "export"),
     ("facebench.sweep.cli", "sweep"),
     ("facebench.report.cli", "report"),
 )

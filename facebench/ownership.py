@@ -29,6 +29,8 @@ OWNED: dict[str, tuple[str, ...]] = {
     "trial": ("config.json", "meta.json", "epochs.jsonl", "result.json", "checkpoint.pt", "ray.json",
               "artefacts", "*.parquet", TEMP_PATTERN),
     "report": ("index.html", "*.parquet", "*.png", "*.svg", "plots", TEMP_PATTERN),
+    # `eval model FILE.onnx --save DIR` (facebench.deploy.evaluate)
+    "model-eval": ("result.json", "artefacts", TEMP_PATTERN),
     # sweep/trials/: a container whose entries are trial folders (each with its own marker).
     "trials": (TEMP_PATTERN,),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 
 
 def add_parser(subparsers) -> None:
@@ -22,11 +23,12 @@ def add_eval_parser(eval_subparsers) -> None:
                                    description="Test the model RUN_DIR chose on validation on each --on set "
                                                "(.bin or LFW-style folder): one row per set, accuracy ± std over "
                                                "the folds, and their mean.")
-    p.add_argument("run_dir", help="trial directory (config.json + checkpoint.pt)")
+    p.add_argument("run_dir", help="trial directory (config.json + checkpoint.pt), or MODEL.onnx (docs/deploy.md)")
     p.add_argument("--on", dest="sets", action="append", required=True, metavar="PATH",
                    help="a .bin set or a folder with images + pairs.txt, NAME=PATH to name it (repeatable)")
     p.add_argument("--folds", default="", help="only these folds of every set, e.g. 5-9 (default: all)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    importlib.import_module("facebench.deploy.cli").add_onnx_flags(p)
     p.set_defaults(func=_cmd_eval_model)
 
 
@@ -41,6 +43,11 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 def _cmd_eval_model(args: argparse.Namespace) -> int:
     from ..io import dumps_json
     from .use import evaluate_model
+
+    onnx_cli = importlib.import_module("facebench.deploy.cli")  # an ONNX file is judged by facebench.deploy
+    if onnx_cli.is_onnx(args.run_dir):
+        return onnx_cli.cmd_eval_onnx(args)
+    onnx_cli.check_trial_flags(args)
 
     rows = evaluate_model(args.run_dir, args.sets, folds=args.folds)
     if args.json:

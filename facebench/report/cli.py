@@ -17,6 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", action="append", default=None, metavar="LABEL=VALUE",
                    help="a score to read the trials against, e.g. a floor measured on the same pairs: "
                         "--reference 'whitened PCA floor=0.629' (repeatable)")
+    p.add_argument("--reference-model", action="append", default=None, metavar="LABEL=DIR",
+                   help="an ONNX model judged on the same pairs (`facebench eval model MODEL.onnx --save DIR`), "
+                        "drawn as a reference (repeatable)")
     p.add_argument("--target", type=float, default=None, metavar="SCORE",
                    help="the test score the best recipe should reach; the summary says met, or missed by how much")
     p.add_argument("--note", action="append", default=None, metavar="TEXT",
@@ -31,7 +34,10 @@ def _run(args: argparse.Namespace) -> int:
     from . import build_report
     from .extras import parse_references
 
+    from .reference_model import parse_reference_models
+
     references = parse_references(args.reference)  # bad input refused before anything is written
+    references += parse_reference_models(args.reference_model)
     if args.target is not None and not 0.0 <= args.target <= 1.0:
         from ..errors import ConfigError
 

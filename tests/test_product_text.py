@@ -47,7 +47,7 @@ BUILD_PHRASES = re.compile(
     r"|earlier session|previous session|this session|the sessions? that"
     r"|build machine|this project's machines?|this 2-core machine|the shared 2-core machine"
     r"|(?:was|were|been|is) lent|no GPU was lent|borrowed (?:a |the )?(?:GPU|machine)"
-    r"|load average[ ~<≈]*\d|at load \d"
+    r"|load average[ ~<≈]*\d|at load \d|development machine|shared with other jobs"
     r"|other helpers|helpers' (?:jobs|test runs)"
     r"|an earlier engine|re-measured after|before this change"
     r")",

@@ -84,7 +84,7 @@ def from_metadata(meta: dict[str, str], *, where: str) -> Convention:
             raise DataError(f"{where}: metadata '{PREFIX}{key}' = {text[:40]!r} is not one of {', '.join(choices)}")
         return value
 
-    from ..config import FLIPS, METRICS
+    from ..eval import FLIPS, METRICS
 
     c = Convention(input_size=get("input_size", int), crop=get("crop", float), color=get("color", str, ("rgb", "gray")),
                    input_mean=get("input_mean", float), input_std=get("input_std", float),

@@ -88,8 +88,8 @@ def check_layout(spec: dict[str, Any], where: str) -> dict[str, Any]:
     """``spec`` (a sweep.json) if this facebench reads its layout; a newer one is a DataError naming both."""
     version = spec.get("layout_version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= LAYOUT_VERSION:
-        raise DataError(f"{where}: sweep layout version {version!r}, but this facebench reads layout versions 1 to "
-                        f"{LAYOUT_VERSION}; read it with the newer facebench that wrote it (pip install -U facebench)")
+        raise DataError(f"{where}: sweep layout version {version!r}, but this facebench reads layout versions up to "
+                        f"{LAYOUT_VERSION}; upgrade facebench (pip install -U facebench) to read this folder")
     return spec
 
 

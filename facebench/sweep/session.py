@@ -34,6 +34,9 @@ RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DI
            "TUNE_DISABLE_SIGINT_HANDLER": "1"}
 
 
+RAY_SESSION_LOGS = ("session_latest", "logs")   # under a Ray temp dir: the latest session's own logs
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where trials run and how large each is; None keeps the sweep file's own value."""
@@ -155,7 +158,7 @@ def ray_temp_dir() -> str:
 
 def keep_ray_logs(temp_dir: str, sweep: SweepDir) -> Path | None:
     """Copy the Ray session's logs to ``<sweep>/logs/ray`` and remove the private temp dir."""
-    src = Path(temp_dir) / "session_latest" / "logs"
+    src = Path(temp_dir).joinpath(*RAY_SESSION_LOGS)
     dest = sweep.ray_logs
     try:
         if src.is_dir() and sweep.path.is_dir():

@@ -45,7 +45,7 @@ def test_smoke_sweep_files(ray_local, tmp_path, name):
     for f in ("config.json", "meta.json", "epochs.jsonl", "result.json", "ray.json"):
         assert (trial_dir / f).exists(), f
     sweep = json.loads((tmp_path / f"{name}-smoke" / "sweep.json").read_text())
-    space_of = {"vae": "vae", "margin": "margin", "cifar": "grid", "demo": "margin"}
+    space_of = {"vae": "VAE", "margin": "Margin", "cifar": "grid", "demo": "Margin"}
     assert sweep["metric"] == "val_accuracy" and sweep["space"]["function"].endswith(f"space.{space_of[name]}")
     assert (tmp_path / f"{name}-smoke" / "study.db").exists()
 

@@ -15,7 +15,6 @@ import contextlib
 import importlib.util
 import io
 import re
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -36,8 +35,8 @@ def run(tmp_path_factory):
     from facebench.sweep import main
 
     root = tmp_path_factory.mktemp("runs")
-    vae_space = partial(space.vae, backbones=("vae", "ae", "dae"), latent_sizes=(16, 32), image_sizes=(32,),
-                        schedules=("cosine",), batch_sizes=(32,), epochs=2)
+    vae_space = space.VAE(backbones=("vae", "ae", "dae"), latent_sizes=(16, 32), image_sizes=(32,),
+                          schedules=("cosine",), batch_sizes=(32,), epochs=2)
     spec = SweepSpec(name="tiny-ae", task="autoencoder", base={**SMOKE_AUTOENCODER, "train.epochs": 2},
                      space=vae_space, num_samples=3, scheduler="fifo", cover=True)   # cover: vae, ae and dae
     out = io.StringIO()

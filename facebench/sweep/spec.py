@@ -182,6 +182,9 @@ class SweepSpec:
 def describe_callable(fn: Callable) -> dict[str, Any]:
     if isinstance(fn, functools.partial):
         return {**describe_callable(fn.func), "kwargs": {k: _plain(v) for k, v in fn.keywords.items()}}
+    if dataclasses.is_dataclass(fn) and not isinstance(fn, type):   # a space such as space.Margin(...)
+        return {**describe_callable(type(fn)),
+                "kwargs": {f.name: _plain(getattr(fn, f.name)) for f in dataclasses.fields(fn)}}
     return {"function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"}
 
 

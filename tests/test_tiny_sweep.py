@@ -56,7 +56,7 @@ def sweep(run):
 def test_progress_line_known_answer():
     from facebench.sweep.progress import ProgressLine
 
-    line = ProgressLine(name="vae", metric="val_accuracy", mode="max", total=8, stream=io.StringIO())
+    line = ProgressLine(name="vae", mode="max", total=8, label="val_accuracy", stream=io.StringIO())
     line.best, line.best_trial = 0.71234, "ab12"
     assert line.format(done=3, running=2, failed=1, elapsed=125.0) == (
         "vae  4/8 trials done, 2 running, 1 failed  best val_accuracy 0.7123 (ab12)  2 min 05 s, ETA 2 min 05 s")

@@ -23,14 +23,15 @@ class ProgressLine(Callback):
     """Tune callback: trials done / running / failed, the best objective so far (the sweep's declared metric
     and mode, the number Optuna is told) and an ETA from the mean time per finished trial.
 
-    ``metric`` is the reported key (``objective``) and ``label`` how it is shown (``val_auc (best epoch)``). With
+    ``label`` is how the reported ``objective`` is shown (``val_auc (best epoch)``). With
     ``epochs`` only trials that reached their last epoch count for "best", as in Optuna's study and the summary,
     where a trial the scheduler stopped is never the best."""
 
-    def __init__(self, *, name: str, metric: str, mode: str, total: int, stream: TextIO | None = None,
-                 label: str = "", epochs: int = 0) -> None:
-        self.name, self.metric, self.mode, self.total = name, metric, mode, total
-        self.label, self.epochs = label or metric, epochs
+    metric = "objective"   # the reported key: the one number Optuna is told and ASHA compares
+
+    def __init__(self, *, name: str, mode: str, total: int, label: str = "objective", epochs: int = 0,
+                 stream: TextIO | None = None) -> None:
+        self.name, self.mode, self.total, self.label, self.epochs = name, mode, total, label, epochs
         self._stream = stream   # None: sys.stdout at write time (Tune pickles its callbacks; a stream does not pickle)
         self.t0 = time.monotonic()
         self.best: float | None = None

@@ -266,9 +266,8 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     # automatic CSV/TensorBoard loggers are off (RAY_ENV). Ray's table only with --verbose, else one progress line.
     callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths), *callbacks]
     if verbose == 1:
-        callbacks.append(ProgressLine(name=spec.name, metric="objective", mode=mode,
-                                      label=f"{metric} ({spec.select} epoch)", epochs=spec.epochs,
-                                      total=plan.new_samples(spec.num_samples)))
+        callbacks.append(ProgressLine(name=spec.name, mode=mode, label=f"{metric} ({spec.select} epoch)",
+                                      epochs=spec.epochs, total=plan.new_samples(spec.num_samples)))
     run_config = tune.RunConfig(name=RAY_STATE, storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
                                 progress_reporter=reporter, callbacks=[c for c in callbacks if c is not None],
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),

@@ -177,10 +177,9 @@ def add_confirm_parser(subparsers: Any) -> None:
 def _cmd_confirm(args: argparse.Namespace) -> int:
     """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
     from .confirm import load_finished, pick_recipes, run_confirmation
-
-    pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per)  # refuse bad input before Ray starts
     from .session import Placement
 
+    pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per)  # refuse bad input before Ray starts
     confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per,
                                     placement=Placement(address=cluster_address(args)),
                                     verbose=0 if args.quiet else 1)

@@ -1,4 +1,6 @@
-"""The trial directory's contract: its file names, its tables (Parquet) and its arrays (npz), written and read here.
+"""The on-disk layout: every name in a sweep folder and a trial folder, the trial's tables (Parquet) and arrays (npz).
+
+``SweepDir`` and ``TrialDir`` own the names; no other module spells them (tests/test_artefacts.py checks).
 
 The engine writes through this module, the eval CLI and the report read through it; the layout is in
 docs/architecture.md. It sits beside ``io.py``, above the stages, because eval may import nothing of the engine
@@ -11,27 +13,50 @@ column and in the file metadata. Arrays are npz files read with ``np.load(allow_
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import shutil
-import zipfile
-import zlib
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import DataError
-from .io import append_jsonl, atomic_path, atomic_write_json, atomic_write_text, dumps_json
-from .ownership import claim_dir, remove_stale_temps
-from .resources import check_npz_headers
+from .io import (
+    append_jsonl,
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    dumps_json,
+    read_json,
+    read_jsonl,
+)
+from .ownership import TEMP_PATTERN, claim_dir, remove_stale_temps
+from .npzfiles import load_npz, save_npz  # noqa: F401  (re-exported: the trial folder's arrays)
 
 SCHEMA_VERSION = 2  # 1: tables built by the report from npz/JSON artefacts; 2: tables written by the engine
 CONFIG, META, EPOCHS_LOG, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
 CHECKPOINT = "checkpoint.pt"  # the latest epoch (facebench.engine.checkpoint); only the engine reads it
+RAY_META = "ray.json"  # written by the sweep's trainable: where the trial ran and the parameters it was given
+SWEEP_JSON, SUMMARY_JSON, STUDY_DB, TRIALS = "sweep.json", "summary.json", "study.db", "trials"
+RAY_STATE, REPORT, LOGS, MLFLOW_DB = "ray", "report", "logs", "mlflow.db"
+# sweep.json's "layout_version": the names above. A sweep.json without one was written before it was recorded
+# (the same layout, version 1); a newer one is refused by name (``check_layout``).
+LAYOUT_VERSION = 1
+COMPLETED, FAILED, STOPPED = "completed", "failed", "stopped"  # result.json's "status"
+STATUSES = (COMPLETED, FAILED, STOPPED)
+OBJECTIVE_KEYS = ("objective", "objective_se", "objective_epoch")  # the running objective in each epoch's row
+# What facebench (and, under ``ray/``, Ray Tune on its behalf) writes in each kind of folder (facebench.ownership).
+OWNED: dict[str, tuple[str, ...]] = {
+    "sweep": (SWEEP_JSON, SUMMARY_JSON, STUDY_DB, f"{STUDY_DB}-journal", f"{STUDY_DB}-wal", f"{STUDY_DB}-shm",
+              TRIALS, RAY_STATE, REPORT, LOGS, MLFLOW_DB, TEMP_PATTERN),
+    "trial": (CONFIG, META, EPOCHS_LOG, RESULT, CHECKPOINT, RAY_META, ARTEFACTS, "*.parquet", TEMP_PATTERN),
+    "report": ("index.html", "*.parquet", "*.png", "*.svg", "plots", TEMP_PATTERN),
+    # `eval model FILE.onnx --save DIR` (facebench.deploy.evaluate)
+    "model-eval": (RESULT, ARTEFACTS, TEMP_PATTERN),
+    # sweep/trials/: a container whose entries are trial folders (each with its own marker).
+    TRIALS: (TEMP_PATTERN,),
+}
 VERIFICATION_NPZ = "verification.npz"
 WHITENING_NPZ = "whitening.npz"  # eval.whiten: the mean and projection fitted under the chosen weights
 PREDICTIONS_NPZ = "predictions.npz"  # task cifar: each test image's label and predicted class, for paired tests
@@ -55,10 +80,55 @@ TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
 _VERSION = ("schema_version", pa.int32())
 
 
-# -- the trial directory ---------------------------------------------------------------------------
+# -- the sweep and trial directories --------------------------------------------------------------------
+
+def check_layout(spec: dict[str, Any], where: str) -> dict[str, Any]:
+    """``spec`` (a sweep.json) if this facebench reads its layout; a newer one is a DataError naming both."""
+    version = spec.get("layout_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= LAYOUT_VERSION:
+        raise DataError(f"{where}: sweep layout version {version!r}, but this facebench reads layout versions up to "
+                        f"{LAYOUT_VERSION}; upgrade facebench (pip install -U facebench) to read this folder")
+    return spec
+
+
+class SweepDir:
+    """One sweep folder, ``<results>/<name>/``: every name in it (docs/architecture.md, "Sweep directory").
+
+    Words: a *trial* is one configuration the search proposed once (one Optuna trial, one folder
+    ``trials/<trial_id>``); an *attempt* is one run of a trial (the first, a Ray retry, a resumed sweep's
+    continuation). A trial has one or more attempts, all in its one folder; its ``result.json`` is the last one's.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.spec_file, self.summary_file = self.path / SWEEP_JSON, self.path / SUMMARY_JSON
+        self.study_file, self.mlflow_db = self.path / STUDY_DB, self.path / MLFLOW_DB
+        self.trials, self.ray, self.report = self.path / TRIALS, self.path / RAY_STATE, self.path / REPORT
+        self.ray_logs = self.path / LOGS / "ray"   # a private Ray's own session logs, copied when it stops
+
+    def trial(self, trial_id: str) -> "TrialDir":
+        return TrialDir(self.trials / trial_id)
+
+    def trial_dirs(self) -> list["TrialDir"]:
+        return [TrialDir(p) for p in sorted(self.trials.iterdir()) if p.is_dir()] if self.trials.is_dir() else []
+
+    def read_spec(self) -> dict[str, Any] | None:
+        """sweep.json (None when missing or torn); a layout newer than this facebench reads is a DataError."""
+        spec = read_json(self.spec_file)
+        return None if spec is None else check_layout(spec, str(self.spec_file))
+
+    def write_spec(self, spec: dict[str, Any]) -> None:
+        atomic_write_json(self.spec_file, {**spec, "layout_version": LAYOUT_VERSION})
+
+    def read_summary(self) -> dict[str, Any] | None:
+        return read_json(self.summary_file)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_json(self.summary_file, summary)
+
 
 class TrialDir:
-    """Writes one trial directory; every write is atomic or an fsynced append."""
+    """Reads and writes one trial directory; every write is atomic or an fsynced append."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -90,10 +160,27 @@ class TrialDir:
 
     def read_result(self) -> dict[str, Any] | None:
         """None when missing or torn (a faulty disk; facebench's own writes are atomic): the checkpoint decides."""
-        try:
-            return json.loads((self.path / RESULT).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        return read_json(self.path / RESULT)
+
+    def final_result(self) -> dict[str, Any] | None:
+        """result.json when it records a finished trial (completed, failed or stopped), else None."""
+        record = self.read_result()
+        return record if isinstance(record, dict) and record.get("status") in STATUSES else None
+
+    def read_config(self) -> dict[str, Any]:
+        return read_json(self.path / CONFIG) or {}
+
+    def read_meta(self) -> dict[str, Any]:
+        return read_json(self.path / META) or {}
+
+    def read_epochs(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.path / EPOCHS_LOG)
+
+    def read_ray_meta(self) -> dict[str, Any]:
+        return read_json(self.path / RAY_META) or {}
+
+    def write_ray_meta(self, where: dict[str, Any]) -> None:
+        atomic_write_json(self.path / RAY_META, where)
 
     def clear(self) -> None:
         """--no-resume / --overwrite: forget previous attempts' checkpoint, epochs, result and artefacts (what
@@ -102,6 +189,11 @@ class TrialDir:
             (self.path / name).unlink(missing_ok=True)
         if self.artefacts.is_dir() and not self.artefacts.is_symlink():
             shutil.rmtree(self.artefacts)
+
+
+def last_objective(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The running objective after the last recorded epoch (what Tune last compared; a failed trial's value)."""
+    return next(({k: r[k] for k in OBJECTIVE_KEYS if k in r} for r in reversed(history) if "objective" in r), {})
 
 
 # -- tables ------------------------------------------------------------------------------------------
@@ -255,25 +347,6 @@ def _floats(arr: Any) -> list:
 
 
 # -- arrays ------------------------------------------------------------------------------------------
-
-def save_npz(path: str | Path, *, compressed: bool = False, **arrays: Any) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            (np.savez_compressed if compressed else np.savez)(f, **arrays)
-
-
-def load_npz(source: str | os.PathLike | bytes | BinaryIO, *, name: str = "") -> dict[str, np.ndarray]:
-    """Every array of an npz (a path, its bytes or an open file); no pickles, and headers checked before anything
-    is allocated (``facebench.resources.check_npz_headers``). Unreadable: DataError naming it."""
-    label = name or str(source if isinstance(source, (str, os.PathLike)) else "npz data")
-    data = io.BytesIO(source) if isinstance(source, bytes) else source
-    try:
-        check_npz_headers(data, label=label)
-        with np.load(data, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise DataError(f"{label}: not a readable .npz file ({' '.join(str(e).split())[:160]})") from None
-
 
 def write_verification_npz(path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray,
                            result: Any, metric: str) -> None:

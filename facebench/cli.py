@@ -1,7 +1,7 @@
 """The one ``facebench`` entry point.
 
 Subcommands live beside the code they drive (``facebench/<stage>/cli.py`` exposes ``add_parser``);
-this module wires them together and turns user errors into one line and a non-zero exit code.
+this module wires them together and holds the one error policy of every command (``run_command``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Callable
 
 from .errors import user_error
 
@@ -72,13 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    debug = bool(getattr(args, "debug", False))
+    args = build_parser().parse_args(argv)
+    return run_command(args.func, args)
+
+
+def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """The error policy of every command (``facebench ...`` and ``python sweeps/x.py``): a user error
+    (``errors.user_error``: a FacebenchError, a disk or memory error) is one line on stderr and exit 2, Ctrl-C is
+    exit 130 (with the command's ``on_interrupt`` hint), anything else is a bug and keeps its traceback;
+    ``--debug`` shows the traceback of every error, a user error's cause included."""
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except KeyboardInterrupt:
-        print("facebench: interrupted", file=sys.stderr)
+        hint = getattr(args, "on_interrupt", "")
+        print(f"facebench: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `facebench list | head`: the reader stopped reading, which is not an error; stdout goes to devnull
@@ -87,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as e:  # noqa: BLE001 - user errors become one line; anything else keeps its traceback
         message = user_error(e)
-        if message is None or debug:
+        if message is None or getattr(args, "debug", False):
             raise
         print(f"facebench: error: {' '.join(message.splitlines())}", file=sys.stderr)
         return 2

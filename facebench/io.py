@@ -115,3 +115,12 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
     if not path.exists():
         return []
     return parse_jsonl(path.read_text(encoding="utf-8"))[0]
+
+
+def read_json(path: str | os.PathLike) -> dict | None:
+    """A JSON object file's contents, or None when it is missing, unreadable or torn (not an object)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

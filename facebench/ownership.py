@@ -2,8 +2,8 @@
 
 A folder facebench creates (a sweep folder, a trial folder) gets a marker file ``.facebench`` written
 before anything else. ``--fresh``, ``--overwrite`` and every cleanup go through ``remove_owned``, which
-refuses a folder without the marker and removes only the names facebench writes there (``OWNED``); a
-user's ``notes.txt`` beside them stays. Names that become folder names are checked by ``check_name``.
+refuses a folder without the marker and removes only the names facebench writes there (``artefacts.OWNED``);
+a user's ``notes.txt`` beside them stays. Names that become folder names are checked by ``check_name``.
 """
 
 from __future__ import annotations
@@ -20,20 +20,7 @@ from .errors import ConfigError
 MARKER = ".facebench"
 # The temporary files of facebench.io.atomic_path (``.<name>.<random>.tmp``): a write killed midway.
 TEMP_PATTERN = ".*.tmp"
-# What facebench (and, under ``ray/``, Ray Tune on its behalf) writes in each kind of folder. A listed
-# folder that carries its own marker is cleaned by its own kind's list; an unmarked listed folder is
-# facebench's wholesale (Tune's state, the artefacts, a generated report).
-OWNED: dict[str, tuple[str, ...]] = {
-    "sweep": ("sweep.json", "summary.json", "study.db", "study.db-journal", "study.db-wal", "study.db-shm",
-              "trials", "ray", "report", "logs", "mlflow.db", TEMP_PATTERN),
-    "trial": ("config.json", "meta.json", "epochs.jsonl", "result.json", "checkpoint.pt", "ray.json",
-              "artefacts", "*.parquet", TEMP_PATTERN),
-    "report": ("index.html", "*.parquet", "*.png", "*.svg", "plots", TEMP_PATTERN),
-    # `eval model FILE.onnx --save DIR` (facebench.deploy.evaluate)
-    "model-eval": ("result.json", "artefacts", TEMP_PATTERN),
-    # sweep/trials/: a container whose entries are trial folders (each with its own marker).
-    "trials": (TEMP_PATTERN,),
-}
+# What facebench writes in each kind of folder is the layout's: facebench.artefacts.OWNED.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,127}")
 
 
@@ -91,13 +78,18 @@ def remove_owned(path: str | os.PathLike, kind: str | None = None) -> list[str]:
     if not is_owned(path):
         raise ConfigError(f"{path}: not created by facebench (no {MARKER} marker); facebench deletes only "
                           "folders it created: remove it yourself or choose another name")
+    from .artefacts import (  # the layout's names (artefacts imports this module)
+        OWNED,
+        TRIALS,
+    )
+
     kind = kind or marker_kind(path) or ""
     patterns = OWNED.get(kind, ())
     left = []
     for entry in sorted(path.iterdir()):
         if entry.name == MARKER:
             continue
-        if kind == "trials" and entry.is_dir() and not entry.is_symlink() and is_owned(entry):
+        if kind == TRIALS and entry.is_dir() and not entry.is_symlink() and is_owned(entry):
             left += [f"{entry.name}/{n}" for n in remove_owned(entry)]
         elif any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
             left += [f"{entry.name}/{n}" for n in _remove_entry(entry)]

@@ -33,6 +33,7 @@ class Variant:
     ``params``: config keys of the registry's section that this variant reads (``{"margin": Param(...)}``
     is ``loss.margin`` for a loss). ``requires``: {config key: allowed values}, e.g. ``{"task": ("cifar",)}``.
     ``options``: fixed keyword arguments for ``target`` (ResNet depth, skip connections on/off).
+    ``display``: its proper name for people ("ArcFace", "ResNet-18"), shown by reports and the confirmation stage.
     """
 
     name: str
@@ -42,6 +43,7 @@ class Variant:
     requires: Mapping[str, tuple] = field(default_factory=dict)
     kind: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    display: str = ""
 
     def load(self) -> Callable[..., Any]:
         """The variant's callable (its module imported now), with ``options`` bound."""
@@ -62,10 +64,11 @@ class Registry:
 
     def declare(self, name: str, help: str, target: str, *, params: Mapping[str, Param] | None = None,
                 requires: Mapping[str, tuple] | None = None, kind: str = "",
-                options: Mapping[str, Any] | None = None) -> Variant:
+                options: Mapping[str, Any] | None = None, display: str = "") -> Variant:
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
-        variant = Variant(name, help, target, dict(params or {}), dict(requires or {}), kind, dict(options or {}))
+        variant = Variant(name, help, target, dict(params or {}), dict(requires or {}), kind, dict(options or {}),
+                          display)
         self._entries[name] = variant
         return variant
 
@@ -93,6 +96,15 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def display_name(key: str, name: Any) -> str | None:
+    """The declared display name of the variant ``name`` of the registry chosen by config key ``key``
+    (``display_name("loss.name", "arcface")`` is "ArcFace"); None when there is none."""
+    for registry in load_all().values():
+        if registry.key == key and isinstance(name, str) and name in registry:
+            return registry.get(name).display or None
+    return None
 
 
 def load_all() -> dict[str, Registry]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from facebench.artefacts import RESULT
 from facebench.errors import DataError
 from facebench.io import atomic_write_bytes
 
@@ -150,7 +151,7 @@ class Mirror:
     remote: Location
     # Uploaded after everything else: a record that says "finished" must never reach the bucket before the
     # files it vouches for (an upload cut short leaves the folder looking unfinished, never finished and torn).
-    last: tuple[str, ...] = ("result.json",)
+    last: tuple[str, ...] = (RESULT,)
     _seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def push(self, *, only: tuple[str, ...] = ()) -> int:

@@ -10,8 +10,6 @@ This is what the README's main-job command runs; the real sweeps are margin.py, 
     python sweeps/demo.py --smoke            # seconds: the test suite's version
 """
 
-from functools import partial
-
 from facebench.sweep import SweepSpec, main, space
 from facebench.sweep.presets import SMOKE_FACE
 
@@ -22,9 +20,9 @@ SPEC = SweepSpec(
           "data.image_size": 32, "data.val_fraction": 0.25, "model.width": 0.25, "model.stem": "cifar",
           "train.epochs": EPOCHS, "train.threads": 1, "train.device": "cpu", "train.augment": "flip",
           "eval.batch_size": 128},
-    space=partial(space.margin, backbones=("resnet18", "cnn"), losses=("ce", "cosface", "arcface", "adaface"),
-                  optimizers=("adamw",), schedules=("cosine",), lr=(1e-3, 1e-2), batch_sizes=(32,),
-                  epochs=EPOCHS),
+    space=space.Margin(backbones=("resnet18", "cnn"), losses=("ce", "cosface", "arcface", "adaface"),
+                       optimizers=("adamw",), schedules=("cosine",), lr=(1e-3, 1e-2), batch_sizes=(32,),
+                       epochs=EPOCHS),
     num_samples=10, scheduler="fifo", cpus_per_trial=1, gpus_per_trial=0.0,
     smoke=SMOKE_FACE, smoke_num_samples=2,
     description="embedded default: backbone x margin loss on synthetic faces, CPU-sized",

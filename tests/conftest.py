@@ -80,7 +80,7 @@ def mixed_sweep(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def ray_local():
     """One Ray for the in-process sweeps of a module (run_sweep joins it instead of starting its own)."""
-    from facebench.sweep.runner import RAY_ENV
+    from facebench.sweep.session import RAY_ENV
 
     for k, v in RAY_ENV.items():
         os.environ.setdefault(k, v)

@@ -68,13 +68,14 @@ CASES = {
     "sweep file: not found": (lambda d: ["sweep", str(d / "nope.py")], "nope.py: sweep file not found", 2),
     "sweep file: syntax error": (b.sweep_file("x = (\n"), "mysweep.py:1: syntax error", 2),
     "sweep file: bad import": (b.sweep_file("import no_such_module_here\n"),
-                               "mysweep.py:1: ModuleNotFoundError: No module named 'no_such_module_here'", 2),
+                               "mysweep.py: ModuleNotFoundError: No module named 'no_such_module_here' (raised while "
+                               "importing the sweep file", 2),
     "sweep file: space raises": (b.sweep_space('raise ValueError("no such lr")'),
-                                 "mysweep.py:4: ValueError: no such lr (raised in the sweep file", 2),
+                                 "mysweep.py:3: search space space of sweep 'bad' raised ValueError: no such lr", 2),
     "sweep file: space proposes a bad value": (b.sweep_space('return {"optim.name": "lion"}'), "optim.name", 2),
     "sweep file: sys.exit with a message": (b.sweep_file('import sys\nsys.exit("needs a GPU node")\n'),
                                             "mysweep.py: needs a GPU node", 2),
-    "sweep file: never calls main": (b.sweep_space(tail=""), "mysweep.py: ran to its end without calling", 2),
+    "sweep file: defines no SPEC": (b.sweep_file("x = 1\n"), "mysweep.py: defines no SPEC", 2),
     "sweep file: interrupted (Ctrl-C)": (b.sweep_space("raise KeyboardInterrupt"), "interrupted", 130),
     # eval
     "eval: 0-d embeddings": (b.embeddings(np.array(3.0)), "emb.npz: 'embeddings' must be a real numeric (N, D)", 2),

@@ -8,6 +8,7 @@ import pytest
 
 from facebench.errors import ConfigError
 from facebench.ownership import MARKER, check_name, claim_dir, remove_owned, remove_stale_temps
+from facebench.sweep import Output
 from facebench.sweep.runner import _prepare_dir, sweep_paths
 
 
@@ -23,7 +24,7 @@ def test_ordinary_names_pass(name):
 
 
 def _fresh(results, name):
-    _prepare_dir(sweep_paths(name, results_dir=str(results), storage=None, study_db=None), resume=False, fresh=True)
+    _prepare_dir(sweep_paths(name, Output(results=str(results))), resume=False, fresh=True)
 
 
 def test_fresh_on_a_folder_facebench_did_not_create_deletes_nothing(tmp_path):
@@ -37,7 +38,7 @@ def test_fresh_on_a_folder_facebench_did_not_create_deletes_nothing(tmp_path):
 
 def test_fresh_removes_only_what_facebench_wrote_in_its_own_folder(tmp_path, capsys):
     results = tmp_path / "results"
-    paths = sweep_paths("s", results_dir=str(results), storage=None, study_db=None)
+    paths = sweep_paths("s", Output(results=str(results)))
     _prepare_dir(paths, resume=False, fresh=False)
     assert json.loads((paths.sweep_dir / MARKER).read_text())["kind"] == "sweep"
     trial = claim_dir(paths.trials / "t1", "trial")
@@ -59,7 +60,7 @@ def test_fresh_removes_only_what_facebench_wrote_in_its_own_folder(tmp_path, cap
 
 
 def test_fresh_of_a_sweep_without_user_files_removes_the_folder_and_starts_clean(tmp_path):
-    paths = sweep_paths("s", results_dir=str(tmp_path), storage=None, study_db=None)
+    paths = sweep_paths("s", Output(results=str(tmp_path)))
     _prepare_dir(paths, resume=False, fresh=False)
     claim_dir(paths.trials / "t1", "trial")
     (paths.trials / "t1" / "checkpoint.pt").write_bytes(b"x")
@@ -70,7 +71,7 @@ def test_fresh_of_a_sweep_without_user_files_removes_the_folder_and_starts_clean
 def test_results_pointing_at_a_file_is_one_clear_error(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ConfigError, match="afile: is a file, not a folder"):
-        _prepare_dir(sweep_paths("s", results_dir=str(tmp_path / "afile"), storage=None, study_db=None),
+        _prepare_dir(sweep_paths("s", Output(results=str(tmp_path / "afile"))),
                      resume=False, fresh=False)
     with pytest.raises(ConfigError, match="afile: is a file, not a folder"):
         claim_dir(tmp_path / "afile", "trial")

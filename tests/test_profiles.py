@@ -3,15 +3,15 @@ configuration its space proposes is one the engine accepts."""
 
 from __future__ import annotations
 
-import runpy
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from facebench.errors import ConfigError
-from facebench.sweep import SweepSpec, space
+from facebench.sweep import Profile, SweepSpec, space
 from facebench.sweep.cover import covering_points
+from facebench.sweep.spec import load_sweep_file
 from facebench.sweep.trainable import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ def _spec(**profiles) -> SweepSpec:
 
 
 def test_profile_merges_base_and_replaces_fields():
-    spec = _spec(cpu={"base": {"data.image_size": 32}, "num_samples": 3, "cpus_per_trial": 1.0}).profile_variant("cpu")
+    spec = _spec(cpu=Profile(base={"data.image_size": 32}, num_samples=3, cpus_per_trial=1.0)).profile_variant("cpu")
     assert spec.name == "s-cpu" and spec.profile == "cpu"
     assert spec.base == {"data.image_size": 32, "train.epochs": 20}
     assert (spec.num_samples, spec.cpus_per_trial) == (3, 1.0)
@@ -31,21 +31,23 @@ def test_profile_merges_base_and_replaces_fields():
 
 def test_unknown_profile_names_the_ones_there_are():
     with pytest.raises(ConfigError, match="--profile 'gpu': sweep 's' has profiles: cpu, tiny"):
-        _spec(cpu={}, tiny={}).profile_variant("gpu")
+        _spec(cpu=Profile(), tiny=Profile()).profile_variant("gpu")
     with pytest.raises(ConfigError, match="has no profiles"):
         _spec().profile_variant("cpu")
 
 
-def test_profile_may_not_set_unknown_fields_or_the_name():
-    with pytest.raises(ConfigError, match="num_trials is not a field"):
-        _spec(cpu={"num_trials": 3}).profile_variant("cpu")
-    with pytest.raises(ConfigError, match="not a field a profile may set"):
-        _spec(cpu={"name": "x"}).profile_variant("cpu")
+def test_profile_is_typed_and_may_not_set_unknown_fields_or_the_name():
+    with pytest.raises(TypeError, match="num_trials"):
+        Profile(num_trials=3)
+    with pytest.raises(TypeError, match="name"):
+        Profile(name="x")
+    with pytest.raises(ConfigError, match="profile 'cpu': a facebench.sweep.Profile"):
+        _spec(cpu={"num_samples": 3})
 
 
 @pytest.mark.parametrize("sweep", ["margin", "vae", "cifar"])
 def test_cpu_profiles_of_the_shipped_sweeps_propose_valid_configs(sweep):
-    spec = runpy.run_path(str(REPO / "sweeps" / f"{sweep}.py"))["SPEC"].profile_variant("cpu")
+    spec = load_sweep_file(str(REPO / "sweeps" / f"{sweep}.py")).profile_variant("cpu")
     spec = spec.with_data_root("/data")
     assert spec.cpus_per_trial == 1.0 and spec.gpus_per_trial == 0.0
     points = covering_points(spec)   # validates each covering point through the space and TrialConfig

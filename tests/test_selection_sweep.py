@@ -57,14 +57,14 @@ def test_demo_sweep_has_one_objective(ray_local, tmp_path):
 
 
 def test_asha_sweep_with_stopped_trials_has_one_objective(ray_local, tmp_path):
-    from facebench.sweep.runner import run_sweep
+    from facebench.sweep import Output, run_sweep
 
     # One trial at a time: ASHA's decisions then depend on the (seeded) values only, not on timing.
     spec = SweepSpec(name="asha", task="face", base={**SMOKE_FACE, "model.backbone": "cnn", "loss.name": "arcface",
                                                      "train.epochs": 4},
                      space=partial(space.fixed, values={}, lr=(1e-4, 0.3)), scheduler="asha", grace_period=1,
                      reduction_factor=2, num_samples=6, max_concurrent=1, cpus_per_trial=1, seed=3)
-    summary = run_sweep(spec, results_dir=str(tmp_path), verbose=0)
+    summary = run_sweep(spec, output=Output(results=str(tmp_path), verbose=0))
     assert summary["counts"]["stopped"] >= 1 and summary["counts"]["completed"] >= 1, summary["counts"]
     assert_one_objective(tmp_path / "asha", "asha")
 
@@ -113,12 +113,12 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
 
 def test_confirm_on_a_sweep_without_a_completed_trial_is_one_line(ray_local, tmp_path, capsys):
     from facebench.cli import main as facebench
-    from facebench.sweep.runner import run_sweep
+    from facebench.sweep import Output, run_sweep
 
     diverges = {"model.backbone": "cnn", "loss.name": "ce", "optim.name": "sgd", "optim.lr": 1e6, "train.epochs": 2}
     spec = SweepSpec(name="nothing", task="face", base={**SMOKE_FACE, **diverges},
                      space=partial(space.fixed, values={}), scheduler="fifo", num_samples=1, cpus_per_trial=1)
-    assert run_sweep(spec, results_dir=str(tmp_path), verbose=0)["counts"]["completed"] == 0
+    assert run_sweep(spec, output=Output(results=str(tmp_path), verbose=0))["counts"]["completed"] == 0
     capsys.readouterr()
     assert facebench(["confirm", str(tmp_path / "nothing"), "--local"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -13,7 +13,7 @@ import pytest
 from facebench.config import TrialConfig
 from facebench.losses import LOSSES
 from facebench.errors import ConfigError
-from facebench.sweep import SweepSpec, space
+from facebench.sweep import Output, SweepSpec, space
 from facebench.sweep.runner import check_space, sweep_paths
 from facebench.sweep.spec import ALIAS_MARK
 
@@ -110,11 +110,12 @@ def test_data_root_placeholder_and_paths(tmp_path):
 
     spec = margin.SPEC.with_data_root("/data/")
     assert spec.base["data.root"] == "/data/lfw"
-    local = sweep_paths("m", results_dir=str(tmp_path), storage=None, study_db=None)
+    local = sweep_paths("m", Output(results=str(tmp_path)))
     assert local.sweep_dir == tmp_path / "m" and local.study_url == f"sqlite:///{tmp_path / 'm' / 'study.db'}"
-    nfs = sweep_paths("m", results_dir=None, storage=str(tmp_path / "nfs"), study_db=None)
+    nfs = sweep_paths("m", Output(storage=str(tmp_path / "nfs")))
     assert nfs.sweep_dir == tmp_path / "nfs" / "m" and not nfs.is_uri
-    s3 = sweep_paths("m", results_dir=str(tmp_path), storage="s3://bucket/runs/", study_db="postgresql://u:p@h/db")
+    s3 = sweep_paths("m", Output(results=str(tmp_path), storage="s3://bucket/runs/",
+                                   study_db="postgresql://u:p@h/db"))
     assert s3.is_uri and s3.experiment == "s3://bucket/runs/m/ray" and s3.sweep_dir == tmp_path / "m"
 
 
@@ -193,11 +194,11 @@ def test_a_sweep_that_fails_before_training_leaves_no_empty_folders(tmp_path):
     """The LFW folder is not there: the data stage fails after the sweep folder was made, and the folder
     (with its empty trials/) goes again; a folder that was there before stays."""
     from facebench.errors import DataError
-    from facebench.sweep.runner import run_sweep
+    from facebench.sweep import Output, run_sweep
 
     bad = _spec(base={"train.epochs": 2, "data.train": "lfw_people", "data.root": str(tmp_path / "no-lfw")})
     with pytest.raises(DataError, match="LFW root not found"):
-        run_sweep(bad, results_dir=str(tmp_path / "runs"), verbose=0)
+        run_sweep(bad, output=Output(results=str(tmp_path / "runs"), verbose=0))
     assert (tmp_path / "runs").is_dir() and not (tmp_path / "runs" / "t").exists()
 
 

@@ -45,7 +45,7 @@ def test_smoke_sweep_files(ray_local, tmp_path, name):
     for f in ("config.json", "meta.json", "epochs.jsonl", "result.json", "ray.json"):
         assert (trial_dir / f).exists(), f
     sweep = json.loads((tmp_path / f"{name}-smoke" / "sweep.json").read_text())
-    space_of = {"vae": "vae", "margin": "margin", "cifar": "grid", "demo": "margin"}
+    space_of = {"vae": "VAE", "margin": "Margin", "cifar": "grid", "demo": "Margin"}
     assert sweep["metric"] == "val_accuracy" and sweep["space"]["function"].endswith(f"space.{space_of[name]}")
     assert (tmp_path / f"{name}-smoke" / "study.db").exists()
 
@@ -53,14 +53,14 @@ def test_smoke_sweep_files(ray_local, tmp_path, name):
 def test_faults_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
     """lr 1e6 diverges (the engine returns failed), a 16 px input raises in the model; both become failed
     trials with their reason while the healthy cell completes."""
-    from facebench.sweep.runner import run_sweep
+    from facebench.sweep import Output, run_sweep
 
     axes = {"optim.lr": (1e-3, 1e6), "data.image_size": (32, 16)}
     spec = SweepSpec(name="faults", task="face", base={**SMOKE_FACE, "model.backbone": "cnn", "loss.name": "ce",
                                                        "optim.name": "sgd", "train.epochs": 2},
                      space=partial(space.grid, axes=axes), sampler="grid", grid=axes, scheduler="fifo",
                      num_samples=4, cpus_per_trial=1)
-    summary = run_sweep(spec, results_dir=str(tmp_path), verbose=0)
+    summary = run_sweep(spec, output=Output(results=str(tmp_path), verbose=0))
     by_cell = {(t["params"]["optim.lr"], t["params"]["data.image_size"]): t for t in summary["trials"]}
     assert by_cell[(1e-3, 32)]["status"] == "completed"
     assert by_cell[(1e6, 32)]["status"] == "failed" and "non-finite" in by_cell[(1e6, 32)]["reason"].lower()

@@ -27,7 +27,7 @@ BUCKET = "fbsweeps"
 @pytest.fixture(scope="module")
 def s3():
     """A moto S3 server with one bucket, its endpoint in this process's environment (and so its children's)."""
-    from facebench.sweep.runner import RAY_ENV
+    from facebench.sweep.session import RAY_ENV
 
     saved = dict(os.environ)
     with moto_server() as endpoint:
@@ -60,11 +60,11 @@ def _spec():
 
 def test_s3_results_resume_from_the_bucket_alone_and_report(s3_ray, tmp_path):
     from facebench.report import build_report
-    from facebench.sweep.runner import run_sweep
+    from facebench.sweep import Output, run_sweep
 
     uri = f"s3://{BUCKET}/team"
     local = tmp_path / "runs"
-    first = run_sweep(_spec(), storage=uri, results_dir=str(local), num_samples=2, verbose=0)
+    first = run_sweep(_spec(), output=Output(storage=uri, results=str(local), verbose=0), num_samples=2)
     assert first["counts"]["completed"] == 2
     sweep = resolve(f"{uri}/s3demo")
     files = sweep.files()
@@ -78,7 +78,8 @@ def test_s3_results_resume_from_the_bucket_alone_and_report(s3_ray, tmp_path):
     remote_epochs = {i: sweep.join("trials", i, "epochs.jsonl").read_text() for i in ids}
 
     shutil.rmtree(local)                                                   # the bucket alone
-    again = run_sweep(_spec(), storage=uri, results_dir=str(local), resume=True, num_samples=2, verbose=0)
+    again = run_sweep(_spec(), output=Output(storage=uri, results=str(local), resume=True, verbose=0),
+                      num_samples=2)
     assert sorted(t["trial_id"] for t in again["trials"]) == sorted(ids)
     assert all(t["status"] == "completed" for t in again["trials"])
     for trial_id in ids:                                                   # replayed, not trained again
@@ -100,13 +101,13 @@ def test_s3_results_resume_from_the_bucket_alone_and_report(s3_ray, tmp_path):
 def test_s3_refuses_a_second_sweep_of_the_same_name_without_resume(s3_ray, tmp_path):
     from facebench.errors import ConfigError
     from facebench.storage import Location
-    from facebench.sweep.runner import run_sweep
+    from facebench.sweep import Output, run_sweep
 
     uri = f"s3://{BUCKET}/other"
     loc: Location = resolve(f"{uri}/s3demo")
     loc.join("sweep.json").write_bytes(b"{}")
     with pytest.raises(ConfigError, match="already ran there"):
-        run_sweep(_spec(), storage=uri, results_dir=str(tmp_path), verbose=0)
+        run_sweep(_spec(), output=Output(storage=uri, results=str(tmp_path), verbose=0))
     assert not (tmp_path / "s3demo").exists()
 
 
@@ -144,9 +145,10 @@ def test_driver_killed_then_resumed_from_the_bucket_alone(s3, tmp_path, ray_tmp)
 def test_fresh_on_a_bucket_removes_only_what_facebench_wrote(s3, tmp_path):
     from facebench.errors import ConfigError
     from facebench.sweep import storage as bucket
+    from facebench.sweep import Output
     from facebench.sweep.runner import sweep_paths
 
-    paths = sweep_paths("fr", results_dir=str(tmp_path), storage=f"s3://{BUCKET}/fresh", study_db=None)
+    paths = sweep_paths("fr", Output(results=str(tmp_path), storage=f"s3://{BUCKET}/fresh"))
     loc = resolve(f"s3://{BUCKET}/fresh/fr")
     for name in ("sweep.json", "trials/abc/result.json", "ray/experiment_state.json", "notes.txt"):
         loc.join(name).write_bytes(b"{}")

@@ -15,7 +15,6 @@ import contextlib
 import importlib.util
 import io
 import re
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -36,8 +35,8 @@ def run(tmp_path_factory):
     from facebench.sweep import main
 
     root = tmp_path_factory.mktemp("runs")
-    vae_space = partial(space.vae, backbones=("vae", "ae", "dae"), latent_sizes=(16, 32), image_sizes=(32,),
-                        schedules=("cosine",), batch_sizes=(32,), epochs=2)
+    vae_space = space.VAE(backbones=("vae", "ae", "dae"), latent_sizes=(16, 32), image_sizes=(32,),
+                          schedules=("cosine",), batch_sizes=(32,), epochs=2)
     spec = SweepSpec(name="tiny-ae", task="autoencoder", base={**SMOKE_AUTOENCODER, "train.epochs": 2},
                      space=vae_space, num_samples=3, scheduler="fifo", cover=True)   # cover: vae, ae and dae
     out = io.StringIO()
@@ -57,7 +56,7 @@ def sweep(run):
 def test_progress_line_known_answer():
     from facebench.sweep.progress import ProgressLine
 
-    line = ProgressLine(name="vae", metric="val_accuracy", mode="max", total=8, stream=io.StringIO())
+    line = ProgressLine(name="vae", mode="max", total=8, label="val_accuracy", stream=io.StringIO())
     line.best, line.best_trial = 0.71234, "ab12"
     assert line.format(done=3, running=2, failed=1, elapsed=125.0) == (
         "vae  4/8 trials done, 2 running, 1 failed  best val_accuracy 0.7123 (ab12)  2 min 05 s, ETA 2 min 05 s")

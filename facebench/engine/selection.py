@@ -53,10 +53,3 @@ class Selection:
         """result.json's ``selection``: how the objective was defined, so readers rank without guessing."""
         return {"metric": self.metric, "mode": self.mode, "select": self.rule, **self.fields()}
 
-
-def objective_from_history(cfg: TrialConfig, history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The running objective after the last recorded epoch (a failed or interrupted trial's value)."""
-    for row in reversed(history):
-        if "objective" in row:
-            return {k: row[k] for k in ("objective", "objective_se", "objective_epoch") if k in row}
-    return {}

@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from ..artefacts import CHECKPOINT, TrialDir
+from ..artefacts import CHECKPOINT, TrialDir, last_objective
 from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
 from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
@@ -23,7 +23,7 @@ from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng
 from .errors import NonFiniteLoss
 from .loop import Batches, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
 from .record import default_trial_dir, device_name, make_meta
-from .selection import Selection, objective_from_history
+from .selection import Selection
 
 Report = Callable[[dict[str, Any]], None]
 StepHook = Callable[[int, int, int], None]
@@ -92,7 +92,7 @@ class _Record:
         return result
 
     def failed(self, reason: str, *, tb: str | None) -> dict[str, Any]:
-        metrics = {**_summary(self.history), **objective_from_history(self.cfg, self.history)}
+        metrics = {**_summary(self.history), **last_objective(self.history)}
         return self.result("failed", reason, metrics, traceback=tb)
 
 

@@ -32,7 +32,7 @@ _CLASSIFIER = {"task": ("face", "cifar")}  # an autoencoder task needs a decoder
 _ZERO_INIT = Param(False, "zero-initialise the last BN of each residual branch")
 
 BACKBONES.declare("cnn", "the CIFAR-10 loss study's baseline CNN: 3 unpadded 3x3 convs + fc64 (122,570 params "
-                  "with a 10-class head at 32 px)", "facebench.models.cnn:build_cnn", kind="embedding",
+                  "with a 10-class head at 32 px)", "facebench.models.cnn:build_cnn", kind="embedding", display="baseline CNN",
                   requires=_CLASSIFIER, params={"width": _WIDTH, **_NECK})
 
 
@@ -46,7 +46,7 @@ def _declare_resnets() -> None:
             BACKBONES.declare(f"{family}{depth}", f"{label}-{depth} ({block}, "
                               f"{'residual' if skip else 'no skip connections'})",
                               "facebench.models.resnet:build_resnet", kind="embedding", requires=_CLASSIFIER,
-                              params=params, options={"depth": depth, "skip": skip})
+                              params=params, options={"depth": depth, "skip": skip}, display=f"{label}-{depth}")
 
 
 _declare_resnets()
@@ -54,7 +54,7 @@ for _depth, _layers in {18: "2-2-2-2", 34: "3-4-6-3", 50: "3-4-14-3", 100: "3-13
     # No model.neck: IResNet always ends in its BN-dropout-FC-BN output block, as InsightFace defines it.
     BACKBONES.declare(f"iresnet{_depth}", f"IResNet-{_depth} (InsightFace's face backbone, {_layers} blocks; "
                       "112x112 input as published)", "facebench.models.iresnet:build_iresnet", kind="embedding",
-                      requires=_CLASSIFIER, options={"depth": _depth},
+                      requires=_CLASSIFIER, options={"depth": _depth}, display=f"IResNet-{_depth}",
                       params={"width": _WIDTH, "embedding_size": _NECK["embedding_size"], "dropout": _NECK["dropout"],
                               "zero_init_residual": _ZERO_INIT})
 _AE = {"width": _WIDTH,
@@ -70,12 +70,12 @@ _CORRUPTION = {
 }
 BACKBONES.declare("ae", "convolutional autoencoder (embedding = latent)",
                   "facebench.models.autoencoder:build_autoencoder", kind="autoencoder", params=_AE,
-                  options={"variant": "ae"})
+                  options={"variant": "ae"}, display="AE")
 BACKBONES.declare("dae", "denoising convolutional autoencoder (model.noise at model.noise_level, train mode only)",
                   "facebench.models.autoencoder:build_autoencoder", kind="autoencoder",
-                  params={**_AE, **_CORRUPTION}, options={"variant": "dae"})
+                  params={**_AE, **_CORRUPTION}, options={"variant": "dae"}, display="denoising AE")
 BACKBONES.declare("vae", "variational autoencoder (embedding = mu)", "facebench.models.autoencoder:build_autoencoder",
-                  kind="autoencoder", params=_AE, options={"variant": "vae"})
+                  kind="autoencoder", params=_AE, options={"variant": "vae"}, display="VAE")
 
 AUTOENCODER_BACKBONES = tuple(v.name for v in BACKBONES.variants() if v.kind == "autoencoder")
 

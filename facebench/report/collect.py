@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from facebench.artefacts import ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT
+from facebench.artefacts import (ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT, STUDY_DB, SUMMARY_JSON, SWEEP_JSON,
+                                  TRIALS, check_layout)
 from facebench.config import flatten
 from facebench.errors import DataError
 
@@ -24,7 +25,7 @@ TRIAL_FILES = (CONFIG, META, EPOCHS_LOG, RESULT)
 # A trial is reported only with the config it ran (config.json, or the copy in result.json): numbers
 # without one cannot be ranked against anything, and a hand-made result.json is not to be trusted.
 NO_CONFIG = "no config (config.json, or the config in result.json); a trial is reported only with its config"
-SWEEP_MARKERS = ("sweep.json", "trials")
+SWEEP_MARKERS = (SWEEP_JSON, TRIALS)
 
 
 @dataclass
@@ -82,8 +83,8 @@ def collect(run_dirs: list[str | os.PathLike]) -> Collection:
             sweeps = [(s, s.children()) for s in subs]
             sweeps = [(s, k) for s, k in sweeps if _is_sweep(k)]
             if not sweeps:
-                raise DataError(f"{loc.uri}: not a run directory: expected a sweep directory (sweep.json or "
-                                f"trials/), a trial directory ({', '.join(TRIAL_FILES)}) or a folder of sweeps")
+                raise DataError(f"{loc.uri}: not a run directory: expected a sweep directory ({SWEEP_JSON} or "
+                                f"{TRIALS}/), a trial directory ({', '.join(TRIAL_FILES)}) or a folder of sweeps")
             for s, k in sweeps:
                 _read_sweep(s, k, out)
     return out
@@ -94,26 +95,27 @@ def _is_trial(kids: dict[str, pafs.FileType]) -> bool:
 
 
 def _is_sweep(kids: dict[str, pafs.FileType]) -> bool:
-    return kids.get("sweep.json") == pafs.FileType.File or kids.get("trials") == pafs.FileType.Directory
+    return kids.get(SWEEP_JSON) == pafs.FileType.File or kids.get(TRIALS) == pafs.FileType.Directory
 
 
 def _lone_trial_sweep(loc: Location) -> str:
     parts = loc.path.rstrip("/").split("/")
     # <runs>/<sweep>/trials/<trial_id>: name it after its sweep; a bare trial dir has none.
-    return parts[-3] if len(parts) >= 3 and parts[-2] == "trials" else ""
+    return parts[-3] if len(parts) >= 3 and parts[-2] == TRIALS else ""
 
 
 def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) -> None:
-    spec = _read_json(loc.join("sweep.json"), kids.get("sweep.json") == pafs.FileType.File, out.notes)
+    spec = _read_json(loc.join(SWEEP_JSON), kids.get(SWEEP_JSON) == pafs.FileType.File, out.notes)
+    check_layout(spec, loc.join(SWEEP_JSON).uri)   # a newer layout than this facebench reads: one line, exit 2
     name = str(spec.get("name") or loc.name)
-    study = loc.join("study.db") if kids.get("study.db") == pafs.FileType.File else None
-    summary = _read_json(loc.join("summary.json"), kids.get("summary.json") == pafs.FileType.File, out.notes)
+    study = loc.join(STUDY_DB) if kids.get(STUDY_DB) == pafs.FileType.File else None
+    summary = _read_json(loc.join(SUMMARY_JSON), kids.get(SUMMARY_JSON) == pafs.FileType.File, out.notes)
     confirmation = [c for c in summary.get("confirmation") or [] if isinstance(c, dict)]
     wall = summary.get("wall_s")
     out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study, confirmation=confirmation,
                                   wall_s=float(wall) if isinstance(wall, (int, float)) and wall > 0 else None))
     confirming = {str(t) for c in confirmation for t in c.get("trial_ids") or []}
-    trials_dir = loc.join("trials")
+    trials_dir = loc.join(TRIALS)
     entries = trials_dir.children()
     for tid in sorted(n for n, t in entries.items() if t == pafs.FileType.Directory):
         trial = read_trial(trials_dir.join(tid), sweep=name)
@@ -123,7 +125,7 @@ def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) 
         else:
             out.notes.append(f"{trial.loc.uri}: {NO_CONFIG}; left out")
     if not entries:
-        out.notes.append(f"sweep {name!r} ({loc.uri}): no trial directories under trials/")
+        out.notes.append(f"sweep {name!r} ({loc.uri}): no trial directories under {TRIALS}/")
 
 
 def _read_json(loc: Location, exists: bool, notes: list[str]) -> dict[str, Any]:

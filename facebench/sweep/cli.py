@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
-TRACKERS = ("tensorboard", "mlflow")   # --log: Ray Tune's logger callbacks (progress.tracker_callbacks)
+TRACKERS = ("tensorboard", "mlflow")   # --log: Ray Tune's logger callbacks (trackers.tracker_callbacks)
+INTERRUPTED = "finished trials are kept, continue with --resume"   # what Ctrl-C during a sweep says
 
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,6 +57,7 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
 def parse_sweep_args(argv: list[str] | None = None, *, prog: str | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog=prog, description="run a facebench sweep (Ray Tune + Optuna)")
     add_sweep_arguments(p)
+    p.set_defaults(on_interrupt=INTERRUPTED)
     return p.parse_args(argv)
 
 
@@ -92,53 +93,40 @@ def cluster_address(args: argparse.Namespace) -> str | None:
 
 
 def run_from_args(spec: Any, args: argparse.Namespace) -> int:
-    from ..errors import user_error
+    """Run ``spec`` as the flags say (errors: facebench.cli.run_command's policy); 0 when a trial completed."""
+    from ..errors import ConfigError
     from .runner import run_sweep
+    from .session import Output, Placement
 
-    try:
-        trackers = parse_trackers(args.log)
-        if args.confirm < 0 or (args.confirm and args.seeds < 1):
-            from ..errors import ConfigError
+    if args.confirm < 0 or (args.confirm and args.seeds < 1):
+        raise ConfigError(f"--confirm {args.confirm} --seeds {args.seeds}: both must be >= 1 (or no --confirm)")
+    output = Output(results=args.results, storage=args.storage, study_db=args.study_db, resume=args.resume,
+                    fresh=args.fresh, verbose=0 if args.quiet else 2 if args.verbose else 1,
+                    trackers=parse_trackers(args.log), mlflow_uri=args.mlflow_uri)
+    if args.profile:
+        spec = spec.profile_variant(args.profile)
+    spec = spec.with_data_root(data_root(args))
+    if args.smoke:
+        spec = spec.smoke_variant()
+    if args.name:
+        spec = spec.replace(name=args.name)
+    placement = Placement(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
+                          max_concurrent=args.max_concurrent, address=cluster_address(args))
+    summary = run_sweep(spec, placement, output, num_samples=args.num_samples)
+    if args.confirm:
+        from .confirm import run_confirmation
 
-            raise ConfigError(f"--confirm {args.confirm} --seeds {args.seeds}: both must be >= 1 (or no --confirm)")
-        if args.profile:
-            spec = spec.profile_variant(args.profile)
-        spec = spec.with_data_root(data_root(args))
-        if args.smoke:
-            spec = spec.smoke_variant()
-        if args.name:
-            spec = spec.replace(name=args.name)
-        address = cluster_address(args)
-        summary = run_sweep(spec, local=address is None, address=address, storage=args.storage, study_db=args.study_db,
-                            resume=args.resume, fresh=args.fresh, num_samples=args.num_samples,
-                            gpus_per_trial=args.gpus_per_trial, cpus_per_trial=args.cpus_per_trial,
-                            max_concurrent=args.max_concurrent, results_dir=args.results,
-                            verbose=0 if args.quiet else 2 if args.verbose else 1, trackers=trackers,
-                            mlflow_uri=args.mlflow_uri)
-        if args.confirm:
-            from .confirm import run_confirmation
-
-            run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per,
-                             local=address is None, address=address, verbose=2 if args.verbose else 0)
-        build_sweep_report(summary["sweep_dir"])
-    except Exception as e:  # noqa: BLE001 - a user error (bad input, read-only or full disk) is one line
-        message = user_error(e)
-        if message is None or getattr(args, "debug", False):
-            raise
-        print(f"facebench: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("facebench sweep: interrupted; finished trials are kept, continue with --resume", file=sys.stderr)
-        return 130
+        run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per,
+                         placement=Placement(address=placement.address), verbose=2 if args.verbose else 0)
+    build_sweep_report(summary["sweep_dir"])
     return 0 if summary["counts"]["completed"] else 1
 
 
 def build_sweep_report(sweep_dir: str) -> None:
-    from pathlib import Path
-
+    from ..artefacts import SweepDir
     from ..report import build_report
 
-    out = Path(sweep_dir) / "report"
+    out = SweepDir(sweep_dir).report
     build_report([sweep_dir], out=out)
     print(f"facebench sweep: report {out / 'index.html'}")
 
@@ -160,59 +148,15 @@ def add_parser(subparsers: Any) -> None:
                                           "equivalent to `python FILE [flags]`.")
     p.add_argument("file", help="sweep file, e.g. sweeps/vae.py")
     add_sweep_arguments(p)
-    p.set_defaults(func=_cmd_sweep)
+    p.set_defaults(func=_cmd_sweep, on_interrupt=INTERRUPTED)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    """Run the sweep file as ``__main__``. Errors of the file itself (syntax, a bad import, a raising space,
-    ``sys.exit("why")``, never calling ``main``) are one line naming the file and line; ``--debug`` shows
-    the traceback. Errors inside facebench keep theirs (they are bugs, unless a FacebenchError)."""
-    import runpy
+    """Import the sweep file as a module (its ``if __name__ == "__main__"`` block does not run) and run its
+    ``SPEC`` with the flags parsed here; its own errors are one line naming it (spec.load_sweep_file)."""
+    from .spec import load_sweep_file
 
-    from ..errors import ConfigError, FacebenchError
-    from . import main_calls
-
-    if not os.path.isfile(args.file):
-        raise ConfigError(f"{args.file}: sweep file not found")
-    argv = sys.argv[sys.argv.index(args.file) + 1:] if args.file in sys.argv else []
-    saved, before = sys.argv, main_calls()
-    sys.argv = [args.file, *argv]
-    try:
-        runpy.run_path(args.file, run_name="__main__")
-    except SystemExit as e:
-        if isinstance(e.code, str):  # sys.exit("message"): the user's own one line
-            raise ConfigError(f"{args.file}: {e.code}") from None
-        if main_calls() > before or e.code:
-            return int(e.code or 0)
-    except (FacebenchError, KeyboardInterrupt, MemoryError, OSError):
-        raise
-    except Exception as e:  # noqa: BLE001 - sorted into the user's error or facebench's bug below
-        if getattr(args, "debug", False):
-            raise
-        raise ConfigError(sweep_file_error(e, args.file)) from None
-    finally:
-        sys.argv = saved
-    if main_calls() == before:
-        raise ConfigError(f"{args.file}: ran to its end without calling facebench.sweep.main(SPEC), so no sweep "
-                          "ran; end it with `if __name__ == \"__main__\": raise SystemExit(main(SPEC))`")
-    return 0
-
-
-def sweep_file_error(e: Exception, file: str) -> str:
-    """``FILE:LINE: Type: message`` for an error raised by the sweep file's own code (or a library it
-    called); an error raised inside facebench below it is re-raised with its traceback (a bug)."""
-    import traceback
-
-    if isinstance(e, SyntaxError):
-        return f"{e.filename or file}:{e.lineno}: syntax error: {e.msg} (--debug shows the traceback)"
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frames = traceback.extract_tb(e.__traceback__)
-    mine = [i for i, f in enumerate(frames) if os.path.abspath(f.filename) == os.path.abspath(file)]
-    if not mine or any(os.path.abspath(f.filename).startswith(package + os.sep) for f in frames[mine[-1] + 1:]):
-        raise e
-    text = " ".join(str(e).split()) or "(no message)"
-    return f"{file}:{frames[mine[-1]].lineno}: {type(e).__name__}: {text} (raised in the sweep file; " \
-           "--debug shows the traceback)"
+    return run_from_args(load_sweep_file(args.file), args)
 
 
 def add_confirm_parser(subparsers: Any) -> None:
@@ -233,10 +177,11 @@ def add_confirm_parser(subparsers: Any) -> None:
 def _cmd_confirm(args: argparse.Namespace) -> int:
     """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
     from .confirm import load_finished, pick_recipes, run_confirmation
+    from .session import Placement
 
     pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per)  # refuse bad input before Ray starts
-    address = cluster_address(args)
     confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per,
-                                    local=address is None, address=address, verbose=0 if args.quiet else 1)
+                                    placement=Placement(address=cluster_address(args)),
+                                    verbose=0 if args.quiet else 1)
     build_sweep_report(str(args.sweep_dir))
     return 0 if any(c["seeds"] for c in confirmation) else 1

@@ -19,18 +19,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..artefacts import COMPLETED, FAILED, SweepDir, TrialDir
 from ..errors import ConfigError
-from ..io import atomic_write_json
 from . import space
+from .session import LOCAL, Placement, ray_session, trial_threads
 from .spec import SweepSpec
-from .summary import read_json
 
 # Keys that tell runs of one recipe apart, or only say where it ran: never part of a recipe.
 NOT_RECIPE = ("name", "train.seed", "train.threads", "train.device", "data.cache_dir")
-PRETTY = {"ce": "CE", "normsoftmax": "NormSoftmax", "sphereface": "SphereFace", "cosface": "CosFace",
-          "arcface": "ArcFace", "curricularface": "CurricularFace", "adaface": "AdaFace", "cnn": "CNN",
-          "resnet18": "ResNet-18", "resnet34": "ResNet-34", "resnet50": "ResNet-50", "plainnet18": "PlainNet-18",
-          "vae": "VAE", "ae": "AE", "dae": "denoising AE"}
 
 
 @dataclass
@@ -43,10 +39,11 @@ class Recipe:
 
 def load_finished(sweep_dir: str | os.PathLike) -> dict:
     """The sweep's summary.json; a folder without one, or without a completed trial, is a ConfigError."""
-    path = Path(sweep_dir) / "summary.json"
-    summary = read_json(path)
+    sweep = SweepDir(sweep_dir)
+    sweep.read_spec()   # a layout newer than this facebench reads is refused here
+    summary = sweep.read_summary()
     if summary is None or not isinstance(summary.get("trials"), list):
-        raise ConfigError(f"{sweep_dir}: no readable summary.json: not the folder of a finished sweep")
+        raise ConfigError(f"{sweep.summary_file}: missing or unreadable: not the folder of a finished sweep")
     if not _completed(summary):
         raise ConfigError(f"{sweep_dir}: no completed trial to confirm (the sweep's trials: "
                           f"{', '.join(f'{n} {s}' for s, n in summary.get('counts', {}).items()) or 'none'})")
@@ -55,7 +52,7 @@ def load_finished(sweep_dir: str | os.PathLike) -> dict:
 
 def _completed(summary: dict) -> list[dict]:
     confirming = {t for c in summary.get("confirmation") or [] for t in c.get("trial_ids", [])}
-    return [r for r in summary["trials"] if r.get("status") == "completed" and r["trial_id"] not in confirming]
+    return [r for r in summary["trials"] if r.get("status") == COMPLETED and r["trial_id"] not in confirming]
 
 
 def pick_recipes(summary: dict, *, top: int, per: str | None = None) -> tuple[list[Recipe], list[str]]:
@@ -64,7 +61,7 @@ def pick_recipes(summary: dict, *, top: int, per: str | None = None) -> tuple[li
     if top < 1:
         raise ConfigError(f"--top {top}: confirm at least 1 configuration")
     rows = _completed(summary)
-    configs = {r["trial_id"]: read_json(Path(r["trial_dir"]) / "config.json") or {} for r in rows}
+    configs = {r["trial_id"]: TrialDir(r["trial_dir"]).read_config() for r in rows}
     notes = []
     if per is not None:
         keys = sorted({k for c in configs.values() for k in c} - set(NOT_RECIPE))
@@ -105,8 +102,11 @@ def _label(recipes: list[Recipe], per: str | None) -> None:
 
 
 def _pretty(key: str, value: Any) -> str:
-    if isinstance(value, str) and value in PRETTY:
-        return PRETTY[value]
+    from ..registry import display_name
+
+    shown = display_name(key, value)
+    if shown is not None:
+        return shown
     short = key.split(".")[-1] if not key.endswith(".name") else key.split(".")[0]
     return f"{short} {value:.3g}" if isinstance(value, float) else f"{short} {value}"
 
@@ -117,7 +117,7 @@ def new_seeds(summary: dict, n: int) -> list[int]:
         raise ConfigError(f"--seeds {n}: run at least 1 seed per configuration")
     used = set()
     for r in summary["trials"]:
-        used.add((read_json(Path(r["trial_dir"]) / "config.json") or {}).get("train.seed", 0))
+        used.add(TrialDir(r["trial_dir"]).read_config().get("train.seed", 0))
     for c in summary.get("confirmation") or []:
         used.update(c.get("seeds", []))
     start = max([s for s in used if isinstance(s, int)], default=0) + 1
@@ -132,30 +132,32 @@ def confirm_trial(config: dict, setup: Any, recipes: list[dict]) -> None:
 
 
 def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per: str | None = None,
-                     local: bool = True, address: str | None = None, verbose: int = 0) -> list[dict]:
-    """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json."""
-    sweep_dir = Path(sweep_dir).absolute()
-    summary = load_finished(sweep_dir)
+                     placement: Placement = LOCAL, verbose: int = 0) -> list[dict]:
+    """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json.
+    ``placement``: where the re-runs go (its address; the sweep's own resources per trial)."""
+    sweep = SweepDir(Path(sweep_dir).absolute())
+    summary = load_finished(sweep.path)
     recipes, notes = pick_recipes(summary, top=top, per=per)
     seed_list = new_seeds(summary, seeds)
     for note in notes:
         print(f"facebench confirm: {note}")
     print(f"facebench confirm: {len(recipes)} configuration(s) x {len(seed_list)} new seed(s) {seed_list}: "
           + "; ".join(r.label for r in recipes))
-    spec = _stage_spec(sweep_dir, summary, recipes)
-    grid = _fit(spec, sweep_dir, recipes, seed_list, local=local, address=address, verbose=verbose)
-    runs = _collect(sweep_dir, grid, len(recipes))
+    spec = _stage_spec(sweep, summary, recipes)
+    with ray_session(spec, placement, sweep, verbose=verbose):
+        grid = _tuner(spec, sweep, recipes, seed_list, verbose=verbose).fit()
+    runs = _collect(sweep, grid, len(recipes))
     confirmation = summarize_confirmation(recipes, runs, mode=summary.get("mode", "max"))
     summary["confirmation"] = confirmation
-    atomic_write_json(sweep_dir / "summary.json", summary)
+    sweep.write_summary(summary)
     for c in confirmation:
         if c.get("verdict"):
             print(f"facebench confirm: {c['verdict']}")
     return confirmation
 
 
-def _stage_spec(sweep_dir: Path, summary: dict, recipes: list[Recipe]) -> SweepSpec:
-    saved = read_json(sweep_dir / "sweep.json") or {}
+def _stage_spec(sweep: SweepDir, summary: dict, recipes: list[Recipe]) -> SweepSpec:
+    saved = sweep.read_spec() or {}
     task = recipes[0].config.get("task", saved.get("task", "face"))
     return SweepSpec(name=summary["name"], task=task, base={}, space=partial(space.fixed, values={}),
                      metric=summary.get("metric", "auto"), select=summary.get("select", "best"),
@@ -164,14 +166,8 @@ def _stage_spec(sweep_dir: Path, summary: dict, recipes: list[Recipe]) -> SweepS
                      max_concurrent=int(saved.get("max_concurrent", 0)))
 
 
-def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: list[int], *, local: bool,
-         address: str | None, verbose: int) -> Any:
-    from .progress import keep_ray_logs
-    from .runner import RAY_ENV, _check_resources, _init_ray, trial_threads
-
-    for key, value in RAY_ENV.items():
-        os.environ.setdefault(key, value)
-    import ray
+def _tuner(spec: SweepSpec, sweep: SweepDir, recipes: list[Recipe], seed_list: list[int], *, verbose: int) -> Any:
+    """A grid of (recipe, seed) cells, each trained by the sweep's own trainable in the sweep's trials/."""
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
@@ -179,37 +175,28 @@ def _fit(spec: SweepSpec, sweep_dir: Path, recipes: list[Recipe], seed_list: lis
 
     configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}",
                 "train.threads": trial_threads(spec.cpus_per_trial)} for r in recipes]
-    setup = TrialSetup(spec=spec, trials_root=str(sweep_dir / "trials"))
+    setup = TrialSetup(spec=spec, trials_root=str(sweep.trials))
     trainable = tune.with_resources(tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
                                     {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
-    started = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial)
-    try:
-        _check_resources(spec, local=local and not address)
-        tuner = tune.Tuner(
-            trainable, param_space={"recipe": tune.grid_search(list(range(len(recipes)))),
-                                    "train.seed": tune.grid_search(seed_list)},
-            tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
-                                        trial_name_creator=trial_dirname,
-                                        max_concurrent_trials=spec.max_concurrent or None),
-            run_config=tune.RunConfig(name=f"confirm-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep_dir),
-                                      verbose=verbose, callbacks=[JsonLoggerCallback()]))
-        return tuner.fit()
-    finally:
-        if started is not None:  # the Ray this call started (None: a cluster it joined)
-            ray.shutdown()
-            if started:
-                keep_ray_logs(started, sweep_dir)  # also removes the private Ray temp dir
+    return tune.Tuner(
+        trainable, param_space={"recipe": tune.grid_search(list(range(len(recipes)))),
+                                "train.seed": tune.grid_search(seed_list)},
+        tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
+                                    trial_name_creator=trial_dirname,
+                                    max_concurrent_trials=spec.max_concurrent or None),
+        run_config=tune.RunConfig(name=f"confirm-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep.path),
+                                  verbose=verbose, callbacks=[JsonLoggerCallback()]))
 
 
-def _collect(sweep_dir: Path, grid: Any, n_recipes: int) -> list[list[dict]]:
+def _collect(sweep: SweepDir, grid: Any, n_recipes: int) -> list[list[dict]]:
     """Per recipe, its runs: trial id, seed, status, the result's metrics and the trial folder."""
     runs: list[list[dict]] = [[] for _ in range(n_recipes)]
     for result in grid:
-        trial_id = Path(result.path).name
-        record = read_json(sweep_dir / "trials" / trial_id / "result.json") or {"status": "failed"}
+        trial = sweep.trial(Path(result.path).name)
+        record = trial.read_result() or {"status": FAILED}
         runs[int(result.config["recipe"])].append({
-            "trial_id": trial_id, "seed": int(result.config["train.seed"]), "status": record.get("status"),
-            "metrics": record.get("metrics") or {}, "trial_dir": str(sweep_dir / "trials" / trial_id)})
+            "trial_id": trial.path.name, "seed": int(result.config["train.seed"]), "status": record.get("status"),
+            "metrics": record.get("metrics") or {}, "trial_dir": str(trial.path)})
     for r in runs:
         r.sort(key=lambda run: run["seed"])
     return runs
@@ -222,7 +209,7 @@ def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mod
 
     from ..eval import confirmation as stats
 
-    done = [[r for r in rs if r["status"] == "completed"] for rs in runs]
+    done = [[r for r in rs if r["status"] == COMPLETED] for rs in runs]
     objective = [_mean([r["metrics"].get("objective") for r in rs]) for rs in done]
     sign = -1.0 if mode == "max" else 1.0
     order = sorted(range(len(recipes)), key=lambda i: (math.isnan(objective[i]), sign * objective[i], i))
@@ -238,7 +225,7 @@ def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mod
         entries.append({"recipe": recipes[i].label, "source_trial": recipes[i].source_trial,
                         "sweep_objective": recipes[i].sweep_objective, "best": i == best,
                         "trial_ids": [r["trial_id"] for r in runs[i]], "seeds": [r["seed"] for r in done[i]],
-                        "failed": [r["trial_id"] for r in runs[i] if r["status"] != "completed"],
+                        "failed": [r["trial_id"] for r in runs[i] if r["status"] != COMPLETED],
                         "objective_mean": objective[i], "test_accuracy": acc, "test_accuracy_mean": mean,
                         "ci95": [max(lo, 0.0), min(hi, 1.0)], "_vs": vs})   # an accuracy stays in [0, 1]
     adjusted = stats.holm([e["_vs"].p if e["_vs"] is not None else math.nan for e in entries])
@@ -293,7 +280,12 @@ def _decisions(artefacts_dir: Path) -> tuple[tuple, Any, Any]:
     """(what identifies the test items, correct per item, fold per item) of one run."""
     import numpy as np
 
-    from ..artefacts import PREDICTIONS_NPZ, VERIFICATION_NPZ, load_npz, read_verification_npz
+    from ..artefacts import (
+        PREDICTIONS_NPZ,
+        VERIFICATION_NPZ,
+        load_npz,
+        read_verification_npz,
+    )
     from ..errors import DataError
     from ..eval.compare import correct_decisions
 

@@ -1,22 +1,19 @@
-"""What a running sweep shows: one progress line; and Ray's own logs kept in the sweep folder.
+"""What a running sweep shows: one progress line.
 
 Instead of Ray's status table every 15 s (``--verbose`` brings it back), one compact line per sweep:
 
     vae-smoke  3/4 trials done, 1 running, 0 failed  best val_accuracy 0.6625 (trial 2b1c_00001)  12 s, ETA 4 s
 
 On a terminal the line is rewritten in place; in a log file (CI, ``nohup``) a new line is printed only when
-something changes (a trial starts or ends, the best value moves), never on a timer. Ray's own logs are
-copied into ``<sweep>/logs/ray`` when the sweep's private Ray stops. Trackers (``--log``): trackers.py.
+something changes (a trial starts or ends, the best value moves), never on a timer. Ray's own logs:
+session.py; trackers (``--log``): trackers.py.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
 from ray.tune import Callback
@@ -26,14 +23,15 @@ class ProgressLine(Callback):
     """Tune callback: trials done / running / failed, the best objective so far (the sweep's declared metric
     and mode, the number Optuna is told) and an ETA from the mean time per finished trial.
 
-    ``metric`` is the reported key (``objective``) and ``label`` how it is shown (``val_auc (best epoch)``). With
+    ``label`` is how the reported ``objective`` is shown (``val_auc (best epoch)``). With
     ``epochs`` only trials that reached their last epoch count for "best", as in Optuna's study and the summary,
     where a trial the scheduler stopped is never the best."""
 
-    def __init__(self, *, name: str, metric: str, mode: str, total: int, stream: TextIO | None = None,
-                 label: str = "", epochs: int = 0) -> None:
-        self.name, self.metric, self.mode, self.total = name, metric, mode, total
-        self.label, self.epochs = label or metric, epochs
+    metric = "objective"   # the reported key: the one number Optuna is told and ASHA compares
+
+    def __init__(self, *, name: str, mode: str, total: int, label: str = "objective", epochs: int = 0,
+                 stream: TextIO | None = None) -> None:
+        self.name, self.mode, self.total, self.label, self.epochs = name, mode, total, label, epochs
         self._stream = stream   # None: sys.stdout at write time (Tune pickles its callbacks; a stream does not pickle)
         self.t0 = time.monotonic()
         self.best: float | None = None
@@ -95,43 +93,3 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-# -- Ray's own logs ------------------------------------------------------------------------------------------
-
-def ray_temp_dir() -> str:
-    """A private, short Ray temp dir (Ray's unix sockets live under it and their paths may not exceed 107
-    bytes, so it cannot be the sweep folder itself); its logs are copied into the sweep folder at the end.
-    Under ``$RAY_TMPDIR`` where set (Ray's own variable for where its temp files go), so a driver killed before
-    its clean-up leaves this dir where whoever set that variable clears up."""
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="fb-ray-", dir=os.environ.get("RAY_TMPDIR") or None)
-
-
-def keep_ray_logs(temp_dir: str, sweep_dir: Path) -> Path | None:
-    """Copy the Ray session's logs to ``<sweep>/logs/ray`` and remove the private temp dir."""
-    src = Path(temp_dir) / "session_latest" / "logs"
-    dest = sweep_dir / "logs" / "ray"
-    try:
-        if src.is_dir() and sweep_dir.is_dir():
-            if dest.exists():  # a resumed sweep: keep the earlier Ray run's logs beside this one's
-                dest = dest.with_name(f"ray-{time.strftime('%Y%m%d-%H%M%S')}")
-            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.sock", "sockets"),
-                            ignore_dangling_symlinks=True)
-        return dest if dest.exists() else None
-    except OSError:
-        return None  # logs are a convenience: a sweep never fails for want of them
-    finally:
-        _remove_tree(temp_dir)
-
-
-def _remove_tree(path: str, tries: int = 5) -> None:
-    """Ray's processes can still be writing their last log lines right after ``ray.shutdown()`` returns; an
-    rmtree racing them leaves a half-empty folder in /tmp, so try again a few times."""
-    for i in range(tries):
-        shutil.rmtree(path, ignore_errors=True)
-        if not os.path.exists(path):
-            return
-        time.sleep(0.5 * (i + 1))
-

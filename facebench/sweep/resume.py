@@ -20,19 +20,17 @@ New trials then fill the sweep up to ``num_samples``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from ..artefacts import FAILED, STOPPED, SweepDir, TrialDir
 from ..errors import ConfigError
-from ..io import read_jsonl
 from .spec import SweepSpec
-from .summary import read_json, write_unfinished_record
+from .summary import write_unfinished_record
 
 # Optuna user attribute linking a study trial to its trial folder ``trials/<id>``; the same id travels in the Tune
 # config under TRIAL_KEY (an Optuna-only name, so ``SweepSpec.trial_config`` drops it from the training config).
 TRIAL_ATTR = "facebench_trial_id"
 TRIAL_KEY = "facebench@trial"
-FINAL = ("completed", "failed", "stopped")
 
 
 @dataclass(frozen=True)
@@ -58,34 +56,30 @@ class ResumePlan:
         return max(len(self.continuations), num_samples - len(self.finished))
 
 
-def check_resumable(sweep_dir: Path, *, remote: bool = False) -> None:
-    """``remote``: the sweep's bucket location holds it (a resume on a new head pulls it from there)."""
-    if not remote and not (sweep_dir / "sweep.json").is_file():
-        raise ConfigError(f"{sweep_dir}: no sweep ran there, so there is nothing to resume; run it without --resume")
+def check_resumable(sweep: SweepDir, *, remote: bool = False) -> None:
+    """``remote``: the sweep's bucket location holds it (a resume on a new head pulls it from there). A sweep
+    folder of a newer layout than this facebench reads is refused (``artefacts.check_layout``)."""
+    if not remote and not sweep.spec_file.is_file():
+        raise ConfigError(f"{sweep.path}: no sweep ran there, so there is nothing to resume; run it without --resume")
+    sweep.read_spec()
 
 
-def remove_stale_temps(sweep_dir: Path) -> int:
+def remove_stale_temps(sweep: SweepDir) -> int:
     """Delete the temporary files of writes a kill interrupted, in the sweep folder and each trial folder (only
     in folders facebench owns, only the names its atomic writer makes: facebench.ownership)."""
     from ..ownership import remove_stale_temps as remove_in
 
-    trials = sweep_dir / "trials"
-    folders = [sweep_dir, trials, *(p for p in trials.iterdir() if p.is_dir())] if trials.is_dir() else [sweep_dir]
+    folders = [sweep.path, *([sweep.trials] if sweep.trials.is_dir() else []), *(t.path for t in sweep.trial_dirs())]
     return sum(len(remove_in(folder)) for folder in folders)
 
 
-def final_record(trial_dir: Path) -> dict | None:
-    record = read_json(trial_dir / "result.json")
-    return record if isinstance(record, dict) and record.get("status") in FINAL else None
-
-
-def told_value(trial_dir: Path, metric: str) -> float | None:
+def told_value(trial: TrialDir, metric: str) -> float | None:
     """What Tune tells Optuna for a finished trial: ``metric`` of the trial's last reported epoch."""
-    rows = [r for r in read_jsonl(trial_dir / "epochs.jsonl") if isinstance(r.get(metric), (int, float))]
+    rows = [r for r in trial.read_epochs() if isinstance(r.get(metric), (int, float))]
     return float(rows[-1][metric]) if rows else None
 
 
-def reconcile(spec: SweepSpec, trials_root: Path, study: Any) -> ResumePlan:
+def reconcile(spec: SweepSpec, sweep: SweepDir, study: Any) -> ResumePlan:
     import optuna
 
     plan = ResumePlan()
@@ -99,20 +93,20 @@ def reconcile(spec: SweepSpec, trials_root: Path, study: Any) -> ResumePlan:
                 plan.closed.append(frozen.number)
             continue
         seen.add(trial_id)
-        trial_dir = trials_root / trial_id
-        record = final_record(trial_dir)
+        trial = sweep.trial(trial_id)
+        record = trial.final_result()
         if record is not None:
             plan.finished.append(trial_id)
             if frozen.state == State.RUNNING:
-                _tell(study, frozen.number, record, told_value(trial_dir, "objective"))
+                _tell(study, frozen.number, record, told_value(trial, "objective"))
                 plan.told.append(trial_id)
         elif frozen.state == State.RUNNING:
             plan.continuations.append(Continuation(trial_id, frozen._trial_id, tune_config(spec, frozen)))
         elif frozen.state.is_finished():
-            _settle_told(spec, trial_dir, frozen, plan)
-    for trial_dir in sorted(p for p in trials_root.iterdir() if p.is_dir()) if trials_root.is_dir() else []:
-        if trial_dir.name not in seen and final_record(trial_dir) is not None:
-            plan.finished.append(trial_dir.name)   # a trial the study does not name (an older facebench's sweep)
+            _settle_told(spec, trial, frozen, plan)
+    for trial in sweep.trial_dirs():
+        if trial.path.name not in seen and trial.final_result() is not None:
+            plan.finished.append(trial.path.name)   # a trial the study does not name (an older facebench's sweep)
     return plan
 
 
@@ -120,30 +114,29 @@ def _tell(study: Any, number: int, record: dict, value: float | None) -> None:
     import optuna
 
     State = optuna.trial.TrialState
-    if record["status"] == "failed":
+    if record["status"] == FAILED:
         study.tell(number, state=State.FAIL)
-    elif value is None or record["status"] == "stopped":   # stopped by the scheduler: never the study's best
+    elif value is None or record["status"] == STOPPED:   # stopped by the scheduler: never the study's best
         study.tell(number, state=State.PRUNED)
     else:
         study.tell(number, value)
 
 
-def _settle_told(spec: SweepSpec, trial_dir: Path, frozen: Any, plan: ResumePlan) -> None:
+def _settle_told(spec: SweepSpec, trial: TrialDir, frozen: Any, plan: ResumePlan) -> None:
     """Optuna has the trial's outcome but its folder has no readable record: a trial that reached its last
     epoch is finished again from its checkpoint (test metrics and result.json rebuilt, Optuna not told);
     one stopped earlier by the scheduler, or failed, gets the record the summary would have written."""
     import optuna
 
-    epochs = read_jsonl(trial_dir / "epochs.jsonl")
-    config = read_json(trial_dir / "config.json") or {}
-    last = int(config.get("train.epochs", spec.epochs))
+    epochs = trial.read_epochs()
+    last = int(trial.read_config().get("train.epochs", spec.epochs))
     if frozen.state == optuna.trial.TrialState.COMPLETE and len(epochs) >= last:
-        plan.continuations.append(Continuation(trial_dir.name, frozen._trial_id, tune_config(spec, frozen), told=True))
+        plan.continuations.append(Continuation(trial.path.name, frozen._trial_id, tune_config(spec, frozen), told=True))
         return
     error = "the trial ended with an error; its message was lost when the sweep was interrupted" \
         if frozen.state == optuna.trial.TrialState.FAIL else None
-    write_unfinished_record(trial_dir, error, epochs)
-    plan.finished.append(trial_dir.name)
+    write_unfinished_record(trial, error, epochs)
+    plan.finished.append(trial.path.name)
 
 
 def tune_config(spec: SweepSpec, frozen: Any) -> dict:

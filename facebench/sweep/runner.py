@@ -2,12 +2,13 @@
 
 Layout of one sweep (docs/architecture.md): ``<results>/<name>/{sweep.json, study.db, trials/, ray/,
 summary.json}``. The Optuna study lives in a database (SQLite by default, any SQLAlchemy URL for a
-cluster) and Tune's experiment state in ``ray/``. ``resume=True`` continues a sweep whose driver died from the
+cluster) and Tune's experiment state in ``ray/``. ``Output(resume=True)`` continues a sweep whose driver died from the
 trial folders and the study (resume.py); Tune's pickled state in ``ray/`` is never read back.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass
@@ -15,79 +16,78 @@ from pathlib import Path
 from typing import Any
 
 from .. import faults
+from ..artefacts import RAY_STATE, TRIALS, SweepDir
 from ..errors import ConfigError
-from ..io import atomic_write_json
 from ..ownership import MARKER, claim_dir, remove_owned
 from . import storage as bucket
 from .preflight import check_all, redact, study_storage
-from .resume import ResumePlan, check_resumable, describe, open_study, reconcile, remove_stale_temps
+from .resume import (
+    ResumePlan,
+    check_resumable,
+    describe,
+    open_study,
+    reconcile,
+    remove_stale_temps,
+)
+from .session import DEFAULT_OUTPUT, LOCAL, Output, Placement, ray_session, set_ray_env
 from .spec import ALIAS_MARK, SweepSpec
-
-# Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
-# callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
-# about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
-RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto", "TUNE_WARN_THRESHOLD_S": "5",
-           # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
-           # the running trials as if finished; they stay unfinished and --resume continues them.
-           "TUNE_DISABLE_SIGINT_HANDLER": "1"}
 
 
 @dataclass(frozen=True)
 class SweepPaths:
-    sweep_dir: Path           # local (or NFS) folder: sweep.json, study.db, trials/, summary.json
+    dir: SweepDir             # local (or NFS) sweep folder: sweep.json, study.db, trials/, summary.json
     storage_path: str         # Tune's storage_path (the sweep dir, or <URI>/<name>)
     study_url: str
 
     @property
+    def sweep_dir(self) -> Path:
+        return self.dir.path
+
+    @property
     def trials(self) -> Path:
-        return self.sweep_dir / "trials"
+        return self.dir.trials
 
     @property
     def experiment(self) -> str:
-        return f"{self.storage_path.rstrip('/')}/ray"
+        return f"{self.storage_path.rstrip('/')}/{RAY_STATE}"
 
     @property
     def is_uri(self) -> bool:
         return "://" in self.storage_path
 
 
-def sweep_paths(name: str, *, results_dir: str | None, storage: str | None, study_db: str | None) -> SweepPaths:
-    """``storage`` is a shared path (NFS) or a cloud URI; trial dirs go to the sweep dir, which is the
+def sweep_paths(name: str, output: Output) -> SweepPaths:
+    """``output.storage`` is a shared path (NFS) or a cloud URI; trial dirs go to the sweep dir, which is the
     shared path itself or, for a URI, a local folder mirrored into ``<URI>/<name>`` (sweep/storage.py)."""
+    results, storage = output.results, output.storage
     if storage and "://" not in storage:
-        results_dir, storage = storage, None
-    sweep_dir = Path(results_dir or os.environ.get("FACEBENCH_RUNS", "runs")).absolute() / name
-    storage_path = f"{storage.rstrip('/')}/{name}" if storage else str(sweep_dir)
-    return SweepPaths(sweep_dir, storage_path, study_db or f"sqlite:///{sweep_dir / 'study.db'}")
+        results, storage = storage, None
+    sweep = SweepDir(Path(results or os.environ.get("FACEBENCH_RUNS", "runs")).absolute() / name)
+    storage_path = f"{storage.rstrip('/')}/{name}" if storage else str(sweep.path)
+    return SweepPaths(sweep, storage_path, output.study_db or f"sqlite:///{sweep.study_file}")
 
 
-def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None, storage: str | None = None,
-              study_db: str | None = None, resume: bool = False, fresh: bool = False, num_samples: int | None = None,
-              gpus_per_trial: float | None = None, cpus_per_trial: float | None = None,
-              max_concurrent: int | None = None, results_dir: str | None = None, verbose: int = 1,
-              trackers: tuple[str, ...] = (), mlflow_uri: str | None = None) -> dict:
+def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DEFAULT_OUTPUT, *,
+              num_samples: int | None = None) -> dict:
     """Run (or resume) ``spec`` and return the summary dict also written to ``summary.json``.
 
-    ``verbose``: 0 nothing while it runs, 1 one progress line (progress.py), 2 Ray's status table and the
-    trials' own output. ``trackers``: "tensorboard", "mlflow" (Ray Tune's logger callbacks)."""
-    spec = _with_overrides(spec, num_samples=num_samples, gpus_per_trial=gpus_per_trial,
-                           cpus_per_trial=cpus_per_trial, max_concurrent=max_concurrent)
-    paths = sweep_paths(spec.name, results_dir=results_dir, storage=storage, study_db=study_db)
+    ``placement`` overrides the sweep's resources and says where it runs, ``output`` where it writes and how
+    much it shows, ``num_samples`` the sweep's number of trials."""
+    spec = placement.apply(spec.replace(num_samples=num_samples) if num_samples is not None else spec)
+    paths = sweep_paths(spec.name, output)
     samples = check_space(spec)  # a space that raises or proposes an invalid config fails before any folder is made
     if spec.cover:
         spec = _with_cover(spec, explicit_samples=num_samples is not None)
     # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
-    check_all(paths, address=None if local and not address else address)
-    if resume:
-        check_resumable(paths.sweep_dir, remote=bucket.remote_exists(paths))
+    check_all(paths, address=placement.address)
+    if output.resume:
+        check_resumable(paths.dir, remote=bucket.remote_exists(paths))
     new = not paths.sweep_dir.exists()
-    _prepare_dir(paths, resume=resume, fresh=fresh)
+    _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
     try:
-        if local:
+        if placement.local:
             warm_data_cache([spec.trial_config(p) for p in samples])
-        grid, wall_s, earlier = _fit(spec, paths, local=local, address=address, resume=resume, samples=samples,
-                                     verbose=verbose, trackers=trackers, mlflow_uri=mlflow_uri)
+        grid, wall_s, earlier = _fit(spec, paths, placement, output, samples)
     except BaseException:
         if new and not any(p.name != MARKER for p in paths.trials.iterdir()):
             remove_owned(paths.sweep_dir)   # failed before any trial ran (data not found...): leave nothing behind
@@ -100,47 +100,35 @@ def run_sweep(spec: SweepSpec, *, local: bool = True, address: str | None = None
     return summary
 
 
-def _fit(spec: SweepSpec, paths: SweepPaths, *, local: bool, address: str | None, resume: bool, samples: list[dict],
-         verbose: int, trackers: tuple[str, ...], mlflow_uri: str | None) -> tuple[Any, float, list[str]]:
-    for key, value in RAY_ENV.items():
-        os.environ.setdefault(key, value)
+def _fit(spec: SweepSpec, paths: SweepPaths, placement: Placement, output: Output,
+         samples: list[dict]) -> tuple[Any, float, list[str]]:
+    set_ray_env()
     faults.arm_driver()
-    import ray
-
-    from .progress import keep_ray_logs
-
     callbacks = []
-    if trackers:
+    if output.trackers:
         from .trackers import tracker_callbacks
 
-        callbacks = tracker_callbacks(trackers, name=spec.name, sweep_dir=paths.sweep_dir,
-                                      mlflow_tracking_uri=mlflow_uri, trial_config=spec.trial_config)
-    temp_dir = _init_ray(local=local, address=address, gpus=spec.gpus_per_trial, verbose=verbose)
-    t0 = time.time()
-    try:
-        _check_resources(spec, local=local and not address)
-        plan = resume_plan(spec, paths) if resume else ResumePlan()
-        if not resume:
+        callbacks = tracker_callbacks(output.trackers, name=spec.name, sweep=paths.dir,
+                                      mlflow_tracking_uri=output.mlflow_uri, trial_config=spec.trial_config)
+    with ray_session(spec, placement, paths.dir, verbose=output.verbose):
+        t0 = time.time()
+        plan = resume_plan(spec, paths) if output.resume else ResumePlan()
+        if not output.resume:
             _write_sweep_json(spec, paths)
         grid = []
         if plan.new_samples(spec.num_samples) > 0:
-            tuner = _build_tuner(spec, paths, plan, param_columns=_param_columns(samples), verbose=verbose,
+            tuner = _build_tuner(spec, paths, plan, param_columns=_param_columns(samples), verbose=output.verbose,
                                  callbacks=callbacks)
             bucket.push_sweep(paths)
             grid = tuner.fit()
         return grid, time.time() - t0, plan.finished
-    finally:
-        if temp_dir is not None:
-            ray.shutdown()
-            if temp_dir:
-                keep_ray_logs(temp_dir, paths.sweep_dir)
 
 
 def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
     """Reconcile the trial folders with the study (resume.py) and say what the resumed run will do."""
-    stale = remove_stale_temps(paths.sweep_dir)
+    stale = remove_stale_temps(paths.dir)
     study = open_study(spec, study_storage(paths.study_url))
-    plan = reconcile(spec, paths.trials, study) if study is not None else ResumePlan()
+    plan = reconcile(spec, paths.dir, study) if study is not None else ResumePlan()
     plan.stale = stale
     plan.proposed = len(study.trials) if study is not None else 0
     print(describe(plan))
@@ -148,24 +136,7 @@ def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
 
 
 def _write_sweep_json(spec: SweepSpec, paths: SweepPaths) -> None:
-    atomic_write_json(paths.sweep_dir / "sweep.json", {**spec.to_json(), "study_db": redact(paths.study_url),
-                                                        "experiment": paths.experiment})
-
-
-def _with_overrides(spec: SweepSpec, **overrides: Any) -> SweepSpec:
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    if "gpus_per_trial" in changes and changes["gpus_per_trial"] > 0 and "train.device" not in spec.base:
-        spec = spec.replace(base={**spec.base, "train.device": "cuda"})
-    spec = spec.replace(**changes) if changes else spec
-    if "train.threads" not in spec.base:
-        spec = spec.replace(base={**spec.base, "train.threads": trial_threads(spec.cpus_per_trial)})
-    return spec
-
-
-def trial_threads(cpus_per_trial: float) -> int:
-    """torch threads of a trial: one per CPU it holds (torch's default is every core of the node, and concurrent
-    trials would fight over them). The sweep's trials and the confirmation's re-runs both use it."""
-    return max(1, int(cpus_per_trial))
+    paths.dir.write_spec({**spec.to_json(), "study_db": redact(paths.study_url), "experiment": paths.experiment})
 
 
 def _with_cover(spec: SweepSpec, *, explicit_samples: bool) -> SweepSpec:
@@ -181,7 +152,7 @@ def _with_cover(spec: SweepSpec, *, explicit_samples: bool) -> SweepSpec:
 def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
     """Checks before anything is removed: --fresh deletes only a sweep folder facebench created, and in it
     only what facebench wrote (facebench.ownership); a folder of the user's is refused untouched."""
-    state = paths.sweep_dir / "ray"
+    state = paths.dir.ray
     if fresh and not resume:
         bucket.delete_remote(paths)
     if fresh and not resume and paths.sweep_dir.exists():
@@ -196,7 +167,7 @@ def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
     if resume:
         bucket.pull_sweep(paths)   # a resume on a new head: the bucket holds the sweep (and its markers)
     claim_dir(paths.sweep_dir, "sweep")
-    claim_dir(paths.trials, "trials")
+    claim_dir(paths.trials, TRIALS)
 
 
 def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
@@ -211,12 +182,36 @@ def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
     samples = []
     for _ in range(n):
         trial = study.ask()
-        proposed = spec.space(trial) or {}
+        proposed = call_space(spec, trial)
         params = {**trial.params, **proposed}
         validate_config(spec.trial_config(params))   # ConfigError names the key and the allowed values
         samples.append({k: v for k, v in params.items() if ALIAS_MARK not in k})
         study.tell(trial, 0.0)
     return samples
+
+
+def call_space(spec: SweepSpec, trial: Any) -> dict:
+    """The sweep's space on one Optuna trial. An exception the space raises (other than facebench's own
+    FacebenchError) is the sweep file's mistake: one line naming the space, the cause chained for --debug."""
+    from ..errors import FacebenchError
+
+    try:
+        return spec.space(trial) or {}
+    except (FacebenchError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - any error of the user's own space function
+        text = " ".join(str(e).split()) or "(no message)"
+        raise ConfigError(f"{describe_space(spec.space)} of sweep {spec.name!r} raised {type(e).__name__}: {text} "
+                          "(--debug shows the traceback)") from e
+
+
+def describe_space(fn: Any) -> str:
+    """``FILE:LINE: search space NAME``, where the space function is defined."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    code = getattr(fn, "__code__", None) or getattr(type(fn).__call__, "__code__", None)
+    where = f"{code.co_filename}:{code.co_firstlineno}: " if code is not None else ""
+    return f"{where}search space {getattr(fn, '__qualname__', type(fn).__qualname__)}"
 
 
 def warm_data_cache(samples: list[dict], *, limit: int = 4) -> None:
@@ -230,48 +225,6 @@ def warm_data_cache(samples: list[dict], *, limit: int = 4) -> None:
         if data_keys not in seen and len(seen) < limit:
             seen.append(data_keys)
             build_task_data(TrialConfig.from_dict(flat))
-
-
-def _init_ray(*, local: bool, address: str | None, gpus: float, verbose: int = 1) -> str | None:
-    """Start or join Ray. Returns None when Ray was already running (the caller leaves it be), else what this
-    call started: a private local Ray's temp dir (whose logs go to the sweep folder), or "" for a cluster."""
-    import ray
-
-    from .progress import ray_temp_dir
-
-    if ray.is_initialized():
-        return None
-    if local and not address:
-        # GPUs: Ray's own detection (CUDA_VISIBLE_DEVICES / NVML); a GPU sweep on a machine without one is then
-        # refused by _check_resources instead of scheduling "GPU" trials onto the CPU.
-        temp_dir = ray_temp_dir()
-        ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=None if gpus > 0 else 0,
-                 include_dashboard=False, logging_level="WARNING", log_to_driver=verbose >= 2, _temp_dir=temp_dir)
-        return temp_dir
-    target = address or os.environ.get("RAY_ADDRESS") or "auto"
-    try:
-        ray.init(address=target, logging_level="WARNING")
-    except ConnectionError as e:
-        raise ConfigError(f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
-                          "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")
-    return ""
-
-
-def _check_resources(spec: SweepSpec, *, local: bool) -> None:
-    """A trial asking for more than the largest node has stays PENDING forever: on this machine that is an
-    error; on a cluster it is a warning, since the autoscaler may still add such a node."""
-    import ray
-
-    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    cpus = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
-    gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
-    if spec.cpus_per_trial <= cpus and spec.gpus_per_trial <= gpus:
-        return
-    msg = (f"a trial needs {spec.cpus_per_trial:g} CPUs and {spec.gpus_per_trial:g} GPUs but the largest Ray node "
-           f"has {cpus:g} CPUs and {gpus:g} GPUs; pass --cpus-per-trial / --gpus-per-trial (0 without a GPU)")
-    if local:
-        raise ConfigError(msg)
-    print(f"facebench sweep: warning: {msg}; waiting for the autoscaler")
 
 
 def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
@@ -313,10 +266,9 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     # automatic CSV/TensorBoard loggers are off (RAY_ENV). Ray's table only with --verbose, else one progress line.
     callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths), *callbacks]
     if verbose == 1:
-        callbacks.append(ProgressLine(name=spec.name, metric="objective", mode=mode,
-                                      label=f"{metric} ({spec.select} epoch)", epochs=spec.epochs,
-                                      total=plan.new_samples(spec.num_samples)))
-    run_config = tune.RunConfig(name="ray", storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
+        callbacks.append(ProgressLine(name=spec.name, mode=mode, label=f"{metric} ({spec.select} epoch)",
+                                      epochs=spec.epochs, total=plan.new_samples(spec.num_samples)))
+    run_config = tune.RunConfig(name=RAY_STATE, storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
                                 progress_reporter=reporter, callbacks=[c for c in callbacks if c is not None],
                                 failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1))

@@ -4,8 +4,8 @@ A hyperparameter's default range is the ``search`` its variant declares beside i
 ``facebench.optim``, ``facebench.models``); a space's keyword arguments may narrow or replace it.
 
 Each space is a module-level function ``space(trial, *, choices...) -> dict`` used through
-``functools.partial``: Tune pickles the searcher (and so the space) by reference when it saves the
-sweep for ``--resume``. Conditional parameters are only suggested where they mean something (margin
+``functools.partial``, or a frozen dataclass of its choices called on the trial (``Margin``, ``VAE``): Tune
+pickles the searcher (and so the space) by reference when it saves the sweep for ``--resume``. Conditional parameters are only suggested where they mean something (margin
 and scale for margin losses, each loss with its own ranges; beta only for the VAE), so the space never
 proposes a combination that ``TrialConfig`` rejects. A parameter whose range depends on a variant gets
 an Optuna-only name ``key@variant`` and the returned dict carries the real config key.
@@ -14,6 +14,7 @@ an Optuna-only name ``key@variant`` and the returned dict carries the real confi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..losses import LOSSES
@@ -80,46 +81,71 @@ def suggest_schedule(trial: Any, *, schedules: Sequence[str], epochs: int) -> di
     return {"schedule.name": name, **suggest_declared(trial, SCHEDULERS.get(name), "schedule", epochs=epochs)}
 
 
-def margin(trial: Any, *, backbones: Sequence[str], losses: Sequence[str], optimizers: Sequence[str] = ("sgd", "adamw"),
-           schedules: Sequence[str] = SCHEDULE_CHOICES, lr: tuple[float, float] = (1e-4, 1e-2),
-           weight_decay: tuple[float, float] = (1e-5, 1e-3), batch_sizes: Sequence[int] = (64, 128, 256),
-           epochs: int = 20, stem: str | None = None, widths: Mapping[str, Sequence[float]] | None = None,
-           loss_ranges: Mapping[str, Mapping] | None = None) -> dict:
+@dataclass(frozen=True)
+class Margin:
     """Backbone x margin loss x optimizer x schedule on face identities; ``stem`` for the backbones that have one,
-    ``widths`` the width multipliers searched per backbone, ``loss_ranges`` replaces a loss's declared ranges."""
-    backbone = trial.suggest_categorical("model.backbone", list(backbones))
-    out = {"model.backbone": backbone}
-    if stem is not None and "stem" in BACKBONES.get(backbone).params:
-        out["model.stem"] = stem
-    if widths and backbone in widths:
-        out["model.width"] = trial.suggest_categorical(f"model.width{ALIAS_MARK}{backbone}", list(widths[backbone]))
-    out.update(suggest_loss(trial, losses, {**LOSS_RANGES, **(loss_ranges or {})}))
-    out.update(suggest_optim(trial, optimizers=optimizers, lr=lr, weight_decay=weight_decay))
-    out.update(suggest_schedule(trial, schedules=schedules, epochs=epochs))
-    out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(batch_sizes))
-    return out
+    ``widths`` the width multipliers searched per backbone, ``loss_ranges`` replaces a loss's declared ranges.
+    A sweep's ``space=Margin(backbones=..., losses=...)``: called on each Optuna trial, pickled by reference."""
+
+    backbones: Sequence[str]
+    losses: Sequence[str]
+    optimizers: Sequence[str] = ("sgd", "adamw")
+    schedules: Sequence[str] = SCHEDULE_CHOICES
+    lr: tuple[float, float] = (1e-4, 1e-2)
+    weight_decay: tuple[float, float] = (1e-5, 1e-3)
+    batch_sizes: Sequence[int] = (64, 128, 256)
+    epochs: int = 20
+    stem: str | None = None
+    widths: Mapping[str, Sequence[float]] | None = None
+    loss_ranges: Mapping[str, Mapping] | None = None
+
+    def __call__(self, trial: Any) -> dict:
+        backbone = trial.suggest_categorical("model.backbone", list(self.backbones))
+        out = {"model.backbone": backbone}
+        if self.stem is not None and "stem" in BACKBONES.get(backbone).params:
+            out["model.stem"] = self.stem
+        if self.widths and backbone in self.widths:
+            out["model.width"] = trial.suggest_categorical(f"model.width{ALIAS_MARK}{backbone}",
+                                                           list(self.widths[backbone]))
+        out.update(suggest_loss(trial, self.losses, {**LOSS_RANGES, **(self.loss_ranges or {})}))
+        out.update(suggest_optim(trial, optimizers=self.optimizers, lr=self.lr, weight_decay=self.weight_decay))
+        out.update(suggest_schedule(trial, schedules=self.schedules, epochs=self.epochs))
+        out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(self.batch_sizes))
+        return out
 
 
-def vae(trial: Any, *, backbones: Sequence[str] = ("vae", "ae", "dae"), latent_sizes: Sequence[int] = (32, 64, 128, 256),
-        image_sizes: Sequence[int] = (112, 64, 56, 32), beta: tuple[float, float] = _BETA[:2],
-        lr: tuple[float, float] = (1e-4, 3e-3), weight_decay: tuple[float, float] = (1e-6, 1e-3),
-        batch_sizes: Sequence[int] = (32, 64, 128), schedules: Sequence[str] = ("cosine", "onecycle", "step"),
-        epochs: int = 30, whiten: Sequence[int] = ()) -> dict:
+@dataclass(frozen=True)
+class VAE:
     """Autoencoder family: plain AE, denoising AE and VAE as categorical alternatives; beta only for the VAE.
     ``whiten``: eval.whiten choices (0 = off) when the latent is also read PCA-whitened."""
-    backbone = trial.suggest_categorical("model.backbone", list(backbones))
-    out: dict[str, Any] = {"model.backbone": backbone, "loss.name": "vae" if backbone == "vae" else "ae",
-                           "model.embedding_size": trial.suggest_categorical("model.embedding_size", list(latent_sizes)),
-                           "data.image_size": trial.suggest_categorical("data.image_size", list(image_sizes))}
-    if backbone == "vae":
-        out.update(suggest_declared(trial, LOSSES.get("vae"), "loss", epochs=epochs, ranges={"beta": (*beta, True)}))
-    out.update(suggest_declared(trial, BACKBONES.get(backbone), "model"))  # the DAE's noise_level
-    out.update(suggest_optim(trial, optimizers=("adam", "adamw"), lr=lr, weight_decay=weight_decay))
-    out.update(suggest_schedule(trial, schedules=schedules, epochs=epochs))
-    out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(batch_sizes))
-    if whiten:
-        out["eval.whiten"] = trial.suggest_categorical("eval.whiten", list(whiten))
-    return out
+
+    backbones: Sequence[str] = ("vae", "ae", "dae")
+    latent_sizes: Sequence[int] = (32, 64, 128, 256)
+    image_sizes: Sequence[int] = (112, 64, 56, 32)
+    beta: tuple[float, float] = _BETA[:2]
+    lr: tuple[float, float] = (1e-4, 3e-3)
+    weight_decay: tuple[float, float] = (1e-6, 1e-3)
+    batch_sizes: Sequence[int] = (32, 64, 128)
+    schedules: Sequence[str] = ("cosine", "onecycle", "step")
+    epochs: int = 30
+    whiten: Sequence[int] = ()
+
+    def __call__(self, trial: Any) -> dict:
+        backbone = trial.suggest_categorical("model.backbone", list(self.backbones))
+        out: dict[str, Any] = {
+            "model.backbone": backbone, "loss.name": "vae" if backbone == "vae" else "ae",
+            "model.embedding_size": trial.suggest_categorical("model.embedding_size", list(self.latent_sizes)),
+            "data.image_size": trial.suggest_categorical("data.image_size", list(self.image_sizes))}
+        if backbone == "vae":
+            out.update(suggest_declared(trial, LOSSES.get("vae"), "loss", epochs=self.epochs,
+                                        ranges={"beta": (*self.beta, True)}))
+        out.update(suggest_declared(trial, BACKBONES.get(backbone), "model"))  # the DAE's noise_level
+        out.update(suggest_optim(trial, optimizers=("adam", "adamw"), lr=self.lr, weight_decay=self.weight_decay))
+        out.update(suggest_schedule(trial, schedules=self.schedules, epochs=self.epochs))
+        out["train.batch_size"] = trial.suggest_categorical("train.batch_size", list(self.batch_sizes))
+        if self.whiten:
+            out["eval.whiten"] = trial.suggest_categorical("eval.whiten", list(self.whiten))
+        return out
 
 
 def grid(trial: Any, *, axes: Mapping[str, Sequence[Any]],

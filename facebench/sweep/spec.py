@@ -1,12 +1,15 @@
 """What a sweep is: a base config, an Optuna define-by-run space, an objective and how to schedule trials.
 
-Plain data, no Ray: a sweep file builds one ``SweepSpec`` and hands it to ``facebench.sweep.main``.
+Plain data, no Ray: a sweep file is a module that defines ``SPEC = SweepSpec(...)`` (``load_sweep_file`` imports
+it for ``facebench sweep FILE``; ``python FILE`` hands it to ``facebench.sweep.main``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
@@ -19,6 +22,29 @@ SAMPLERS = ("tpe", "grid", "random")
 # Optuna-only parameter names carry the variant they belong to after "@" (``loss.margin@arcface``), so
 # TPE models each loss's margin on its own; the space function returns the real config key beside it.
 ALIAS_MARK = "@"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named scale of a sweep (``--profile NAME``, e.g. "cpu": small inputs and widths that fit 2 CPU cores in
+    about an hour). ``base`` is merged over the sweep's base; every other field given replaces the sweep's."""
+
+    description: str = ""
+    base: Mapping[str, Any] = field(default_factory=dict)
+    space: Optional[Callable[[Any], Optional[dict]]] = None
+    num_samples: Optional[int] = None
+    grace_period: Optional[int] = None
+    scheduler: Optional[str] = None
+    sampler: Optional[str] = None
+    grid: Optional[Mapping[str, tuple]] = None
+    cpus_per_trial: Optional[float] = None
+    gpus_per_trial: Optional[float] = None
+    cover: Optional[bool] = None
+
+    def changes(self) -> dict[str, Any]:
+        """The SweepSpec fields this profile replaces (``base`` is merged instead)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "base"}
+        return {k: v for k, v in values.items() if v is not None and v != ""}
 
 
 @dataclass(frozen=True)
@@ -52,9 +78,7 @@ class SweepSpec:
     forced: Mapping[str, Any] = field(default_factory=dict)  # set by smoke_variant: wins over the space
     cover: bool = False              # set by smoke_variant: the first trials visit every categorical choice (cover.py)
     start_points: tuple = ()         # Optuna parameter values of the first trials (the runner fills it when cover)
-    # --profile NAME: a named scale of the same sweep (e.g. "cpu": small inputs and widths that fit 2 CPU cores in
-    # about an hour). Each maps SweepSpec fields to new values; its "base" is merged over the sweep's base.
-    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    profiles: Mapping[str, Profile] = field(default_factory=dict)   # --profile NAME: a named scale (Profile)
     profile: str = ""                # the profile this spec was made with ("": the sweep's own scale)
     description: str = ""
 
@@ -77,6 +101,10 @@ class SweepSpec:
             raise ConfigError(f"gpus_per_trial {self.gpus_per_trial}: above 1 it must be a whole number")
         if self.grace_period < 1 or self.reduction_factor < 2:
             raise ConfigError("sweep ASHA: grace_period >= 1 epoch and reduction_factor >= 2")
+        for key, profile in self.profiles.items():
+            if not isinstance(profile, Profile):
+                raise ConfigError(f"sweep {self.name!r} profile {key!r}: a facebench.sweep.Profile(...), not "
+                                  f"{type(profile).__name__}")
         if "task" in self.base and self.base["task"] != self.task:
             raise ConfigError(f"sweep base config task={self.base['task']!r} contradicts task {self.task!r}")
 
@@ -123,13 +151,9 @@ class SweepSpec:
         if profile not in self.profiles:
             raise ConfigError(f"--profile {profile!r}: sweep {self.name!r} has "
                               + (f"profiles: {', '.join(self.profiles)}" if self.profiles else "no profiles"))
-        changes = dict(self.profiles[profile])
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)} - {"base"})
-        if unknown or {"name", "profiles", "profile"} & set(changes):
-            raise ConfigError(f"sweep {self.name!r} profile {profile!r}: {', '.join(unknown) or 'name/profiles'} "
-                              "is not a field a profile may set")
-        base = {**self.base, **changes.pop("base", {})}
-        return self.replace(name=f"{self.name}-{profile}", base=base, profile=profile, **changes)
+        chosen = self.profiles[profile]
+        return self.replace(name=f"{self.name}-{profile}", base={**self.base, **chosen.base}, profile=profile,
+                            **chosen.changes())
 
     def trial_config(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The flat config of one trial: base, then the proposed parameters (Optuna aliases dropped)."""
@@ -158,6 +182,9 @@ class SweepSpec:
 def describe_callable(fn: Callable) -> dict[str, Any]:
     if isinstance(fn, functools.partial):
         return {**describe_callable(fn.func), "kwargs": {k: _plain(v) for k, v in fn.keywords.items()}}
+    if dataclasses.is_dataclass(fn) and not isinstance(fn, type):   # a space such as space.Margin(...)
+        return {**describe_callable(type(fn)),
+                "kwargs": {f.name: _plain(getattr(fn, f.name)) for f in dataclasses.fields(fn)}}
     return {"function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"}
 
 
@@ -167,3 +194,37 @@ def _plain(v: Any) -> Any:
     if isinstance(v, Mapping):
         return {str(k): _plain(x) for k, x in v.items()}
     return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
+
+
+def load_sweep_file(path: str) -> SweepSpec:
+    """The ``SPEC`` of a sweep file, imported as a module named after it (not as ``__main__``, so its
+    ``if __name__ == "__main__"`` block does not run). What goes wrong in the file is one line naming it: a
+    syntax error (with its line), an exception while importing it, ``sys.exit("why")``, no ``SPEC``; the
+    cause stays chained for ``--debug``. FacebenchErrors (a bad SweepSpec field) keep their own message."""
+    from ..errors import FacebenchError
+
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: sweep file not found")
+    name = "facebench_sweep_file_" + "".join(c if c.isalnum() else "_" for c in os.path.basename(path)[:-3])
+    module = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path))
+    try:
+        module.__spec__.loader.exec_module(module)
+    except SyntaxError as e:
+        raise ConfigError(f"{e.filename or path}:{e.lineno}: syntax error: {e.msg} (--debug shows the traceback)") \
+            from e
+    except SystemExit as e:
+        if isinstance(e.code, str):   # sys.exit("message"): the file's own one line
+            raise ConfigError(f"{path}: {e.code}") from None
+        raise
+    except (FacebenchError, KeyboardInterrupt, MemoryError, OSError):
+        raise
+    except Exception as e:  # noqa: BLE001 - anything else the file's own code raised while it was imported
+        text = " ".join(str(e).split()) or "(no message)"
+        raise ConfigError(f"{path}: {type(e).__name__}: {text} (raised while importing the sweep file; --debug "
+                          "shows the traceback)") from e
+    spec = getattr(module, "SPEC", None)
+    if not isinstance(spec, SweepSpec):
+        raise ConfigError(f"{path}: defines no SPEC = facebench.sweep.SweepSpec(...) (found "
+                          f"{type(spec).__name__ if spec is not None else 'none'}); a sweep file is a module that "
+                          "defines SPEC")
+    return spec

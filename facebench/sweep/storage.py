@@ -25,14 +25,14 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from ..artefacts import OWNED, RESULT, STUDY_DB, SUMMARY_JSON, SWEEP_JSON, TRIALS
 from ..errors import ConfigError
-from ..ownership import MARKER, OWNED
+from ..ownership import MARKER
 from ..storage import Mirror, resolve
 
-STUDY_FILE = "study.db"
 # Driver-side files of the sweep folder (with the ownership markers, so --fresh on the bucket knows the folder
 # is facebench's); each trial folder is mirrored by its trial, report/ is rebuilt from the bucket.
-SWEEP_FILES = (MARKER, f"trials/{MARKER}", "sweep.json", "summary.json")
+SWEEP_FILES = (MARKER, f"{TRIALS}/{MARKER}", SWEEP_JSON, SUMMARY_JSON)
 
 
 def sweep_location(paths: Any):
@@ -50,7 +50,7 @@ def trial_mirror(remote_trials: str | None, trial_dir: Path) -> Mirror | None:
 def remote_exists(paths: Any) -> bool:
     """Whether a sweep of this name already ran at the bucket location (its marker or sweep.json is there)."""
     loc = sweep_location(paths)
-    return loc is not None and bool({MARKER, "sweep.json"} & set(loc.children()))
+    return loc is not None and bool({MARKER, SWEEP_JSON} & set(loc.children()))
 
 
 def delete_remote(paths: Any) -> list[str]:
@@ -93,7 +93,7 @@ def push_sweep(paths: Any) -> int:
     mirror = Mirror(paths.sweep_dir, loc)
     mirror.pull()  # marks the files already there (same size) as seen, so only changed ones go up
     n = mirror.push(only=SWEEP_FILES)
-    trial_files = [f"trials/{d.name}/result.json" for d in sorted(paths.trials.glob("*")) if d.is_dir()]
+    trial_files = [f"{TRIALS}/{t.path.name}/{RESULT}" for t in paths.dir.trial_dirs()]
     n += mirror.push(only=tuple(trial_files))
     snapshot_study(paths)
     return n
@@ -105,7 +105,7 @@ def local_study_file(paths: Any) -> Path | None:
     if not paths.is_uri or not paths.study_url.startswith(prefix):
         return None
     path = Path(paths.study_url[len(prefix):])
-    return path if path.parent == paths.sweep_dir else None
+    return path if path.parent == paths.dir.path else None
 
 
 def snapshot_study(paths: Any) -> bool:
@@ -115,10 +115,10 @@ def snapshot_study(paths: Any) -> bool:
     if src is None or loc is None or not src.exists():
         return False
     with tempfile.TemporaryDirectory(prefix="fbstudy_") as tmp:
-        copy = Path(tmp) / STUDY_FILE
+        copy = Path(tmp) / STUDY_DB
         with closing(sqlite3.connect(src)) as a, closing(sqlite3.connect(copy)) as b:
             a.backup(b)
-        loc.join(STUDY_FILE).write_bytes(copy.read_bytes())
+        loc.join(STUDY_DB).write_bytes(copy.read_bytes())
     return True
 
 
@@ -140,4 +140,4 @@ def study_snapshot_callback(paths: Any):
 
 
 def remote_trials_uri(paths: Any) -> str | None:
-    return f"{paths.storage_path.rstrip('/')}/trials" if paths.is_uri else None
+    return f"{paths.storage_path.rstrip('/')}/{TRIALS}" if paths.is_uri else None

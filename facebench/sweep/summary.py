@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_write_json, read_jsonl
+from ..artefacts import (
+    COMPLETED,
+    FAILED,
+    OBJECTIVE_KEYS,
+    STOPPED,
+    TrialDir,
+    last_objective,
+)
 from .spec import ALIAS_MARK, SweepSpec
 
 TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
-OBJECTIVE_KEYS = ("objective", "objective_se", "objective_epoch")
 
 
 def rank_rows(rows: list[dict], mode: str) -> list[dict]:
@@ -21,8 +26,8 @@ def rank_rows(rows: list[dict], mode: str) -> list[dict]:
 
     sign = -1.0 if mode == "max" else 1.0
     rows = sorted(rows, key=lambda r: r["trial_id"])
-    rows.sort(key=lambda r: (r["status"] != "completed", _rank_value(r.get("objective"), sign)))
-    done = [r for r in rows if r["status"] == "completed"]
+    rows.sort(key=lambda r: (r["status"] != COMPLETED, _rank_value(r.get("objective"), sign)))
+    done = [r for r in rows if r["status"] == COMPLETED]
     tied = tied_with_first([_num(r.get("objective")) for r in done], [_num(r.get("objective_se")) for r in done],
                            mode=mode)
     for r in rows:
@@ -42,15 +47,15 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
     results = {Path(r.path).name: r for r in grid}
     ids = list(dict.fromkeys([*earlier, *results]))
     rows = rank_rows([trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids], mode)
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "stopped", "failed")}
+    counts = {s: sum(r["status"] == s for r in rows) for s in (COMPLETED, STOPPED, FAILED)}
     summary = {"name": spec.name, "metric": metric, "mode": mode, "select": spec.select, "counts": counts,
-               "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == "failed"],
+               "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == FAILED],
                "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
                "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "trials": rows}
-    atomic_write_json(paths.sweep_dir / "summary.json", summary)
+    paths.dir.write_summary(summary)
     print(format_table(rows, f"{metric} ({spec.select} epoch)"))
-    print(f"facebench sweep: {counts['completed']} completed, {counts['stopped']} stopped, {counts['failed']} failed "
-          f"in {wall_s:.1f} s; summary: {paths.sweep_dir / 'summary.json'}")
+    print(f"facebench sweep: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
+          f"in {wall_s:.1f} s; summary: {paths.dir.summary_file}")
     return summary
 
 
@@ -61,28 +66,23 @@ def _rank_value(value: Any, sign: float) -> float:
 def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) -> dict:
     """One row: status and reason from result.json, written here for trials the engine could not finish.
     ``result`` is Tune's view of a trial this run scheduled (None for one an earlier run finished)."""
-    trial_dir = paths.trials / trial_id
-    epochs = read_jsonl(trial_dir / "epochs.jsonl")
+    trial = paths.dir.trial(trial_id)
+    epochs = trial.read_epochs()
     seen = last_objective(epochs)
-    record = read_json(trial_dir / "result.json")
+    record = trial.read_result()
     if record is None:   # with a bucket, the driver pulled every trial folder before this
         error = _error_reason(result.error) if result is not None and result.error is not None else None
-        record = write_unfinished_record(trial_dir, error, epochs)
+        record = write_unfinished_record(trial, error, epochs)
     metrics = record.get("metrics") or {}
-    ray_meta = read_json(trial_dir / "ray.json") or {}
+    ray_meta = trial.read_ray_meta()
     params = ray_meta.get("params") if result is None else result.config
-    return {"trial_id": trial_id, "status": record.get("status", "failed"), "reason": record.get("reason") or "",
+    return {"trial_id": trial_id, "status": record.get("status", FAILED), "reason": record.get("reason") or "",
             "params": {k: v for k, v in (params or {}).items() if ALIAS_MARK not in k},
             **{k: metrics.get(k, seen.get(k)) for k in OBJECTIVE_KEYS}, "epochs": len(epochs),
             "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
             "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
             "node_id": ray_meta.get("node_id"), "hostname": ray_meta.get("hostname"), "pid": ray_meta.get("pid"),
-            "trial_dir": str(trial_dir)}
-
-
-def last_objective(epochs: list[dict]) -> dict:
-    """The trial's running objective after its last recorded epoch (what Tune last compared)."""
-    return next(({k: r[k] for k in OBJECTIVE_KEYS if k in r} for r in reversed(epochs) if "objective" in r), {})
+            "trial_dir": str(trial.path)}
 
 
 def _error_reason(error: BaseException) -> str:
@@ -90,27 +90,18 @@ def _error_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 
-def write_unfinished_record(trial_dir: Path, error: str | None, epochs: list) -> dict:
+def write_unfinished_record(trial: TrialDir, error: str | None, epochs: list) -> dict:
     """A trial without result.json was stopped by ASHA (Tune ends it between epochs) or died (error, OOM
     kill): write the record the engine could not, so the report and later readers see why."""
     if error is not None:
-        record = {"status": "failed", "reason": error}
+        record = {"status": FAILED, "reason": error}
     else:
-        record = {"status": "stopped", "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
-    record.update({"metrics": last_objective(epochs),
-                   "config": read_json(trial_dir / "config.json") or {},
-                   "meta": read_json(trial_dir / "meta.json") or {}, "written_by": "facebench.sweep"})
-    if trial_dir.exists():
-        atomic_write_json(trial_dir / "result.json", record)
+        record = {"status": STOPPED, "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
+    record.update({"metrics": last_objective(epochs), "config": trial.read_config(), "meta": trial.read_meta(),
+                   "written_by": "facebench.sweep"})
+    if trial.path.exists():
+        trial.write_result(record)
     return record
-
-
-def read_json(path: Path) -> dict | None:
-    """A JSON file's contents, or None when it is missing or unreadable (a torn or half-written file)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def format_table(rows: list[dict], objective: str, *, limit: int = 30) -> str:
@@ -126,7 +117,7 @@ def format_table(rows: list[dict], objective: str, *, limit: int = 30) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     for r in rows:
-        if r["status"] == "failed":
+        if r["status"] == FAILED:
             out.append(f"  failed {r['trial_id']}: {r['reason'][:160]}")
     return "\n".join(out)
 

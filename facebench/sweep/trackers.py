@@ -9,15 +9,15 @@ the packages are the optional extra ``facebench[trackers]``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
+from ..artefacts import SweepDir
 from ..errors import ConfigError
 
 
-def tracker_callbacks(trackers: tuple[str, ...], *, name: str, sweep_dir: Path, mlflow_tracking_uri: str | None,
+def tracker_callbacks(trackers: tuple[str, ...], *, name: str, sweep: SweepDir, mlflow_tracking_uri: str | None,
                       trial_config: Callable[[dict], dict]) -> list:
     """Ray Tune's own logger callbacks for the trackers asked for; a missing package says which extra to install."""
     callbacks = []
@@ -29,16 +29,16 @@ def tracker_callbacks(trackers: tuple[str, ...], *, name: str, sweep_dir: Path, 
 
                 callbacks.append(TBXLoggerCallback())
             else:
-                callbacks.append(_mlflow_callback(name, mlflow_uri(sweep_dir, mlflow_tracking_uri), trial_config))
+                callbacks.append(_mlflow_callback(name, mlflow_uri(sweep, mlflow_tracking_uri), trial_config))
         except ImportError as e:
             raise ConfigError(f"--log {tracker}: {e.name} is not installed; pip install 'facebench[trackers]'") from None
     return callbacks
 
 
-def mlflow_uri(sweep_dir: Path, uri: str | None) -> str:
+def mlflow_uri(sweep: SweepDir, uri: str | None) -> str:
     """The MLflow tracking URI: ``--mlflow-uri`` (a server, a database), else a SQLite file in the sweep folder
     (MLflow 3 refuses its old ``./mlruns`` folder store unless told otherwise; SQLite is its local default)."""
-    return uri or f"sqlite:///{(sweep_dir / 'mlflow.db').absolute()}"
+    return uri or f"sqlite:///{sweep.mlflow_db.absolute()}"
 
 
 class _MLflowLogger(MLflowLoggerCallback):

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import faults
+from ..artefacts import FAILED, TrialDir
 from ..errors import FacebenchError
-from ..io import atomic_write_json, read_jsonl
-from ..ownership import claim_dir
 from .resume import TRIAL_KEY
 from .spec import SweepSpec
 from .storage import trial_mirror
-from .summary import read_json
+
 
 class TrialFailed(RuntimeError):
     """The engine reported a failed trial (diverged, invalid config): Tune records it as an error."""
@@ -53,15 +52,15 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     from ray import tune
 
     trial_id = config.get(TRIAL_KEY) or tune.get_context().get_trial_id()
-    trial_dir = Path(setup.trials_root) / trial_id
-    mirror = trial_mirror(setup.remote_trials, trial_dir)
+    trial = TrialDir(Path(setup.trials_root) / trial_id)
+    mirror = trial_mirror(setup.remote_trials, trial.path)
     if mirror is not None:
         mirror.pull()  # a retry on another node, or a resumed sweep: continue from the bucket's copy
-    claim_dir(trial_dir, "trial")
+    trial.claim()
     where = {"trial_id": trial_id, "node_id": ray.get_runtime_context().get_node_id(),
              "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": time.time(),
              "params": {k: v for k, v in config.items() if k != TRIAL_KEY}}
-    atomic_write_json(trial_dir / "ray.json", where)
+    trial.write_ray_meta(where)
 
     reported = []
 
@@ -74,30 +73,30 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
         tune.report(row)
         faults.at("reported", trial_id)
 
-    previous = read_json(trial_dir / "result.json")
-    if previous is not None and previous.get("status") in ("completed", "stopped", "failed"):
+    previous = trial.final_result()
+    if previous is not None:
         result = previous  # finished before Tune retried it: replay, do not train again
-        rows = read_jsonl(trial_dir / "epochs.jsonl")
-        if rows and result["status"] != "failed":
+        rows = trial.read_epochs()
+        if rows and result["status"] != FAILED:
             report(rows[-1])
     else:
         flat = setup.spec.trial_config(config)
         try:
             cfg = validate_config({**flat, "name": flat.get("name") or f"{setup.spec.name}/{trial_id}"})
         except FacebenchError as e:
-            atomic_write_json(trial_dir / "result.json", {"status": "failed", "reason": f"invalid config: {e}",
-                                                          "config": flat, "metrics": {}, "meta": where})
+            trial.write_result({"status": FAILED, "reason": f"invalid config: {e}", "config": flat, "metrics": {},
+                                "meta": where})
             raise TrialFailed(f"invalid config: {e}") from None
         from ..engine import run_trial
 
-        result = run_trial(cfg, report, trial_dir=str(trial_dir), resume=True, on_step=_mid_epoch_point)
+        result = run_trial(cfg, report, trial_dir=str(trial.path), resume=True, on_step=_mid_epoch_point)
         faults.at("done", trial_id)
-        rows = read_jsonl(trial_dir / "epochs.jsonl")
-        if not reported and rows and result.get("status") != "failed":
+        rows = trial.read_epochs()
+        if not reported and rows and result.get("status") != FAILED:
             report(rows[-1])  # resumed after its last epoch (only the test was left): Tune still needs the metric
     if mirror is not None:
         mirror.push()  # the final evaluation's artefacts and result.json
-    if result.get("status") == "failed":
+    if result.get("status") == FAILED:
         raise TrialFailed(result.get("reason") or "failed")
 
 

@@ -36,7 +36,8 @@ def main() -> int:
     from facebench.storage import resolve
     from facebench.sweep import SweepSpec, space
     from facebench.sweep.presets import SMOKE_FACE
-    from facebench.sweep.runner import RAY_ENV, run_sweep
+    from facebench.sweep import Output, run_sweep
+    from facebench.sweep.session import RAY_ENV
 
     spec = SweepSpec(name="benchs3", task="face", base={**SMOKE_FACE, "train.epochs": args.epochs,
                                                          "model.backbone": "resnet18", "loss.name": "arcface"},
@@ -54,7 +55,7 @@ def main() -> int:
                 walls = {}
                 for where, storage in (("disk", None), ("s3", "s3://bench/runs")):
                     t0 = time.time()
-                    summary = run_sweep(spec, storage=storage, results_dir=str(tmp / where), verbose=0)
+                    summary = run_sweep(spec, output=Output(storage=storage, results=str(tmp / where), verbose=0))
                     walls[where] = (time.time() - t0, summary["counts"]["completed"])
             finally:
                 ray.shutdown()

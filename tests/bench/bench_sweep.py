@@ -30,7 +30,7 @@ def main() -> int:
 
     from facebench.sweep import SweepSpec, space
     from facebench.sweep.presets import SMOKE_FACE
-    from facebench.sweep.runner import run_sweep
+    from facebench.sweep import Output, run_sweep
 
     spec = SweepSpec(name="bench", task="face",
                      base={**SMOKE_FACE, "train.epochs": args.epochs, "model.backbone": "resnet18",
@@ -40,7 +40,7 @@ def main() -> int:
     results = tempfile.mkdtemp(prefix="fb_bench_sweep_")
     try:
         t0 = time.time()
-        summary = run_sweep(spec, results_dir=results, verbose=0)
+        summary = run_sweep(spec, output=Output(results=results, verbose=0))
         total = time.time() - t0
         walls = [json.loads((Path(t["trial_dir"]) / "result.json").read_text()).get("wall_s", 0.0)
                  for t in summary["trials"]]

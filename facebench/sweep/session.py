@@ -1,0 +1,183 @@
+"""Where a sweep runs and writes (``Placement``, ``Output``) and its one Ray session, shared with the confirmation
+stage: environment, start or join, resource check, threads per trial, Ray's logs kept.
+
+``ray_session(spec, placement, sweep)`` sets Ray's environment, starts a private Ray on this machine or joins the
+cluster ``placement.address`` names, refuses a trial larger than the largest node, and on exit shuts down the
+Ray it started, copies that Ray's own logs into ``<sweep>/logs/ray`` and removes its private temp dir. A Ray
+already running in the process (a test's, a notebook's) is joined and left running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # at run time neither is needed here: `facebench` imports this module on start-up
+    from ..artefacts import SweepDir
+    from .spec import SweepSpec
+
+# Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
+# callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
+# about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto", "TUNE_WARN_THRESHOLD_S": "5",
+           # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
+           # the running trials as if finished; they stay unfinished and --resume continues them.
+           "TUNE_DISABLE_SIGINT_HANDLER": "1"}
+
+
+RAY_SESSION_LOGS = ("session_latest", "logs")   # under a Ray temp dir: the latest session's own logs
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where trials run and how large each is; None keeps the sweep file's own value."""
+
+    cpus_per_trial: float | None = None
+    gpus_per_trial: float | None = None
+    max_concurrent: int | None = None    # 0: as many as the resources allow
+    address: str | None = None           # a Ray cluster to join ("auto", HOST:PORT); None: a private local Ray
+
+    @property
+    def local(self) -> bool:
+        return self.address is None
+
+    def apply(self, spec: SweepSpec) -> SweepSpec:
+        """``spec`` with these values (a GPU placement also sets train.device cuda) and its trials' threads."""
+        changes = {k: v for k, v in (("cpus_per_trial", self.cpus_per_trial), ("gpus_per_trial", self.gpus_per_trial),
+                                     ("max_concurrent", self.max_concurrent)) if v is not None}
+        if changes.get("gpus_per_trial", 0) > 0 and "train.device" not in spec.base:
+            spec = spec.replace(base={**spec.base, "train.device": "cuda"})
+        spec = spec.replace(**changes) if changes else spec
+        if "train.threads" not in spec.base:
+            spec = spec.replace(base={**spec.base, "train.threads": trial_threads(spec.cpus_per_trial)})
+        return spec
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a sweep writes and what it shows while it runs."""
+
+    results: str | None = None       # results folder (default $FACEBENCH_RUNS or ./runs)
+    storage: str | None = None       # shared results location: an NFS path or a bucket URI (s3://bucket/runs)
+    study_db: str | None = None      # SQLAlchemy URL of the Optuna study (default sqlite:///<sweep>/study.db)
+    resume: bool = False             # continue an interrupted sweep of the same name
+    fresh: bool = False              # delete an earlier sweep of the same name first
+    verbose: int = 1                 # 0 nothing while it runs, 1 one progress line, 2 Ray's table and trial output
+    trackers: tuple[str, ...] = ()   # "tensorboard", "mlflow" (Ray Tune's logger callbacks, trackers.py)
+    mlflow_uri: str | None = None    # --log mlflow's store (default sqlite:///<sweep>/mlflow.db)
+
+
+LOCAL = Placement()        # the sweep's own resources on a private Ray on this machine
+DEFAULT_OUTPUT = Output()  # ./runs (or $FACEBENCH_RUNS), a new sweep, one progress line
+
+
+def trial_threads(cpus_per_trial: float) -> int:
+    """torch threads of a trial: one per CPU it holds (torch's default is every core of the node, and concurrent
+    trials would fight over them). The sweep's trials and the confirmation's re-runs both use it."""
+    return max(1, int(cpus_per_trial))
+
+
+def set_ray_env() -> None:
+    for key, value in RAY_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+@contextmanager
+def ray_session(spec: SweepSpec, placement: Placement, sweep: SweepDir, *, verbose: int = 1) -> Iterator[None]:
+    """Ray started (or joined) for ``spec``'s trials; ``verbose`` >= 2 shows the trials' own output."""
+    set_ray_env()
+    import ray
+
+    started = _init_ray(placement, gpus=spec.gpus_per_trial, verbose=verbose)
+    try:
+        check_resources(spec, local=placement.local)
+        yield
+    finally:
+        if started is not None:  # the Ray this context started (None: one already running in the process)
+            ray.shutdown()
+            if started:
+                keep_ray_logs(started, sweep)
+
+
+def _init_ray(placement: Placement, *, gpus: float, verbose: int) -> str | None:
+    """Start or join Ray. Returns None when Ray was already running (the caller leaves it be), else what this
+    call started: a private local Ray's temp dir (whose logs go to the sweep folder), or "" for a cluster."""
+    import ray
+
+    if ray.is_initialized():
+        return None
+    if placement.local:
+        # GPUs: Ray's own detection (CUDA_VISIBLE_DEVICES / NVML); a GPU sweep on a machine without one is then
+        # refused by check_resources instead of scheduling "GPU" trials onto the CPU.
+        temp_dir = ray_temp_dir()
+        ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=None if gpus > 0 else 0,
+                 include_dashboard=False, logging_level="WARNING", log_to_driver=verbose >= 2, _temp_dir=temp_dir)
+        return temp_dir
+    target = placement.address or os.environ.get("RAY_ADDRESS") or "auto"
+    try:
+        ray.init(address=target, logging_level="WARNING")
+    except ConnectionError as e:
+        raise ConfigError(f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
+                          "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")
+    return ""
+
+
+def check_resources(spec: SweepSpec, *, local: bool) -> None:
+    """A trial asking for more than the largest node has stays PENDING forever: on this machine that is an
+    error; on a cluster it is a warning, since the autoscaler may still add such a node."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    cpus = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
+    gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
+    if spec.cpus_per_trial <= cpus and spec.gpus_per_trial <= gpus:
+        return
+    msg = (f"a trial needs {spec.cpus_per_trial:g} CPUs and {spec.gpus_per_trial:g} GPUs but the largest Ray node "
+           f"has {cpus:g} CPUs and {gpus:g} GPUs; pass --cpus-per-trial / --gpus-per-trial (0 without a GPU)")
+    if local:
+        raise ConfigError(msg)
+    print(f"facebench sweep: warning: {msg}; waiting for the autoscaler")
+
+
+def ray_temp_dir() -> str:
+    """A private, short Ray temp dir (Ray's unix sockets live under it and their paths may not exceed 107
+    bytes, so it cannot be the sweep folder itself); its logs are copied into the sweep folder at the end.
+    Under ``$RAY_TMPDIR`` where set (Ray's own variable for where its temp files go), so a driver killed before
+    its clean-up leaves this dir where whoever set that variable clears up."""
+    return tempfile.mkdtemp(prefix="fb-ray-", dir=os.environ.get("RAY_TMPDIR") or None)
+
+
+def keep_ray_logs(temp_dir: str, sweep: SweepDir) -> Path | None:
+    """Copy the Ray session's logs to ``<sweep>/logs/ray`` and remove the private temp dir."""
+    src = Path(temp_dir).joinpath(*RAY_SESSION_LOGS)
+    dest = sweep.ray_logs
+    try:
+        if src.is_dir() and sweep.path.is_dir():
+            if dest.exists():  # a resumed sweep: keep the earlier Ray run's logs beside this one's
+                dest = dest.with_name(f"ray-{time.strftime('%Y%m%d-%H%M%S')}")
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.sock", "sockets"),
+                            ignore_dangling_symlinks=True)
+        return dest if dest.exists() else None
+    except OSError:
+        return None  # logs are a convenience: a sweep never fails for want of them
+    finally:
+        _remove_tree(temp_dir)
+
+
+def _remove_tree(path: str, tries: int = 5) -> None:
+    """Ray's processes can still be writing their last log lines right after ``ray.shutdown()`` returns; an
+    rmtree racing them leaves a half-empty folder in /tmp, so try again a few times."""
+    for i in range(tries):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            return
+        time.sleep(0.5 * (i + 1))

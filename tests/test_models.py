@@ -199,8 +199,12 @@ def test_a_backbone_builds_from_plain_keyword_arguments_without_a_config():
                                                  "model.neck": False, "data.image_size": 32}))
     for (k, a), (k2, b) in zip(net.state_dict().items(), via_cfg.state_dict().items(), strict=True):
         assert k == k2 and torch.equal(a, b)
-    with pytest.raises(TypeError):  # a backbone has no defaults of its own to drift from its declaration
-        create_model("cnn", input_size=(3, 32, 32), width=1.0)
+    with pytest.raises(TypeError):  # the builder has no defaults of its own to drift from its declaration...
+        BACKBONES.get("cnn").load()(input_size=(3, 32, 32), width=1.0)
+    # ...create_model fills a key left out with its declared default (model.neck's is True: a 128-d neck)
+    assert BACKBONES.get("cnn").params["neck"].default is True
+    assert create_model("cnn", input_size=(3, 32, 32), width=1.0).embedding_size == \
+        create_model("cnn", input_size=(3, 32, 32), width=1.0, neck=True).embedding_size
 
 
 def test_an_autoencoder_builds_with_or_without_its_decoder_from_keyword_arguments():

@@ -8,7 +8,7 @@ import argparse
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("data", help="check, cache, download or pack datasets (InsightFace RecordIO and .bin)")
     sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    c = sub.add_parser("check", help="detect a dataset's format and print its counts (decodes no image)")
+    c = sub.add_parser("check", help="detect a dataset's format, print its counts and decode every image")
     c.add_argument("path", help="LFW root, identity folder, AT&T folder, CIFAR-10 root, a pairs file, a RecordIO "
                    "folder (train.rec) or a .bin verification set")
     c.set_defaults(func=_check)

@@ -81,6 +81,8 @@ LOSSES.declare("vae", "VAE: recon + beta * KL (beta-VAE, Higgins et al. 2017), o
 
 
 def create_loss(name: str, **kwargs: Any) -> "nn.Module":
-    """Loss ``name`` built from plain keyword arguments: its declared ``loss.*`` keys and, for a classification
+    """Loss ``name`` built from plain keyword arguments: its declared ``loss.*`` keys (a key left out takes its declared default) and, for a classification
     head (kind "head"), ``embedding_size`` and ``num_classes``."""
-    return LOSSES.get(name).load()(**kwargs)
+    variant = LOSSES.get(name)
+    declared = {key: param.default for key, param in variant.params.items()}  # a key left out: its declared default
+    return variant.load()(**{**declared, **kwargs})

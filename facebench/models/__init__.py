@@ -82,6 +82,8 @@ AUTOENCODER_BACKBONES = tuple(v.name for v in BACKBONES.variants() if v.kind == 
 
 def create_model(name: str, **kwargs: Any) -> "nn.Module":
     """Backbone ``name`` built from plain keyword arguments (timm's ``create_model``): ``input_size``, its
-    declared ``model.*`` keys and, for an autoencoder, ``decoder``."""
-    return BACKBONES.get(name).load()(**kwargs)
+    declared ``model.*`` keys (a key left out takes its declared default) and, for an autoencoder, ``decoder``."""
+    variant = BACKBONES.get(name)
+    declared = {key: param.default for key, param in variant.params.items()}  # a key left out: its declared default
+    return variant.load()(**{**declared, **kwargs})
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from ..cliflags import Once, one_line_errors
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train, validate and test one trial (no Ray)",
-                              description="Train one recipe, validate it every epoch, test the model chosen on "
-                                          "validation, and write a trial directory.")
-    p.add_argument("--config", metavar="FILE", help="config file (.json, .yaml, .toml), flat or nested keys")
+    p = one_line_errors(subparsers.add_parser(
+        "train", help="train, validate and test one trial (no Ray)",
+        description="Train one recipe, validate it every epoch, test the model chosen on validation, and write a "
+                    "trial directory."))
+    p.add_argument("--config", metavar="FILE", action=Once,
+                   help="config file (.json, .yaml, .toml), flat or nested keys; at most one (a second is refused)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set loss.name=cosface (repeatable; see "
                         "`facebench list --keys`)")

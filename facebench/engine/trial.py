@@ -20,6 +20,7 @@ from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
 from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
                          seed_everything, set_rng_state)
+from .clear import clear_trial
 from .errors import NonFiniteLoss
 from .loop import Batches, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
 from .record import default_trial_dir, device_name, make_meta
@@ -103,7 +104,7 @@ def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool)
     if previous is None or previous.get("status") not in ("completed", "stopped", "failed"):
         return None
     if overwrite:
-        tdir.clear()
+        clear_trial(tdir)
         return None
     same = previous.get("config") == flat
     if same and previous["status"] != "completed":
@@ -140,7 +141,7 @@ def _resume_point(rec: _Record, resume: bool) -> tuple[dict[str, Any] | None, di
     """(the finished result to return as is, or None; the checkpoint to continue from, or None)."""
     ckpt_path = rec.tdir.path / CHECKPOINT
     if not (resume and ckpt_path.exists()):
-        rec.tdir.clear()  # no resume, or nothing to resume from: stale epochs/result must not mix in
+        clear_trial(rec.tdir)  # no resume, or nothing to resume from: stale epochs/result must not mix in
         return None, None
     state = load_checkpoint(ckpt_path)
     check_complete(ckpt_path, state)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ..cliflags import one_line_errors
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("embed", help="embeddings of a dataset from a trained trial (.npz or .parquet)",
-                              description="Embed every image of PATH with the model RUN_DIR chose on validation, "
-                                          "prepared and flip-fused as that trial was; the output is what "
-                                          "`facebench eval pairs --embeddings` reads.")
+    p = one_line_errors(subparsers.add_parser(
+        "embed", help="embeddings of a dataset from a trained trial (.npz or .parquet)",
+        description="Embed every image of PATH with the model RUN_DIR chose on validation, prepared and flip-fused "
+                    "as that trial was; the output is what `facebench eval pairs --embeddings` reads."))
     p.add_argument("run_dir", help="trial directory (config.json + checkpoint.pt)")
     p.add_argument("--data", required=True, help="LFW folder, identity folder, RecordIO folder or .bin set")
     p.add_argument("--out", required=True, help="emb.npz or emb.parquet (never overwritten)")
@@ -19,10 +21,10 @@ def add_parser(subparsers) -> None:
 
 
 def add_eval_parser(eval_subparsers) -> None:
-    p = eval_subparsers.add_parser("model", help="verification of a trained trial's model on any sets",
+    p = one_line_errors(eval_subparsers.add_parser("model", help="verification of a trained trial's model on any sets",
                                    description="Test the model RUN_DIR chose on validation on each --on set "
                                                "(.bin or LFW-style folder): one row per set, accuracy ± std over "
-                                               "the folds, and their mean.")
+                                               "the folds, and their mean."))
     p.add_argument("run_dir", help="trial directory (config.json + checkpoint.pt), or MODEL.onnx (docs/deploy.md)")
     p.add_argument("--on", dest="sets", action="append", required=True, metavar="PATH",
                    help="a .bin set or a folder with images + pairs.txt, NAME=PATH to name it (repeatable)")

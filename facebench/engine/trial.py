@@ -21,7 +21,7 @@ from ..errors import ConfigError, FacebenchError
 from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
                          seed_everything, set_rng_state)
 from .clear import clear_trial
-from .errors import NonFiniteLoss
+from .errors import OUT_OF_MEMORY, NonFiniteLoss, is_out_of_memory
 from .loop import Batches, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
 from .record import default_trial_dir, device_name, make_meta
 from .selection import Selection, objective_from_history
@@ -128,8 +128,8 @@ def _is_environment(e: BaseException) -> bool:
 
 
 def _reason(e: BaseException) -> str:
-    if isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower():
-        return "out of memory"
+    if is_out_of_memory(e):
+        return OUT_OF_MEMORY
     return f"{type(e).__name__}: {e}"
 
 

@@ -6,6 +6,11 @@ import argparse
 import importlib
 
 from ..cliflags import one_line_errors
+from .errors import memory_is_users
+
+# The batch and image size are the trial's own (eval.batch_size, data.image_size): what is left to reduce is the load.
+_ASK_FOR_LESS = ("a batch of the trial's eval.batch_size images at its data.image_size needs more memory than is free; "
+                 "free memory (other jobs on this machine or GPU) or run where there is more")
 
 
 def add_parser(subparsers) -> None:
@@ -37,7 +42,8 @@ def add_eval_parser(eval_subparsers) -> None:
 def _cmd_embed(args: argparse.Namespace) -> int:
     from .use import embed_dataset
 
-    n, dim = embed_dataset(args.run_dir, args.data, args.out, progress=not args.quiet)
+    with memory_is_users(f"embedding {args.data}", _ASK_FOR_LESS):
+        n, dim = embed_dataset(args.run_dir, args.data, args.out, progress=not args.quiet)
     print(f"wrote {n:,} embeddings of dimension {dim} to {args.out}")
     return 0
 
@@ -51,7 +57,8 @@ def _cmd_eval_model(args: argparse.Namespace) -> int:
         return onnx_cli.cmd_eval_onnx(args)
     onnx_cli.check_trial_flags(args)
 
-    rows = evaluate_model(args.run_dir, args.sets, folds=args.folds)
+    with memory_is_users(f"testing {args.run_dir}", _ASK_FOR_LESS):
+        rows = evaluate_model(args.run_dir, args.sets, folds=args.folds)
     if args.json:
         print(dumps_json(rows))
         return 0

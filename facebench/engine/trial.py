@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from ..artefacts import CHECKPOINT, TrialDir
+from ..artefacts import CHECKPOINT, RESULT, TrialDir
 from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
 from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
@@ -23,7 +23,7 @@ from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng
 from .clear import clear_trial
 from .errors import OUT_OF_MEMORY, NonFiniteLoss, is_out_of_memory
 from .loop import Batches, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
-from .record import default_trial_dir, device_name, make_meta
+from .record import check_result_metrics, default_trial_dir, device_name, make_meta
 from .selection import Selection, objective_from_history
 
 Report = Callable[[dict[str, Any]], None]
@@ -110,7 +110,7 @@ def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool)
     if same and previous["status"] != "completed":
         return None  # stopped or failed: resuming (or restarting with resume=False) it is what was asked
     if same and resume:
-        return previous
+        return check_result_metrics(tdir.path / RESULT, previous)
     if same:
         raise ConfigError(f"{tdir.path}: holds a completed trial of this config; --no-resume would train it "
                           "again and replace it: pass --overwrite for that, or choose another --out")
@@ -148,7 +148,7 @@ def _resume_point(rec: _Record, resume: bool) -> tuple[dict[str, Any] | None, di
     check_same_config(ckpt_path, state["config"], rec.flat)
     previous = rec.tdir.read_result()
     if previous and previous.get("status") == "completed" and state["epoch"] >= rec.cfg.train.epochs:
-        return previous, None
+        return check_result_metrics(rec.tdir.path / RESULT, previous), None
     return None, state
 
 

@@ -28,7 +28,7 @@ from .data import DATASETS
 from .errors import ConfigError
 from .eval import FLIPS, METRICS
 from .models import AUTOENCODER_BACKBONES
-from .params import Param, coerce
+from .params import SEED_MAX, Param, coerce
 from .variants import check_choice, check_keys, chosen_params, describe, selectors, with_variants
 
 TASKS = ("face", "autoencoder", "cifar")
@@ -56,21 +56,21 @@ class DataConfig:
     pairs: str = _f("", "pairs file: LFW pairs.txt or CSV path_a,path_b,same,fold (default: <test_root>/pairs.txt)")
     test_folds: str = _f("", "LFW folds of the test protocol, e.g. '5-9' (default: the folds not in data.train_folds "
                          "for lfw_people, all folds otherwise)")
-    min_images: int = _f(1, "minimum images per training identity", lo=1)
-    limit: int = _f(0, "cap on training images, 0 = all (CPU-scale runs)", lo=0)
+    min_images: int = _f(1, "minimum images per training identity", lo=1, hi=100_000)
+    limit: int = _f(0, "cap on training images, 0 = all (CPU-scale runs)", lo=0, hi=10**9)
     val_fraction: float = _f(0.1, "fraction of training identities (faces) or images (CIFAR) held out for "
                              "validation; never the test protocol", lo=0.0, hi=0.5, lo_open=True)
     val_pairs: int = _f(6000, "cap on validation pairs: as many same/different pairs as the held-out identities "
-                        "allow, up to this many (balanced, 5 identity-disjoint folds)", lo=2)
+                        "allow, up to this many (balanced, 5 identity-disjoint folds)", lo=2, hi=10**7)
     image_size: int = _f(64, "input side in pixels after resizing", lo=16, hi=512)
     crop: float = _f(1.0, "central crop fraction of the source image before resizing", lo=0.1, hi=1.0, lo_open=True)
     color: str = _f("rgb", "colour mode", choices=("rgb", "gray"))
     cache_dir: str = _f("", "decoded-tensor cache directory (default: $FACEBENCH_CACHE or ~/.cache/facebench)")
     allow_test_images: bool = _f(False, "train even when training images have the same pixels as test images "
                                  "(refused by default; recorded in the trial's meta; docs/datasets.md)")
-    synthetic_identities: int = _f(48, "synthetic: number of identities", lo=4)
-    synthetic_images: int = _f(8, "synthetic: images per identity", lo=2)
-    synthetic_seed: int = _f(0, "synthetic: generator seed", lo=0)
+    synthetic_identities: int = _f(48, "synthetic: number of identities", lo=4, hi=100_000)
+    synthetic_images: int = _f(8, "synthetic: images per identity", lo=2, hi=10_000)
+    synthetic_seed: int = _f(0, "synthetic: generator seed", lo=0, hi=SEED_MAX)
 
 
 def _chooser(cls_name: str, key: str, default: str, doc: str, registry: str) -> type:
@@ -87,25 +87,27 @@ ScheduleConfig = _chooser("ScheduleConfig", "name", "cosine", "LR schedule", "sc
 @dataclass(frozen=True)
 class OptimConfig:
     name: str = _f("adamw", "optimizer", registry="optimizer")
-    lr: float = _f(1e-3, "peak learning rate", lo=0.0, lo_open=True)
-    weight_decay: float = _f(5e-4, "weight decay", lo=0.0)
+    lr: float = _f(1e-3, "peak learning rate", lo=0.0, hi=100.0, lo_open=True)
+    weight_decay: float = _f(5e-4, "weight decay", lo=0.0, hi=1.0)
     no_decay_norm_bias: bool = _f(True, "no weight decay on norm layers and biases")
-    grad_clip: float = _f(0.0, "gradient-norm clipping threshold, 0 = off", lo=0.0)
+    grad_clip: float = _f(0.0, "gradient-norm clipping threshold, 0 = off", lo=0.0, hi=1e6)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _f(10, "training epochs", lo=1)
-    batch_size: int = _f(64, "batch size", lo=1)
-    seed: int = _f(0, "seed for Python, NumPy, torch and data order", lo=0)
+    epochs: int = _f(10, "training epochs (at most 10,000: no run needs more; a typo such as 1e21 is refused)",
+                     lo=1, hi=10_000)
+    batch_size: int = _f(64, "batch size", lo=1, hi=65_536)
+    seed: int = _f(0, "seed for Python, NumPy, torch and data order (torch takes seeds below 2^63)",
+                   lo=0, hi=SEED_MAX)
     device: str = _f("auto", "training device", choices=("auto", "cpu", "cuda"))
     amp: str = _f("none", "autocast dtype (bf16/fp16 where the device supports it)", choices=("none", "bf16", "fp16"))
     channels_last: bool = _f(False, "channels_last memory format")
     compile: bool = _f(False, "torch.compile the model (no gain on CPU)")
     augment: str = _f("flip", "augmentation preset", registry="augmentation")
-    max_steps: int = _f(0, "cap on optimizer steps per epoch, 0 = full epochs", lo=0)
+    max_steps: int = _f(0, "cap on optimizer steps per epoch, 0 = full epochs", lo=0, hi=10**9)
     checkpoint: bool = _f(True, "write a resumable checkpoint every epoch")
-    threads: int = _f(0, "torch intra-op threads, 0 = torch's default", lo=0)
+    threads: int = _f(0, "torch intra-op threads, 0 = torch's default", lo=0, hi=1024)
     objective: str = _f("auto", "validation metric that picks a trial's epoch and ranks trials; auto: "
                         "val_accuracy (verification accuracy on the held-out identities' pairs, or CIFAR accuracy)", choices=("auto", *OBJECTIVE_MODES))
     select: str = _f("best", "which epoch is the trial: best = the epoch with the best objective (early stopping; "
@@ -117,9 +119,9 @@ class EvalConfig:
     metric: str = _f("cosine", "verification score", choices=METRICS)
     normalize: bool = _f(False, "L2-normalise embeddings before scoring")
     flip: str = _f("none", "flip fusion of original and mirrored embeddings", choices=FLIPS)
-    batch_size: int = _f(256, "embedding batch size", lo=1)
+    batch_size: int = _f(256, "embedding batch size", lo=1, hi=65_536)
     whiten: int = _f(0, "PCA-whiten embeddings before scoring, with this many components fitted on the training "
-                     "images' embeddings only (0 = off; the eigenfaces floor's treatment)", lo=0)
+                     "images' embeddings only (0 = off; the eigenfaces floor's treatment)", lo=0, hi=16384)
     sets: str = _f("", "more verification sets, each tested once at the end (never for selection), comma-"
                    "separated PATH or NAME=PATH: InsightFace .bin files or LFW-style folders, e.g. "
                    "'lfw.bin,cfp_fp.bin,agedb_30.bin'")

@@ -57,20 +57,39 @@ class Param:
             return value
         if self.choices and value not in self.choices:
             raise ConfigError(f"{key}: {value!r} is not allowed; choose one of: {', '.join(self.choices)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}: must be finite, got {value!r}; allowed {self.range_text()}")
         lo, hi = self.lo, self.hi
         below = lo is not None and (value < lo or (self.lo_open and value == lo))
         above = hi is not None and (value > hi or (self.hi_open and value == hi))
         if below or above:
-            rng = (f"{'(' if self.lo_open else '['}{lo if lo is not None else '-inf'}, "
-                   f"{hi if hi is not None else 'inf'}{')' if self.hi_open or hi is None else ']'}")
-            raise ConfigError(f"{key}: {value!r} is out of range; allowed {rng}")
+            raise ConfigError(f"{key}: {value!r} is out of range; allowed {self.range_text()}")
         return value
+
+    def range_text(self) -> str:
+        """``[1, 10000]``, ``(0.0, 10.0]``: the allowed interval as the errors and ``facebench list --keys`` say it."""
+        lo = "-inf" if self.lo is None else _number(self.lo)
+        hi = "inf" if self.hi is None else _number(self.hi)
+        return f"{'(' if self.lo_open or self.lo is None else '['}{lo}, {hi}{')' if self.hi_open or self.hi is None else ']'}"
 
     def describe(self) -> str:
         """The doc line with choices or range, as ``facebench list --keys`` prints it."""
         if self.choices:
             return f"{self.doc} ({'|'.join(self.choices)})"
+        if self.lo is not None or self.hi is not None:
+            return f"{self.doc} {self.range_text()}"
         return self.doc
+
+
+def _number(x: float) -> str:
+    """A bound as written in a declaration: 10000, 0.5, 2^63-1 (not 9223372036854775807)."""
+    if x == SEED_MAX:
+        return "2^63-1"
+    return f"{x:,}".replace(",", "_") if isinstance(x, int) and x >= 100_000 else repr(x)
+
+
+# torch.manual_seed takes seeds below 2^63 as signed int64; NumPy's generators take any non-negative int.
+SEED_MAX = 2**63 - 1
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -126,9 +145,7 @@ def _to_float(key: str, value: Any, bad: ConfigError) -> float:
             raise bad from None
     else:
         raise bad
-    if not math.isfinite(out):
-        raise ConfigError(f"{key}: must be finite, got {value!r}")
-    return out
+    return out  # a non-finite value is refused by the key's range (Param.check_range), which it then names
 
 
 def _to_str(key: str, value: Any, bad: ConfigError) -> str:

@@ -113,7 +113,7 @@ CASES = {
     "eval: embeddings of an unknown format": (lambda d: (b.keep(d), ["eval", "pairs", "--embeddings",
                                                          str(d / KEEP_NAME), "--pairs", str(b.pairs_csv(d))])[1],
                                               "notes.txt: unknown embeddings format '.txt'", 2),
-    "eval: --folds -1": (lambda d: [*b.embeddings(np.eye(8))(d), "--folds", "-1"], "--folds -1", 2),
+    "eval: --folds -1": (lambda d: [*b.embeddings(np.eye(8))(d), "--folds", "-1"], "--folds: -1 is out of range", 2),
     "eval: pairs CSV with a wrong header": (b.pairs_header, "pairs.csv:1: bad header", 2),
     "eval compare: two trials on different pairs": (b.compare_other_pairs, "are not on the same pairs", 2),
     "data check: no such path": (lambda d: ["data", "check", str(d / "nothing")], "nothing: no such file", 2),

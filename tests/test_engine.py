@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from facebench.cli import main
+from facebench.config import TrialConfig
 from facebench.engine import run_trial
 from facebench.errors import ConfigError
 from facebench.io import read_jsonl
@@ -113,15 +115,24 @@ def test_resume_with_another_config_is_a_clear_error_and_overwrite_starts_afresh
     (tmp_path / "result.json").unlink()  # an unfinished trial: the checkpoint's config is what is checked
     with pytest.raises(ConfigError, match=r"optim\.lr: checkpoint 0\.001 vs now 0\.002"):
         run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, trial_dir=tmp_path)
+    (tmp_path / "artefacts" / "notes.txt").write_text("the user's own notes\n")  # issue 22: never deleted
+    (tmp_path / "artefacts" / "old.verification.npz.bak").write_bytes(b"mine")
+    stale = tmp_path / "artefacts" / "stale.npz"   # a name the engine writes: removed, not mixed into the new run
+    stale.write_bytes(b"x")
     rows = []
     result = run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, rows.append, trial_dir=tmp_path,
                        resume=False, overwrite=True)
     assert result["status"] == "completed" and len(rows) == 1
     assert len(read_jsonl(tmp_path / "epochs.jsonl")) == 1
+    assert (tmp_path / "artefacts" / "notes.txt").read_text() == "the user's own notes\n"
+    assert (tmp_path / "artefacts" / "old.verification.npz.bak").read_bytes() == b"mine" and not stale.exists()
+    assert (tmp_path / "artefacts" / "verification.npz").is_file()
 
 
 def test_divergence_fails_the_trial_with_epoch_step_and_component(tmp_path):
-    cfg = {**FACE, "optim.name": "sgd", "optim.lr": 1e30, "schedule.name": "none", "optim.weight_decay": 0.0}
+    cfg = TrialConfig.from_dict({**FACE, "optim.name": "sgd", "schedule.name": "none", "optim.weight_decay": 0.0})
+    # An LR past optim.lr's range (which refuses it in a config) is the sure way to overflow the weights at once.
+    cfg = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=1e30))
     result = run_trial(cfg, trial_dir=tmp_path)
     assert result["status"] == "failed"
     assert "non-finite" in result["reason"] and "epoch 1" in result["reason"]

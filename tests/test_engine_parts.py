@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -111,3 +112,80 @@ def test_importing_the_engine_imports_no_ray():
     code = ("import sys, facebench.engine, facebench.engine.trial, facebench.engine.cli; "
             "assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- issue 22: memory errors and SIGTERM under `facebench train` ---------------------------------------------------
+
+def _tiny_args(out):
+    from bad_inputs import TINY, sets
+
+    return ["train", *sets(TINY), "--out", str(out), "--quiet"]
+
+
+@pytest.mark.parametrize("error", [MemoryError(), RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                                   RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate")])
+def test_out_of_memory_in_train_is_one_line_naming_what_to_reduce(error, tmp_path, monkeypatch, capsys):
+    from facebench.cli import main
+    from facebench.engine import trial
+
+    def run_epoch(*a, **k):
+        raise error
+    monkeypatch.setattr(trial, "_run_epoch", run_epoch)
+    assert main(_tiny_args(tmp_path / "t")) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("facebench: error:"), err
+    assert "out of memory while training" in lines[0] and "train.batch_size (now 8)" in lines[0], lines[0]
+    assert "data.image_size (now 24)" in lines[0] and "Traceback" not in err + out
+    assert json.loads((tmp_path / "t" / "result.json").read_text())["reason"] == "out of memory"
+
+
+def test_out_of_memory_in_embed_is_one_line(tmp_path, monkeypatch, capsys):
+    from facebench.cli import main
+    from facebench.engine import use
+
+    def embed(*a, **k):
+        raise MemoryError()
+    monkeypatch.setattr(use, "embed_dataset", embed)
+    assert main(["embed", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path / "e.npz")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "out of memory while embedding" in lines[0] and "eval.batch_size" in lines[0], lines
+
+
+def test_sigterm_ends_train_like_ctrl_c_and_the_trial_resumes(tmp_path):
+    """The trial pauses at its 2nd checkpoint write (a fault hook: epoch 1 is saved, epoch 2's file is complete but
+    not in place); the test waits for that marker, sends SIGTERM, and expects the Ctrl-C outcome."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from bad_inputs import TINY, sets
+
+    repo, pause, out = Path(__file__).resolve().parents[1], tmp_path / "pause", tmp_path / "t"
+    pause.mkdir()
+    args = [sys.executable, "-m", "facebench.cli", "train", *sets({**TINY, "train.epochs": 3}), "--out", str(out),
+            "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(repo), "FACEBENCH_CACHE": str(tmp_path / "cache"),
+           "FACEBENCH_PAUSE_AT": "write:checkpoint.pt:2", "FACEBENCH_PAUSE_DIR": str(pause)}
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(pause.glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)   # waiting for the trial's own marker, not guessing a duration
+        assert list(pause.glob("*.json")), proc.communicate(timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines() == ["facebench: interrupted"], stderr[-2000:]
+    assert not list(out.glob(".*.tmp")), "the interrupted write left its temp file"
+    env.pop("FACEBENCH_PAUSE_AT")
+    resumed = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["resumed_from_epoch"] == 1 and json.loads((out / "result.json").read_text())["epochs_completed"] == 3

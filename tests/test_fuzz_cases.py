@@ -71,6 +71,37 @@ def _zero_byte_jpeg(d, lfw):
     return ["data", "check", str(d)]
 
 
+def _train(**values):
+    from bad_inputs import TINY, sets
+
+    return lambda d, lfw: ["train", *sets({**TINY, **values}), "--out", str(d / "out"), "--quiet"]
+
+
+def _flags(*argv):
+    return lambda d, lfw: [a.replace("{d}", str(d)) for a in argv]
+
+
+def _configs_twice(d, lfw):
+    (d / "a.json").write_text('{"train.epochs": 1}')
+    (d / "b.json").write_text('{"train.epochs": 2}')
+    return ["train", "--config", str(d / "a.json"), "--config", str(d / "b.json"), "--out", str(d / "out")]
+
+
+def _edited_result(value):
+    def build(d, lfw):
+        import json
+
+        from bad_inputs import TINY, sets
+        from facebench.engine import run_trial
+
+        run_trial(TINY, trial_dir=d / "t", raise_on_error=True)
+        result = json.loads((d / "t" / "result.json").read_text())
+        result["metrics"]["test_accuracy_mean"] = value
+        (d / "t" / "result.json").write_text(json.dumps(result))
+        return ["train", *sets(TINY), "--out", str(d / "t"), "--quiet"]
+    return build
+
+
 IMG = [bytes([i]) * 8 for i in range(40)]
 CASES = {
     "pairs: header with a non-ASCII digit": (_pairs("²\t1\n"), "pairs.txt:1: bad header"),
@@ -94,6 +125,31 @@ CASES = {
                                                     "--folds", "0-10000000000"], "--folds: fold 10000000000"),
     "pack: a marked folder with a user's identities.txt": (_pack_marked, "identities.txt"),
     "check: zero-byte JPEG": (_zero_byte_jpeg, "empty file (0 bytes)"),
+    # numeric config keys and flags (every key's range is walked in tests/test_config_ranges.py)
+    "train: train.epochs=1e21": (_train(**{"train.epochs": "1e21"}), "train.epochs: expected int"),
+    "train: train.epochs=100000": (_train(**{"train.epochs": 100000}), "train.epochs: 100000 is out of range; "
+                                   "allowed [1, 10000]"),
+    "train: train.seed=-1": (_train(**{"train.seed": -1}), "train.seed: -1 is out of range; allowed [0, 2^63-1]"),
+    "train: data.image_size=0": (_train(**{"data.image_size": 0}), "data.image_size: 0 is out of range"),
+    "train: data.image_size=-32": (_train(**{"data.image_size": -32}), "data.image_size: -32 is out of range"),
+    "train: data.synthetic_identities=0": (_train(**{"data.synthetic_identities": 0}),
+                                           "data.synthetic_identities: 0 is out of range"),
+    "train: optim.lr=nan": (_train(**{"optim.lr": "nan"}), "optim.lr: must be finite, got nan; allowed (0.0, 100.0]"),
+    "train: train.batch_size=10^9": (_train(**{"train.batch_size": 10**9}), "allowed [1, 65536]"),
+    "train: --config given twice": (_configs_twice, "--config given twice"),
+    "eval compare: --n-boot 0": (_flags("eval", "compare", "{d}/a", "{d}/b", "--n-boot", "0"),
+                                 "--n-boot: 0 is out of range; allowed [1, 1_000_000_000]"),
+    "eval compare: --seed -1": (_flags("eval", "compare", "{d}/a", "{d}/b", "--seed", "-1"),
+                                "--seed: -1 is out of range; allowed [0, 2^63-1]"),
+    "eval pairs: --folds 0": (_flags("eval", "pairs", "--embeddings", "e", "--pairs", "p", "--folds", "0"),
+                              "--folds: 0 is out of range"),
+    "data overlap: --near 65": (_flags("data", "overlap", "a", "b", "--near", "65"), "--near: 65 is out of range"),
+    "data cache: --size -32": (_flags("data", "cache", "{d}", "--size", "-32"), "--size -32: as data.image_size"),
+    "data cache: --crop inf": (_flags("data", "cache", "{d}", "--crop", "inf"), "--crop inf: as data.crop: must be "
+                               "finite"),
+    "train: result.json edited to accuracy 7.5": (_edited_result(7.5), "metrics.test_accuracy_mean = 7.5 is not a "
+                                                   "score in [0, 1]"),
+    "train: result.json edited to accuracy NaN": (_edited_result(float("nan")), "metrics.test_accuracy_mean = nan"),
 }
 
 
@@ -102,7 +158,11 @@ def test_hostile_case(case, synthetic_lfw, tmp_path, capsys):
     build, expect = CASES[case]
     argv = build(tmp_path, synthetic_lfw)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    assert main(argv) == 2
+    try:
+        code = main(argv)
+    except SystemExit as e:   # argparse's refusal of a flag (facebench.cliflags: one line, exit 2)
+        code = e.code
+    assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     err = [line for line in err if not line.startswith("decoding")]
     assert len(err) == 1 and err[0].startswith("facebench: error:") and expect in err[0], err

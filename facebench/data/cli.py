@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..cliflags import number, one_line_errors
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("data", help="check, cache, download or pack datasets (InsightFace RecordIO and .bin)")
@@ -37,7 +39,7 @@ def add_parser(subparsers) -> None:
     o.add_argument("test", help="test set: LFW root or pairs file (the pairs' images), .bin set, or any dataset")
     o.add_argument("--train-folds", default="", help="LFW root as TRAIN: only the people of these folds, e.g. 0-4")
     o.add_argument("--test-folds", default="", help="only the pairs of these folds, e.g. 5-9")
-    o.add_argument("--near", type=int, default=None, help="pHash distance reported as a near copy, 0-64 "
+    o.add_argument("--near", type=number(0, 64), default=None, help="pHash distance reported as a near copy, 0-64 "
                    "(default 4 of 64 bits; docs/datasets.md)")
     o.add_argument("--cache-dir", default="", help="decoded cache directory (default $FACEBENCH_CACHE or "
                    "~/.cache/facebench)")
@@ -48,6 +50,8 @@ def add_parser(subparsers) -> None:
     d.add_argument("--mirror", default="", help="base URL serving the same file names (default: the official "
                    "host, or $FACEBENCH_MIRROR)")
     d.set_defaults(func=_download)
+    for parser in (p, c, k, pk, o, d):
+        one_line_errors(parser)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -60,11 +64,15 @@ def _check(args: argparse.Namespace) -> int:
 
 def _cache(args: argparse.Namespace) -> int:
     from ..config import check_key
+    from ..errors import ConfigError
     from .build import cache_dataset
     from .cache import default_cache_dir
 
-    check_key("data.image_size", args.size)  # the bounds a trial accepts: a cache no config can use is no use
-    check_key("data.crop", args.crop)
+    for flag, key, value in (("--size", "data.image_size", args.size), ("--crop", "data.crop", args.crop)):
+        try:  # the bounds a trial accepts: a cache no config can use is no use
+            check_key(key, value)
+        except ConfigError as e:
+            raise ConfigError(f"{flag} {value}: as {e}") from None
     n, shape = cache_dataset(args.path, size=args.size, crop=args.crop, color=args.color, cache_dir=args.cache_dir)
     print(f"cached {n:,} images as {shape} uint8 in {default_cache_dir(args.cache_dir)}")
     return 0
@@ -83,14 +91,12 @@ def _pack(args: argparse.Namespace) -> int:
 
 
 def _overlap(args: argparse.Namespace) -> int:
-    from ..errors import ConfigError, LeakageError
+    from ..errors import LeakageError
     from .overlap import NEAR_BITS, find_overlap, load_side, report_lines
     from .pairs import parse_folds
     from .sets import available_folds
 
-    near = NEAR_BITS if args.near is None else args.near
-    if not 0 <= near <= 64:
-        raise ConfigError(f"--near {near}: must be 0 to 64 (bits of the 64-bit pHash)")
+    near = NEAR_BITS if args.near is None else args.near   # 0-64: checked by its argparse type
     sides = []
     for path, spec, role, key in ((args.train, args.train_folds, "train", "--train-folds"),
                                   (args.test, args.test_folds, "test", "--test-folds")):

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+
+from ..cliflags import Once, one_line_errors
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train, validate and test one trial (no Ray)",
-                              description="Train one recipe, validate it every epoch, test the model chosen on "
-                                          "validation, and write a trial directory.")
-    p.add_argument("--config", metavar="FILE", help="config file (.json, .yaml, .toml), flat or nested keys")
+    p = one_line_errors(subparsers.add_parser(
+        "train", help="train, validate and test one trial (no Ray)",
+        description="Train one recipe, validate it every epoch, test the model chosen on validation, and write a "
+                    "trial directory."))
+    p.add_argument("--config", metavar="FILE", action=Once,
+                   help="config file (.json, .yaml, .toml), flat or nested keys; at most one (a second is refused)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config key, e.g. --set loss.name=cosface (repeatable; see "
                         "`facebench list --keys`)")
@@ -27,18 +33,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     values = load_file(args.config) if args.config else {}  # before torch is imported: a bad file fails fast
     cfg = TrialConfig.from_dict({**values, **parse_overrides(args.overrides)})
+    from .errors import OUT_OF_MEMORY, OutOfMemory
     from .record import default_trial_dir
     from .trial import run_trial
 
     out = args.out or str(default_trial_dir(cfg.to_flat()))
     bar = _Progress(cfg.train.epochs, enabled=not args.quiet)
+    previous = _terminate_as_interrupt()
     try:
         result = run_trial(cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step,
                            overwrite=args.overwrite)
     finally:
         bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if result["status"] == "failed" and result.get("reason") == OUT_OF_MEMORY:
+        raise OutOfMemory(f"{out}: out of memory while training (recorded as failed; resume continues from the last "
+                          f"epoch): reduce train.batch_size (now {cfg.train.batch_size}), data.image_size (now "
+                          f"{cfg.data.image_size}) or eval.batch_size (now {cfg.eval.batch_size})")
     _print_result(result)
     return 0 if result["status"] in ("completed", "stopped") else 1
+
+
+def _terminate_as_interrupt():
+    """SIGTERM (a scheduler's or `kill`'s stop) ends the trial as Ctrl-C does: the CLI's one line and exit 130,
+    the folder as an interrupt leaves it (the last epoch's checkpoint: resumable). The previous handler, to restore;
+    None off the main thread, where Python cannot install one."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 class _Progress:

@@ -15,14 +15,15 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from ..artefacts import CHECKPOINT, TrialDir, last_objective
+from ..artefacts import CHECKPOINT, RESULT, TrialDir, last_objective
 from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
 from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
                          seed_everything, set_rng_state)
-from .errors import NonFiniteLoss
+from .clear import clear_trial
+from .errors import OUT_OF_MEMORY, NonFiniteLoss, is_out_of_memory
 from .loop import Batches, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
-from .record import default_trial_dir, device_name, make_meta
+from .record import check_result_metrics, default_trial_dir, device_name, make_meta
 from .selection import Selection
 
 Report = Callable[[dict[str, Any]], None]
@@ -103,13 +104,13 @@ def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool)
     if previous is None or previous.get("status") not in ("completed", "stopped", "failed"):
         return None
     if overwrite:
-        tdir.clear()
+        clear_trial(tdir)
         return None
     same = previous.get("config") == flat
     if same and previous["status"] != "completed":
         return None  # stopped or failed: resuming (or restarting with resume=False) it is what was asked
     if same and resume:
-        return previous
+        return check_result_metrics(tdir.path / RESULT, previous)
     if same:
         raise ConfigError(f"{tdir.path}: holds a completed trial of this config; --no-resume would train it "
                           "again and replace it: pass --overwrite for that, or choose another --out")
@@ -127,8 +128,8 @@ def _is_environment(e: BaseException) -> bool:
 
 
 def _reason(e: BaseException) -> str:
-    if isinstance(e, torch.cuda.OutOfMemoryError) or "out of memory" in str(e).lower():
-        return "out of memory"
+    if is_out_of_memory(e):
+        return OUT_OF_MEMORY
     return f"{type(e).__name__}: {e}"
 
 
@@ -140,14 +141,14 @@ def _resume_point(rec: _Record, resume: bool) -> tuple[dict[str, Any] | None, di
     """(the finished result to return as is, or None; the checkpoint to continue from, or None)."""
     ckpt_path = rec.tdir.path / CHECKPOINT
     if not (resume and ckpt_path.exists()):
-        rec.tdir.clear()  # no resume, or nothing to resume from: stale epochs/result must not mix in
+        clear_trial(rec.tdir)  # no resume, or nothing to resume from: stale epochs/result must not mix in
         return None, None
     state = load_checkpoint(ckpt_path)
     check_complete(ckpt_path, state)
     check_same_config(ckpt_path, state["config"], rec.flat)
     previous = rec.tdir.read_result()
     if previous and previous.get("status") == "completed" and state["epoch"] >= rec.cfg.train.epochs:
-        return previous, None
+        return check_result_metrics(rec.tdir.path / RESULT, previous), None
     return None, state
 
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from ..cliflags import one_line_errors
+from .errors import memory_is_users
+
+# The batch and image size are the trial's own (eval.batch_size, data.image_size): what is left to reduce is the load.
+_ASK_FOR_LESS = ("a batch of the trial's eval.batch_size images at its data.image_size needs more memory than is free; "
+                 "free memory (other jobs on this machine or GPU) or run where there is more")
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("embed", help="embeddings of a dataset from a trained trial (.npz or .parquet)",
-                              description="Embed every image of PATH with the model RUN_DIR chose on validation, "
-                                          "prepared and flip-fused as that trial was; the output is what "
-                                          "`facebench eval pairs --embeddings` reads.")
+    p = one_line_errors(subparsers.add_parser(
+        "embed", help="embeddings of a dataset from a trained trial (.npz or .parquet)",
+        description="Embed every image of PATH with the model RUN_DIR chose on validation, prepared and flip-fused "
+                    "as that trial was; the output is what `facebench eval pairs --embeddings` reads."))
     p.add_argument("run_dir", help="trial directory (config.json + checkpoint.pt)")
     p.add_argument("--data", required=True, help="LFW folder, identity folder, RecordIO folder or .bin set")
     p.add_argument("--out", required=True, help="emb.npz or emb.parquet (never overwritten)")
@@ -19,10 +26,10 @@ def add_parser(subparsers) -> None:
 
 
 def add_eval_parser(eval_subparsers) -> None:
-    p = eval_subparsers.add_parser("model", help="verification of a trained trial's model on any sets",
+    p = one_line_errors(eval_subparsers.add_parser("model", help="verification of a trained trial's model on any sets",
                                    description="Test the model RUN_DIR chose on validation on each --on set "
                                                "(.bin or LFW-style folder): one row per set, accuracy ± std over "
-                                               "the folds, and their mean.")
+                                               "the folds, and their mean."))
     p.add_argument("run_dir", help="trial directory (config.json + checkpoint.pt), or MODEL.onnx (docs/deploy.md)")
     p.add_argument("--on", dest="sets", action="append", required=True, metavar="PATH",
                    help="a .bin set or a folder with images + pairs.txt, NAME=PATH to name it (repeatable)")
@@ -35,7 +42,8 @@ def add_eval_parser(eval_subparsers) -> None:
 def _cmd_embed(args: argparse.Namespace) -> int:
     from .use import embed_dataset
 
-    n, dim = embed_dataset(args.run_dir, args.data, args.out, progress=not args.quiet)
+    with memory_is_users(f"embedding {args.data}", _ASK_FOR_LESS):
+        n, dim = embed_dataset(args.run_dir, args.data, args.out, progress=not args.quiet)
     print(f"wrote {n:,} embeddings of dimension {dim} to {args.out}")
     return 0
 
@@ -49,7 +57,8 @@ def _cmd_eval_model(args: argparse.Namespace) -> int:
         return onnx_cli.cmd_eval_onnx(args)
     onnx_cli.check_trial_flags(args)
 
-    rows = evaluate_model(args.run_dir, args.sets, folds=args.folds)
+    with memory_is_users(f"testing {args.run_dir}", _ASK_FOR_LESS):
+        rows = evaluate_model(args.run_dir, args.sets, folds=args.folds)
     if args.json:
         print(dumps_json(rows))
         return 0

@@ -5,33 +5,38 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cliflags import number, one_line_errors
+from ..params import SEED_MAX
 from . import METRICS
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("eval", help="verification metrics from embeddings; paired comparison of two trials")
+    p = one_line_errors(subparsers.add_parser("eval", help="verification metrics from embeddings; paired comparison of two trials"))
     sub = p.add_subparsers(dest="eval_command", required=True, metavar="EVAL_COMMAND")
 
-    pp = sub.add_parser("pairs", help="LFW-protocol verification of an embeddings file on a pairs file")
+    pp = one_line_errors(sub.add_parser("pairs", help="LFW-protocol verification of an embeddings file on a pairs file"))
     pp.add_argument("--embeddings", required=True, help=".npz or .parquet with 'names' and 'embeddings' (N x D)")
     pp.add_argument("--pairs", required=True, help="LFW pairs.txt or CSV path_a,path_b,same,fold")
     _add_scoring(pp)
-    pp.add_argument("--folds", type=int, default=None,
-                    help="re-assign K folds as contiguous blocks in file order (default: the file's folds)")
+    pp.add_argument("--folds", type=_FOLDS, default=None, metavar="K",
+                    help="re-assign K (1-1000000) folds as contiguous blocks in file order (default: the file's folds)")
     pp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pp.set_defaults(func=_cmd_pairs)
 
-    pc = sub.add_parser("compare", help="paired comparison of two trials on the same pairs")
+    pc = one_line_errors(sub.add_parser("compare", help="paired comparison of two trials on the same pairs"))
     pc.add_argument("a", help="trial directory (artefacts/verification.npz), that .npz, or an embeddings file")
     pc.add_argument("b", help="the same for the second trial")
     pc.add_argument("--pairs", help="pairs file, required when A and B are embeddings files")
     _add_scoring(pc)
-    pc.add_argument("--folds", type=int, default=None, help="as for 'eval pairs' (embeddings files only)")
-    pc.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    pc.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    pc.add_argument("--folds", type=_FOLDS, default=None, metavar="K", help="as for 'eval pairs' (embeddings files only)")
+    pc.add_argument("--n-boot", type=number(1, 10**9), default=2000, help="bootstrap resamples, 1-10^9 (default 2000)")
+    pc.add_argument("--seed", type=number(0, SEED_MAX), default=0, help="bootstrap seed, 0 to 2^63-1 (default 0)")
     pc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pc.set_defaults(func=_cmd_compare)
     return sub  # facebench.cli adds ``eval model`` (facebench.engine.use_cli) to it
+
+
+_FOLDS = number(1, 10**6)
 
 
 def _add_scoring(p: argparse.ArgumentParser) -> None:

@@ -9,6 +9,7 @@ The classes (``heads``, ``reconstruction``) are imported only when a loss is bui
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from ..params import Param
@@ -25,11 +26,12 @@ _RECON = "facebench.losses.reconstruction"
 
 
 def _scale(default: float, search: tuple) -> Param:
-    return Param(default, "logit scale s", lo=0.0, lo_open=True, search=search)
+    return Param(default, "logit scale s", lo=0.0, hi=1024.0, lo_open=True, search=search)
 
 
-def _margin(default: float, doc: str, search: tuple) -> Param:
-    return Param(default, doc, lo=0.0, search=search)
+def _margin(default: float, doc: str, search: tuple, hi: float = math.pi / 2) -> Param:
+    # hi: an angular margin past pi/2 makes every target logit the smallest; a cosine margin past 2 likewise.
+    return Param(default, doc, lo=0.0, hi=hi, search=search)
 
 
 _T_ALPHA = Param(0.01, "EMA momentum of the batch statistics", lo=0.0, hi=1.0)
@@ -48,11 +50,12 @@ _head("normsoftmax", "normalised softmax (NormFace, Wang et al. 2017): s*cos, no
 # s = 30, m = 1.5: OpenSphere's SphereFace head (Liu et al., "SphereFace Revived", TPAMI 2022), which
 # normalises features and detaches the margin term instead of the 2017 lambda annealing at m = 4.
 _head("sphereface", "SphereFace multiplicative angular margin, OpenSphere formulation", "SphereFace", display="SphereFace",
-      scale=_scale(30.0, (16.0, 64.0, True)), margin=_margin(1.5, "margin m (multiplies the angle)", (1.2, 2.0, False)))
+      scale=_scale(30.0, (16.0, 64.0, True)),
+      margin=_margin(1.5, "margin m (multiplies the angle)", (1.2, 2.0, False), hi=4.0))
 # s = 64, m = 0.35: Wang et al., "CosFace", CVPR 2018 (section 4.1).
 _head("cosface", "CosFace / AM-Softmax: target logit s*(cos theta - m)", "CosFace", display="CosFace",
       scale=_scale(64.0, (16.0, 64.0, True)),
-      margin=_margin(0.35, "margin m (subtracted from the cosine)", (0.1, 0.5, False)))
+      margin=_margin(0.35, "margin m (subtracted from the cosine)", (0.1, 0.5, False), hi=2.0))
 # s = 64, m = 0.5: Deng et al., "ArcFace", CVPR 2019 (section 3 / InsightFace defaults).
 _head("arcface", "ArcFace additive angular margin: target logit s*cos(theta + m)", "ArcFace", display="ArcFace",
       scale=_scale(64.0, (16.0, 64.0, True)),
@@ -74,8 +77,8 @@ LOSSES.declare("ae", "autoencoder / denoising autoencoder: reconstruction error 
 LOSSES.declare("vae", "VAE: recon + beta * KL (beta-VAE, Higgins et al. 2017), optional linear beta warm-up",
                f"{_RECON}:VAEObjective", kind="reconstruction", display="VAE",
                requires={"task": ("autoencoder",), "model.backbone": ("vae",)},
-               params={"beta": Param(1.0, "KL weight beta", lo=0.0, search=(0.05, 10.0, True)),
-                       "beta_warmup_epochs": Param(0, "epochs of linear beta warm-up from 0", lo=0,
+               params={"beta": Param(1.0, "KL weight beta", lo=0.0, hi=1000.0, search=(0.05, 10.0, True)),
+                       "beta_warmup_epochs": Param(0, "epochs of linear beta warm-up from 0", lo=0, hi=10_000,
                                                    search=(0.0, 1 / 3, False), per_epoch=True),
                        "recon_reduction": _RECON_REDUCTION})
 

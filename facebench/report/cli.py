@@ -29,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..ownership import claim_dir, remove_owned
     from . import build_report
-    from .extras import parse_references
+    from .targets import parse_references
 
     references = parse_references(args.reference)  # bad input refused before anything is written
     if args.target is not None and not 0.0 <= args.target <= 1.0:

@@ -23,7 +23,12 @@ from facebench.report.stats import rank_trials, seed_summary
 
 @pytest.fixture(scope="module")
 def mixed(mixed_sweep, tmp_path_factory):
-    index = build_report([mixed_sweep], tmp_path_factory.mktemp("report") / "report")
+    """The one report built with its helper process (large sweeps use it; small ones run inline)."""
+    from facebench.report import build
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(build, "HELPER_MIN_TRIALS", 0)
+        index = build_report([mixed_sweep], tmp_path_factory.mktemp("report") / "report")
     return mixed_sweep, Path(index)
 
 
@@ -46,12 +51,15 @@ def test_report_writes_every_table_and_section(mixed):
     sweep, index = mixed
     page = index.read_text()
     for section in ("summary", "ranked", "factors", "curves", "vae", "roc", "confusion", "recon", "history",
-                    "pareto", "statistics", "notes"):
+                    "pareto", "effects", "statistics", "notes"):
         assert f'<section id="{section}">' in page
     assert page.count("<img ") >= 12
     assert "figure '" not in page and "history figures failed" not in page, "a figure raised"
     assert 'alt="Optimisation history: mixed' in page and 'alt="Parameter importances: mixed' in page
     trials = read(index.parent, "trials").to_pandas().set_index("trial_id")
+    # the page names the variants properly; the table keeps the registry's names
+    assert "<td>ArcFace</td>" in page and "<td>CosFace</td>" in page and "<td>CNN</td>" in page
+    assert {"arcface", "cosface", "vae", "ce"} <= set(trials["cfg.loss.name"]) and "<td>arcface</td>" not in page
     assert len(trials) == len(MIXED)
     assert trials["status"].value_counts().to_dict() == {"completed": 7, "failed": 1, "stopped": 2}
     assert "no result.json" in trials.loc["t0008", "reason"]  # killed: the engine never wrote result.json

@@ -1,4 +1,4 @@
-"""The report's publishing pieces (facebench/report/best.py, targets.py, vae.py) on real engine output: best.toml re-runs the #1
+"""The report's publishing pieces (report/best.py, targets.py, vae.py) on real engine output: best.toml re-runs the #1
 trial to the same test accuracy, the budget and reference lines, the beta and backbone figures, reconstruction
 grids by latent size; known answers for the TOML writer and the KL share."""
 

@@ -4,8 +4,6 @@ every string of every Parquet table are scanned for the results folder and the d
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow.parquet as pq
 import pytest
 from real_trials import FACE, make_sweep
@@ -63,7 +61,7 @@ def test_no_absolute_path_in_page_best_toml_or_tables(rooted):
 
 
 def test_best_toml_asks_for_the_data_root_and_train_accepts_it(rooted, tmp_path, monkeypatch):
-    _, data_root, out = rooted
+    out = rooted[2]
     best = out / "best.toml"
     text = best.read_text()
     assert "--set data.root=DIR" in text and "\nroot =" not in text

@@ -76,7 +76,8 @@ def best_config(b: pd.Series, config: Mapping[str, Any]) -> str:
     dropped = [k for k in machine_keys(dict(config)) if k not in LEFT_OUT]
     header = [(f"The best trial of sweep {b['sweep']} by its objective ({b.get('objective_metric')}, "
                f"{b.get('objective_select')} epoch): trial {b['trial_id']}, objective {b['objective']:.4f}; {test}."),
-              "Its configuration, as the sweep ran it, without the paths of the machine that ran it. Reproduce it with:",
+              ("Its configuration, as the sweep ran it, without the paths of the machine that ran it. Reproduce it "
+               "with:"),
               "  facebench train --config best.toml --out runs/best" + _set_flags(config, dropped)]
     if config.get("data.root"):
         header.append(f"data.root is left out: pass --set data.root=DIR, DIR being your copy of the "

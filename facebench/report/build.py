@@ -7,9 +7,13 @@ the sections, which only read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import multiprocessing
 import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -23,26 +27,62 @@ from .section import Inputs, Options, Section
 
 SECTIONS = (summary.confirmation_section, summary.summary, sections.ranked, summary.papers_table, sections.factors,
             sections.curves, sections.vae_section, sections.roc, sections.confusion, sections.reconstructions,
-            sections.sweep_history, sections.pareto, statistics.statistics)
+            sections.sweep_history, sections.pareto, statistics.effects_section, statistics.statistics)
+# Big reports run these sections in one helper process while this one reads the tables and draws the rest (the
+# 1,000-trial bench: see docs/report.md). EARLY ones read only the collected folders and the options, so they start
+# before the tables are read (the sweep history: importing Optuna and fitting importances take seconds); the others
+# get the tables they read (sending every table to the helper would cost more than it saves).
+EARLY = (sections.sweep_history,)
+IN_HELPER = {sections.factors: (), sections.curves: ("epochs",), sections.vae_section: ("epochs",),
+             sections.confusion: ("confusion",), sections.pareto: (), statistics.effects_section: ("epochs",)}
+# Below this many trials the helper's imports (~1.5 s CPU) cost more than the work it takes over.
+HELPER_MIN_TRIALS = 200
 
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, options: Options) -> Path | str:
     data = collect(run_dirs)
-    arrow, table_notes = tables.build_tables(data.trials)
-    target = resolve(out)
-    tables.write_tables(arrow, target)
-    frames = {name: t.to_pandas() for name, t in arrow.items()}
-    ranked = _ranked(frames["trials"], data)
+    with _helper(len(data.trials)) as helper:
+        early = {fn: _submit(helper, fn, Inputs(data=data, ranked=pd.DataFrame(), frames={}, options=options))
+                 for fn in EARLY}
+        arrow, table_notes = tables.build_tables(data.trials)
+        target = resolve(out)
+        tables.write_tables(arrow, target)
+        frames = {name: t.to_pandas() for name, t in arrow.items()}
+        ranked = _ranked(frames["trials"], data)
+        inputs = Inputs(data=data, ranked=ranked, frames=frames, options=options,
+                        sources=tuple(shown_source(os.fspath(r)) for r in run_dirs),
+                        files=_write_files(data, ranked, frames.get("sets"), target))
+        jobs = {**early, **{fn: _submit(helper, fn, dataclasses.replace(inputs, frames={k: frames[k] for k in need}))
+                            for fn, need in IN_HELPER.items()}}
+        here = {fn: fn(inputs) for fn in SECTIONS if jobs.get(fn) is None}
+        done = [here[fn] if fn in here else _finish(jobs[fn], fn, inputs) for fn in SECTIONS]
     notes = list(data.notes) + [n for t in data.trials for n in t.notes] + table_notes + stats.missing_notes(ranked)
-    inputs = Inputs(data=data, ranked=ranked, frames=frames, options=options,
-                    sources=tuple(shown_source(os.fspath(r)) for r in run_dirs),
-                    files=_write_files(data, ranked, frames.get("sets"), target))
-    done = [section(inputs) for section in SECTIONS]
     notes += [n for s in done for n in s.notes]
     page = html.render(options.title or _title(data), _portable(done, notes, run_dirs))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     return index.local_path() or index.uri
+
+
+def _helper(n_trials: int) -> Executor | contextlib.nullcontext:
+    if n_trials < HELPER_MIN_TRIALS:
+        return contextlib.nullcontext()
+    # spawn, not fork: the caller may hold threads (a Ray driver, pyarrow's pools) that a fork would copy mid-lock.
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _submit(helper: Executor | None, fn: Callable[[Inputs], Section], inputs: Inputs) -> Future | None:
+    return None if helper is None else helper.submit(fn, inputs)
+
+
+def _finish(job: Future, fn: Callable[[Inputs], Section], inputs: Inputs) -> Section:
+    """The helper's section; if the helper died or failed, the section drawn here, with a note saying so."""
+    try:
+        return job.result()
+    except Exception as e:  # a dead helper (BrokenProcessPool) must not lose the report
+        section = fn(inputs)
+        note = f"section '{section.key}' failed in the helper process ({type(e).__name__}: {e}); drawn here instead"
+        return dataclasses.replace(section, notes=(*section.notes, note))
 
 
 def _ranked(trials: pd.DataFrame, data: Collection) -> pd.DataFrame:

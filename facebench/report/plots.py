@@ -13,6 +13,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .names import for_display
+
 DPI = 100
 # An explicit title height: left to matplotlib, every draw measures the axes' tick labels to dodge them (a
 # third of a small figure's drawing time); these axes have nothing above them.
@@ -93,9 +95,10 @@ def plot_factors(trials: pd.DataFrame) -> list[Plot]:
             cols = [c for c in cols if c in rows.columns and rows[c].dropna().map(str).nunique() > 1]
             if not cols:
                 continue
-            label = rows[cols[0]].map(_value)
+            shown = for_display(rows[cols])   # variants by their proper names
+            label = shown[cols[0]].map(_value)
             for c in cols[1:]:  # column-wise: a row-wise agg builds a Series per row
-                label = label + " / " + rows[c].map(_value)
+                label = label + " / " + shown[c].map(_value)
             title = " × ".join(_factor_name(c) for c in cols)
             out.append(_factor_plot(rows, label, f"{task}: {title}"))
     return out

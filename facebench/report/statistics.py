@@ -1,5 +1,5 @@
-"""The Statistics section: which hyperparameters matter (effects.py), spread over folds and over seeds, and the
-paired comparison of the top trials on the same test pairs."""
+"""Two sections: which hyperparameters matter (effects.py), and the statistics: spread over folds and over seeds,
+and the paired comparison of the top trials on the same test pairs."""
 
 from __future__ import annotations
 
@@ -17,9 +17,16 @@ SEED_COLUMNS = (("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seed
                 ("score_std", "test std"))
 
 
+def effects_section(i: Inputs) -> Section:
+    notes: list[str] = []
+    return Section("effects", "Which hyperparameters matter", _effects(i, notes), notes=tuple(notes),
+                   empty=f"no sweep with at least {effects.MIN_TRIALS} trials that reached a common epoch and a "
+                         "config key that varies among them")
+
+
 def statistics(i: Inputs) -> Section:
     notes: list[str] = []
-    parts = [_effects(i, notes), _over_folds(i), _over_seeds(i.ranked)]
+    parts = [_over_folds(i), _over_seeds(i.ranked)]
     parts.append("<h3>Paired comparison: the best trial by validation rank against the next ones "
                  "(test pairs; paired bootstrap 95% CI of the accuracy difference, McNemar)</h3>")
     cmp_table, cmp_notes = _compare(i.ranked, notes)

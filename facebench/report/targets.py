@@ -115,5 +115,5 @@ def plot_families(ranked: pd.DataFrame, references: Sequence[tuple[str, float]])
     unscored = sorted(set(ranked["cfg.model.backbone"].dropna()) - shown)
     gone = (f" No trial of {', '.join(str(display_name('backbone', u)) for u in unscored)} completed "
             "(stopped early: no test score)." if unscored else "")
-    return [Plot("Backbones against the reference scores", png(fig),
-                 f"dots = the sweep's completed trials, bar = each backbone's best; dashed = references. {text}.{gone}")]
+    return [Plot("Backbones against the reference scores", png(fig), "dots = the sweep's completed trials, bar = "
+                 f"each backbone's best; dashed = references. {text}.{gone}")]

@@ -23,12 +23,7 @@ from facebench.report.stats import rank_trials, seed_summary
 
 @pytest.fixture(scope="module")
 def mixed(mixed_sweep, tmp_path_factory):
-    """The one report built with its helper process (large sweeps use it; small ones run inline)."""
-    from facebench.report import build
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build, "HELPER_MIN_TRIALS", 0)
-        index = build_report([mixed_sweep], tmp_path_factory.mktemp("report") / "report")
+    index = build_report([mixed_sweep], tmp_path_factory.mktemp("report") / "report")
     return mixed_sweep, Path(index)
 
 

@@ -43,17 +43,3 @@ def test_every_section_is_one_function_of_the_inputs(tmp_path):
     assert "t &lt;b&gt;" in page and '<section id="confirmation">' not in page   # optional and empty: left off
     assert page.count("<section ") == len(done) - 1 and 'class="empty">no trials found' in page
 
-
-def test_a_section_the_helper_fails_is_drawn_here_with_a_note(tmp_path):
-    from concurrent.futures import Future
-    from concurrent.futures.process import BrokenProcessPool
-
-    data = collect([make_sweep(tmp_path, "empty", [])])
-    frames = {name: t.to_pandas() for name, t in tables.build_tables(data.trials)[0].items()}
-    inputs = Inputs(data=data, ranked=build._ranked(frames["trials"], data), frames=frames, options=Options())
-    dead: Future = Future()
-    dead.set_exception(BrokenProcessPool("the helper was killed"))
-    (section,) = build._finish(dead, (build.sections.factors,), inputs).values()
-    assert section.key == "factors" and section.is_empty
-    assert section.notes == ("section 'factors' failed in the helper process (BrokenProcessPool: the helper was "
-                             "killed); drawn here instead",)

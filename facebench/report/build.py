@@ -7,13 +7,9 @@ the sections, which only read.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import multiprocessing
 import os
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -28,75 +24,28 @@ from .section import Inputs, Options, Section
 SECTIONS = (summary.confirmation_section, summary.summary, sections.ranked, summary.papers_table, sections.factors,
             sections.curves, sections.vae_section, sections.roc, sections.confusion, sections.reconstructions,
             sections.sweep_history, sections.pareto, statistics.effects_section, statistics.statistics)
-# Big reports run these sections in one helper process while this one reads the tables and draws the rest (the
-# 1,000-trial bench: see docs/report.md). EARLY ones read only the sweeps and the options, so they start before the
-# tables are read (the sweep history: importing Optuna and fitting importances take seconds). The helper's inputs
-# hold the sweeps but not the trial records (the ranked table has the trials) and only HELPER_FRAMES of the tables:
-# sending everything would cost more than it saves.
-EARLY = (sections.sweep_history,)
-IN_HELPER = (sections.factors, sections.curves, sections.vae_section, sections.confusion, sections.pareto,
-             statistics.effects_section)
-HELPER_FRAMES = ("epochs", "confusion")
-# Below this many trials the helper's imports (~1.5 s CPU) cost more than the work it takes over.
-HELPER_MIN_TRIALS = 200
+# No helper process: on the 1,000-trial bench (tests/bench/bench_report.py) drawing every section here takes the
+# same wall time as a helper process drawing half of them, and ~20% less CPU (a helper re-imports the libraries and
+# is sent pickled tables).
 
 
 def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, options: Options) -> Path | str:
     data = collect(run_dirs)
-    with _helper(len(data.trials)) as helper:
-        bare = Inputs(data=Collection([], data.sweeps, []), ranked=pd.DataFrame(), frames={}, options=options)
-        early = _submit(helper, EARLY, bare)
-        arrow, table_notes = tables.build_tables(data.trials)
-        target = resolve(out)
-        tables.write_tables(arrow, target)
-        frames = {name: t.to_pandas() for name, t in arrow.items()}
-        ranked = _ranked(frames["trials"], data)
-        inputs = Inputs(data=data, ranked=ranked, frames=frames, options=options,
-                        sources=tuple(shown_source(os.fspath(r)) for r in run_dirs),
-                        files=_write_files(data, ranked, frames.get("sets"), target))
-        later = _submit(helper, IN_HELPER, dataclasses.replace(inputs, data=bare.data,
-                                                               frames={k: frames[k] for k in HELPER_FRAMES}))
-        sent = EARLY + IN_HELPER if helper else ()
-        done = {fn: fn(inputs) for fn in SECTIONS if fn not in sent}   # while the helper draws its part
-        done |= _finish(early, EARLY, inputs) | _finish(later, IN_HELPER, inputs)
+    arrow, table_notes = tables.build_tables(data.trials)
+    target = resolve(out)
+    tables.write_tables(arrow, target)
+    frames = {name: t.to_pandas() for name, t in arrow.items()}
+    ranked = _ranked(frames["trials"], data)
+    inputs = Inputs(data=data, ranked=ranked, frames=frames, options=options,
+                    sources=tuple(shown_source(os.fspath(r)) for r in run_dirs),
+                    files=_write_files(data, ranked, frames.get("sets"), target))
+    done = [section(inputs) for section in SECTIONS]
     notes = list(data.notes) + [n for t in data.trials for n in t.notes] + table_notes + stats.missing_notes(ranked)
-    page_sections = [done[fn] for fn in SECTIONS]
-    notes += [n for s in page_sections for n in s.notes]
-    page = html.render(options.title or _title(data), _portable(page_sections, notes, run_dirs))
+    notes += [n for s in done for n in s.notes]
+    page = html.render(options.title or _title(data), _portable(done, notes, run_dirs))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     return index.local_path() or index.uri
-
-
-def _helper(n_trials: int) -> Executor | contextlib.nullcontext:
-    if n_trials < HELPER_MIN_TRIALS:
-        return contextlib.nullcontext()
-    # spawn, not fork: the caller may hold threads (a Ray driver, pyarrow's pools) that a fork would copy mid-lock.
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-
-
-SectionFn = Callable[[Inputs], Section]
-
-
-def run_sections(fns: tuple[SectionFn, ...], inputs: Inputs) -> list[Section]:
-    """What the helper runs: module-level, so the spawned process can import it."""
-    return [fn(inputs) for fn in fns]
-
-
-def _submit(helper: Executor | None, fns: tuple[SectionFn, ...], inputs: Inputs) -> Future | None:
-    return None if helper is None else helper.submit(run_sections, fns, inputs)
-
-
-def _finish(job: Future | None, fns: tuple[SectionFn, ...], inputs: Inputs) -> dict[SectionFn, Section]:
-    """The helper's sections; if the helper died or failed, the sections drawn here, each with a note saying so."""
-    if job is None:
-        return {}
-    try:
-        return dict(zip(fns, job.result()))
-    except Exception as e:  # a dead helper (BrokenProcessPool) must not lose the report
-        why = f"failed in the helper process ({type(e).__name__}: {e}); drawn here instead"
-        here = {fn: fn(inputs) for fn in fns}
-        return {fn: dataclasses.replace(s, notes=(*s.notes, f"section '{s.key}' {why}")) for fn, s in here.items()}
 
 
 def _ranked(trials: pd.DataFrame, data: Collection) -> pd.DataFrame:

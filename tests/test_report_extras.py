@@ -56,6 +56,7 @@ def test_page_states_budget_references_and_answers(report):
     assert "budget: sweep mixed: " in page and "<li>2 CPU cores, no GPU</li>" in page
     assert "reference: raw pixels <b>0.5000</b>" in page
     assert 'href="best.toml"' in page
+    assert "<code>facebench train --config best.toml --out runs/best</code> re-runs it" in page   # synthetic: no root
     best = _best_trial(report)
     assert (f"target test_accuracy_mean &gt;= 0.9990: the #1 by validation ({best['trial_id']}) tests "
             f"{best['test_accuracy_mean']:.4f}, missed by {0.999 - best['test_accuracy_mean']:.4f}") in page

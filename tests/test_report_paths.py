@@ -65,6 +65,8 @@ def test_best_toml_asks_for_the_data_root_and_train_accepts_it(rooted, tmp_path,
     best = out / "best.toml"
     text = best.read_text()
     assert "--set data.root=DIR" in text and "\nroot =" not in text
+    assert "<code>facebench train --config best.toml --out runs/best --set data.root=DIR</code>" in \
+        (out / "index.html").read_text()
     assert "data.root" not in load_config_file(best)
     seen = {}
 
@@ -91,3 +93,20 @@ def test_portable_values_known_answers(tmp_path):
     assert shown_source(str(tmp_path / "runs" / "margin"), cwd=str(tmp_path)) == "runs/margin"
     assert shown_source(str(tmp_path / "runs" / "margin"), cwd="/elsewhere") == "margin"
     assert shown_source("runs/margin") == "runs/margin" and shown_source("s3://b/runs/x") == "s3://b/runs/x"
+
+
+def test_best_toml_leaves_out_every_machine_path_known_answer():
+    import pandas as pd
+
+    from facebench.report.best import best_config
+
+    row = pd.Series({"sweep": "s", "trial_id": "t1", "objective": 0.8, "objective_metric": "val_accuracy",
+                     "objective_select": "best", "score": 0.75, "score_metric": "test_accuracy_mean"})
+    text = best_config(row, {"task": "face", "name": "x", "data.root": "/mnt/d/lfw", "data.pairs": "/mnt/d/pairs.txt",
+                             "data.cache_dir": "cache", "train.epochs": 3})
+    assert text.splitlines()[2:5] == [
+        "#   facebench train --config best.toml --out runs/best --set data.root=DIR --set data.pairs=PAIRS",
+        "# data.root is left out: pass --set data.root=DIR, DIR being your copy of the 'lfw' dataset.",
+        "# also left out, as paths of the machine that ran it: data.pairs; set them the same way if the trial needs "
+        "them."]
+    assert "/mnt" not in text and 'cache_dir = "cache"' in text and "epochs = 3" in text

@@ -78,7 +78,7 @@ def best_config(b: pd.Series, config: Mapping[str, Any]) -> str:
                f"{b.get('objective_select')} epoch): trial {b['trial_id']}, objective {b['objective']:.4f}; {test}."),
               ("Its configuration, as the sweep ran it, without the paths of the machine that ran it. Reproduce it "
                "with:"),
-              "  facebench train --config best.toml --out runs/best" + _set_flags(config, dropped)]
+              "  " + run_command(config)]
     if config.get("data.root"):
         header.append(f"data.root is left out: pass --set data.root=DIR, DIR being your copy of the "
                       f"'{last_component(str(config['data.root']))}' dataset.")
@@ -89,6 +89,9 @@ def best_config(b: pd.Series, config: Mapping[str, Any]) -> str:
     return config_toml(kept, header)
 
 
-def _set_flags(config: Mapping[str, Any], dropped: list[str]) -> str:
-    keys = (["data.root"] if config.get("data.root") else []) + dropped
-    return "".join(f" --set {k}={'DIR' if k == 'data.root' else k.split('.')[-1].upper()}" for k in keys)
+def run_command(config: Mapping[str, Any]) -> str:
+    """The command that re-runs ``best.toml``, with a ``--set`` for each path it leaves out."""
+    keys = (["data.root"] if config.get("data.root") else []) + [k for k in machine_keys(dict(config))
+                                                                  if k not in LEFT_OUT]
+    flags = "".join(f" --set {k}={'DIR' if k == 'data.root' else k.split('.')[-1].upper()}" for k in keys)
+    return f"facebench train --config {BEST_CONFIG} --out runs/best{flags}"

@@ -16,7 +16,7 @@ import pandas as pd
 from facebench.storage import Location, resolve
 
 from . import html, paper, sections, statistics, stats, summary, tables
-from .best import BEST_CONFIG, best_config, best_row
+from .best import BEST_CONFIG, best_config, best_row, run_command
 from .collect import Collection, collect
 from .paths import scrub, scrubber, shown_source
 from .section import Inputs, Options, Section
@@ -71,7 +71,7 @@ def _write_files(data: Collection, ranked: pd.DataFrame, sets: pd.DataFrame | No
     rec = None if b is None else next((t for t in data.trials if t.loc.uri == b["location"]), None)
     if rec is not None:
         target.join(BEST_CONFIG).write_bytes(best_config(b, rec.config).encode("utf-8"))
-        files["best_config"] = BEST_CONFIG
+        files["best_config"], files["best_command"] = BEST_CONFIG, run_command(rec.config)
     columns, rows = paper.paper_rows(sets, ranked)
     if rows:
         target.join("paper_table.md").write_bytes(paper.paper_markdown(columns, rows).encode("utf-8"))

@@ -32,7 +32,7 @@ def summary(i: Inputs) -> Section:
     best = i.files.get("best_config")
     if best:
         items.append(f'<li>the best trial\'s configuration: <a href="{esc(best)}"><code>{esc(best)}</code></a> '
-                     f"(<code>facebench train --config {esc(best)} --set data.root=DIR</code> re-runs it)</li>")
+                     f"(<code>{esc(i.files.get('best_command', ''))}</code> re-runs it)</li>")
     items.append(f"<li>tables: {', '.join(f'<code>{esc(t)}.parquet</code>' for t in tables.TABLES)} "
                  f"(schema version {esc(tables.SCHEMA_VERSION)}, see docs/report.md)</li>")
     return Section("summary", "Summary", "<ul>" + "".join(items) + "</ul>")

@@ -107,6 +107,6 @@ def test_best_toml_leaves_out_every_machine_path_known_answer():
     assert text.splitlines()[2:5] == [
         "#   facebench train --config best.toml --out runs/best --set data.root=DIR --set data.pairs=PAIRS",
         "# data.root is left out: pass --set data.root=DIR, DIR being your copy of the 'lfw' dataset.",
-        "# also left out, as paths of the machine that ran it: data.pairs; set them the same way if the trial needs "
-        "them."]
+        ("# also left out, as paths of the machine that ran it: data.pairs; set them the same way if the trial needs "
+         "them.")]
     assert "/mnt" not in text and 'cache_dir = "cache"' in text and "epochs = 3" in text

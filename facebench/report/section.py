@@ -53,7 +53,7 @@ class Inputs:
     frames: dict[str, pd.DataFrame]
     options: Options
     sources: tuple[str, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)   # "best_config" -> its name beside the page
+    files: dict[str, str] = field(default_factory=dict)   # "best_config": its name, "best_command": how to run it
 
 
 def figure_section(i: Inputs, head: tuple[str, str], jobs: list[tuple[str, Callable[[list[str]], list[Any]]]],

@@ -23,12 +23,7 @@ from facebench.report.stats import rank_trials, seed_summary
 
 @pytest.fixture(scope="module")
 def mixed(mixed_sweep, tmp_path_factory):
-    """The one report built with its helper process (large sweeps use it; small ones run inline)."""
-    from facebench.report import build
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(build, "HELPER_MIN_TRIALS", 0)
-        index = build_report([mixed_sweep], tmp_path_factory.mktemp("report") / "report")
+    index = build_report([mixed_sweep], tmp_path_factory.mktemp("report") / "report")
     return mixed_sweep, Path(index)
 
 
@@ -51,12 +46,15 @@ def test_report_writes_every_table_and_section(mixed):
     sweep, index = mixed
     page = index.read_text()
     for section in ("summary", "ranked", "factors", "curves", "vae", "roc", "confusion", "recon", "history",
-                    "pareto", "statistics", "notes"):
+                    "pareto", "effects", "statistics", "notes"):
         assert f'<section id="{section}">' in page
     assert page.count("<img ") >= 12
     assert "figure '" not in page and "history figures failed" not in page, "a figure raised"
     assert 'alt="Optimisation history: mixed' in page and 'alt="Parameter importances: mixed' in page
     trials = read(index.parent, "trials").to_pandas().set_index("trial_id")
+    # the page names the variants properly; the table keeps the registry's names
+    assert "<td>ArcFace</td>" in page and "<td>CosFace</td>" in page and "<td>CNN</td>" in page
+    assert {"arcface", "cosface", "vae", "ce"} <= set(trials["cfg.loss.name"]) and "<td>arcface</td>" not in page
     assert len(trials) == len(MIXED)
     assert trials["status"].value_counts().to_dict() == {"completed": 7, "failed": 1, "stopped": 2}
     assert "no result.json" in trials.loc["t0008", "reason"]  # killed: the engine never wrote result.json
@@ -182,7 +180,7 @@ def test_file_uri_in_and_out(mixed_sweep, tmp_path):
     assert Path(index) == tmp_path / "out" / "index.html"
     table = T.read_table((tmp_path / "out").as_uri(), "trials")
     assert table.column("status").to_pylist() == ["completed", "failed"]
-    assert table.column("path").to_pylist()[0].startswith("file://")
+    assert table.column("path").to_pylist() == ["trials/t0006", "trials/t0007"]   # relative to the sweep
     assert T.read_table((tmp_path / "out").as_uri(), "confusion").num_rows == 100
 
 
@@ -276,11 +274,12 @@ def test_ranking_and_seed_statistics():
 
 
 def test_paired_comparison_of_the_top_trials(mixed):
-    from facebench.report.build import load_npz
+    from facebench.report.arrays import load_npz
     from facebench.report.stats import paired_comparison
 
-    _, index = mixed
+    sweep, index = mixed
     ranked = rank_trials(read(index.parent, "trials").to_pandas())
+    ranked["location"] = [str(sweep / p) for p in ranked["path"]]   # the table's path is relative to its sweep
     folds = read(index.parent, "folds").to_pandas()
     table, notes = paired_comparison(ranked, load_npz, top=3)
     assert not notes and len(table) == 2

@@ -1,4 +1,4 @@
-"""The report's publishing pieces (facebench/report/extras.py) on real engine output: best.toml re-runs the #1
+"""The report's publishing pieces (report/best.py, targets.py, vae.py) on real engine output: best.toml re-runs the #1
 trial to the same test accuracy, the budget and reference lines, the beta and backbone figures, reconstruction
 grids by latent size; known answers for the TOML writer and the KL share."""
 
@@ -14,7 +14,9 @@ import pytest
 from facebench.configfile import load_config_file
 from facebench.errors import ConfigError
 from facebench.report import build_report
-from facebench.report.extras import config_toml, parse_references, plot_beta_terms, target_lines
+from facebench.report.best import config_toml
+from facebench.report.targets import parse_references, target_lines
+from facebench.report.vae import plot_beta_terms
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def test_best_toml_is_the_first_trials_complete_config(report, mixed_sweep):
     best = _best_trial(report)
     written = json.loads((Path(mixed_sweep) / "trials" / best["trial_id"] / "config.json").read_text())
     loaded = load_config_file(report / "best.toml")
-    assert loaded == {k: v for k, v in written.items() if v is not None and k != "name"}
+    assert loaded == {k: v for k, v in written.items() if v is not None and k not in ("name", "data.root")}
     assert f"trial {best['trial_id']}" in (report / "best.toml").read_text().splitlines()[0]
 
 
@@ -54,6 +56,7 @@ def test_page_states_budget_references_and_answers(report):
     assert "budget: sweep mixed: " in page and "<li>2 CPU cores, no GPU</li>" in page
     assert "reference: raw pixels <b>0.5000</b>" in page
     assert 'href="best.toml"' in page
+    assert "<code>facebench train --config best.toml --out runs/best</code> re-runs it" in page   # synthetic: no root
     best = _best_trial(report)
     assert (f"target test_accuracy_mean &gt;= 0.9990: the #1 by validation ({best['trial_id']}) tests "
             f"{best['test_accuracy_mean']:.4f}, missed by {0.999 - best['test_accuracy_mean']:.4f}") in page

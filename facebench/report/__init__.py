@@ -26,13 +26,14 @@ def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out:
     from facebench.storage import check_reachable
 
     from .build import build
+    from .section import Options
 
     if isinstance(run_dirs, (str, os.PathLike)):
         run_dirs = [run_dirs]
     for where in [*run_dirs, out]:   # a bucket that cannot be used: one line now, not a retry loop's traceback
         check_reachable(os.fspath(where))
-    return build(list(run_dirs), out, title=title, references=list(references), summary_notes=list(notes),
-                 target_score=target)
+    return build(list(run_dirs), out, Options(title=title, references=tuple(references), notes=tuple(notes),
+                                              target=target))
 
 
 def __getattr__(name: str) -> Any:  # pragma: no cover - convenience re-exports without import cost

@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from ..ownership import claim_dir, remove_owned
     from . import build_report
-    from .extras import parse_references
+    from .targets import parse_references
 
     from .reference_model import parse_reference_models
 

@@ -18,8 +18,7 @@ from facebench.artefacts import (ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT, ST
                                   TRIALS, check_layout)
 from facebench.config import flatten
 from facebench.errors import DataError
-
-from .storage import Location, resolve
+from facebench.storage import Location, resolve
 
 TRIAL_FILES = (CONFIG, META, EPOCHS_LOG, RESULT)
 # A trial is reported only with the config it ran (config.json, or the copy in result.json): numbers

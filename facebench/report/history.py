@@ -85,7 +85,7 @@ def _history_plot(sweep: str, study: Any, done: list[Any]) -> Plot:
     ax.set_xlabel("Optuna trial number")
     ax.set_ylabel("objective (" + ("max" if maximize else "min") + ")")
     ax.legend(fontsize=7)
-    return Plot("history", f"Optimisation history: {short(sweep)} / {short(study.study_name)}", png(fig),
+    return Plot(f"Optimisation history: {short(sweep)} / {short(study.study_name)}", png(fig),
                 f"{len(done)} complete trials of {len(study.trials)}")
 
 
@@ -131,6 +131,6 @@ def importance_figure(imp: dict[str, float]) -> Any:
 
 
 def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot:
-    return Plot("history", f"Parameter importances: {short(sweep)} / {short(study_name)}", png(importance_figure(imp)),
+    return Plot(f"Parameter importances: {short(sweep)} / {short(study_name)}", png(importance_figure(imp)),
                 "optuna.importance.get_param_importances; parameters that never varied are left out")
 

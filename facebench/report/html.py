@@ -9,42 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import math
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import pandas as pd
 
-from .plots import Plot
-
-SECTIONS = (("confirmation", "Which recipe wins (confirmation over new seeds)"), ("summary", "Summary"),
-            ("ranked", "Ranked trials"), ("sets", "Verification sets (papers' table)"),
-            ("factors", "Factors"), ("curves", "Training curves"),
-            ("vae", "VAE: loss components, rate–distortion, active units"), ("roc", "ROC and score distributions"),
-            ("confusion", "Confusion matrices"), ("recon", "Reconstructions"), ("history", "Sweep history"),
-            ("pareto", "Accuracy against cost"), ("statistics", "Statistics"), ("notes", "Missing data and notes"))
-
-# Why a section can be empty, said where it is empty (a heading over blank space reads as a bug).
-EMPTY = {
-    "ranked": "no trials found in these folders",
-    "factors": "no completed trials, or none of backbone, loss, schedule, latent size, beta and image size varies "
-               "among them",
-    "curves": "no per-epoch results recorded",
-    "vae": "no VAE trials (loss vae): plain and denoising autoencoders have no KL term, no beta and no posterior "
-           "to collapse",
-    "roc": "no completed verification trials (tasks face and autoencoder) with test pairs",
-    "confusion": "no completed classification trials (task cifar)",
-    "recon": "no completed autoencoder trials with a reconstruction grid",
-    "history": "no Optuna study (study.db) with complete trials in these folders",
-    "pareto": "no completed trials with a cost (FLOPs or training time) beside a test score",
-}
-
-RANKED_COLUMNS = (("rank", "#"), ("sweep", "sweep"), ("trial_id", "trial"), ("name", "name"), ("task", "task"),
-                  ("status", "status"), ("cfg.model.backbone", "backbone"), ("cfg.loss.name", "loss"),
-                  ("cfg.schedule.name", "schedule"), ("seed", "seed"), ("objective", "objective"),
-                  ("objective_se", "± se"), ("tied_with_first", "tied with #1"),
-                  ("score", "test score"), ("test_accuracy_std", "test std"), ("test_auc", "AUC"),
-                  ("test_eer", "EER"), ("active_units", "active units"), ("flops", "FLOPs"), ("train_s", "train s"),
-                  ("epochs_run", "epochs"), ("reason", "reason"))
+if TYPE_CHECKING:
+    from .plots import Plot
+    from .section import Section
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 2rem 3rem;color:#222;max-width:1400px}
@@ -132,54 +103,16 @@ def img(plot: Plot) -> str:
             f"<figcaption><b>{esc(plot.title)}</b><br>{esc(plot.caption)}</figcaption></figure>")
 
 
-def render(*, title: str, sources: list[str], ranked: pd.DataFrame, plots: list[Plot], stats_html: str,
-           notes: list[str], summary: dict[str, Any], sets_html: str = "", headline: str = "") -> str:
-    """``headline``: the confirmation stage's verdicts (report/confirmation.py); the page opens with them."""
-    body: dict[str, list[str]] = {key: [] for key, _ in SECTIONS}
-    body["confirmation"].append(headline)
-    body["summary"].append(_summary(summary, sources))
-    body["ranked"].append(table(ranked, RANKED_COLUMNS, sortable=True, row_class="status"))
-    body["sets"].append(sets_html)  # facebench.report.paper
-    for p in plots:
-        body.setdefault(p.section, []).append(img(p))
-    body["statistics"].append(stats_html)
-    body["notes"].append("<ul>" + "".join(f'<li class="note">{esc(n)}</li>' for n in notes) + "</ul>"
-                         if notes else '<p class="empty">nothing missing</p>')
-    shown = [(key, name) for key, name in SECTIONS if key != "confirmation" or headline]
-    nav = " ".join(f'<a href="#{key}">{esc(name)}</a>' for key, name in shown)
+def render(title: str, sections: Sequence[Section]) -> str:
+    """The page: a navigation bar and the sections in order; an empty section says why it is empty, an optional
+    one (the confirmation verdicts) is left off."""
+    shown = [s for s in sections if not (s.optional and s.is_empty)]
+    nav = " ".join(f'<a href="#{esc(s.key)}">{esc(s.title)}</a>' for s in shown)
     parts = []
-    for key, name in shown:
-        content = "".join(body[key]) or f'<p class="empty">{esc(EMPTY.get(key, "no data in these trials"))}</p>'
-        parts.append(f'<section id="{key}"><h2>{esc(name)}</h2>{content}</section>')
+    for s in shown:
+        content = s.html + "".join(img(p) for p in s.figures) or f'<p class="empty">{esc(s.empty)}</p>'
+        parts.append(f'<section id="{esc(s.key)}"><h2>{esc(s.title)}</h2>{content}</section>')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width\"><title>{esc(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1><nav>{nav}</nav>{''.join(parts)}"
             f"<script>{JS}</script></body></html>\n")
-
-
-def _summary(s: dict[str, Any], sources: list[str]) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    items = [f"<li>generated {esc(when)} from {len(sources)} run director{'y' if len(sources) == 1 else 'ies'}: "
-             + ", ".join(f"<code>{esc(x)}</code>" for x in sources) + "</li>"]
-    items.append(f"<li>{esc(s['n_trials'])} trials in {esc(s['n_sweeps'])} sweep(s): "
-                 + (", ".join(f"{esc(n)} {esc(k)}" for k, n in s["status"].items()) or "none") + "</li>")
-    if s.get("best") is not None:
-        b = s["best"]
-        items.append(f"<li>best by the sweep's objective ({esc(b.get('objective_metric'))}, "
-                     f"{esc(b.get('objective_select'))} epoch): <b>{esc(b['name'] or b['trial_id'])}</b> "
-                     f"({esc(b['sweep'])}/{esc(b['trial_id'])}): {cell(b['objective'])[0]} ± "
-                     f"{cell(b.get('objective_se'))[0]}, "
-                     f"{esc(b['score_metric'])} {cell(b['score'])[0]}</li>")
-    else:
-        items.append('<li class="note">no completed trials</li>')
-    items += [f"<li>budget: {esc(line)}</li>" for line in s.get("budget", [])]
-    items += [f"<li>{esc(line)}</li>" for line in s.get("user_notes", [])]
-    items += [f"<li><b>{esc(line)}</b></li>" for line in s.get("target", [])]
-    items += [f"<li>reference: {esc(label)} <b>{value:.4f}</b></li>" for label, value in s.get("references", [])]
-    if s.get("best_config"):
-        items.append(f'<li>the best trial\'s complete configuration: <a href="{esc(s["best_config"])}">'
-                     f'<code>{esc(s["best_config"])}</code></a> (<code>facebench train --config '
-                     f'{esc(s["best_config"])}</code> re-runs it)</li>')
-    items.append(f"<li>tables: {', '.join(f'<code>{esc(t)}.parquet</code>' for t in s['tables'])} "
-                 f"(schema version {esc(s['schema_version'])}, see docs/report.md)</li>")
-    return "<ul>" + "".join(items) + "</ul>"

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .html import esc
+from .names import KEYS, display_name
 
 # The five standard benchmarks by set name (InsightFace's file stems), in the order papers print them.
 PAPER_NAMES = {"lfw": "LFW", "cfp_fp": "CFP-FP", "agedb_30": "AgeDB-30", "calfw": "CALFW", "cplfw": "CPLFW"}
@@ -27,7 +28,7 @@ def recipe(row: Any) -> str:
     name = row.get("name")
     if isinstance(name, str) and name:
         return name
-    parts = [row.get(k) for k in ("cfg.model.backbone", "cfg.loss.name", "cfg.schedule.name")]
+    parts = [display_name(KEYS[k], row.get(k)) for k in ("cfg.model.backbone", "cfg.loss.name", "cfg.schedule.name")]
     return " · ".join(str(p) for p in parts if isinstance(p, str) and p) or str(row.get("trial_id"))
 
 

@@ -13,6 +13,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .names import for_display
+
 DPI = 100
 # An explicit title height: left to matplotlib, every draw measures the axes' tick labels to dodge them (a
 # third of a small figure's drawing time); these axes have nothing above them.
@@ -22,7 +24,6 @@ TOP_CURVES = 8   # training curves, VAE components
 TOP_ROC = 5
 TOP_DIST = 2     # distance histograms
 TOP_CONF = 2     # confusion matrices
-TOP_RECON = 4
 FACTORS = (("backbone × loss × schedule", ("cfg.model.backbone", "cfg.loss.name", "cfg.schedule.name")),
            ("latent / embedding size", ("cfg.model.embedding_size",)), ("VAE beta", ("cfg.loss.beta",)),
            ("image size", ("cfg.data.image_size",)), ("whitening", ("cfg.eval.whiten",)))
@@ -30,7 +31,6 @@ FACTORS = (("backbone × loss × schedule", ("cfg.model.backbone", "cfg.loss.nam
 
 @dataclass
 class Plot:
-    section: str
     title: str
     png: bytes
     caption: str = ""
@@ -81,7 +81,7 @@ def plot_ranked(ranked: pd.DataFrame, folds: pd.DataFrame) -> list[Plot]:
                   fontsize=7)
     ax.set_ylabel("test fold accuracy")
     ax.set_title("Trials ranked by the validation objective: spread over the test folds", fontsize=9, y=TITLE_Y)
-    return [Plot("ranked", "Ranked trials with fold spread", png(fig),
+    return [Plot("Ranked trials with fold spread", png(fig),
                  f"top {len(top)} completed trials by the sweep's objective; box = per-fold test accuracy, ▲ = mean")]
 
 
@@ -95,9 +95,10 @@ def plot_factors(trials: pd.DataFrame) -> list[Plot]:
             cols = [c for c in cols if c in rows.columns and rows[c].dropna().map(str).nunique() > 1]
             if not cols:
                 continue
-            label = rows[cols[0]].map(_value)
+            shown = for_display(rows[cols])   # variants by their proper names
+            label = shown[cols[0]].map(_value)
             for c in cols[1:]:  # column-wise: a row-wise agg builds a Series per row
-                label = label + " / " + rows[c].map(_value)
+                label = label + " / " + shown[c].map(_value)
             title = " × ".join(_factor_name(c) for c in cols)
             out.append(_factor_plot(rows, label, f"{task}: {title}"))
     return out
@@ -131,12 +132,12 @@ def _factor_plot(rows: pd.DataFrame, label: pd.Series, title: str) -> Plot:
     ax.set_yticks(y, [f"{short(k, 40)} (n={n})" for k, n in zip(stats.index, stats["count"])], fontsize=7)
     ax.set_xlabel(str(rows["score_metric"].iloc[0]))
     ax.set_title(title, fontsize=9, y=TITLE_Y)
-    return Plot("factors", title, png(fig), "dots = trials (all seeds), bar = mean ± std over trials and seeds")
+    return Plot(title, png(fig), "dots = trials (all seeds), bar = mean ± std over trials and seeds")
 
 
 # -- curves --------------------------------------------------------------------------------------
 
-def _top_epochs(ranked: pd.DataFrame, epochs: pd.DataFrame, cols: tuple[str, ...], k: int,
+def top_epochs(ranked: pd.DataFrame, epochs: pd.DataFrame, cols: tuple[str, ...], k: int,
                 task: str | None = None) -> list[tuple[str, pd.DataFrame]]:
     if epochs.empty or not any(c in epochs.columns and epochs[c].notna().any() for c in cols):
         return []
@@ -153,10 +154,10 @@ def top_with(ranked: pd.DataFrame, table: pd.DataFrame, k: int) -> pd.DataFrame:
     return ranked[mask].head(k)
 
 
-def _curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title: str, section: str,
-            caption: str, logy: tuple[bool, ...] | None = None) -> list[Plot]:
+def curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title: str, caption: str,
+           logy: tuple[bool, ...] | None = None) -> list[Plot]:
     fig = curves_figure(series, cols, logy)
-    return [] if fig is None else [Plot(section, title, png(fig), caption)]
+    return [] if fig is None else [Plot(title, png(fig), caption)]
 
 
 def curves_figure(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...],
@@ -188,58 +189,10 @@ def plot_curves(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     """One figure per task: a VAE's summed loss and a classifier's cross-entropy share no scale."""
     out = []
     for task in sorted(ranked["task"].dropna().unique()):
-        series = _top_epochs(ranked, epochs, ("train_loss", "val_accuracy"), TOP_CURVES, task=task)
-        out += _curves(series, ("train_loss", "val_accuracy"), f"Training curves: {task}", "curves",
-                       f"top {len(series)} {task} trials by validation rank")
+        series = top_epochs(ranked, epochs, ("train_loss", "val_accuracy"), TOP_CURVES, task=task)
+        out += curves(series, ("train_loss", "val_accuracy"), f"Training curves: {task}",
+                      f"top {len(series)} {task} trials by validation rank")
     return out
-
-
-def vae_only(trials: pd.DataFrame) -> pd.DataFrame:
-    """The VAE trials (loss ``vae``): a plain or denoising autoencoder has no KL term and no beta, so their
-    KL, beta and posterior-collapse plots would be flat zeros."""
-    if "cfg.loss.name" not in trials.columns:
-        return trials.iloc[:0]
-    return trials[(trials["task"] == "autoencoder") & (trials["cfg.loss.name"] == "vae")]
-
-
-def plot_vae_components(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
-    series = _top_epochs(vae_only(ranked), epochs, ("train_recon", "train_kld"), TOP_CURVES, task="autoencoder")
-    series = [(lbl, e) for lbl, e in series if "train_recon" in e and e["train_recon"].notna().any()]
-    return _curves(series, ("train_recon", "train_kld", "train_beta"), "VAE loss components", "vae",
-                   "reconstruction and KL plotted apart (the loss is recon + beta·KL)")
-
-
-def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
-    if epochs.empty or "train_kld" not in epochs.columns or "train_recon" not in epochs.columns:
-        return []
-    last = epochs.dropna(subset=["train_kld", "train_recon"]).groupby(["sweep", "trial_id"], sort=False).tail(1)
-    ae = vae_only(trials)
-    df = last.merge(ae, on=["sweep", "trial_id"], suffixes=("", "_t"))
-    if df.empty:
-        return []
-    two = "active_units" in df and df["active_units"].notna().any()
-    fig, axes = figure(9.0 if two else 4.8, 3.6, ncols=2 if two else 1, left=0.1)
-    fig.subplots_adjust(wspace=0.5)
-    beta = df["cfg.loss.beta"].astype(float).fillna(1.0) if "cfg.loss.beta" in df else pd.Series(1.0, df.index)
-    size = df["cfg.model.embedding_size"].astype(float).fillna(128) if "cfg.model.embedding_size" in df else 64
-    sc = axes[0, 0].scatter(df["train_kld"], df["train_recon"], c=np.log10(beta.clip(lower=1e-6)),
-                            s=np.sqrt(np.asarray(size, dtype=float)) * 4, cmap="viridis", alpha=0.8)
-    axes[0, 0].set_xlabel("rate: KL (last epoch)")
-    axes[0, 0].set_ylabel("distortion: reconstruction")
-    axes[0, 0].set_title("Rate–distortion (colour log10 beta, size latent)", fontsize=8, y=TITLE_Y)
-    fig.colorbar(sc, ax=axes[0, 0], label="log10 beta")
-    if axes.shape[1] > 1:
-        ok = df[df["active_units"].notna()]
-        axes[0, 1].scatter(ok["latent_dims"], ok["active_units"], c=np.log10(beta[ok.index].clip(lower=1e-6)),
-                           cmap="viridis")
-        top = float(np.nanmax(ok["latent_dims"])) if ok["latent_dims"].notna().any() else 1.0
-        axes[0, 1].plot([0, top], [0, top], "k:", lw=1)
-        axes[0, 1].set_xlabel("latent dimensions")
-        axes[0, 1].set_ylabel("active units (Var mu > 0.01)")
-        axes[0, 1].set_title("Posterior collapse", fontsize=8, y=TITLE_Y)
-    return [Plot("vae", "Rate–distortion and active units", png(fig),
-                 "last-epoch KL against reconstruction across beta and latent size; units below the dotted line "
-                 "collapsed to the prior")]
 
 
 # -- verification and classification -------------------------------------------------------------
@@ -262,14 +215,14 @@ def plot_roc(ranked: pd.DataFrame, roc: pd.DataFrame) -> list[Plot]:
     ax.set_xlabel("false accept rate (log)")
     ax.set_ylabel("true accept rate")
     ax.legend(fontsize=6, loc="lower right")
-    return [Plot("roc", "ROC of the top trials", png(fig), f"test pairs, top {len(chosen)} by validation rank")]
+    return [Plot("ROC of the top trials", png(fig), f"test pairs, top {len(chosen)} by validation rank")]
 
 
 def plot_distances(ranked: pd.DataFrame, load: Callable[[str, str], dict | None]) -> list[Plot]:
     """Same/different score histograms with the per-fold thresholds; ``load(path, file)`` reads an npz."""
     out = []
     for _, r in ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")].iterrows():
-        a = load(r["path"], "verification.npz")
+        a = load(r["location"], "verification.npz")
         if not a or "scores" not in a or "same" not in a:
             continue
         s, same = np.asarray(a["scores"], float), np.asarray(a["same"], bool)
@@ -287,7 +240,7 @@ def plot_distances(ranked: pd.DataFrame, load: Callable[[str, str], dict | None]
         # Above the gap between the two bumps, with headroom; "best" cannot see around filled steps.
         ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
         ax.legend(fontsize=7, loc="upper center")
-        out.append(Plot("roc", f"Score distributions: {trial_label(r)}", png(fig),
+        out.append(Plot(f"Score distributions: {trial_label(r)}", png(fig),
                         "test pairs; thin lines = each fold's threshold chosen on the other folds"))
         if len(out) >= TOP_DIST:
             break
@@ -318,7 +271,7 @@ def plot_confusion(ranked: pd.DataFrame, confusion: pd.DataFrame) -> list[Plot]:
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         fig.colorbar(im, ax=ax, label="row-normalised")
-        out.append(Plot("confusion", f"Confusion matrix: {trial_label(r)}", png(fig), "counts; colour = recall"))
+        out.append(Plot(f"Confusion matrix: {trial_label(r)}", png(fig), "counts; colour = recall"))
     return out
 
 
@@ -342,7 +295,7 @@ def plot_pareto(trials: pd.DataFrame) -> list[Plot]:
         ax.set_xlabel(cost)
         ax.set_ylabel("test score")
     axes[0, 0].legend(fontsize=7)
-    return [Plot("pareto", "Accuracy against cost", png(fig), "circled = Pareto front (no trial is both cheaper "
+    return [Plot("Accuracy against cost", png(fig), "circled = Pareto front (no trial is both cheaper "
                  "and more accurate); score = test_accuracy_mean (verification) or test_accuracy (cifar)")]
 
 

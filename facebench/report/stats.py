@@ -134,7 +134,7 @@ def paired_comparison(ranked: pd.DataFrame, load: Callable[[str, str], dict | No
     cand = ranked[(ranked["status"] == "completed") & (ranked["task"] != "cifar")]
     arts = []
     for _, r in cand.iterrows():
-        a = load(r["path"], "verification.npz")
+        a = load(r["location"], "verification.npz")
         if a and "scores" in a:
             arts.append((r, a))
         if len(arts) >= top:

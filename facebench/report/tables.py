@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from facebench import artefacts
+from facebench.storage import Location
 
 from .collect import TrialRecord
-from .storage import Location
+from .paths import portable_value, trial_path
 
 SCHEMA_VERSION = artefacts.SCHEMA_VERSION
 TABLES = ("trials", *artefacts.TABLES)
@@ -138,7 +139,7 @@ def _trial_row(rec: TrialRecord, epochs_run: int) -> dict[str, Any]:
         "score": _num(metrics.get(primary_metric(task))), "score_metric": primary_metric(task),
         "epochs_run": epochs_run, "wall_s": _num(result.get("wall_s")),
         "device": _str(meta.get("device")), "host": _str(meta.get("host")), "started_at": _str(meta.get("started_at")),
-        "path": rec.loc.uri, "stage": rec.stage,
+        "path": trial_path(rec.loc.path), "stage": rec.stage,
     }
     values.update({f"version.{k}": _str(v) for k, v in versions.items()})
     values.update({k: float(v) for k, v in metrics.items() if _is_number(v)})
@@ -146,7 +147,7 @@ def _trial_row(rec: TrialRecord, epochs_run: int) -> dict[str, Any]:
         if _is_number(values.get(key)) and math.isfinite(values[key]):
             values[key] = int(values[key])
     values.update(_objective(result, cfg, task))
-    values.update({f"cfg.{k}": v for k, v in cfg.items()})
+    values.update({f"cfg.{k}": portable_value(k, v) for k, v in cfg.items()})
     return values
 
 
@@ -217,7 +218,7 @@ def write_tables(tables: dict[str, pa.Table], out: Location) -> dict[str, str]:
 
 def read_table(where: str, name: str) -> pa.Table:
     """Read one table written by ``write_tables`` from a local path or URI."""
-    from .storage import resolve
+    from facebench.storage import resolve
 
     loc = resolve(where).join(f"{name}.parquet")
     return pq.read_table(io.BytesIO(loc.read_bytes()))

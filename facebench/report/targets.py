@@ -1,0 +1,119 @@
+"""What a published sweep's summary needs besides its figures: the compute budget the sweep used, the target score
+(met, or missed by how much) and reference scores (floors measured elsewhere), drawn against each backbone."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from facebench.errors import ConfigError
+
+from .best import best_row
+from .names import display_name
+from .plots import Plot, figure, png
+from .stats import is_confirmation
+
+
+def budget_lines(sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
+    """Per sweep: its trials and wall time (summary.json), and the confirmation stage's runs and span (the
+    confirmation trials' start times and wall times), so a reader sees what the result cost."""
+    out = []
+    for s in sweeps:
+        rows = ranked[ranked["sweep"] == s.name] if "sweep" in ranked.columns else ranked.iloc[:0]
+        conf_rows = is_confirmation(rows)
+        own, conf = rows[~conf_rows], rows[conf_rows]
+        text = f"sweep {s.name}: {len(own)} trials"
+        if s.wall_s:
+            text += f" in {s.wall_s / 60:.1f} min of wall time"
+        span = _span_s(conf)
+        if len(conf):
+            text += f"; confirmation: {len(conf)} runs" + (f" in {span / 60:.1f} min" if span else "")
+        devices = sorted({str(d) for d in rows.get("device", pd.Series(dtype=str)).dropna()})
+        if devices:
+            text += f"; trial devices: {', '.join(devices)}"
+        out.append(text)
+    return out
+
+
+def target_lines(target: float | None, sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
+    """``--target``: the test score a recipe should reach, against the #1 by validation and, where the confirmation
+    stage ran, its winner's mean over new seeds; a miss says by how much."""
+    if target is None:
+        return []
+    b = best_row(ranked)
+    if b is None or pd.isna(b.get("score")):
+        return [f"target {target:.4f}: no completed trial to judge"]
+    out = [f"target {b['score_metric']} >= {target:.4f}: the #1 by validation ({b['trial_id']}) tests "
+           f"{b['score']:.4f}, " + _verdict(float(b["score"]), target)]
+    for s in sweeps:
+        win = next((c for c in s.confirmation if c.get("best")), None)
+        mean = win.get("test_accuracy_mean") if win else None
+        if isinstance(mean, (int, float)) and math.isfinite(mean):
+            out.append(f"target >= {target:.4f}: the confirmed winner of {s.name} ({win['recipe']}) averages "
+                       f"{mean:.4f} over {len(win.get('seeds', []))} new seeds, " + _verdict(float(mean), target))
+    return out
+
+
+def _verdict(value: float, target: float) -> str:
+    return f"met (+{value - target:.4f})" if value >= target else f"missed by {target - value:.4f}"
+
+
+def _span_s(rows: pd.DataFrame) -> float | None:
+    if rows.empty or "started_at" not in rows.columns:
+        return None
+    try:
+        start = [datetime.fromisoformat(str(t)).timestamp() for t in rows["started_at"]]
+    except ValueError:
+        return None
+    ends = [a + float(w) for a, w in zip(start, rows["wall_s"]) if pd.notna(w)]
+    return max(ends) - min(start) if ends else None
+
+
+def parse_references(values: Sequence[str] | None) -> list[tuple[str, float]]:
+    """``--reference "LABEL=VALUE"``: a score the trials are read against, such as a floor measured elsewhere."""
+    out = []
+    for text in values or []:
+        label, sep, number = text.rpartition("=")
+        try:
+            value = float(number)
+        except ValueError:
+            value = math.nan
+        if not sep or not label.strip() or not math.isfinite(value):
+            raise ConfigError(f"--reference {text!r}: expected LABEL=VALUE with a finite number, "
+                              "e.g. --reference 'whitened PCA floor=0.629'")
+        out.append((label.strip(), value))
+    return out
+
+
+def plot_families(ranked: pd.DataFrame, references: Sequence[tuple[str, float]]) -> list[Plot]:
+    """Each backbone's trials (test score) against the reference scores: 'does it beat the floor?'."""
+    done = ranked[(ranked["status"] == "completed") & ranked["score"].notna() & ~is_confirmation(ranked)]
+    if done.empty or "cfg.model.backbone" not in done.columns or not references:
+        return []
+    groups = [(display_name("backbone", name), g["score"].to_numpy(float))
+              for name, g in done.groupby("cfg.model.backbone")]
+    groups.sort(key=lambda x: np.max(x[1]))
+    height = 0.4 * len(groups) + 1.8
+    fig, ax = figure(6.4, height, left=0.22, bottom=0.75 / height)
+    ax = ax[0, 0]
+    for i, (_, scores) in enumerate(groups):
+        ax.scatter(scores, np.full(len(scores), i), s=14, alpha=0.6, color="tab:blue")
+        ax.scatter([np.max(scores)], [i], marker="|", s=200, color="tab:blue")
+    for j, (label, value) in enumerate(references):
+        ax.axvline(value, ls="--", lw=1, color=f"C{j + 1}", label=f"{label} {value:.4f}")
+    ax.set_yticks(range(len(groups)), [f"{n} (n={len(s)})" for n, s in groups], fontsize=8)
+    ax.set_xlabel(str(done["score_metric"].iloc[0]) + " (test, touched once per trial)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Backbones against the reference scores", fontsize=9)
+    best = {n: float(np.max(s)) for n, s in groups}
+    text = "; ".join(f"{n} best {v:.4f}" for n, v in sorted(best.items(), key=lambda x: -x[1]))
+    shown = set(done["cfg.model.backbone"])
+    unscored = sorted(set(ranked["cfg.model.backbone"].dropna()) - shown)
+    gone = (f" No trial of {', '.join(str(display_name('backbone', u)) for u in unscored)} completed "
+            "(stopped early: no test score)." if unscored else "")
+    return [Plot("Backbones against the reference scores", png(fig), "dots = the sweep's completed trials, bar = "
+                 f"each backbone's best; dashed = references. {text}.{gone}")]

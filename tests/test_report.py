@@ -53,7 +53,7 @@ def test_report_writes_every_table_and_section(mixed):
     assert 'alt="Optimisation history: mixed' in page and 'alt="Parameter importances: mixed' in page
     trials = read(index.parent, "trials").to_pandas().set_index("trial_id")
     # the page names the variants properly; the table keeps the registry's names
-    assert "<td>ArcFace</td>" in page and "<td>CosFace</td>" in page and "<td>CNN</td>" in page
+    assert "<td>ArcFace</td>" in page and "<td>CosFace</td>" in page and "<td>baseline CNN</td>" in page
     assert {"arcface", "cosface", "vae", "ce"} <= set(trials["cfg.loss.name"]) and "<td>arcface</td>" not in page
     assert len(trials) == len(MIXED)
     assert trials["status"].value_counts().to_dict() == {"completed": 7, "failed": 1, "stopped": 2}

@@ -1,8 +1,8 @@
 """Proper names for the variants the page shows (``arcface`` -> ArcFace, ``resnet50`` -> ResNet-50).
 
 ``display_name`` is the report's one call site for them: the page's tables, figure labels and recipe labels all go
-through it, and the Parquet tables keep the registry names. The names belong beside the variants' declarations
-(facebench/registry.py); until the registries carry them, this table stands in.
+through it, and the Parquet tables keep the registry names. The names are declared once, beside the variants
+(``display=`` in each stage's registry; ``facebench.registry.display_name``).
 """
 
 from __future__ import annotations
@@ -11,24 +11,20 @@ from typing import Any
 
 import pandas as pd
 
-# config key -> registry kind; the keys whose values are variant names
+from .. import registry
+
+# trials-table column -> the config key whose values are variant names
 KEYS = {"cfg.model.backbone": "backbone", "cfg.loss.name": "loss", "cfg.schedule.name": "scheduler",
         "cfg.optim.name": "optimizer"}
-_NAMES = {"ce": "CE", "normsoftmax": "NormSoftmax", "sphereface": "SphereFace", "cosface": "CosFace",
-          "arcface": "ArcFace", "curricularface": "CurricularFace", "adaface": "AdaFace", "vae": "VAE", "ae": "AE",
-          "dae": "denoising AE", "cnn": "CNN", "onecycle": "OneCycle", "adamw": "AdamW", "sgd": "SGD", "adam": "Adam"}
+_CONFIG_KEY = {"backbone": "model.backbone", "loss": "loss.name", "scheduler": "schedule.name",
+               "optimizer": "optim.name"}
 
 
 def display_name(kind: str, name: Any) -> Any:
-    """A variant's proper name; a name it does not know (or a missing value) comes back as it is."""
-    if not isinstance(name, str):
+    """A variant's declared proper name; a name no registry knows (or a missing value) comes back as it is."""
+    if not isinstance(name, str) or kind not in _CONFIG_KEY:
         return name
-    if name in _NAMES:
-        return _NAMES[name]
-    for prefix, shown in (("resnet", "ResNet-"), ("iresnet", "IResNet-"), ("plainnet", "PlainNet-")):
-        if name.startswith(prefix) and name[len(prefix):].isdigit():
-            return shown + name[len(prefix):]
-    return name
+    return registry.display_name(_CONFIG_KEY[kind], name) or name
 
 
 def for_display(df: pd.DataFrame) -> pd.DataFrame:

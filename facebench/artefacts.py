@@ -13,7 +13,6 @@ column and in the file metadata. Arrays are npz files read with ``np.load(allow_
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -182,13 +181,25 @@ class TrialDir:
     def write_ray_meta(self, where: dict[str, Any]) -> None:
         atomic_write_json(self.path / RAY_META, where)
 
-    def clear(self) -> None:
-        """--no-resume / --overwrite: forget previous attempts' checkpoint, epochs, result and artefacts (what
-        the sweep adapter wrote, ray.json, stays)."""
-        for name in (CHECKPOINT, EPOCHS_LOG, RESULT):
-            (self.path / name).unlink(missing_ok=True)
-        if self.artefacts.is_dir() and not self.artefacts.is_symlink():
-            shutil.rmtree(self.artefacts)
+
+# result.json metrics that are fractions in [0, 1] (a test score outside it, or NaN, was not measured).
+SCORE_WORDS = ("accuracy", "auc", "eer", "tar", "precision", "recall", "f1", "auroc", "auprc")
+
+
+def bad_score(result: dict[str, Any]) -> str | None:
+    """The first test score of a ``result.json`` that is not a number in [0, 1] (``"metrics.test_auc = 7.5"``), or
+    a note that ``metrics`` is not a mapping; None when every score is one. Read back by the engine (a finished
+    trial) and the report, which never shows a hand-edited 7.5 as if it were measured."""
+    metrics = result.get("metrics", {})
+    if not isinstance(metrics, dict):
+        return "'metrics' is not a mapping"
+    for key, value in metrics.items():
+        if not (key.startswith("test_") and any(w in key for w in SCORE_WORDS)) or value is None or \
+                isinstance(value, bool):
+            continue
+        if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):  # NaN fails 0 <= NaN as well
+            return f"metrics.{key} = {value!r} is not a score in [0, 1]"
+    return None
 
 
 def last_objective(history: list[dict[str, Any]]) -> dict[str, Any]:

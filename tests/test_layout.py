@@ -174,15 +174,16 @@ def test_a_newer_layout_is_refused_in_one_line(tmp_path, capsys):
 
 # -- display names --------------------------------------------------------------------------------------------
 
-def test_every_loss_and_backbone_declares_its_display_name():
+def test_every_loss_backbone_optimizer_and_schedule_declares_its_display_name():
     from facebench.registry import display_name, load_all
 
     registries = load_all()
-    for kind in ("loss", "backbone"):
+    for kind in ("loss", "backbone", "optimizer", "scheduler"):
         assert all(v.display for v in registries[kind].variants()), kind
     assert display_name("model.backbone", "iresnet50") == "IResNet-50"
     assert display_name("loss.name", "curricularface") == "CurricularFace"
-    assert display_name("optim.name", "adamw") is None
+    assert display_name("optim.name", "adamw") == "AdamW"
+    assert display_name("loss.name", "no-such-loss") is None
 
 
 def test_confirmation_labels_use_the_registry_names():

@@ -110,3 +110,26 @@ def test_best_toml_leaves_out_every_machine_path_known_answer():
         ("# also left out, as paths of the machine that ran it: data.pairs; set them the same way if the trial needs "
          "them.")]
     assert "/mnt" not in text and 'cache_dir = "cache"' in text and "epochs = 3" in text
+
+
+def test_a_hand_edited_score_is_left_out_with_a_note_not_reported(tmp_path):
+    """A result.json whose test accuracy was edited to 7.5 (or NaN) is not shown as if it were measured: the
+    collection keeps the trial as failed with the reason, its scores dropped, and says so in a note."""
+    import json
+
+    from real_trials import FACE, make_sweep
+
+    from facebench.report.collect import collect
+
+    sweep = make_sweep(tmp_path, "edited", [("t0000", FACE, None), ("t0001", {**FACE, "train.seed": 1}, None)])
+    path = sweep / "trials" / "t0001" / "result.json"
+    record = json.loads(path.read_text())
+    assert 0 <= record["metrics"]["test_accuracy_mean"] <= 1  # the real writer's value
+    record["metrics"]["test_accuracy_mean"] = 7.5
+    path.write_text(json.dumps(record))
+    got = collect([sweep])
+    by_id = {t.trial_id: t for t in got.trials}
+    assert by_id["t0000"].result["status"] == "completed"
+    assert by_id["t0001"].result["status"] == "failed" and by_id["t0001"].result["metrics"] == {}
+    assert "metrics.test_accuracy_mean = 7.5 is not a score in [0, 1]" in by_id["t0001"].result["reason"]
+    assert any("t0001/result.json" in n and "7.5" in n for n in by_id["t0001"].notes + got.notes)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from ..cliflags import number, one_line_errors
+
 ONNX_FLAGS = ("convention", "crop", "output", "batch_size", "save")
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("export", help="the model a trial chose on validation as an ONNX embedding model",
-                              description="Export RUN_DIR's chosen model (encoder, flip fusion, whitening) to ONNX "
-                                          "with a dynamic batch; its metadata records the preprocessing and scoring "
-                                          "the evaluator applies (docs/deploy.md).")
+    p = one_line_errors(subparsers.add_parser(
+        "export", help="the model a trial chose on validation as an ONNX embedding model",
+        description="Export RUN_DIR's chosen model (encoder, flip fusion, whitening) to ONNX with a dynamic batch; "
+                    "its metadata records the preprocessing and scoring the evaluator applies (docs/deploy.md)."))
     p.add_argument("run_dir", help="a finished trial directory (config.json + checkpoint.pt + result.json)")
     p.add_argument("--format", default="onnx", choices=("onnx",), help="output format (default onnx)")
     p.add_argument("--out", required=True, help="FILE.onnx (an existing file is replaced only if facebench wrote it)")
@@ -25,9 +27,9 @@ def add_onnx_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("ONNX models (MODEL.onnx instead of a trial directory)")
     g.add_argument("--convention", choices=CONVENTIONS, default=None,
                    help="auto (default): facebench's metadata if the file has it, else InsightFace's loader's reading")
-    g.add_argument("--crop", type=float, default=None, help="centre crop before the resize (default: metadata, or 1.0)")
+    g.add_argument("--crop", type=number(0.0, 1.0, float, lo_open=True), default=None, help="centre crop before the resize (default: metadata, or 1.0)")
     g.add_argument("--output", default=None, help="the embedding output of a model with several outputs")
-    g.add_argument("--batch-size", type=int, default=None, help="images per onnxruntime call (default 256)")
+    g.add_argument("--batch-size", type=number(1, 65536), default=None, help="images per onnxruntime call (default 256)")
     g.add_argument("--save", default=None, metavar="DIR",
                    help="write DIR/artefacts/verification.npz (for eval compare) and DIR/result.json (for report "
                         "--reference-model); one --on set")

@@ -68,23 +68,13 @@ def make_meta(flat_config: dict[str, Any], trial_dir: Path, device: Any) -> dict
             "argv": list(sys.argv)}
 
 
-_FRACTIONS = ("accuracy", "auc", "eer", "tar", "precision", "recall", "f1", "auroc", "auprc")
-
-
 def check_result_metrics(path: Path, result: dict[str, Any]) -> dict[str, Any]:
     """``result`` (a ``result.json`` read back) whose test scores are fractions in [0, 1]; a hand-edited 7.5 or NaN
     is a ConfigError naming the file and the metric, never a result shown as if it were measured."""
+    from ..artefacts import bad_score
     from ..errors import ConfigError
 
-    metrics = result.get("metrics")
-    if not isinstance(metrics, dict):
-        raise ConfigError(f"{path}: 'metrics' is not a mapping; pass --overwrite to train the trial again")
-    for key, value in metrics.items():
-        if not (key.startswith("test_") and any(f in key for f in _FRACTIONS)) or value is None or \
-                isinstance(value, bool):
-            continue
-        ok = isinstance(value, (int, float)) and 0.0 <= value <= 1.0
-        if not ok:  # NaN fails 0 <= NaN as well
-            raise ConfigError(f"{path}: metrics.{key} = {value!r} is not a score in [0, 1] (edited by hand?); "
-                              "pass --overwrite to train the trial again")
+    problem = bad_score(result) if isinstance(result.get("metrics"), dict) else "'metrics' is not a mapping"
+    if problem:
+        raise ConfigError(f"{path}: {problem} (edited by hand?); pass --overwrite to train the trial again")
     return result

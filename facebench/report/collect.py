@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from facebench.artefacts import (ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT, STUDY_DB, SUMMARY_JSON, SWEEP_JSON,
+from facebench.artefacts import (bad_score, ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT, STUDY_DB, SUMMARY_JSON, SWEEP_JSON,
                                   TRIALS, check_layout)
 from facebench.config import flatten
 from facebench.errors import DataError
@@ -150,6 +150,9 @@ def read_trial(loc: Location, *, sweep: str, kids: dict[str, pafs.FileType] | No
     result = _read_json(loc.join(RESULT), has[RESULT], notes)
     if has[RESULT] and not result:
         result = {"status": "failed", "reason": "result.json is unreadable"}
+    elif result and (problem := bad_score(result)):  # a hand-edited score: not shown as if it were measured
+        notes.append(f"{loc.uri}/{RESULT}: {problem}; its scores are left out")
+        result = {**result, "status": "failed", "reason": f"{RESULT}: {problem}", "metrics": {}}
     # result.json repeats config and meta; it is the fallback when the separate files are gone.
     config = flatten(config or (result or {}).get("config") or {})
     meta = meta or (result or {}).get("meta") or {}

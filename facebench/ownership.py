@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 MARKER = ".facebench"
+LOCK = ".facebench.lock"   # a sweep's driver lock (facebench.sweep.lock): never removed by a cleanup of the folder
 # The temporary files of facebench.io.atomic_path (``.<name>.<random>.tmp``): a write killed midway.
 TEMP_PATTERN = ".*.tmp"
 # What facebench writes in each kind of folder is the layout's: facebench.artefacts.OWNED.
@@ -93,7 +94,7 @@ def _remove_named(path: Path, kind: str) -> list[str]:
     patterns, nested = OWNED.get(kind, ()), NESTED.get(kind, {})
     left = []
     for entry in sorted(path.iterdir()):
-        if entry.name == MARKER:
+        if entry.name in (MARKER, LOCK):
             continue
         if entry.is_dir() and not entry.is_symlink():
             sub = marker_kind(entry) if is_owned(entry) else _match(entry.name, nested)
@@ -102,7 +103,7 @@ def _remove_named(path: Path, kind: str) -> list[str]:
             entry.unlink()   # a file, or a symlink (removed itself, never followed)
         else:
             left.append(entry.name)
-    if not left:
+    if not left and not (path / LOCK).exists():   # a locked folder stays (with its marker) for its driver
         (path / MARKER).unlink(missing_ok=True)
         path.rmdir()
     return left

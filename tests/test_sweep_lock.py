@@ -171,3 +171,37 @@ def test_the_same_study_in_postgresql_has_one_driver(monkeypatch):
                     time.sleep(0.2)
         finally:
             holder.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sigterm_ends_a_sweep_driver_like_ctrl_c(tmp_path):
+    """SIGTERM once a trial has reported (the `reported` fault point's marker, not a sleep): exit 130, the
+    --resume line last, no Ray native stack dump or Python traceback, the lock released, resumable."""
+    ray_tmp = tempfile.mkdtemp(prefix="fbtm_", dir="/tmp")
+    (tmp_path / "lk.py").write_text(SWEEP)
+    pause = tmp_path / "pause"
+    pause.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": ray_tmp, "FACEBENCH_CACHE": str(tmp_path / "cache"),
+           "FACEBENCH_PAUSE_AT": "reported:1", "FACEBENCH_PAUSE_DIR": str(pause)}
+    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(tmp_path / "lk.py"), "--results",
+           str(tmp_path / "results"), "--quiet", "--local"]
+    try:
+        with open(tmp_path / "driver.log", "w") as log:
+            driver = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+            while not list(pause.glob("*.json")):
+                assert driver.poll() is None, (tmp_path / "driver.log").read_text()
+                time.sleep(0.1)
+            driver.send_signal(signal.SIGTERM)
+            rc = driver.wait(timeout=120)
+    finally:
+        (pause / "release").touch()
+        stop(ray_tmp)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    out = (tmp_path / "driver.log").read_text()
+    assert rc == 130, out
+    assert out.strip().splitlines()[-1] == "facebench: interrupted; finished trials are kept, continue with --resume"
+    for dump in ("Traceback", "Fatal Python error", "Stack trace", "*** SIGTERM", "Aborted at"):
+        assert dump not in out, out
+    sweep = tmp_path / "results" / "lk"
+    assert (sweep / "sweep.json").is_file() and not (sweep / LOCK).exists()

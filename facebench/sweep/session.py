@@ -98,6 +98,7 @@ def ray_session(spec: SweepSpec, placement: Placement, sweep: SweepDir, *, verbo
     import ray
 
     started = _init_ray(placement, gpus=spec.gpus_per_trial, verbose=verbose)
+    interrupt_on_sigterm()
     try:
         check_resources(spec, local=placement.local)
         yield
@@ -129,6 +130,26 @@ def _init_ray(placement: Placement, *, gpus: float, verbose: int) -> str | None:
         raise ConfigError(f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
                           "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")
     return ""
+
+
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends the driver as Ctrl-C does: KeyboardInterrupt, so the command's
+    one line naming --resume and exit 130 (facebench.cli.run_command). ``ray.init`` installs Ray's own SIGTERM
+    handler (its exit path dumps the core worker's native stack), so this runs after it; faulthandler is
+    unregistered for SIGTERM too, so no Python stack is dumped either."""
+    import faulthandler
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return   # a notebook's or a test's worker thread: signals belong to the main thread
+    if hasattr(faulthandler, "unregister"):
+        faulthandler.unregister(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def check_resources(spec: SweepSpec, *, local: bool) -> None:

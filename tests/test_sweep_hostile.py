@@ -6,6 +6,7 @@ In-process through ``facebench.cli.main`` (the one error policy): one line on st
 from __future__ import annotations
 
 from functools import partial
+import os
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,33 @@ def test_sweep_file_numbers_are_refused_with_their_range(field, value, allowed):
     with pytest.raises(ConfigError) as e:
         SweepSpec(name="t", task="face", base={}, space=partial(space.fixed, values={}), **{field: value})
     assert allowed in str(e.value)
+
+
+def test_a_killed_drivers_ray_temp_dir_is_removed_by_the_next_run_and_no_other(tmp_path, monkeypatch):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    from facebench.sweep.session import RAY_TEMP_OWNER, ray_temp_dir
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)   # a process that has exited: its pid is not alive
+    here = socket.gethostname()
+
+    def leftover(name: str, owner: dict | None) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        (path / "session_latest").mkdir()
+        if owner is not None:
+            (path / RAY_TEMP_OWNER).write_text(json.dumps(owner))
+        return path
+
+    dead = leftover("fb-ray-dead", {"host": here, "pid": dead_pid})
+    kept = [leftover("fb-ray-live", {"host": here, "pid": os.getpid()}),
+            leftover("fb-ray-other-host", {"host": "elsewhere", "pid": dead_pid}),
+            leftover("fb-ray-no-owner", None), leftover("not-ours", {"host": here, "pid": dead_pid})]
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    new = Path(ray_temp_dir())
+    assert not dead.exists() and all(p.is_dir() for p in kept)
+    assert json.loads((new / RAY_TEMP_OWNER).read_text()) == {"host": here, "pid": os.getpid()}

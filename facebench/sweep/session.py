@@ -9,8 +9,10 @@ already running in the process (a test's, a notebook's) is joined and left runni
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 from contextlib import contextmanager
@@ -169,12 +171,47 @@ def check_resources(spec: SweepSpec, *, local: bool) -> None:
     print(f"facebench sweep: warning: {msg}; waiting for the autoscaler")
 
 
+RAY_TEMP_PREFIX, RAY_TEMP_OWNER = "fb-ray-", "facebench-driver.json"   # the owner file: host and pid of the driver
+
+
 def ray_temp_dir() -> str:
     """A private, short Ray temp dir (Ray's unix sockets live under it and their paths may not exceed 107
     bytes, so it cannot be the sweep folder itself); its logs are copied into the sweep folder at the end.
-    Under ``$RAY_TMPDIR`` where set (Ray's own variable for where its temp files go), so a driver killed before
-    its clean-up leaves this dir where whoever set that variable clears up."""
-    return tempfile.mkdtemp(prefix="fb-ray-", dir=os.environ.get("RAY_TMPDIR") or None)
+    Under ``$RAY_TMPDIR`` where set (Ray's own variable for where its temp files go), else the system temp dir.
+    It holds an owner file (host, pid), so a later run can prove a dir left by a SIGKILLed driver stale
+    (``remove_stale_ray_dirs``)."""
+    parent = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    remove_stale_ray_dirs(parent)
+    path = tempfile.mkdtemp(prefix=RAY_TEMP_PREFIX, dir=parent)
+    Path(path, RAY_TEMP_OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    return path
+
+
+def remove_stale_ray_dirs(parent: str) -> list[str]:
+    """Remove the ``fb-ray-*`` dirs in ``parent`` whose owner file names this host and a pid that is not alive
+    (a driver killed before its clean-up); a dir without that file, another host's or a live driver's is kept."""
+    removed = []
+    for path in Path(parent).glob(f"{RAY_TEMP_PREFIX}*"):
+        try:
+            owner = json.loads((path / RAY_TEMP_OWNER).read_text(encoding="utf-8"))
+            pid = owner["pid"] if owner.get("host") == socket.gethostname() else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if path.is_symlink() or not isinstance(pid, int) or pid <= 0 or _alive(pid):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def keep_ray_logs(temp_dir: str, sweep: SweepDir) -> Path | None:

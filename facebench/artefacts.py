@@ -55,6 +55,23 @@ OWNED: dict[str, tuple[str, ...]] = {
     "model-eval": (RESULT, ARTEFACTS, TEMP_PATTERN),
     # sweep/trials/: a container whose entries are trial folders (each with its own marker).
     TRIALS: (TEMP_PATTERN,),
+    # The kinds NESTED gives unmarked folders. ray/: Ray Tune's experiment state and its per-trial folders.
+    RAY_STATE: ("experiment_state-*.json", "basic-variant-state-*.json", "search_gen_state-*.json",
+                "searcher-state-*.pkl", "tuner.pkl", "trainable.pkl", ".validate_storage_marker", TEMP_PATTERN),
+    "tune-trial": ("params.json", "params.pkl", "result.json", "progress.csv", "error.txt", "error.pkl",
+                   "events.out.tfevents.*", TEMP_PATTERN),
+    LOGS: (TEMP_PATTERN,), "ray-logs": ("*.log", "*.out", "*.err", "debug_state*.txt", TEMP_PATTERN),
+    ARTEFACTS: ("*.parquet", "*.npz", "verification.json", "classification.json", "recon.png",
+                "train_identities.txt", TEMP_PATTERN),
+    "artefact-sets": ("*.npz", TEMP_PATTERN), "plots": ("*.png", "*.svg", TEMP_PATTERN),
+}
+OWNED["report"] += ("best.toml", "paper_table.md")
+# Unmarked folders facebench (or Tune) fills inside its own: parent kind -> {name pattern: kind}. --fresh removes
+# only that kind's names in them (a user's file stays, with the folders around it); other unmarked folders stay whole.
+NESTED: dict[str, dict[str, str]] = {
+    "sweep": {RAY_STATE: RAY_STATE, LOGS: LOGS, REPORT: "report"}, RAY_STATE: {"*": "tune-trial"},
+    LOGS: {"ray": "ray-logs", "ray-*": "ray-logs"}, "ray-logs": {"*": "ray-logs"}, "trial": {ARTEFACTS: ARTEFACTS},
+    "model-eval": {ARTEFACTS: ARTEFACTS}, ARTEFACTS: {"sets": "artefact-sets"}, "report": {"plots": "plots"},
 }
 VERIFICATION_NPZ = "verification.npz"
 WHITENING_NPZ = "whitening.npz"  # eval.whiten: the mean and projection fitted under the chosen weights

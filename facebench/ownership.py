@@ -12,12 +12,12 @@ import fnmatch
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 from .errors import ConfigError
 
 MARKER = ".facebench"
+LOCK = ".facebench.lock"   # a sweep's driver lock (facebench.sweep.lock): never removed by a cleanup of the folder
 # The temporary files of facebench.io.atomic_path (``.<name>.<random>.tmp``): a write killed midway.
 TEMP_PATTERN = ".*.tmp"
 # What facebench writes in each kind of folder is the layout's: facebench.artefacts.OWNED.
@@ -78,37 +78,39 @@ def remove_owned(path: str | os.PathLike, kind: str | None = None) -> list[str]:
     if not is_owned(path):
         raise ConfigError(f"{path}: not created by facebench (no {MARKER} marker); facebench deletes only "
                           "folders it created: remove it yourself or choose another name")
+    return _remove_named(path, kind or marker_kind(path) or "")
+
+
+def _remove_named(path: Path, kind: str) -> list[str]:
+    """Remove, in ``path``, the files whose names ``kind`` owns (``artefacts.OWNED``) and, recursively, what it
+    owns in its subfolders: a marked one by its own kind, an unmarked one by the kind ``artefacts.NESTED`` gives
+    it; an unmarked folder of no known kind is kept whole. Returns what is left, relative to ``path``; ``path``
+    (and its marker) goes when nothing is left."""
     from .artefacts import (  # the layout's names (artefacts imports this module)
+        NESTED,
         OWNED,
-        TRIALS,
     )
 
-    kind = kind or marker_kind(path) or ""
-    patterns = OWNED.get(kind, ())
+    patterns, nested = OWNED.get(kind, ()), NESTED.get(kind, {})
     left = []
     for entry in sorted(path.iterdir()):
-        if entry.name == MARKER:
+        if entry.name in (MARKER, LOCK):
             continue
-        if kind == TRIALS and entry.is_dir() and not entry.is_symlink() and is_owned(entry):
-            left += [f"{entry.name}/{n}" for n in remove_owned(entry)]
+        if entry.is_dir() and not entry.is_symlink():
+            sub = marker_kind(entry) if is_owned(entry) else _match(entry.name, nested)
+            left += [f"{entry.name}/{n}" for n in _remove_named(entry, sub)] if sub else [f"{entry.name}/"]
         elif any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
-            left += [f"{entry.name}/{n}" for n in _remove_entry(entry)]
+            entry.unlink()   # a file, or a symlink (removed itself, never followed)
         else:
             left.append(entry.name)
-    if not left:
-        (path / MARKER).unlink()
+    if not left and not (path / LOCK).exists():   # a locked folder stays (with its marker) for its driver
+        (path / MARKER).unlink(missing_ok=True)
         path.rmdir()
     return left
 
 
-def _remove_entry(entry: Path) -> list[str]:
-    if entry.is_symlink() or not entry.is_dir():
-        entry.unlink()   # a symlink is removed itself, never followed
-        return []
-    if is_owned(entry):
-        return remove_owned(entry)
-    shutil.rmtree(entry)
-    return []
+def _match(name: str, nested: dict[str, str]) -> str | None:
+    return next((kind for pattern, kind in nested.items() if fnmatch.fnmatchcase(name, pattern)), None)
 
 
 def remove_stale_temps(path: str | os.PathLike) -> list[str]:

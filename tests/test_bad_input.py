@@ -107,7 +107,7 @@ CASES = {
                                   "notes.txt: is a file, not a folder", 2),
     "sweep: --name with a space": (b.sweep_results("my sweep"), "sweep name 'my sweep'", 2),
     "sweep: --num-samples 0": (lambda d: [*b.sweep_results("s", fresh=False)(d), "--num-samples", "0"],
-                               "num_samples must be >= 1", 2),
+                               "--num-samples 0: out of range; allowed [1, 100000]", 2),
     "eval: embeddings file not found": (lambda d: ["eval", "pairs", "--embeddings", str(d / "e.npz"), "--pairs",
                                                    str(b.pairs_csv(d))], "e.npz: embeddings file not found", 2),
     "eval: embeddings of an unknown format": (lambda d: (b.keep(d), ["eval", "pairs", "--embeddings",

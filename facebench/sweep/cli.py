@@ -11,6 +11,17 @@ from typing import Any
 
 TRACKERS = ("tensorboard", "mlflow")   # --log: Ray Tune's logger callbacks (trackers.tracker_callbacks)
 INTERRUPTED = "finished trials are kept, continue with --resume"   # what Ctrl-C during a sweep says
+# The numeric flags of `facebench sweep` / `python FILE` / `facebench confirm`: attribute -> (flag, lo, hi, what lo
+# means). Checked after parsing (check_flags), so a flag out of range is one line naming the allowed range.
+FLAG_RANGES = {
+    "num_samples": ("--num-samples", 1, 100_000, ""),
+    "cpus_per_trial": ("--cpus-per-trial", 0.01, 1024, ""),
+    "gpus_per_trial": ("--gpus-per-trial", 0, 64, "0: no GPU"),
+    "max_concurrent": ("--max-concurrent", 0, 100_000, "0: no cap"),
+    "confirm": ("--confirm", 0, 1000, "0: no confirmation"),
+    "seeds": ("--seeds", 1, 1000, ""),
+    "top": ("--top", 1, 1000, ""),
+}
 
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
@@ -72,6 +83,25 @@ def parse_trackers(values: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """Every numeric flag given is a finite number in its range (FLAG_RANGES), and --fresh is not given with
+    --resume (the two contradict each other); else one ConfigError line naming the flag and what is allowed."""
+    import math
+
+    from ..errors import ConfigError
+
+    if getattr(args, "fresh", False) and getattr(args, "resume", False):
+        raise ConfigError("--fresh and --resume contradict each other: --resume continues the earlier sweep, "
+                          "--fresh deletes it first; give one")
+    for attr, (flag, lo, hi, note) in FLAG_RANGES.items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ConfigError(f"{flag} {value:g}: out of range; allowed [{lo:g}, {hi:g}]"
+                              + (f" ({note})" if note else ""))
+
+
 def data_root(args: argparse.Namespace) -> str:
     return args.data_root or os.environ.get("FACEBENCH_DATA") or "data"
 
@@ -94,12 +124,10 @@ def cluster_address(args: argparse.Namespace) -> str | None:
 
 def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     """Run ``spec`` as the flags say (errors: facebench.cli.run_command's policy); 0 when a trial completed."""
-    from ..errors import ConfigError
     from .runner import run_sweep
     from .session import Output, Placement
 
-    if args.confirm < 0 or (args.confirm and args.seeds < 1):
-        raise ConfigError(f"--confirm {args.confirm} --seeds {args.seeds}: both must be >= 1 (or no --confirm)")
+    check_flags(args)
     output = Output(results=args.results, storage=args.storage, study_db=args.study_db, resume=args.resume,
                     fresh=args.fresh, verbose=0 if args.quiet else 2 if args.verbose else 1,
                     trackers=parse_trackers(args.log), mlflow_uri=args.mlflow_uri)
@@ -176,6 +204,7 @@ def add_confirm_parser(subparsers: Any) -> None:
 
 def _cmd_confirm(args: argparse.Namespace) -> int:
     """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
+    check_flags(args)
     from .confirm import load_finished, pick_recipes, run_confirmation
     from .session import Placement
 

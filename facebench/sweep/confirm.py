@@ -135,7 +135,16 @@ def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per:
                      placement: Placement = LOCAL, verbose: int = 0) -> list[dict]:
     """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json.
     ``placement``: where the re-runs go (its address; the sweep's own resources per trial)."""
+    from .lock import driver_lock
+
     sweep = SweepDir(Path(sweep_dir).absolute())
+    load_finished(sweep.path)   # not a finished sweep: refused before the lock is taken (nothing is created)
+    with driver_lock(sweep.path, what="confirm"):   # one driver per sweep folder: a sweep or a confirmation
+        return _confirm(sweep, top=top, seeds=seeds, per=per, placement=placement, verbose=verbose)
+
+
+def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placement: Placement,
+             verbose: int) -> list[dict]:
     summary = load_finished(sweep.path)
     recipes, notes = pick_recipes(summary, top=top, per=per)
     seed_list = new_seeds(summary, seeds)

@@ -20,6 +20,7 @@ from ..artefacts import RAY_STATE, TRIALS, SweepDir
 from ..errors import ConfigError
 from ..ownership import MARKER, claim_dir, remove_owned
 from . import storage as bucket
+from .lock import driver_lock
 from .preflight import check_all, redact, study_storage
 from .resume import (
     ResumePlan,
@@ -83,20 +84,21 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
     if output.resume:
         check_resumable(paths.dir, remote=bucket.remote_exists(paths))
     new = not paths.sweep_dir.exists()
-    _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
-    try:
-        if placement.local:
-            warm_data_cache([spec.trial_config(p) for p in samples])
-        grid, wall_s, earlier = _fit(spec, paths, placement, output, samples)
-    except BaseException:
-        if new and not any(p.name != MARKER for p in paths.trials.iterdir()):
-            remove_owned(paths.sweep_dir)   # failed before any trial ran (data not found...): leave nothing behind
-        raise
-    from .summary import summarize
+    with driver_lock(paths.sweep_dir, study_url=paths.study_url, study_name=spec.name, shown=redact(paths.study_url)):
+        _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
+        try:
+            if placement.local:
+                warm_data_cache([spec.trial_config(p) for p in samples])
+            grid, wall_s, earlier = _fit(spec, paths, placement, output, samples)
+        except BaseException:
+            if new and not any(p.name != MARKER for p in paths.trials.iterdir()):
+                remove_owned(paths.sweep_dir)   # failed before any trial ran (data not found...): leave nothing
+            raise
+        from .summary import summarize
 
-    bucket.pull_sweep(paths)   # trial folders written on other nodes
-    summary = summarize(spec, paths, grid, wall_s=wall_s, earlier=earlier)
-    bucket.push_sweep(paths)
+        bucket.pull_sweep(paths)   # trial folders written on other nodes
+        summary = summarize(spec, paths, grid, wall_s=wall_s, earlier=earlier)
+        bucket.push_sweep(paths)
     return summary
 
 

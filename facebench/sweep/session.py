@@ -9,8 +9,10 @@ already running in the process (a test's, a notebook's) is joined and left runni
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import tempfile
 import time
 from contextlib import contextmanager
@@ -98,6 +100,7 @@ def ray_session(spec: SweepSpec, placement: Placement, sweep: SweepDir, *, verbo
     import ray
 
     started = _init_ray(placement, gpus=spec.gpus_per_trial, verbose=verbose)
+    interrupt_on_sigterm()
     try:
         check_resources(spec, local=placement.local)
         yield
@@ -131,6 +134,26 @@ def _init_ray(placement: Placement, *, gpus: float, verbose: int) -> str | None:
     return ""
 
 
+def interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends the driver as Ctrl-C does: KeyboardInterrupt, so the command's
+    one line naming --resume and exit 130 (facebench.cli.run_command). ``ray.init`` installs Ray's own SIGTERM
+    handler (its exit path dumps the core worker's native stack), so this runs after it; faulthandler is
+    unregistered for SIGTERM too, so no Python stack is dumped either."""
+    import faulthandler
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return   # a notebook's or a test's worker thread: signals belong to the main thread
+    if hasattr(faulthandler, "unregister"):
+        faulthandler.unregister(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def check_resources(spec: SweepSpec, *, local: bool) -> None:
     """A trial asking for more than the largest node has stays PENDING forever: on this machine that is an
     error; on a cluster it is a warning, since the autoscaler may still add such a node."""
@@ -148,12 +171,47 @@ def check_resources(spec: SweepSpec, *, local: bool) -> None:
     print(f"facebench sweep: warning: {msg}; waiting for the autoscaler")
 
 
+RAY_TEMP_PREFIX, RAY_TEMP_OWNER = "fb-ray-", "facebench-driver.json"   # the owner file: host and pid of the driver
+
+
 def ray_temp_dir() -> str:
     """A private, short Ray temp dir (Ray's unix sockets live under it and their paths may not exceed 107
     bytes, so it cannot be the sweep folder itself); its logs are copied into the sweep folder at the end.
-    Under ``$RAY_TMPDIR`` where set (Ray's own variable for where its temp files go), so a driver killed before
-    its clean-up leaves this dir where whoever set that variable clears up."""
-    return tempfile.mkdtemp(prefix="fb-ray-", dir=os.environ.get("RAY_TMPDIR") or None)
+    Under ``$RAY_TMPDIR`` where set (Ray's own variable for where its temp files go), else the system temp dir.
+    It holds an owner file (host, pid), so a later run can prove a dir left by a SIGKILLed driver stale
+    (``remove_stale_ray_dirs``)."""
+    parent = os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()
+    remove_stale_ray_dirs(parent)
+    path = tempfile.mkdtemp(prefix=RAY_TEMP_PREFIX, dir=parent)
+    Path(path, RAY_TEMP_OWNER).write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+    return path
+
+
+def remove_stale_ray_dirs(parent: str) -> list[str]:
+    """Remove the ``fb-ray-*`` dirs in ``parent`` whose owner file names this host and a pid that is not alive
+    (a driver killed before its clean-up); a dir without that file, another host's or a live driver's is kept."""
+    removed = []
+    for path in Path(parent).glob(f"{RAY_TEMP_PREFIX}*"):
+        try:
+            owner = json.loads((path / RAY_TEMP_OWNER).read_text(encoding="utf-8"))
+            pid = owner["pid"] if owner.get("host") == socket.gethostname() else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        if path.is_symlink() or not isinstance(pid, int) or pid <= 0 or _alive(pid):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def keep_ray_logs(temp_dir: str, sweep: SweepDir) -> Path | None:

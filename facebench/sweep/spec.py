@@ -22,6 +22,22 @@ SAMPLERS = ("tpe", "grid", "random")
 # Optuna-only parameter names carry the variant they belong to after "@" (``loss.margin@arcface``), so
 # TPE models each loss's margin on its own; the space function returns the real config key beside it.
 ALIAS_MARK = "@"
+# The numeric fields of a SweepSpec (a sweep file's, or a profile's after it is applied): field -> [lo, hi].
+SPEC_RANGES = {"num_samples": (1, 100_000), "smoke_num_samples": (1, 100_000), "cpus_per_trial": (0.01, 1024),
+               "gpus_per_trial": (0, 64), "max_concurrent": (0, 100_000), "seed": (0, 2**63 - 1),
+               "max_failures": (0, 100), "grace_period": (1, 100_000), "reduction_factor": (2, 100)}
+
+
+def _check_range(key: str, value: Any, lo: float, hi: float) -> None:
+    """A finite number (whole where the field counts something) in ``[lo, hi]``; else a ConfigError naming the
+    field and the range."""
+    import math
+
+    whole = key not in ("cpus_per_trial", "gpus_per_trial")
+    ok = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and lo <= value <= hi):
+        raise ConfigError(f"sweep {key} {value!r}: out of range; allowed {'whole numbers in ' if whole else ''}"
+                          f"[{lo:g}, {hi:g}]")
 
 
 @dataclass(frozen=True)
@@ -93,14 +109,10 @@ class SweepSpec:
             raise ConfigError(f"sweep sampler {self.sampler!r}: choose one of: {', '.join(SAMPLERS)}")
         if self.sampler == "grid" and not self.grid:
             raise ConfigError("sweep sampler 'grid' needs grid={param: (values, ...)}")
-        if self.num_samples < 1 or self.smoke_num_samples < 1:
-            raise ConfigError("sweep num_samples must be >= 1")
-        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            raise ConfigError("sweep resources: cpus_per_trial must be > 0 and gpus_per_trial >= 0")
+        for key, (lo, hi) in SPEC_RANGES.items():
+            _check_range(key, getattr(self, key), lo, hi)
         if self.gpus_per_trial > 1 and not float(self.gpus_per_trial).is_integer():
             raise ConfigError(f"gpus_per_trial {self.gpus_per_trial}: above 1 it must be a whole number")
-        if self.grace_period < 1 or self.reduction_factor < 2:
-            raise ConfigError("sweep ASHA: grace_period >= 1 epoch and reduction_factor >= 2")
         for key, profile in self.profiles.items():
             if not isinstance(profile, Profile):
                 raise ConfigError(f"sweep {self.name!r} profile {key!r}: a facebench.sweep.Profile(...), not "

@@ -11,14 +11,11 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from ..artefacts import CHECKPOINT, EPOCHS_LOG, RESULT, TrialDir
-from ..ownership import TEMP_PATTERN
-from .sets import TRAIN_IDENTITIES
+from ..artefacts import ARTEFACTS, CHECKPOINT, EPOCHS_LOG, NESTED, OWNED, RESULT, TrialDir
 
-# What the engine writes in artefacts/ (facebench.artefacts tables and npz, engine/tasks.py, probes.py, sets.py).
-ARTEFACT_NAMES = ("*.parquet", "*.npz", "verification.json", "classification.json", "recon.png", TRAIN_IDENTITIES,
-                  TEMP_PATTERN)
-SUBFOLDERS = {"sets": ("*.npz", TEMP_PATTERN)}  # artefacts/sets/<name>.npz (engine/sets.py)
+# What the engine writes in artefacts/ and its sets/ (the layout's lists, which --fresh uses too).
+ARTEFACT_NAMES = OWNED[ARTEFACTS]
+SUBFOLDERS = {name: OWNED[kind] for name, kind in NESTED[ARTEFACTS].items()}
 
 
 def clear_trial(tdir: TrialDir) -> list[str]:

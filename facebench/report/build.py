@@ -13,7 +13,7 @@ import pandas as pd
 from facebench import artefacts
 from facebench.errors import DataError
 
-from . import confirmation, effects, extras, history, html, paper, plots, stats, tables
+from . import confirmation, effects, extras, front, history, html, paper, plots, stats, tables
 from .collect import Collection, collect
 from .storage import Location, resolve
 
@@ -45,10 +45,19 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
     sets_html = _papers_table(frames.get("sets"), ranked, target)
     page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
                        plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html,
-                       headline=confirmation.headline(data.sweeps))
+                       headline=confirmation.headline(data.sweeps), front_html=_front(ranked, data, notes))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     return index.local_path() or index.uri
+
+
+def _front(ranked: pd.DataFrame, data: Collection, notes: list[str]) -> str:
+    """The Pareto section of the sweeps that declared a second objective (report/front.py)."""
+    try:
+        return front.front_html(ranked, data.sweeps)
+    except Exception as e:  # noqa: BLE001 - one broken section must not lose the report
+        notes.append(f"Pareto front failed: {type(e).__name__}: {e}")
+        return ""
 
 
 class _Inline(Executor):

@@ -21,7 +21,7 @@ SECTIONS = (("confirmation", "Which recipe wins (confirmation over new seeds)"),
             ("factors", "Factors"), ("curves", "Training curves"),
             ("vae", "VAE: loss components, rate–distortion, active units"), ("roc", "ROC and score distributions"),
             ("confusion", "Confusion matrices"), ("recon", "Reconstructions"), ("history", "Sweep history"),
-            ("pareto", "Accuracy against cost"), ("statistics", "Statistics"), ("notes", "Missing data and notes"))
+            ("front", "Pareto front of the declared objectives (validation)"), ("pareto", "Accuracy against cost"), ("statistics", "Statistics"), ("notes", "Missing data and notes"))
 
 # Why a section can be empty, said where it is empty (a heading over blank space reads as a bug).
 EMPTY = {
@@ -133,19 +133,23 @@ def img(plot: Plot) -> str:
 
 
 def render(*, title: str, sources: list[str], ranked: pd.DataFrame, plots: list[Plot], stats_html: str,
-           notes: list[str], summary: dict[str, Any], sets_html: str = "", headline: str = "") -> str:
-    """``headline``: the confirmation stage's verdicts (report/confirmation.py); the page opens with them."""
+           notes: list[str], summary: dict[str, Any], sets_html: str = "", headline: str = "",
+           front_html: str = "") -> str:
+    """``headline``: the confirmation stage's verdicts (report/confirmation.py); the page opens with them.
+    ``front_html``: a Pareto sweep's front (report/front.py); the section is there only for such a sweep."""
     body: dict[str, list[str]] = {key: [] for key, _ in SECTIONS}
     body["confirmation"].append(headline)
     body["summary"].append(_summary(summary, sources))
     body["ranked"].append(table(ranked, RANKED_COLUMNS, sortable=True, row_class="status"))
     body["sets"].append(sets_html)  # facebench.report.paper
+    body["front"].append(front_html)
     for p in plots:
         body.setdefault(p.section, []).append(img(p))
     body["statistics"].append(stats_html)
     body["notes"].append("<ul>" + "".join(f'<li class="note">{esc(n)}</li>' for n in notes) + "</ul>"
                          if notes else '<p class="empty">nothing missing</p>')
-    shown = [(key, name) for key, name in SECTIONS if key != "confirmation" or headline]
+    optional = {"confirmation": headline, "front": front_html}   # shown only when there is one
+    shown = [(key, name) for key, name in SECTIONS if optional.get(key, True)]
     nav = " ".join(f'<a href="#{key}">{esc(name)}</a>' for key, name in shown)
     parts = []
     for key, name in shown:

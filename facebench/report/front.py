@@ -57,7 +57,9 @@ def plot_front(done: pd.DataFrame, members: pd.DataFrame, *, title: str, metric:
     behind = done[~done["trial_id"].isin(members["trial_id"])]
     ax.scatter(behind[COST_KEY], behind["objective"], s=16, color="0.7", label="dominated", zorder=1)
     f = members.sort_values(COST_KEY)
-    ax.step(f[COST_KEY], f["objective"], where="post", color="C0", lw=1.5, zorder=2)
+    # The attainment line: each member's accuracy holds until the next member's cost, the last to the dearest trial.
+    xs = [*f[COST_KEY], done[COST_KEY].max()]
+    ax.step(xs, [*f["objective"], f["objective"].iloc[-1]], where="post", color="C0", lw=1.5, zorder=2)
     se = np.nan_to_num(f["objective_se"].to_numpy(float)) * Z95
     ax.errorbar(f[COST_KEY], f["objective"], yerr=se, fmt="o", color="C0", ms=5, capsize=2, label="front (95%)",
                 zorder=3)

@@ -59,7 +59,7 @@ def test_second_objective_names_are_checked_in_the_spec():
 
     from facebench.sweep import SweepSpec, space
 
-    kw = dict(name="p", task="face", base={}, space=partial(space.fixed, values={}))
+    kw = {"name": "p", "task": "face", "base": {}, "space": partial(space.fixed, values={})}
     with pytest.raises(ConfigError, match="choose one of: params, flops, latency_ms"):
         SweepSpec(**kw, second_objective="bogus")
     spec = SweepSpec(**kw, second_objective="flops")

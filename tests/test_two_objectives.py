@@ -69,7 +69,7 @@ def test_report_draws_the_front_and_names_its_members(pareto_sweep):
     assert "<img" in section and "against params" in section
     for f in summary["pareto_front"]:
         assert f"<td>{f['trial_id']}</td>" in section
-    dominated = set(r["trial_id"] for r in summary["trials"]) - {f["trial_id"] for f in summary["pareto_front"]}
+    dominated = {r["trial_id"] for r in summary["trials"]} - {f["trial_id"] for f in summary["pareto_front"]}
     assert not any(f"<td>{t}</td>" in section for t in dominated)
 
 
@@ -84,9 +84,8 @@ def test_confirm_front_picks_the_members(pareto_sweep):
 
 
 def test_resume_tells_both_values_and_keeps_the_declaration(pareto_sweep):
-    import optuna
-
     import demo
+    import optuna
 
     from facebench.sweep import main
 
@@ -113,7 +112,7 @@ def _resume_one_objective(root: Path) -> None:
 def test_unknown_second_objective_is_one_line_and_exit_2(tmp_path):
     res = subprocess.run([sys.executable, "-m", "facebench.cli", "sweep", str(ROOT / "sweeps" / "demo.py"),
                           "--second-objective", "bogus", "--results", str(tmp_path)],
-                         capture_output=True, text=True, cwd=ROOT)
+                         check=False, capture_output=True, text=True, cwd=ROOT)
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert "--second-objective 'bogus'" in lines[0] and "params, flops, latency_ms" in lines[0]

@@ -13,8 +13,9 @@ import pandas as pd
 from facebench import artefacts
 from facebench.errors import DataError
 
-from . import confirmation, effects, extras, front, history, html, paper, plots, stats, tables
+from . import confirmation, effects, extras, history, html, paper, plots, stats, tables
 from .collect import Collection, collect
+from .front import front_html
 from .storage import Location, resolve
 
 
@@ -54,7 +55,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
 def _front(ranked: pd.DataFrame, data: Collection, notes: list[str]) -> str:
     """The Pareto section of the sweeps that declared a second objective (report/front.py)."""
     try:
-        return front.front_html(ranked, data.sweeps)
+        return front_html(ranked, data.sweeps)
     except Exception as e:  # noqa: BLE001 - one broken section must not lose the report
         notes.append(f"Pareto front failed: {type(e).__name__}: {e}")
         return ""

@@ -45,7 +45,7 @@ BUILD_PHRASES = re.compile(
     r"\b("
     r"this wave|earlier wave|before this wave|after this wave"
     r"|earlier session|previous session|this session|the sessions? that"
-    r"|build machine|this project's machines?|this 2-core machine|the shared 2-core machine"
+    r"|build machine|2-core VM|this project's (?:2-core )?(?:VM|machine)|this project's machines?|this 2-core machine|the shared 2-core machine"
     r"|(?:was|were|been|is) lent|no GPU was lent|borrowed (?:a |the )?(?:GPU|machine)"
     r"|load average[ ~<≈]*\d|at load \d|development machine|shared with other jobs"
     r"|other helpers|helpers' (?:jobs|test runs)"

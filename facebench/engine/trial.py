@@ -33,7 +33,7 @@ StepHook = Callable[[int, int, int], None]
 def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = None, *,
               trial_dir: str | Path | None = None, resume: bool = True,
               should_stop: Callable[[], bool] | None = None, raise_on_error: bool = False,
-              on_step: StepHook | None = None, overwrite: bool = False) -> dict[str, Any]:
+              on_step: StepHook | None = None, overwrite: bool = False, cost: str | None = None) -> dict[str, Any]:
     """Train, validate and test one trial; return the result dict that is also ``result.json``.
 
     ``report(metrics)`` gets the flat per-epoch metrics (docs/architecture.md). ``trial_dir`` defaults
@@ -46,7 +46,9 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
     ``on_step(epoch, step, steps_per_epoch)`` is called after every optimizer step (progress bars).
     ``trial_dir`` must be new, empty or a trial folder facebench created (facebench.ownership); a finished
     trial there is returned as it is (same config) or refused (another config, or ``resume=False``) unless
-    ``overwrite``, which clears what facebench wrote there first.
+    ``overwrite``, which clears what facebench wrote there first. ``cost`` (a name in facebench.pareto.COSTS, for a
+    two-objective sweep) is measured once before the first epoch and reported in every epoch's metrics
+    (engine/cost.py).
     """
     cfg = config if isinstance(config, TrialConfig) else TrialConfig.from_dict(config)
     flat = cfg.to_flat()
@@ -60,7 +62,7 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
         previous, state = _resume_point(rec, resume)
         if previous is not None:
             return previous  # nothing left to do: the same config already ran to the end here
-        return _train_and_test(rec, state, report, should_stop, on_step)
+        return _train_and_test(rec, state, report, should_stop, on_step, cost)
     except NonFiniteLoss as e:
         return rec.failed(str(e), tb=None)
     except Exception as e:  # noqa: BLE001 - a trial's failure is data for the sweep, not a crash of it
@@ -153,10 +155,12 @@ def _resume_point(rec: _Record, resume: bool) -> tuple[dict[str, Any] | None, di
 
 
 def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report | None,
-                    should_stop: Callable[[], bool] | None, on_step: StepHook | None) -> dict[str, Any]:
+                    should_stop: Callable[[], bool] | None, on_step: StepHook | None,
+                    cost: str | None = None) -> dict[str, Any]:
     seed_everything(rec.cfg.train.seed)
     task, batches, stepper = build_training(rec.cfg)
     rec.meta["device"] = device_name(batches.device)
+    fixed = _cost(cost, rec.cfg, task, batches.device)
     best: dict[str, Any] | None = None
     if state is not None:
         task.load_state_dict(state)
@@ -172,6 +176,7 @@ def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report |
     for epoch in range(len(rec.history), rec.cfg.train.epochs):
         metrics = _run_epoch(task, batches, stepper, epoch, on_step)
         metrics.update(selection.update(metrics, task))
+        metrics.update({k: v for k, v in fixed.items() if k != "cost_info"})
         rec.history.append(metrics)
         rec.tdir.append_epoch(metrics, rec.history)
         if rec.cfg.train.checkpoint:
@@ -183,7 +188,16 @@ def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report |
         if should_stop is not None and epoch + 1 < rec.cfg.train.epochs and should_stop():
             status, reason = "stopped", f"stopped by the caller after epoch {epoch + 1}"
             break
-    return _test(rec, task, selection, status, reason)
+    return _test(rec, task, selection, status, reason, fixed)
+
+
+def _cost(name: str | None, cfg: TrialConfig, task: Any, device: torch.device) -> dict[str, Any]:
+    """The declared second objective's value (empty for a one-objective trial): measured once, here."""
+    if not name:
+        return {}
+    from .cost import measure_cost
+
+    return measure_cost(name, cfg, task, device)
 
 
 def _run_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, on_step: StepHook | None) -> dict[str, Any]:
@@ -197,7 +211,8 @@ def _run_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, on_ste
             "peak_mem_mb": peak_mem_mb(batches.device)}
 
 
-def _test(rec: _Record, task: Any, selection: Selection, status: str, reason: str) -> dict[str, Any]:
+def _test(rec: _Record, task: Any, selection: Selection, status: str, reason: str,
+          fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Test the model chosen on validation (engine/selection.py: train.objective and train.select)."""
     selection.load_chosen(task)
     rec.tdir.artefacts.mkdir(parents=True, exist_ok=True)
@@ -205,7 +220,13 @@ def _test(rec: _Record, task: Any, selection: Selection, status: str, reason: st
     metrics.update(_summary(rec.history))
     metrics.update(selection.fields())
     metrics.update(_complexity(rec.cfg, task))
-    return rec.result(status, reason, metrics, selection=selection.describe(), data=getattr(task.data, "describe", {}))
+    extra = {}
+    if fixed:   # a two-objective trial: the cost it reported every epoch, its name and how it was measured
+        metrics["cost"] = fixed["cost"]
+        metrics.setdefault(fixed["cost_info"]["name"], fixed["cost"])   # latency_ms; params and flops are there
+        extra["cost"] = fixed["cost_info"]
+    return rec.result(status, reason, metrics, selection=selection.describe(), data=getattr(task.data, "describe", {}),
+                      **extra)
 
 
 def _complexity(cfg: TrialConfig, task: Any) -> dict[str, Any]:

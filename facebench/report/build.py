@@ -16,6 +16,7 @@ import pandas as pd
 from facebench.storage import Location, resolve
 
 from . import html, paper, sections, statistics, stats, summary, tables
+from .front import front_section
 from .best import BEST_CONFIG, best_config, best_row, run_command
 from .collect import Collection, collect
 from .paths import scrub, scrubber, shown_source
@@ -23,7 +24,7 @@ from .section import Inputs, Options, Section
 
 SECTIONS = (summary.confirmation_section, summary.summary, sections.ranked, summary.papers_table, sections.factors,
             sections.curves, sections.vae_section, sections.roc, sections.confusion, sections.reconstructions,
-            sections.sweep_history, sections.pareto, statistics.effects_section, statistics.statistics)
+            sections.sweep_history, front_section, sections.pareto, statistics.effects_section, statistics.statistics)
 # No helper process: on the 1,000-trial bench (tests/bench/bench_report.py) drawing every section here takes the
 # same wall time as a helper process drawing half of them, and ~20% less CPU (a helper re-imports the libraries and
 # is sent pickled tables).

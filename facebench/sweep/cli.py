@@ -34,6 +34,10 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
                    help="run the sweep at one of its named scales (e.g. cpu: small inputs and widths sized for 2 CPU "
                         "cores in about an hour; the sweep file lists its profiles)")
     p.add_argument("--num-samples", type=int, default=None, help="number of trials (default: the sweep's)")
+    p.add_argument("--second-objective", default=None, metavar="NAME",
+                   help="make it a Pareto sweep of accuracy against a cost: params, flops or latency_ms (batch-1 "
+                        "forward time on the trial's device); every trial runs to the end, summary.json lists the "
+                        "front (docs/sweeps.md)")
     p.add_argument("--gpus-per-trial", type=float, default=None,
                    help="GPUs per trial; fractions such as 0.25 let four small trials share one GPU")
     p.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default: the sweep's)")
@@ -138,13 +142,17 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
         spec = spec.smoke_variant()
     if args.name:
         spec = spec.replace(name=args.name)
+    if args.second_objective is not None:
+        from ..pareto import check_cost
+
+        spec = spec.replace(second_objective=check_cost(args.second_objective, where="--second-objective"))
     placement = Placement(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                           max_concurrent=args.max_concurrent, address=cluster_address(args))
     summary = run_sweep(spec, placement, output, num_samples=args.num_samples)
     if args.confirm:
         from .confirm import run_confirmation
 
-        run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per,
+        run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per, front=args.front,
                          placement=Placement(address=placement.address), verbose=2 if args.verbose else 0)
     build_sweep_report(summary["sweep_dir"])
     return 0 if summary["counts"]["completed"] else 1
@@ -167,6 +175,9 @@ def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> No
     p.add_argument("--per", default=None, metavar="KEY",
                    help="confirm the best configuration of each level of this config key (e.g. loss.name) "
                         "instead of the top K overall")
+    p.add_argument("--front", action="store_true",
+                   help="confirm every member of a Pareto sweep's front (summary.json's pareto_front) instead of "
+                        "the top K")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -208,8 +219,9 @@ def _cmd_confirm(args: argparse.Namespace) -> int:
     from .confirm import load_finished, pick_recipes, run_confirmation
     from .session import Placement
 
-    pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per)  # refuse bad input before Ray starts
-    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per,
+    # refuse bad input before Ray starts
+    pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per, front=args.front)
+    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per, front=args.front,
                                     placement=Placement(address=cluster_address(args)),
                                     verbose=0 if args.quiet else 1)
     build_sweep_report(str(args.sweep_dir))

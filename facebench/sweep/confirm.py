@@ -55,9 +55,13 @@ def _completed(summary: dict) -> list[dict]:
     return [r for r in summary["trials"] if r.get("status") == COMPLETED and r["trial_id"] not in confirming]
 
 
-def pick_recipes(summary: dict, *, top: int, per: str | None = None) -> tuple[list[Recipe], list[str]]:
+def pick_recipes(summary: dict, *, top: int, per: str | None = None,
+                 front: bool = False) -> tuple[list[Recipe], list[str]]:
     """The top-``top`` completed trials (summary order = the objective's ranking), or with ``per`` the first
-    trial of each level of that config key; returns (recipes, notes for the user)."""
+    trial of each level of that config key, or with ``front`` every member of a Pareto sweep's front (``top`` and
+    ``per`` then ignored); returns (recipes, notes for the user)."""
+    if front:
+        return _front_recipes(summary)
     if top < 1:
         raise ConfigError(f"--top {top}: confirm at least 1 configuration")
     rows = _completed(summary)
@@ -81,6 +85,21 @@ def pick_recipes(summary: dict, *, top: int, per: str | None = None) -> tuple[li
                       r.get("objective")) for r in rows]
     _label(recipes, per)
     return recipes, notes
+
+
+def _front_recipes(summary: dict) -> tuple[list[Recipe], list[str]]:
+    """Every member of summary.json's ``pareto_front`` (cheapest first), each a recipe to re-run over seeds."""
+    if "pareto_front" not in summary:
+        raise ConfigError(f"--front: sweep {summary.get('name')!r} declared one objective, so it has no Pareto "
+                          "front; run it with --second-objective NAME, or confirm its --top K")
+    done = {r["trial_id"]: r for r in _completed(summary)}
+    rows = [done[f["trial_id"]] for f in summary["pareto_front"] if f.get("trial_id") in done]
+    if not rows:
+        raise ConfigError(f"--front: the Pareto front of sweep {summary.get('name')!r} names no completed trial")
+    recipes = [Recipe("", r["trial_id"], {k: v for k, v in TrialDir(r["trial_dir"]).read_config().items()
+                                          if k not in NOT_RECIPE}, r.get("objective")) for r in rows]
+    _label(recipes, None)
+    return recipes, [f"confirming the {len(rows)} member(s) of the Pareto front"]
 
 
 def _label(recipes: list[Recipe], per: str | None) -> None:
@@ -132,7 +151,7 @@ def confirm_trial(config: dict, setup: Any, recipes: list[dict]) -> None:
 
 
 def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per: str | None = None,
-                     placement: Placement = LOCAL, verbose: int = 0) -> list[dict]:
+                     placement: Placement = LOCAL, verbose: int = 0, front: bool = False) -> list[dict]:
     """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json.
     ``placement``: where the re-runs go (its address; the sweep's own resources per trial)."""
     from .lock import driver_lock
@@ -146,7 +165,7 @@ def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per:
 def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placement: Placement,
              verbose: int) -> list[dict]:
     summary = load_finished(sweep.path)
-    recipes, notes = pick_recipes(summary, top=top, per=per)
+    recipes, notes = pick_recipes(summary, top=top, per=per, front=front)
     seed_list = new_seeds(summary, seeds)
     for note in notes:
         print(f"facebench confirm: {note}")

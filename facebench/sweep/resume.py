@@ -56,12 +56,19 @@ class ResumePlan:
         return max(len(self.continuations), num_samples - len(self.finished))
 
 
-def check_resumable(sweep: SweepDir, *, remote: bool = False) -> None:
+def check_resumable(sweep: SweepDir, *, remote: bool = False, spec: SweepSpec | None = None) -> None:
     """``remote``: the sweep's bucket location holds it (a resume on a new head pulls it from there). A sweep
-    folder of a newer layout than this facebench reads is refused (``artefacts.check_layout``)."""
+    folder of a newer layout than this facebench reads is refused (``artefacts.check_layout``), and so is resuming
+    with another declaration of the objectives than the sweep ran with (``spec``: a Pareto study has two directions)."""
     if not remote and not sweep.spec_file.is_file():
         raise ConfigError(f"{sweep.path}: no sweep ran there, so there is nothing to resume; run it without --resume")
-    sweep.read_spec()
+    saved = sweep.read_spec()
+    if spec is not None and saved is not None and saved.get("second_objective", "") != spec.second_objective:
+        def said(name: str) -> str:
+            return f"objective and {name}" if name else "one objective"
+
+        raise ConfigError(f"{sweep.path}: the sweep there ran with {said(saved.get('second_objective', ''))}; "
+                          f"resume it with the same declaration (now: {said(spec.second_objective)})")
 
 
 def remove_stale_temps(sweep: SweepDir) -> int:
@@ -73,10 +80,15 @@ def remove_stale_temps(sweep: SweepDir) -> int:
     return sum(len(remove_in(folder)) for folder in folders)
 
 
-def told_value(trial: TrialDir, metric: str) -> float | None:
-    """What Tune tells Optuna for a finished trial: ``metric`` of the trial's last reported epoch."""
-    rows = [r for r in trial.read_epochs() if isinstance(r.get(metric), (int, float))]
-    return float(rows[-1][metric]) if rows else None
+def told_value(trial: TrialDir, metric: str | list[str]) -> float | list[float] | None:
+    """What Tune tells Optuna for a finished trial: ``metric`` of the trial's last reported epoch (a list of metrics,
+    for a Pareto sweep: their values in that epoch, or None unless it has all of them)."""
+    keys = metric if isinstance(metric, list) else [metric]
+    rows = [r for r in trial.read_epochs() if all(isinstance(r.get(k), (int, float)) for k in keys)]
+    if not rows:
+        return None
+    values = [float(rows[-1][k]) for k in keys]
+    return values if isinstance(metric, list) else values[0]
 
 
 def reconcile(spec: SweepSpec, sweep: SweepDir, study: Any) -> ResumePlan:
@@ -98,7 +110,7 @@ def reconcile(spec: SweepSpec, sweep: SweepDir, study: Any) -> ResumePlan:
         if record is not None:
             plan.finished.append(trial_id)
             if frozen.state == State.RUNNING:
-                _tell(study, frozen.number, record, told_value(trial, "objective"))
+                _tell(study, frozen.number, record, told_value(trial, _told_metric(spec)))
                 plan.told.append(trial_id)
         elif frozen.state == State.RUNNING:
             plan.continuations.append(Continuation(trial_id, frozen._trial_id, tune_config(spec, frozen)))
@@ -110,7 +122,13 @@ def reconcile(spec: SweepSpec, sweep: SweepDir, study: Any) -> ResumePlan:
     return plan
 
 
-def _tell(study: Any, number: int, record: dict, value: float | None) -> None:
+def _told_metric(spec: SweepSpec) -> str | list[str]:
+    """The key(s) Optuna is told: "objective", or [objective, cost] for a Pareto sweep (spec.objectives)."""
+    keys = [key for key, _ in spec.objectives]
+    return keys if len(keys) > 1 else keys[0]
+
+
+def _tell(study: Any, number: int, record: dict, value: float | list[float] | None) -> None:
     import optuna
 
     State = optuna.trial.TrialState

@@ -75,6 +75,7 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
     ``placement`` overrides the sweep's resources and says where it runs, ``output`` where it writes and how
     much it shows, ``num_samples`` the sweep's number of trials."""
     spec = placement.apply(spec.replace(num_samples=num_samples) if num_samples is not None else spec)
+    spec = _pareto_scheduler(spec)
     paths = sweep_paths(spec.name, output)
     samples = check_space(spec)  # a space that raises or proposes an invalid config fails before any folder is made
     if spec.cover:
@@ -82,7 +83,7 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
     # Bucket, study database and Ray address are checked before anything is created (docs/sweeps.md).
     check_all(paths, address=placement.address)
     if output.resume:
-        check_resumable(paths.dir, remote=bucket.remote_exists(paths))
+        check_resumable(paths.dir, remote=bucket.remote_exists(paths), spec=spec)
     new = not paths.sweep_dir.exists()
     with driver_lock(paths.sweep_dir, study_url=paths.study_url, study_name=spec.name, shown=redact(paths.study_url)):
         _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
@@ -100,6 +101,16 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
         summary = summarize(spec, paths, grid, wall_s=wall_s, earlier=earlier)
         bucket.push_sweep(paths)
     return summary
+
+
+def _pareto_scheduler(spec: SweepSpec) -> SweepSpec:
+    """A two-objective sweep runs every trial to the end (FIFO): ASHA stops trials on the accuracy alone, and a
+    stopped cheap model would drop off the front it may belong to."""
+    if not spec.second_objective or spec.scheduler == "fifo":
+        return spec
+    print(f"facebench sweep: two objectives (objective, {spec.second_objective}): every trial runs to the end; "
+          f"scheduler {spec.scheduler!r} replaced by 'fifo'")
+    return spec.replace(scheduler="fifo")
 
 
 def _fit(spec: SweepSpec, paths: SweepPaths, placement: Placement, output: Output,
@@ -280,7 +291,7 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
 def make_scheduler(spec: SweepSpec):
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    if spec.scheduler == "fifo" or spec.epochs <= spec.grace_period:
+    if spec.scheduler == "fifo" or spec.second_objective or spec.epochs <= spec.grace_period:
         return FIFOScheduler()
     # stop_last_trials=False: a trial reaching the last epoch must finish its final evaluation itself.
     return ASHAScheduler(time_attr="epoch", max_t=spec.epochs, grace_period=spec.grace_period,
@@ -303,8 +314,12 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
     else:
         sampler = optuna.samplers.TPESampler(seed=seed)
     # Every trial reports its running objective (engine/selection.py) as "objective": the one number Optuna is
-    # told, ASHA compares and the summary ranks; a trial the scheduler stopped is PRUNED, never "best".
-    return StudySearch(space=spec.space, metric="objective", mode=spec.objective[1], sampler=sampler,
+    # told, ASHA compares and the summary ranks; a trial the scheduler stopped is PRUNED, never "best". A Pareto
+    # sweep also reports its cost from the first epoch, and Optuna's study gets both, with two directions (TPE's
+    # multi-objective mode); Tune itself keeps "objective" as its one scalar for its own bookkeeping.
+    metric, mode = zip(*spec.objectives)
+    return StudySearch(space=spec.space, metric=list(metric) if spec.second_objective else metric[0],
+                       mode=list(mode) if spec.second_objective else mode[0], sampler=sampler,
                        study_name=spec.name, storage=storage, start_points=spec.start_points,
                        continuations=continuations, epochs=spec.epochs)
 

@@ -22,7 +22,10 @@ class StudySearch(OptunaSearch):
 
     ``epochs``: a trial that ends before its last epoch without an error was stopped by the scheduler; it is told
     to the study as PRUNED (its per-epoch objectives stay as intermediate values), so the study's best trial is
-    always a completed one, the same trial the sweep summary and the report rank first."""
+    always a completed one, the same trial the sweep summary and the report rank first.
+
+    A Pareto sweep (``metric`` and ``mode`` lists: objective and cost) tells Optuna both values when a trial ends;
+    Optuna keeps no intermediate values for a multi-objective study, so nothing is reported per epoch."""
 
     def __init__(self, *args: Any, start_points: tuple = (), continuations: list[Continuation] | tuple = (),
                  epochs: int = 0, **kwargs: Any) -> None:
@@ -55,7 +58,7 @@ class StudySearch(OptunaSearch):
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """The step is the trial's epoch, not Tune's iteration count, which restarts at 1 for a continued trial."""
-        if trial_id in self._completed_trials or self.metric not in result:
+        if isinstance(self.metric, list) or trial_id in self._completed_trials or self.metric not in result:
             return
         self._ot_trials[trial_id].report(result[self.metric], int(result.get("epoch") or result["training_iteration"]))
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Optional
 from ..config import OBJECTIVE_MODES, SELECT_RULES, TASK_OBJECTIVES, TASKS, objective_of
 from ..errors import ConfigError
 from ..ownership import check_name
+from ..pareto import COST_KEY, check_cost
 
 SCHEDULERS = ("asha", "fifo")
 SAMPLERS = ("tpe", "grid", "random")
@@ -78,6 +79,9 @@ class SweepSpec:
     metric: str = "auto"
     mode: str = ""
     select: str = "best"
+    # A second objective makes it a Pareto sweep (docs/sweeps.md, "Accuracy against cost"): a cost the engine
+    # measures once per trial (facebench.pareto.COSTS), always minimised; "" is the one-objective sweep.
+    second_objective: str = ""
     num_samples: int = 32
     scheduler: str = "asha"
     grace_period: int = 1            # epochs a trial runs before ASHA may stop it
@@ -131,6 +135,8 @@ class SweepSpec:
                               f"{', '.join(('auto', *TASK_OBJECTIVES[self.task]))}") from None
         if self.mode not in ("", mode):
             raise ConfigError(f"sweep mode {self.mode!r}: {metric} is optimised with mode {mode!r} (or leave mode out)")
+        if self.second_objective:
+            check_cost(self.second_objective)
         if self.select not in SELECT_RULES:
             raise ConfigError(f"sweep select {self.select!r}: choose one of: {', '.join(SELECT_RULES)}")
         for key, ours in (("train.objective", self.metric), ("train.select", self.select)):
@@ -142,6 +148,12 @@ class SweepSpec:
     def objective(self) -> tuple[str, str]:
         """(metric, mode) after resolving "auto": what Optuna, Tune, the summary and the report all use."""
         return objective_of(self.task, self.metric)
+
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """(reported key, mode) of every declared objective: Optuna's metrics and directions, in order."""
+        pair = [(COST_KEY, "min")] if self.second_objective else []
+        return [("objective", self.objective[1]), *pair]
 
     @property
     def epochs(self) -> int:
@@ -188,7 +200,8 @@ class SweepSpec:
                 "cpus_per_trial": self.cpus_per_trial, "gpus_per_trial": self.gpus_per_trial,
                 "max_concurrent": self.max_concurrent, "seeds": [self.seed], "max_failures": self.max_failures,
                 "smoke": dict(self.smoke), "profile": self.profile,
-                "profiles": sorted(self.profiles), "forced": dict(self.forced), "description": self.description}
+                "profiles": sorted(self.profiles), "forced": dict(self.forced), "description": self.description,
+                **({"second_objective": self.second_objective} if self.second_objective else {})}
 
 
 def describe_callable(fn: Callable) -> dict[str, Any]:

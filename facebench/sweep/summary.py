@@ -14,6 +14,7 @@ from ..artefacts import (
     TrialDir,
     last_objective,
 )
+from ..pareto import COST_KEY, front_rows
 from .spec import ALIAS_MARK, SweepSpec
 
 TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
@@ -52,8 +53,13 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
                "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == FAILED],
                "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
                "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "trials": rows}
+    if spec.second_objective:
+        summary.update(second_objective=spec.second_objective, pareto_front=pareto_front(rows, mode,
+                                                                                         spec.second_objective))
     paths.dir.write_summary(summary)
     print(format_table(rows, f"{metric} ({spec.select} epoch)"))
+    if spec.second_objective:
+        print(format_front(summary["pareto_front"], metric, spec.second_objective))
     print(f"facebench sweep: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
           f"in {wall_s:.1f} s; summary: {paths.dir.summary_file}")
     return summary
@@ -79,10 +85,38 @@ def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) ->
     return {"trial_id": trial_id, "status": record.get("status", FAILED), "reason": record.get("reason") or "",
             "params": {k: v for k, v in (params or {}).items() if ALIAS_MARK not in k},
             **{k: metrics.get(k, seen.get(k)) for k in OBJECTIVE_KEYS}, "epochs": len(epochs),
+            **({COST_KEY: metrics.get(COST_KEY, _last(epochs, COST_KEY))} if spec.second_objective else {}),
             "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
             "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
             "node_id": ray_meta.get("node_id"), "hostname": ray_meta.get("hostname"), "pid": ray_meta.get("pid"),
             "trial_dir": str(trial.path)}
+
+
+def _last(epochs: list[dict], key: str) -> Any:
+    return next((r[key] for r in reversed(epochs) if key in r), None)
+
+
+def pareto_front(rows: list[dict], mode: str, cost: str) -> list[dict]:
+    """summary.json's ``pareto_front``: the completed trials no other completed trial beats on both the validation
+    objective and the cost (facebench.pareto), cheapest first, each with both values and the objective's standard
+    error and 95% normal interval (objective ± 1.96 se; null where the objective has no se)."""
+    from ..eval.uncertainty import Z95
+
+    out = []
+    for r in front_rows(rows, mode=mode):
+        se = _num(r.get("objective_se"))
+        interval = [r["objective"] - Z95 * se, r["objective"] + Z95 * se] if math.isfinite(se) else None
+        out.append({"trial_id": r["trial_id"], "objective": r["objective"], "objective_se": r.get("objective_se"),
+                    "interval_95": interval, COST_KEY: r[COST_KEY], "cost_name": cost})
+    return out
+
+
+def format_front(front: list[dict], metric: str, cost: str) -> str:
+    lines = [f"Pareto front ({metric} on validation against {cost}; {len(front)} trial(s), cheapest first):"]
+    for f in front:
+        se = f"{f['objective_se']:.3g}" if isinstance(f.get("objective_se"), (int, float)) else "-"
+        lines.append(f"  {f['trial_id']}  {metric} {f['objective']:.4f} ± {se}  {cost} {f[COST_KEY]:.4g}")
+    return "\n".join(lines)
 
 
 def _error_reason(error: BaseException) -> str:

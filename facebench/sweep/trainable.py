@@ -89,7 +89,8 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             raise TrialFailed(f"invalid config: {e}") from None
         from ..engine import run_trial
 
-        result = run_trial(cfg, report, trial_dir=str(trial.path), resume=True, on_step=_mid_epoch_point)
+        result = run_trial(cfg, report, trial_dir=str(trial.path), resume=True, on_step=_mid_epoch_point,
+                           cost=setup.spec.second_objective or None)
         faults.at("done", trial_id)
         rows = trial.read_epochs()
         if not reported and rows and result.get("status") != FAILED:

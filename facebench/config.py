@@ -20,7 +20,7 @@ import functools
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 from . import losses, optim  # noqa: F401  (their declarations fill the registries the sections merge)
 from .configfile import flatten_unique, load_config_file
@@ -87,7 +87,7 @@ ScheduleConfig = _chooser("ScheduleConfig", "name", "cosine", "LR schedule", "sc
 @dataclass(frozen=True)
 class OptimConfig:
     name: str = _f("adamw", "optimizer", registry="optimizer")
-    lr: float = _f(1e-3, "peak learning rate", lo=0.0, hi=100.0, lo_open=True)
+    lr: float = _f(1e-3, "peak learning rate", lo=0.0, hi=1e6, lo_open=True)  # hi: divergence studies; no recipe comes near it
     weight_decay: float = _f(5e-4, "weight decay", lo=0.0, hi=1.0)
     no_decay_norm_bias: bool = _f(True, "no weight decay on norm layers and biases")
     grad_clip: float = _f(0.0, "gradient-norm clipping threshold, 0 = off", lo=0.0, hi=1e6)

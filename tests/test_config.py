@@ -49,7 +49,7 @@ def test_numpy_scalars_from_optuna_are_accepted():
     ({"train.epochs": 2.5}, "train.epochs: expected int"),
     ({"train.epochs": True}, "train.epochs: expected int"),
     ({"model.neck": "maybe"}, "model.neck: expected bool"),
-    ({"optim.lr": 0}, "optim.lr: 0.0 is out of range; allowed (0.0, 100.0]"),
+    ({"optim.lr": 0}, "optim.lr: 0.0 is out of range; allowed (0.0, 1000000.0]"),
     ({"optim.lr": float("nan")}, "optim.lr: must be finite"),
     ({"data.val_fraction": 0.9}, "data.val_fraction: 0.9 is out of range; allowed (0.0, 0.5]"),
     ({"optim.name": "sgd", "optim.momentum": 1.0}, "optim.momentum: 1.0 is out of range; allowed [0.0, 1.0)"),

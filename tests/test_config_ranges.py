@@ -103,7 +103,7 @@ def test_range_text_is_what_list_keys_shows():
     ({"data.image_size": 0}, "data.image_size: 0 is out of range; allowed [16, 512]"),
     ({"data.image_size": -32}, "data.image_size: -32 is out of range"),
     ({"data.synthetic_identities": 0}, "data.synthetic_identities: 0 is out of range"),
-    ({"optim.lr": "nan"}, "optim.lr: must be finite, got nan; allowed (0.0, 100.0]"),
+    ({"optim.lr": "nan"}, "optim.lr: must be finite, got nan; allowed (0.0, 1000000.0]"),
     ({"loss.margin": "inf"}, "loss.margin: must be finite, got inf; allowed [0.0,"),
 ])
 def test_named_hostile_values(flat, expected):

@@ -134,7 +134,7 @@ CASES = {
     "train: data.image_size=-32": (_train(**{"data.image_size": -32}), "data.image_size: -32 is out of range"),
     "train: data.synthetic_identities=0": (_train(**{"data.synthetic_identities": 0}),
                                            "data.synthetic_identities: 0 is out of range"),
-    "train: optim.lr=nan": (_train(**{"optim.lr": "nan"}), "optim.lr: must be finite, got nan; allowed (0.0, 100.0]"),
+    "train: optim.lr=nan": (_train(**{"optim.lr": "nan"}), "optim.lr: must be finite, got nan; allowed (0.0, 1000000.0]"),
     "train: train.batch_size=10^9": (_train(**{"train.batch_size": 10**9}), "allowed [1, 65536]"),
     "train: --config given twice": (_configs_twice, "--config given twice"),
     "eval compare: --n-boot 0": (_flags("eval", "compare", "{d}/a", "{d}/b", "--n-boot", "0"),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..artefacts import load_npz
+from ..artefacts import CONFIG, VERIFICATION_NPZ, load_npz
 from ..errors import DataError
 from ..io import atomic_path
 
@@ -24,7 +24,7 @@ def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     """``(names, embeddings)`` from ``.npz`` or ``.parquet``; every problem is a DataError naming the file."""
     path = Path(path)
     if path.is_dir():
-        kind = "a trial folder" if (path / "config.json").is_file() or (path / VERIFICATION_NPZ).is_file() else "a folder"
+        kind = "a trial folder" if (path / CONFIG).is_file() or (path / VERIFICATION_NPZ).is_file() else "a folder"
         raise DataError(f"{path}: is {kind}, not an embeddings file (.npz or .parquet with 'names' and 'embeddings'); "
                         "to compare two trained trials on their own test pairs use `facebench eval compare TRIAL_A "
                         "TRIAL_B`")

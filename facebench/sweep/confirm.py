@@ -159,11 +159,11 @@ def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per:
     sweep = SweepDir(Path(sweep_dir).absolute())
     load_finished(sweep.path)   # not a finished sweep: refused before the lock is taken (nothing is created)
     with driver_lock(sweep.path, what="confirm"):   # one driver per sweep folder: a sweep or a confirmation
-        return _confirm(sweep, top=top, seeds=seeds, per=per, placement=placement, verbose=verbose)
+        return _confirm(sweep, top=top, seeds=seeds, per=per, placement=placement, verbose=verbose, front=front)
 
 
 def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placement: Placement,
-             verbose: int) -> list[dict]:
+             verbose: int, front: bool = False) -> list[dict]:
     summary = load_finished(sweep.path)
     recipes, notes = pick_recipes(summary, top=top, per=per, front=front)
     seed_list = new_seeds(summary, seeds)

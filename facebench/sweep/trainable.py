@@ -62,9 +62,17 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
              "params": {k: v for k, v in config.items() if k != TRIAL_KEY}}
     trial.write_ray_meta(where)
 
-    reported = []
+    reported: list = []
+    # The last epoch's row is held until the test evaluation has run and result.json is written: Tune may stop a
+    # trial on any report (ASHA stops every trial at max_t), and a stop landing during the test would lose a
+    # trial that finished training.
+    final_epoch: list[int] = []
+    held: list[dict] = []
 
     def report(metrics: dict) -> None:
+        if final_epoch and metrics.get("epoch") == final_epoch[0] and not held:
+            held.append(metrics)
+            return
         reported.append(metrics.get("epoch"))
         row = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
         row["node_id"] = where["node_id"]
@@ -89,9 +97,13 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             raise TrialFailed(f"invalid config: {e}") from None
         from ..engine import run_trial
 
+        final_epoch.append(cfg.train.epochs)
         result = run_trial(cfg, report, trial_dir=str(trial.path), resume=True, on_step=_mid_epoch_point,
                            cost=setup.spec.second_objective or None)
         faults.at("done", trial_id)
+        if held:
+            final_epoch.clear()
+            report(held[0])
         rows = trial.read_epochs()
         if not reported and rows and result.get("status") != FAILED:
             report(rows[-1])  # resumed after its last epoch (only the test was left): Tune still needs the metric

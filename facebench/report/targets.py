@@ -12,7 +12,6 @@ import pandas as pd
 
 from facebench.errors import ConfigError
 
-from .best import best_row
 from .names import display_name
 from .plots import Plot, figure, png
 from .stats import is_confirmation

@@ -16,7 +16,15 @@ from typing import Any
 
 from ..artefacts import COMPLETED, SweepDir, TrialDir
 from ..errors import ConfigError
-from .confirm import NOT_RECIPE, Recipe, _completed, _label, load_finished, new_seeds, rerun
+from .confirm import (
+    NOT_RECIPE,
+    Recipe,
+    _completed,
+    _label,
+    load_finished,
+    new_seeds,
+    rerun,
+)
 from .intervals import config_key
 from .session import LOCAL, Placement
 

@@ -164,13 +164,15 @@ def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per:
     load_finished(sweep.path)   # not a finished sweep: refused before the lock is taken (nothing is created)
     check_version(sweep, allow=allow_version_change, what="confirm")
     with driver_lock(sweep.path, what="confirm"):   # one driver per sweep folder: a sweep or a confirmation
-        return _confirm(sweep, top=top, seeds=seeds, per=per, placement=placement, verbose=verbose, front=front)
+        return _confirm(sweep, {"top": top, "per": per, "front": front}, seeds=seeds, placement=placement,
+                        verbose=verbose)
 
 
-def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placement: Placement,
-             verbose: int, front: bool = False) -> list[dict]:
+def _confirm(sweep: SweepDir, choice: dict[str, Any], *, seeds: int, placement: Placement,
+             verbose: int) -> list[dict]:
+    """``choice``: pick_recipes' top, per and front."""
     summary = load_finished(sweep.path)
-    recipes, notes = pick_recipes(summary, top=top, per=per, front=front)
+    recipes, notes = pick_recipes(summary, **choice)
     seed_list = new_seeds(summary, seeds)
     for note in notes:
         print(f"facebench confirm: {note}")

@@ -5,6 +5,11 @@ is taken from its epochs: ``best`` (early stopping: the best epoch's weights are
 or ``last``. After every epoch the running value goes into the epoch's metrics as ``objective`` (with
 ``objective_se`` and ``objective_epoch``): that is the number Tune's scheduler compares and Optuna is told, and
 the final one is what the sweep summary and the report rank. Ties keep the earlier epoch.
+
+``objective_se`` is the metric's own ``<metric>_se`` at the chosen epoch: for ``val_accuracy`` of a face or
+autoencoder trial the standard error clustered by person (pairs that share someone are not independent; see
+facebench/eval/uncertainty.py), not the binomial one of earlier versions. It counts the validation people only:
+seed-to-seed variance needs the other trials, so the sweep summary adds it (``objective_ci95``, ``objective_pi95``).
 """
 
 from __future__ import annotations

@@ -101,10 +101,17 @@ class _Task:
         return evaluate(scores, pairs.same, pairs.fold, greater_is_same=greater), scores
 
     def validate(self) -> dict[str, float]:
-        from ..eval.uncertainty import accuracy_se, auc_se
+        """``val_accuracy_se`` is clustered by person (eval.uncertainty.pair_cluster_se: pairs that share someone
+        are not independent); ``val_auc_se`` is still Hanley & McNeil's, which treats pairs as independent."""
+        from ..eval.uncertainty import auc_se, pair_cluster_se
 
-        r, _ = self.verify(self.data.val.images, self.data.val_pairs)
-        return {"val_accuracy": r.accuracy_mean, "val_accuracy_se": accuracy_se(r.accuracy_mean, r.n_pairs),
+        pairs, people = self.data.val_pairs, np.asarray(self.data.val.labels)
+        r, _ = self.verify(self.data.val.images, pairs)
+        correct = (np.asarray(r.predicted, dtype=bool) == np.asarray(pairs.same, dtype=bool)).astype(np.float64)
+        # accuracy_mean is the mean of the folds' accuracies: each pair weighs 1 / (its fold's size)
+        _, f_idx, sizes = np.unique(np.asarray(pairs.fold), return_inverse=True, return_counts=True)
+        se = pair_cluster_se(correct, people[pairs.a], people[pairs.b], 1.0 / sizes[f_idx.ravel()])
+        return {"val_accuracy": r.accuracy_mean, "val_accuracy_se": se,
                 "val_auc": r.auc, "val_auc_se": auc_se(r.auc, r.n_same, r.n_diff)}
 
     def final(self, out_dir: Path) -> dict[str, float]:

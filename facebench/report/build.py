@@ -46,7 +46,17 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, options: Op
     page = html.render(options.title or _title(data), _portable(done, notes, run_dirs))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
+    _record(data, ranked, options, target)
     return index.local_path() or index.uri
+
+
+def _record(data: Collection, ranked: pd.DataFrame, options: Options, target: Location) -> None:
+    """summary.json and decisions.npz beside the page: what ``facebench report --check`` recomputes it from."""
+    from .arrays import load_npz
+    from .record import target_entries, write_record
+
+    entries = target_entries(options.target, data.sweeps, ranked, load_npz) if options.target is not None else []
+    write_record(target, data.sweeps, ranked, entries, load_npz)
 
 
 def _ranked(trials: pd.DataFrame, data: Collection) -> pd.DataFrame:

@@ -11,8 +11,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Collect every trial (completed, stopped, failed) of the given sweep directories, trial "
                     "directories or folders of sweeps (local paths or URIs such as file:///x or s3://bucket/x) "
                     "into <out>/{trials,epochs,folds,roc,confusion}.parquet and <out>/index.html.")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="sweep directory, trial directory or folder of sweeps")
-    p.add_argument("--out", required=True, help="output directory or URI, e.g. reports/margin")
+    p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="sweep directory, trial directory or folder of sweeps")
+    p.add_argument("--out", default=None, help="output directory or URI, e.g. reports/margin (required to build)")
+    p.add_argument("--check", default=None, metavar="DIR",
+                   help="instead of building: recompute every verdict and headline number of the report in DIR from "
+                        "the files beside it (summary.json, decisions.npz); exit 1 naming the first difference")
     p.add_argument("--title", default=None, help="page title (default: the sweep names)")
     p.add_argument("--reference", action="append", default=None, metavar="LABEL=VALUE",
                    help="a score to read the trials against, e.g. a floor measured on the same pairs: "
@@ -29,6 +32,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from ..errors import ConfigError
+
+    if args.check is not None:
+        return _check(args.check)
+    if not args.run_dirs or args.out is None:
+        raise ConfigError("facebench report: give RUN_DIR(s) and --out DIR to build, or --check DIR")
 
     from ..ownership import claim_dir, remove_owned
     from . import build_report
@@ -54,4 +64,17 @@ def _run(args: argparse.Namespace) -> int:
             remove_owned(args.out)  # a report that failed leaves no half-written folder behind
         raise
     print(index)
+    return 0
+
+
+def _check(folder: str) -> int:
+    import sys
+
+    from .check import check
+
+    difference = check(folder)
+    if difference is not None:
+        print(f"facebench report --check {folder}: {difference}", file=sys.stderr)
+        return 1
+    print(f"facebench report --check {folder}: every verdict and headline number recomputes")
     return 0

@@ -53,6 +53,7 @@ class SweepRecord:
     study: Location | None  # the Optuna SQLite file, when the sweep has one
     confirmation: list[dict[str, Any]] = field(default_factory=list)  # summary.json's, when the stage ran
     wall_s: float | None = None  # the sweep's wall time (summary.json), for the report's budget line
+    summary: dict[str, Any] = field(default_factory=dict)  # the whole summary.json (copied beside the page)
 
 
 @dataclass
@@ -112,14 +113,16 @@ def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) 
     confirmation = [c for c in summary.get("confirmation") or [] if isinstance(c, dict)]
     wall = summary.get("wall_s")
     out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study, confirmation=confirmation,
-                                  wall_s=float(wall) if isinstance(wall, (int, float)) and wall > 0 else None))
+                                  wall_s=float(wall) if isinstance(wall, (int, float)) and wall > 0 else None,
+                                  summary=summary))
     confirming = {str(t) for c in confirmation for t in c.get("trial_ids") or []}
+    calibrating = {str(r.get("trial_id")) for r in (summary.get("calibration") or {}).get("runs") or []}
     trials_dir = loc.join(TRIALS)
     entries = trials_dir.children()
     for tid in sorted(n for n, t in entries.items() if t == pafs.FileType.Directory):
         trial = read_trial(trials_dir.join(tid), sweep=name)
         if trial.config:
-            trial.stage = "confirmation" if tid in confirming else "sweep"
+            trial.stage = "confirmation" if tid in confirming else "calibration" if tid in calibrating else "sweep"
             out.trials.append(trial)
         else:
             out.notes.append(f"{trial.loc.uri}: {NO_CONFIG}; left out")

@@ -21,10 +21,11 @@ NOT_RECIPE = ("cfg.train.seed", "cfg.name", "cfg.data.synthetic_seed", "cfg.data
 
 
 def is_confirmation(df: pd.DataFrame) -> pd.Series:
-    """Rows that are confirmation re-runs (stage "confirmation"): repeats of a top configuration, not candidates."""
+    """Rows that are confirmation re-runs (stage "confirmation") or calibration re-runs ("calibration"): repeats of a
+    configuration with new seeds, not candidates."""
     if "stage" not in df.columns:
         return pd.Series(False, index=df.index)
-    return df["stage"] == "confirmation"
+    return df["stage"].isin(["confirmation", "calibration"])
 
 
 def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,7 @@ def summary(i: Inputs) -> Section:
              + (", ".join(f"{esc(n)} {esc(k)}" for k, n in status.items()) or "none") + "</li>",
              _best(done.iloc[0].to_dict()) if len(done) else '<li class="note">no completed trials</li>']
     items += [f"<li>budget: {esc(line)}</li>" for line in targets.budget_lines(i.data.sweeps, ranked)]
+    items += [f"<li>{esc(line)}</li>" for line in targets.version_lines(ranked)]
     items += [f"<li>{esc(line)}</li>" for line in i.options.notes]
     items += [f"<li><b>{esc(line)}</b></li>"
               for line in targets.target_lines(i.options.target, i.data.sweeps, ranked)]

@@ -12,7 +12,6 @@ import pandas as pd
 
 from facebench.errors import ConfigError
 
-from .best import best_row
 from .names import display_name
 from .plots import Plot, figure, png
 from .stats import is_confirmation
@@ -40,26 +39,27 @@ def budget_lines(sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
 
 
 def target_lines(target: float | None, sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
-    """``--target``: the test score a recipe should reach, against the #1 by validation and, where the confirmation
-    stage ran, its winner's mean over new seeds; a miss says by how much."""
+    """``--target``: the generated lines of record.target_entries (met / missed / inconclusive from a 95% interval,
+    never from the point value), the ones summary.json's ``targets`` holds."""
+    from .arrays import load_npz
+    from .record import target_entries
+
     if target is None:
         return []
-    b = best_row(ranked)
-    if b is None or pd.isna(b.get("score")):
-        return [f"target {target:.4f}: no completed trial to judge"]
-    out = [f"target {b['score_metric']} >= {target:.4f}: the #1 by validation ({b['trial_id']}) tests "
-           f"{b['score']:.4f}, " + _verdict(float(b["score"]), target)]
-    for s in sweeps:
-        win = next((c for c in s.confirmation if c.get("best")), None)
-        mean = win.get("test_accuracy_mean") if win else None
-        if isinstance(mean, (int, float)) and math.isfinite(mean):
-            out.append(f"target >= {target:.4f}: the confirmed winner of {s.name} ({win['recipe']}) averages "
-                       f"{mean:.4f} over {len(win.get('seeds', []))} new seeds, " + _verdict(float(mean), target))
-    return out
+    entries = target_entries(target, sweeps, ranked, load_npz)
+    return [e["line"] for e in entries] or [f"target {target:.4f}: no completed trial to judge"]
 
 
-def _verdict(value: float, target: float) -> str:
-    return f"met (+{value - target:.4f})" if value >= target else f"missed by {target - value:.4f}"
+def version_lines(ranked: pd.DataFrame) -> list[str]:
+    """The code versions the trials ran under (facebench version at git revision, with counts): one line, or a
+    warning that the page mixes several."""
+    if ranked.empty or "version.facebench" not in ranked.columns:
+        return []
+    git = ranked["version.git"] if "version.git" in ranked.columns else pd.Series("", index=ranked.index)
+    shown = ranked["version.facebench"].fillna("?").astype(str) + " at " + git.fillna("no git revision").astype(str)
+    counts = shown.value_counts()
+    text = "; ".join(f"facebench {v} ({n} trial{'s' if n > 1 else ''})" for v, n in counts.items())
+    return [("code versions: this page MIXES " if len(counts) > 1 else "code version: ") + text]
 
 
 def _span_s(rows: pd.DataFrame) -> float | None:

@@ -134,7 +134,8 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     check_flags(args)
     output = Output(results=args.results, storage=args.storage, study_db=args.study_db, resume=args.resume,
                     fresh=args.fresh, verbose=0 if args.quiet else 2 if args.verbose else 1,
-                    trackers=parse_trackers(args.log), mlflow_uri=args.mlflow_uri)
+                    trackers=parse_trackers(args.log), mlflow_uri=args.mlflow_uri,
+                    allow_version_change=args.allow_version_change)
     if args.profile:
         spec = spec.profile_variant(args.profile)
     spec = spec.with_data_root(data_root(args))
@@ -153,6 +154,7 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
         from .confirm import run_confirmation
 
         run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per, front=args.front,
+                         allow_version_change=args.allow_version_change,
                          placement=Placement(address=placement.address), verbose=2 if args.verbose else 0)
     build_sweep_report(summary["sweep_dir"])
     return 0 if summary["counts"]["completed"] else 1
@@ -178,6 +180,9 @@ def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> No
     p.add_argument("--front", action="store_true",
                    help="confirm every member of a Pareto sweep's front (summary.json's pareto_front) instead of "
                         "the top K")
+    p.add_argument("--allow-version-change", action="store_true",
+                   help="resume, confirm or calibrate a sweep under a code version other than the one its sweep.json "
+                        "recorded (refused otherwise; the report lists the versions it mixes)")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -210,6 +215,12 @@ def add_confirm_parser(subparsers: Any) -> None:
     p.add_argument("--local", action="store_true", help="start a private Ray on this machine")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node)")
     p.add_argument("--quiet", action="store_true", help="no live progress table")
+    p.add_argument("--calibrate", type=int, default=0, metavar="N",
+                   help="instead of confirming: re-run N configurations chosen at random (not the top ones) with "
+                        "--seeds new seeds each and measure how often objective_pi95 covers them (summary.json's "
+                        "calibration); at least 8 x 3 for a coverage worth quoting")
+    p.add_argument("--calibrate-seed", type=int, default=0, metavar="R",
+                   help="seed of the random choice of --calibrate's configurations (recorded; default 0)")
     p.set_defaults(func=_cmd_confirm)
 
 
@@ -219,10 +230,18 @@ def _cmd_confirm(args: argparse.Namespace) -> int:
     from .confirm import load_finished, pick_recipes, run_confirmation
     from .session import Placement
 
+    if args.calibrate:
+        from .calibrate import run_calibration
+
+        run_calibration(args.sweep_dir, configs=args.calibrate, seeds=args.seeds, rng_seed=args.calibrate_seed,
+                        placement=Placement(address=cluster_address(args)), verbose=0 if args.quiet else 1,
+                        allow_version_change=args.allow_version_change)
+        return 0
+
     # refuse bad input before Ray starts
     pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per, front=args.front)
     confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per, front=args.front,
                                     placement=Placement(address=cluster_address(args)),
-                                    verbose=0 if args.quiet else 1)
+                                    verbose=0 if args.quiet else 1, allow_version_change=args.allow_version_change)
     build_sweep_report(str(args.sweep_dir))
     return 0 if any(c["seeds"] for c in confirmation) else 1

@@ -52,6 +52,7 @@ def load_finished(sweep_dir: str | os.PathLike) -> dict:
 
 def _completed(summary: dict) -> list[dict]:
     confirming = {t for c in summary.get("confirmation") or [] for t in c.get("trial_ids", [])}
+    confirming |= {r.get("trial_id") for r in (summary.get("calibration") or {}).get("runs") or []}
     return [r for r in summary["trials"] if r.get("status") == COMPLETED and r["trial_id"] not in confirming]
 
 
@@ -139,6 +140,7 @@ def new_seeds(summary: dict, n: int) -> list[int]:
         used.add(TrialDir(r["trial_dir"]).read_config().get("train.seed", 0))
     for c in summary.get("confirmation") or []:
         used.update(c.get("seeds", []))
+    used.update(r.get("seed") for r in (summary.get("calibration") or {}).get("runs") or [])
     start = max([s for s in used if isinstance(s, int)], default=0) + 1
     return list(range(start, start + n))
 
@@ -151,30 +153,32 @@ def confirm_trial(config: dict, setup: Any, recipes: list[dict]) -> None:
 
 
 def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per: str | None = None,
-                     placement: Placement = LOCAL, verbose: int = 0, front: bool = False) -> list[dict]:
+                     placement: Placement = LOCAL, verbose: int = 0, front: bool = False,
+                     allow_version_change: bool = False) -> list[dict]:
     """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json.
     ``placement``: where the re-runs go (its address; the sweep's own resources per trial)."""
     from .lock import driver_lock
+    from .version import check_version
 
     sweep = SweepDir(Path(sweep_dir).absolute())
     load_finished(sweep.path)   # not a finished sweep: refused before the lock is taken (nothing is created)
+    check_version(sweep, allow=allow_version_change, what="confirm")
     with driver_lock(sweep.path, what="confirm"):   # one driver per sweep folder: a sweep or a confirmation
-        return _confirm(sweep, top=top, seeds=seeds, per=per, placement=placement, verbose=verbose, front=front)
+        return _confirm(sweep, {"top": top, "per": per, "front": front}, seeds=seeds, placement=placement,
+                        verbose=verbose)
 
 
-def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placement: Placement,
-             verbose: int, front: bool = False) -> list[dict]:
+def _confirm(sweep: SweepDir, choice: dict[str, Any], *, seeds: int, placement: Placement,
+             verbose: int) -> list[dict]:
+    """``choice``: pick_recipes' top, per and front."""
     summary = load_finished(sweep.path)
-    recipes, notes = pick_recipes(summary, top=top, per=per, front=front)
+    recipes, notes = pick_recipes(summary, **choice)
     seed_list = new_seeds(summary, seeds)
     for note in notes:
         print(f"facebench confirm: {note}")
     print(f"facebench confirm: {len(recipes)} configuration(s) x {len(seed_list)} new seed(s) {seed_list}: "
           + "; ".join(r.label for r in recipes))
-    spec = _stage_spec(sweep, summary, recipes)
-    with ray_session(spec, placement, sweep, verbose=verbose):
-        grid = _tuner(spec, sweep, recipes, seed_list, verbose=verbose).fit()
-    runs = _collect(sweep, grid, len(recipes))
+    runs = rerun(sweep, summary, recipes, seed_list, placement=placement, verbose=verbose)
     confirmation = summarize_confirmation(recipes, runs, mode=summary.get("mode", "max"))
     summary["confirmation"] = confirmation
     sweep.write_summary(summary)
@@ -182,6 +186,15 @@ def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placemen
         if c.get("verdict"):
             print(f"facebench confirm: {c['verdict']}")
     return confirmation
+
+
+def rerun(sweep: SweepDir, summary: dict, recipes: list[Recipe], seed_list: list[int], *, placement: Placement,
+          verbose: int) -> list[list[dict]]:
+    """Every (recipe, seed) cell as a Ray trial in the sweep's trials/; per recipe, its runs (``_collect``)."""
+    spec = _stage_spec(sweep, summary, recipes)
+    with ray_session(spec, placement, sweep, verbose=verbose):
+        grid = _tuner(spec, sweep, recipes, seed_list, verbose=verbose).fit()
+    return _collect(sweep, grid, len(recipes))
 
 
 def _stage_spec(sweep: SweepDir, summary: dict, recipes: list[Recipe]) -> SweepSpec:

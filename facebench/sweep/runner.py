@@ -84,6 +84,9 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
     check_all(paths, address=placement.address)
     if output.resume:
         check_resumable(paths.dir, remote=bucket.remote_exists(paths), spec=spec)
+        from .version import check_version
+
+        check_version(paths.dir, allow=output.allow_version_change, what="--resume")
     new = not paths.sweep_dir.exists()
     with driver_lock(paths.sweep_dir, study_url=paths.study_url, study_name=spec.name, shown=redact(paths.study_url)):
         _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
@@ -149,7 +152,11 @@ def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
 
 
 def _write_sweep_json(spec: SweepSpec, paths: SweepPaths) -> None:
-    paths.dir.write_spec({**spec.to_json(), "study_db": redact(paths.study_url), "experiment": paths.experiment})
+    from .version import code_version
+
+    now = code_version()
+    paths.dir.write_spec({**spec.to_json(), "study_db": redact(paths.study_url), "experiment": paths.experiment,
+                          "code_version": now, "code_versions": [now]})
 
 
 def _with_cover(spec: SweepSpec, *, explicit_samples: bool) -> SweepSpec:

@@ -15,6 +15,7 @@ from ..artefacts import (
     last_objective,
 )
 from ..pareto import COST_KEY, front_rows
+from .intervals import add_intervals
 from .spec import ALIAS_MARK, SweepSpec
 
 TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
@@ -29,13 +30,23 @@ def rank_rows(rows: list[dict], mode: str) -> list[dict]:
     rows = sorted(rows, key=lambda r: r["trial_id"])
     rows.sort(key=lambda r: (r["status"] != COMPLETED, _rank_value(r.get("objective"), sign)))
     done = [r for r in rows if r["status"] == COMPLETED]
-    tied = tied_with_first([_num(r.get("objective")) for r in done], [_num(r.get("objective_se")) for r in done],
-                           mode=mode)
+    tied = tied_with_first([_num(r.get("objective")) for r in done], [_ci_se(r) for r in done], mode=mode)
     for r in rows:
         r["tied_with_first"] = False
     for r, t in zip(done, tied):
         r["tied_with_first"] = t
     return rows
+
+
+def _ci_se(row: dict) -> float:
+    """The standard error behind the row's objective_ci95 (its half-width / 1.96: people and seeds counted), or
+    its objective_se where no interval was computed."""
+    from ..eval.uncertainty import Z95
+
+    ci = row.get("objective_ci95")
+    if isinstance(ci, list) and len(ci) == 2 and all(math.isfinite(_num(x)) for x in ci):
+        return (ci[1] - ci[0]) / (2 * Z95)
+    return _num(row.get("objective_se"))
 
 
 def _num(v: Any) -> float:
@@ -47,12 +58,15 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
     metric, mode = spec.objective
     results = {Path(r.path).name: r for r in grid}
     ids = list(dict.fromkeys([*earlier, *results]))
-    rows = rank_rows([trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids], mode)
+    rows = [trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids]
+    seeds = add_intervals(rows)   # before ranking: "tied with #1" reads objective_ci95
+    rows = rank_rows(rows, mode)
     counts = {s: sum(r["status"] == s for r in rows) for s in (COMPLETED, STOPPED, FAILED)}
     summary = {"name": spec.name, "metric": metric, "mode": mode, "select": spec.select, "counts": counts,
                "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == FAILED],
                "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
-               "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "trials": rows}
+               "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "seed_variance": seeds,
+               "trials": rows}
     if spec.second_objective:
         summary.update(second_objective=spec.second_objective, pareto_front=pareto_front(rows, mode,
                                                                                          spec.second_objective))

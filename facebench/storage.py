@@ -158,11 +158,15 @@ class Mirror:
         """Upload new or changed files (``only``: just these relative paths); return how many."""
         n = 0
         for rel, path in self._local_files(only):
-            st = path.stat()
-            stamp = (st.st_size, st.st_mtime_ns)
-            if self._seen.get(rel) == stamp:
+            try:   # a background upload (sweep/uploads.py) runs while the trial replaces its files atomically
+                st = path.stat()
+                stamp = (st.st_size, st.st_mtime_ns)
+                data = None if self._seen.get(rel) == stamp else path.read_bytes()
+            except FileNotFoundError:
+                continue   # removed since the listing: nothing to upload
+            if data is None:
                 continue
-            self.remote.join(rel).write_bytes(path.read_bytes())
+            self.remote.join(rel).write_bytes(data)
             self._seen[rel] = stamp
             n += 1
         return n

@@ -17,7 +17,7 @@ from ..errors import ConfigError, DataError, LeakageError
 from . import DATASETS
 from .arrays import ImageArray, PairIndex, TaskData
 from .cache import cached_images, default_cache_dir
-from .images import prepare_array
+from .images import Decoding, prepare_array
 from .layouts import find_lfw, list_att, list_identity_folder
 from .pairs import Pairs, check_no_leakage, parse_folds, person_of, read_pairs
 from .recordio import RecordSet, read_recordio
@@ -113,15 +113,13 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
     labels = np.repeat(np.arange(len(identities)), [len(source.identities[i]) for i in identities])
     d = cfg.data
     if source.records is not None:
-        images = record_images(source.records, names, size=d.image_size, crop=d.crop, color=d.color,
-                               cache_dir=d.cache_dir, progress=progress)
+        images = record_images(source.records, names, Decoding.of(d, progress=progress))
     elif source.memory is not None:
         row = {n: k for k, n in enumerate(source.memory.names)}
         images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
                                color=d.color)
     else:
-        images = cached_images(source.root, names, size=d.image_size, crop=d.crop, color=d.color,
-                               cache_dir=d.cache_dir, progress=progress)
+        images = cached_images(source.root, names, Decoding.of(d, progress=progress))
     return ImageArray(images, labels, names, list(identities))
 
 
@@ -204,8 +202,7 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     people = sorted({person_of(n) for n in names})
     label = {p: i for i, p in enumerate(people)}
     d = cfg.data
-    images = cached_images(image_dir, names, size=d.image_size, crop=d.crop, color=d.color,
-                           cache_dir=d.cache_dir, progress=progress)
+    images = cached_images(image_dir, names, Decoding.of(d, progress=progress))
     test = ImageArray(images, np.array([label[person_of(n)] for n in names]), names, people)
     info = {"test": "lfw", "test_root": str(image_dir), "test_pairs_file": pairs.source,
             "test_folds_original": folds, "test_people": len(set().union(*(people_of[f] for f in folds)))}
@@ -230,14 +227,14 @@ def cache_dataset(path: str | Path, *, size: int, crop: float, color: str, cache
     from .cifar import load_cifar_split
     from .layouts import find_cifar
 
-    kw = dict(size=size, crop=crop, color=color, cache_dir=cache_dir, progress=progress)
+    how = Decoding(size, crop, color, cache_dir, progress)
     try:
         find_cifar(path)
     except DataError:
         image_dir, _ = find_lfw(path)
         names = [n for files in list_identity_folder(image_dir).values() for n in files]
-        images = cached_images(image_dir, names, **kw)
+        images = cached_images(image_dir, names, how)
         return len(images), tuple(images.shape[1:])
-    train = load_cifar_split(path, "train", **kw)
-    test = load_cifar_split(path, "test", classes=train.classes, **kw)
+    train = load_cifar_split(path, "train", how)
+    test = load_cifar_split(path, "test", how, classes=train.classes)
     return len(train) + len(test), tuple(train.images.shape[1:])

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .attempts import check_current, take_lease
 from .errors import DataError
 from .io import (
     append_jsonl,
@@ -36,6 +37,7 @@ from .tables import (  # noqa: F401  (re-exported: the trial folder's tables)
 CONFIG, META, EPOCHS_LOG, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
 CHECKPOINT = "checkpoint.pt"  # the latest epoch (facebench.engine.checkpoint); only the engine reads it
 RAY_META = "ray.json"  # written by the sweep's trainable: where the trial ran and the parameters it was given
+ATTEMPT = "attempt.json"  # the sweep's trainable: the lease naming the trial's current attempt (facebench.attempts)
 SWEEP_JSON, SUMMARY_JSON, STUDY_DB, TRIALS = "sweep.json", "summary.json", "study.db", "trials"
 RAY_STATE, REPORT, LOGS, MLFLOW_DB = "ray", "report", "logs", "mlflow.db"
 # sweep.json's "layout_version": the names above. A sweep.json without one was written before it was recorded
@@ -48,7 +50,7 @@ OBJECTIVE_KEYS = ("objective", "objective_se", "objective_epoch")  # the running
 OWNED: dict[str, tuple[str, ...]] = {
     "sweep": (SWEEP_JSON, SUMMARY_JSON, STUDY_DB, f"{STUDY_DB}-journal", f"{STUDY_DB}-wal", f"{STUDY_DB}-shm",
               TRIALS, RAY_STATE, REPORT, LOGS, MLFLOW_DB, TEMP_PATTERN),
-    "trial": (CONFIG, META, EPOCHS_LOG, RESULT, CHECKPOINT, RAY_META, ARTEFACTS, "*.parquet", TEMP_PATTERN),
+    "trial": (CONFIG, META, EPOCHS_LOG, RESULT, CHECKPOINT, RAY_META, ATTEMPT, ARTEFACTS, "*.parquet", TEMP_PATTERN),
     "report": ("index.html", "*.parquet", "*.png", "*.svg", "plots", TEMP_PATTERN),
     # `eval model FILE.onnx --save DIR` (facebench.deploy.evaluate)
     "model-eval": (RESULT, ARTEFACTS, TEMP_PATTERN),
@@ -93,7 +95,10 @@ class SweepDir:
 
     Words: a *trial* is one configuration the search proposed once (one Optuna trial, one folder
     ``trials/<trial_id>``); an *attempt* is one run of a trial (the first, a Ray retry, a resumed sweep's
-    continuation). A trial has one or more attempts, all in its one folder; its ``result.json`` is the last one's.
+    continuation). A trial has one or more attempts, all in its one folder; its ``result.json`` is the current
+    one's. Each attempt has its own id; ``attempt.json`` names the current one, and a superseded attempt's writes
+    are refused (facebench.attempts), so two attempts never write one folder at once. Counts of lost or duplicated
+    work are counts of trials.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -125,11 +130,28 @@ class SweepDir:
 
 
 class TrialDir:
-    """Reads and writes one trial directory; every write is atomic or an fsynced append."""
+    """Reads and writes one trial directory; every write is atomic or an fsynced append. With ``attempt`` (an
+    attempt id, ``begin_attempt``) every write first checks that the attempt is still the trial's current one."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, attempt: str | None = None) -> None:
         self.path = Path(path)
         self.artefacts = self.path / ARTEFACTS
+        self.attempt = attempt
+
+    def begin_attempt(self, where: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Take the trial's lease for a new attempt (a fresh id) and write as it from now on; returns its record."""
+        record = take_lease(self.path / ATTEMPT, where)
+        self.attempt = record["attempt_id"]
+        return record
+
+    def check_attempt(self, what: str) -> None:
+        """``StaleAttempt`` when a newer attempt of this trial has started (called before each write)."""
+        check_current(self.path / ATTEMPT, self.attempt, what)
+
+    def read_attempt(self) -> dict[str, Any]:
+        """The current attempt's record (empty for a folder written before attempts had ids)."""
+        record = read_json(self.path / ATTEMPT)
+        return record if isinstance(record, dict) else {}
 
     def claim(self) -> None:
         """Create the folder with facebench's marker, or accept one facebench created (else ConfigError)."""
@@ -137,6 +159,7 @@ class TrialDir:
         remove_stale_temps(self.path)  # atomic writes killed midway (a SIGKILL during a checkpoint save)
 
     def start(self, flat_config: dict[str, Any], meta: dict[str, Any]) -> None:
+        self.check_attempt(CONFIG)
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path / CONFIG, flat_config)
         atomic_write_json(self.path / META, meta)
@@ -144,15 +167,18 @@ class TrialDir:
     def append_epoch(self, metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
         """``epochs.jsonl`` gets the row (the streaming log the sweep's resume reads); ``epochs.parquet`` is
         rewritten with ``history`` (every epoch so far), so a killed trial's curves are in its table too."""
+        self.check_attempt(EPOCHS_LOG)
         append_jsonl(self.path / EPOCHS_LOG, metrics)
         write_table(self.artefacts, "epochs", rows_to_columns(history))
 
     def rewrite_epochs(self, history: list[dict[str, Any]]) -> None:
         """On resume: exactly the epochs the checkpoint covers (drops rows written after it)."""
+        self.check_attempt(EPOCHS_LOG)
         atomic_write_text(self.path / EPOCHS_LOG, "".join(dumps_json(r, sort_keys=True) + "\n" for r in history))
         write_table(self.artefacts, "epochs", rows_to_columns(history))
 
     def write_result(self, result: dict[str, Any]) -> None:
+        self.check_attempt(RESULT)
         atomic_write_json(self.path / RESULT, result)
 
     def read_result(self) -> dict[str, Any] | None:
@@ -177,6 +203,7 @@ class TrialDir:
         return read_json(self.path / RAY_META) or {}
 
     def write_ray_meta(self, where: dict[str, Any]) -> None:
+        self.check_attempt(RAY_META)
         atomic_write_json(self.path / RAY_META, where)
 
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import posixpath
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow.fs as pafs
 
@@ -121,15 +123,41 @@ def check_reachable(uri: str) -> None:
         kind = fs.get_file_info(bucket).type
     except (OSError, ValueError) as e:
         raise DataError(f"{uri}: cannot use this bucket{where}: {_s3_reason(e)}") from None
+    if kind == pafs.FileType.NotFound and endpoint and not endpoint_answers(endpoint):
+        # Some SDK paths turn a refused connection into "not found": never tell the user to create a bucket on a
+        # server that is not there.
+        raise DataError(f"{uri}: cannot use this bucket{where}: {UNREACHABLE}")
     if kind == pafs.FileType.NotFound:
         raise DataError(f"{uri}: bucket '{bucket}' does not exist{where}; create it first "
                         f"(e.g. `aws s3 mb s3://{bucket}`)")
 
 
+UNREACHABLE = "the endpoint does not answer (check AWS_ENDPOINT_URL and the network)"
+_UNREACHABLE_WORDS = ("NETWORK_CONNECTION", "Could not connect", "Couldn't connect", "Connection refused",
+                      "Failed to connect", "curlCode: 7", "Timeout", "timed out", "Could not resolve")
+
+
+def endpoint_answers(endpoint: str) -> bool:
+    """Whether something accepts a TCP connection at ``endpoint`` (``http://host:port``, ``host:port``) within
+    ``PROBE_CONNECT_S``; an endpoint that cannot be parsed counts as answering (the S3 call then says why)."""
+    url = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:
+        return True
+    if not url.hostname:
+        return True
+    try:
+        with socket.create_connection((url.hostname, port), timeout=PROBE_CONNECT_S):
+            return True
+    except OSError:
+        return False
+
+
 def _s3_reason(e: BaseException) -> str:
     text = str(e)
-    if "NETWORK_CONNECTION" in text or "Could not connect" in text or "Timeout" in text:
-        return "the endpoint does not answer (check AWS_ENDPOINT_URL and the network)"
+    if any(w in text for w in _UNREACHABLE_WORDS):
+        return UNREACHABLE
     if any(k in text for k in ("ACCESS_DENIED", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401")):
         return "the credentials were refused (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE)"
     return _first_line(e)
@@ -158,11 +186,15 @@ class Mirror:
         """Upload new or changed files (``only``: just these relative paths); return how many."""
         n = 0
         for rel, path in self._local_files(only):
-            st = path.stat()
-            stamp = (st.st_size, st.st_mtime_ns)
-            if self._seen.get(rel) == stamp:
+            try:   # a background upload (sweep/uploads.py) runs while the trial replaces its files atomically
+                st = path.stat()
+                stamp = (st.st_size, st.st_mtime_ns)
+                data = None if self._seen.get(rel) == stamp else path.read_bytes()
+            except FileNotFoundError:
+                continue   # removed since the listing: nothing to upload
+            if data is None:
                 continue
-            self.remote.join(rel).write_bytes(path.read_bytes())
+            self.remote.join(rel).write_bytes(data)
             self._seen[rel] = stamp
             n += 1
         return n

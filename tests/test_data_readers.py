@@ -11,6 +11,7 @@ from conftest import write_cifar_batches
 from facebench.cli import main
 from facebench.data import read_pairs
 from facebench.data.cifar import load_cifar_split
+from facebench.data.images import Decoding
 from facebench.data.layouts import list_att, list_identity_folder, read_cifar_batch
 from facebench.errors import DataError
 
@@ -83,7 +84,7 @@ def test_cifar_batches_reader(cifar_batches):
     assert images.shape == (6, 32, 32, 3)
     assert images[2, 1, 5, 0] == raw[b"data"][2, 32 + 5] and images[2, 1, 5, 2] == raw[b"data"][2, 2048 + 37]
     assert labels.tolist() == raw[b"labels"]
-    train = load_cifar_split(cifar_batches.parent, "train", size=32, crop=1.0, color="rgb")
+    train = load_cifar_split(cifar_batches.parent, "train", Decoding(size=32, crop=1.0, color="rgb"))
     assert len(train) == 30 and train.classes[0] == "airplane"
     np.testing.assert_array_equal(train.images[:6], images)
 
@@ -93,7 +94,7 @@ def test_cifar_batch_of_wrong_shape(tmp_path):
     with open(batch_dir / "data_batch_3", "wb") as f:
         pickle.dump({b"data": np.zeros((4, 1000), np.uint8), b"labels": [0] * 4}, f)
     with pytest.raises(DataError, match=r"data_batch_3: b'data' must be uint8 of shape \(N, 3072\)"):
-        load_cifar_split(tmp_path, "train", size=32, crop=1.0, color="rgb")
+        load_cifar_split(tmp_path, "train", Decoding(size=32, crop=1.0, color="rgb"))
     assert main(["data", "check", str(tmp_path)]) == 2
 
 

@@ -115,3 +115,32 @@ def test_data_overlap_command(synthetic_lfw, tmp_path, capsys):
     assert "'SYNTH LFW 0003' ~ 'Synth_lfw_0003'" in out and "same pixels: " in out
     assert err.strip().splitlines()[-1].startswith("facebench: error:") and "shares 1 identities" in err
     assert main(["data", "overlap", str(root), str(image_dir.parent), "--near", "65"]) == 2
+
+
+def test_a_bin_eval_set_holding_a_training_image_is_refused_unless_allowed(synthetic_lfw, tmp_path):
+    """``eval.sets`` are test sets too: a ``.bin`` one of whose 80 images is a training image (the same JPEG bytes)
+    is refused before training like the main test set, and counted in the trial's description when allowed."""
+    from facebench.data.binset import write_bin
+
+    image_dir, _ = synthetic_lfw
+    (tmp_path / "train").mkdir()
+    root = _renamed_copy(image_dir, tmp_path, {})   # people of no test fold only
+    rng = np.random.default_rng(0)
+    blobs = []
+    for _ in range(80):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(buf, format="PNG")
+        blobs.append(buf.getvalue())
+    clean = tmp_path / "clean.bin"
+    write_bin(clean, blobs, [i % 2 == 0 for i in range(40)])
+    blobs[7] = (root / "extra2" / "1.jpg").read_bytes()
+    leaky = tmp_path / "leaky.bin"
+    write_bin(leaky, blobs, [i % 2 == 0 for i in range(40)])
+    td = build_task_data(_cfg(root, image_dir.parent, **{"eval.sets": str(clean)}))
+    assert td.describe["eval_set_images_in_training"] == {"clean": 0}
+    with pytest.raises(LeakageError, match=r"1 training images have the same pixels as test images of eval.sets "
+                                           r"'leaky' .*extra2/1.jpg = leaky:7.*data.allow_test_images"):
+        build_task_data(_cfg(root, image_dir.parent, **{"eval.sets": str(leaky)}))
+    td = build_task_data(_cfg(root, image_dir.parent, **{"eval.sets": f"{clean},{leaky}",
+                                                         "data.allow_test_images": True}))
+    assert td.describe["eval_set_images_in_training"] == {"clean": 0, "leaky": 1}

@@ -120,3 +120,27 @@ def test_a_stale_record_of_this_nodes_cluster_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="--address auto .*no Ray cluster answers"):
         check_ray_address("auto", current_cluster=str(record))
     check_ray_address("auto", current_cluster=str(tmp_path / "absent"))   # nothing recorded: left to Ray
+
+
+@pytest.mark.parametrize("case", ["closed port", "missing bucket"])
+def test_bucket_check_in_process_names_the_endpoint_or_the_bucket(s3, monkeypatch, case):
+    """``check_reachable`` itself (what the sweep, the report and ``--resume`` call): a closed loopback port is
+    "does not answer" naming the endpoint, never "bucket does not exist; create it"; a real server without the
+    bucket says the bucket is missing."""
+    from facebench.errors import DataError
+    from facebench.storage import check_reachable, endpoint_answers
+
+    endpoint = f"http://127.0.0.1:{free_port()}" if case == "closed port" else s3
+    for key, value in {**S3_ENV, "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    assert endpoint_answers(endpoint) is (case == "missing bucket")
+    with pytest.raises(DataError) as info:
+        check_reachable(f"s3://{'no-such-bucket' if case == 'missing bucket' else BUCKET}/x")
+    line = str(info.value)
+    if case == "closed port":
+        assert "does not answer" in line and endpoint in line and "create it" not in line, line
+    else:
+        assert "'no-such-bucket' does not exist" in line and endpoint in line, line
+    if case == "missing bucket":
+        check_reachable(f"s3://{BUCKET}/x")   # the bucket that exists passes

@@ -50,7 +50,7 @@ AUGMENTATIONS.declare("crop_flip_jitter", "crop_flip + colour jitter (brightness
 _EXPORTS = {
     "ImageArray": "arrays", "PairIndex": "arrays", "TaskData": "arrays",
     "build_task_data": "build", "Pairs": "pairs", "check_no_leakage": "pairs", "read_pairs": "pairs",
-    "synthetic_faces": "synthetic", "write_synthetic_lfw": "synthetic",
+    "synthetic_faces": "synthetic", "write_synthetic_lfw": "synthetic", "Decoding": "images",
 }
 __all__ = sorted([*_EXPORTS, "DATASETS", "AUGMENTATIONS"])
 

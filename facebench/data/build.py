@@ -17,7 +17,7 @@ from ..errors import ConfigError, DataError, LeakageError
 from . import DATASETS
 from .arrays import ImageArray, PairIndex, TaskData
 from .cache import cached_images, default_cache_dir
-from .images import prepare_array
+from .images import Decoding, prepare_array
 from .layouts import find_lfw, list_att, list_identity_folder
 from .pairs import Pairs, check_no_leakage, parse_folds, person_of, read_pairs
 from .recordio import RecordSet, read_recordio
@@ -113,15 +113,13 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
     labels = np.repeat(np.arange(len(identities)), [len(source.identities[i]) for i in identities])
     d = cfg.data
     if source.records is not None:
-        images = record_images(source.records, names, size=d.image_size, crop=d.crop, color=d.color,
-                               cache_dir=d.cache_dir, progress=progress)
+        images = record_images(source.records, names, Decoding.of(d, progress=progress))
     elif source.memory is not None:
         row = {n: k for k, n in enumerate(source.memory.names)}
         images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
                                color=d.color)
     else:
-        images = cached_images(source.root, names, size=d.image_size, crop=d.crop, color=d.color,
-                               cache_dir=d.cache_dir, progress=progress)
+        images = cached_images(source.root, names, Decoding.of(d, progress=progress))
     return ImageArray(images, labels, names, list(identities))
 
 
@@ -151,7 +149,8 @@ def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskD
                              f"eval.sets {path!r}{' folds ' + cfg.eval.set_folds if folds else ''}")
     train = _load(cfg, source, train_ids, progress=progress)
     val = _load(cfg, source, val_ids, progress=progress)
-    shared = _check_test_images(cfg, (train, val), test, test_info)
+    shared = _check_test_images(cfg, (train, val), test.images, test.names, repr(test_info["test"]))
+    in_sets = _check_eval_sets(cfg, (train, val), progress=progress)
     val_pairs = draw_pairs(val.labels, pairs=cfg.data.val_pairs, folds=5, seed=cfg.train.seed)
     describe = {
         "task": cfg.task, "train_dataset": cfg.data.train, "train_root": str(source.root or ""),
@@ -160,23 +159,39 @@ def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskD
         **(source.info or {}), **test_info, "test_images": len(test), "test_pairs": len(test_pairs),
         "cache_dir": str(default_cache_dir(cfg.data.cache_dir)), "image_size": cfg.data.image_size,
         "crop": cfg.data.crop, "color": cfg.data.color, "test_images_in_training": shared,
+        "eval_set_images_in_training": in_sets,
         "allow_test_images": cfg.data.allow_test_images,
     }
     return TaskData(train, val, val_pairs, test, test_pairs, num_classes=len(train_ids), describe=describe)
 
 
-def _check_test_images(cfg: TrialConfig, parts: tuple[ImageArray, ...], test: ImageArray, test_info: dict) -> int:
+def _check_test_images(cfg: TrialConfig, parts: tuple[ImageArray, ...], images: np.ndarray, names: list[str],
+                       label: str) -> int:
     """Training (or validation) images with the same decoded pixels as a test image: refused unless
     data.allow_test_images; the count goes into the trial's description either way."""
     from .overlap import shared_images
 
-    found = [(part.names[i], test.names[j]) for part in parts for i, j in shared_images(part.images, test.images)]
+    found = [(part.names[i], names[j]) for part in parts for i, j in shared_images(part.images, images)]
     if found and not cfg.data.allow_test_images:
         a, b = found[0]
         raise LeakageError(f"data.train={cfg.data.train!r}: {len(found)} training images have the same pixels as "
-                           f"test images of {test_info['test']!r} (e.g. {a} = {b}); remove them (`facebench data "
+                           f"test images of {label} (e.g. {a} = {b}); remove them (`facebench data "
                            "overlap` lists them) or set data.allow_test_images=true to train anyway")
     return len(found)
+
+
+def _check_eval_sets(cfg: TrialConfig, parts: tuple[ImageArray, ...], *, progress: bool) -> dict[str, int]:
+    """The sets of ``eval.sets`` (a ``.bin`` or a pairs folder) are test sets too: each one's images, decoded as the
+    trial decodes them (the same cache entries its test reads later), under the main test set's rule. Returns
+    set name -> training images found in it (0 where none)."""
+    from .sets import load_set
+
+    found = {}
+    for name, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):
+        vs = load_set(path, Decoding.of(cfg.data, progress=progress), folds=folds, name=name)
+        rows = [f"{vs.name}:{i}" for i in range(len(vs.images))]   # a .bin names no file: its image rows
+        found[vs.name] = _check_test_images(cfg, parts, vs.images, rows, f"eval.sets {vs.name!r} ({path})")
+    return found
 
 
 def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> tuple[ImageArray, PairIndex, dict]:
@@ -204,8 +219,7 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     people = sorted({person_of(n) for n in names})
     label = {p: i for i, p in enumerate(people)}
     d = cfg.data
-    images = cached_images(image_dir, names, size=d.image_size, crop=d.crop, color=d.color,
-                           cache_dir=d.cache_dir, progress=progress)
+    images = cached_images(image_dir, names, Decoding.of(d, progress=progress))
     test = ImageArray(images, np.array([label[person_of(n)] for n in names]), names, people)
     info = {"test": "lfw", "test_root": str(image_dir), "test_pairs_file": pairs.source,
             "test_folds_original": folds, "test_people": len(set().union(*(people_of[f] for f in folds)))}
@@ -230,14 +244,14 @@ def cache_dataset(path: str | Path, *, size: int, crop: float, color: str, cache
     from .cifar import load_cifar_split
     from .layouts import find_cifar
 
-    kw = dict(size=size, crop=crop, color=color, cache_dir=cache_dir, progress=progress)
+    how = Decoding(size, crop, color, cache_dir, progress)
     try:
         find_cifar(path)
     except DataError:
         image_dir, _ = find_lfw(path)
         names = [n for files in list_identity_folder(image_dir).values() for n in files]
-        images = cached_images(image_dir, names, **kw)
+        images = cached_images(image_dir, names, how)
         return len(images), tuple(images.shape[1:])
-    train = load_cifar_split(path, "train", **kw)
-    test = load_cifar_split(path, "test", classes=train.classes, **kw)
+    train = load_cifar_split(path, "train", how)
+    test = load_cifar_split(path, "test", how, classes=train.classes)
     return len(train) + len(test), tuple(train.images.shape[1:])

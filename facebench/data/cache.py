@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..io import atomic_write_json
-from .images import decode_bytes, decode_file
+from .images import Decoding, decode_bytes, decode_file
 
 FORMAT_VERSION = 1
 # Integrity: CRC-32 per 1 MiB block in the manifest; an entry up to 64 blocks is verified whole at each
@@ -64,35 +64,32 @@ def entry_key(params: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
-def cached_images(root: str | Path, names: list[str], *, size: int, crop: float, color: str,
-                  cache_dir: str | Path = "", progress: bool = False, workers: int = 0) -> np.ndarray:
+def cached_images(root: str | Path, names: list[str], how: Decoding) -> np.ndarray:
     """Images ``root/<name>`` for ``names`` (in that order) as a read-only (N, size, size, C) uint8 memmap."""
     root = Path(root).resolve()
-    params = {"kind": "files", "fingerprint": fingerprint(root, names), "size": size, "crop": float(crop),
-              "color": color}
+    params = {"kind": "files", "fingerprint": fingerprint(root, names), **how.key_params()}
+    kw = how.key_params()
 
     def fill(out: np.ndarray) -> None:
-        _decode_into(out, lambda i: decode_file(root / names[i], size=size, crop=crop, color=color),
-                     progress=progress, workers=workers)
+        _decode_into(out, lambda i: decode_file(root / names[i], **kw), progress=how.progress, workers=how.workers)
 
-    return get_or_build(params, (len(names), size, size, 1 if color == "gray" else 3), fill,
-                        cache_dir=cache_dir, manifest={"source": str(root), "names": names})
+    return get_or_build(params, (len(names), *how.shape), fill, cache_dir=how.cache_dir,
+                        manifest={"source": str(root), "names": names})
 
 
-def cached_encoded(params: dict, count: int, encoded: Callable[[int], tuple[bytes, str]], *, size: int,
-                   crop: float, color: str, cache_dir: str | Path = "", progress: bool = False,
+def cached_encoded(params: dict, count: int, encoded: Callable[[int], tuple[bytes, str]], how: Decoding, *,
                    manifest: dict | None = None) -> np.ndarray:
     """Images held encoded inside one file (RecordIO records, ``.bin`` entries): ``encoded(i)`` gives image i's
     bytes and a ``where`` naming it. ``params`` must identify the source file and the selection."""
-    params = {**params, "size": size, "crop": float(crop), "color": color}
+    params = {**params, **how.key_params()}
 
     def decode(i: int) -> np.ndarray:
         data, where = encoded(i)
-        return decode_bytes(data, where=where, size=size, crop=crop, color=color)
+        return decode_bytes(data, where=where, **how.key_params())
 
-    return get_or_build(params, (count, size, size, 1 if color == "gray" else 3),
-                        lambda out: _decode_into(out, decode, progress=progress, workers=0),
-                        cache_dir=cache_dir, manifest=manifest)
+    return get_or_build(params, (count, *how.shape), lambda out: _decode_into(out, decode, progress=how.progress,
+                                                                                workers=0),
+                        cache_dir=how.cache_dir, manifest=manifest)
 
 
 def file_fingerprint(path: str | Path) -> str:

@@ -10,7 +10,7 @@ from ..config import TrialConfig
 from ..errors import ConfigError, DataError
 from .arrays import ImageArray, TaskData
 from .cache import cached_images, default_cache_dir, fingerprint, get_or_build, read_manifest
-from .images import prepare_array
+from .images import Decoding, prepare_array
 from .layouts import (check_ten_classes, cifar_batch_files, cifar_classes, find_cifar, list_class_folder,
                       read_cifar_batch)
 from .splits import select_rows
@@ -19,20 +19,17 @@ from .synthetic import synthetic_faces
 SYNTHETIC_CLASSES = 10
 
 
-def load_cifar_split(root: str | Path, split: str, *, size: int, crop: float, color: str,
-                     cache_dir: str | Path = "", progress: bool = False,
-                     classes: list[str] | None = None) -> ImageArray:
+def load_cifar_split(root: str | Path, split: str, how: Decoding, *, classes: list[str] | None = None) -> ImageArray:
     """One CIFAR-10 split ("train" or "test") from either layout, through the decoded cache."""
     layout, where = find_cifar(root)
     if layout == "folder":
         names, labels, classes = list_class_folder(where / split, classes)
         check_ten_classes(where / split, classes, labels)
-        images = cached_images(where / split, names, size=size, crop=crop, color=color, cache_dir=cache_dir,
-                               progress=progress)
+        images = cached_images(where / split, names, how)
         return ImageArray(images, labels, names, classes)
     files = cifar_batch_files(where, split)
-    params = {"kind": "cifar-batches", "fingerprint": fingerprint(where, [f.name for f in files]), "size": size,
-              "crop": float(crop), "color": color}
+    params = {"kind": "cifar-batches", "fingerprint": fingerprint(where, [f.name for f in files]), **how.key_params()}
+    size, cache_dir = how.size, how.cache_dir
 
     def fill(out: np.ndarray) -> dict:
         start, labels = 0, []
@@ -40,7 +37,7 @@ def load_cifar_split(root: str | Path, split: str, *, size: int, crop: float, co
             images, lab = read_cifar_batch(f)
             if start + len(images) > len(out):
                 raise DataError(f"{f}: batch sizes changed while reading")
-            out[start:start + len(images)] = prepare_array(images, size=size, crop=crop, color=color)
+            out[start:start + len(images)] = prepare_array(images, **how.key_params())
             start += len(images)
             labels.append(lab)
         return {"labels": np.concatenate(labels).tolist()}
@@ -49,7 +46,7 @@ def load_cifar_split(root: str | Path, split: str, *, size: int, crop: float, co
         n = read_manifest(params, cache_dir=cache_dir)["shape"][0]
     except (OSError, KeyError, ValueError):
         n = _count_rows(files)
-    images = get_or_build(params, (n, size, size, 1 if color == "gray" else 3), fill, cache_dir=cache_dir,
+    images = get_or_build(params, (n, *how.shape), fill, cache_dir=cache_dir,
                           manifest={"source": str(where), "batches": [f.name for f in files]})
     labels = read_manifest(params, cache_dir=cache_dir)["labels"]
     return ImageArray(images, np.asarray(labels), [f"{split}/{i:05d}" for i in range(n)], cifar_classes(where))
@@ -68,9 +65,9 @@ def build_cifar_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
     if d.train == "synthetic":
         full, test = _synthetic_classes(cfg)
     else:
-        kw = dict(size=d.image_size, crop=d.crop, color=d.color, cache_dir=d.cache_dir, progress=progress)
-        full = load_cifar_split(d.root, "train", **kw)
-        test = load_cifar_split(d.test_root or d.root, "test", classes=full.classes, **kw)
+        how = Decoding.of(d, progress=progress)
+        full = load_cifar_split(d.root, "train", how)
+        test = load_cifar_split(d.test_root or d.root, "test", how, classes=full.classes)
     train_rows, val_rows = select_rows(full.labels, fraction=d.val_fraction, seed=cfg.train.seed, limit=d.limit)
     train, val = full.subset(train_rows), full.subset(val_rows)
     describe = {"task": "cifar", "train_dataset": d.train, "train_root": d.root, "train_images": len(train),

@@ -9,12 +9,42 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from ..errors import DataError
+
+@dataclass(frozen=True)
+class Decoding:
+    """How source images become the cache's arrays, passed as one object: ``size`` (output side, px), ``crop``
+    (central square, fraction of the shorter side), ``color`` ("rgb" or "gray"), where the cache lives
+    (``cache_dir``, "" for the default), a progress bar, decoding threads (0: one per CPU). Only size, crop and
+    colour enter a cache key (``key_params``)."""
+
+    size: int
+    crop: float = 1.0
+    color: str = "rgb"
+    cache_dir: str | Path = ""
+    progress: bool = False
+    workers: int = 0
+
+    @classmethod
+    def of(cls, data: Any, *, progress: bool = False) -> "Decoding":
+        """The decoding a config's ``data`` section asks for (image_size, crop, color, cache_dir)."""
+        return cls(data.image_size, data.crop, data.color, data.cache_dir, progress)
+
+    def key_params(self) -> dict[str, Any]:
+        return {"size": self.size, "crop": float(self.crop), "color": self.color}
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """One image's (H, W, C)."""
+        return (self.size, self.size, 1 if self.color == "gray" else 3)
+
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from .images import Decoding
 from .layouts import find_lfw
 from .pairs import person_of, read_pairs
 
@@ -107,20 +108,20 @@ def load_side(path: str | Path, *, folds: list[int] | None = None, role: str, ca
     the pairs (of ``folds``) of a pairs file, an LFW root or a ``.bin``; any other layout: every image."""
     from .sets import dataset_images, load_set
 
-    kw = dict(size=THUMB, crop=1.0, color="rgb", cache_dir=cache_dir, progress=progress)
+    how = Decoding(THUMB, 1.0, "rgb", cache_dir, progress)
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: no such file or directory")
     if p.suffix == ".bin":
-        vs = load_set(p, folds=folds, **kw)
+        vs = load_set(p, how, folds=folds)
         return Side(str(p), [f"{p.name}:{i}" for i in range(len(vs.images))], None, vs.images)
     image_dir, pairs_path = find_lfw(p.parent if p.is_file() else p)
     if role == "test" and pairs_path is not None:
-        vs = load_set(p, folds=folds, **kw)
+        vs = load_set(p, how, folds=folds)
         pairs = read_pairs(p if p.is_file() else pairs_path)
         names = (pairs.select_folds(folds) if folds else pairs).names
         return Side(str(p), names, [person_of(n) for n in names], vs.images)
-    names, images = dataset_images(p, **kw)
+    names, images = dataset_images(p, how)
     people = [n.rpartition("/")[0] for n in names]
     if folds:
         if pairs_path is None:

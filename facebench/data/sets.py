@@ -17,6 +17,7 @@ from ..errors import ConfigError, DataError
 from .arrays import PairIndex
 from .binset import BIN_FOLDS, read_bin
 from .cache import cached_encoded, cached_images, file_fingerprint
+from .images import Decoding
 from .layouts import find_lfw, list_identity_folder
 from .pairs import parse_folds, read_pairs
 from .recordio import RecordSet, find_recordio, read_recordio, unpack
@@ -80,15 +81,13 @@ def available_folds(path: str | Path, pairs_file: str = "") -> list[int]:
     return read_pairs(pairs_path).folds
 
 
-def load_set(path: str | Path, *, size: int, crop: float, color: str, cache_dir: str = "",
-             folds: list[int] | None = None, pairs_file: str = "", progress: bool = False,
+def load_set(path: str | Path, how: Decoding, *, folds: list[int] | None = None, pairs_file: str = "",
              name: str = "") -> VerificationSet:
     """The set at ``path`` (``.bin`` file, or an LFW-style folder / its pairs file); ``folds`` selects folds."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: verification set not found (a .bin file or a folder with images and pairs.txt)")
-    kw = dict(size=size, crop=crop, color=color, cache_dir=cache_dir, progress=progress)
-    vs = _load_bin(p, folds, **kw) if p.suffix == ".bin" else _load_folder(p, folds, pairs_file, **kw)
+    vs = _load_bin(p, folds, how) if p.suffix == ".bin" else _load_folder(p, folds, pairs_file, how)
     vs.name = name or vs.name
     return vs
 
@@ -102,14 +101,14 @@ def _check_folds(where: Path, folds: list[int] | None, available: list[int]) -> 
     return sorted(folds)
 
 
-def _load_bin(path: Path, folds: list[int] | None, **kw) -> VerificationSet:
+def _load_bin(path: Path, folds: list[int] | None, how: Decoding) -> VerificationSet:
     data = read_bin(path)
     folds = _check_folds(path, folds, list(range(BIN_FOLDS)))
     chosen = np.flatnonzero(np.isin(data.fold, folds))
     rows = np.stack([2 * chosen, 2 * chosen + 1], axis=1).reshape(-1)  # the images of the chosen pairs only
     params = {"kind": "bin", "file": file_fingerprint(path), "folds": folds}
-    images = cached_encoded(params, len(rows), lambda i: (data.images[rows[i]], f"{path}: image {rows[i]}"),
-                            manifest={"source": str(path)}, **kw)
+    images = cached_encoded(params, len(rows), lambda i: (data.images[rows[i]], f"{path}: image {rows[i]}"), how,
+                            manifest={"source": str(path)})
     k = np.arange(len(chosen))
     _, fold = np.unique(data.fold[chosen], return_inverse=True)
     pairs = PairIndex(2 * k, 2 * k + 1, data.same[chosen], fold)
@@ -128,22 +127,22 @@ def _folder(path: str | Path, pairs_file: str) -> tuple[Path, Path]:
     return image_dir, pairs_path
 
 
-def _load_folder(path: Path, folds: list[int] | None, pairs_file: str, **kw) -> VerificationSet:
+def _load_folder(path: Path, folds: list[int] | None, pairs_file: str, how: Decoding) -> VerificationSet:
     image_dir, pairs_path = _folder(path, pairs_file)
     pairs = read_pairs(pairs_path)
     people_of = pairs.people_of_folds()
     folds = _check_folds(pairs_path, folds, pairs.folds)
     pairs = pairs.select_folds(folds)
     names = pairs.names
-    images = cached_images(image_dir, names, **kw)
+    images = cached_images(image_dir, names, how)
     info = {"pairs": len(pairs), "positives": int(pairs.same.sum()), "folds": folds, "format": "folder",
             "pairs_file": str(pairs_path)}
     people = set().union(*(people_of[f] for f in folds))
     return VerificationSet(set_name(path), str(path), images, pairs.to_index(names), people, info)
 
 
-def record_images(records: RecordSet, names: list[str], **kw) -> np.ndarray:
-    """RecordIO images named ``<identity>/<record key>``, through the cache (``kw``: size, crop, color, ...)."""
+def record_images(records: RecordSet, names: list[str], how: Decoding) -> np.ndarray:
+    """RecordIO images named ``<identity>/<record key>``, through the cache."""
     keys = [int(n.rpartition("/")[2]) for n in names]
     f = records.file
 
@@ -154,20 +153,20 @@ def record_images(records: RecordSet, names: list[str], **kw) -> np.ndarray:
     # A digest, not the keys: cache parameters stay small for 500,000 records.
     digest = hashlib.sha256(np.asarray(keys, dtype=np.int64).tobytes()).hexdigest()
     params = {"kind": "recordio", "file": file_fingerprint(f.rec), "keys": digest}
-    return cached_encoded(params, len(keys), encoded, manifest={"source": str(f.rec), "names": names}, **kw)
+    return cached_encoded(params, len(keys), encoded, how, manifest={"source": str(f.rec), "names": names})
 
 
-def dataset_images(path: str | Path, **kw) -> tuple[list[str], np.ndarray]:
+def dataset_images(path: str | Path, how: Decoding) -> tuple[list[str], np.ndarray]:
     """Every image of a dataset with the names ``eval pairs`` resolves: ``Person/Person_0001.jpg`` for image folders
     (LFW, identity folders), ``<identity>/<record>`` for RecordIO, ``<i>`` (file order) for a ``.bin``."""
     p = Path(path)
     if p.suffix == ".bin":
-        vs = load_set(p, **kw)
+        vs = load_set(p, how)
         return [str(i) for i in range(len(vs.images))], vs.images
     if find_recordio(p) is not None:
         records = read_recordio(p)
         names = [f"{name}/{k}" for name, keys in records.identities.items() for k in keys]
-        return names, record_images(records, names, **kw)
+        return names, record_images(records, names, how)
     image_dir, _ = find_lfw(p)
     names = [n for files in list_identity_folder(image_dir).values() for n in files]
-    return names, cached_images(image_dir, names, **kw)
+    return names, cached_images(image_dir, names, how)

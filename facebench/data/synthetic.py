@@ -102,9 +102,8 @@ def synthetic_faces(*, identities: int, images_per_identity: int, seed: int, str
 
 
 def write_synthetic_lfw(directory: str | Path, *, identities: int = 20, images_per_identity: int = 4,
-                        folds: int = 10, pairs_per_fold: int = 6, seed: int = 0,
-                        image_dir: str = "lfw") -> tuple[Path, Path]:
-    """Write ``<directory>/<image_dir>/<Person>/<Person>_NNNN.jpg`` and an LFW View 2 ``pairs.txt``.
+                        folds: int = 10, pairs_per_fold: int = 6, seed: int = 0) -> tuple[Path, Path]:
+    """Write ``<directory>/lfw/<Person>/<Person>_NNNN.jpg`` and an LFW View 2 ``pairs.txt``.
 
     Each person is in exactly one fold, as in LFW; every fold has ``pairs_per_fold // 2`` matched then
     as many mismatched pairs. Returns (image folder, pairs.txt).
@@ -112,7 +111,7 @@ def write_synthetic_lfw(directory: str | Path, *, identities: int = 20, images_p
     directory = Path(directory)
     faces = synthetic_faces(identities=identities, images_per_identity=images_per_identity, seed=seed,
                             stream="lfw", prefix="Synth")
-    root = directory / image_dir
+    root = directory / "lfw"
     for name, im in zip(faces.names, faces.images):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(im).save(root / name, quality=95)

@@ -91,6 +91,7 @@ def _run(sess: Any, m: OnnxModel, x: np.ndarray, start: int) -> np.ndarray:
 def evaluate_onnx(path: str | Path, sets: list[str], *, folds: str = "", convention: str = "auto",
                   crop: float | None = None, output: str = "", batch_size: int = 256) -> dict[str, Any]:
     """One row per set (the rows ``eval model`` prints for a trial) + the per-set arrays ``--save`` keeps."""
+    from ..data.images import Decoding
     from ..data.sets import load_set, plan_sets
     from ..eval.verification import evaluate, pair_scores
 
@@ -101,7 +102,7 @@ def evaluate_onnx(path: str | Path, sets: list[str], *, folds: str = "", convent
     sess = session(m)
     rows, arrays = [], []
     for name, set_path, chosen in plan_sets(",".join(sets), folds):
-        vs = load_set(set_path, size=conv.input_size, crop=conv.crop, color=conv.color, folds=chosen, name=name)
+        vs = load_set(set_path, Decoding(conv.input_size, conv.crop, conv.color), folds=chosen, name=name)
         emb = onnx_embed(sess, m, conv, vs.images, batch_size=batch_size)
         scores, greater = pair_scores(emb, vs.pairs.a, vs.pairs.b, metric=conv.metric, normalize=conv.l2_normalize)
         result = evaluate(scores, vs.pairs.same, vs.pairs.fold, greater_is_same=greater)

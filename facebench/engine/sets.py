@@ -29,14 +29,14 @@ def test_sets(cfg: TrialConfig, verify: Callable[[Any, Any], tuple[Any, Any]], o
     """Test on every set of ``cfg.eval.sets``; returns ``set_<name>_accuracy_mean`` etc. for the result.
     ``people`` (the trial's training and validation identities) is recorded for later ``eval model`` runs."""
     from ..artefacts import rows_to_columns, write_table, write_verification_npz
+    from ..data.images import Decoding
     from ..data.sets import load_set, plan_sets
 
     atomic_write_text(out_dir / TRAIN_IDENTITIES, "".join(f"{p}\n" for p in sorted(people)))
     d = cfg.data
     rows, metrics = [], {}
     for name, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):
-        vs = load_set(path, size=d.image_size, crop=d.crop, color=d.color, cache_dir=d.cache_dir, folds=folds,
-                      name=name)
+        vs = load_set(path, Decoding.of(d), folds=folds, name=name)
         result, scores = verify(vs.images, vs.pairs)
         write_verification_npz(out_dir / "sets" / f"{vs.name}.npz", scores=scores, same=vs.pairs.same,
                                fold=vs.pairs.fold, result=result, metric=cfg.eval.metric)

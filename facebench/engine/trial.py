@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 import torch
 
 from ..artefacts import CHECKPOINT, RESULT, TrialDir, last_objective
+from ..attempts import StaleAttempt
 from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
 from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
@@ -31,7 +32,7 @@ StepHook = Callable[[int, int, int], None]
 
 
 def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = None, *,
-              trial_dir: str | Path | None = None, resume: bool = True,
+              trial_dir: str | Path | TrialDir | None = None, resume: bool = True,
               should_stop: Callable[[], bool] | None = None, raise_on_error: bool = False,
               on_step: StepHook | None = None, overwrite: bool = False, cost: str | None = None) -> dict[str, Any]:
     """Train, validate and test one trial; return the result dict that is also ``result.json``.
@@ -48,11 +49,13 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
     trial there is returned as it is (same config) or refused (another config, or ``resume=False``) unless
     ``overwrite``, which clears what facebench wrote there first. ``cost`` (a name in facebench.pareto.COSTS, for a
     two-objective sweep) is measured once before the first epoch and reported in every epoch's metrics
-    (engine/cost.py).
+    (engine/cost.py). A ``TrialDir`` given as ``trial_dir`` with an attempt id (the sweep's retries) writes only
+    while that attempt is the trial's current one: a superseded attempt raises ``StaleAttempt`` (facebench.attempts).
     """
     cfg = config if isinstance(config, TrialConfig) else TrialConfig.from_dict(config)
     flat = cfg.to_flat()
-    tdir = TrialDir(trial_dir if trial_dir is not None else default_trial_dir(flat))
+    tdir = trial_dir if isinstance(trial_dir, TrialDir) else \
+        TrialDir(trial_dir if trial_dir is not None else default_trial_dir(flat))
     tdir.claim()  # before anything is written: a folder of the user's is refused untouched
     finished = _finished_here(tdir, flat, resume=resume, overwrite=overwrite)
     if finished is not None:
@@ -65,6 +68,8 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
         return _train_and_test(rec, state, report, should_stop, on_step, cost)
     except NonFiniteLoss as e:
         return rec.failed(str(e), tb=None)
+    except StaleAttempt:
+        raise  # a newer attempt owns the folder: this one records nothing
     except Exception as e:  # noqa: BLE001 - a trial's failure is data for the sweep, not a crash of it
         try:
             result = rec.failed(_reason(e), tb=traceback.format_exc())
@@ -88,7 +93,8 @@ class _Record:
 
     def result(self, status: str, reason: str, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
         result = {"status": status, "reason": reason, "metrics": metrics, "config": self.flat, "meta": self.meta,
-                  **extra, "epochs_completed": len(self.history), "wall_s": time.time() - self.started,
+                  **extra, **({"attempt": self.tdir.attempt} if self.tdir.attempt else {}),
+                  "epochs_completed": len(self.history), "wall_s": time.time() - self.started,
                   "trial_dir": str(self.tdir.path)}
         if self.tdir.path.exists():
             self.tdir.write_result(result)
@@ -180,6 +186,7 @@ def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report |
         rec.history.append(metrics)
         rec.tdir.append_epoch(metrics, rec.history)
         if rec.cfg.train.checkpoint:
+            rec.tdir.check_attempt(CHECKPOINT)
             save_checkpoint(rec.tdir.path / CHECKPOINT, {
                 "config": rec.flat, "epoch": epoch + 1, **task.state_dict(), **stepper.state_dict(),
                 "rng": rng_state(batches.generator), "best": selection.chosen, "history": rec.history})

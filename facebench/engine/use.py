@@ -91,6 +91,7 @@ def embed(t: Trained, images: np.ndarray) -> np.ndarray:
 
 def embed_dataset(run_dir: str | Path, data: str | Path, out: str | Path, *, progress: bool = False) -> tuple[int, int]:
     """Embeddings of every image of ``data`` -> ``out`` (.npz or .parquet); returns (images, dimension)."""
+    from ..data.images import Decoding
     from ..data.sets import dataset_images
     from ..eval.files import write_embeddings
 
@@ -101,8 +102,7 @@ def embed_dataset(run_dir: str | Path, data: str | Path, out: str | Path, *, pro
         raise DataError(f"{out}: already exists; choose another --out (facebench does not overwrite it)")
     t = load_trained(run_dir)
     d = t.cfg.data
-    names, images = dataset_images(data, size=d.image_size, crop=d.crop, color=d.color, cache_dir=d.cache_dir,
-                                   progress=progress)
+    names, images = dataset_images(data, Decoding.of(d, progress=progress))
     emb = embed(t, images)
     write_embeddings(out, names, emb)
     return len(names), emb.shape[1]
@@ -111,6 +111,7 @@ def embed_dataset(run_dir: str | Path, data: str | Path, out: str | Path, *, pro
 def evaluate_model(run_dir: str | Path, paths: list[str], *, folds: str = "") -> list[dict[str, Any]]:
     """Verification of the trial's model on each set; one row per set (the rows of the ``sets`` table)."""
     from ..data.pairs import check_no_leakage
+    from ..data.images import Decoding
     from ..data.sets import load_set, plan_sets
     from ..eval.verification import evaluate, pair_scores
     from .sets import set_row
@@ -119,8 +120,7 @@ def evaluate_model(run_dir: str | Path, paths: list[str], *, folds: str = "") ->
     d, e = t.cfg.data, t.cfg.eval
     rows = []
     for name, path, chosen in plan_sets(",".join(paths), folds):
-        vs = load_set(path, size=d.image_size, crop=d.crop, color=d.color, cache_dir=d.cache_dir, folds=chosen,
-                      name=name)
+        vs = load_set(path, Decoding.of(d), folds=chosen, name=name)
         if vs.people is not None and t.people is not None:
             check_no_leakage(t.people, vs.people, where=f"{run_dir} vs {path}")
         scores, greater = pair_scores(embed(t, vs.images), vs.pairs.a, vs.pairs.b, metric=e.metric,

@@ -16,6 +16,7 @@ import pandas as pd
 from facebench.storage import Location, resolve
 
 from . import html, paper, sections, statistics, stats, summary, tables
+from .flags import allowed_test_image_notes
 from .front import front_section
 from .best import BEST_CONFIG, best_config, best_row, run_command
 from .collect import Collection, collect
@@ -42,7 +43,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, options: Op
                     files=_write_files(data, ranked, frames.get("sets"), target))
     done = [section(inputs) for section in SECTIONS]
     notes = list(data.notes) + [n for t in data.trials for n in t.notes] + table_notes + stats.missing_notes(ranked)
-    notes += [n for s in done for n in s.notes]
+    notes += [n for s in done for n in s.notes] + allowed_test_image_notes(data.trials)
     page = html.render(options.title or _title(data), _portable(done, notes, run_dirs))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))

@@ -103,6 +103,7 @@ def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) ->
             "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
             "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
             "node_id": ray_meta.get("node_id"), "hostname": ray_meta.get("hostname"), "pid": ray_meta.get("pid"),
+            "attempts": trial.read_attempt().get("number", 1),   # runs of this one trial (facebench.attempts)
             "trial_dir": str(trial.path)}
 
 

@@ -2,7 +2,10 @@
 
 The trial directory is keyed by Tune's trial id, so a trial that Tune restarts (a retry, or a sweep
 resumed after the driver died) finds its own directory and the engine continues from its last epoch
-checkpoint. A trial whose ``result.json`` already exists is replayed, never trained again.
+checkpoint. A trial whose ``result.json`` already exists is replayed, never trained again. Each run of the
+trial is an attempt with its own id (facebench.attempts): the newest one holds the folder, and an older one
+still running after a partition has its writes refused. With a bucket, the folder is uploaded in the background
+(uploads.py) and a failed upload fails the trial at its end.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import faults
 from ..artefacts import FAILED, TrialDir
@@ -20,6 +23,7 @@ from ..errors import FacebenchError
 from .resume import TRIAL_KEY
 from .spec import SweepSpec
 from .storage import trial_mirror
+from .uploads import Uploads
 
 
 class TrialFailed(RuntimeError):
@@ -52,65 +56,91 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     from ray import tune
 
     trial_id = config.get(TRIAL_KEY) or tune.get_context().get_trial_id()
+    run_attempt(config, setup, trial_id, tune.report, node_id=ray.get_runtime_context().get_node_id())
+
+
+def run_attempt(config: dict, setup: TrialSetup, trial_id: str, send: Callable[[dict], None], *,
+                node_id: str | None = None) -> dict:
+    """One attempt of trial ``trial_id`` (imports no Ray: ``send`` is ``tune.report``, or a test's list). It takes
+    the trial's lease (a new attempt id, facebench.attempts) before it writes, uploads the folder in the
+    background while it trains (uploads.py) and returns the trial's result; a failed trial, or a failed upload,
+    raises ``TrialFailed`` with the reason, and a superseded attempt ``StaleAttempt``."""
     trial = TrialDir(Path(setup.trials_root) / trial_id)
     mirror = trial_mirror(setup.remote_trials, trial.path)
     if mirror is not None:
         mirror.pull()  # a retry on another node, or a resumed sweep: continue from the bucket's copy
     trial.claim()
-    where = {"trial_id": trial_id, "node_id": ray.get_runtime_context().get_node_id(),
-             "hostname": socket.gethostname(), "pid": os.getpid(), "started_at": time.time(),
-             "params": {k: v for k, v in config.items() if k != TRIAL_KEY}}
-    trial.write_ray_meta(where)
+    where = {"trial_id": trial_id, "node_id": node_id, "hostname": socket.gethostname(), "pid": os.getpid()}
+    where["attempt_id"] = trial.begin_attempt(where)["attempt_id"]
+    trial.write_ray_meta({**where, "started_at": time.time(),
+                          "params": {k: v for k, v in config.items() if k != TRIAL_KEY}})
+    uploads = Uploads(mirror, guard=trial.check_attempt) if mirror is not None else None
+    try:
+        result, tell_tune = _train_or_replay(config, setup, trial, send, uploads)
+    except BaseException:
+        if uploads is not None:
+            uploads.close()   # a stopped or crashed trial: what it wrote still reaches the bucket
+        raise
+    failure = uploads.finish() if uploads is not None else None   # the final evaluation's files and result.json
+    if failure is not None and result.get("status") != FAILED:
+        result = {**result, "status": FAILED, "reason": failure}
+        trial.write_result(result)   # the local record says why; the bucket could not be written
+    tell_tune()
+    if result.get("status") == FAILED:
+        raise TrialFailed(result.get("reason") or "failed")
+    return result
 
+
+def _train_or_replay(config: dict, setup: TrialSetup, trial: TrialDir, send: Callable[[dict], None],
+                     uploads: Uploads | None) -> tuple[dict, Callable[[], None]]:
+    """The trial's result, and what is left to tell Tune once everything is written: the last epoch's row is
+    held until the test evaluation has run, result.json is written and the uploads are done. Tune may stop a trial
+    on any report (ASHA stops every trial at max_t), and a stop landing during the test would lose a trial that
+    finished training."""
+    trial_id = trial.path.name
+    node_id = trial.read_attempt().get("node_id")
     reported: list = []
-    # The last epoch's row is held until the test evaluation has run and result.json is written: Tune may stop a
-    # trial on any report (ASHA stops every trial at max_t), and a stop landing during the test would lose a
-    # trial that finished training.
     final_epoch: list[int] = []
     held: list[dict] = []
 
-    def report(metrics: dict) -> None:
+    def report(metrics: dict, *, upload: bool = True) -> None:
+        if upload and uploads is not None:
+            uploads.request()  # the engine saved this epoch's checkpoint before reporting it; uploaded off-thread
         if final_epoch and metrics.get("epoch") == final_epoch[0] and not held:
             held.append(metrics)
             return
         reported.append(metrics.get("epoch"))
         row = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
-        row["node_id"] = where["node_id"]
-        if mirror is not None:
-            mirror.push()  # the engine saved this epoch's checkpoint before reporting it
-        tune.report(row)
+        row["node_id"] = node_id
+        send(row)
         faults.at("reported", trial_id)
 
     previous = trial.final_result()
     if previous is not None:
-        result = previous  # finished before Tune retried it: replay, do not train again
-        rows = trial.read_epochs()
-        if rows and result["status"] != FAILED:
+        rows = trial.read_epochs()  # finished before Tune retried it: replay, do not train again
+        if rows and previous["status"] != FAILED:
             report(rows[-1])
-    else:
-        flat = setup.spec.trial_config(config)
-        try:
-            cfg = validate_config({**flat, "name": flat.get("name") or f"{setup.spec.name}/{trial_id}"})
-        except FacebenchError as e:
-            trial.write_result({"status": FAILED, "reason": f"invalid config: {e}", "config": flat, "metrics": {},
-                                "meta": where})
-            raise TrialFailed(f"invalid config: {e}") from None
-        from ..engine import run_trial
+        return previous, lambda: None
+    flat = setup.spec.trial_config(config)
+    try:
+        cfg = validate_config({**flat, "name": flat.get("name") or f"{setup.spec.name}/{trial_id}"})
+    except FacebenchError as e:
+        trial.write_result({"status": FAILED, "reason": f"invalid config: {e}", "config": flat, "metrics": {},
+                            "meta": trial.read_ray_meta()})
+        raise TrialFailed(f"invalid config: {e}") from None
+    from ..engine import run_trial
 
-        final_epoch.append(cfg.train.epochs)
-        result = run_trial(cfg, report, trial_dir=str(trial.path), resume=True, on_step=_mid_epoch_point,
-                           cost=setup.spec.second_objective or None)
-        faults.at("done", trial_id)
-        if held:
-            final_epoch.clear()
-            report(held[0])
-        rows = trial.read_epochs()
-        if not reported and rows and result.get("status") != FAILED:
-            report(rows[-1])  # resumed after its last epoch (only the test was left): Tune still needs the metric
-    if mirror is not None:
-        mirror.push()  # the final evaluation's artefacts and result.json
-    if result.get("status") == FAILED:
-        raise TrialFailed(result.get("reason") or "failed")
+    final_epoch.append(cfg.train.epochs)
+    result = run_trial(cfg, report, trial_dir=trial, resume=True, on_step=_mid_epoch_point,
+                       cost=setup.spec.second_objective or None)
+    faults.at("done", trial_id)
+    final_epoch.clear()
+    if held:
+        return result, lambda: report(held[0], upload=False)
+    rows = trial.read_epochs()
+    if rows and result.get("status") != FAILED and not reported:
+        return result, lambda: report(rows[-1], upload=False)  # resumed after its last epoch: Tune needs it
+    return result, lambda: None
 
 
 def _mid_epoch_point(epoch: int, step: int, steps_per_epoch: int) -> None:

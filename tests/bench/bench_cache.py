@@ -23,7 +23,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from facebench.data.cache import _blocks_intact, cached_images  # noqa: E402
-from facebench.data.images import prepare  # noqa: E402
+from facebench.data.images import Decoding, prepare  # noqa: E402
 from facebench.data.layouts import find_lfw, list_identity_folder  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def main() -> int:
     kw = dict(size=args.size, crop=1.0, color="rgb")
 
     t = time.perf_counter()
-    images = cached_images(image_dir, names, **kw)
+    images = cached_images(image_dir, names, Decoding(**kw))
     print(f"cache ready in {time.perf_counter() - t:.1f} s (a build decodes every image once; then a hit)")
 
     rng = np.random.default_rng(0)

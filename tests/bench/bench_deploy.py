@@ -15,6 +15,7 @@ import numpy as np
 
 def main() -> None:
     from facebench.data.pairs import parse_folds
+    from facebench.data.images import Decoding
     from facebench.data.sets import available_folds, load_set
     from facebench.deploy.evaluate import onnx_embed, resolve_convention
     from facebench.deploy.onnxfile import read_model, session
@@ -28,7 +29,7 @@ def main() -> None:
     t, m = load_trained(args.run_dir), read_model(args.model)
     conv, sess = resolve_convention(m), session(m)
     d = t.cfg.data
-    vs = load_set(args.lfw, size=d.image_size, crop=d.crop, color=d.color,
+    vs = load_set(args.lfw, Decoding(size=d.image_size, crop=d.crop, color=d.color),
                   folds=parse_folds(args.folds, available_folds(args.lfw), key="--folds"))
     timed = {}
     for name, fn in (("torch", lambda: embed(t, vs.images)), ("onnxruntime", lambda: onnx_embed(sess, m, conv, vs.images))):

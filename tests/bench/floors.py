@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from facebench.data.cache import cached_images
+from facebench.data.images import Decoding
 from facebench.data.pairs import read_pairs
 from facebench.eval.verification import evaluate, pair_scores
 
@@ -37,7 +38,8 @@ def load(root: Path, size: int, crop: float):
     pairs = read_pairs(root / "pairs.txt")
     names = pairs.names
     t0 = time.perf_counter()
-    images = cached_images(root / "lfw-deepfunneled", names, size=size, crop=crop, color="rgb", progress=True)
+    images = cached_images(root / "lfw-deepfunneled", names,
+                           Decoding(size=size, crop=crop, color="rgb", progress=True))
     print(f"{len(names)} images {images.shape[1:]} in {time.perf_counter() - t0:.1f} s (cache)", file=sys.stderr)
     row = {n: i for i, n in enumerate(names)}
     a = np.array([row[n] for n in pairs.a])

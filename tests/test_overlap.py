@@ -114,7 +114,9 @@ def test_data_overlap_command(synthetic_lfw, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "'SYNTH LFW 0003' ~ 'Synth_lfw_0003'" in out and "same pixels: " in out
     assert err.strip().splitlines()[-1].startswith("facebench: error:") and "shares 1 identities" in err
-    assert main(["data", "overlap", str(root), str(image_dir.parent), "--near", "65"]) == 2
+    with pytest.raises(SystemExit) as exit_:   # argparse refuses it: one line, exit 2
+        main(["data", "overlap", str(root), str(image_dir.parent), "--near", "65"])
+    assert exit_.value.code == 2 and "--near: 65 is out of range" in capsys.readouterr().err
 
 
 def test_a_bin_eval_set_holding_a_training_image_is_refused_unless_allowed(synthetic_lfw, tmp_path):

@@ -58,8 +58,9 @@ def test_page_states_budget_references_and_answers(report):
     assert 'href="best.toml"' in page
     assert "<code>facebench train --config best.toml --out runs/best</code> re-runs it" in page   # synthetic: no root
     best = _best_trial(report)
-    assert (f"target test_accuracy_mean &gt;= 0.9990: the #1 by validation ({best['trial_id']}) tests "
-            f"{best['test_accuracy_mean']:.4f}, missed by {0.999 - best['test_accuracy_mean']:.4f}") in page
+    line = (f"target test_accuracy_mean &gt;= 0.9990: the #1 by validation (mixed/{best['trial_id']}) scores "
+            f"{best['test_accuracy_mean']:.4f} (95% CI ")
+    assert line in page and page.split(line)[1].split("</li>")[0].endswith("t over test folds, one seed): missed</b>")
     for title in ("Backbones against the reference scores", "Reconstruction and KL across beta"):
         assert f"<b>{title}</b>" in page
     # the two VAE trials have latents 16 and 32: one grid each, smaller latent first
@@ -99,15 +100,25 @@ def test_kl_share_known_answer():
 
 
 def test_target_met_and_missed_known_answer():
+    """A target is met only when the interval's lower bound reaches it, missed only when its upper bound is below
+    it, inconclusive otherwise (never from the point value); "winner" only where the confirmation is not a tie."""
+    from facebench.report.record import target_entries, verdict
+
+    assert verdict([0.80, 0.83], 0.8) == "met" and verdict([0.70, 0.799], 0.8) == "missed"
+    assert verdict([0.797, 0.823], 0.8) == "inconclusive" and verdict([float("nan")] * 2, 0.8) == "inconclusive"
     ranked = pd.DataFrame({"sweep": ["s", "s"], "trial_id": ["a", "b"], "status": ["completed"] * 2,
-                           "stage": ["sweep"] * 2, "score": [0.81, 0.9], "score_metric": ["test_accuracy_mean"] * 2})
+                           "stage": ["sweep"] * 2, "score": [0.81, 0.9], "score_metric": ["test_accuracy_mean"] * 2,
+                           "location": ["nowhere-a", "nowhere-b"], "rank": [1, 2], "objective": [0.9, 0.8]})
 
     class Sweep:
         name = "s"
-        confirmation = [{"best": True, "recipe": "cnn ce", "test_accuracy_mean": 0.795, "seeds": [1, 2, 3]}]
+        confirmation = [{"best": True, "recipe": "cnn ce", "test_accuracy_mean": 0.8103, "seeds": [1, 2, 3],
+                         "ci95": [0.797, 0.823]},
+                        {"best": False, "recipe": "cnn arcface", "verdict": "inconclusive: CI -0.5 to +1.9"}]
 
-    lines = target_lines(0.8, [Sweep()], ranked)
-    assert lines == ["target test_accuracy_mean >= 0.8000: the #1 by validation (a) tests 0.8100, met (+0.0100)",
-                     "target >= 0.8000: the confirmed winner of s (cnn ce) averages 0.7950 over 3 new seeds, "
-                     "missed by 0.0050"]
+    entries = target_entries(0.8, [Sweep()], ranked, lambda *_: None)
+    assert [e["verdict"] for e in entries] == ["inconclusive", "inconclusive"]   # no decisions: no interval
+    assert entries[1]["line"] == ("target test_accuracy_mean >= 0.8000: the best by mean over new seeds (no winner: "
+                                  "a tie) of s (cnn ce, 3 seeds) scores 0.8103 (95% CI 0.7970–0.8230, the "
+                                  "confirmation's, over seeds): inconclusive (CI 0.7970–0.8230 contains the target)")
     assert target_lines(None, [Sweep()], ranked) == []

@@ -64,6 +64,7 @@ def _ranked(trials: pd.DataFrame, data: Collection) -> pd.DataFrame:
     """The trials table ranked by the sweep's objective, with each trial's ``location`` (where its folder is, to
     read its arrays and images; the written table keeps only its path relative to the sweep)."""
     trials = trials.assign(location=[t.loc.uri for t in data.trials])
+    trials = stats.with_intervals(trials, data.sweeps)
     return stats.rank_trials(trials) if len(trials) else trials.assign(rank=[])
 
 

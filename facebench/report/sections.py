@@ -17,7 +17,9 @@ from .section import Inputs, Section, figure_section
 RANKED_COLUMNS = (("rank", "#"), ("sweep", "sweep"), ("trial_id", "trial"), ("name", "name"), ("task", "task"),
                   ("status", "status"), ("cfg.model.backbone", "backbone"), ("cfg.loss.name", "loss"),
                   ("cfg.schedule.name", "schedule"), ("seed", "seed"), ("objective", "objective"),
-                  ("objective_se", "± se"), ("tied_with_first", "tied with #1"),
+                  ("objective_se", "± se (people)"), ("objective_ci95_lo", "95% CI from"), ("objective_ci95_hi", "to"),
+                  ("objective_pi95_lo", "new seed: 95% PI from"), ("objective_pi95_hi", "to"),
+                  ("tied_with_first", "tied with #1"),
                   ("score", "test score"), ("test_accuracy_std", "test std"), ("test_auc", "AUC"),
                   ("test_eer", "EER"), ("active_units", "active units"), ("flops", "FLOPs"), ("train_s", "train s"),
                   ("epochs_run", "epochs"), ("reason", "reason"))

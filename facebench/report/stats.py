@@ -28,6 +28,25 @@ def is_confirmation(df: pd.DataFrame) -> pd.Series:
     return df["stage"].isin(["confirmation", "calibration"])
 
 
+INTERVALS = ("objective_ci95", "objective_pi95")
+
+
+def with_intervals(trials: pd.DataFrame, sweeps: list[Any]) -> pd.DataFrame:
+    """The trials table with each trial's ``objective_ci95`` / ``objective_pi95`` (low and high columns) from its
+    sweep's summary.json, where the sweep computed them (people and seeds counted; facebench.sweep.intervals)."""
+    found = {(s.name, str(r.get("trial_id"))): r for s in sweeps for r in (s.summary or {}).get("trials") or []
+             if isinstance(r, dict)}
+    out = trials.copy()
+    for key in INTERVALS:
+        pairs = [found.get((sw, str(t)), {}).get(key) for sw, t in zip(out["sweep"], out["trial_id"])]
+        ok = [p if isinstance(p, (list, tuple)) and len(p) == 2 else (np.nan, np.nan) for p in pairs]
+        if all(p == (np.nan, np.nan) for p in ok) and len(ok):
+            continue   # a sweep from before intervals (or lone trials): no empty columns
+        out[f"{key}_lo"] = pd.to_numeric([p[0] for p in ok], errors="coerce")
+        out[f"{key}_hi"] = pd.to_numeric([p[1] for p in ok], errors="coerce")
+    return out
+
+
 def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """Completed trials first, then by objective in its own direction (missing last), then in trial order; adds
     ``rank`` (1-based) and ``tied_with_first`` (completed trials within the noise of #1, facebench.eval.uncertainty)."""
@@ -47,12 +66,23 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     done = (df["status"] == "completed") & ~is_confirmation(df)
     first_mode = df.loc[done, "objective_mode"].iloc[0] if done.any() and "objective_mode" in df.columns else "max"
     tied = tied_with_first(pd.to_numeric(df.loc[done, RANK_BY], errors="coerce").to_numpy(float),
-                           pd.to_numeric(df.loc[done, "objective_se"], errors="coerce").to_numpy(float),
-                           mode="min" if first_mode == "min" else "max")
+                           _tie_se(df.loc[done]), mode="min" if first_mode == "min" else "max")
     df["tied_with_first"] = False
     if done.any():
         df.loc[done, "tied_with_first"] = tied
     return df
+
+
+def _tie_se(done: pd.DataFrame) -> np.ndarray:
+    """The standard error behind each trial's objective_ci95 (half-width / 1.96: people and seeds counted), as the
+    sweep's summary ranks; its objective_se where the sweep computed no interval (older sweeps, lone trials)."""
+    from facebench.eval.uncertainty import Z95
+
+    se = pd.to_numeric(done["objective_se"], errors="coerce").to_numpy(float)
+    if "objective_ci95_lo" not in done.columns:
+        return se
+    half = (done["objective_ci95_hi"].to_numpy(float) - done["objective_ci95_lo"].to_numpy(float)) / (2 * Z95)
+    return np.where(np.isfinite(half), half, se)
 
 
 def fold_summary(folds: pd.DataFrame) -> pd.DataFrame:

@@ -62,13 +62,13 @@ class Registry:
         self._entries: dict[str, Variant] = {}
         REGISTRIES[kind] = self
 
-    def declare(self, name: str, help: str, target: str, *, params: Mapping[str, Param] | None = None,
-                requires: Mapping[str, tuple] | None = None, kind: str = "",
-                options: Mapping[str, Any] | None = None, display: str = "") -> Variant:
+    def declare(self, name: str, help: str, target: str, **fields: Any) -> Variant:
+        """Register ``Variant(name, help, target, **fields)``: ``params``, ``requires``, ``kind``, ``options`` and
+        ``display`` as the Variant documents them (an unknown field is a TypeError at import)."""
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
-        variant = Variant(name, help, target, dict(params or {}), dict(requires or {}), kind, dict(options or {}),
-                          display)
+        mappings = {k: dict(fields[k] or {}) for k in ("params", "requires", "options") if k in fields}
+        variant = Variant(name, help, target, **{**fields, **mappings})
         self._entries[name] = variant
         return variant
 

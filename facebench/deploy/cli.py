@@ -52,10 +52,11 @@ def check_trial_flags(args: argparse.Namespace) -> None:
 
 def cmd_eval_onnx(args: argparse.Namespace) -> int:
     from ..io import dumps_json
-    from .evaluate import evaluate_onnx, save_result
+    from .evaluate import Reading, evaluate_onnx, save_result
 
-    res = evaluate_onnx(args.run_dir, args.sets, folds=args.folds, convention=args.convention or "auto",
-                        crop=args.crop, output=args.output or "", batch_size=args.batch_size or 256)
+    how = Reading(convention=args.convention or "auto", crop=args.crop, output=args.output or "",
+                  batch_size=args.batch_size or 256)
+    res = evaluate_onnx(args.run_dir, args.sets, folds=args.folds, how=how)
     if args.save:
         save_result(args.save, res)
     if args.json:

@@ -9,6 +9,7 @@ The sets are read as a trial reads them (``facebench.data.sets.load_set``) and s
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,20 @@ def _run(sess: Any, m: OnnxModel, x: np.ndarray, start: int) -> np.ndarray:
     return y
 
 
-def evaluate_onnx(path: str | Path, sets: list[str], *, folds: str = "", convention: str = "auto",
-                  crop: float | None = None, output: str = "", batch_size: int = 256) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Reading:
+    """How ``eval model FILE.onnx`` reads the model: the convention (auto: the file's metadata, else InsightFace's
+    loader's), a crop overriding it, which output is the embedding, images per onnxruntime call."""
+
+    convention: str = "auto"
+    crop: float | None = None
+    output: str = ""
+    batch_size: int = 256
+
+
+def evaluate_onnx(path: str | Path, sets: list[str], *, folds: str = "", how: Reading = Reading()) -> dict[str, Any]:
     """One row per set (the rows ``eval model`` prints for a trial) + the per-set arrays ``--save`` keeps."""
+    convention, crop, output, batch_size = how.convention, how.crop, how.output, how.batch_size
     from ..data.images import Decoding
     from ..data.sets import load_set, plan_sets
     from ..eval.verification import evaluate, pair_scores

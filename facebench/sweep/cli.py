@@ -10,7 +10,8 @@ import os
 from typing import Any
 
 TRACKERS = ("tensorboard", "mlflow")   # --log: Ray Tune's logger callbacks (trackers.tracker_callbacks)
-INTERRUPTED = "finished trials are kept, continue with --resume"   # what Ctrl-C during a sweep says
+INTERRUPTED = "finished trials are kept, continue with --resume"
+DEFAULT_SEEDS = 5   # new seeds per confirmed configuration: fewer cannot estimate seed-to-seed spread   # what Ctrl-C during a sweep says
 # The numeric flags of `facebench sweep` / `python FILE` / `facebench confirm`: attribute -> (flag, lo, hi, what lo
 # means). Checked after parsing (check_flags), so a flag out of range is one line naming the allowed range.
 FLAG_RANGES = {
@@ -21,6 +22,7 @@ FLAG_RANGES = {
     "confirm": ("--confirm", 0, 1000, "0: no confirmation"),
     "seeds": ("--seeds", 1, 1000, ""),
     "top": ("--top", 1, 1000, ""),
+    "margin": ("--margin", 0.0001, 0.5, "accuracy: 0.02 is +-2 points"),
 }
 
 
@@ -60,9 +62,10 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
                         "pip install 'facebench[trackers]')")
     p.add_argument("--mlflow-uri", default=None,
                    help="MLflow tracking URI for --log mlflow (default: a SQLite store <results>/<name>/mlflow.db)")
-    p.add_argument("--confirm", type=int, default=0, metavar="K",
+    p.add_argument("--confirm", type=int, default=None, metavar="K",
                    help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
-                        "them on the test pairs (the report opens with the verdicts); see `facebench confirm`")
+                        "them on the test pairs (the report opens with the verdicts); default: the sweep's "
+                        "confirm_top (the demo: 2), 0 for none; see `facebench confirm`")
     add_confirm_arguments(p, top=False)
     # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -149,11 +152,13 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     placement = Placement(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                           max_concurrent=args.max_concurrent, address=cluster_address(args))
     summary = run_sweep(spec, placement, output, num_samples=args.num_samples)
-    if args.confirm:
+    top = spec.confirm_top if args.confirm is None else args.confirm
+    if top and summary["counts"]["completed"]:
         from .confirm import run_confirmation
 
-        run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per, front=args.front,
-                         placement=Placement(address=placement.address), verbose=2 if args.verbose else 0)
+        run_confirmation(summary["sweep_dir"], top=top, seeds=args.seeds or spec.confirm_seeds, per=args.per,
+                         front=args.front, placement=Placement(address=placement.address), margin=args.margin,
+                         verbose=output.verbose)
     build_sweep_report(summary["sweep_dir"])
     return 0 if summary["counts"]["completed"] else 1
 
@@ -171,7 +176,12 @@ def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> No
     if top:
         p.add_argument("--top", type=int, default=3, metavar="K",
                        help="configurations to confirm: the sweep's top K by its objective (default 3)")
-    p.add_argument("--seeds", type=int, default=3, metavar="S", help="new seeds per configuration (default 3)")
+    p.add_argument("--seeds", type=int, default=None, metavar="S",
+                   help=f"new seeds per configuration (default {DEFAULT_SEEDS}; a sweep's own confirm_seeds when it "
+                        "confirms after running)")
+    p.add_argument("--margin", type=float, default=None, metavar="M",
+                   help="equivalence margin as accuracy (0.02: two recipes within +-2 points are 'equivalent' when "
+                        "TOST says so); default: the sweep's equivalence_margin (0.02 unless it declares one)")
     p.add_argument("--per", default=None, metavar="KEY",
                    help="confirm the best configuration of each level of this config key (e.g. loss.name) "
                         "instead of the top K overall")
@@ -221,7 +231,8 @@ def _cmd_confirm(args: argparse.Namespace) -> int:
 
     # refuse bad input before Ray starts
     pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per, front=args.front)
-    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per, front=args.front,
+    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds or DEFAULT_SEEDS, per=args.per,
+                                    front=args.front, margin=args.margin,
                                     placement=Placement(address=cluster_address(args)),
                                     verbose=0 if args.quiet else 1)
     build_sweep_report(str(args.sweep_dir))

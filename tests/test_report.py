@@ -50,7 +50,7 @@ def test_report_writes_every_table_and_section(mixed):
         assert f'<section id="{section}">' in page
     assert page.count("<img ") >= 12
     assert "figure '" not in page and "history figures failed" not in page, "a figure raised"
-    assert 'alt="Optimisation history: mixed' in page and 'alt="Parameter importances: mixed' in page
+    assert 'alt="Optimisation history: mixed' in page and 'alt="Parameter importances (descriptive): mixed' in page
     trials = read(index.parent, "trials").to_pandas().set_index("trial_id")
     # the page names the variants properly; the table keeps the registry's names
     assert "<td>ArcFace</td>" in page and "<td>CosFace</td>" in page and "<td>baseline CNN</td>" in page

@@ -299,7 +299,7 @@ def _verdicts(e: dict, reference: dict, v: Any, paired: bool) -> tuple[str, str]
         return "reference", (f"{e['recipe']}: the reference (best mean validation objective over "
                              f"{len(e['seeds'])} seeds)")
     if not paired:
-        text = (f"no paired test (needs per-item decisions on the same test items: verification.npz or "
+        text = ("no paired test (needs per-item decisions on the same test items: verification.npz or "
                 "predictions.npz)")
     elif v is None:
         text = "not compared: no completed seed in common with the reference"

@@ -72,6 +72,8 @@ def test_factor_plots_draw_the_tables_data_with_confirmation_apart():
     ((_, _, _, table),) = common_epoch_effects(ranked, epochs)
     data = factor_data(ranked, epochs)
     assert {t.split(": ", 1)[1].split(",")[0] for t, *_ in data} == set(table["scope"])
+    drawn = {(t.split(": ", 1)[1].split(",")[0], k[4:]) for t, _, keys, *_ in data for k in keys}
+    assert drawn == set(zip(table["scope"], table["key"]))   # every row of the table drawn, and nothing else
     for title, subset, keys, value, confirming in data:
         assert "c0" not in set(subset["trial_id"]) and list(confirming.index) == ["c0"]
         assert np.allclose(value.reindex(subset["trial_id"]).to_numpy(), val2[subset.index])

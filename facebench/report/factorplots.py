@@ -24,13 +24,16 @@ def factor_data(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, p
                                                                           pd.Series]]:
     """(title, the scope's trials, its keys, their objective at the common epoch, the confirmation seeds' objective at
     that epoch): what each figure draws, the same trials and values as the effects table."""
-    from .effects import _scopes, common_epoch_values
+    from .effects import _scopes, common_epoch_effects, common_epoch_values
 
+    tables = {sweep: rows for sweep, _, _, rows in common_epoch_effects(ranked, epochs)}
     out = []
     for sweep, at, trials, value in common_epoch_values(ranked, epochs):
         confirming = _confirmation_values(ranked, epochs, sweep, at, trials["objective_metric"].iloc[0])
+        table = tables.get(sweep, pd.DataFrame(columns=["scope", "key"]))
         for scope, subset, keys in _scopes(trials):
-            keys = [k for k in keys if subset[k].dropna().map(str).nunique() > 1][:MAX_PANELS]
+            rows = set(table.loc[table["scope"] == scope, "key"])   # the table's own rows, nothing else
+            keys = [k for k in keys if k[4:] in rows][:MAX_PANELS]
             if keys:
                 out.append((f"{sweep}: {scope}, objective at epoch {at}", subset, keys, value, confirming))
     return out

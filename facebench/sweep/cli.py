@@ -154,10 +154,11 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     summary = run_sweep(spec, placement, output, num_samples=args.num_samples)
     top = spec.confirm_top if args.confirm is None else args.confirm
     if top and summary["counts"]["completed"]:
-        from .confirm import run_confirmation
+        from .confirm import Choice, run_confirmation
 
-        run_confirmation(summary["sweep_dir"], top=top, seeds=args.seeds or spec.confirm_seeds, per=args.per,
-                         front=args.front, placement=Placement(address=placement.address), margin=args.margin,
+        choice = Choice(top=top, seeds=args.seeds or spec.confirm_seeds, per=args.per, front=args.front,
+                        margin=args.margin)
+        run_confirmation(summary["sweep_dir"], choice, placement=Placement(address=placement.address),
                          verbose=output.verbose)
     build_sweep_report(summary["sweep_dir"])
     return 0 if summary["counts"]["completed"] else 1
@@ -226,14 +227,14 @@ def add_confirm_parser(subparsers: Any) -> None:
 def _cmd_confirm(args: argparse.Namespace) -> int:
     """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
     check_flags(args)
-    from .confirm import load_finished, pick_recipes, run_confirmation
+    from .confirm import Choice, load_finished, pick_recipes, run_confirmation
     from .session import Placement
 
     # refuse bad input before Ray starts
     pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per, front=args.front)
-    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds or DEFAULT_SEEDS, per=args.per,
-                                    front=args.front, margin=args.margin,
-                                    placement=Placement(address=cluster_address(args)),
+    choice = Choice(top=args.top, seeds=args.seeds or DEFAULT_SEEDS, per=args.per, front=args.front,
+                    margin=args.margin)
+    confirmation = run_confirmation(args.sweep_dir, choice, placement=Placement(address=cluster_address(args)),
                                     verbose=0 if args.quiet else 1)
     build_sweep_report(str(args.sweep_dir))
     return 0 if any(c["seeds"] for c in confirmation) else 1

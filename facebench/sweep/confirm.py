@@ -151,27 +151,36 @@ def confirm_trial(config: dict, setup: Any, recipes: list[dict]) -> None:
     train_trial({**recipes[config["recipe"]], "train.seed": config["train.seed"]}, setup)
 
 
-def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per: str | None = None,
-                     placement: Placement = LOCAL, verbose: int = 0, front: bool = False,
-                     margin: float | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class Choice:
+    """What to confirm: the top ``top`` configurations (or the best of each level of ``per``, or a Pareto sweep's
+    ``front``), ``seeds`` new seeds each; ``margin``: the equivalence margin (None: the sweep's declared
+    ``equivalence_margin``, else DEFAULT_MARGIN)."""
+
+    top: int
+    seeds: int
+    per: str | None = None
+    front: bool = False
+    margin: float | None = None
+
+
+def run_confirmation(sweep_dir: str | os.PathLike, choice: Choice, *, placement: Placement = LOCAL,
+                     verbose: int = 0) -> list[dict]:
     """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json.
     ``placement``: where the re-runs go (its address; the sweep's own resources per trial); ``verbose``: 0
-    nothing, 1 the one progress line, 2 Ray's table; ``margin``: the equivalence margin (None: the sweep's
-    declared ``equivalence_margin``, else DEFAULT_MARGIN)."""
+    nothing, 1 the one progress line, 2 Ray's table."""
     from .lock import driver_lock
 
     sweep = SweepDir(Path(sweep_dir).absolute())
     load_finished(sweep.path)   # not a finished sweep: refused before the lock is taken (nothing is created)
     with driver_lock(sweep.path, what="confirm"):   # one driver per sweep folder: a sweep or a confirmation
-        return _confirm(sweep, top=top, seeds=seeds, per=per, placement=placement, verbose=verbose, front=front,
-                        margin=margin)
+        return _confirm(sweep, choice, placement=placement, verbose=verbose)
 
 
-def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placement: Placement,
-             verbose: int, front: bool, margin: float | None) -> list[dict]:
+def _confirm(sweep: SweepDir, choice: Choice, *, placement: Placement, verbose: int) -> list[dict]:
     summary = load_finished(sweep.path)
-    recipes, notes = pick_recipes(summary, top=top, per=per, front=front)
-    seed_list = new_seeds(summary, seeds)
+    recipes, notes = pick_recipes(summary, top=choice.top, per=choice.per, front=choice.front)
+    seed_list = new_seeds(summary, choice.seeds)
     for note in notes:
         print(f"facebench confirm: {note}")
     print(f"facebench confirm: {len(recipes)} configuration(s) x {len(seed_list)} new seed(s) {seed_list}: "
@@ -180,6 +189,7 @@ def _confirm(sweep: SweepDir, *, top: int, seeds: int, per: str | None, placemen
     with ray_session(spec, placement, sweep, verbose=verbose):
         grid = _tuner(spec, sweep, recipes, seed_list, verbose=verbose).fit()
     runs = _collect(sweep, grid, len(recipes))
+    margin = choice.margin
     if margin is None:
         margin = float((sweep.read_spec() or {}).get("equivalence_margin", DEFAULT_MARGIN))
     confirmation = summarize_confirmation(recipes, runs, mode=summary.get("mode", "max"), margin=margin)

@@ -83,6 +83,7 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
     sweep_dir = tmp_path / "demo-smoke"
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert rc == 0 and "--top 5, but the sweep has 2 completed trials: confirming all 2" in out
+    assert out.index("exploratory: one seed per configuration") < out.index("facebench confirm: ")
     conf = summary["confirmation"]
     assert len(conf) == 2 and conf[0]["best"] and not conf[1]["best"]
     sweep_ids = {t["trial_id"] for t in summary["trials"]}

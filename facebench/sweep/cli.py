@@ -214,13 +214,15 @@ def add_confirm_parser(subparsers: Any) -> None:
                                               "say which recipe really wins",
                               description="Re-run the top K completed configurations of a finished sweep folder "
                                           "(or the best of each level of --per) with S new seeds each, as Ray "
-                                          "trials in the same folder; compares them on the test pairs (paired "
-                                          "bootstrap, McNemar, Holm) and rebuilds the report.")
+                                          "trials in the same folder; compares each with the reference (best mean "
+                                          "validation objective) on the same test items: per-seed paired t-test "
+                                          "with Holm, intervals over seeds and folds, TOST against --margin, exact "
+                                          "McNemar per seed; a verdict per recipe, then rebuilds the report.")
     p.add_argument("sweep_dir", help="a finished sweep folder (holds summary.json), e.g. runs/demo")
     add_confirm_arguments(p)
     p.add_argument("--local", action="store_true", help="start a private Ray on this machine")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node)")
-    p.add_argument("--quiet", action="store_true", help="no live progress table")
+    p.add_argument("--quiet", action="store_true", help="no progress line while the re-runs train")
     p.set_defaults(func=_cmd_confirm)
 
 

@@ -71,6 +71,10 @@ class DataConfig:
     synthetic_identities: int = _f(48, "synthetic: number of identities", lo=4, hi=100_000)
     synthetic_images: int = _f(8, "synthetic: images per identity", lo=2, hi=10_000)
     synthetic_seed: int = _f(0, "synthetic: generator seed", lo=0, hi=SEED_MAX)
+    synthetic_test_identities: int = _f(0, "synthetic: test identities, split over the 10 test folds (0: a quarter "
+                                        "of synthetic_identities, at least 2 per fold)", lo=0, hi=100_000)
+    synthetic_test_pairs: int = _f(0, "synthetic: test pairs over the 10 folds, balanced, as many as the test "
+                                   "identities allow (0: 600, i.e. 60 per fold)", lo=0, hi=10**7)
 
 
 def _chooser(cls_name: str, key: str, default: str, doc: str, registry: str) -> type:

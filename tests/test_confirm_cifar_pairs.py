@@ -9,7 +9,7 @@ import pytest
 
 from facebench.artefacts import ARTEFACTS, PREDICTIONS_NPZ, load_npz, save_npz
 from facebench.engine import run_trial
-from facebench.eval.confirmation import compare_to_best
+from facebench.eval.confirmation import compare_to_reference
 from facebench.sweep.confirm import _paired_runs
 
 CIFAR = {"task": "cifar", "model.backbone": "cnn", "loss.name": "ce", "data.image_size": 24, "model.width": 0.125,
@@ -47,10 +47,10 @@ def test_runs_pair_image_by_image(runs):
         for r, p in zip(rs, ps):
             assert p.seed == r["seed"] and p.correct.mean() == pytest.approx(r["accuracy"])
             assert p.fold.min() == 0 and p.fold.max() == 9 and np.all(np.diff(p.fold) >= 0)
-    vs = compare_to_best(paired[1], paired[0])
+    vs = compare_to_reference(paired[1], paired[0], margin=0.02)
     expected = np.mean([b["accuracy"] - a["accuracy"] for a, b in zip(runs[0], runs[1])])
     assert vs is not None and vs.difference == pytest.approx(expected) and vs.seeds == [1, 2]
-    assert vs.ci[0] <= vs.difference <= vs.ci[1] and 0 <= vs.p <= 1
+    assert vs.ci[0] <= vs.difference <= vs.ci[1] and 0 <= vs.p <= 1 and len(vs.p_mcnemar_per_seed) == 2
 
 
 def test_runs_on_other_test_images_are_not_paired(runs, tmp_path):

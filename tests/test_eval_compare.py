@@ -19,11 +19,16 @@ def test_mcnemar_exact_known_answer():
     assert method == "exact" and p == pytest.approx(158 / 4096, rel=1e-12)
 
 
-def test_mcnemar_chi_square_known_answer():
-    # 30 vs 15: (|30 - 15| - 1)^2 / 45; the 1-dof chi-square tail is erfc(sqrt(x / 2)).
-    stat, p, method = mcnemar(30, 15)
-    assert method == "chi2_cc" and stat == pytest.approx(196 / 45)
-    assert p == pytest.approx(math.erfc(math.sqrt(196 / 45 / 2)), rel=1e-12)
+def test_mcnemar_is_exact_against_statsmodels():
+    # Always the exact form: statsmodels' mcnemar(exact=True) is the reference; 50 vs 50 is p = 1 exactly (the
+    # unclipped continuity-corrected chi-square would give 0.92).
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
+
+    for a, b in ((30, 15), (50, 50), (0, 7), (123, 88)):
+        stat, p, method = mcnemar(a, b)
+        assert method == "exact" and p == pytest.approx(sm_mcnemar([[0, a], [b, 0]], exact=True).pvalue, rel=1e-12)
+    assert mcnemar(50, 50)[1] == 1.0
+    assert mcnemar(30, 15)[1] != pytest.approx(math.erfc(math.sqrt(196 / 45 / 2)), rel=1e-3)   # not the chi-square
     assert mcnemar(0, 0) == (0.0, 1.0, "none")
 
 

@@ -83,6 +83,7 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
     sweep_dir = tmp_path / "demo-smoke"
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert rc == 0 and "--top 5, but the sweep has 2 completed trials: confirming all 2" in out
+    assert out.index("exploratory: one seed per configuration") < out.index("facebench confirm: ")
     conf = summary["confirmation"]
     assert len(conf) == 2 and conf[0]["best"] and not conf[1]["best"]
     sweep_ids = {t["trial_id"] for t in summary["trials"]}
@@ -95,7 +96,10 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
             assert cfg["train.threads"] == 1   # one thread per CPU the trial holds, as the sweep's trials
     vs = conf[1]["vs_best"]
     assert vs["ci"][0] <= vs["difference"] <= vs["ci"][1] and 0 <= vs["p_adjusted"] <= 1 and conf[1]["verdict"]
-    assert conf[1]["verdict"] in out
+    assert conf[1]["verdict"] in out and conf[1]["verdict_line"] in out and conf[0]["verdict"] == "reference"
+    assert conf[1]["verdict"].startswith(("better by", "worse by", "equivalent within", "inconclusive: CI"))
+    assert [r["seed"] for r in conf[1]["per_seed"]] == [1, 2] and conf[1]["source_trial_ids"]
+    assert "80% power" in conf[1]["verdict_line"] and len(vs["p_mcnemar_per_seed"]) == 2
     page = (sweep_dir / "report" / "index.html").read_text()
     sections = page.split('<section id="')
     assert sections[1].startswith("confirmation") and conf[1]["verdict"].split(" (")[0] in sections[1]

@@ -228,12 +228,13 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
 
 def _synthetic_test(cfg: TrialConfig) -> tuple[ImageArray, PairIndex, dict]:
     d = cfg.data
-    n_ids = SYNTHETIC_TEST_FOLDS * max(2, math.ceil(d.synthetic_identities / (4 * SYNTHETIC_TEST_FOLDS)))
+    n_ids = SYNTHETIC_TEST_FOLDS * max(2, math.ceil((d.synthetic_test_identities or d.synthetic_identities / 4)
+                                                    / SYNTHETIC_TEST_FOLDS))
     faces = synthetic_faces(identities=n_ids, images_per_identity=d.synthetic_images, seed=d.synthetic_seed,
                             stream="test")
     faces.images = prepare_array(faces.images, size=d.image_size, crop=d.crop, color=d.color)
-    pairs = draw_pairs(faces.labels, pairs=60 * SYNTHETIC_TEST_FOLDS, folds=SYNTHETIC_TEST_FOLDS,
-                       seed=d.synthetic_seed)
+    pairs = draw_pairs(faces.labels, pairs=d.synthetic_test_pairs or 60 * SYNTHETIC_TEST_FOLDS,
+                       folds=SYNTHETIC_TEST_FOLDS, seed=d.synthetic_seed)
     return faces, pairs, {"test": "synthetic", "test_identities": n_ids, "test_folds_original":
                           list(range(pairs.num_folds))}
 

@@ -29,7 +29,7 @@ def load_cifar_split(root: str | Path, split: str, how: Decoding, *, classes: li
         return ImageArray(images, labels, names, classes)
     files = cifar_batch_files(where, split)
     params = {"kind": "cifar-batches", "fingerprint": fingerprint(where, [f.name for f in files]), **how.key_params()}
-    size, cache_dir = how.size, how.cache_dir
+    cache_dir = how.cache_dir
 
     def fill(out: np.ndarray) -> dict:
         start, labels = 0, []

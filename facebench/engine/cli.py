@@ -102,8 +102,28 @@ def _print_result(result: dict) -> None:
     print(f"\ntrial {result.get('trial_dir')}: {result['status']}" +
           (f" ({result['reason']})" if result.get("reason") else ""))
     metrics = result.get("metrics") or {}
+    unresolved = _unresolved_fars(result.get("trial_dir"))
     width = max((len(k) for k in metrics), default=0)
     for key in sorted(metrics):
         value = metrics[key]
         text = f"{value:.4f}" if isinstance(value, float) else str(value)
-        print(f"  {key:<{width}}  {text}")
+        flag = "  (unresolved: too few negatives per fold)" if key.startswith("test_tar_far_") and (
+            key[len("test_tar_far_"):] in unresolved) else ""
+        print(f"  {key:<{width}}  {text}{flag}")
+
+
+def _unresolved_fars(trial_dir: str | None) -> set[str]:
+    """The FARs (``1e-3``) of the test protocol that a fold's negatives cannot resolve (verification.json), flagged
+    as ``facebench eval pairs`` flags them."""
+    import json
+    from pathlib import Path
+
+    from ..artefacts import ARTEFACTS
+    from ..eval.curves import far_key
+
+    path = Path(trial_dir or "") / ARTEFACTS / "verification.json"
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8")).get("tar_at_far") or []
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {far_key(r["far"]) for r in rows if isinstance(r, dict) and r.get("unresolved")}

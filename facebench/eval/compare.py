@@ -3,7 +3,7 @@
 Each trial's per-pair decisions come from its OWN per-fold thresholds (fitted on its training folds), so
 the comparison is of the two protocols' outcomes, not of a re-fit. The difference in mean fold accuracy
 gets a paired bootstrap CI (pairs resampled with replacement within each fold, the same resample for both
-trials, thresholds not re-fitted) and McNemar's test on the discordant pairs.
+trials, thresholds not re-fitted) and McNemar's exact test on the discordant pairs.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..resources import check_memory
-
-EXACT_BELOW = 25  # discordant pairs under which McNemar uses the exact binomial test (the usual rule)
 
 
 @dataclass
@@ -37,9 +35,9 @@ class Comparison:
     only_b_correct: int             # McNemar's c
     both_correct: int
     both_wrong: int
-    mcnemar_statistic: float        # chi-square with continuity correction, or b for the exact test
+    mcnemar_statistic: float        # the smaller discordant count (exact binomial test)
     mcnemar_p: float
-    mcnemar_method: str             # exact | chi2_cc | none (no discordant pairs)
+    mcnemar_method: str             # exact | none (no discordant pairs)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -49,18 +47,17 @@ class Comparison:
         return out
 
 
-def mcnemar(only_a: int, only_b: int, *, exact_below: int = EXACT_BELOW) -> tuple[float, float, str]:
-    """Two-sided McNemar test: exact binomial for few discordant pairs, chi-square (1 dof, continuity corrected)
-    otherwise. Returns ``(statistic, p_value, method)``."""
-    from scipy.stats import binomtest, chi2
+def mcnemar(only_a: int, only_b: int) -> tuple[float, float, str]:
+    """Two-sided McNemar test, always exact (statsmodels ``mcnemar(exact=True)``: the binomial test on the
+    discordant pairs). The chi-square form is not used: its continuity correction is not clipped, so
+    ``mcnemar(50, 50)`` would give p = 0.92 instead of 1. Returns ``(statistic, p_value, method)``, the statistic
+    being the smaller discordant count."""
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 
-    n = only_a + only_b
-    if n == 0:
+    if only_a + only_b == 0:
         return 0.0, 1.0, "none"
-    if n < exact_below:
-        return float(only_a), float(binomtest(only_a, n, 0.5).pvalue), "exact"
-    stat = (abs(only_a - only_b) - 1) ** 2 / n
-    return float(stat), float(chi2.sf(stat, 1)), "chi2_cc"
+    r = sm_mcnemar([[0, only_a], [only_b, 0]], exact=True)
+    return float(r.statistic), float(r.pvalue), "exact"
 
 
 def bootstrap_diff(correct_a: np.ndarray, correct_b: np.ndarray, f_idx: np.ndarray, K: int, *,

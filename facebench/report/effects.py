@@ -1,51 +1,35 @@
-"""Which hyperparameters matter, judged on every trial at one epoch they all reached.
+"""Which hyperparameters matter: one model of every factor together, judged on every trial at one epoch they all
+reached.
 
 Optuna's importances see only the trials that ran to the end; with ASHA most did not, and the ones that did were
 chosen for being good. Here each sweep's trials (confirmation re-runs left out) are compared at the last epoch
-*every* trial reached (ASHA's first rung at least), on the sweep's own validation objective: a numeric key by
-Spearman's rank correlation, a categorical one by the Kruskal-Wallis test across its levels. A key a trial's variant
-does not read (beta for a plain autoencoder) is left out for that trial. p-values are not corrected for the number
-of keys tested: read them as a ranking, not as discoveries.
+*every* trial reached (ASHA's first rung at least), on the sweep's own validation objective, with all factors in one
+OLS model and a type-II ANOVA (facebench/report/anova.py): a factor aliased with another in the design is named so
+and given no effect of its own, and the p-values are Holm-adjusted over every factor tested. A key is analysed only
+over the trials whose variant reads it (beta only for the VAE); a loss's own keys (scale, margin, ...) are analysed
+per loss, since SphereFace's margin and ArcFace's are different quantities.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import html
+from .anova import ALIAS_R
 from .stats import is_confirmation
 
 MIN_TRIALS = 6
+LOSS = "cfg.loss.name"   # the selector whose keys are analysed per level (per loss)
 # Keys that say how or where a trial ran, not what it learned.
 SKIP = {"cfg.train.seed", "cfg.name", "cfg.train.threads", "cfg.train.device", "cfg.train.objective",
         "cfg.train.select", "cfg.train.checkpoint", "cfg.data.cache_dir", "cfg.data.root", "cfg.eval.batch_size"}
 
 
-def applies(key: str, trials: pd.DataFrame) -> pd.Series:
-    """Per trial, whether its variant reads ``key`` (``cfg.loss.beta`` only where ``cfg.loss.name`` is vae)."""
-    from facebench.config import SECTIONS
-
-    everywhere = pd.Series(True, index=trials.index)
-    parts = key.split(".", 2)
-    if len(parts) < 3 or parts[1] not in SECTIONS:   # a top-level key (cfg.task)
-        return everywhere
-    fields = {f.name: f for f in dataclasses.fields(SECTIONS[parts[1]])}
-    meta = fields[parts[2]].metadata if parts[2] in fields else {}
-    selector = f"cfg.{meta['selector'].key}" if "users" in meta else None
-    if selector is None:
-        return everywhere
-    if selector not in trials.columns:
-        return ~everywhere
-    return trials[selector].isin(list(meta["users"]))
-
-
-def common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, int, int, pd.DataFrame]]:
-    """Per sweep: (sweep, epoch, trials, rows of key / kind / n / statistic / p / levels), most significant first."""
+def common_epoch_values(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, int, pd.DataFrame, pd.Series]]:
+    """Per sweep: (sweep, the last epoch every sweep trial reached, the sweep's trials, their objective at that
+    epoch by trial_id). The effects table and the factor plots both read this."""
     out = []
     if ranked.empty or epochs.empty or "objective_metric" not in ranked.columns:
         return out
@@ -61,10 +45,86 @@ def common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tup
             continue
         at = int(reached.min())
         value = ep[ep["epoch"] == at].set_index("trial_id")[metric.iloc[0]]
-        rows = [r for key in _varying(trials) if (r := _effect(key, trials, value))]
-        if rows:
-            out.append((str(sweep), at, len(value), pd.DataFrame(rows).sort_values("p", kind="stable")))
+        out.append((str(sweep), at, trials[trials["trial_id"].isin(value.index)], value))
     return out
+
+
+def common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, int, int, pd.DataFrame]]:
+    """Per sweep: (sweep, epoch, trials, rows of scope / key / term / n / df / F / p / p_holm / aliased_with /
+    effect), tested keys by adjusted p, then the aliased and untestable ones."""
+    from ..eval.confirmation import holm
+
+    out = []
+    for sweep, at, trials, value in common_epoch_values(ranked, epochs):
+        rows = []
+        for scope, subset, keys in _scopes(trials):
+            rows += _fit(scope, subset, keys, value)
+        if rows:
+            table = pd.DataFrame(rows)
+            table["p_holm"] = holm(table["p"].to_numpy(float))
+            out.append((sweep, at, len(value), table.sort_values(["p_holm", "scope", "key"], kind="stable",
+                                                                 na_position="last").reset_index(drop=True)))
+    return out
+
+
+def _selector(key: str) -> tuple[str, tuple] | None:
+    """(selector column, the variants that read ``key``), or None for a key every trial reads."""
+    from facebench.config import SECTIONS
+
+    parts = key.split(".", 2)
+    if len(parts) < 3 or parts[1] not in SECTIONS:
+        return None
+    fields = {f.name: f for f in dataclasses.fields(SECTIONS[parts[1]])}
+    meta = fields[parts[2]].metadata if parts[2] in fields else {}
+    return (f"cfg.{meta['selector'].key}", tuple(meta["users"])) if "users" in meta else None
+
+
+def _scopes(trials: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
+    """(scope label, its trials, the keys tested there): the keys every trial reads over all trials; a loss's own
+    keys per loss (with the general keys that vary there); another variant's keys where that variant ran."""
+    keys = _varying(trials)
+    general = [k for k in keys if _selector(k) is None or _everywhere(k, trials)]
+    out = [("all trials", trials, general)] if general else []
+    groups: dict[tuple, list[str]] = {}
+    for k in keys:
+        sel = _selector(k)
+        if k in general:
+            continue
+        column, users = sel
+        levels = [lv for lv in users if column in trials.columns and (trials[column] == lv).any()]
+        split = column == LOSS
+        for lv in (levels if split else [tuple(levels)]):
+            groups.setdefault((column, lv), []).append(k)
+    for (column, lv), own in groups.items():
+        subset = trials[trials[column].isin([lv] if isinstance(lv, str) else list(lv))]
+        label = f"{column[4:]} = {lv}" if isinstance(lv, str) else f"{column[4:]} in {', '.join(lv)}"
+        others = [k for k in general if k != column and subset[k].dropna().map(str).nunique() > 1]
+        out.append((label, subset, own + others))
+    return out
+
+
+def _everywhere(key: str, trials: pd.DataFrame) -> bool:
+    """Whether every trial's variant reads ``key`` (width: every backbone of the sweep has one). A loss's own key is
+    never one: the same margin means different things to SphereFace, CosFace and ArcFace."""
+    column, users = _selector(key)
+    return column != LOSS and column in trials.columns and bool(trials[column].isin(list(users)).all())
+
+
+def _fit(scope: str, subset: pd.DataFrame, keys: list[str], value: pd.Series) -> list[dict]:
+    from .anova import joint_anova
+
+    data = subset.set_index("trial_id")[keys].copy()
+    data["y"] = value.reindex(data.index)
+    data = data.dropna()
+    keys = [k for k in keys if data[k].map(str).nunique() > 1]
+    if len(data) < MIN_TRIALS or not keys:
+        return []
+    fit = joint_anova(data, keys)
+    if fit.note and len(keys) > 1 and scope != "all trials":   # a loss's few trials: its own keys alone
+        own = [k for k in keys if _selector(k) is not None]
+        fit = joint_anova(data, own) if own else fit
+        fit.note = fit.note or "the other factors are not held fixed here (too few trials for all of them)"
+    return [{"scope": scope, **r, "key": r["key"][4:], "n": fit.n, "note": fit.note} for r in fit.rows]
 
 
 def _varying(trials: pd.DataFrame) -> list[str]:
@@ -72,42 +132,21 @@ def _varying(trials: pd.DataFrame) -> list[str]:
             and trials[c].dropna().map(str).nunique() > 1]
 
 
-def _effect(key: str, trials: pd.DataFrame, value: pd.Series) -> dict[str, Any] | None:
-    from scipy import stats
-
-    used = trials[applies(key, trials)]
-    x = used.set_index("trial_id")[key].dropna()
-    x = x[x.index.isin(value.index)]
-    if len(x) < MIN_TRIALS or x.map(str).nunique() < 2:
-        return None
-    y = value.loc[x.index].to_numpy(float)
-    numeric = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
-    levels = x.groupby(x.map(_level)).apply(lambda g: float(np.mean(value.loc[g.index])))
-    shown = ", ".join(f"{k}: {v:.3f}" for k, v in levels.sort_values(ascending=False).head(6).items())
-    if numeric and x.nunique() > 2:
-        rho, p = stats.spearmanr(x.to_numpy(float), y)
-        return {"key": key[4:], "test": "Spearman rho", "n": len(x), "statistic": float(rho), "p": float(p),
-                "levels": "" if x.nunique() > 6 else shown}
-    groups = [y[(x.map(str) == lv).to_numpy()] for lv in x.map(str).unique()]
-    if any(len(g) < 2 for g in groups) or np.ptp(y) == 0:
-        return None
-    h, p = stats.kruskal(*groups)
-    return {"key": key[4:], "test": "Kruskal-Wallis H", "n": len(x), "statistic": float(h), "p": float(p),
-            "levels": shown}
-
-
-def _level(v: Any) -> str:
-    return f"{v:.3g}" if isinstance(v, float) and not math.isnan(v) else str(v)
-
-
 def effects_html(ranked: pd.DataFrame, epochs: pd.DataFrame) -> str:
     parts = []
     for sweep, at, n, rows in common_epoch_effects(ranked, epochs):
         parts.append(f"<h3>Which hyperparameters matter: {html.esc(sweep)}, all {n} trials at epoch {at}</h3>")
-        parts.append(html.table(rows, (("key", "config key"), ("test", "test"), ("n", "trials"),
-                                       ("statistic", "statistic"), ("p", "p"), ("levels", "mean objective by level"))))
+        parts.append(html.table(rows, COLUMNS))
         parts.append('<p class="note">Every trial is judged on the validation objective at the last epoch all of '
-                     "them reached, so trials ASHA stopped count as much as the ones it let finish; a key is tested "
-                     "only on the trials whose variant reads it. p-values are uncorrected: a ranking, not a "
-                     "discovery.</p>")
+                     "them reached, so trials ASHA stopped count as much as the ones it let finish. All factors of a "
+                     "scope are in one OLS model (type-II ANOVA: each factor's F given all the others); p (Holm) is "
+                     "adjusted over every factor tested. A factor the design cannot separate from another (canonical "
+                     f"correlation ≥ {ALIAS_R}) is shown as aliased and given no effect of its own: its effect and "
+                     "its partner's are one. A loss's own keys are analysed per loss; a key only where its variant "
+                     "reads it. The mean objective by level is descriptive.</p>")
     return "".join(parts)
+
+
+COLUMNS = (("scope", "scope"), ("key", "config key"), ("term", "coded as"), ("n", "trials"), ("df", "df"),
+           ("F", "F"), ("p", "p"), ("p_holm", "p (Holm)"), ("aliased_with", "aliased with"),
+           ("effect", "mean objective by level"), ("note", "note"))

@@ -41,14 +41,16 @@ def load_studies(sweep: SweepRecord, notes: list[str]) -> list[Any]:
             os.unlink(tmp)
 
 
-def plot_histories(sweeps: list[SweepRecord]) -> tuple[list[Plot], list[str]]:
-    """Figures and notes for every sweep's study; a top-level function so the report's helper process can run it."""
+def plot_histories(sweeps: list[SweepRecord], effects: dict | None = None) -> tuple[list[Plot], list[str]]:
+    """Figures and notes for every sweep's study; a top-level function so the report's helper process can run it.
+    ``effects``: sweep name -> its "which hyperparameters matter" table (effects.py), which the importance chart's
+    caption is compared with."""
     notes: list[str] = []
-    figs = [p for s in sweeps for p in plot_history(s, notes)]
+    figs = [p for s in sweeps for p in plot_history(s, notes, (effects or {}).get(s.name))]
     return figs, notes
 
 
-def plot_history(sweep: SweepRecord, notes: list[str]) -> list[Plot]:
+def plot_history(sweep: SweepRecord, notes: list[str], effects: Any = None) -> list[Plot]:
     out = []
     for study in load_studies(sweep, notes):
         trials = study.get_trials(deepcopy=False)
@@ -69,7 +71,7 @@ def plot_history(sweep: SweepRecord, notes: list[str]) -> list[Plot]:
                          f"never varied or that the run forced: {', '.join(fixed[:6])}{' …' if len(fixed) > 6 else ''}")
         imp = {k: v for k, v in imp.items() if k in varying}
         if imp:
-            out.append(_importance_plot(sweep.name, study.study_name, imp))
+            out.append(_importance_plot(sweep.name, study.study_name, imp, effects))
     return out
 
 
@@ -130,7 +132,34 @@ def importance_figure(imp: dict[str, float]) -> Any:
     return fig
 
 
-def _importance_plot(sweep: str, study_name: str, imp: dict[str, float]) -> Plot:
-    return Plot(f"Parameter importances: {short(sweep)} / {short(study_name)}", png(importance_figure(imp)),
-                "optuna.importance.get_param_importances; parameters that never varied are left out")
+def _importance_plot(sweep: str, study_name: str, imp: dict[str, float], effects: Any = None) -> Plot:
+    return Plot(f"Parameter importances (descriptive): {short(sweep)} / {short(study_name)}",
+                png(importance_figure(imp)), "Descriptive, not a test: optuna.importance.get_param_importances over "
+                "the completed trials Optuna chose (parameters that never varied are left out). "
+                + disagreement(imp, effects))
+
+
+IMPORTANT = 0.2   # an importance share at which the chart reads as "this matters"
+
+
+def disagreement(imp: dict[str, float], effects: Any) -> str:
+    """One sentence: where Optuna's importances and the effects table (Holm-adjusted joint model) disagree."""
+    if effects is None or len(effects) == 0:
+        return "The 'which hyperparameters matter' table has no joint model for this sweep to compare with."
+    table = {r["key"]: r for _, r in effects.iterrows()}
+    found = []
+    for param, share in sorted(imp.items(), key=lambda kv: -kv[1]):
+        key = param.split("@")[0]
+        row = table.get(key)
+        significant = row is not None and np.isfinite(row["p_holm"]) and row["p_holm"] < 0.05
+        if share >= IMPORTANT and not significant:
+            why = ("aliased with " + str(row["aliased_with"]) if row is not None and row["aliased_with"]
+                   else f"p (Holm) {row['p_holm']:.2g}" if row is not None and np.isfinite(row["p_holm"])
+                   else "not tested")
+            found.append(f"{key} (importance {share:.2f}) is not significant in the table ({why})")
+        elif share < IMPORTANT and significant:
+            found.append(f"{key} (importance {share:.2f}) is significant in the table (p (Holm) {row['p_holm']:.2g})")
+    if not found:
+        return "It agrees with the table: the parameters it ranks high are the ones the table finds significant."
+    return "Where it disagrees with the table, read the table: " + "; ".join(found) + "."
 

@@ -13,7 +13,6 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from .names import for_display
 
 DPI = 100
 # An explicit title height: left to matplotlib, every draw measures the axes' tick labels to dodge them (a
@@ -24,10 +23,6 @@ TOP_CURVES = 8   # training curves, VAE components
 TOP_ROC = 5
 TOP_DIST = 2     # distance histograms
 TOP_CONF = 2     # confusion matrices
-FACTORS = (("backbone × loss × schedule", ("cfg.model.backbone", "cfg.loss.name", "cfg.schedule.name")),
-           ("latent / embedding size", ("cfg.model.embedding_size",)), ("VAE beta", ("cfg.loss.beta",)),
-           ("image size", ("cfg.data.image_size",)), ("whitening", ("cfg.eval.whiten",)))
-
 
 @dataclass
 class Plot:
@@ -83,56 +78,6 @@ def plot_ranked(ranked: pd.DataFrame, folds: pd.DataFrame) -> list[Plot]:
     ax.set_title("Trials ranked by the validation objective: spread over the test folds", fontsize=9, y=TITLE_Y)
     return [Plot("Ranked trials with fold spread", png(fig),
                  f"top {len(top)} completed trials by the sweep's objective; box = per-fold test accuracy, ▲ = mean")]
-
-
-def plot_factors(trials: pd.DataFrame) -> list[Plot]:
-    done = trials[(trials["status"] == "completed") & trials["score"].notna()]
-    out = []
-    for task, rows in done.groupby("task", sort=True):
-        for _, cols in FACTORS:
-            # Only the factors that vary among these trials: a constant one repeated in every label says nothing.
-            # (A key missing from older trials' configs is not a level of its own.)
-            cols = [c for c in cols if c in rows.columns and rows[c].dropna().map(str).nunique() > 1]
-            if not cols:
-                continue
-            shown = for_display(rows[cols])   # variants by their proper names
-            label = shown[cols[0]].map(_value)
-            for c in cols[1:]:  # column-wise: a row-wise agg builds a Series per row
-                label = label + " / " + shown[c].map(_value)
-            title = " × ".join(_factor_name(c) for c in cols)
-            out.append(_factor_plot(rows, label, f"{task}: {title}"))
-    return out
-
-
-def _factor_name(col: str) -> str:
-    _, section, key = col.split(".", 2)   # cfg.loss.name -> loss; cfg.data.image_size -> image size
-    return section if key == "name" else key.replace("_", " ")
-
-
-def _value(v: Any) -> str:
-    """A config value for a label: 4 significant digits for floats (never 0.30000000000000004), '-' for none."""
-    if v is None or (isinstance(v, float) and np.isnan(v)):
-        return "-"
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def _factor_plot(rows: pd.DataFrame, label: pd.Series, title: str) -> Plot:
-    g = rows.assign(_g=label).groupby("_g")["score"]
-    stats = g.agg(["mean", "std", "count"]).sort_values("mean", ascending=True).tail(20)
-    # Horizontal: factor labels such as "resnet50 / curricularface / onecycle" stay readable.
-    fig, ax = figure(6.4, 0.35 * len(stats) + 1.3, left=0.42, bottom=0.5 / (0.35 * len(stats) + 1.3) + 0.05)
-    ax = ax[0, 0]
-    y = np.arange(len(stats))
-    rng = np.random.default_rng(0)  # fixed jitter: the same sweep gives the same picture
-    by = {k: g.to_numpy() for k, g in rows["score"].groupby(label.to_numpy(), sort=False)}
-    xs = [by[key] for key in stats.index]
-    ys = [i + rng.uniform(-0.15, 0.15, len(x)) for i, x in enumerate(xs)]
-    ax.scatter(np.concatenate(xs), np.concatenate(ys), s=10, alpha=0.5, color="tab:gray")  # one artist, not 20
-    ax.errorbar(stats["mean"], y, xerr=stats["std"].fillna(0), fmt="o", color="tab:blue", capsize=4)
-    ax.set_yticks(y, [f"{short(k, 40)} (n={n})" for k, n in zip(stats.index, stats["count"])], fontsize=7)
-    ax.set_xlabel(str(rows["score_metric"].iloc[0]))
-    ax.set_title(title, fontsize=9, y=TITLE_Y)
-    return Plot(title, png(fig), "dots = trials (all seeds), bar = mean ± std over trials and seeds")
 
 
 # -- curves --------------------------------------------------------------------------------------

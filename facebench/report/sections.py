@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import history, plots, targets, vae
+from . import factorplots, history, plots, targets, vae
 from .arrays import npz_loader
 from .html import table
 from .names import for_display
@@ -36,11 +36,11 @@ def ranked(i: Inputs) -> Section:
 
 def factors(i: Inputs) -> Section:
     return figure_section(i, ("factors", "Factors"),
-                          [("factors", lambda n: plots.plot_factors(i.ranked)),
+                          [("factors", lambda n: factorplots.plot_factor_effects(i.ranked, i.frames["epochs"])),
                            ("backbones against references",
                             lambda n: targets.plot_families(i.ranked, i.options.references))],
-                          "no completed trials, or none of backbone, loss, schedule, latent size, beta and image size "
-                          "varies among them")
+                          "no sweep with enough trials at a common epoch and a key that varies among them (the "
+                          "factor plots draw the data of the 'which hyperparameters matter' table)")
 
 
 def curves(i: Inputs) -> Section:
@@ -82,11 +82,21 @@ def sweep_history(i: Inputs) -> Section:
     """Optuna's history and parameter importances of every sweep with a study (with or without trials)."""
     sweeps = [s for s in i.data.sweeps if s.study is not None]
     try:
-        figs, notes = history.plot_histories(sweeps)
+        figs, notes = history.plot_histories(sweeps, _effect_tables(i))
     except Exception as e:  # a damaged study must not lose the report
         figs, notes = [], [f"sweep history figures failed: {type(e).__name__}: {e}"]
     return Section("history", "Sweep history", figures=tuple(figs), notes=tuple(notes),
                    empty="no Optuna study (study.db) with complete trials in these folders")
+
+
+def _effect_tables(i: Inputs) -> dict:
+    """Sweep -> its effects table, for the importance chart's caption (none when it cannot be computed)."""
+    from .effects import common_epoch_effects
+
+    try:
+        return {sweep: rows for sweep, _, _, rows in common_epoch_effects(i.ranked, i.frames["epochs"])}
+    except Exception:  # the effects section reports its own failure; the caption then says there is no table
+        return {}
 
 
 def pareto(i: Inputs) -> Section:

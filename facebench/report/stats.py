@@ -118,7 +118,7 @@ def _missing(v) -> bool:
 
 
 def seed_summary(trials: pd.DataFrame) -> pd.DataFrame:
-    """Completed trials grouped by recipe (config without seed): n, mean ± std of test score and val accuracy.
+    """Completed trials grouped by recipe (config without seed): n, mean ± sd (ddof=1) of test score and val accuracy.
     The report shows it only where some recipe ran with two seeds or more (``n_seeds``)."""
     done = trials[trials["status"] == "completed"]
     cols = ["recipe", "task", "n_seeds", "seeds", "score_mean", "score_std", "val_mean", "val_std"]
@@ -127,9 +127,15 @@ def seed_summary(trials: pd.DataFrame) -> pd.DataFrame:
     done = done.assign(recipe=recipe_labels(done, recipe_columns(trials)))
     g = done.groupby(["recipe", "task"], sort=False, dropna=False)
     out = g.agg(n_seeds=("trial_id", "count"), seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s.dropna()))),
-                score_mean=("score", "mean"), score_std=("score", lambda x: float(np.std(x.dropna()))),
-                val_mean=(RANK_BY, "mean"), val_std=(RANK_BY, lambda x: float(np.std(x.dropna())))).reset_index()
+                score_mean=("score", "mean"), score_std=("score", _sd), val_mean=(RANK_BY, "mean"),
+                val_std=(RANK_BY, _sd)).reset_index()
     return out.sort_values(["val_mean", "score_mean"], ascending=False, na_position="last")[cols]
+
+
+def _sd(x: pd.Series) -> float:
+    """Sample sd over seeds (ddof=1, as every interval over seeds uses); NaN for one seed."""
+    v = x.dropna().to_numpy(float)
+    return float(np.std(v, ddof=1)) if len(v) > 1 else float("nan")
 
 
 def missing_notes(trials: pd.DataFrame) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 TRACKERS = ("tensorboard", "mlflow")   # --log: Ray Tune's logger callbacks (trackers.tracker_callbacks)
 INTERRUPTED = "finished trials are kept, continue with --resume"   # what Ctrl-C during a sweep says
+DEFAULT_SEEDS = 5   # new seeds per confirmed configuration: fewer cannot estimate seed-to-seed spread
 # The numeric flags of `facebench sweep` / `python FILE` / `facebench confirm`: attribute -> (flag, lo, hi, what lo
 # means). Checked after parsing (check_flags), so a flag out of range is one line naming the allowed range.
 FLAG_RANGES = {
@@ -21,6 +22,7 @@ FLAG_RANGES = {
     "confirm": ("--confirm", 0, 1000, "0: no confirmation"),
     "seeds": ("--seeds", 1, 1000, ""),
     "top": ("--top", 1, 1000, ""),
+    "margin": ("--margin", 0.0001, 0.5, "accuracy: 0.02 is +-2 points"),
 }
 
 
@@ -60,9 +62,10 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
                         "pip install 'facebench[trackers]')")
     p.add_argument("--mlflow-uri", default=None,
                    help="MLflow tracking URI for --log mlflow (default: a SQLite store <results>/<name>/mlflow.db)")
-    p.add_argument("--confirm", type=int, default=0, metavar="K",
+    p.add_argument("--confirm", type=int, default=None, metavar="K",
                    help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
-                        "them on the test pairs (the report opens with the verdicts); see `facebench confirm`")
+                        "them on the test pairs (the report opens with the verdicts); default: the sweep's "
+                        "confirm_top (the demo: 2), 0 for none; see `facebench confirm`")
     add_confirm_arguments(p, top=False)
     # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -150,12 +153,14 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     placement = Placement(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
                           max_concurrent=args.max_concurrent, address=cluster_address(args))
     summary = run_sweep(spec, placement, output, num_samples=args.num_samples)
-    if args.confirm:
-        from .confirm import run_confirmation
+    top = spec.confirm_top if args.confirm is None else args.confirm
+    if top and summary["counts"]["completed"]:
+        from .confirm import Choice, run_confirmation
 
-        run_confirmation(summary["sweep_dir"], top=args.confirm, seeds=args.seeds, per=args.per, front=args.front,
-                         allow_version_change=args.allow_version_change,
-                         placement=Placement(address=placement.address), verbose=2 if args.verbose else 0)
+        choice = Choice(top=top, seeds=args.seeds or spec.confirm_seeds, per=args.per, front=args.front,
+                        margin=args.margin)
+        run_confirmation(summary["sweep_dir"], choice, placement=Placement(address=placement.address),
+                         verbose=output.verbose, allow_version_change=args.allow_version_change)
     build_sweep_report(summary["sweep_dir"])
     return 0 if summary["counts"]["completed"] else 1
 
@@ -173,7 +178,12 @@ def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> No
     if top:
         p.add_argument("--top", type=int, default=3, metavar="K",
                        help="configurations to confirm: the sweep's top K by its objective (default 3)")
-    p.add_argument("--seeds", type=int, default=3, metavar="S", help="new seeds per configuration (default 3)")
+    p.add_argument("--seeds", type=int, default=None, metavar="S",
+                   help=f"new seeds per configuration (default {DEFAULT_SEEDS}; a sweep's own confirm_seeds when it "
+                        "confirms after running)")
+    p.add_argument("--margin", type=float, default=None, metavar="M",
+                   help="equivalence margin as accuracy (0.02: two recipes within +-2 points are 'equivalent' when "
+                        "TOST says so); default: the sweep's equivalence_margin (0.02 unless it declares one)")
     p.add_argument("--per", default=None, metavar="KEY",
                    help="confirm the best configuration of each level of this config key (e.g. loss.name) "
                         "instead of the top K overall")
@@ -208,13 +218,15 @@ def add_confirm_parser(subparsers: Any) -> None:
                                               "say which recipe really wins",
                               description="Re-run the top K completed configurations of a finished sweep folder "
                                           "(or the best of each level of --per) with S new seeds each, as Ray "
-                                          "trials in the same folder; compares them on the test pairs (paired "
-                                          "bootstrap, McNemar, Holm) and rebuilds the report.")
+                                          "trials in the same folder; compares each with the reference (best mean "
+                                          "validation objective) on the same test items: per-seed paired t-test "
+                                          "with Holm, intervals over seeds and folds, TOST against --margin, exact "
+                                          "McNemar per seed; a verdict per recipe, then rebuilds the report.")
     p.add_argument("sweep_dir", help="a finished sweep folder (holds summary.json), e.g. runs/demo")
     add_confirm_arguments(p)
     p.add_argument("--local", action="store_true", help="start a private Ray on this machine")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node)")
-    p.add_argument("--quiet", action="store_true", help="no live progress table")
+    p.add_argument("--quiet", action="store_true", help="no progress line while the re-runs train")
     p.add_argument("--calibrate", type=int, default=0, metavar="N",
                    help="instead of confirming: re-run N configurations chosen at random (not the top ones) with "
                         "--seeds new seeds each and measure how often objective_pi95 covers them (summary.json's "
@@ -227,21 +239,22 @@ def add_confirm_parser(subparsers: Any) -> None:
 def _cmd_confirm(args: argparse.Namespace) -> int:
     """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
     check_flags(args)
-    from .confirm import load_finished, pick_recipes, run_confirmation
+    from .confirm import Choice, load_finished, pick_recipes, run_confirmation
     from .session import Placement
 
     if args.calibrate:
         from .calibrate import run_calibration
 
-        run_calibration(args.sweep_dir, configs=args.calibrate, seeds=args.seeds, rng_seed=args.calibrate_seed,
+        run_calibration(args.sweep_dir, configs=args.calibrate, seeds=args.seeds or DEFAULT_SEEDS, rng_seed=args.calibrate_seed,
                         placement=Placement(address=cluster_address(args)), verbose=0 if args.quiet else 1,
                         allow_version_change=args.allow_version_change)
         return 0
 
     # refuse bad input before Ray starts
     pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per, front=args.front)
-    confirmation = run_confirmation(args.sweep_dir, top=args.top, seeds=args.seeds, per=args.per, front=args.front,
-                                    placement=Placement(address=cluster_address(args)),
+    choice = Choice(top=args.top, seeds=args.seeds or DEFAULT_SEEDS, per=args.per, front=args.front,
+                    margin=args.margin)
+    confirmation = run_confirmation(args.sweep_dir, choice, placement=Placement(address=cluster_address(args)),
                                     verbose=0 if args.quiet else 1, allow_version_change=args.allow_version_change)
     build_sweep_report(str(args.sweep_dir))
     return 0 if any(c["seeds"] for c in confirmation) else 1

@@ -25,6 +25,7 @@ from . import space
 from .session import LOCAL, Placement, ray_session, trial_threads
 from .spec import SweepSpec
 
+DEFAULT_MARGIN = 0.02   # equivalence margin (accuracy, 0-1) when the sweep declares none: +-2 points
 # Keys that tell runs of one recipe apart, or only say where it ran: never part of a recipe.
 NOT_RECIPE = ("name", "train.seed", "train.threads", "train.device", "data.cache_dir")
 
@@ -152,11 +153,24 @@ def confirm_trial(config: dict, setup: Any, recipes: list[dict]) -> None:
     train_trial({**recipes[config["recipe"]], "train.seed": config["train.seed"]}, setup)
 
 
-def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per: str | None = None,
-                     placement: Placement = LOCAL, verbose: int = 0, front: bool = False,
-                     allow_version_change: bool = False) -> list[dict]:
+@dataclass(frozen=True)
+class Choice:
+    """What to confirm: the top ``top`` configurations (or the best of each level of ``per``, or a Pareto sweep's
+    ``front``), ``seeds`` new seeds each; ``margin``: the equivalence margin (None: the sweep's declared
+    ``equivalence_margin``, else DEFAULT_MARGIN)."""
+
+    top: int
+    seeds: int
+    per: str | None = None
+    front: bool = False
+    margin: float | None = None
+
+
+def run_confirmation(sweep_dir: str | os.PathLike, choice: Choice, *, placement: Placement = LOCAL,
+                     verbose: int = 0, allow_version_change: bool = False) -> list[dict]:
     """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json.
-    ``placement``: where the re-runs go (its address; the sweep's own resources per trial)."""
+    ``placement``: where the re-runs go (its address; the sweep's own resources per trial); ``verbose``: 0
+    nothing, 1 the one progress line, 2 Ray's table."""
     from .lock import driver_lock
     from .version import check_version
 
@@ -164,27 +178,26 @@ def run_confirmation(sweep_dir: str | os.PathLike, *, top: int, seeds: int, per:
     load_finished(sweep.path)   # not a finished sweep: refused before the lock is taken (nothing is created)
     check_version(sweep, allow=allow_version_change, what="confirm")
     with driver_lock(sweep.path, what="confirm"):   # one driver per sweep folder: a sweep or a confirmation
-        return _confirm(sweep, {"top": top, "per": per, "front": front}, seeds=seeds, placement=placement,
-                        verbose=verbose)
+        return _confirm(sweep, choice, placement=placement, verbose=verbose)
 
 
-def _confirm(sweep: SweepDir, choice: dict[str, Any], *, seeds: int, placement: Placement,
-             verbose: int) -> list[dict]:
-    """``choice``: pick_recipes' top, per and front."""
+def _confirm(sweep: SweepDir, choice: Choice, *, placement: Placement, verbose: int) -> list[dict]:
     summary = load_finished(sweep.path)
-    recipes, notes = pick_recipes(summary, **choice)
-    seed_list = new_seeds(summary, seeds)
+    recipes, notes = pick_recipes(summary, top=choice.top, per=choice.per, front=choice.front)
+    seed_list = new_seeds(summary, choice.seeds)
     for note in notes:
         print(f"facebench confirm: {note}")
     print(f"facebench confirm: {len(recipes)} configuration(s) x {len(seed_list)} new seed(s) {seed_list}: "
           + "; ".join(r.label for r in recipes))
     runs = rerun(sweep, summary, recipes, seed_list, placement=placement, verbose=verbose)
-    confirmation = summarize_confirmation(recipes, runs, mode=summary.get("mode", "max"))
+    margin = choice.margin
+    if margin is None:
+        margin = float((sweep.read_spec() or {}).get("equivalence_margin", DEFAULT_MARGIN))
+    confirmation = summarize_confirmation(recipes, runs, mode=summary.get("mode", "max"), margin=margin)
     summary["confirmation"] = confirmation
     sweep.write_summary(summary)
     for c in confirmation:
-        if c.get("verdict"):
-            print(f"facebench confirm: {c['verdict']}")
+        print(f"facebench confirm: {c['verdict_line']}")
     return confirmation
 
 
@@ -212,6 +225,7 @@ def _tuner(spec: SweepSpec, sweep: SweepDir, recipes: list[Recipe], seed_list: l
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
 
+    from .progress import ProgressLine
     from .trainable import TrialSetup, trial_dirname
 
     configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}",
@@ -219,6 +233,11 @@ def _tuner(spec: SweepSpec, sweep: SweepDir, recipes: list[Recipe], seed_list: l
     setup = TrialSetup(spec=spec, trials_root=str(sweep.trials))
     trainable = tune.with_resources(tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
                                     {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
+    # Ray's status block only at verbose 2 (--verbose); otherwise the sweep's one progress line (progress.py).
+    callbacks = [JsonLoggerCallback()]
+    if verbose == 1:
+        callbacks.append(ProgressLine(name=f"{spec.name} confirmation", mode=spec.objective[1], total=len(configs)
+                                      * len(seed_list), label=f"{spec.objective[0]} ({spec.select} epoch)"))
     return tune.Tuner(
         trainable, param_space={"recipe": tune.grid_search(list(range(len(recipes)))),
                                 "train.seed": tune.grid_search(seed_list)},
@@ -226,7 +245,7 @@ def _tuner(spec: SweepSpec, sweep: SweepDir, recipes: list[Recipe], seed_list: l
                                     trial_name_creator=trial_dirname,
                                     max_concurrent_trials=spec.max_concurrent or None),
         run_config=tune.RunConfig(name=f"confirm-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep.path),
-                                  verbose=verbose, callbacks=[JsonLoggerCallback()]))
+                                  verbose=1 if verbose >= 2 else 0, callbacks=callbacks))
 
 
 def _collect(sweep: SweepDir, grid: Any, n_recipes: int) -> list[list[dict]]:
@@ -243,9 +262,12 @@ def _collect(sweep: SweepDir, grid: Any, n_recipes: int) -> list[list[dict]]:
     return runs
 
 
-def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mode: str) -> list[dict]:
-    """One entry per recipe, the best (by mean validation objective over the new seeds) first: test accuracy
-    mean and 95% CI over seeds, and against the best the paired difference, its CI, adjusted p and a verdict."""
+def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mode: str,
+                           margin: float = DEFAULT_MARGIN) -> list[dict]:
+    """One entry per recipe, the reference (best mean validation objective over the new seeds, never test) first:
+    every seed's validation objective and test accuracy, the test accuracy's 95% interval over seeds and folds, and
+    against the reference the paired difference, its interval, the Holm-adjusted p and a verdict (TOST against
+    ``margin``, facebench.eval.confirmation)."""
     import math
 
     from ..eval import confirmation as stats
@@ -256,30 +278,55 @@ def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mod
     order = sorted(range(len(recipes)), key=lambda i: (math.isnan(objective[i]), sign * objective[i], i))
     best = order[0]
     paired = _paired_runs(done)
-    entries = []
-    for i in order:
-        acc = [_test_accuracy(r["metrics"]) for r in done[i]]
-        mean, lo, hi = stats.seed_interval([a for a in acc if a is not None])
-        vs = None
-        if i != best and paired is not None:
-            vs = stats.compare_to_best(paired[i], paired[best])
-        entries.append({"recipe": recipes[i].label, "source_trial": recipes[i].source_trial,
-                        "sweep_objective": recipes[i].sweep_objective, "best": i == best,
-                        "trial_ids": [r["trial_id"] for r in runs[i]], "seeds": [r["seed"] for r in done[i]],
-                        "failed": [r["trial_id"] for r in runs[i] if r["status"] != COMPLETED],
-                        "objective_mean": objective[i], "test_accuracy": acc, "test_accuracy_mean": mean,
-                        "ci95": [max(lo, 0.0), min(hi, 1.0)], "_vs": vs})   # an accuracy stays in [0, 1]
-    adjusted = stats.holm([e["_vs"].p if e["_vs"] is not None else math.nan for e in entries])
-    for e, p in zip(entries, adjusted):
-        vs = e.pop("_vs")
-        if vs is not None:
-            vs.p_adjusted = p
-        e["vs_best"] = vs.to_json() if vs is not None else None
-        e["verdict"] = None if e["best"] else (
-            stats.verdict(e["recipe"], entries[0]["recipe"], vs) if paired is not None
-            else f"{e['recipe']} vs {entries[0]['recipe']}: no paired test (needs per-item decisions on the same "
-                 "test items: verification.npz or predictions.npz)")
+    entries = [_entry(recipes[i], runs[i], done[i], objective[i], paired[i] if paired else None, i == best)
+               for i in order]
+    vs = [stats.compare_to_reference(paired[i], paired[best], margin=margin) if i != best and paired else None
+          for i in order]
+    adjusted = stats.holm([v.p if v is not None else math.nan for v in vs])
+    for e, v, p in zip(entries, vs, adjusted):
+        if v is not None:
+            v.p_adjusted = p
+        e["vs_best"] = v.to_json() if v is not None else None
+        e["verdict"], e["verdict_line"] = _verdicts(e, entries[0], v, paired is not None)
     return entries
+
+
+def _entry(recipe: Recipe, runs: list[dict], done: list[dict], objective: float, paired: list | None,
+           best: bool) -> dict:
+    from ..eval import confirmation as stats
+
+    acc = [_test_accuracy(r["metrics"]) for r in done]
+    if paired:
+        interval = stats.accuracy_interval(paired)
+    else:   # no per-item decisions: the t-interval over seeds only
+        mean, lo, hi = stats.seed_interval([a for a in acc if a is not None])
+        interval = {"mean": mean, "ci95": [max(lo, 0.0), min(hi, 1.0)], "ci_method": stats.T_METHOD}
+    return {"recipe": recipe.label, "source_trial": recipe.source_trial, "source_trial_ids": [recipe.source_trial],
+            "sweep_objective": recipe.sweep_objective, "best": best, "reference": best,
+            "trial_ids": [r["trial_id"] for r in runs], "seeds": [r["seed"] for r in done],
+            "failed": [r["trial_id"] for r in runs if r["status"] != COMPLETED],
+            "per_seed": [{"seed": r["seed"], "objective": r["metrics"].get("objective"), "test_accuracy": a}
+                         for r, a in zip(done, acc)],
+            "objective_mean": objective, "test_accuracy": acc, "test_accuracy_mean": interval["mean"],
+            "ci95": interval["ci95"], "ci_method": interval["ci_method"]}   # an accuracy stays in [0, 1]
+
+
+def _verdicts(e: dict, reference: dict, v: Any, paired: bool) -> tuple[str, str]:
+    """(the verdict, the line the console and the report print) of one entry against the reference."""
+    from ..eval import confirmation as stats
+
+    if e["best"]:
+        return "reference", (f"{e['recipe']}: the reference (best mean validation objective over "
+                             f"{len(e['seeds'])} seeds)")
+    if not paired:
+        text = ("no paired test (needs per-item decisions on the same test items: verification.npz or "
+                "predictions.npz)")
+    elif v is None:
+        text = "not compared: no completed seed in common with the reference"
+    else:
+        text = stats.verdict(v)
+    line = f"{e['recipe']} against {reference['recipe']}: {text}"
+    return text, line + (f"; {stats.detectable_note(v)}" if v is not None else "")
 
 
 def _mean(values: list) -> float:

@@ -26,7 +26,8 @@ ALIAS_MARK = "@"
 # The numeric fields of a SweepSpec (a sweep file's, or a profile's after it is applied): field -> [lo, hi].
 SPEC_RANGES = {"num_samples": (1, 100_000), "smoke_num_samples": (1, 100_000), "cpus_per_trial": (0.01, 1024),
                "gpus_per_trial": (0, 64), "max_concurrent": (0, 100_000), "seed": (0, 2**63 - 1),
-               "max_failures": (0, 100), "grace_period": (1, 100_000), "reduction_factor": (2, 100)}
+               "max_failures": (0, 100), "grace_period": (1, 100_000), "reduction_factor": (2, 100),
+               "confirm_top": (0, 1000), "confirm_seeds": (1, 1000), "equivalence_margin": (0.0001, 0.5)}
 
 
 def _check_range(key: str, value: Any, lo: float, hi: float) -> None:
@@ -34,7 +35,7 @@ def _check_range(key: str, value: Any, lo: float, hi: float) -> None:
     field and the range."""
     import math
 
-    whole = key not in ("cpus_per_trial", "gpus_per_trial")
+    whole = key not in ("cpus_per_trial", "gpus_per_trial", "equivalence_margin")
     ok = isinstance(value, int if whole else (int, float)) and not isinstance(value, bool)
     if not (ok and math.isfinite(value) and lo <= value <= hi):
         raise ConfigError(f"sweep {key} {value!r}: out of range; allowed {'whole numbers in ' if whole else ''}"
@@ -101,6 +102,12 @@ class SweepSpec:
     profiles: Mapping[str, Profile] = field(default_factory=dict)   # --profile NAME: a named scale (Profile)
     profile: str = ""                # the profile this spec was made with ("": the sweep's own scale)
     description: str = ""
+    # The confirmation stage (docs/sweeps.md, "Confirmation"): a sweep may confirm its own top configurations when it
+    # ends (confirm_top > 0, confirm_seeds new seeds each); two recipes are "equivalent" within +-equivalence_margin
+    # (accuracy, 0.02 = 2 points; a CPU-scale sweep cannot resolve less).
+    confirm_top: int = 0
+    confirm_seeds: int = 5
+    equivalence_margin: float = 0.02
 
     def __post_init__(self) -> None:
         check_name(self.name, "sweep name")
@@ -167,7 +174,7 @@ class SweepSpec:
         base = {**self.base, **self.smoke}
         return self.replace(name=f"{self.name}-smoke", base=base, forced=dict(self.smoke), cover=True,
                             num_samples=self.smoke_num_samples, grace_period=1, cpus_per_trial=1.0,
-                            gpus_per_trial=0.0)
+                            gpus_per_trial=0.0, confirm_top=0)
 
     def profile_variant(self, profile: str) -> "SweepSpec":
         """The sweep at a named scale (``--profile``): its fields replaced, its base merged; named ``<name>-<profile>``
@@ -199,7 +206,8 @@ class SweepSpec:
                 "grid": {k: list(v) for k, v in (self.grid or {}).items()},
                 "cpus_per_trial": self.cpus_per_trial, "gpus_per_trial": self.gpus_per_trial,
                 "max_concurrent": self.max_concurrent, "seeds": [self.seed], "max_failures": self.max_failures,
-                "smoke": dict(self.smoke), "profile": self.profile,
+                "smoke": dict(self.smoke), "profile": self.profile, "confirm_top": self.confirm_top,
+                "confirm_seeds": self.confirm_seeds, "equivalence_margin": self.equivalence_margin,
                 "profiles": sorted(self.profiles), "forced": dict(self.forced), "description": self.description,
                 **({"second_objective": self.second_objective} if self.second_objective else {})}
 

@@ -18,6 +18,9 @@ from ..pareto import COST_KEY, front_rows
 from .intervals import add_intervals
 from .spec import ALIAS_MARK, SweepSpec
 
+# Under the ranking: one seed per configuration says nothing about which recipe wins (docs/sweeps.md, "Confirmation").
+EXPLORATORY = ("exploratory: one seed per configuration; which recipe wins is the confirmation stage's verdict "
+               "(a sweep's confirm_top, --confirm K, or `facebench confirm RUN_DIR`)")
 TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
 
 
@@ -72,6 +75,7 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
                                                                                          spec.second_objective))
     paths.dir.write_summary(summary)
     print(format_table(rows, f"{metric} ({spec.select} epoch)"))
+    print(EXPLORATORY)
     if spec.second_objective:
         print(format_front(summary["pareto_front"], metric, spec.second_objective))
     print(f"facebench sweep: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "

@@ -1,0 +1,85 @@
+"""The factor plots: the data of the "which hyperparameters matter" table, drawn.
+
+One figure per sweep and scope of the table (effects.py): each panel a key of that scope, each dot a sweep trial's
+validation objective at the common epoch (the table's y), only over the trials whose variant reads the key; the
+confirmation stage's seeds of the same sweep, at the same epoch, are drawn apart (red crosses on their own row),
+never pooled with the sweep's trials.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .plots import TITLE_Y, Plot, figure, png
+from .stats import is_confirmation
+
+MAX_PANELS = 6
+MAX_LEVELS = 12
+
+
+def factor_data(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str], pd.Series,
+                                                                          pd.Series]]:
+    """(title, the scope's trials, its keys, their objective at the common epoch, the confirmation seeds' objective at
+    that epoch): what each figure draws, the same trials and values as the effects table."""
+    from .effects import _scopes, common_epoch_effects, common_epoch_values
+
+    tables = {sweep: rows for sweep, _, _, rows in common_epoch_effects(ranked, epochs)}
+    out = []
+    for sweep, at, trials, value in common_epoch_values(ranked, epochs):
+        confirming = _confirmation_values(ranked, epochs, sweep, at, trials["objective_metric"].iloc[0])
+        table = tables.get(sweep, pd.DataFrame(columns=["scope", "key"]))
+        for scope, subset, keys in _scopes(trials):
+            rows = set(table.loc[table["scope"] == scope, "key"])   # the table's own rows, nothing else
+            keys = [k for k in keys if k[4:] in rows][:MAX_PANELS]
+            if keys:
+                out.append((f"{sweep}: {scope}, objective at epoch {at}", subset, keys, value, confirming))
+    return out
+
+
+def plot_factor_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
+    return [_figure(*d) for d in factor_data(ranked, epochs)]
+
+
+def _confirmation_values(ranked: pd.DataFrame, epochs: pd.DataFrame, sweep: str, at: int, metric: str) -> pd.Series:
+    """The sweep's confirmation runs' objective at the common epoch, by trial_id (empty when none ran)."""
+    ids = ranked.loc[is_confirmation(ranked) & (ranked["sweep"] == sweep), "trial_id"]
+    ep = epochs[(epochs["sweep"] == sweep) & epochs["trial_id"].isin(ids) & (epochs["epoch"] == at)]
+    return ep.set_index("trial_id")[metric].dropna() if metric in ep.columns else pd.Series(dtype=float)
+
+
+def _figure(title: str, subset: pd.DataFrame, keys: list[str], value: pd.Series, confirming: pd.Series) -> Plot:
+    fig, axes = figure(3.2 * len(keys), 3.4, ncols=len(keys), left=0.3 / len(keys) + 0.05, bottom=0.18)
+    rows = subset.set_index("trial_id")
+    for ax, key in zip(axes[0], keys):
+        x = rows[key].dropna()
+        y = value.reindex(x.index)
+        _panel(ax, key, x, y, confirming)
+        ax.set_xlabel(key[4:], fontsize=8)
+    axes[0, 0].set_ylabel("objective", fontsize=8)
+    fig.suptitle(title, fontsize=9, y=TITLE_Y - 0.02)
+    return Plot(title, png(fig), "dots = sweep trials at the common epoch (the table's data, only where the key "
+                                 "applies); red crosses = the confirmation seeds, drawn apart")
+
+
+def _panel(ax: Any, key: str, x: pd.Series, y: pd.Series, confirming: pd.Series) -> None:
+    numeric = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x) and x.nunique() > 2
+    if numeric:
+        ax.scatter(x.to_numpy(float), y.to_numpy(float), s=12, alpha=0.7, color="tab:blue")
+        if (x > 0).all() and x.max() / x.min() > 10:
+            ax.set_xscale("log")
+    else:
+        levels = sorted(x.map(str).unique())[:MAX_LEVELS]
+        pos = {lv: i for i, lv in enumerate(levels)}
+        keep = x.map(str).isin(pos)
+        jitter = np.random.default_rng(0).uniform(-0.15, 0.15, int(keep.sum()))
+        ax.scatter(x[keep].map(str).map(pos).to_numpy() + jitter, y[keep].to_numpy(float), s=12, alpha=0.7,
+                   color="tab:blue")
+        ticks = levels
+        if len(confirming):
+            ax.scatter(np.full(len(confirming), len(levels)), confirming.to_numpy(float), marker="x", color="tab:red")
+            ticks = levels + ["confirmation\nseeds"]
+        ax.set_xticks(range(len(ticks)), ticks, fontsize=7, rotation=30)
+    ax.tick_params(labelsize=7)

@@ -80,7 +80,10 @@ def _parse(suffix: str, text: str) -> Any:
         return json.loads(text, object_pairs_hook=_unique_pairs)
     if suffix in (".yaml", ".yml"):
         return _load_yaml(text) or {}
-    import tomllib  # refuses a repeated key itself
+    try:
+        import tomllib  # refuses a repeated key itself (Python 3.11+)
+    except ModuleNotFoundError:  # Python 3.10: the same parser as the package tomli
+        import tomli as tomllib
 
     return tomllib.loads(text)
 

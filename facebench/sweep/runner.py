@@ -85,7 +85,7 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
     new = not paths.sweep_dir.exists()
     _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
     try:
-        if placement.local:
+        if placement.local and spec.replay is None:   # a replayed sweep reads no data
             warm_data_cache([spec.trial_config(p) for p in samples])
         grid, wall_s, earlier = _fit(spec, paths, placement, output, samples)
     except BaseException:
@@ -247,7 +247,9 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     trainable = tune.with_resources(tune.with_parameters(train_trial, setup=setup), resources)
     from ray.tune.search import ConcurrencyLimiter
 
-    search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed)
+    paths.dir.suggest_log.parent.mkdir(parents=True, exist_ok=True)
+    search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed,
+                           timing_log=str(paths.dir.suggest_log))
     if spec.max_concurrent:
         search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
     metric, mode = spec.objective
@@ -285,7 +287,8 @@ def make_scheduler(spec: SweepSpec):
                          reduction_factor=spec.reduction_factor, stop_last_trials=False)
 
 
-def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0):
+def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0,
+                  timing_log: str | None = None):
     """``seed_offset``: trials the study already proposed. A resumed sweep's sampler starts a new random stream
     (seed + offset), else a seeded sampler would replay its first proposals and train them twice."""
     import optuna
@@ -304,5 +307,5 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
     # told, ASHA compares and the summary ranks; a trial the scheduler stopped is PRUNED, never "best".
     return StudySearch(space=spec.space, metric="objective", mode=spec.objective[1], sampler=sampler,
                        study_name=spec.name, storage=storage, start_points=spec.start_points,
-                       continuations=continuations, epochs=spec.epochs)
+                       continuations=continuations, epochs=spec.epochs, timing_log=timing_log)
 

@@ -81,6 +81,9 @@ class SweepSpec:
     profiles: Mapping[str, Profile] = field(default_factory=dict)   # --profile NAME: a named scale (Profile)
     profile: str = ""                # the profile this spec was made with ("": the sweep's own scale)
     description: str = ""
+    # A replayed sweep (facebench.sweep.replay.Replay): recorded curves instead of training, to measure the
+    # orchestrator at scale (docs/scale.md). Labelled in sweep.json, summary.json and the report.
+    replay: Optional[Any] = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "sweep name")
@@ -105,6 +108,8 @@ class SweepSpec:
             if not isinstance(profile, Profile):
                 raise ConfigError(f"sweep {self.name!r} profile {key!r}: a facebench.sweep.Profile(...), not "
                                   f"{type(profile).__name__}")
+        if self.replay is not None and not (hasattr(self.replay, "to_json") and self.replay.seconds_per_epoch >= 0):
+            raise ConfigError("sweep replay: a facebench.sweep.replay.Replay(source=..., seconds_per_epoch >= 0)")
         if "task" in self.base and self.base["task"] != self.task:
             raise ConfigError(f"sweep base config task={self.base['task']!r} contradicts task {self.task!r}")
 
@@ -176,7 +181,8 @@ class SweepSpec:
                 "cpus_per_trial": self.cpus_per_trial, "gpus_per_trial": self.gpus_per_trial,
                 "max_concurrent": self.max_concurrent, "seeds": [self.seed], "max_failures": self.max_failures,
                 "smoke": dict(self.smoke), "profile": self.profile,
-                "profiles": sorted(self.profiles), "forced": dict(self.forced), "description": self.description}
+                "profiles": sorted(self.profiles), "forced": dict(self.forced), "description": self.description,
+                **({"replay": self.replay.to_json()} if self.replay is not None else {})}
 
 
 def describe_callable(fn: Callable) -> dict[str, Any]:

@@ -52,9 +52,11 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
                "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == FAILED],
                "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
                "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "trials": rows}
+    if spec.replay is not None:   # recorded curves replayed, no training: never a real result (docs/scale.md)
+        summary["replayed"] = spec.replay.to_json()
     paths.dir.write_summary(summary)
     print(format_table(rows, f"{metric} ({spec.select} epoch)"))
-    print(f"facebench sweep: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
+    print(f"facebench sweep{' (REPLAYED trials)' if spec.replay is not None else ''}: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
           f"in {wall_s:.1f} s; summary: {paths.dir.summary_file}")
     return summary
 

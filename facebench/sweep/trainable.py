@@ -87,9 +87,14 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
             trial.write_result({"status": FAILED, "reason": f"invalid config: {e}", "config": flat, "metrics": {},
                                 "meta": where})
             raise TrialFailed(f"invalid config: {e}") from None
-        from ..engine import run_trial
+        if setup.spec.replay is not None:   # recorded curves, not training (replay.py; docs/scale.md)
+            from .replay import replay_trial
 
-        result = run_trial(cfg, report, trial_dir=str(trial.path), resume=True, on_step=_mid_epoch_point)
+            result = replay_trial(setup.spec, flat, report, trial)
+        else:
+            from ..engine import run_trial
+
+            result = run_trial(cfg, report, trial_dir=str(trial.path), resume=True, on_step=_mid_epoch_point)
         faults.at("done", trial_id)
         rows = trial.read_epochs()
         if not reported and rows and result.get("status") != FAILED:

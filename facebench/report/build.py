@@ -14,7 +14,7 @@ from facebench import artefacts
 from facebench.errors import DataError
 
 from . import confirmation, effects, extras, history, html, paper, plots, stats, tables
-from .collect import Collection, collect
+from .collect import Collection, collect, is_replayed
 from .storage import Location, resolve
 
 
@@ -22,6 +22,8 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
           references: list[tuple[str, float]] | None = None, summary_notes: list[str] | None = None,
           target_score: float | None = None) -> Path | str:
     data = collect(run_dirs)
+    replayed = bool(data.trials) and all(map(is_replayed, data.trials))   # collect() refused a mix of both
+    title = ("REPLAYED trials, no training: " if replayed else "") + (title or _title(data))
     # Big reports use one helper process: it imports Optuna, pandas and matplotlib and draws the sweep history
     # while this process reads the tables, then draws half of the figures.
     with _executor(len(data.trials)) as helper:
@@ -31,6 +33,9 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
         tables.write_tables(arrow, target)
         frames = {name: t.to_pandas() for name, t in arrow.items()}
         notes = list(data.notes) + [n for t in data.trials for n in t.notes] + table_notes
+        if replayed:
+            notes.insert(0, "REPLAYED: every trial here replays recorded learning curves (facebench/sweep/replay.py); "
+                            "no model was trained, and no number here is a result (docs/scale.md)")
         ranked = stats.rank_trials(frames["trials"]) if len(frames["trials"]) else frames["trials"].assign(rank=[])
         notes += stats.missing_notes(ranked)
         figures, stats_html, stats_notes = _figures_and_statistics(ranked, frames, notes, helper)
@@ -43,7 +48,7 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, *, title: s
                    target=extras.target_lines(target_score, data.sweeps, ranked),
                    references=references or [], best_config=best_config)
     sets_html = _papers_table(frames.get("sets"), ranked, target)
-    page = html.render(title=title or _title(data), sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
+    page = html.render(title=title, sources=[os.fspath(r) for r in run_dirs], ranked=ranked,
                        plots=figures, stats_html=stats_html, notes=notes, summary=summary, sets_html=sets_html,
                        headline=confirmation.headline(data.sweeps))
     index = target.join("index.html")

@@ -294,8 +294,9 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
     import optuna
 
     from .search import StudySearch
+    from .studycache import WriteThroughStorage
 
-    storage = study_storage(study_url)
+    storage = WriteThroughStorage(study_storage(study_url))   # one writer: read once, then written through
     seed = spec.seed + seed_offset
     if spec.sampler == "grid":
         sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=seed)

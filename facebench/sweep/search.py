@@ -35,7 +35,8 @@ class StudySearch(OptunaSearch):
 
     def _setup_study(self, mode) -> None:
         super()._setup_study(mode)
-        if self._start_points and not self._ot_study.get_trials(deepcopy=False):
+        known = self._ot_study.get_trials(deepcopy=False)   # also fills a write-through cache (studycache.py)
+        if self._start_points and not known:
             for point in self._start_points:
                 self._ot_study.enqueue_trial(point)
         self._start_points = []

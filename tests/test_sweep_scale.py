@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -89,17 +91,38 @@ def test_a_report_never_mixes_replayed_and_real_trials(tmp_path, mixed_sweep):
 
 
 @pytest.mark.durability
-def test_100_replayed_trials_on_4_nodes_one_killed_nothing_lost_or_twice(tmp_path):
-    ray_tmp = tmp_path / "r"
-    ray_tmp.mkdir()
+def test_100_replayed_trials_on_4_nodes_one_killed_nothing_lost_or_twice():
+    ray_tmp = Path(tempfile.mkdtemp(prefix="fbsc_", dir="/tmp"))   # short: Ray's socket paths fit 107 bytes
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": str(ray_tmp)}
     run = subprocess.run([sys.executable, str(ROOT / "tests" / "bench" / "scale.py"), "--trials", "100", "--nodes",
                           "4", "--kill-nodes", "1", "--seconds-per-epoch", "0.1", "--checkpoint-kb", "4"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    left = list(ray_tmp.iterdir())
+    shutil.rmtree(ray_tmp, ignore_errors=True)
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["killed_nodes"] == 1
     assert out["lost"] == 0 and out["duplicates"] == 0 and out["failed"] == 0
     assert out["completed"] + out["stopped"] == 100
     assert out["resume_s"] is not None
-    assert not [p for p in ray_tmp.iterdir()], "the bench left files in its Ray temp dir"
+    assert not left, f"the bench left files in its Ray temp dir: {left}"
+
+
+def test_usable_retention_keeps_the_top_and_the_resumable_checkpoints(tmp_path):
+    from facebench.artefacts import SweepDir
+    from facebench.sweep.retention import drop_unusable
+
+    spec = replay_spec()
+    sweep = SweepDir(tmp_path / "s")
+    rows = []
+    for i in range(6):
+        trial = sweep.trial(f"t{i}")
+        trial.claim()
+        replay_trial(spec, spec.trial_config({"model.backbone": "cnn", "optim.lr": 0.001 * (i + 1)}),
+                     lambda r: None, trial)
+        rows.append({"trial_id": f"t{i}", "status": "completed"})
+    (sweep.trial("t5").path / "result.json").unlink()      # unfinished: a resumed sweep continues it
+    rows[4]["status"] = "stopped"
+    freed = drop_unusable(sweep, rows)
+    kept = sorted(t.path.name for t in sweep.trial_dirs() if (t.path / "checkpoint.pt").exists())
+    assert kept == ["t0", "t1", "t2", "t5"] and freed == 2 * 4 * 1024

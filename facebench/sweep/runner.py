@@ -96,6 +96,10 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
 
     bucket.pull_sweep(paths)   # trial folders written on other nodes
     summary = summarize(spec, paths, grid, wall_s=wall_s, earlier=earlier)
+    if output.keep_checkpoints == "usable":
+        from .retention import drop_unusable
+
+        drop_unusable(paths.dir, summary["trials"])
     bucket.push_sweep(paths)
     return summary
 
@@ -110,6 +114,10 @@ def _fit(spec: SweepSpec, paths: SweepPaths, placement: Placement, output: Outpu
 
         callbacks = tracker_callbacks(output.trackers, name=spec.name, sweep=paths.dir,
                                       mlflow_tracking_uri=output.mlflow_uri, trial_config=spec.trial_config)
+    if output.keep_checkpoints == "usable":
+        from .retention import ended_early_callback
+
+        callbacks.append(ended_early_callback(str(paths.trials), spec.epochs))
     with ray_session(spec, placement, paths.dir, verbose=output.verbose):
         t0 = time.time()
         plan = resume_plan(spec, paths) if output.resume else ResumePlan()

@@ -74,6 +74,7 @@ class Output:
     verbose: int = 1                 # 0 nothing while it runs, 1 one progress line, 2 Ray's table and trial output
     trackers: tuple[str, ...] = ()   # "tensorboard", "mlflow" (Ray Tune's logger callbacks, trackers.py)
     mlflow_uri: str | None = None    # --log mlflow's store (default sqlite:///<sweep>/mlflow.db)
+    keep_checkpoints: str = "all"    # "usable": only the checkpoints the sweep can still use (retention.py)
 
 
 LOCAL = Placement()        # the sweep's own resources on a private Ray on this machine

@@ -56,7 +56,7 @@ def facebench_driver(args: argparse.Namespace) -> dict:
     t0 = time.time()
     summary = run_sweep(spec, Placement(address=args.address, gpus_per_trial=args.gpus_per_trial, cpus_per_trial=1),
                         Output(results=args.results, storage=args.storage, study_db=args.study_db, verbose=0,
-                               resume=args.resume, fresh=not args.resume))
+                               resume=args.resume, fresh=not args.resume, keep_checkpoints=args.keep_checkpoints))
     return {"wall_s": time.time() - t0, "counts": summary["counts"]}
 
 
@@ -94,7 +94,8 @@ def run_driver(kind: str, args: argparse.Namespace, results: str, log: Path, *, 
     cmd = [sys.executable, __file__, "--driver", kind, "--address", args.address, "--results", results,
            "--trials", str(args.trials), "--gpus-per-trial", str(args.gpus_per_trial), "--epochs", str(args.epochs),
            "--seconds-per-epoch", str(args.seconds_per_epoch), "--scheduler", args.scheduler,
-           "--checkpoint-kb", str(args.checkpoint_kb), *(["--resume"] if resume else []),
+           "--checkpoint-kb", str(args.checkpoint_kb), "--keep-checkpoints", args.keep_checkpoints,
+           *(["--resume"] if resume else []),
            *(["--storage", args.storage] if args.storage else []),
            *(["--study-db", args.study_db] if args.study_db else [])]
     from facebench.sweep.session import RAY_ENV
@@ -222,6 +223,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
             "bytes_per_trial": disk_bytes(sweep) // args.trials, "killed_nodes": fb["killed_nodes"],
             "scheduler": args.scheduler, "seconds_per_epoch": args.seconds_per_epoch, "epochs": args.epochs,
             "gpus_per_trial": args.gpus_per_trial, "gpus_per_node": args.gpus_per_node,
+            "keep_checkpoints": args.keep_checkpoints, "checkpoint_kb": args.checkpoint_kb,
             "plain_errors": plain.get("errors") if plain else None}
 
 
@@ -238,6 +240,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--study-db", default=None, help="the Optuna study's URL (default: SQLite in the sweep folder)")
     p.add_argument("--kill-nodes", type=int, default=0, help="nodes removed mid-sweep; the driver is also killed")
     p.add_argument("--checkpoint-kb", type=int, default=256, help="size of each replayed trial's checkpoint")
+    p.add_argument("--keep-checkpoints", choices=("all", "usable"), default="all")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain Tune run")
     p.add_argument("--keep", default=None, help="keep the work folder here instead of removing it")
     p.add_argument("--driver", choices=("facebench", "plain"), default=None, help=argparse.SUPPRESS)

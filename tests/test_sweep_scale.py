@@ -126,3 +126,32 @@ def test_usable_retention_keeps_the_top_and_the_resumable_checkpoints(tmp_path):
     freed = drop_unusable(sweep, rows)
     kept = sorted(t.path.name for t in sweep.trial_dirs() if (t.path / "checkpoint.pt").exists())
     assert kept == ["t0", "t1", "t2", "t5"] and freed == 2 * 4 * 1024
+
+
+def test_the_write_through_study_equals_its_database(tmp_path):
+    """The driver's in-memory study (studycache.py) after proposals, reports, prunes and completions, 8 running."""
+    import optuna
+
+    from facebench.sweep.preflight import study_storage
+    from facebench.sweep.studycache import WriteThroughStorage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=WriteThroughStorage(study_storage(url)), direction="maximize",
+                                sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5))
+    running = []
+    for i in range(40):
+        trial = study.ask()
+        trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+        trial.suggest_categorical("loss", ["ce", "arcface"])
+        trial.set_user_attr("facebench_trial_id", f"t{i}")
+        trial.report(0.1 * (i % 7), 1)
+        running.append(trial)
+        if len(running) > 8:
+            done = running.pop(0)
+            study.tell(done, None if i % 3 else 0.5, state=optuna.trial.TrialState.PRUNED if i % 3 else None)
+
+    def view(s):
+        return [(t.number, t.state, t.params, t.values, t.intermediate_values, t.user_attrs) for t in s.get_trials()]
+
+    assert view(study) == view(optuna.load_study(study_name="s", storage=url))

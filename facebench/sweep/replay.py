@@ -78,7 +78,8 @@ def load_curves(source: str) -> Curves:
     for i, t in zip(ids, trials):
         epochs[i] = [{**r, "recorded_epochs": int(t.get("cfg.train.epochs") or len(epochs[i]))} for r in epochs[i]]
     test = {i: t.get("test_accuracy_mean") for i, t in zip(ids, trials)}
-    return Curves(ids, configs, epochs, {k: v for k, v in test.items() if isinstance(v, float)}, _scales(configs))
+    finite = {k: v for k, v in test.items() if isinstance(v, float) and math.isfinite(v)}
+    return Curves(ids, configs, epochs, finite, _scales(configs))
 
 
 def _scales(configs: list[dict]) -> dict[str, tuple[float, bool]]:

@@ -204,13 +204,16 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     slots_per_node = int(args.gpus_per_node / args.gpus_per_trial) if args.gpus_per_trial else 4
     with SimCluster(args.nodes, slots_per_node, args.gpus_per_node, log=str(work / "cluster.log")) as cluster:
         args.address = cluster.address
+        loads = [os.getloadavg()[0]]   # the machine's 1-minute load: before, between and after the two runs
         fb = run_facebench(args, cluster, work)
+        loads.append(os.getloadavg()[0])
         plain = None
         if not args.kill_nodes and not args.no_baseline:
             rc = wait_for(run_driver("plain", args, str(work / "plain"), work / "plain.log"), "plain Tune driver")
             if rc != 0:
                 raise RuntimeError(f"plain Tune driver exited {rc}: {(work / 'plain.log').read_text()[-3000:]}")
             plain = json.loads((work / "plain" / "plain-driver.json").read_text())
+            loads.append(os.getloadavg()[0])
     sweep = work / "fb" / NAME
     acc = accounting(args, sweep)
     slots = args.nodes * slots_per_node
@@ -227,7 +230,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
             "scheduler": args.scheduler, "seconds_per_epoch": args.seconds_per_epoch, "epochs": args.epochs,
             "gpus_per_trial": args.gpus_per_trial, "gpus_per_node": args.gpus_per_node,
             "keep_checkpoints": args.keep_checkpoints, "checkpoint_kb": args.checkpoint_kb,
-            "plain_errors": plain.get("errors") if plain else None}
+            "plain_errors": plain.get("errors") if plain else None, "load_1m": [round(x, 1) for x in loads]}
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:

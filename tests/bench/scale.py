@@ -101,8 +101,9 @@ def run_driver(kind: str, args: argparse.Namespace, results: str, log: Path, *, 
     from facebench.sweep.session import RAY_ENV
 
     out = open(log, "a")
+    pending = {"TUNE_MAX_PENDING_TRIALS_PG": str(args.max_pending)} if args.max_pending else {}
     return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
-                            env={**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT), **(env or {})})
+                            env={**os.environ, **RAY_ENV, **pending, "PYTHONPATH": str(ROOT), **(env or {})})
 
 
 def driver_main(args: argparse.Namespace) -> int:
@@ -168,11 +169,18 @@ def accounting(args: argparse.Namespace, sweep: Path) -> dict:
     overrun = sum(1 for p in (sweep / "trials").glob("*/epochs.jsonl")
                   if len(p.read_text().splitlines()) > args.epochs)
     ok = sum(s in ("completed", "stopped") for s in status)
+    # Attempts that Tune saw fail (a node lost under them) and retried: Tune keeps their error in its trial folder.
+    retried = sum(1 for _ in (sweep / "ray").glob("*/error.txt"))
     return {"completed": status.count("completed"), "stopped": status.count("stopped"),
-            "failed": status.count("failed"), "lost": args.trials - ok,
+            "failed": status.count("failed"), "lost": args.trials - ok, "retried": retried,
             "duplicates": (len(ids) - len(set(ids))) + (len(params) - len(set(params))) + overrun,
             "epochs_run": sum(len((sweep / "trials" / i / "epochs.jsonl").read_text().splitlines())
                               for i in records if (sweep / "trials" / i / "epochs.jsonl").exists())}
+
+
+def nodes_used(sweep: Path) -> int:
+    """Distinct Ray nodes the trials' last attempts ran on (ray.json)."""
+    return len({json.loads(p.read_text()).get("node_id") for p in (sweep / "trials").glob("*/ray.json")})
 
 
 def disk_bytes(folder: Path) -> int:
@@ -230,6 +238,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
             "scheduler": args.scheduler, "seconds_per_epoch": args.seconds_per_epoch, "epochs": args.epochs,
             "gpus_per_trial": args.gpus_per_trial, "gpus_per_node": args.gpus_per_node,
             "keep_checkpoints": args.keep_checkpoints, "checkpoint_kb": args.checkpoint_kb,
+            "max_pending": args.max_pending or "auto", "nodes_used": nodes_used(sweep),
             "plain_errors": plain.get("errors") if plain else None, "load_1m": [round(x, 1) for x in loads]}
 
 
@@ -247,6 +256,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kill-nodes", type=int, default=0, help="nodes removed mid-sweep; the driver is also killed")
     p.add_argument("--checkpoint-kb", type=int, default=256, help="size of each replayed trial's checkpoint")
     p.add_argument("--keep-checkpoints", choices=("all", "usable"), default="all")
+    p.add_argument("--max-pending", type=int, default=0,
+                   help="TUNE_MAX_PENDING_TRIALS_PG for both drivers (default: facebench's 'auto', 1 with a searcher)")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain Tune run")
     p.add_argument("--keep", default=None, help="keep the work folder here instead of removing it")
     p.add_argument("--driver", choices=("facebench", "plain"), default=None, help=argparse.SUPPRESS)

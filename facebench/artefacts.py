@@ -107,6 +107,7 @@ class SweepDir:
         self.study_file, self.mlflow_db = self.path / STUDY_DB, self.path / MLFLOW_DB
         self.trials, self.ray, self.report = self.path / TRIALS, self.path / RAY_STATE, self.path / REPORT
         self.ray_logs = self.path / LOGS / "ray"   # a private Ray's own session logs, copied when it stops
+        self.suggest_log = self.path / LOGS / "suggest_ms.txt"   # wall and CPU ms of each new Optuna proposal
 
     def trial(self, trial_id: str) -> "TrialDir":
         return TrialDir(self.trials / trial_id)

@@ -19,7 +19,7 @@ from . import html, paper, sections, statistics, stats, summary, tables
 from .flags import allowed_test_image_notes
 from .front import front_section
 from .best import BEST_CONFIG, best_config, best_row, run_command
-from .collect import Collection, collect
+from .collect import Collection, collect, is_replayed
 from .paths import scrub, scrubber, shown_source
 from .section import Inputs, Options, Section
 
@@ -44,7 +44,12 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, options: Op
     done = [section(inputs) for section in SECTIONS]
     notes = list(data.notes) + [n for t in data.trials for n in t.notes] + table_notes + stats.missing_notes(ranked)
     notes += [n for s in done for n in s.notes] + allowed_test_image_notes(data.trials)
-    page = html.render(options.title or _title(data), _portable(done, notes, run_dirs))
+    title = options.title or _title(data)
+    if data.trials and all(map(is_replayed, data.trials)):   # collect() refused a mix of both
+        title = f"REPLAYED trials, no training: {title}"
+        notes.insert(0, "REPLAYED: every trial here replays recorded learning curves (facebench/sweep/replay.py); "
+                        "no model was trained, and no number here is a result (docs/scale.md)")
+    page = html.render(title, _portable(done, notes, run_dirs))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
     _record(data, ranked, options, target)

@@ -54,6 +54,7 @@ class SweepRecord:
     confirmation: list[dict[str, Any]] = field(default_factory=list)  # summary.json's, when the stage ran
     wall_s: float | None = None  # the sweep's wall time (summary.json), for the report's budget line
     summary: dict[str, Any] = field(default_factory=dict)  # the whole summary.json (copied beside the page)
+    replayed: bool = False  # recorded curves replayed (facebench/sweep/replay.py, docs/scale.md), not trained
 
 
 @dataclass
@@ -87,7 +88,21 @@ def collect(run_dirs: list[str | os.PathLike]) -> Collection:
                                 f"{TRIALS}/), a trial directory ({', '.join(TRIAL_FILES)}) or a folder of sweeps")
             for s, k in sweeps:
                 _read_sweep(s, k, out)
+    check_replayed(out)
     return out
+
+
+def is_replayed(trial: TrialRecord) -> bool:
+    return bool(trial.meta.get("replayed") or (trial.result or {}).get("replayed"))
+
+
+def check_replayed(out: Collection) -> None:
+    """A report is all replayed trials or all real ones: replayed curves never enter a real report."""
+    replayed = {t.sweep or t.trial_id for t in out.trials if is_replayed(t)}
+    real = {t.sweep or t.trial_id for t in out.trials if not is_replayed(t)}
+    if replayed and real:
+        raise DataError(f"cannot mix replayed and real trials in one report (replayed: {', '.join(sorted(replayed))}; "
+                        f"real: {', '.join(sorted(real))}); report them separately")
 
 
 def _is_trial(kids: dict[str, pafs.FileType]) -> bool:
@@ -114,7 +129,7 @@ def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) 
     wall = summary.get("wall_s")
     out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study, confirmation=confirmation,
                                   wall_s=float(wall) if isinstance(wall, (int, float)) and wall > 0 else None,
-                                  summary=summary))
+                                  summary=summary, replayed=bool(spec.get("replay") or summary.get("replayed"))))
     confirming = {str(t) for c in confirmation for t in c.get("trial_ids") or []}
     calibrating = {str(r.get("trial_id")) for r in (summary.get("calibration") or {}).get("runs") or []}
     trials_dir = loc.join(TRIALS)

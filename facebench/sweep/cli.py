@@ -67,6 +67,9 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
                         "them on the test pairs (the report opens with the verdicts); default: the sweep's "
                         "confirm_top (the demo: 2), 0 for none; see `facebench confirm`")
     add_confirm_arguments(p, top=False)
+    p.add_argument("--keep-checkpoints", choices=("all", "usable"), default="all",
+                   help="usable: remove the checkpoints of stopped and failed trials as they end and, at the end, of "
+                        "completed trials outside the top 3; unfinished (resumable) trials keep theirs")
     # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show the full traceback of an error raised in the sweep file")
@@ -138,7 +141,7 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     output = Output(results=args.results, storage=args.storage, study_db=args.study_db, resume=args.resume,
                     fresh=args.fresh, verbose=0 if args.quiet else 2 if args.verbose else 1,
                     trackers=parse_trackers(args.log), mlflow_uri=args.mlflow_uri,
-                    allow_version_change=args.allow_version_change)
+                    allow_version_change=args.allow_version_change, keep_checkpoints=args.keep_checkpoints)
     if args.profile:
         spec = spec.profile_variant(args.profile)
     spec = spec.with_data_root(data_root(args))

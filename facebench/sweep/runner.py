@@ -91,7 +91,7 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
     with driver_lock(paths.sweep_dir, study_url=paths.study_url, study_name=spec.name, shown=redact(paths.study_url)):
         _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
         try:
-            if placement.local:
+            if placement.local and spec.replay is None:   # a replayed sweep reads no data
                 warm_data_cache([spec.trial_config(p) for p in samples])
             grid, wall_s, earlier = _fit(spec, paths, placement, output, samples)
         except BaseException:
@@ -102,6 +102,10 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
 
         bucket.pull_sweep(paths)   # trial folders written on other nodes
         summary = summarize(spec, paths, grid, wall_s=wall_s, earlier=earlier)
+        if output.keep_checkpoints == "usable":
+            from .retention import drop_unusable
+
+            drop_unusable(paths.dir, summary["trials"])
         bucket.push_sweep(paths)
     return summary
 
@@ -126,6 +130,10 @@ def _fit(spec: SweepSpec, paths: SweepPaths, placement: Placement, output: Outpu
 
         callbacks = tracker_callbacks(output.trackers, name=spec.name, sweep=paths.dir,
                                       mlflow_tracking_uri=output.mlflow_uri, trial_config=spec.trial_config)
+    if output.keep_checkpoints == "usable":
+        from .retention import ended_early_callback
+
+        callbacks.append(ended_early_callback(str(paths.trials), spec.epochs))
     with ray_session(spec, placement, paths.dir, verbose=output.verbose):
         t0 = time.time()
         plan = resume_plan(spec, paths) if output.resume else ResumePlan()
@@ -267,7 +275,9 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     trainable = tune.with_resources(tune.with_parameters(train_trial, setup=setup), resources)
     from ray.tune.search import ConcurrencyLimiter
 
-    search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed)
+    paths.dir.suggest_log.parent.mkdir(parents=True, exist_ok=True)
+    search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed,
+                           timing_log=str(paths.dir.suggest_log))
     if spec.max_concurrent:
         search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
     metric, mode = spec.objective
@@ -305,14 +315,16 @@ def make_scheduler(spec: SweepSpec):
                          reduction_factor=spec.reduction_factor, stop_last_trials=False)
 
 
-def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0):
+def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0,
+                  timing_log: str | None = None):
     """``seed_offset``: trials the study already proposed. A resumed sweep's sampler starts a new random stream
     (seed + offset), else a seeded sampler would replay its first proposals and train them twice."""
     import optuna
 
     from .search import StudySearch
+    from .studycache import WriteThroughStorage
 
-    storage = study_storage(study_url)
+    storage = WriteThroughStorage(study_storage(study_url))   # one writer: read once, then written through
     seed = spec.seed + seed_offset
     if spec.sampler == "grid":
         sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=seed)
@@ -328,5 +340,5 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
     return StudySearch(space=spec.space, metric=list(metric) if spec.second_objective else metric[0],
                        mode=list(mode) if spec.second_objective else mode[0], sampler=sampler,
                        study_name=spec.name, storage=storage, start_points=spec.start_points,
-                       continuations=continuations, epochs=spec.epochs)
+                       continuations=continuations, epochs=spec.epochs, timing_log=timing_log)
 

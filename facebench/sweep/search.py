@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
@@ -28,15 +29,17 @@ class StudySearch(OptunaSearch):
     Optuna keeps no intermediate values for a multi-objective study, so nothing is reported per epoch."""
 
     def __init__(self, *args: Any, start_points: tuple = (), continuations: list[Continuation] | tuple = (),
-                 epochs: int = 0, **kwargs: Any) -> None:
+                 epochs: int = 0, timing_log: str | None = None, **kwargs: Any) -> None:
         self._start_points = list(start_points)
+        self._timing_log = timing_log   # one line per new proposal: wall and CPU milliseconds (docs/scale.md)
         super().__init__(*args, **kwargs)
         self._continuations = list(continuations)
         self._epochs = epochs
 
     def _setup_study(self, mode) -> None:
         super()._setup_study(mode)
-        if self._start_points and not self._ot_study.get_trials(deepcopy=False):
+        known = self._ot_study.get_trials(deepcopy=False)   # also fills a write-through cache (studycache.py)
+        if self._start_points and not known:
             for point in self._start_points:
                 self._ot_study.enqueue_trial(point)
         self._start_points = []
@@ -50,10 +53,14 @@ class StudySearch(OptunaSearch):
             if c.told:
                 self._completed_trials.add(trial_id)   # its value is in the study: tell nothing again
             return {**c.config, TRIAL_KEY: c.trial_id}
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         config = super().suggest(trial_id)
         if config is None:
             return None
         self._ot_trials[trial_id].set_user_attr(TRIAL_ATTR, trial_id)
+        if self._timing_log:
+            with open(self._timing_log, "a") as f:
+                f.write(f"{(time.perf_counter() - t0) * 1000:.3f} {(time.thread_time() - cpu0) * 1000:.3f}\n")
         return {**config, TRIAL_KEY: trial_id}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:

@@ -77,6 +77,7 @@ class Output:
     trackers: tuple[str, ...] = ()   # "tensorboard", "mlflow" (Ray Tune's logger callbacks, trackers.py)
     mlflow_uri: str | None = None    # --log mlflow's store (default sqlite:///<sweep>/mlflow.db)
     allow_version_change: bool = False  # resume under a code version other than sweep.json's (sweep/version.py)
+    keep_checkpoints: str = "all"    # "usable": only the checkpoints the sweep can still use (retention.py)
 
 
 LOCAL = Placement()        # the sweep's own resources on a private Ray on this machine

@@ -108,6 +108,9 @@ class SweepSpec:
     confirm_top: int = 0
     confirm_seeds: int = 5
     equivalence_margin: float = 0.02
+    # A replayed sweep (facebench.sweep.replay.Replay): recorded curves instead of training, to measure the
+    # orchestrator at scale (docs/scale.md). Labelled in sweep.json, summary.json and the report.
+    replay: Optional[Any] = None
 
     def __post_init__(self) -> None:
         check_name(self.name, "sweep name")
@@ -128,6 +131,8 @@ class SweepSpec:
             if not isinstance(profile, Profile):
                 raise ConfigError(f"sweep {self.name!r} profile {key!r}: a facebench.sweep.Profile(...), not "
                                   f"{type(profile).__name__}")
+        if self.replay is not None and not (hasattr(self.replay, "to_json") and self.replay.seconds_per_epoch >= 0):
+            raise ConfigError("sweep replay: a facebench.sweep.replay.Replay(source=..., seconds_per_epoch >= 0)")
         if "task" in self.base and self.base["task"] != self.task:
             raise ConfigError(f"sweep base config task={self.base['task']!r} contradicts task {self.task!r}")
 
@@ -209,7 +214,8 @@ class SweepSpec:
                 "smoke": dict(self.smoke), "profile": self.profile, "confirm_top": self.confirm_top,
                 "confirm_seeds": self.confirm_seeds, "equivalence_margin": self.equivalence_margin,
                 "profiles": sorted(self.profiles), "forced": dict(self.forced), "description": self.description,
-                **({"second_objective": self.second_objective} if self.second_objective else {})}
+                **({"second_objective": self.second_objective} if self.second_objective else {}),
+                **({"replay": self.replay.to_json()} if self.replay is not None else {})}
 
 
 def describe_callable(fn: Callable) -> dict[str, Any]:

@@ -73,12 +73,15 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
     if spec.second_objective:
         summary.update(second_objective=spec.second_objective, pareto_front=pareto_front(rows, mode,
                                                                                          spec.second_objective))
+    if spec.replay is not None:   # recorded curves replayed, no training: never a real result (docs/scale.md)
+        summary["replayed"] = spec.replay.to_json()
     paths.dir.write_summary(summary)
     print(format_table(rows, f"{metric} ({spec.select} epoch)"))
     print(EXPLORATORY)
     if spec.second_objective:
         print(format_front(summary["pareto_front"], metric, spec.second_objective))
-    print(f"facebench sweep: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
+    replayed = " (REPLAYED trials)" if spec.replay is not None else ""
+    print(f"facebench sweep{replayed}: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
           f"in {wall_s:.1f} s; summary: {paths.dir.summary_file}")
     return summary
 

@@ -128,11 +128,16 @@ def _train_or_replay(config: dict, setup: TrialSetup, trial: TrialDir, send: Cal
         trial.write_result({"status": FAILED, "reason": f"invalid config: {e}", "config": flat, "metrics": {},
                             "meta": trial.read_ray_meta()})
         raise TrialFailed(f"invalid config: {e}") from None
-    from ..engine import run_trial
-
     final_epoch.append(cfg.train.epochs)
-    result = run_trial(cfg, report, trial_dir=trial, resume=True, on_step=_mid_epoch_point,
-                       cost=setup.spec.second_objective or None)
+    if setup.spec.replay is not None:   # recorded curves, not training (replay.py; docs/scale.md)
+        from .replay import replay_trial
+
+        result = replay_trial(setup.spec, flat, report, trial)
+    else:
+        from ..engine import run_trial
+
+        result = run_trial(cfg, report, trial_dir=trial, resume=True, on_step=_mid_epoch_point,
+                           cost=setup.spec.second_objective or None)
     faults.at("done", trial_id)
     final_epoch.clear()
     if held:

@@ -1,0 +1,285 @@
+"""A replayed sweep on a simulated cluster beside plain Ray Tune + OptunaSearch on the same trials: one JSON line.
+
+    .venv/bin/python tests/bench/scale.py --trials 1000 --nodes 8 --gpus-per-node 2 --gpus-per-trial 0.5 \\
+        --seconds-per-epoch 0.5 [--scheduler asha|fifo] [--storage DIR|s3://...] [--study-db URL] \\
+        [--kill-nodes K] [--keep-checkpoints all|usable]
+
+Trials replay the recorded curves of the committed margin sweep (reports/margin, facebench/sweep/replay.py) on
+the CPU profile's space with ``--epochs`` epochs of ``--seconds-per-epoch`` each. The cluster
+(facebench/sweep/simcluster.py) is ``--nodes`` raylets of ``gpus/gpus-per-trial`` CPUs and ``--gpus-per-node``
+logical GPUs, in a supervisor process. Each driver is a subprocess of this script (its peak RSS is its own).
+
+Without ``--kill-nodes``: the facebench sweep, then plain Tune on the same cluster (overhead_ratio = facebench wall /
+plain wall, both from just before Ray is joined to the end, the summary included). With ``--kill-nodes K``: K
+nodes are removed once a quarter of the trials have finished, the driver is SIGKILLed by the fault hook when
+Optuna has been told half of them (FACEBENCH_KILL_AT=told:N/2), then resumed; resume_s is from the resumed
+driver's start to the first trial it starts. No plain-Tune run then. Everything started is stopped, every temp dir
+removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME = "scale"
+
+
+def build_spec(args: argparse.Namespace):
+    from facebench.sweep.replay import Replay
+    from facebench.sweep.space import Margin
+    from facebench.sweep.spec import load_sweep_file
+
+    cpu = load_sweep_file(str(ROOT / "sweeps" / "margin.py")).profile_variant("cpu")
+    space = Margin(**{**{k: getattr(cpu.space, k) for k in cpu.space.__dataclass_fields__}, "epochs": args.epochs})
+    replay = Replay(source=str(ROOT / "reports" / "margin"), seconds_per_epoch=args.seconds_per_epoch,
+                    checkpoint_bytes=args.checkpoint_kb * 1024)
+    return cpu.replace(name=NAME, base={**cpu.base, "train.epochs": args.epochs}, space=space,
+                       num_samples=args.trials, scheduler=args.scheduler, grace_period=1, cover=False,
+                       cpus_per_trial=1.0, gpus_per_trial=args.gpus_per_trial, max_failures=3, replay=replay)
+
+
+def facebench_driver(args: argparse.Namespace) -> dict:
+    from facebench.sweep import Output, Placement, run_sweep
+
+    spec = build_spec(args)
+    t0 = time.time()
+    summary = run_sweep(spec, Placement(address=args.address, gpus_per_trial=args.gpus_per_trial, cpus_per_trial=1),
+                        Output(results=args.results, storage=args.storage, study_db=args.study_db, verbose=0,
+                               resume=args.resume, fresh=not args.resume, keep_checkpoints=args.keep_checkpoints))
+    return {"wall_s": time.time() - t0, "counts": summary["counts"]}
+
+
+def plain_driver(args: argparse.Namespace) -> dict:
+    """Plain Ray Tune + OptunaSearch (in-memory study, Tune's defaults) on the same replayed trials."""
+    import optuna
+    import ray
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+    from ray.tune.search.optuna import OptunaSearch
+
+    from facebench.sweep.replay import plain_trainable
+
+    spec = build_spec(args)
+    t0 = time.time()
+    ray.init(address=args.address, logging_level="WARNING")
+    search = OptunaSearch(space=spec.space, metric="objective", mode="max",
+                          sampler=optuna.samplers.TPESampler(seed=spec.seed))
+    scheduler = FIFOScheduler() if spec.scheduler == "fifo" else ASHAScheduler(
+        time_attr="epoch", max_t=spec.epochs, grace_period=1, reduction_factor=spec.reduction_factor,
+        stop_last_trials=False)
+    trainable = tune.with_resources(tune.with_parameters(plain_trainable, spec=spec),
+                                    {"cpu": 1, "gpu": args.gpus_per_trial})
+    grid = tune.Tuner(trainable, tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search,
+                                                             scheduler=scheduler, num_samples=spec.num_samples,
+                                                             reuse_actors=True),
+                      run_config=tune.RunConfig(name="plain", storage_path=args.results, verbose=0)).fit()
+    wall = time.time() - t0
+    ray.shutdown()
+    return {"wall_s": wall, "errors": sum(r.error is not None for r in grid)}
+
+
+def run_driver(kind: str, args: argparse.Namespace, results: str, log: Path, *, resume: bool = False,
+               env: dict | None = None) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "--driver", kind, "--address", args.address, "--results", results,
+           "--trials", str(args.trials), "--gpus-per-trial", str(args.gpus_per_trial), "--epochs", str(args.epochs),
+           "--seconds-per-epoch", str(args.seconds_per_epoch), "--scheduler", args.scheduler,
+           "--checkpoint-kb", str(args.checkpoint_kb), "--keep-checkpoints", args.keep_checkpoints,
+           *(["--resume"] if resume else []),
+           *(["--storage", args.storage] if args.storage else []),
+           *(["--study-db", args.study_db] if args.study_db else [])]
+    from facebench.sweep.session import RAY_ENV
+
+    out = open(log, "a")
+    pending = {"TUNE_MAX_PENDING_TRIALS_PG": str(args.max_pending)} if args.max_pending else {}
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
+                            env={**os.environ, **RAY_ENV, **pending, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def driver_main(args: argparse.Namespace) -> int:
+    out = facebench_driver(args) if args.driver == "facebench" else plain_driver(args)
+    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (Path(args.results) / f"{args.driver}-driver.json").write_text(json.dumps(out))
+    return 0
+
+
+def wait_for(proc: subprocess.Popen, what: str, limit_s: float = 3600) -> int:
+    try:
+        return proc.wait(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise RuntimeError(f"{what} ran past {limit_s} s")
+
+
+def finished_trials(sweep: Path) -> int:
+    return sum(1 for _ in (sweep / "trials").glob("*/result.json"))
+
+
+def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
+    """The facebench sweep; with --kill-nodes, nodes removed at a quarter, the driver killed at half, resumed."""
+    from facebench.faults import KILL
+
+    results, log, sweep = str(work / "fb"), work / "facebench.log", work / "fb" / NAME
+    faults = {KILL: f"told:{args.trials // 2}"} if args.kill_nodes else {}
+    driver = run_driver("facebench", args, results, log, env=faults)
+    killed = []
+    if args.kill_nodes:
+        while driver.poll() is None and finished_trials(sweep) < args.trials // 4:
+            time.sleep(0.2)   # polling a condition: trials finished
+        killed = cluster.kill_nodes(args.kill_nodes)
+    rc = wait_for(driver, "facebench driver")
+    out = {"killed_nodes": len(killed), "first_rc": rc}
+    if args.kill_nodes:
+        t0 = time.time()
+        rc = wait_for(run_driver("facebench", args, results, log, resume=True), "resumed facebench driver")
+        out["resume_s"] = first_start_after(sweep, t0)
+    if rc != 0:
+        raise RuntimeError(f"facebench driver exited {rc}; see {log}: {log.read_text()[-3000:]}")
+    return {**out, **json.loads((Path(results) / "facebench-driver.json").read_text())}
+
+
+def first_start_after(sweep: Path, t0: float) -> float | None:
+    starts = [json.loads(p.read_text()).get("started_at", 0) for p in (sweep / "trials").glob("*/ray.json")]
+    later = [s for s in starts if s >= t0]
+    return round(min(later) - t0, 2) if later else None
+
+
+def accounting(args: argparse.Namespace, sweep: Path) -> dict:
+    """Every proposed trial has one folder with a final record; nothing proposed twice or trained twice."""
+    import optuna
+
+    from facebench.sweep.resume import TRIAL_ATTR
+
+    records = {p.parent.name: json.loads(p.read_text()) for p in (sweep / "trials").glob("*/result.json")}
+    status = [r.get("status") for r in records.values()]
+    url = args.study_db or f"sqlite:///{sweep / 'study.db'}"
+    trials = optuna.load_study(study_name=NAME, storage=url).get_trials(deepcopy=False)
+    ids = [t.user_attrs.get(TRIAL_ATTR) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
+    params = [json.dumps(t.params, sort_keys=True) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
+    overrun = sum(1 for p in (sweep / "trials").glob("*/epochs.jsonl")
+                  if len(p.read_text().splitlines()) > args.epochs)
+    ok = sum(s in ("completed", "stopped") for s in status)
+    # Attempts that Tune saw fail (a node lost under them) and retried: Tune keeps their error in its trial folder.
+    retried = sum(1 for _ in (sweep / "ray").glob("*/error.txt"))
+    return {"completed": status.count("completed"), "stopped": status.count("stopped"),
+            "failed": status.count("failed"), "lost": args.trials - ok, "retried": retried,
+            "duplicates": (len(ids) - len(set(ids))) + (len(params) - len(set(params))) + overrun,
+            "epochs_run": sum(len((sweep / "trials" / i / "epochs.jsonl").read_text().splitlines())
+                              for i in records if (sweep / "trials" / i / "epochs.jsonl").exists())}
+
+
+def nodes_used(sweep: Path) -> int:
+    """Distinct Ray nodes the trials' last attempts ran on (ray.json)."""
+    return len({json.loads(p.read_text()).get("node_id") for p in (sweep / "trials").glob("*/ray.json")})
+
+
+def disk_bytes(folder: Path) -> int:
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file())
+
+
+def suggest_ms(sweep: Path, column: int = 0) -> tuple[float | None, float | None]:
+    """p50 and p95 of the last 100 proposals: column 0 wall ms, 1 the driver thread's CPU ms (load-independent)."""
+    log = sweep / "logs" / "suggest_ms.txt"
+    rows = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    values = [float(r[column]) for r in rows if len(r) > column][-100:]
+    if len(values) < 2:
+        return None, None
+    return round(statistics.median(values), 1), round(statistics.quantiles(values, n=20)[-1], 1)
+
+
+def time_report(sweep: Path, work: Path) -> float:
+    t0 = time.time()
+    run = subprocess.run([sys.executable, "-m", "facebench.cli", "report", str(sweep), "--out", str(work / "report")],
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise RuntimeError(f"report failed: {run.stderr[-2000:]}")
+    return round(time.time() - t0, 2)
+
+
+def measure(args: argparse.Namespace, work: Path) -> dict:
+    from facebench.sweep.simcluster import SimCluster
+
+    slots_per_node = int(args.gpus_per_node / args.gpus_per_trial) if args.gpus_per_trial else 4
+    with SimCluster(args.nodes, slots_per_node, args.gpus_per_node, log=str(work / "cluster.log")) as cluster:
+        args.address = cluster.address
+        loads = [os.getloadavg()[0]]   # the machine's 1-minute load: before, between and after the two runs
+        fb = run_facebench(args, cluster, work)
+        loads.append(os.getloadavg()[0])
+        plain = None
+        if not args.kill_nodes and not args.no_baseline:
+            rc = wait_for(run_driver("plain", args, str(work / "plain"), work / "plain.log"), "plain Tune driver")
+            if rc != 0:
+                raise RuntimeError(f"plain Tune driver exited {rc}: {(work / 'plain.log').read_text()[-3000:]}")
+            plain = json.loads((work / "plain" / "plain-driver.json").read_text())
+            loads.append(os.getloadavg()[0])
+    sweep = work / "fb" / NAME
+    acc = accounting(args, sweep)
+    slots = args.nodes * slots_per_node
+    ideal = acc.pop("epochs_run") * args.seconds_per_epoch / slots
+    p50, p95 = suggest_ms(sweep)
+    cpu50, cpu95 = suggest_ms(sweep, 1)
+    return {"trials": args.trials, "nodes": args.nodes, **acc, "wall_s": round(fb["wall_s"], 1),
+            "ideal_s": round(ideal, 1), "wall_over_ideal": round(fb["wall_s"] / ideal, 3),
+            "raw_tune_wall_s": round(plain["wall_s"], 1) if plain else None,
+            "overhead_ratio": round(fb["wall_s"] / plain["wall_s"], 3) if plain else None,
+            "suggest_ms_p50": p50, "suggest_ms_p95": p95, "suggest_cpu_ms_p50": cpu50, "suggest_cpu_ms_p95": cpu95, "driver_rss_mb": round(fb["rss_mb"]),
+            "resume_s": fb.get("resume_s"), "report_s": time_report(sweep, work),
+            "bytes_per_trial": disk_bytes(sweep) // args.trials, "killed_nodes": fb["killed_nodes"],
+            "scheduler": args.scheduler, "seconds_per_epoch": args.seconds_per_epoch, "epochs": args.epochs,
+            "gpus_per_trial": args.gpus_per_trial, "gpus_per_node": args.gpus_per_node,
+            "keep_checkpoints": args.keep_checkpoints, "checkpoint_kb": args.checkpoint_kb,
+            "max_pending": args.max_pending or "auto", "nodes_used": nodes_used(sweep),
+            "plain_errors": plain.get("errors") if plain else None, "load_1m": [round(x, 1) for x in loads]}
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--trials", type=int, default=100)
+    p.add_argument("--nodes", type=int, default=4)
+    p.add_argument("--gpus-per-node", type=float, default=2)
+    p.add_argument("--gpus-per-trial", type=float, default=0.5)
+    p.add_argument("--seconds-per-epoch", type=float, default=0.5)
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--scheduler", choices=("asha", "fifo"), default="asha")
+    p.add_argument("--storage", default=None, help="results: a shared folder or a bucket URI (default: a temp dir)")
+    p.add_argument("--study-db", default=None, help="the Optuna study's URL (default: SQLite in the sweep folder)")
+    p.add_argument("--kill-nodes", type=int, default=0, help="nodes removed mid-sweep; the driver is also killed")
+    p.add_argument("--checkpoint-kb", type=int, default=256, help="size of each replayed trial's checkpoint")
+    p.add_argument("--keep-checkpoints", choices=("all", "usable"), default="all")
+    p.add_argument("--max-pending", type=int, default=0,
+                   help="TUNE_MAX_PENDING_TRIALS_PG for both drivers (default: facebench's 'auto', 1 with a searcher)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the plain Tune run")
+    p.add_argument("--keep", default=None, help="keep the work folder here instead of removing it")
+    p.add_argument("--driver", choices=("facebench", "plain"), default=None, help=argparse.SUPPRESS)
+    p.add_argument("--address", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.driver:
+        return driver_main(args)
+    work = Path(args.keep or tempfile.mkdtemp(prefix="fb_scale_", dir=os.environ.get("RAY_TMPDIR") or None))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        print(json.dumps(measure(args, work)))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -40,6 +40,7 @@ RAY_META = "ray.json"  # written by the sweep's trainable: where the trial ran a
 ATTEMPT = "attempt.json"  # the sweep's trainable: the lease naming the trial's current attempt (facebench.attempts)
 SWEEP_JSON, SUMMARY_JSON, STUDY_DB, TRIALS = "sweep.json", "summary.json", "study.db", "trials"
 RAY_STATE, REPORT, LOGS, MLFLOW_DB = "ray", "report", "logs", "mlflow.db"
+SUGGEST_LOG = "suggest_ms.txt"  # logs/: wall and CPU ms of each new Optuna proposal (sweep/search.py)
 # sweep.json's "layout_version": the names above. A sweep.json without one was written before it was recorded
 # (the same layout, version 1); a newer one is refused by name (``check_layout``).
 LAYOUT_VERSION = 1
@@ -61,12 +62,14 @@ OWNED: dict[str, tuple[str, ...]] = {
                 "searcher-state-*.pkl", "tuner.pkl", "trainable.pkl", ".validate_storage_marker", TEMP_PATTERN),
     "tune-trial": ("params.json", "params.pkl", "result.json", "progress.csv", "error.txt", "error.pkl",
                    "events.out.tfevents.*", TEMP_PATTERN),
-    LOGS: (TEMP_PATTERN,), "ray-logs": ("*.log", "*.out", "*.err", "debug_state*.txt", TEMP_PATTERN),
+    LOGS: (SUGGEST_LOG, TEMP_PATTERN), "ray-logs": ("*.log", "*.out", "*.err", "debug_state*.txt", TEMP_PATTERN),
     ARTEFACTS: ("*.parquet", "*.npz", "verification.json", "classification.json", "recon.png",
                 "train_identities.txt", TEMP_PATTERN),
     "artefact-sets": ("*.npz", TEMP_PATTERN), "plots": ("*.png", "*.svg", TEMP_PATTERN),
 }
-OWNED["report"] += ("best.toml", "paper_table.md")
+# the report's record beside its page (facebench report --check reads it: report/record.py)
+REPORT_RECORD, REPORT_DECISIONS = SUMMARY_JSON, "decisions.npz"
+OWNED["report"] += ("best.toml", "paper_table.md", REPORT_RECORD, REPORT_DECISIONS)
 # Unmarked folders facebench (or Tune) fills inside its own: parent kind -> {name pattern: kind}. --fresh removes
 # only that kind's names in them (a user's file stays, with the folders around it); other unmarked folders stay whole.
 NESTED: dict[str, dict[str, str]] = {
@@ -107,7 +110,7 @@ class SweepDir:
         self.study_file, self.mlflow_db = self.path / STUDY_DB, self.path / MLFLOW_DB
         self.trials, self.ray, self.report = self.path / TRIALS, self.path / RAY_STATE, self.path / REPORT
         self.ray_logs = self.path / LOGS / "ray"   # a private Ray's own session logs, copied when it stops
-        self.suggest_log = self.path / LOGS / "suggest_ms.txt"   # wall and CPU ms of each new Optuna proposal
+        self.suggest_log = self.path / LOGS / SUGGEST_LOG   # wall and CPU ms of each new Optuna proposal
 
     def trial(self, trial_id: str) -> "TrialDir":
         return TrialDir(self.trials / trial_id)

@@ -289,5 +289,8 @@ def test_a_head_builds_from_plain_keyword_arguments_without_a_config():
     out = head(torch.tensor([[1.0, math.sqrt(3.0)]]), torch.tensor([0]))
     want = torch.tensor([[10.0 * math.cos(math.pi / 3 + 0.5), 10.0 * math.cos(math.pi / 6)]])
     torch.testing.assert_close(out["logits"], want)
-    with pytest.raises(TypeError):  # no defaults of its own: the declaration is the only one
-        create_loss("arcface", embedding_size=2, num_classes=2, scale=10.0)
+    with pytest.raises(TypeError):  # the class has no defaults of its own: the declaration is the only one...
+        LOSSES.get("arcface").load()(embedding_size=2, num_classes=2, scale=10.0)
+    # ...which create_loss applies to a key left out (ArcFace's declared margin, 0.5)
+    same = create_loss("arcface", embedding_size=2, num_classes=2, scale=10.0)
+    assert same.margin == 0.5 == LOSSES.get("arcface").params["margin"].default

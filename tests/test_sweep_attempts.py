@@ -142,18 +142,21 @@ def test_uploads_run_off_the_training_thread_and_the_newest_files_win(bucket, tm
     worker = threading.Thread(target=attempt)
     worker.start()
     _wait_for(pause / f"{TRIAL}.json", worker)
-    # Paused in the uploader; the trial is not blocked: it reports all its epochs (and waits only in finish()).
-    # The deadline is a hang guard for an uploader that blocks training, not a speed assertion.
+    # Paused in the uploader; the trial is not blocked: it trains all its epochs and runs its test (result.json
+    # written locally), and waits only in finish(). Its last epoch reaches Tune after that, once everything is
+    # written and uploaded (a stop then cannot lose a finished trial). The deadline is a hang guard for an uploader
+    # that blocks training, not a speed assertion.
+    local = tmp_path / "trials" / TRIAL
     deadline = time.monotonic() + 120
-    while len(rows) < 3 and worker.is_alive() and time.monotonic() < deadline:
+    while not (local / RESULT).exists() and worker.is_alive() and time.monotonic() < deadline:
         worker.join(0.05)
-    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert (local / RESULT).exists() and len((local / EPOCHS_LOG).read_text().splitlines()) == 3
+    assert [r["epoch"] for r in rows] == [1, 2]
     assert not (tmp_path / "pause" / "release").exists()
     (pause / "release").touch()
     worker.join()
-    assert outcome["result"]["status"] == "completed"
+    assert outcome["result"]["status"] == "completed" and [r["epoch"] for r in rows] == [1, 2, 3]
     remote = resolve(f"{bucket}/off-thread/trials/{TRIAL}")
-    local = tmp_path / "trials" / TRIAL
     for name in (RESULT, EPOCHS_LOG, CHECKPOINT, ATTEMPT):
         assert remote.join(name).read_bytes() == (local / name).read_bytes(), name   # the newest versions
 

@@ -18,7 +18,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-RECORD, DECISIONS = "summary.json", "decisions.npz"
+from facebench.artefacts import REPORT_DECISIONS, REPORT_RECORD
+
+RECORD, DECISIONS = REPORT_RECORD, REPORT_DECISIONS
 
 
 def verdict(ci: Sequence[float], target: float) -> str:

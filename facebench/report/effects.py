@@ -49,7 +49,20 @@ def common_epoch_values(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tupl
     return out
 
 
+_LAST: list = []   # (ranked, epochs, result) of the last call: the effects table, factor plots and importance
+# caption of one page all read the same frames, and the joint fits cost a second or more at 1,000 trials
+
+
 def common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, int, int, pd.DataFrame]]:
+    """``_common_epoch_effects``, computed once per (ranked, epochs) pair of frames (the same objects)."""
+    if _LAST and _LAST[0] is ranked and _LAST[1] is epochs:
+        return _LAST[2]
+    result = _common_epoch_effects(ranked, epochs)
+    _LAST[:] = [ranked, epochs, result]
+    return result
+
+
+def _common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, int, int, pd.DataFrame]]:
     """Per sweep: (sweep, epoch, trials, rows of scope / key / term / n / df / F / p / p_holm / aliased_with /
     effect), tested keys by adjusted p, then the aliased and untestable ones."""
     from ..eval.confirmation import holm

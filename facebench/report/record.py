@@ -21,6 +21,7 @@ import numpy as np
 from facebench.artefacts import REPORT_DECISIONS, REPORT_RECORD
 
 RECORD, DECISIONS = REPORT_RECORD, REPORT_DECISIONS
+TOP_DECISIONS = 10   # decisions.npz: the top 10, every trial tied with #1 and every confirmation run
 
 
 def verdict(ci: Sequence[float], target: float) -> str:
@@ -120,6 +121,14 @@ def write_record(target: Any, sweeps: Sequence[Any], ranked: Any, targets: list[
     """Write ``summary.json`` and ``decisions.npz`` beside the page; returns {file: size in bytes}."""
     arrays = {}
     done = ranked[ranked["status"] == "completed"] if len(ranked) else ranked
+    if len(done):   # the trials the page's verdicts and headline numbers use, not all 1,000 of a big sweep
+        used = done["rank"] <= TOP_DECISIONS
+        for col in ("tied_with_first",):
+            if col in done.columns:
+                used |= done[col].fillna(False).astype(bool)
+        if "stage" in done.columns:
+            used |= done["stage"] != "sweep"
+        done = done[used]
     for _, row in done.iterrows():
         found = decisions(load, str(row["location"]))
         if found is not None:

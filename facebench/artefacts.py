@@ -19,19 +19,23 @@ import numpy as np
 
 from .attempts import check_current, take_lease
 from .errors import DataError
-from .io import (
-    append_jsonl,
-    atomic_write_json,
-    atomic_write_text,
-    dumps_json,
-    read_json,
-    read_jsonl,
-)
-from .ownership import TEMP_PATTERN, claim_dir, remove_stale_temps
+from .io import append_jsonl, atomic_write_json, atomic_write_text, dumps_json, read_json, read_jsonl
 from .npzfiles import load_npz, save_npz  # noqa: F401  (re-exported: the trial folder's arrays)
+from .ownership import TEMP_PATTERN, claim_dir, remove_stale_temps
 from .tables import (  # noqa: F401  (re-exported: the trial folder's tables)
-    EPOCH_METRICS, ROC_POINTS, SCHEMA_VERSION, TABLES, confusion_columns, downsample_roc, read_tables,
-    rows_to_columns, table_path, typed_array, typed_table, verification_columns, write_table,
+    EPOCH_METRICS,
+    ROC_POINTS,
+    SCHEMA_VERSION,
+    TABLES,
+    confusion_columns,
+    downsample_roc,
+    read_tables,
+    rows_to_columns,
+    table_path,
+    typed_array,
+    typed_table,
+    verification_columns,
+    write_table,
 )
 
 CONFIG, META, EPOCHS_LOG, RESULT, ARTEFACTS = "config.json", "meta.json", "epochs.jsonl", "result.json", "artefacts"
@@ -49,8 +53,20 @@ STATUSES = (COMPLETED, FAILED, STOPPED)
 OBJECTIVE_KEYS = ("objective", "objective_se", "objective_epoch")  # the running objective in each epoch's row
 # What facebench (and, under ``ray/``, Ray Tune on its behalf) writes in each kind of folder (facebench.ownership).
 OWNED: dict[str, tuple[str, ...]] = {
-    "sweep": (SWEEP_JSON, SUMMARY_JSON, STUDY_DB, f"{STUDY_DB}-journal", f"{STUDY_DB}-wal", f"{STUDY_DB}-shm",
-              TRIALS, RAY_STATE, REPORT, LOGS, MLFLOW_DB, TEMP_PATTERN),
+    "sweep": (
+        SWEEP_JSON,
+        SUMMARY_JSON,
+        STUDY_DB,
+        f"{STUDY_DB}-journal",
+        f"{STUDY_DB}-wal",
+        f"{STUDY_DB}-shm",
+        TRIALS,
+        RAY_STATE,
+        REPORT,
+        LOGS,
+        MLFLOW_DB,
+        TEMP_PATTERN,
+    ),
     "trial": (CONFIG, META, EPOCHS_LOG, RESULT, CHECKPOINT, RAY_META, ATTEMPT, ARTEFACTS, "*.parquet", TEMP_PATTERN),
     "report": ("index.html", "*.parquet", "*.png", "*.svg", "plots", TEMP_PATTERN),
     # `eval model FILE.onnx --save DIR` (facebench.deploy.evaluate)
@@ -58,14 +74,39 @@ OWNED: dict[str, tuple[str, ...]] = {
     # sweep/trials/: a container whose entries are trial folders (each with its own marker).
     TRIALS: (TEMP_PATTERN,),
     # The kinds NESTED gives unmarked folders. ray/: Ray Tune's experiment state and its per-trial folders.
-    RAY_STATE: ("experiment_state-*.json", "basic-variant-state-*.json", "search_gen_state-*.json",
-                "searcher-state-*.pkl", "tuner.pkl", "trainable.pkl", ".validate_storage_marker", TEMP_PATTERN),
-    "tune-trial": ("params.json", "params.pkl", "result.json", "progress.csv", "error.txt", "error.pkl",
-                   "events.out.tfevents.*", TEMP_PATTERN),
-    LOGS: (SUGGEST_LOG, TEMP_PATTERN), "ray-logs": ("*.log", "*.out", "*.err", "debug_state*.txt", TEMP_PATTERN),
-    ARTEFACTS: ("*.parquet", "*.npz", "verification.json", "classification.json", "recon.png",
-                "train_identities.txt", TEMP_PATTERN),
-    "artefact-sets": ("*.npz", TEMP_PATTERN), "plots": ("*.png", "*.svg", TEMP_PATTERN),
+    RAY_STATE: (
+        "experiment_state-*.json",
+        "basic-variant-state-*.json",
+        "search_gen_state-*.json",
+        "searcher-state-*.pkl",
+        "tuner.pkl",
+        "trainable.pkl",
+        ".validate_storage_marker",
+        TEMP_PATTERN,
+    ),
+    "tune-trial": (
+        "params.json",
+        "params.pkl",
+        "result.json",
+        "progress.csv",
+        "error.txt",
+        "error.pkl",
+        "events.out.tfevents.*",
+        TEMP_PATTERN,
+    ),
+    LOGS: (SUGGEST_LOG, TEMP_PATTERN),
+    "ray-logs": ("*.log", "*.out", "*.err", "debug_state*.txt", TEMP_PATTERN),
+    ARTEFACTS: (
+        "*.parquet",
+        "*.npz",
+        "verification.json",
+        "classification.json",
+        "recon.png",
+        "train_identities.txt",
+        TEMP_PATTERN,
+    ),
+    "artefact-sets": ("*.npz", TEMP_PATTERN),
+    "plots": ("*.png", "*.svg", TEMP_PATTERN),
 }
 # the report's record beside its page (facebench report --check reads it: report/record.py)
 REPORT_RECORD, REPORT_DECISIONS = SUMMARY_JSON, "decisions.npz"
@@ -73,9 +114,14 @@ OWNED["report"] += ("best.toml", "paper_table.md", REPORT_RECORD, REPORT_DECISIO
 # Unmarked folders facebench (or Tune) fills inside its own: parent kind -> {name pattern: kind}. --fresh removes
 # only that kind's names in them (a user's file stays, with the folders around it); other unmarked folders stay whole.
 NESTED: dict[str, dict[str, str]] = {
-    "sweep": {RAY_STATE: RAY_STATE, LOGS: LOGS, REPORT: "report"}, RAY_STATE: {"*": "tune-trial"},
-    LOGS: {"ray": "ray-logs", "ray-*": "ray-logs"}, "ray-logs": {"*": "ray-logs"}, "trial": {ARTEFACTS: ARTEFACTS},
-    "model-eval": {ARTEFACTS: ARTEFACTS}, ARTEFACTS: {"sets": "artefact-sets"}, "report": {"plots": "plots"},
+    "sweep": {RAY_STATE: RAY_STATE, LOGS: LOGS, REPORT: "report"},
+    RAY_STATE: {"*": "tune-trial"},
+    LOGS: {"ray": "ray-logs", "ray-*": "ray-logs"},
+    "ray-logs": {"*": "ray-logs"},
+    "trial": {ARTEFACTS: ARTEFACTS},
+    "model-eval": {ARTEFACTS: ARTEFACTS},
+    ARTEFACTS: {"sets": "artefact-sets"},
+    "report": {"plots": "plots"},
 }
 VERIFICATION_NPZ = "verification.npz"
 WHITENING_NPZ = "whitening.npz"  # eval.whiten: the mean and projection fitted under the chosen weights
@@ -84,12 +130,15 @@ PREDICTIONS_NPZ = "predictions.npz"  # task cifar: each test image's label and p
 
 # -- the sweep and trial directories --------------------------------------------------------------------
 
+
 def check_layout(spec: dict[str, Any], where: str) -> dict[str, Any]:
     """``spec`` (a sweep.json) if this facebench reads its layout; a newer one is a DataError naming both."""
     version = spec.get("layout_version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= LAYOUT_VERSION:
-        raise DataError(f"{where}: sweep layout version {version!r}, but this facebench reads layout versions up to "
-                        f"{LAYOUT_VERSION}; upgrade facebench (pip install -U facebench) to read this folder")
+        raise DataError(
+            f"{where}: sweep layout version {version!r}, but this facebench reads layout versions up to "
+            f"{LAYOUT_VERSION}; upgrade facebench (pip install -U facebench) to read this folder"
+        )
     return spec
 
 
@@ -109,13 +158,13 @@ class SweepDir:
         self.spec_file, self.summary_file = self.path / SWEEP_JSON, self.path / SUMMARY_JSON
         self.study_file, self.mlflow_db = self.path / STUDY_DB, self.path / MLFLOW_DB
         self.trials, self.ray, self.report = self.path / TRIALS, self.path / RAY_STATE, self.path / REPORT
-        self.ray_logs = self.path / LOGS / "ray"   # a private Ray's own session logs, copied when it stops
-        self.suggest_log = self.path / LOGS / SUGGEST_LOG   # wall and CPU ms of each new Optuna proposal
+        self.ray_logs = self.path / LOGS / "ray"  # a private Ray's own session logs, copied when it stops
+        self.suggest_log = self.path / LOGS / SUGGEST_LOG  # wall and CPU ms of each new Optuna proposal
 
-    def trial(self, trial_id: str) -> "TrialDir":
+    def trial(self, trial_id: str) -> TrialDir:
         return TrialDir(self.trials / trial_id)
 
-    def trial_dirs(self) -> list["TrialDir"]:
+    def trial_dirs(self) -> list[TrialDir]:
         return [TrialDir(p) for p in sorted(self.trials.iterdir()) if p.is_dir()] if self.trials.is_dir() else []
 
     def read_spec(self) -> dict[str, Any] | None:
@@ -223,8 +272,11 @@ def bad_score(result: dict[str, Any]) -> str | None:
     if not isinstance(metrics, dict):
         return "'metrics' is not a mapping"
     for key, value in metrics.items():
-        if not (key.startswith("test_") and any(w in key for w in SCORE_WORDS)) or value is None or \
-                isinstance(value, bool):
+        if (
+            not (key.startswith("test_") and any(w in key for w in SCORE_WORDS))
+            or value is None
+            or isinstance(value, bool)
+        ):
             continue
         if not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):  # NaN fails 0 <= NaN as well
             return f"metrics.{key} = {value!r} is not a score in [0, 1]"
@@ -236,13 +288,27 @@ def last_objective(history: list[dict[str, Any]]) -> dict[str, Any]:
     return next(({k: r[k] for k in OBJECTIVE_KEYS if k in r} for r in reversed(history) if "objective" in r), {})
 
 
-def write_verification(artefacts_dir: str | Path, result: Any, *, scores: np.ndarray, same: np.ndarray,
-                       fold: np.ndarray, metric: str, split: str) -> None:
+def write_verification(
+    artefacts_dir: str | Path,
+    result: Any,
+    *,
+    scores: np.ndarray,
+    same: np.ndarray,
+    fold: np.ndarray,
+    metric: str,
+    split: str,
+) -> None:
     """One split's verification artefacts: ``[val_]verification.npz``; for the test split also
     ``verification.json`` (the whole ``VerificationResult``) and the ``folds`` and ``roc`` tables."""
     prefix = "" if split == "test" else f"{split}_"
-    write_verification_npz(Path(artefacts_dir) / f"{prefix}{VERIFICATION_NPZ}", scores=scores, same=same,
-                           fold=fold, result=result, metric=metric)
+    write_verification_npz(
+        Path(artefacts_dir) / f"{prefix}{VERIFICATION_NPZ}",
+        scores=scores,
+        same=same,
+        fold=fold,
+        result=result,
+        metric=metric,
+    )
     if split == "test":
         atomic_write_json(Path(artefacts_dir) / "verification.json", result.to_json())
         for name, cols in verification_columns(result, fold, split).items():
@@ -251,13 +317,22 @@ def write_verification(artefacts_dir: str | Path, result: Any, *, scores: np.nda
 
 # -- arrays ------------------------------------------------------------------------------------------
 
-def write_verification_npz(path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray,
-                           result: Any, metric: str) -> None:
+
+def write_verification_npz(
+    path: str | Path, *, scores: np.ndarray, same: np.ndarray, fold: np.ndarray, result: Any, metric: str
+) -> None:
     """``verification.npz``: the pairs' scores, labels and folds with each fold's threshold (docs/architecture.md)."""
-    save_npz(path, scores=np.asarray(scores, dtype=np.float64), same=np.asarray(same, dtype=bool),
-             fold=np.asarray(fold, dtype=np.int64), thresholds=result.thresholds, fold_ids=result.fold_ids,
-             fold_accuracy=result.fold_accuracy, metric=np.array(metric),
-             greater_is_same=np.array(bool(result.greater_is_same)))
+    save_npz(
+        path,
+        scores=np.asarray(scores, dtype=np.float64),
+        same=np.asarray(same, dtype=bool),
+        fold=np.asarray(fold, dtype=np.int64),
+        thresholds=result.thresholds,
+        fold_ids=result.fold_ids,
+        fold_accuracy=result.fold_accuracy,
+        metric=np.array(metric),
+        greater_is_same=np.array(bool(result.greater_is_same)),
+    )
 
 
 def read_verification_npz(source: str | Path | bytes, *, name: str = "") -> dict[str, np.ndarray]:
@@ -267,8 +342,9 @@ def read_verification_npz(source: str | Path | bytes, *, name: str = "") -> dict
         if path.is_dir():
             path = path / ARTEFACTS / VERIFICATION_NPZ
         if not path.is_file():
-            raise DataError(f"{path}: verification artefact not found (a trial directory holds "
-                            f"{ARTEFACTS}/{VERIFICATION_NPZ})")
+            raise DataError(
+                f"{path}: verification artefact not found (a trial directory holds {ARTEFACTS}/{VERIFICATION_NPZ})"
+            )
         source, name = path, str(path)
     out = load_npz(source, name=name)
     label = name or "verification.npz"

@@ -28,7 +28,7 @@ from typing import Any
 from .io import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
-KEEP_SUPERSEDED = 20   # ids of earlier attempts kept in the lease (a trial retried more often keeps the last 20)
+KEEP_SUPERSEDED = 20  # ids of earlier attempts kept in the lease (a trial retried more often keeps the last 20)
 
 
 class StaleAttempt(RuntimeError):
@@ -50,8 +50,14 @@ def take_lease(lease: Path, where: dict[str, Any] | None = None) -> dict[str, An
     superseded = [i for i in before.get("superseded", []) if isinstance(i, str)]
     if isinstance(before.get("attempt_id"), str):
         superseded.append(before["attempt_id"])
-    record = {**(where or {}), "attempt_id": f"{uuid.uuid4().hex[:8]}-r{number - 1}", "number": number,
-              "retry": number - 1, "started_at": time.time(), "superseded": superseded[-KEEP_SUPERSEDED:]}
+    record = {
+        **(where or {}),
+        "attempt_id": f"{uuid.uuid4().hex[:8]}-r{number - 1}",
+        "number": number,
+        "retry": number - 1,
+        "started_at": time.time(),
+        "superseded": superseded[-KEEP_SUPERSEDED:],
+    }
     atomic_write_json(lease, record)
     return record
 
@@ -64,7 +70,9 @@ def check_current(lease: Path, attempt_id: str | None, what: str) -> None:
     current = read_lease(lease).get("attempt_id")
     if current is None or current == attempt_id:
         return
-    msg = (f"{lease.parent}: attempt {attempt_id} was superseded by attempt {current} of the same trial; its write "
-           f"of {what} is refused (the current attempt's files are kept)")
+    msg = (
+        f"{lease.parent}: attempt {attempt_id} was superseded by attempt {current} of the same trial; its write "
+        f"of {what} is refused (the current attempt's files are kept)"
+    )
     log.warning(msg)
     raise StaleAttempt(msg)

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from .errors import user_error
 
@@ -30,7 +30,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from .config import describe_keys
     from .registry import load_all
 
-    if not (args.keys or args.complexity):   # --keys / --complexity show just what they name
+    if not (args.keys or args.complexity):  # --keys / --complexity show just what they name
         for kind, reg in sorted(load_all().items()):
             print(f"{kind}{'es' if kind.endswith('s') else 's'}:")
             for name in reg.names():
@@ -51,14 +51,23 @@ def build_parser() -> argparse.ArgumentParser:
     from .cliflags import number, one_line_errors
 
     parser = one_line_errors(argparse.ArgumentParser(prog="facebench", description=__doc__.split("\n")[0]))
-    parser.add_argument("--debug", action="store_true",
-                        help="show the full traceback of an error (also of one raised inside a sweep file)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (also of one raised inside a sweep file)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = one_line_errors(sub.add_parser("list", help="list every registry (datasets, backbones, losses, ...) and its names"))
+    p = one_line_errors(
+        sub.add_parser("list", help="list every registry (datasets, backbones, losses, ...) and its names")
+    )
     p.add_argument("--keys", action="store_true", help="list every config key with type, default and meaning instead")
-    p.add_argument("--complexity", action="store_true", help="list parameters, FLOPs and MACs of every backbone instead")
+    p.add_argument(
+        "--complexity", action="store_true", help="list parameters, FLOPs and MACs of every backbone instead"
+    )
     p.add_argument("--image-size", type=number(16, 512), default=32, help="input size for --complexity (default 32)")
-    p.add_argument("--num-classes", type=number(1, 10_000_000), default=10, help="classifier classes for --complexity (default 10)")
+    p.add_argument(
+        "--num-classes", type=number(1, 10_000_000), default=10, help="classifier classes for --complexity (default 10)"
+    )
     p.set_defaults(func=_cmd_list)
     for module, name in _SUBCOMMANDS:
         try:

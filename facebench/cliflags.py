@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from .errors import ConfigError
 from .params import Param
@@ -33,6 +34,7 @@ def number(lo: float, hi: float, kind: type = int, *, lo_open: bool = False) -> 
 def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Make ``parser.error`` print one line (``facebench: error: argument --n-boot: 0 is out of range; allowed
     [1, 1000000]``) and exit 2; ``--help`` still shows the usage."""
+
     def error(message: str) -> NoReturn:
         print(f"facebench: error: {' '.join(message.split())}", file=sys.stderr)
         raise SystemExit(2)
@@ -46,6 +48,8 @@ class Once(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
         if getattr(namespace, self.dest, None) is not None:
-            parser.error(f"{option_string} given twice ({getattr(namespace, self.dest)!r} and {values!r}); "
-                         f"give one {option_string} and override keys with --set")
+            parser.error(
+                f"{option_string} given twice ({getattr(namespace, self.dest)!r} and {values!r}); "
+                f"give one {option_string} and override keys with --set"
+            )
         setattr(namespace, self.dest, values)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from . import losses, optim  # noqa: F401  (their declarations fill the registries the sections merge)
 from .configfile import flatten_unique, load_config_file
@@ -35,8 +36,11 @@ TASKS = ("face", "autoencoder", "cifar")
 # Validation metrics a trial can be selected by, with the direction that is better; which a task reports.
 OBJECTIVE_MODES = {"val_accuracy": "max", "val_auc": "max", "val_loss": "min"}
 # First: what "auto" means; for verification the best predictor of test accuracy measured on LFW (docs/sweeps.md).
-TASK_OBJECTIVES = {"face": ("val_accuracy", "val_auc"), "autoencoder": ("val_accuracy", "val_auc"),
-                   "cifar": ("val_accuracy", "val_loss")}
+TASK_OBJECTIVES = {
+    "face": ("val_accuracy", "val_auc"),
+    "autoencoder": ("val_accuracy", "val_auc"),
+    "cifar": ("val_accuracy", "val_loss"),
+}
 SELECT_RULES = ("best", "last")
 
 
@@ -49,38 +53,68 @@ def _f(default: Any, doc: str, *, registry: str | None = None, **checks: Any) ->
 class DataConfig:
     train: str = _f("synthetic", "training dataset", registry="dataset")
     root: str = _f("", "training dataset root (unused for synthetic)")
-    test: str = _f("auto", "test protocol source; auto: synthetic->synthetic, LFW people->LFW's other folds, "
-                   "identity folders/AT&T->all 10 LFW folds, cifar10->its test split",
-                   choices=("auto", "synthetic", "lfw", "cifar10"))
+    test: str = _f(
+        "auto",
+        "test protocol source; auto: synthetic->synthetic, LFW people->LFW's other folds, "
+        "identity folders/AT&T->all 10 LFW folds, cifar10->its test split",
+        choices=("auto", "synthetic", "lfw", "cifar10"),
+    )
     test_root: str = _f("", "test dataset root (default: data.root)")
     pairs: str = _f("", "pairs file: LFW pairs.txt or CSV path_a,path_b,same,fold (default: <test_root>/pairs.txt)")
-    test_folds: str = _f("", "LFW folds of the test protocol, e.g. '5-9' (default: the folds not in data.train_folds "
-                         "for lfw_people, all folds otherwise)")
+    test_folds: str = _f(
+        "",
+        "LFW folds of the test protocol, e.g. '5-9' (default: the folds not in data.train_folds "
+        "for lfw_people, all folds otherwise)",
+    )
     min_images: int = _f(1, "minimum images per training identity", lo=1, hi=100_000)
     limit: int = _f(0, "cap on training images, 0 = all (CPU-scale runs)", lo=0, hi=10**9)
-    val_fraction: float = _f(0.1, "fraction of training identities (faces) or images (CIFAR) held out for "
-                             "validation; never the test protocol", lo=0.0, hi=0.5, lo_open=True)
-    val_pairs: int = _f(6000, "cap on validation pairs: as many same/different pairs as the held-out identities "
-                        "allow, up to this many (balanced, 5 identity-disjoint folds)", lo=2, hi=10**7)
+    val_fraction: float = _f(
+        0.1,
+        "fraction of training identities (faces) or images (CIFAR) held out for validation; never the test protocol",
+        lo=0.0,
+        hi=0.5,
+        lo_open=True,
+    )
+    val_pairs: int = _f(
+        6000,
+        "cap on validation pairs: as many same/different pairs as the held-out identities "
+        "allow, up to this many (balanced, 5 identity-disjoint folds)",
+        lo=2,
+        hi=10**7,
+    )
     image_size: int = _f(64, "input side in pixels after resizing", lo=16, hi=512)
     crop: float = _f(1.0, "central crop fraction of the source image before resizing", lo=0.1, hi=1.0, lo_open=True)
     color: str = _f("rgb", "colour mode", choices=("rgb", "gray"))
     cache_dir: str = _f("", "decoded-tensor cache directory (default: $FACEBENCH_CACHE or ~/.cache/facebench)")
-    allow_test_images: bool = _f(False, "train even when training images have the same pixels as test images "
-                                 "(refused by default; recorded in the trial's meta; docs/datasets.md)")
+    allow_test_images: bool = _f(
+        False,
+        "train even when training images have the same pixels as test images "
+        "(refused by default; recorded in the trial's meta; docs/datasets.md)",
+    )
     synthetic_identities: int = _f(48, "synthetic: number of identities", lo=4, hi=100_000)
     synthetic_images: int = _f(8, "synthetic: images per identity", lo=2, hi=10_000)
     synthetic_seed: int = _f(0, "synthetic: generator seed", lo=0, hi=SEED_MAX)
-    synthetic_test_identities: int = _f(0, "synthetic: test identities, split over the 10 test folds (0: a quarter "
-                                        "of synthetic_identities, at least 2 per fold)", lo=0, hi=100_000)
-    synthetic_test_pairs: int = _f(0, "synthetic: test pairs over the 10 folds, balanced, as many as the test "
-                                   "identities allow (0: 600, i.e. 60 per fold)", lo=0, hi=10**7)
+    synthetic_test_identities: int = _f(
+        0,
+        "synthetic: test identities, split over the 10 test folds (0: a quarter "
+        "of synthetic_identities, at least 2 per fold)",
+        lo=0,
+        hi=100_000,
+    )
+    synthetic_test_pairs: int = _f(
+        0,
+        "synthetic: test pairs over the 10 folds, balanced, as many as the test "
+        "identities allow (0: 600, i.e. 60 per fold)",
+        lo=0,
+        hi=10**7,
+    )
 
 
 def _chooser(cls_name: str, key: str, default: str, doc: str, registry: str) -> type:
     """A section whose only own key names its variant; every other key is declared by the variants."""
-    return dataclasses.make_dataclass(cls_name, [(key, str, _f(default, doc, registry=registry))], frozen=True,
-                                      namespace={"__module__": __name__})
+    return dataclasses.make_dataclass(
+        cls_name, [(key, str, _f(default, doc, registry=registry))], frozen=True, namespace={"__module__": __name__}
+    )
 
 
 ModelConfig = _chooser("ModelConfig", "backbone", "resnet18", "backbone network", "backbone")
@@ -91,7 +125,9 @@ ScheduleConfig = _chooser("ScheduleConfig", "name", "cosine", "LR schedule", "sc
 @dataclass(frozen=True)
 class OptimConfig:
     name: str = _f("adamw", "optimizer", registry="optimizer")
-    lr: float = _f(1e-3, "peak learning rate", lo=0.0, hi=1e6, lo_open=True)  # hi: divergence studies; no recipe comes near it
+    lr: float = _f(
+        1e-3, "peak learning rate", lo=0.0, hi=1e6, lo_open=True
+    )  # hi: divergence studies; no recipe comes near it
     weight_decay: float = _f(5e-4, "weight decay", lo=0.0, hi=1.0)
     no_decay_norm_bias: bool = _f(True, "no weight decay on norm layers and biases")
     grad_clip: float = _f(0.0, "gradient-norm clipping threshold, 0 = off", lo=0.0, hi=1e6)
@@ -99,11 +135,11 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _f(10, "training epochs (at most 10,000: no run needs more; a typo such as 1e21 is refused)",
-                     lo=1, hi=10_000)
+    epochs: int = _f(
+        10, "training epochs (at most 10,000: no run needs more; a typo such as 1e21 is refused)", lo=1, hi=10_000
+    )
     batch_size: int = _f(64, "batch size", lo=1, hi=65_536)
-    seed: int = _f(0, "seed for Python, NumPy, torch and data order (torch takes seeds below 2^63)",
-                   lo=0, hi=SEED_MAX)
+    seed: int = _f(0, "seed for Python, NumPy, torch and data order (torch takes seeds below 2^63)", lo=0, hi=SEED_MAX)
     device: str = _f("auto", "training device", choices=("auto", "cpu", "cuda"))
     amp: str = _f("none", "autocast dtype (bf16/fp16 where the device supports it)", choices=("none", "bf16", "fp16"))
     channels_last: bool = _f(False, "channels_last memory format")
@@ -112,10 +148,18 @@ class TrainConfig:
     max_steps: int = _f(0, "cap on optimizer steps per epoch, 0 = full epochs", lo=0, hi=10**9)
     checkpoint: bool = _f(True, "write a resumable checkpoint every epoch")
     threads: int = _f(0, "torch intra-op threads, 0 = torch's default", lo=0, hi=1024)
-    objective: str = _f("auto", "validation metric that picks a trial's epoch and ranks trials; auto: "
-                        "val_accuracy (verification accuracy on the held-out identities' pairs, or CIFAR accuracy)", choices=("auto", *OBJECTIVE_MODES))
-    select: str = _f("best", "which epoch is the trial: best = the epoch with the best objective (early stopping; "
-                     "its weights are kept and tested), last = the final epoch", choices=SELECT_RULES)
+    objective: str = _f(
+        "auto",
+        "validation metric that picks a trial's epoch and ranks trials; auto: "
+        "val_accuracy (verification accuracy on the held-out identities' pairs, or CIFAR accuracy)",
+        choices=("auto", *OBJECTIVE_MODES),
+    )
+    select: str = _f(
+        "best",
+        "which epoch is the trial: best = the epoch with the best objective (early stopping; "
+        "its weights are kept and tested), last = the final epoch",
+        choices=SELECT_RULES,
+    )
 
 
 @dataclass(frozen=True)
@@ -124,25 +168,44 @@ class EvalConfig:
     normalize: bool = _f(False, "L2-normalise embeddings before scoring")
     flip: str = _f("none", "flip fusion of original and mirrored embeddings", choices=FLIPS)
     batch_size: int = _f(256, "embedding batch size", lo=1, hi=65_536)
-    whiten: int = _f(0, "PCA-whiten embeddings before scoring, with this many components fitted on the training "
-                     "images' embeddings only (0 = off; the eigenfaces floor's treatment)", lo=0, hi=16384)
-    sets: str = _f("", "more verification sets, each tested once at the end (never for selection), comma-"
-                   "separated PATH or NAME=PATH: InsightFace .bin files or LFW-style folders, e.g. "
-                   "'lfw.bin,cfp_fp.bin,agedb_30.bin'")
-    set_folds: str = _f("", "folds of every eval.sets set to test on, e.g. '5-9' (default: all 10); leave out the "
-                        "folds whose people trained the model")
+    whiten: int = _f(
+        0,
+        "PCA-whiten embeddings before scoring, with this many components fitted on the training "
+        "images' embeddings only (0 = off; the eigenfaces floor's treatment)",
+        lo=0,
+        hi=16384,
+    )
+    sets: str = _f(
+        "",
+        "more verification sets, each tested once at the end (never for selection), comma-"
+        "separated PATH or NAME=PATH: InsightFace .bin files or LFW-style folders, e.g. "
+        "'lfw.bin,cfp_fp.bin,agedb_30.bin'",
+    )
+    set_folds: str = _f(
+        "",
+        "folds of every eval.sets set to test on, e.g. '5-9' (default: all 10); leave out the "
+        "folds whose people trained the model",
+    )
 
 
 # Each section with the keys its variants declare (facebench.variants); these names are the merged classes.
 SECTIONS: dict[str, type] = {
-    "data": with_variants(DataConfig), "model": with_variants(ModelConfig), "loss": with_variants(LossConfig),
-    "optim": with_variants(OptimConfig), "schedule": with_variants(ScheduleConfig),
-    "train": with_variants(TrainConfig), "eval": with_variants(EvalConfig),
+    "data": with_variants(DataConfig),
+    "model": with_variants(ModelConfig),
+    "loss": with_variants(LossConfig),
+    "optim": with_variants(OptimConfig),
+    "schedule": with_variants(ScheduleConfig),
+    "train": with_variants(TrainConfig),
+    "eval": with_variants(EvalConfig),
 }
 DataConfig, ModelConfig, LossConfig, OptimConfig, ScheduleConfig, TrainConfig, EvalConfig = SECTIONS.values()
-TOP_LEVEL = {"task": ("face", "task: face (identities -> verification), autoencoder (AE/DAE/VAE -> "
-                      "verification) or cifar (classification)"),
-             "name": ("", "free-text trial name")}
+TOP_LEVEL = {
+    "task": (
+        "face",
+        "task: face (identities -> verification), autoencoder (AE/DAE/VAE -> verification) or cifar (classification)",
+    ),
+    "name": ("", "free-text trial name"),
+}
 
 
 @dataclass(frozen=True)
@@ -159,7 +222,7 @@ class TrialConfig:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None = None) -> "TrialConfig":
+    def from_dict(cls, values: Mapping[str, Any] | None = None) -> TrialConfig:
         """Build from a flat (``{"loss.margin": 0.5}``) or nested (``{"loss": {"margin": 0.5}}``) dict."""
         flat = flatten(values or {})
         top: dict[str, Any] = {}
@@ -175,10 +238,10 @@ class TrialConfig:
         return cfg
 
     @classmethod
-    def from_file(cls, path: str | Path, overrides: list[str] | None = None) -> "TrialConfig":
+    def from_file(cls, path: str | Path, overrides: list[str] | None = None) -> TrialConfig:
         return cls.from_dict({**load_file(path), **parse_overrides(overrides or [])})
 
-    def with_overrides(self, overrides: list[str] | Mapping[str, Any]) -> "TrialConfig":
+    def with_overrides(self, overrides: list[str] | Mapping[str, Any]) -> TrialConfig:
         extra = parse_overrides(overrides) if isinstance(overrides, list) else flatten(overrides)
         return TrialConfig.from_dict({**self.to_flat(), **extra})
 
@@ -232,12 +295,15 @@ def objective_of(task: str, objective: str) -> tuple[str, str]:
     allowed = TASK_OBJECTIVES.get(task, ())
     metric = allowed[0] if objective == "auto" and allowed else objective
     if metric not in allowed:
-        raise ConfigError(f"train.objective: {objective!r} is not reported by task {task!r}; choose one of: "
-                          f"{', '.join(('auto',) + allowed)}")
+        raise ConfigError(
+            f"train.objective: {objective!r} is not reported by task {task!r}; choose one of: "
+            f"{', '.join(('auto',) + allowed)}"
+        )
     return metric, OBJECTIVE_MODES[metric]
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
 
 def all_keys() -> list[str]:
     keys = list(TOP_LEVEL)
@@ -283,8 +349,9 @@ def check_key(key: str, value: Any) -> Any:
         raise ConfigError(f"unknown config key {key!r}; keys are {', '.join(all_keys())}")
     fields = {f.name: f for f in dataclasses.fields(SECTIONS[section])}
     if name not in fields:
-        raise ConfigError(f"unknown config key {key!r}; {section}.* keys are "
-                          f"{', '.join(section + '.' + n for n in fields)}")
+        raise ConfigError(
+            f"unknown config key {key!r}; {section}.* keys are {', '.join(section + '.' + n for n in fields)}"
+        )
     return _check_field(key, fields[name], value)
 
 

@@ -8,8 +8,9 @@ wins". Text that is not UTF-8, nesting deeper than config keys go, and parse err
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 
@@ -33,11 +34,14 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8") from None
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); save the file as UTF-8"
+        ) from None
     if text.startswith("\ufeff"):  # TOML and JSON parsers call it an invalid statement / character
-        raise ConfigError(f"{path}:1: starts with a byte-order mark (BOM, bytes EF BB BF); save the file as UTF-8 "
-                          "without BOM")
+        raise ConfigError(
+            f"{path}:1: starts with a byte-order mark (BOM, bytes EF BB BF); save the file as UTF-8 without BOM"
+        )
     try:
         data = _parse(path.suffix, text)
     except RecursionError:
@@ -56,8 +60,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: {e}") from None
 
 
-def flatten_unique(values: Mapping[str, Any], prefix: str = "", *, _depth: int = 0,
-                   _out: dict[str, Any] | None = None) -> dict[str, Any]:
+def flatten_unique(
+    values: Mapping[str, Any], prefix: str = "", *, _depth: int = 0, _out: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``{"loss": {"margin": 0.5}}`` -> ``{"loss.margin": 0.5}``; a key reached twice is a ConfigError."""
     out = {} if _out is None else _out
     if _depth > MAX_DEPTH:
@@ -110,8 +115,10 @@ def _load_yaml(text: str) -> Any:
             if not isinstance(key, (str, int, float, bool)):
                 raise ConfigError(f"line {key_node.start_mark.line + 1}: a key must be a name, not {key!r}")
             if key in seen:
-                raise ConfigError(f"line {key_node.start_mark.line + 1}: key {key!r} is given twice "
-                                  f"(first on line {seen[key] + 1}); keep one")
+                raise ConfigError(
+                    f"line {key_node.start_mark.line + 1}: key {key!r} is given twice "
+                    f"(first on line {seen[key] + 1}); keep one"
+                )
             seen[key] = key_node.start_mark.line
         return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 

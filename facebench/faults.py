@@ -20,8 +20,12 @@ import signal
 import time
 from pathlib import Path
 
-KILL, PAUSE, PAUSE_DIR, DRIVER_PID = "FACEBENCH_KILL_AT", "FACEBENCH_PAUSE_AT", "FACEBENCH_PAUSE_DIR", \
-    "FACEBENCH_DRIVER_PID"
+KILL, PAUSE, PAUSE_DIR, DRIVER_PID = (
+    "FACEBENCH_KILL_AT",
+    "FACEBENCH_PAUSE_AT",
+    "FACEBENCH_PAUSE_DIR",
+    "FACEBENCH_DRIVER_PID",
+)
 PAUSE_LIMIT_S = 300.0  # a test that never releases must not leave a trial waiting forever
 _passes: dict[str, int] = {}
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 MARKER = ".facebench"
-LOCK = ".facebench.lock"   # a sweep's driver lock (facebench.sweep.lock): never removed by a cleanup of the folder
+LOCK = ".facebench.lock"  # a sweep's driver lock (facebench.sweep.lock): never removed by a cleanup of the folder
 # The temporary files of facebench.io.atomic_path (``.<name>.<random>.tmp``): a write killed midway.
 TEMP_PATTERN = ".*.tmp"
 # What facebench writes in each kind of folder is the layout's: facebench.artefacts.OWNED.
@@ -28,8 +28,10 @@ def check_name(name: str, what: str) -> str:
     """A sweep or trial name becomes a folder name: letters, digits and ``_.+=-``, not starting with a dot
     or a dash, no separators, so ``..``, ``.`` or ``a/b`` can never point outside the results folder."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(f"{what} {name!r}: use 1-128 letters, digits or _ . + = - starting with a letter or "
-                          "digit (no slashes, spaces, leading dots)")
+        raise ConfigError(
+            f"{what} {name!r}: use 1-128 letters, digits or _ . + = - starting with a letter or "
+            "digit (no slashes, spaces, leading dots)"
+        )
     return name
 
 
@@ -62,8 +64,10 @@ def claim_dir(path: str | os.PathLike, kind: str) -> Path:
         raise ConfigError(f"{_first_file(path)}: is a file, not a folder; choose another path") from None
     if entries:
         shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
-        raise ConfigError(f"{path}: this folder was not created by facebench (no {MARKER} marker) and is not "
-                          f"empty ({shown}); facebench writes only into folders it created: choose another path")
+        raise ConfigError(
+            f"{path}: this folder was not created by facebench (no {MARKER} marker) and is not "
+            f"empty ({shown}); facebench writes only into folders it created: choose another path"
+        )
     atomic_write_json(path / MARKER, {"kind": kind, "owner": "facebench"})
     return path
 
@@ -76,8 +80,10 @@ def remove_owned(path: str | os.PathLike, kind: str | None = None) -> list[str]:
         return []
     _check_is_dir(path)
     if not is_owned(path):
-        raise ConfigError(f"{path}: not created by facebench (no {MARKER} marker); facebench deletes only "
-                          "folders it created: remove it yourself or choose another name")
+        raise ConfigError(
+            f"{path}: not created by facebench (no {MARKER} marker); facebench deletes only "
+            "folders it created: remove it yourself or choose another name"
+        )
     return _remove_named(path, kind or marker_kind(path) or "")
 
 
@@ -100,10 +106,10 @@ def _remove_named(path: Path, kind: str) -> list[str]:
             sub = marker_kind(entry) if is_owned(entry) else _match(entry.name, nested)
             left += [f"{entry.name}/{n}" for n in _remove_named(entry, sub)] if sub else [f"{entry.name}/"]
         elif any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
-            entry.unlink()   # a file, or a symlink (removed itself, never followed)
+            entry.unlink()  # a file, or a symlink (removed itself, never followed)
         else:
             left.append(entry.name)
-    if not left and not (path / LOCK).exists():   # a locked folder stays (with its marker) for its driver
+    if not left and not (path / LOCK).exists():  # a locked folder stays (with its marker) for its driver
         (path / MARKER).unlink(missing_ok=True)
         path.rmdir()
     return left

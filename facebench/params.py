@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import numbers
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError
 

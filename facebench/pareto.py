@@ -7,17 +7,18 @@ measures) and the report (the front it draws) all read the names and the front f
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 # name -> what the engine measures once per trial (engine/cost.py); every one is minimised.
 COSTS = {
     "params": "parameters of the embedding model (the backbone; the training head is not deployed)",
     "flops": "FLOPs of one image at the trial's input size (facebench.models.complexity, as `facebench list "
-             "--complexity` counts them: backbone + a linear head, 2 FLOPs per multiply-add)",
+    "--complexity` counts them: backbone + a linear head, 2 FLOPs per multiply-add)",
     "latency_ms": "milliseconds of one batch-1 forward pass of the embedding model on the trial's device: 5 warm-up "
-                  "passes, then the median of 30 timed passes under torch.inference_mode (CUDA synchronised)",
+    "passes, then the median of 30 timed passes under torch.inference_mode (CUDA synchronised)",
 }
-COST_KEY = "cost"   # the reported key (every epoch's row, Tune's result, result.json's metrics)
+COST_KEY = "cost"  # the reported key (every epoch's row, Tune's result, result.json's metrics)
 
 
 def check_cost(name: str, *, where: str = "second_objective") -> str:
@@ -47,7 +48,7 @@ def non_dominated(points: Sequence[Sequence[float]], modes: Sequence[str] = ("ma
     front, best_before, j = [], math.inf, 0
     while j < len(keyed):
         group = [i for i in keyed[j:] if signs[1] * points[i][1] == signs[1] * points[keyed[j]][1]]
-        top = signs[0] * points[group[0]][0]   # the group's best first value (sorted)
+        top = signs[0] * points[group[0]][0]  # the group's best first value (sorted)
         if top < best_before:
             front += [i for i in group if signs[0] * points[i][0] == top]
             best_before = top

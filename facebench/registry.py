@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import functools
 import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from .errors import ConfigError
 from .params import Param
@@ -23,7 +24,7 @@ from .params import Param
 # The stage packages whose import fills the registries (``load_all``); none imports torch.
 _PROVIDERS = ("facebench.data", "facebench.models", "facebench.losses", "facebench.optim")
 
-REGISTRIES: dict[str, "Registry"] = {}
+REGISTRIES: dict[str, Registry] = {}
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,9 @@ class Registry:
 
     def get(self, name: str, *, key: str | None = None) -> Variant:
         if name not in self._entries:
-            raise ConfigError(f"{key or self.key}: unknown {self.kind} {name!r}; "
-                              f"choose one of: {', '.join(self.names())}")
+            raise ConfigError(
+                f"{key or self.key}: unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
+            )
         return self._entries[name]
 
     def help(self, name: str) -> str:
@@ -112,4 +114,3 @@ def load_all() -> dict[str, Registry]:
     for module in _PROVIDERS:
         importlib.import_module(module)
     return dict(REGISTRIES)
-

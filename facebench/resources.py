@@ -40,8 +40,9 @@ def check_memory(nbytes: int, what: str) -> None:
     """ConfigError naming ``what`` (the option to lower) when ``nbytes`` exceed the available memory."""
     available = available_memory()
     if available is not None and nbytes > available:
-        raise ConfigError(f"{what}: needs {_gib(nbytes)} of memory but this machine has {_gib(available)} "
-                          "available; ask for less")
+        raise ConfigError(
+            f"{what}: needs {_gib(nbytes)} of memory but this machine has {_gib(available)} available; ask for less"
+        )
 
 
 def check_npz_headers(source: str | os.PathLike | BinaryIO, *, label: str) -> None:
@@ -61,8 +62,10 @@ def check_npz_headers(source: str | os.PathLike | BinaryIO, *, label: str) -> No
                 shape, _, dtype = read(f)
             need = math.prod(shape) * dtype.itemsize
             if need > info.file_size:
-                raise DataError(f"{label}: array {info.filename[:-4]!r} claims shape {shape} ({need:,} bytes) but "
-                                f"the file holds {info.file_size:,} bytes for it; the file is corrupt")
+                raise DataError(
+                    f"{label}: array {info.filename[:-4]!r} claims shape {shape} ({need:,} bytes) but "
+                    f"the file holds {info.file_size:,} bytes for it; the file is corrupt"
+                )
     if hasattr(source, "seek"):
         source.seek(0)
 

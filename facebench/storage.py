@@ -41,7 +41,7 @@ class Location:
     def is_local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
 
-    def join(self, *parts: str) -> "Location":
+    def join(self, *parts: str) -> Location:
         path = posixpath.join(self.path, *parts)
         uri = self.uri.rstrip("/") + "/" + "/".join(parts)
         return Location(self.fs, path, uri)
@@ -68,7 +68,7 @@ class Location:
         """Relative path -> size of every file below this location (empty when there is none)."""
         infos = self.fs.get_file_info(pafs.FileSelector(self.path, recursive=True, allow_not_found=True))
         base = self.path.rstrip("/") + "/"
-        return {i.path[len(base):]: i.size for i in infos if i.type == pafs.FileType.File}
+        return {i.path[len(base) :]: i.size for i in infos if i.type == pafs.FileType.File}
 
     def read_bytes(self) -> bytes:
         with self.fs.open_input_file(self.path) as f:
@@ -110,16 +110,19 @@ def check_reachable(uri: str) -> None:
     line, within about 10 s, before the caller creates anything. Local paths and other schemes pass."""
     if not uri.startswith("s3://"):
         return
-    bucket = uri[len("s3://"):].split("/", 1)[0]
+    bucket = uri[len("s3://") :].split("/", 1)[0]
     if not bucket:
         raise DataError(f"{uri}: no bucket named (expected s3://BUCKET/PREFIX)")
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     where = f" at {endpoint}" if endpoint else ""
     try:
-        fs = pafs.S3FileSystem(endpoint_override=endpoint, connect_timeout=PROBE_CONNECT_S,
-                               request_timeout=PROBE_REQUEST_S,
-                               retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
-                               region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+        fs = pafs.S3FileSystem(
+            endpoint_override=endpoint,
+            connect_timeout=PROBE_CONNECT_S,
+            request_timeout=PROBE_REQUEST_S,
+            retry_strategy=pafs.AwsStandardS3RetryStrategy(max_attempts=1),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        )
         kind = fs.get_file_info(bucket).type
     except (OSError, ValueError) as e:
         raise DataError(f"{uri}: cannot use this bucket{where}: {_s3_reason(e)}") from None
@@ -128,13 +131,23 @@ def check_reachable(uri: str) -> None:
         # server that is not there.
         raise DataError(f"{uri}: cannot use this bucket{where}: {UNREACHABLE}")
     if kind == pafs.FileType.NotFound:
-        raise DataError(f"{uri}: bucket '{bucket}' does not exist{where}; create it first "
-                        f"(e.g. `aws s3 mb s3://{bucket}`)")
+        raise DataError(
+            f"{uri}: bucket '{bucket}' does not exist{where}; create it first (e.g. `aws s3 mb s3://{bucket}`)"
+        )
 
 
 UNREACHABLE = "the endpoint does not answer (check AWS_ENDPOINT_URL and the network)"
-_UNREACHABLE_WORDS = ("NETWORK_CONNECTION", "Could not connect", "Couldn't connect", "Connection refused",
-                      "Failed to connect", "curlCode: 7", "Timeout", "timed out", "Could not resolve")
+_UNREACHABLE_WORDS = (
+    "NETWORK_CONNECTION",
+    "Could not connect",
+    "Couldn't connect",
+    "Connection refused",
+    "Failed to connect",
+    "curlCode: 7",
+    "Timeout",
+    "timed out",
+    "Could not resolve",
+)
 
 
 def endpoint_answers(endpoint: str) -> bool:
@@ -186,12 +199,12 @@ class Mirror:
         """Upload new or changed files (``only``: just these relative paths); return how many."""
         n = 0
         for rel, path in self._local_files(only):
-            try:   # a background upload (sweep/uploads.py) runs while the trial replaces its files atomically
+            try:  # a background upload (sweep/uploads.py) runs while the trial replaces its files atomically
                 st = path.stat()
                 stamp = (st.st_size, st.st_mtime_ns)
                 data = None if self._seen.get(rel) == stamp else path.read_bytes()
             except FileNotFoundError:
-                continue   # removed since the listing: nothing to upload
+                continue  # removed since the listing: nothing to upload
             if data is None:
                 continue
             self.remote.join(rel).write_bytes(data)

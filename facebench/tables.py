@@ -19,25 +19,56 @@ from .io import atomic_path
 SCHEMA_VERSION = 2  # 1: tables built by the report from npz/JSON artefacts; 2: tables written by the engine
 ROC_POINTS = 100  # per trial and split: a smooth curve, small for 1,000 trials
 
-EPOCH_METRICS = ("lr", "train_loss", "train_recon", "train_kld", "train_beta", "train_accuracy", "images_per_s",
-                 "epoch_s", "peak_mem_mb", "val_accuracy", "val_auc", "val_loss")
+EPOCH_METRICS = (
+    "lr",
+    "train_loss",
+    "train_recon",
+    "train_kld",
+    "train_beta",
+    "train_accuracy",
+    "images_per_s",
+    "epoch_s",
+    "peak_mem_mb",
+    "val_accuracy",
+    "val_auc",
+    "val_loss",
+)
 _F, _I, _S = pa.float64(), pa.int64(), pa.string()
 # name -> fixed columns. A new table is one entry here and one ``write_table`` call in the engine; the report
 # reads every table named here.
 TABLES: dict[str, list[tuple[str, pa.DataType]]] = {
     "epochs": [("epoch", _I)] + [(m, _F) for m in EPOCH_METRICS],
-    "folds": [("split", _S), ("fold", _I), ("n_pairs", _I), ("threshold", _F), ("accuracy", _F),
-              ("intersection_threshold", _F), ("intersection_accuracy", _F)],
+    "folds": [
+        ("split", _S),
+        ("fold", _I),
+        ("n_pairs", _I),
+        ("threshold", _F),
+        ("accuracy", _F),
+        ("intersection_threshold", _F),
+        ("intersection_accuracy", _F),
+    ],
     "roc": [("split", _S), ("point", _I), ("fpr", _F), ("tpr", _F), ("threshold", _F)],
     "confusion": [("true", _S), ("pred", _S), ("true_index", _I), ("pred_index", _I), ("count", _I)],
     # one row per verification set of eval.sets (facebench.engine.sets): the papers' table reads these
-    "sets": [("set", _S), ("path", _S), ("format", _S), ("pairs", _I), ("positives", _I), ("folds", _S),
-             ("accuracy_mean", _F), ("accuracy_std", _F), ("accuracy_sem", _F), ("auc", _F), ("eer", _F)],
+    "sets": [
+        ("set", _S),
+        ("path", _S),
+        ("format", _S),
+        ("pairs", _I),
+        ("positives", _I),
+        ("folds", _S),
+        ("accuracy_mean", _F),
+        ("accuracy_std", _F),
+        ("accuracy_sem", _F),
+        ("auc", _F),
+        ("eer", _F),
+    ],
 }
 _VERSION = ("schema_version", pa.int32())
 
 
 # -- tables ------------------------------------------------------------------------------------------
+
 
 def table_path(artefacts_dir: str | Path, name: str) -> Path:
     return Path(artefacts_dir) / f"{name}.parquet"
@@ -136,13 +167,23 @@ def verification_columns(result: Any, fold: np.ndarray, split: str) -> dict[str,
     fold = np.asarray(fold)
     ids = np.asarray(result.fold_ids, dtype=np.int64)
     k = len(ids)
-    folds = {"split": [split] * k, "fold": ids.tolist(), "n_pairs": [int((fold == f).sum()) for f in ids],
-             "threshold": _floats(result.thresholds), "accuracy": _floats(result.fold_accuracy),
-             "intersection_threshold": _floats(result.intersection_thresholds),
-             "intersection_accuracy": _floats(result.intersection_accuracy)}
+    folds = {
+        "split": [split] * k,
+        "fold": ids.tolist(),
+        "n_pairs": [int((fold == f).sum()) for f in ids],
+        "threshold": _floats(result.thresholds),
+        "accuracy": _floats(result.fold_accuracy),
+        "intersection_threshold": _floats(result.intersection_thresholds),
+        "intersection_accuracy": _floats(result.intersection_accuracy),
+    }
     fpr, tpr, thr = downsample_roc(result.roc_fpr, result.roc_tpr, result.roc_thresholds)
-    roc = {"split": [split] * len(fpr), "point": list(range(len(fpr))), "fpr": _floats(fpr), "tpr": _floats(tpr),
-           "threshold": _floats(thr)}
+    roc = {
+        "split": [split] * len(fpr),
+        "point": list(range(len(fpr))),
+        "fpr": _floats(fpr),
+        "tpr": _floats(tpr),
+        "threshold": _floats(thr),
+    }
     return {"folds": folds, "roc": roc}
 
 
@@ -166,8 +207,13 @@ def confusion_columns(matrix: Any, class_names: list[str]) -> dict[str, list]:
     k = m.shape[0]
     names = [str(c) for c in class_names][:k] + [str(i) for i in range(len(class_names), k)]
     ti, pi = np.divmod(np.arange(k * k), k)
-    return {"true": [names[i] for i in ti], "pred": [names[i] for i in pi], "true_index": ti.tolist(),
-            "pred_index": pi.tolist(), "count": m.ravel().tolist()}
+    return {
+        "true": [names[i] for i in ti],
+        "pred": [names[i] for i in pi],
+        "true_index": ti.tolist(),
+        "pred_index": pi.tolist(),
+        "count": m.ravel().tolist(),
+    }
 
 
 def _floats(arr: Any) -> list:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from .errors import ConfigError
 from .params import Param
@@ -22,16 +23,19 @@ from .registry import REGISTRIES, Registry, Variant
 
 def with_variants(cls: type) -> type:
     """``cls`` (a frozen dataclass of a section's own keys) plus the keys declared by its variants."""
-    fields = [(f.name, typing.get_type_hints(cls)[f.name],
-               dataclasses.field(default=f.default, metadata=f.metadata)) for f in dataclasses.fields(cls)]
+    fields = [
+        (f.name, typing.get_type_hints(cls)[f.name], dataclasses.field(default=f.default, metadata=f.metadata))
+        for f in dataclasses.fields(cls)
+    ]
     for reg in selectors(cls):
         for name, users in _declared_keys(reg).items():
             if name in {f[0] for f in fields}:
                 raise TypeError(f"{cls.__name__}.{name}: declared by the section and by {reg.kind} variants")
             fields.append(_merged_field(cls, reg, name, users))
     # __module__ and the class name as before, so pickles of a config find the merged class
-    return dataclasses.make_dataclass(cls.__name__, fields, frozen=True,
-                                      namespace={"__module__": cls.__module__, "__doc__": cls.__doc__})
+    return dataclasses.make_dataclass(
+        cls.__name__, fields, frozen=True, namespace={"__module__": cls.__module__, "__doc__": cls.__doc__}
+    )
 
 
 def selectors(cls: type) -> list[Registry]:
@@ -101,8 +105,10 @@ def check_keys(get: Callable[[str], Any], section: str, cls: type) -> None:
             raise ConfigError(f"{key} is only used by {reg.key} {' or '.join(users)}, not {chosen!r}; remove it")
         elif value != f.default:
             need, allowed, actual = unmet
-            raise ConfigError(f"{key}: {reg.key} {chosen!r} reads it only with {need} {_alternatives(allowed)}, "
-                              f"not {actual!r}; remove it")
+            raise ConfigError(
+                f"{key}: {reg.key} {chosen!r} reads it only with {need} {_alternatives(allowed)}, "
+                f"not {actual!r}; remove it"
+            )
 
 
 def chosen_params(get: Callable[[str], Any], section: str, reg: Registry) -> dict[str, Any]:
@@ -135,5 +141,5 @@ def _shared_doc(params: list[Param]) -> str:
     if len(docs) == 1:
         return docs.pop()
     common = os.path.commonprefix(sorted(docs))
-    common = common[:common.rfind(" ") + 1].rstrip(" (,;:")  # whole words only
+    common = common[: common.rfind(" ") + 1].rstrip(" (,;:")  # whole words only
     return common or params[0].describe()

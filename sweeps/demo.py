@@ -18,17 +18,42 @@ from facebench.sweep.presets import SMOKE_FACE
 
 EPOCHS = 8
 SPEC = SweepSpec(
-    name="demo", task="face",
-    base={"data.train": "synthetic", "data.synthetic_identities": 48, "data.synthetic_images": 8,
-          "data.image_size": 32, "data.val_fraction": 0.25, "model.width": 0.25, "model.stem": "cifar",
-          "train.epochs": EPOCHS, "train.threads": 1, "train.device": "cpu", "train.augment": "flip",
-          "eval.batch_size": 128, "data.synthetic_test_identities": 80, "data.synthetic_test_pairs": 3000},
-    space=space.Margin(backbones=("resnet18", "cnn"), losses=("ce", "cosface", "arcface", "adaface"),
-                       optimizers=("adamw",), schedules=("cosine",), lr=(1e-3, 1e-2), batch_sizes=(32,),
-                       epochs=EPOCHS),
-    num_samples=8, scheduler="fifo", cpus_per_trial=1, gpus_per_trial=0.0,
-    confirm_top=2, confirm_seeds=5, equivalence_margin=0.02,   # the main job ends with a verdict
-    smoke=SMOKE_FACE, smoke_num_samples=2,
+    name="demo",
+    task="face",
+    base={
+        "data.train": "synthetic",
+        "data.synthetic_identities": 48,
+        "data.synthetic_images": 8,
+        "data.image_size": 32,
+        "data.val_fraction": 0.25,
+        "model.width": 0.25,
+        "model.stem": "cifar",
+        "train.epochs": EPOCHS,
+        "train.threads": 1,
+        "train.device": "cpu",
+        "train.augment": "flip",
+        "eval.batch_size": 128,
+        "data.synthetic_test_identities": 80,
+        "data.synthetic_test_pairs": 3000,
+    },
+    space=space.Margin(
+        backbones=("resnet18", "cnn"),
+        losses=("ce", "cosface", "arcface", "adaface"),
+        optimizers=("adamw",),
+        schedules=("cosine",),
+        lr=(1e-3, 1e-2),
+        batch_sizes=(32,),
+        epochs=EPOCHS,
+    ),
+    num_samples=8,
+    scheduler="fifo",
+    cpus_per_trial=1,
+    gpus_per_trial=0.0,
+    confirm_top=2,
+    confirm_seeds=5,
+    equivalence_margin=0.02,  # the main job ends with a verdict
+    smoke=SMOKE_FACE,
+    smoke_num_samples=2,
     description="embedded default: backbone x margin loss on synthetic faces, CPU-sized",
 )
 

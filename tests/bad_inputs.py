@@ -13,10 +13,22 @@ from pathlib import Path
 
 import numpy as np
 
-KEEP = "notes.txt"   # a user's file placed beside the bad input; it must be byte-identical afterwards
-TINY = {"task": "face", "model.backbone": "cnn", "loss.name": "arcface", "data.image_size": 24, "model.width": 0.125,
-        "train.epochs": 1, "train.batch_size": 8, "data.synthetic_identities": 8, "data.synthetic_images": 4,
-        "data.val_pairs": 16, "train.max_steps": 2, "eval.batch_size": 64, "train.threads": 1}
+KEEP = "notes.txt"  # a user's file placed beside the bad input; it must be byte-identical afterwards
+TINY = {
+    "task": "face",
+    "model.backbone": "cnn",
+    "loss.name": "arcface",
+    "data.image_size": 24,
+    "model.width": 0.125,
+    "train.epochs": 1,
+    "train.batch_size": 8,
+    "data.synthetic_identities": 8,
+    "data.synthetic_images": 4,
+    "data.val_pairs": 16,
+    "train.max_steps": 2,
+    "eval.batch_size": 64,
+    "train.threads": 1,
+}
 NAMES = [f"P{i}/P{i}_{j:04d}.jpg" for i in range(4) for j in (1, 2)]
 
 
@@ -36,6 +48,7 @@ def config_file(name: str, content: str | bytes):
         p.write_bytes(content.encode() if isinstance(content, str) else content)
         keep(d)
         return ["train", "--config", str(p), "--out", str(d / "out")]
+
     return build
 
 
@@ -49,8 +62,9 @@ def alias_bomb() -> str:
 
 # -- embeddings and pairs -------------------------------------------------------------------------------------
 def pairs_csv(d: Path, rows: list[tuple[str, str, int, int]] | None = None) -> Path:
-    rows = rows or [(NAMES[2 * i], NAMES[2 * i + 1], 1, i % 2) for i in range(4)] + \
-        [(NAMES[i], NAMES[(i + 2) % 8], 0, i % 2) for i in range(0, 8, 2)]
+    rows = rows or [(NAMES[2 * i], NAMES[2 * i + 1], 1, i % 2) for i in range(4)] + [
+        (NAMES[i], NAMES[(i + 2) % 8], 0, i % 2) for i in range(0, 8, 2)
+    ]
     p = d / "pairs.csv"
     p.write_text("path_a,path_b,same,fold\n" + "".join(f"{a},{b},{s},{f}\n" for a, b, s, f in rows))
     return p
@@ -61,6 +75,7 @@ def embeddings(emb, *, metric: str = "euclidean", names=NAMES):
         np.savez(d / "emb.npz", names=np.array(names), embeddings=emb)
         keep(d)
         return ["eval", "pairs", "--embeddings", str(d / "emb.npz"), "--pairs", str(pairs_csv(d)), "--metric", metric]
+
     return build
 
 
@@ -82,13 +97,18 @@ def self_pair(command: str):
             return ["data", "check", str(p)]
         np.savez(d / "emb.npz", names=np.array(NAMES), embeddings=np.eye(8))
         return ["eval", "pairs", "--embeddings", str(d / "emb.npz"), "--pairs", str(p)]
+
     return build
 
 
 def verification(scores) -> dict:
     n = len(scores)
-    return dict(scores=np.asarray(scores, dtype=np.float64), same=np.arange(n) % 2 == 0,
-                fold=np.arange(n) % 2, greater_is_same=np.array(True))
+    return dict(
+        scores=np.asarray(scores, dtype=np.float64),
+        same=np.arange(n) % 2 == 0,
+        fold=np.arange(n) % 2,
+        greater_is_same=np.array(True),
+    )
 
 
 def compare(scores_b, *extra: str):
@@ -97,6 +117,7 @@ def compare(scores_b, *extra: str):
         np.savez(d / "a.npz", **verification(rng.random(600)))
         np.savez(d / "b.npz", **verification(scores_b if scores_b is not None else rng.random(600)))
         return ["eval", "compare", str(d / "a.npz"), str(d / "b.npz"), *extra]
+
     return build
 
 
@@ -137,20 +158,26 @@ def cifar(command: str, **kw):
         root = cifar_folder(d, **kw)
         if command == "check":
             return ["data", "check", str(root)]
-        return ["train", *sets({**TINY, "task": "cifar", "data.train": "cifar10", "data.root": str(root)}),
-                "--out", str(d / "out"), "--quiet"]
+        return [
+            "train",
+            *sets({**TINY, "task": "cifar", "data.train": "cifar10", "data.root": str(root)}),
+            "--out",
+            str(d / "out"),
+            "--quiet",
+        ]
+
     return build
 
 
 # -- sweep files --------------------------------------------------------------------------------------------------
-SPACE = '''from facebench.sweep import SweepSpec, main
+SPACE = """from facebench.sweep import SweepSpec, main
 
 def space(trial):
     {body}
     return {{"optim.lr": trial.suggest_float("optim.lr", 1e-4, 1e-1, log=True)}}
 
 SPEC = SweepSpec(name="bad", task="face", base={{"train.epochs": 1}}, space=space, num_samples=1)
-{tail}'''
+{tail}"""
 MAIN = 'if __name__ == "__main__":\n    raise SystemExit(main(SPEC))\n'
 
 
@@ -158,6 +185,7 @@ def sweep_file(text: str, *extra: str):
     def build(d: Path) -> list[str]:
         (d / "mysweep.py").write_text(text)
         return ["sweep", str(d / "mysweep.py"), "--results", str(d / "runs"), "--local", *extra]
+
     return build
 
 
@@ -168,6 +196,7 @@ def sweep_space(body: str = "pass", tail: str = MAIN, *extra: str):
 def sweep_results(name: str, *, prepare: str = "", fresh: bool = True):
     """``facebench sweep`` of a valid sweep file with ``--name name`` against a results folder prepared as
     ``prepare`` says: "user" (a folder of the user's under that name), "file" (--results is a file)."""
+
     def build(d: Path) -> list[str]:
         results = d / "results"
         results.mkdir()
@@ -180,8 +209,17 @@ def sweep_results(name: str, *, prepare: str = "", fresh: bool = True):
         if prepare == "file":
             results = d / KEEP
         (d / "ok.py").write_text(SPACE.format(body="pass", tail=MAIN))
-        return ["sweep", str(d / "ok.py"), "--results", str(results), "--name", name, "--local",
-                *(["--fresh"] if fresh else [])]
+        return [
+            "sweep",
+            str(d / "ok.py"),
+            "--results",
+            str(results),
+            "--name",
+            name,
+            "--local",
+            *(["--fresh"] if fresh else []),
+        ]
+
     return build
 
 
@@ -203,6 +241,7 @@ def checkpoint(content):
         else:
             trial_dir(d, checkpoint=content)
         return ["train", *sets(TINY), "--out", str(d / "out"), "--quiet"]
+
     return build
 
 
@@ -211,6 +250,7 @@ def torch_save(obj):
         import torch
 
         torch.save(obj, path)
+
     return write
 
 
@@ -222,6 +262,7 @@ def out_is(kind: str):
             target.mkdir()
             keep(target)
         return ["train", *sets(TINY), "--out", str(target), "--quiet"]
+
     return build
 
 
@@ -229,8 +270,9 @@ def report_of(kind: str, *extra: str):
     def build(d: Path) -> list[str]:
         trial = d / "trial"
         trial.mkdir()
-        (trial / "result.json").write_text(json.dumps({"status": "completed", "metrics": {"test_accuracy_mean": 0.99},
-                                                       "config": {}}))
+        (trial / "result.json").write_text(
+            json.dumps({"status": "completed", "metrics": {"test_accuracy_mean": 0.99}, "config": {}})
+        )
         out = d / "report"
         if kind == "out is a folder of the user's":
             (trial / "result.json").write_text(json.dumps({"status": "completed", "config": TINY, "metrics": {}}))
@@ -242,4 +284,5 @@ def report_of(kind: str, *extra: str):
             (trial / "result.json").write_text(json.dumps({"status": "completed", "config": TINY, "metrics": {}}))
             out = keep(d)
         return ["report", str(trial), "--out", str(out), *extra]
+
     return build

@@ -77,12 +77,22 @@ def start_nodes(temp: str, env: dict | None = None) -> str:
     port = free_port()
     common = ["--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
     env = {**ENV, **(env or {})}
-    subprocess.run([RAY, "start", "--head", f"--port={port}", f"--temp-dir={temp}", "--include-dashboard=false",
-                    *common], check=True, env=env, capture_output=True, text=True)
+    subprocess.run(
+        [RAY, "start", "--head", f"--port={port}", f"--temp-dir={temp}", "--include-dashboard=false", *common],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     address = f"127.0.0.1:{port}"
     # A second raylet on the same host is a separate Ray node (own node id); the custom resource marks it.
-    subprocess.run([RAY, "start", f"--address={address}", '--resources={"node2": 1}', *common],
-                   check=True, env=env, capture_output=True, text=True)
+    subprocess.run(
+        [RAY, "start", f"--address={address}", '--resources={"node2": 1}', *common],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     return address
 
 
@@ -102,18 +112,35 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--results", default=None, help="results folder (default: a temporary one)")
     p.add_argument("--num-samples", type=int, default=4)
-    p.add_argument("--ray-temp", default=None,
-                   help="Ray temp dir to use and remove (default: a new /tmp/fbray_*); a caller that may kill this "
-                        "script passes its own, so it can stop the Ray processes itself")
+    p.add_argument(
+        "--ray-temp",
+        default=None,
+        help="Ray temp dir to use and remove (default: a new /tmp/fbray_*); a caller that may kill this "
+        "script passes its own, so it can stop the Ray processes itself",
+    )
     args = p.parse_args()
     results = args.results or tempfile.mkdtemp(prefix="fb_cluster_")
-    temp = args.ray_temp or tempfile.mkdtemp(prefix="fbray_", dir="/tmp")   # short: Ray's sockets fit 107 bytes
+    temp = args.ray_temp or tempfile.mkdtemp(prefix="fbray_", dir="/tmp")  # short: Ray's sockets fit 107 bytes
     try:
         address = start_nodes(temp)
-        cmd = [sys.executable, str(ROOT / "sweeps" / "cifar.py"), "--smoke", "--address", address, "--results",
-               results, "--num-samples", str(args.num_samples), "--cpus-per-trial", "1", "--quiet", "--fresh"]
-        run = subprocess.run(cmd, env={**ENV, "RAY_ADDRESS": address}, cwd=ROOT, text=True, capture_output=True,
-                             timeout=300)
+        cmd = [
+            sys.executable,
+            str(ROOT / "sweeps" / "cifar.py"),
+            "--smoke",
+            "--address",
+            address,
+            "--results",
+            results,
+            "--num-samples",
+            str(args.num_samples),
+            "--cpus-per-trial",
+            "1",
+            "--quiet",
+            "--fresh",
+        ]
+        run = subprocess.run(
+            cmd, env={**ENV, "RAY_ADDRESS": address}, cwd=ROOT, text=True, capture_output=True, timeout=300
+        )
         print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
         if run.returncode != 0:
             print(f"sweep exited {run.returncode}")
@@ -123,8 +150,10 @@ def main() -> int:
         shutil.rmtree(temp, ignore_errors=True)
     summary = json.loads((Path(results) / "cifar-smoke" / "summary.json").read_text())
     nodes = {t["node_id"] for t in summary["trials"] if t["node_id"]}
-    print(f"trials on {len(nodes)} Ray nodes: {sorted(n[:8] for n in nodes)}; "
-          f"pids {sorted({t['pid'] for t in summary['trials']})}")
+    print(
+        f"trials on {len(nodes)} Ray nodes: {sorted(n[:8] for n in nodes)}; "
+        f"pids {sorted({t['pid'] for t in summary['trials']})}"
+    )
     return 0 if len(nodes) >= 2 else 1
 
 

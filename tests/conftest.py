@@ -32,8 +32,9 @@ def synthetic_lfw(tmp_path_factory) -> tuple[Path, Path]:
     """A small LFW-layout folder (20 people x 4 images) + View 2 pairs.txt (10 folds x 6 pairs), written once."""
     from facebench.data import write_synthetic_lfw
 
-    return write_synthetic_lfw(tmp_path_factory.mktemp("lfw"), identities=20, images_per_identity=4,
-                               folds=10, pairs_per_fold=6, seed=0)
+    return write_synthetic_lfw(
+        tmp_path_factory.mktemp("lfw"), identities=20, images_per_identity=4, folds=10, pairs_per_fold=6, seed=0
+    )
 
 
 def write_cifar_batches(directory: Path, *, per_batch: int = 6, seed: int = 0) -> Path:
@@ -42,13 +43,17 @@ def write_cifar_batches(directory: Path, *, per_batch: int = 6, seed: int = 0) -
     batch_dir = directory / "cifar-10-batches-py"
     batch_dir.mkdir(parents=True)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"batch_label": name.encode(), b"labels": rng.integers(0, 10, per_batch).tolist(),
-                 b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
-                 b"filenames": [f"{name}_{i}.png".encode() for i in range(per_batch)]}
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": rng.integers(0, 10, per_batch).tolist(),
+            b"data": rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8),
+            b"filenames": [f"{name}_{i}.png".encode() for i in range(per_batch)],
+        }
         with open(batch_dir / name, "wb") as f:
             pickle.dump(batch, f)
-    names = [c.encode() for c in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                                  "ship", "truck")]
+    names = [
+        c.encode() for c in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    ]
     with open(batch_dir / "batches.meta", "wb") as f:
         pickle.dump({b"label_names": names, b"num_cases_per_batch": per_batch}, f)
     return batch_dir

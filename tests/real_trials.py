@@ -18,9 +18,18 @@ from facebench.engine import run_trial
 from facebench.io import atomic_write_json
 
 EVIL = "<script>alert(1)</script>"
-TINY = {"data.image_size": 24, "model.width": 0.125, "train.epochs": 2, "train.batch_size": 8,
-        "data.synthetic_identities": 8, "data.synthetic_images": 4, "data.val_pairs": 16, "train.max_steps": 2,
-        "eval.batch_size": 64, "train.threads": 1}
+TINY = {
+    "data.image_size": 24,
+    "model.width": 0.125,
+    "train.epochs": 2,
+    "train.batch_size": 8,
+    "data.synthetic_identities": 8,
+    "data.synthetic_images": 4,
+    "data.val_pairs": 16,
+    "train.max_steps": 2,
+    "eval.batch_size": 64,
+    "train.threads": 1,
+}
 FACE = {**TINY, "task": "face", "model.backbone": "cnn", "loss.name": "arcface"}
 VAE = {**TINY, "task": "autoencoder", "model.backbone": "vae", "loss.name": "vae", "model.depth": 2}
 CIFAR = {**TINY, "task": "cifar", "model.backbone": "cnn", "loss.name": "ce"}
@@ -50,13 +59,18 @@ def _fault_hook(fault: str | None):
             raise RuntimeError(EVIL)
         if epoch == 1 and fault == "kill":
             raise Killed()
+
     return on_step
 
 
 def run_one(trial_dir: Path, config: dict[str, Any], fault: str | None = None) -> Path:
     try:
-        run_trial(config, trial_dir=trial_dir, on_step=_fault_hook(fault),
-                  should_stop=(lambda: True) if fault == "stop" else None)
+        run_trial(
+            config,
+            trial_dir=trial_dir,
+            on_step=_fault_hook(fault),
+            should_stop=(lambda: True) if fault == "stop" else None,
+        )
     except Killed:
         pass
     return trial_dir
@@ -65,8 +79,9 @@ def run_one(trial_dir: Path, config: dict[str, Any], fault: str | None = None) -
 def make_sweep(root: Path, name: str, trials: list[tuple[str, dict, str | None]], *, study: bool = False) -> Path:
     """``<root>/<name>``: sweep.json, ``trials/<id>`` written by run_trial, and (``study``) an Optuna study."""
     sweep = Path(root) / name
-    atomic_write_json(sweep / "sweep.json", {"name": name, "metric": "val_accuracy", "mode": "max",
-                                             "num_samples": len(trials)})
+    atomic_write_json(
+        sweep / "sweep.json", {"name": name, "metric": "val_accuracy", "mode": "max", "num_samples": len(trials)}
+    )
     (sweep / "trials").mkdir(parents=True, exist_ok=True)
     for tid, config, fault in trials:
         run_one(sweep / "trials" / tid, config, fault)
@@ -80,10 +95,17 @@ def make_study(path: Path, name: str, *, n: int) -> None:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     st = optuna.create_study(study_name=name, storage=f"sqlite:///{path}", direction="maximize")
-    dists = {"optim.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
-             "loss.margin": optuna.distributions.FloatDistribution(0.1, 0.6)}
+    dists = {
+        "optim.lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True),
+        "loss.margin": optuna.distributions.FloatDistribution(0.1, 0.6),
+    }
     rng = np.random.default_rng(0)
     for _ in range(n):
         lr, m = float(10 ** rng.uniform(-4, -2)), float(rng.uniform(0.1, 0.6))
-        st.add_trial(optuna.trial.create_trial(params={"optim.lr": lr, "loss.margin": m}, distributions=dists,
-                                               value=0.6 + 0.3 * m - 0.1 * abs(math.log10(lr) + 3)))
+        st.add_trial(
+            optuna.trial.create_trial(
+                params={"optim.lr": lr, "loss.margin": m},
+                distributions=dists,
+                value=0.6 + 0.3 * m - 0.1 * abs(math.log10(lr) + 3),
+            )
+        )

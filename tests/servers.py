@@ -18,14 +18,19 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-          "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 def free_port() -> int:
@@ -53,8 +58,9 @@ def moto_server() -> Iterator[str]:
         pytest.skip("moto_server is not installed (pip install 'moto[server]', in the dev extra)")
     port = free_port()
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log, start_new_session=True
+    )
     try:
         wait_for_port(port, proc)
         yield f"http://127.0.0.1:{port}"
@@ -70,8 +76,12 @@ def moto_server() -> Iterator[str]:
 
 def moto_auth(endpoint: str, *, on: bool) -> None:
     """Turn moto's credential checking on (every request needs a key IAM knows) or off (any key works)."""
-    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0" if on else b"inf", method="POST",
-                                 headers={"Content-Type": "text/plain"})  # flask keeps a form body to itself
+    req = urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth",
+        data=b"0" if on else b"inf",
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )  # flask keeps a form body to itself
     with urllib.request.urlopen(req, timeout=10) as r:
         json.loads(r.read())
 
@@ -79,9 +89,13 @@ def moto_auth(endpoint: str, *, on: bool) -> None:
 def create_bucket(endpoint: str, bucket: str) -> None:
     import pyarrow.fs as pafs
 
-    pafs.S3FileSystem(endpoint_override=endpoint, access_key=S3_ENV["AWS_ACCESS_KEY_ID"],
-                      secret_key=S3_ENV["AWS_SECRET_ACCESS_KEY"], region="us-east-1",
-                      allow_bucket_creation=True).create_dir(bucket)
+    pafs.S3FileSystem(
+        endpoint_override=endpoint,
+        access_key=S3_ENV["AWS_ACCESS_KEY_ID"],
+        secret_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        region="us-east-1",
+        allow_bucket_creation=True,
+    ).create_dir(bucket)
 
 
 @contextlib.contextmanager
@@ -97,26 +111,61 @@ def postgres_server(password: str) -> Iterator[str]:
     if as_pg:
         shutil.chown(root, "postgres", "postgres")
     port = free_port()
-    pw_file = root / "pw"   # initdb reads the superuser's password from a file; deleted right after
+    pw_file = root / "pw"  # initdb reads the superuser's password from a file; deleted right after
     pw_file.write_text(password)
     if as_pg:
         shutil.chown(pw_file, "postgres", "postgres")
     run = dict(check=True, capture_output=True, text=True, timeout=120)
     try:
-        subprocess.run(as_pg + [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
-                                f"--pwfile={pw_file}", "-E", "UTF8", "--no-sync"], **run)
+        subprocess.run(
+            as_pg
+            + [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                f"--pwfile={pw_file}",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            **run,
+        )
         pw_file.unlink()
         opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
-                                "-w", "start"], **run)
+        subprocess.run(
+            as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"], **run
+        )
         env = {**os.environ, "PGPASSWORD": password}
-        sql = (f"CREATE ROLE facebench LOGIN PASSWORD '{password}'; CREATE DATABASE facebench OWNER facebench;")
+        sql = f"CREATE ROLE facebench LOGIN PASSWORD '{password}'; CREATE DATABASE facebench OWNER facebench;"
         for stmt in sql.split("; "):
-            subprocess.run([str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                            "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-c", stmt], env=env, **run)
+            subprocess.run(
+                [
+                    str(PG_BIN / "psql"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    stmt,
+                ],
+                env=env,
+                **run,
+            )
         yield f"postgresql://facebench@127.0.0.1:{port}/facebench"
     finally:
         if (data / "postmaster.pid").exists():
-            subprocess.run(as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                as_pg + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(root, ignore_errors=True)

@@ -24,7 +24,8 @@ def test_tables_are_typed_versioned_and_read_as_one_dataset(tmp_path):
     assert sorted(rows, key=lambda r: (r["trial_index"], r["epoch"])) == [
         {"trial_index": 0, "epoch": 1, "train_loss": 2.0, "train_margin": None},
         {"trial_index": 0, "epoch": 2, "train_loss": None, "train_margin": None},
-        {"trial_index": 1, "epoch": 1, "train_loss": 1.5, "train_margin": 0.3}]
+        {"trial_index": 1, "epoch": 1, "train_loss": 1.5, "train_margin": 0.3},
+    ]
     own = pq.read_table(A.table_path(dirs[0], "epochs"))
     assert own.schema.metadata[b"facebench.table"] == b"epochs"
     assert own.schema.metadata[b"facebench.schema_version"] == str(A.SCHEMA_VERSION).encode()

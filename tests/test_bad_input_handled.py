@@ -7,19 +7,30 @@ import json
 import subprocess
 from pathlib import Path
 
+import bad_inputs as b
 import numpy as np
 import pytest
-
-import bad_inputs as b
 from test_bad_input import assert_one_line, run_cli, snapshot
 
-ERRORS_AFTER_TRAINING = ("train: again into a finished trial with another config, no checkpoint",
-                         "train: again into a finished trial with --no-resume")
-ERRORS_ON_A_BAD_DISK = ("train: full disk", "train: read-only disk", "report: read-only disk",
-                        "sweep: read-only results folder", "sweep: full disk (starts Ray)")
-HANDLED = ("eval: cosine of embeddings near 1e300", "eval: cosine of embeddings near 1e-300",
-           "eval: euclidean of embeddings near 1e300", "data: decoded cache overwritten with same-size garbage",
-           "train: checkpoint temp file left by a SIGKILL", "train: --overwrite replaces a finished trial")
+ERRORS_AFTER_TRAINING = (
+    "train: again into a finished trial with another config, no checkpoint",
+    "train: again into a finished trial with --no-resume",
+)
+ERRORS_ON_A_BAD_DISK = (
+    "train: full disk",
+    "train: read-only disk",
+    "report: read-only disk",
+    "sweep: read-only results folder",
+    "sweep: full disk (starts Ray)",
+)
+HANDLED = (
+    "eval: cosine of embeddings near 1e300",
+    "eval: cosine of embeddings near 1e-300",
+    "eval: euclidean of embeddings near 1e300",
+    "data: decoded cache overwritten with same-size garbage",
+    "train: checkpoint temp file left by a SIGKILL",
+    "train: --overwrite replaces a finished trial",
+)
 
 
 def test_a_finished_trial_is_replaced_only_with_overwrite(tmp_path):
@@ -28,10 +39,16 @@ def test_a_finished_trial_is_replaced_only_with_overwrite(tmp_path):
     assert run_cli(["train", *b.sets(config), "--out", str(out), "--quiet"], tmp_path).returncode == 0
     finished = snapshot(out)
     changed = b.sets({**config, "optim.lr": 0.002})
-    assert_one_line(run_cli(["train", *changed, "--out", str(out), "--quiet"], tmp_path),
-                    "holds a completed trial of another config (optim.lr: there 0.001 vs now 0.002)", 2)
-    assert_one_line(run_cli(["train", *b.sets(config), "--out", str(out), "--no-resume", "--quiet"], tmp_path),
-                    "--no-resume would train it again", 2)
+    assert_one_line(
+        run_cli(["train", *changed, "--out", str(out), "--quiet"], tmp_path),
+        "holds a completed trial of another config (optim.lr: there 0.001 vs now 0.002)",
+        2,
+    )
+    assert_one_line(
+        run_cli(["train", *b.sets(config), "--out", str(out), "--no-resume", "--quiet"], tmp_path),
+        "--no-resume would train it again",
+        2,
+    )
     assert snapshot(out) == finished
     # A SIGKILL during a checkpoint write leaves .checkpoint.pt.<random>.tmp; the next run removes it.
     (out / ".checkpoint.pt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
@@ -75,10 +92,19 @@ def test_full_or_read_only_disk_is_one_line(case, tmp_path, disk):
     else:
         (tmp_path / "ok.py").write_text(b.SPACE.format(body="pass", tail=b.MAIN))
         full = case.startswith("sweep: full")
-        args = ["sweep", str(tmp_path / "ok.py"), "--results", str(disk("full" if full else "ro")), "--local",
-                "--quiet"]
-        expected = "study database (--study-db, default <results>/<name>/study.db): database or disk is full" \
-            if full else "Read-only"
+        args = [
+            "sweep",
+            str(tmp_path / "ok.py"),
+            "--results",
+            str(disk("full" if full else "ro")),
+            "--local",
+            "--quiet",
+        ]
+        expected = (
+            "study database (--study-db, default <results>/<name>/study.db): database or disk is full"
+            if full
+            else "Read-only"
+        )
     assert_one_line(run_cli(args, tmp_path), expected, 2)
 
 
@@ -89,8 +115,10 @@ def _eval_json(tmp_path: Path, emb: np.ndarray, metric: str) -> dict:
     return json.loads(proc.stdout)
 
 
-@pytest.mark.parametrize("case, scale, metric", [(HANDLED[0], 1e300, "cosine"), (HANDLED[1], 1e-300, "cosine"),
-                                                 (HANDLED[2], 1e300, "euclidean")])
+@pytest.mark.parametrize(
+    "case, scale, metric",
+    [(HANDLED[0], 1e300, "cosine"), (HANDLED[1], 1e-300, "cosine"), (HANDLED[2], 1e300, "euclidean")],
+)
 def test_extreme_but_finite_embeddings_score_as_their_unit_scale_copy(case, scale, metric, tmp_path):
     emb = np.random.default_rng(0).normal(size=(8, 4))
     (tmp_path / "small").mkdir()

@@ -15,8 +15,11 @@ def _sources() -> list[Path]:
 
 
 def test_no_file_over_the_limit():
-    long = {str(p.relative_to(ROOT)): n for p in _sources()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _sources()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES
+    }
     assert not long, f"files over {MAX_FILE_LINES} lines: {long}"
 
 
@@ -39,7 +42,7 @@ def test_the_size_checks_can_fail(tmp_path):
     assert sizes == {"ok": 60, "too_long": 61}
 
 
-MAX_WIDE_FUNCTIONS, WIDE = 5, 6   # at most 5 functions in the package take more than 6 parameters
+MAX_WIDE_FUNCTIONS, WIDE = 5, 6  # at most 5 functions in the package take more than 6 parameters
 
 
 def _wide_functions(tree: ast.AST, where: str = "") -> dict[str, int]:
@@ -69,7 +72,9 @@ def test_few_functions_take_more_than_six_parameters():
 
 def test_the_parameter_counter_can_fail():
     """The counter on a known example: 7 parameters are found, 6 (or 6 plus self, *args, **kw) are not."""
-    tree = ast.parse("def seven(a, b, c, /, d, *, e, f, g): pass\n"
-                     "def six(a, b, c, d, e, f): pass\n"
-                     "class K:\n    def method(self, a, b, c, d, e, f, *args, **kw): pass\n")
+    tree = ast.parse(
+        "def seven(a, b, c, /, d, *, e, f, g): pass\n"
+        "def six(a, b, c, d, e, f): pass\n"
+        "class K:\n    def method(self, a, b, c, d, e, f, *args, **kw): pass\n"
+    )
     assert _wide_functions(tree, "x") == {"x:1 seven": 7}

@@ -14,9 +14,12 @@ from facebench.errors import ConfigError
 from facebench.params import Param
 
 # Valid configs in which some variant is chosen; a variant key is tested in the first one that accepts it.
-CONTEXTS = ({}, {"task": "autoencoder", "model.backbone": "dae", "loss.name": "ae"},
-            {"task": "autoencoder", "model.backbone": "vae", "loss.name": "vae"},
-            {"task": "autoencoder", "model.backbone": "ae", "loss.name": "ae"})
+CONTEXTS = (
+    {},
+    {"task": "autoencoder", "model.backbone": "dae", "loss.name": "ae"},
+    {"task": "autoencoder", "model.backbone": "vae", "loss.name": "vae"},
+    {"task": "autoencoder", "model.backbone": "ae", "loss.name": "ae"},
+)
 
 
 def _numeric(param: Param) -> type | None:
@@ -70,8 +73,17 @@ def bad_values(param: Param) -> list:
 
 def test_every_numeric_key_is_walked():
     keys = {k for k, *_ in DECLARED}
-    assert {"train.epochs", "train.seed", "data.image_size", "optim.lr", "loss.margin", "schedule.step_size",
-            "model.embedding_size", "data.synthetic_identities", "eval.batch_size"} <= keys
+    assert {
+        "train.epochs",
+        "train.seed",
+        "data.image_size",
+        "optim.lr",
+        "loss.margin",
+        "schedule.step_size",
+        "model.embedding_size",
+        "data.synthetic_identities",
+        "eval.batch_size",
+    } <= keys
     assert len(DECLARED) >= 40
 
 
@@ -80,7 +92,7 @@ def test_numeric_key_has_a_range_and_refuses_outside_it(key, variant, param, ctx
     assert param.lo is not None and param.hi is not None, f"{key} ({variant}) declares no range"
     default = param.default
     if default is not None:
-        param.check_range(key, default)   # the default lies inside
+        param.check_range(key, default)  # the default lies inside
     for value in bad_values(param):
         with pytest.raises(ConfigError) as e:
             TrialConfig.from_dict({**ctx, key: value})
@@ -96,16 +108,19 @@ def test_range_text_is_what_list_keys_shows():
     assert "[1, 10000]" in rows["train.epochs"] and "2^63-1" in rows["train.seed"]
 
 
-@pytest.mark.parametrize("flat,expected", [
-    ({"train.epochs": 1e21}, "train.epochs: 1000000000000000000000 is out of range; allowed [1, 10000]"),
-    ({"train.seed": -1}, "train.seed: -1 is out of range; allowed [0, 2^63-1]"),
-    ({"train.seed": 2**63}, "allowed [0, 2^63-1]"),
-    ({"data.image_size": 0}, "data.image_size: 0 is out of range; allowed [16, 512]"),
-    ({"data.image_size": -32}, "data.image_size: -32 is out of range"),
-    ({"data.synthetic_identities": 0}, "data.synthetic_identities: 0 is out of range"),
-    ({"optim.lr": "nan"}, "optim.lr: must be finite, got nan; allowed (0.0, 1000000.0]"),
-    ({"loss.margin": "inf"}, "loss.margin: must be finite, got inf; allowed [0.0,"),
-])
+@pytest.mark.parametrize(
+    "flat,expected",
+    [
+        ({"train.epochs": 1e21}, "train.epochs: 1000000000000000000000 is out of range; allowed [1, 10000]"),
+        ({"train.seed": -1}, "train.seed: -1 is out of range; allowed [0, 2^63-1]"),
+        ({"train.seed": 2**63}, "allowed [0, 2^63-1]"),
+        ({"data.image_size": 0}, "data.image_size: 0 is out of range; allowed [16, 512]"),
+        ({"data.image_size": -32}, "data.image_size: -32 is out of range"),
+        ({"data.synthetic_identities": 0}, "data.synthetic_identities: 0 is out of range"),
+        ({"optim.lr": "nan"}, "optim.lr: must be finite, got nan; allowed (0.0, 1000000.0]"),
+        ({"loss.margin": "inf"}, "loss.margin: must be finite, got inf; allowed [0.0,"),
+    ],
+)
 def test_named_hostile_values(flat, expected):
     with pytest.raises(ConfigError, match=None) as e:
         TrialConfig.from_dict(flat)

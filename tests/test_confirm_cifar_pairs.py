@@ -12,9 +12,20 @@ from facebench.engine import run_trial
 from facebench.eval.confirmation import compare_to_reference
 from facebench.sweep.confirm import _paired_runs
 
-CIFAR = {"task": "cifar", "model.backbone": "cnn", "loss.name": "ce", "data.image_size": 24, "model.width": 0.125,
-         "train.epochs": 1, "train.batch_size": 8, "data.synthetic_identities": 10, "data.synthetic_images": 6,
-         "train.max_steps": 3, "eval.batch_size": 64, "train.threads": 1}
+CIFAR = {
+    "task": "cifar",
+    "model.backbone": "cnn",
+    "loss.name": "ce",
+    "data.image_size": 24,
+    "model.width": 0.125,
+    "train.epochs": 1,
+    "train.batch_size": 8,
+    "data.synthetic_identities": 10,
+    "data.synthetic_images": 6,
+    "train.max_steps": 3,
+    "eval.batch_size": 64,
+    "train.threads": 1,
+}
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_holm_known_answer_and_against_multipletests():
 
 def test_seed_interval_known_answer_against_scipy():
     mean, lo, hi = seed_interval([0.80, 0.82, 0.84])
-    h = 4.302652729911275 * 0.02 / np.sqrt(3)   # t(0.975, 2) * sd(ddof=1) / sqrt(n)
+    h = 4.302652729911275 * 0.02 / np.sqrt(3)  # t(0.975, 2) * sd(ddof=1) / sqrt(n)
     assert (mean, lo, hi) == pytest.approx((0.82, 0.82 - h, 0.82 + h))
     v = [0.61, 0.64, 0.58, 0.66, 0.60]
     ci = sps.ttest_1samp(v, 0.0).confidence_interval(0.95)
@@ -117,7 +117,7 @@ def test_the_four_verdict_forms_agree_with_their_numbers():
     # a small adjusted p never stands beside "equivalent"/"inconclusive": the words follow the numbers
     for v in (same, noisy):
         assert not (v.p_adjusted < 0.05 and (v.ci[0] > 0 or v.ci[1] < 0))
-    assert compare_to_reference(_runs([0.8]), _runs([0.8, 0.7])[1:], margin=0.02) is None   # no common seed
+    assert compare_to_reference(_runs([0.8]), _runs([0.8, 0.7])[1:], margin=0.02) is None  # no common seed
 
 
 def test_one_seed_is_inconclusive():
@@ -132,15 +132,22 @@ def test_confirmation_picks_its_reference_on_validation_never_on_test(tmp_path):
     from facebench.sweep.confirm import Recipe, summarize_confirmation
 
     def run(seed, objective, test):
-        return {"trial_id": f"t{seed}{objective}", "seed": seed, "status": "completed",
-                "metrics": {"objective": objective, "test_accuracy_mean": test}, "trial_dir": str(tmp_path / "none")}
+        return {
+            "trial_id": f"t{seed}{objective}",
+            "seed": seed,
+            "status": "completed",
+            "metrics": {"objective": objective, "test_accuracy_mean": test},
+            "trial_dir": str(tmp_path / "none"),
+        }
 
     recipes = [Recipe("CE", "a", {}, 0.7), Recipe("ArcFace", "b", {}, 0.8)]
     runs = [[run(1, 0.9, 0.60), run(2, 0.9, 0.62)], [run(1, 0.8, 0.90), run(2, 0.8, 0.92)]]
     out = summarize_confirmation(recipes, runs, mode="max", margin=0.02)
     assert [e["recipe"] for e in out] == ["CE", "ArcFace"] and out[0]["best"] and out[0]["verdict"] == "reference"
     assert out[0]["test_accuracy_mean"] == pytest.approx(0.61) and out[1]["vs_best"] is None
-    assert out[0]["per_seed"] == [{"seed": 1, "objective": 0.9, "test_accuracy": 0.60},
-                                  {"seed": 2, "objective": 0.9, "test_accuracy": 0.62}]
+    assert out[0]["per_seed"] == [
+        {"seed": 1, "objective": 0.9, "test_accuracy": 0.60},
+        {"seed": 2, "objective": 0.9, "test_accuracy": 0.62},
+    ]
     assert out[1]["source_trial_ids"] == ["b"] and out[1]["seeds"] == [1, 2] and len(out[1]["ci95"]) == 2
     assert "no paired test" in out[1]["verdict"]

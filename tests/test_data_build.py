@@ -42,13 +42,13 @@ def test_face_task_on_synthetic():
     td = build_task_data(_cfg(**{"data.image_size": 32}))
     assert td.train.images.shape[1:] == (32, 32, 3) and td.train.images.dtype == np.uint8
     assert td.train.labels.min() == 0 and td.train.labels.max() == td.num_classes - 1
-    assert not (td.train.identities & td.val.identities)          # validation identities are held out
+    assert not (td.train.identities & td.val.identities)  # validation identities are held out
     assert not ((td.train.identities | td.val.identities) & td.test.identities)
     for data, pairs in ((td.val, td.val_pairs), (td.test, td.test_pairs)):
         same = data.labels[pairs.a] == data.labels[pairs.b]
         np.testing.assert_array_equal(same, pairs.same)
         assert pairs.same.sum() == (~pairs.same).sum() and pairs.num_folds >= 2
-        for f in range(pairs.num_folds):    # each identity is in exactly one fold
+        for f in range(pairs.num_folds):  # each identity is in exactly one fold
             sel = pairs.fold == f
             ids = set(data.labels[pairs.a[sel]]) | set(data.labels[pairs.b[sel]])
             other = set(data.labels[pairs.a[~sel]]) | set(data.labels[pairs.b[~sel]])
@@ -73,25 +73,42 @@ def test_cifar_task_on_synthetic():
 
 
 def test_cifar_task_on_batches(cifar_batches):
-    td = build_task_data(_cfg(task="cifar", **{"data.train": "cifar10", "data.root": str(cifar_batches.parent),
-                                               "data.image_size": 32, "data.val_fraction": 0.2}))
+    td = build_task_data(
+        _cfg(
+            task="cifar",
+            **{
+                "data.train": "cifar10",
+                "data.root": str(cifar_batches.parent),
+                "data.image_size": 32,
+                "data.val_fraction": 0.2,
+            },
+        )
+    )
     assert len(td.train) + len(td.val) == 30 and len(td.test) == 6 and td.num_classes == 10
 
 
 def test_lfw_people_trains_on_train_folds_tests_on_others(synthetic_lfw):
     image_dir, pairs_path = synthetic_lfw
-    cfg = _cfg(**{"data.train": "lfw_people", "data.root": str(image_dir.parent), "data.train_folds": "0-5",
-                  "data.image_size": 32, "data.val_fraction": 0.2})
+    cfg = _cfg(
+        **{
+            "data.train": "lfw_people",
+            "data.root": str(image_dir.parent),
+            "data.train_folds": "0-5",
+            "data.image_size": 32,
+            "data.val_fraction": 0.2,
+        }
+    )
     td = build_task_data(cfg)
     people = read_pairs(pairs_path).people_of_folds()
     train_people = set().union(*(people[f] for f in range(6)))
     assert td.train.identities | td.val.identities == train_people
     assert td.test.identities == set().union(*(people[f] for f in range(6, 10)))
     assert td.describe["test_folds_original"] == [6, 7, 8, 9] and td.test_pairs.num_folds == 4
-    assert sorted(set(td.test_pairs.fold.tolist())) == [6, 7, 8, 9]   # the file's fold ids, not 0-3
+    assert sorted(set(td.test_pairs.fold.tolist())) == [6, 7, 8, 9]  # the file's fold ids, not 0-3
     assert len(td.test_pairs) == 24
-    np.testing.assert_array_equal(td.test.labels[td.test_pairs.a] == td.test.labels[td.test_pairs.b],
-                                  td.test_pairs.same)
+    np.testing.assert_array_equal(
+        td.test.labels[td.test_pairs.a] == td.test.labels[td.test_pairs.b], td.test_pairs.same
+    )
 
 
 def test_identity_folder_tested_on_all_lfw_folds(synthetic_lfw, tmp_path):
@@ -102,16 +119,31 @@ def test_identity_folder_tested_on_all_lfw_folds(synthetic_lfw, tmp_path):
         for j in range(3):
             Image.fromarray(np.full((40, 40, 3), 30 * k + j, np.uint8)).save(tmp_path / f"id{k}" / f"{j}.jpg")
     image_dir, _ = synthetic_lfw
-    td = build_task_data(_cfg(**{"data.train": "identity_folder", "data.root": str(tmp_path),
-                                 "data.test_root": str(image_dir.parent), "data.image_size": 16}))
+    td = build_task_data(
+        _cfg(
+            **{
+                "data.train": "identity_folder",
+                "data.root": str(tmp_path),
+                "data.test_root": str(image_dir.parent),
+                "data.image_size": 16,
+            }
+        )
+    )
     assert len(td.train) + len(td.val) == 18 and td.test_pairs.num_folds == 10 and len(td.test_pairs) == 60
 
 
 def test_leaking_config_is_refused(synthetic_lfw):
     image_dir, _ = synthetic_lfw
     # Training on the LFW people themselves and testing on LFW's pairs: every test person leaks.
-    cfg = _cfg(**{"data.train": "identity_folder", "data.root": str(image_dir), "data.test": "lfw",
-                  "data.test_root": str(image_dir.parent), "data.image_size": 16})
+    cfg = _cfg(
+        **{
+            "data.train": "identity_folder",
+            "data.root": str(image_dir),
+            "data.test": "lfw",
+            "data.test_root": str(image_dir.parent),
+            "data.image_size": 16,
+        }
+    )
     with pytest.raises(LeakageError, match=r"20 training identities are people of the evaluation pairs"):
         build_task_data(cfg)
 
@@ -153,8 +185,16 @@ def test_draw_pairs_balanced_and_distinct():
 
 
 def test_real_lfw_people_no_leakage(shared_data):
-    td = build_task_data(_cfg(**{"data.train": "lfw_people", "data.root": str(shared_data / "lfw"),
-                                 "data.image_size": 16, "data.limit": 200}))
+    td = build_task_data(
+        _cfg(
+            **{
+                "data.train": "lfw_people",
+                "data.root": str(shared_data / "lfw"),
+                "data.image_size": 16,
+                "data.limit": 200,
+            }
+        )
+    )
     test_people = {person_of(n) for n in td.test.names}
     assert not (td.train.identities | td.val.identities) & test_people
     assert len(td.test_pairs) == 3000 and td.describe["test_folds_original"] == [5, 6, 7, 8, 9]

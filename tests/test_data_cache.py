@@ -28,8 +28,11 @@ def test_cache_matches_pil_and_is_a_memmap(synthetic_lfw, tmp_path):
     assert isinstance(arr, np.memmap) and arr.shape == (12, 32, 32, 3) and not arr.flags.writeable
     # Independent oracle: plain PIL crop + resize (64 px sources, no JPEG draft scaling at this ratio).
     with Image.open(image_dir / names[3]) as im:
-        ref = np.asarray(im.convert("RGB").crop(tuple(round(v) for v in _crop_box(*im.size, 0.8)))
-                         .resize((32, 32), Image.Resampling.BILINEAR))
+        ref = np.asarray(
+            im.convert("RGB")
+            .crop(tuple(round(v) for v in _crop_box(*im.size, 0.8)))
+            .resize((32, 32), Image.Resampling.BILINEAR)
+        )
     assert np.abs(arr[3].astype(int) - ref).mean() < 2.0
     gray = cached_images(image_dir, names, Decoding(size=16, crop=1.0, color="gray", cache_dir=tmp_path))
     assert gray.shape == (12, 16, 16, 1)
@@ -41,8 +44,15 @@ def test_second_call_does_not_decode(synthetic_lfw, tmp_path):
     cached_images(image_dir, names, Decoding(size=24, crop=1.0, color="rgb", cache_dir=tmp_path))
     npy = next(tmp_path.glob("*.npy"))
     # The key is the one the keyword-argument signature computed: old cache entries are still found.
-    old_key = cache.entry_key({"kind": "files", "fingerprint": cache.fingerprint(image_dir.resolve(), names),
-                               "size": 24, "crop": 1.0, "color": "rgb"})
+    old_key = cache.entry_key(
+        {
+            "kind": "files",
+            "fingerprint": cache.fingerprint(image_dir.resolve(), names),
+            "size": 24,
+            "crop": 1.0,
+            "color": "rgb",
+        }
+    )
     assert npy.stem == old_key
     mtime, decoded = npy.stat().st_mtime_ns, cache.STATS["decoded"]
     again = cached_images(image_dir, names, Decoding(size=24, crop=1.0, color="rgb", cache_dir=tmp_path))
@@ -95,8 +105,11 @@ def test_corrupt_image_names_the_file(tmp_path):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "P" / "P_0001.jpg")
     (tmp_path / "P" / "P_0002.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     with pytest.raises(DataError, match=r"P_0002.jpg: cannot decode image"):
-        cached_images(tmp_path, ["P/P_0001.jpg", "P/P_0002.jpg"], Decoding(size=8, crop=1.0, color="rgb",
-                      cache_dir=tmp_path / "c"))
+        cached_images(
+            tmp_path,
+            ["P/P_0001.jpg", "P/P_0002.jpg"],
+            Decoding(size=8, crop=1.0, color="rgb", cache_dir=tmp_path / "c"),
+        )
     assert not list((tmp_path / "c").glob("*.json")) and not list((tmp_path / "c").glob("*.npy"))
 
 

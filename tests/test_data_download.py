@@ -37,8 +37,12 @@ def _md5(path):
 
 def test_download_verifies_and_extracts(server, tmp_path):
     served, url = server
-    sources = {"lfw": (Source("unused", "lfw-deepfunneled.tgz", _md5(served / "lfw-deepfunneled.tgz"), True),
-                       Source("unused", "pairs.txt", _md5(served / "pairs.txt"), False))}
+    sources = {
+        "lfw": (
+            Source("unused", "lfw-deepfunneled.tgz", _md5(served / "lfw-deepfunneled.tgz"), True),
+            Source("unused", "pairs.txt", _md5(served / "pairs.txt"), False),
+        )
+    }
     root = download("lfw", tmp_path / "out", mirror=url, sources=sources)
     assert (root / "lfw-deepfunneled" / "P" / "P_0001.jpg").read_bytes() == b"jpeg bytes"
     assert (root / "pairs.txt").read_text().startswith("1\t1")
@@ -55,4 +59,7 @@ def test_checksum_mismatch_is_a_data_error(server, tmp_path, capsys):
 
 def test_official_sources():
     assert SOURCES["cifar10"][0].md5 == "c58f30108f718f92721af3b95e74349a"
-    assert SOURCES["lfw"][0].base_url + SOURCES["lfw"][0].filename == "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
+    assert (
+        SOURCES["lfw"][0].base_url + SOURCES["lfw"][0].filename
+        == "http://vis-www.cs.umass.edu/lfw/lfw-deepfunneled.tgz"
+    )

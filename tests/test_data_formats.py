@@ -147,18 +147,24 @@ def test_truncated_rec_names_the_record_and_offset(packed, tmp_path, capsys):
     data = (rec / "train.rec").read_bytes()
     (rec / "train.rec").write_bytes(data[:-9])
     last_key, last_offset = (rec / "train.idx").read_text().splitlines()[-1].split("\t")
-    _one_line_error(capsys, ["data", "check", str(rec)], "train.rec", f"record {last_key} at offset {last_offset}",
-                    "truncated")
+    _one_line_error(
+        capsys, ["data", "check", str(rec)], "train.rec", f"record {last_key} at offset {last_offset}", "truncated"
+    )
 
 
 def test_wrong_magic_names_the_record_and_offset(packed, tmp_path, capsys):
     rec = _copy_rec(packed, tmp_path)
     key, offset = (rec / "train.idx").read_text().splitlines()[0].split("\t")
     data = bytearray((rec / "train.rec").read_bytes())
-    data[int(offset):int(offset) + 4] = b"\0\0\0\0"
+    data[int(offset) : int(offset) + 4] = b"\0\0\0\0"
     (rec / "train.rec").write_bytes(bytes(data))
-    _one_line_error(capsys, ["data", "check", str(rec)], "train.rec", f"record {key} at offset {offset}",
-                    "wrong magic number 0x00000000")
+    _one_line_error(
+        capsys,
+        ["data", "check", str(rec)],
+        "train.rec",
+        f"record {key} at offset {offset}",
+        "wrong magic number 0x00000000",
+    )
 
 
 def test_idx_past_the_end_names_the_line(packed, tmp_path, capsys):

@@ -6,8 +6,8 @@ import pickle
 
 import numpy as np
 import pytest
-
 from conftest import write_cifar_batches
+
 from facebench.cli import main
 from facebench.data import read_pairs
 from facebench.data.cifar import load_cifar_split
@@ -45,13 +45,16 @@ def test_person_in_two_folds_is_rejected(tmp_path):
         read_pairs(_write(tmp_path / "pairs.txt", text)).people_of_folds()
 
 
-@pytest.mark.parametrize("text, match", [
-    ("ten\t300\n", r"pairs.txt:1: bad header"),
-    (PAIRS_OK.replace("B\t1\t3", "B\t1\t3\t4"), r"pairs.txt:3: expected 3 fields"),
-    (PAIRS_OK.replace("A\t1\tB\t2", "A\t1\tB"), r"pairs.txt:4: expected 4 fields"),
-    (PAIRS_OK.replace("B\t1\t3", "B\tone\t3"), r"pairs.txt:3: image number must be an integer, got 'one'"),
-    ("2\t2\nA\t1\t2\n", r"header promises 2 folds"),
-])
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("ten\t300\n", r"pairs.txt:1: bad header"),
+        (PAIRS_OK.replace("B\t1\t3", "B\t1\t3\t4"), r"pairs.txt:3: expected 3 fields"),
+        (PAIRS_OK.replace("A\t1\tB\t2", "A\t1\tB"), r"pairs.txt:4: expected 4 fields"),
+        (PAIRS_OK.replace("B\t1\t3", "B\tone\t3"), r"pairs.txt:3: image number must be an integer, got 'one'"),
+        ("2\t2\nA\t1\t2\n", r"header promises 2 folds"),
+    ],
+)
 def test_malformed_pairs(tmp_path, text, match):
     with pytest.raises(DataError, match=match):
         read_pairs(_write(tmp_path / "pairs.txt", text))
@@ -149,8 +152,12 @@ def test_real_pairs_people_are_fold_disjoint(shared_data):
 
 
 def test_data_help(capsys):
-    for argv in (["data", "--help"], ["data", "check", "--help"], ["data", "cache", "--help"],
-                 ["data", "download", "--help"]):
+    for argv in (
+        ["data", "--help"],
+        ["data", "check", "--help"],
+        ["data", "cache", "--help"],
+        ["data", "download", "--help"],
+    ):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 0

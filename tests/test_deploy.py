@@ -18,10 +18,22 @@ pytest.importorskip("onnxscript")
 
 from facebench.cli import main
 
-TINY = {"task": "face", "model.backbone": "cnn", "loss.name": "ce", "data.image_size": 24, "model.width": 0.125,
-        "train.epochs": 1, "train.batch_size": 8, "data.synthetic_identities": 8, "data.synthetic_images": 4,
-        "data.val_pairs": 16, "train.max_steps": 2, "eval.batch_size": 64, "train.threads": 1,
-        "model.embedding_size": 16}
+TINY = {
+    "task": "face",
+    "model.backbone": "cnn",
+    "loss.name": "ce",
+    "data.image_size": 24,
+    "model.width": 0.125,
+    "train.epochs": 1,
+    "train.batch_size": 8,
+    "data.synthetic_identities": 8,
+    "data.synthetic_images": 4,
+    "data.val_pairs": 16,
+    "train.max_steps": 2,
+    "eval.batch_size": 64,
+    "train.threads": 1,
+    "model.embedding_size": 16,
+}
 VARIANTS = {
     "whiten_flip_sum": {"eval.whiten": 8, "eval.flip": "sum"},
     "flip_concat_normalized": {"eval.flip": "concat", "eval.normalize": True, "eval.metric": "euclidean"},
@@ -108,11 +120,14 @@ def test_eval_model_onnx_gives_the_trials_accuracy_on_the_same_pairs(exported, n
     ours = read_verification_npz(saved)
     assert np.array_equal(ours["same"], trial["same"]) and np.array_equal(ours["fold"], trial["fold"])
     assert np.abs(ours["scores"] - trial["scores"]).max() < 1e-4
-    trial_rows = json.loads(_run(capsys, ["eval", "model", str(exported["root"] / name), "--on",
-                                          str(exported["bin"]), "--json"]))
+    trial_rows = json.loads(
+        _run(capsys, ["eval", "model", str(exported["root"] / name), "--on", str(exported["bin"]), "--json"])
+    )
     assert res["rows"][0]["accuracy_mean"] == trial_rows[0]["accuracy_mean"]
-    out = _run(capsys, ["eval", "compare", str(saved), str(exported["root"] / name / ARTEFACTS / "sets" / "rand.npz"),
-                        "--json"])
+    out = _run(
+        capsys,
+        ["eval", "compare", str(saved), str(exported["root"] / name / ARTEFACTS / "sets" / "rand.npz"), "--json"],
+    )
     c = json.loads(out)
     assert c["only_a_correct"] == c["only_b_correct"] == 0 and c["mean_diff"] == 0
     from facebench.errors import DataError
@@ -134,11 +149,22 @@ def test_metadata_records_the_protocol_and_where_each_step_lives(exported):
     from facebench import __version__
 
     meta = {p.key: p.value for p in onnx.load(str(exported["root"] / "whiten_flip_sum.onnx")).metadata_props}
-    want = {"facebench.format": "facebench-embedding/1", "facebench.version": __version__,
-            "facebench.input_size": "24", "facebench.crop": "1.0", "facebench.color": "rgb",
-            "facebench.channel_order": "RGB", "facebench.layout": "NCHW", "facebench.input_mean": "127.5",
-            "facebench.input_std": "127.5", "facebench.evaluator_flip": "none", "facebench.flip_in_graph": "sum",
-            "facebench.whiten": "8", "facebench.l2_normalize": "false", "facebench.metric": "cosine"}
+    want = {
+        "facebench.format": "facebench-embedding/1",
+        "facebench.version": __version__,
+        "facebench.input_size": "24",
+        "facebench.crop": "1.0",
+        "facebench.color": "rgb",
+        "facebench.channel_order": "RGB",
+        "facebench.layout": "NCHW",
+        "facebench.input_mean": "127.5",
+        "facebench.input_std": "127.5",
+        "facebench.evaluator_flip": "none",
+        "facebench.flip_in_graph": "sum",
+        "facebench.whiten": "8",
+        "facebench.l2_normalize": "false",
+        "facebench.metric": "cosine",
+    }
     assert {k: meta.get(k) for k in want} == want
     assert "whitening" in meta["facebench.graph_steps"] and "L2" in meta["facebench.evaluator_steps"]
 
@@ -183,17 +209,28 @@ def test_real_lfw_parity_with_whitening(shared_data, tmp_path, capsys):
     from facebench.artefacts import read_verification_npz
     from facebench.engine import run_trial
 
-    cfg = {**TINY, "data.root": str(shared_data / "lfw"), "data.train": "lfw_people",
-           "data.train_folds": "0-4", "data.limit": 200, "data.crop": 0.6,
-           "data.test_folds": "8-9", "data.val_pairs": 200, "eval.whiten": 8, "eval.flip": "sum"}
+    cfg = {
+        **TINY,
+        "data.root": str(shared_data / "lfw"),
+        "data.train": "lfw_people",
+        "data.train_folds": "0-4",
+        "data.limit": 200,
+        "data.crop": 0.6,
+        "data.test_folds": "8-9",
+        "data.val_pairs": 200,
+        "eval.whiten": 8,
+        "eval.flip": "sum",
+    }
     for k in ("data.synthetic_identities", "data.synthetic_images"):
         cfg.pop(k)
     res = run_trial(cfg, trial_dir=tmp_path / "t")
     assert res["status"] == "completed", res.get("reason")
     assert main(["export", str(tmp_path / "t"), "--out", str(tmp_path / "t.onnx")]) == 0
     lfw = str(shared_data / "lfw")
-    assert main(["eval", "model", str(tmp_path / "t.onnx"), "--on", lfw, "--folds", "8-9", "--save",
-                 str(tmp_path / "e")]) == 0
+    assert (
+        main(["eval", "model", str(tmp_path / "t.onnx"), "--on", lfw, "--folds", "8-9", "--save", str(tmp_path / "e")])
+        == 0
+    )
     ours, trial = read_verification_npz(tmp_path / "e"), read_verification_npz(tmp_path / "t")
     assert np.array_equal(ours["same"], trial["same"]) and len(ours["same"]) == 1200
     assert np.abs(ours["scores"] - trial["scores"]).max() < 1e-4

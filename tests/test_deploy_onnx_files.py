@@ -24,20 +24,25 @@ def model(*, normalise: bool = False, inputs=None, extra_outputs=(), poison: boo
     """Sub/Mul normalisation (InsightFace's mxnet export names) or none; Conv 3x3, Flatten, Gemm -> D."""
     nodes, first = [], "data"
     if normalise:
-        nodes += [helper.make_node("Sub", ["data", "mean"], ["centred"], name="Sub_0"),
-                  helper.make_node("Mul", ["centred", "scale"], ["normed"], name="Mul_1")]
+        nodes += [
+            helper.make_node("Sub", ["data", "mean"], ["centred"], name="Sub_0"),
+            helper.make_node("Mul", ["centred", "scale"], ["normed"], name="Mul_1"),
+        ]
         first = "normed"
-    nodes += [helper.make_node("Conv", [first, "W", "B"], ["conv"], name="conv0"),
-              helper.make_node("Flatten", ["conv"], ["flat"], name="flat0"),
-              helper.make_node("Gemm", ["flat", "G"], ["fc"], name="fc0")]
+    nodes += [
+        helper.make_node("Conv", [first, "W", "B"], ["conv"], name="conv0"),
+        helper.make_node("Flatten", ["conv"], ["flat"], name="flat0"),
+        helper.make_node("Gemm", ["flat", "G"], ["fc"], name="fc0"),
+    ]
     out = "fc"
     if poison:  # log of a negative number: NaN embeddings
         nodes.append(helper.make_node("Log", ["fc"], ["logged"], name="log0"))
         out = "logged"
     nodes += [helper.make_node("Identity", [out], [name], name=f"id_{name}") for name in ("embedding", *extra_outputs)]
-    inits = [numpy_helper.from_array(a, n) for a, n in ((W, "W"), (B, "B"), (G, "G"),
-                                                        (np.float32([127.5]), "mean"),
-                                                        (np.float32([1 / 127.5]), "scale"))]
+    inits = [
+        numpy_helper.from_array(a, n)
+        for a, n in ((W, "W"), (B, "B"), (G, "G"), (np.float32([127.5]), "mean"), (np.float32([1 / 127.5]), "scale"))
+    ]
     inputs = inputs or [helper.make_tensor_value_info("data", TensorProto.FLOAT, ["N", 3, SIZE, SIZE])]
     outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", D]) for n in ("embedding", *extra_outputs)]
     graph = helper.make_graph(nodes, "tiny", inputs, outputs, inits)
@@ -51,7 +56,7 @@ def oracle(images: np.ndarray) -> np.ndarray:
     conv = np.zeros((n, 4, k, k))
     for i in range(3):
         for j in range(3):
-            conv += np.einsum("nchw,oc->nohw", x[:, :, i:i + k, j:j + k], W[:, :, i, j])
+            conv += np.einsum("nchw,oc->nohw", x[:, :, i : i + k, j : j + k], W[:, :, i, j])
     conv += B[None, :, None, None]
     return conv.reshape(n, -1) @ G
 
@@ -115,8 +120,10 @@ HOSTILE = {
     "2 GB reference": (_big_reference, "over the 1,024 MiB limit"),
     "missing data": (lambda p: _external(p, "nothere.bin", 16), "does not exist"),
     "wrong rank": (_bad_rank, "has rank 2"),
-    "two outputs": (lambda p: onnx.save(model(extra_outputs=("logits",)), str(p / "m.onnx")),
-                    "2 outputs (embedding, logits); name the embedding with --output"),
+    "two outputs": (
+        lambda p: onnx.save(model(extra_outputs=("logits",)), str(p / "m.onnx")),
+        "2 outputs (embedding, logits); name the embedding with --output",
+    ),
     "nan outputs": (lambda p: onnx.save(model(poison=True), str(p / "m.onnx")), "non-finite embedding"),
 }
 
@@ -141,8 +148,21 @@ def test_output_flag_picks_one_of_several(tmp_path, capsys):
     from test_deploy import png_bin
 
     png_bin(tmp_path / "t.bin", images, [bool(i % 2) for i in range(20)])
-    assert main(["eval", "model", str(tmp_path / "m.onnx"), "--on", str(tmp_path / "t.bin"), "--output",
-                 "logits"]) == 0
-    assert main(["eval", "model", str(tmp_path / "m.onnx"), "--on", str(tmp_path / "t.bin"), "--output",
-                 "embedding", "--convention", "facebench"]) == 2
+    assert main(["eval", "model", str(tmp_path / "m.onnx"), "--on", str(tmp_path / "t.bin"), "--output", "logits"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "model",
+                str(tmp_path / "m.onnx"),
+                "--on",
+                str(tmp_path / "t.bin"),
+                "--output",
+                "embedding",
+                "--convention",
+                "facebench",
+            ]
+        )
+        == 2
+    )
     assert "has no facebench metadata" in capsys.readouterr().err

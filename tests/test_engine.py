@@ -15,16 +15,38 @@ from facebench.engine import run_trial
 from facebench.errors import ConfigError
 from facebench.io import read_jsonl
 
-TINY = {"data.image_size": 24, "model.width": 0.125, "train.epochs": 2, "train.batch_size": 8,
-        "data.synthetic_identities": 8, "data.synthetic_images": 4, "data.val_pairs": 16, "train.max_steps": 2,
-        "eval.batch_size": 64, "train.threads": 1}
+TINY = {
+    "data.image_size": 24,
+    "model.width": 0.125,
+    "train.epochs": 2,
+    "train.batch_size": 8,
+    "data.synthetic_identities": 8,
+    "data.synthetic_images": 4,
+    "data.val_pairs": 16,
+    "train.max_steps": 2,
+    "eval.batch_size": 64,
+    "train.threads": 1,
+}
 FACE = {**TINY, "task": "face", "model.backbone": "cnn", "loss.name": "arcface"}
 TASKS = {
-    "face": {**TINY, "task": "face", "model.backbone": "resnet18", "loss.name": "arcface",
-             "schedule.warmup_epochs": 0.5, "train.augment": "crop_flip_jitter"},
+    "face": {
+        **TINY,
+        "task": "face",
+        "model.backbone": "resnet18",
+        "loss.name": "arcface",
+        "schedule.warmup_epochs": 0.5,
+        "train.augment": "crop_flip_jitter",
+    },
     "autoencoder": {**TINY, "task": "autoencoder", "model.backbone": "vae", "loss.name": "vae", "model.depth": 2},
-    "cifar": {**TINY, "task": "cifar", "model.backbone": "cnn", "loss.name": "cosface", "optim.name": "sgd",
-              "optim.nesterov": True, "schedule.name": "onecycle"},
+    "cifar": {
+        **TINY,
+        "task": "cifar",
+        "model.backbone": "cnn",
+        "loss.name": "cosface",
+        "optim.name": "sgd",
+        "optim.nesterov": True,
+        "schedule.name": "onecycle",
+    },
 }
 # Metrics that depend only on the seed, not on timing.
 DETERMINISTIC = ("train_loss", "train_accuracy", "lr", "val_accuracy", "val_auc", "val_loss")
@@ -52,12 +74,18 @@ def test_every_task_trains_reports_and_writes_its_trial_dir(task, tmp_path):
     assert saved["status"] == "completed" and saved["config"]["task"] == task
     assert saved["meta"]["versions"]["torch"] and saved["meta"]["seed"] == 0
     m = result["metrics"]
-    metric = "val_accuracy"   # train.objective "auto"
+    metric = "val_accuracy"  # train.objective "auto"
     assert m["params"] > 0 and m["flops"] > 0 and m["objective"] == max(r[metric] for r in rows)
     chosen = max(rows, key=lambda r: r[metric])
     assert m["objective_epoch"] == chosen["epoch"] and m["objective_se"] == chosen[f"{metric}_se"] > 0
-    assert saved["selection"] == {"metric": metric, "mode": "max", "select": "best", "objective": m["objective"],
-                                  "objective_se": m["objective_se"], "objective_epoch": m["objective_epoch"]}
+    assert saved["selection"] == {
+        "metric": metric,
+        "mode": "max",
+        "select": "best",
+        "objective": m["objective"],
+        "objective_se": m["objective_se"],
+        "objective_epoch": m["objective_epoch"],
+    }
     art = tmp_path / "artefacts"
     epochs = pq.read_table(art / "epochs.parquet").to_pylist()  # the table the report reads: the same rows
     assert [{k: e[k] for k in r} for e, r in zip(epochs, rows)] == json.loads(json.dumps(rows)) and len(epochs) == 2
@@ -99,8 +127,10 @@ def test_same_seed_same_metrics_and_resume_equals_uninterrupted(tmp_path):
     first = json.loads((tmp_path / "a" / "result.json").read_text())["metrics"]
     for key in ("test_accuracy_mean", "test_auc", "objective", "objective_epoch"):
         assert resumed["metrics"][key] == first[key]
-    np.testing.assert_array_equal(np.load(tmp_path / "c" / "artefacts" / "verification.npz")["scores"],
-                                  np.load(tmp_path / "a" / "artefacts" / "verification.npz")["scores"])
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "c" / "artefacts" / "verification.npz")["scores"],
+        np.load(tmp_path / "a" / "artefacts" / "verification.npz")["scores"],
+    )
     other = []
     run_trial({**FACE, "train.seed": 1}, other.append, trial_dir=tmp_path / "d", raise_on_error=True)
     assert other[0]["train_loss"] != a[0]["train_loss"]  # the equalities above are not vacuous
@@ -117,11 +147,12 @@ def test_resume_with_another_config_is_a_clear_error_and_overwrite_starts_afresh
         run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, trial_dir=tmp_path)
     (tmp_path / "artefacts" / "notes.txt").write_text("the user's own notes\n")  # issue 22: never deleted
     (tmp_path / "artefacts" / "old.verification.npz.bak").write_bytes(b"mine")
-    stale = tmp_path / "artefacts" / "stale.npz"   # a name the engine writes: removed, not mixed into the new run
+    stale = tmp_path / "artefacts" / "stale.npz"  # a name the engine writes: removed, not mixed into the new run
     stale.write_bytes(b"x")
     rows = []
-    result = run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, rows.append, trial_dir=tmp_path,
-                       resume=False, overwrite=True)
+    result = run_trial(
+        {**FACE, "train.epochs": 1, "optim.lr": 0.002}, rows.append, trial_dir=tmp_path, resume=False, overwrite=True
+    )
     assert result["status"] == "completed" and len(rows) == 1
     assert len(read_jsonl(tmp_path / "epochs.jsonl")) == 1
     assert (tmp_path / "artefacts" / "notes.txt").read_text() == "the user's own notes\n"
@@ -164,9 +195,18 @@ def test_exception_in_training_is_a_failed_result_or_raised_on_request(tmp_path,
 def test_fp16_on_cpu_is_refused_and_bf16_trains(tmp_path):
     with pytest.raises(ConfigError, match="train.amp: 'fp16' needs a CUDA device"):
         run_trial({**FACE, "train.device": "cpu", "train.amp": "fp16"}, trial_dir=tmp_path / "a")
-    result = run_trial({**FACE, "train.device": "cpu", "train.amp": "bf16", "train.epochs": 1,
-                        "train.channels_last": True, "optim.grad_clip": 1.0}, trial_dir=tmp_path / "b",
-                       raise_on_error=True)
+    result = run_trial(
+        {
+            **FACE,
+            "train.device": "cpu",
+            "train.amp": "bf16",
+            "train.epochs": 1,
+            "train.channels_last": True,
+            "optim.grad_clip": 1.0,
+        },
+        trial_dir=tmp_path / "b",
+        raise_on_error=True,
+    )
     assert result["status"] == "completed"
 
 
@@ -177,7 +217,8 @@ def test_cli_train_writes_the_trial_dir_and_bad_set_exits_2(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "completed" in printed and "test_accuracy_mean" in printed
     assert {"config.json", "meta.json", "epochs.jsonl", "result.json", "checkpoint.pt"} <= {
-        p.name for p in out.iterdir()}
+        p.name for p in out.iterdir()
+    }
     assert main(["train", "--set", "optim.name=lion", "--out", str(tmp_path / "x")]) == 2
     assert "optim.name" in capsys.readouterr().err
     assert main(["train", "--set", "train.epochs", "--out", str(tmp_path / "x")]) == 2
@@ -193,16 +234,20 @@ def test_the_tested_model_is_the_epoch_the_objective_chose(select, tmp_path):
     m = run_trial(cfg, rows.append, trial_dir=tmp_path, raise_on_error=True)["metrics"]
     best = max(rows, key=lambda r: r["val_auc"])
     chosen = best if select == "best" else rows[-1]
-    assert best["epoch"] != rows[-1]["epoch"]   # this config peaks before its last epoch: the check is not vacuous
+    assert best["epoch"] != rows[-1]["epoch"]  # this config peaks before its last epoch: the check is not vacuous
     assert m["objective_epoch"] == chosen["epoch"] and m["objective"] == chosen["val_auc"]
-    assert [r["objective"] for r in rows] == ([max(r["val_auc"] for r in rows[:i + 1]) for i in range(3)]
-                                              if select == "best" else [r["val_auc"] for r in rows])
+    assert [r["objective"] for r in rows] == (
+        [max(r["val_auc"] for r in rows[: i + 1]) for i in range(3)]
+        if select == "best"
+        else [r["val_auc"] for r in rows]
+    )
     from facebench.artefacts import read_verification_npz
     from facebench.eval.verification import evaluate
 
     v = read_verification_npz(tmp_path / "artefacts" / "val_verification.npz")
-    assert evaluate(v["scores"], v["same"], v["fold"], greater_is_same=bool(v["greater_is_same"])).auc == \
-        pytest.approx(chosen["val_auc"], abs=1e-12)
+    assert evaluate(v["scores"], v["same"], v["fold"], greater_is_same=bool(v["greater_is_same"])).auc == pytest.approx(
+        chosen["val_auc"], abs=1e-12
+    )
 
 
 def test_selection_never_sees_the_test_pairs(tmp_path, monkeypatch):
@@ -228,4 +273,4 @@ def test_selection_never_sees_the_test_pairs(tmp_path, monkeypatch):
     assert deterministic(rows) == deterministic(honest)
     assert [r["objective"] for r in rows] == [r["objective"] for r in honest]
     assert (b["objective"], b["objective_epoch"]) == (a["objective"], a["objective_epoch"])
-    assert b["test_accuracy_mean"] != a["test_accuracy_mean"]   # the flip did reach the test protocol
+    assert b["test_accuracy_mean"] != a["test_accuracy_mean"]  # the flip did reach the test protocol

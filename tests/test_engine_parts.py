@@ -12,10 +12,15 @@ import pytest
 import torch
 
 from facebench.data import AUGMENTATIONS
-from facebench.data.augment import (color_jitter, crop_padding, get_augmentation, random_crop,
-                                      random_flip)
-from facebench.engine.checkpoint import (check_same_config, load_checkpoint, rng_state, save_checkpoint,
-                                         seed_everything, set_rng_state)
+from facebench.data.augment import color_jitter, crop_padding, get_augmentation, random_crop, random_flip
+from facebench.engine.checkpoint import (
+    check_same_config,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
 from facebench.errors import ConfigError
 
 
@@ -36,7 +41,9 @@ def test_presets_keep_shape_dtype_and_are_seeded():
         assert a.shape == x.shape and a.dtype == torch.uint8
         assert torch.equal(a, b)
     assert torch.equal(get_augmentation("none")(x, gen()), x)
-    assert not torch.equal(get_augmentation("crop_flip_jitter")(x, gen(1)), get_augmentation("crop_flip_jitter")(x, gen(2)))
+    assert not torch.equal(
+        get_augmentation("crop_flip_jitter")(x, gen(1)), get_augmentation("crop_flip_jitter")(x, gen(2))
+    )
 
 
 def test_flip_mirrors_exactly_the_chosen_images():
@@ -55,7 +62,9 @@ def test_crop_is_a_shifted_window_of_the_zero_padded_image():
     padded = torch.nn.functional.pad(x, (0, 0, 4, 4, 4, 4))
     for i in range(16):
         # Brute force: exactly one of the 81 windows (or several if identical) matches.
-        hits = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(padded[i, dy:dy + 32, dx:dx + 32], y[i])]
+        hits = [
+            (dy, dx) for dy in range(9) for dx in range(9) if torch.equal(padded[i, dy : dy + 32, dx : dx + 32], y[i])
+        ]
         assert hits, f"image {i} is not a window of its padded original"
 
 
@@ -109,12 +118,15 @@ def test_checkpoint_is_atomic_and_config_mismatch_is_named(tmp_path):
 
 
 def test_importing_the_engine_imports_no_ray():
-    code = ("import sys, facebench.engine, facebench.engine.trial, facebench.engine.cli; "
-            "assert 'ray' not in sys.modules, 'ray imported'")
+    code = (
+        "import sys, facebench.engine, facebench.engine.trial, facebench.engine.cli; "
+        "assert 'ray' not in sys.modules, 'ray imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- issue 22: memory errors and SIGTERM under `facebench train` ---------------------------------------------------
+
 
 def _tiny_args(out):
     from bad_inputs import TINY, sets
@@ -122,14 +134,21 @@ def _tiny_args(out):
     return ["train", *sets(TINY), "--out", str(out), "--quiet"]
 
 
-@pytest.mark.parametrize("error", [MemoryError(), RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
-                                   RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        MemoryError(),
+        RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate"),
+    ],
+)
 def test_out_of_memory_in_train_is_one_line_naming_what_to_reduce(error, tmp_path, monkeypatch, capsys):
     from facebench.cli import main
     from facebench.engine import trial
 
     def run_epoch(*a, **k):
         raise error
+
     monkeypatch.setattr(trial, "_run_epoch", run_epoch)
     assert main(_tiny_args(tmp_path / "t")) == 2
     out, err = capsys.readouterr()
@@ -146,6 +165,7 @@ def test_out_of_memory_in_embed_is_one_line(tmp_path, monkeypatch, capsys):
 
     def embed(*a, **k):
         raise MemoryError()
+
     monkeypatch.setattr(use, "embed_dataset", embed)
     assert main(["embed", str(tmp_path), "--data", str(tmp_path), "--out", str(tmp_path / "e.npz")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -166,15 +186,28 @@ def test_sigterm_ends_train_like_ctrl_c_and_the_trial_resumes(tmp_path):
 
     repo, pause, out = Path(__file__).resolve().parents[1], tmp_path / "pause", tmp_path / "t"
     pause.mkdir()
-    args = [sys.executable, "-m", "facebench.cli", "train", *sets({**TINY, "train.epochs": 3}), "--out", str(out),
-            "--quiet"]
-    env = {**os.environ, "PYTHONPATH": str(repo), "FACEBENCH_CACHE": str(tmp_path / "cache"),
-           "FACEBENCH_PAUSE_AT": "write:checkpoint.pt:2", "FACEBENCH_PAUSE_DIR": str(pause)}
+    args = [
+        sys.executable,
+        "-m",
+        "facebench.cli",
+        "train",
+        *sets({**TINY, "train.epochs": 3}),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(repo),
+        "FACEBENCH_CACHE": str(tmp_path / "cache"),
+        "FACEBENCH_PAUSE_AT": "write:checkpoint.pt:2",
+        "FACEBENCH_PAUSE_DIR": str(pause),
+    }
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 240
         while not list(pause.glob("*.json")) and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)   # waiting for the trial's own marker, not guessing a duration
+            time.sleep(0.05)  # waiting for the trial's own marker, not guessing a duration
         assert list(pause.glob("*.json")), proc.communicate(timeout=10)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)

@@ -13,7 +13,9 @@ from facebench.eval.classification import classification_metrics, to_probabiliti
 def test_hand_computed_example():
     # 3 classes, 6 samples; predictions (argmax) = [0, 0, 1, 1, 2, 0]
     labels = np.array([0, 0, 1, 1, 2, 2])
-    probs = np.array([[.8, .1, .1], [.6, .3, .1], [.2, .7, .1], [.1, .5, .4], [.1, .2, .7], [.5, .2, .3]])
+    probs = np.array(
+        [[0.8, 0.1, 0.1], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.5, 0.4], [0.1, 0.2, 0.7], [0.5, 0.2, 0.3]]
+    )
     m = classification_metrics(probs, labels, class_names=["a", "b", "c"])
     assert m["accuracy"] == pytest.approx(5 / 6)
     assert m["confusion"].tolist() == [[2, 0, 0], [0, 2, 0], [1, 0, 1]]

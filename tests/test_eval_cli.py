@@ -14,7 +14,6 @@ from facebench.eval.files import contiguous_folds, read_embeddings
 from facebench.eval.verification import evaluate, pair_scores
 
 
-
 @pytest.fixture()
 def files(tmp_path):
     """12 people x 3 images, embeddings clustered by person, 40 CSV pairs in 4 folds."""
@@ -42,7 +41,7 @@ def files(tmp_path):
 def run(capsys, *argv):
     try:
         code = main(list(argv))
-    except SystemExit as e:   # a flag out of its range is argparse's refusal: one line, exit 2 (facebench.cliflags)
+    except SystemExit as e:  # a flag out of its range is argparse's refusal: one line, exit 2 (facebench.cliflags)
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
@@ -50,8 +49,18 @@ def run(capsys, *argv):
 
 def test_pairs_json_matches_the_library(files, capsys):
     d, names, emb, pairs = files
-    code, out, _ = run(capsys, "eval", "pairs", "--embeddings", str(d / "emb.npz"), "--pairs", str(d / "pairs.csv"),
-                       "--metric", "cosine", "--json")
+    code, out, _ = run(
+        capsys,
+        "eval",
+        "pairs",
+        "--embeddings",
+        str(d / "emb.npz"),
+        "--pairs",
+        str(d / "pairs.csv"),
+        "--metric",
+        "cosine",
+        "--json",
+    )
     assert code == 0
     j = json.loads(out)
     assert {"accuracy_mean", "accuracy_std", "auc", "eer", "folds", "intersection", "tar_at_far"} <= set(j)
@@ -65,11 +74,14 @@ def test_pairs_json_matches_the_library(files, capsys):
 def test_pairs_table_and_parquet_and_refolding(files, capsys):
     d, names, emb, _ = files
     pq.write_table(pa.table({"names": names, "embeddings": [list(r) for r in emb]}), d / "emb.parquet")
-    code, out, _ = run(capsys, "eval", "pairs", "--embeddings", str(d / "emb.parquet"), "--pairs",
-                       str(d / "pairs.csv"), "--folds", "2")
+    code, out, _ = run(
+        capsys, "eval", "pairs", "--embeddings", str(d / "emb.parquet"), "--pairs", str(d / "pairs.csv"), "--folds", "2"
+    )
     assert code == 0 and "AUC" in out and "TAR@FAR=0.001" in out and "unresolved" in out
-    assert out.splitlines()[0].split()[0] == "fold" and len([ln for ln in out.splitlines() if ln[:6].strip() in
-                                                            ("0", "1")]) == 2
+    assert (
+        out.splitlines()[0].split()[0] == "fold"
+        and len([ln for ln in out.splitlines() if ln[:6].strip() in ("0", "1")]) == 2
+    )
     assert contiguous_folds(10, 3).tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
@@ -79,8 +91,16 @@ def test_pairs_on_the_real_lfw_pairs_file(tmp_path, capsys, shared_data):
     names = read_pairs(shared_data / "lfw" / "pairs.txt").names
     emb = np.random.default_rng(0).normal(size=(len(names), 4))
     np.savez(tmp_path / "e.npz", names=np.array(names), embeddings=emb)
-    code, out, _ = run(capsys, "eval", "pairs", "--embeddings", str(tmp_path / "e.npz"), "--pairs", str(shared_data / "lfw" / "pairs.txt"),
-                       "--json")
+    code, out, _ = run(
+        capsys,
+        "eval",
+        "pairs",
+        "--embeddings",
+        str(tmp_path / "e.npz"),
+        "--pairs",
+        str(shared_data / "lfw" / "pairs.txt"),
+        "--json",
+    )
     j = json.loads(out)
     assert code == 0 and j["n_pairs"] == 6000 and len(j["folds"]) == 10 and 0.45 < j["accuracy_mean"] < 0.55
     assert [t["unresolved"] for t in j["tar_at_far"]] == [False, False, True]
@@ -90,13 +110,32 @@ def test_compare_embedding_files(files, capsys):
     d, names, emb, _ = files
     noisy = emb + 3 * np.random.default_rng(1).normal(size=emb.shape)
     np.savez(d / "noisy.npz", names=np.array(names), embeddings=noisy)
-    code, out, _ = run(capsys, "eval", "compare", str(d / "emb.npz"), str(d / "noisy.npz"), "--pairs",
-                       str(d / "pairs.csv"), "--json", "--n-boot", "300")
+    code, out, _ = run(
+        capsys,
+        "eval",
+        "compare",
+        str(d / "emb.npz"),
+        str(d / "noisy.npz"),
+        "--pairs",
+        str(d / "pairs.csv"),
+        "--json",
+        "--n-boot",
+        "300",
+    )
     j = json.loads(out)
     assert code == 0 and j["ci_low"] <= j["mean_diff"] <= j["ci_high"] and 0 <= j["mcnemar_p"] <= 1
     assert len(j["fold_diff"]) == 4
-    code, out, _ = run(capsys, "eval", "compare", str(d / "emb.npz"), str(d / "noisy.npz"), "--pairs",
-                       str(d / "pairs.csv"), "--n-boot", "300")
+    code, out, _ = run(
+        capsys,
+        "eval",
+        "compare",
+        str(d / "emb.npz"),
+        str(d / "noisy.npz"),
+        "--pairs",
+        str(d / "pairs.csv"),
+        "--n-boot",
+        "300",
+    )
     assert code == 0 and "McNemar" in out and "CI" in out
 
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from facebench.artefacts import read_verification_npz, write_verification_npz
 from facebench.errors import ConfigError, DataError
 from facebench.eval.compare import compare_verification, mcnemar, paired_comparison
-from facebench.artefacts import read_verification_npz, write_verification_npz
 from facebench.eval.verification import evaluate
 
 
@@ -28,7 +28,7 @@ def test_mcnemar_is_exact_against_statsmodels():
         stat, p, method = mcnemar(a, b)
         assert method == "exact" and p == pytest.approx(sm_mcnemar([[0, a], [b, 0]], exact=True).pvalue, rel=1e-12)
     assert mcnemar(50, 50)[1] == 1.0
-    assert mcnemar(30, 15)[1] != pytest.approx(math.erfc(math.sqrt(196 / 45 / 2)), rel=1e-3)   # not the chi-square
+    assert mcnemar(30, 15)[1] != pytest.approx(math.erfc(math.sqrt(196 / 45 / 2)), rel=1e-3)  # not the chi-square
     assert mcnemar(0, 0) == (0.0, 1.0, "none")
 
 

@@ -11,9 +11,18 @@ from facebench.cli import main
 from facebench.engine import run_trial
 from facebench.errors import ConfigError, DataError, LeakageError
 
-TINY = {"data.image_size": 24, "model.width": 0.125, "train.epochs": 1, "train.batch_size": 8,
-        "data.val_pairs": 16, "train.max_steps": 2, "eval.batch_size": 64, "train.threads": 1,
-        "model.backbone": "cnn", "loss.name": "arcface"}
+TINY = {
+    "data.image_size": 24,
+    "model.width": 0.125,
+    "train.epochs": 1,
+    "train.batch_size": 8,
+    "data.val_pairs": 16,
+    "train.max_steps": 2,
+    "eval.batch_size": 64,
+    "train.threads": 1,
+    "model.backbone": "cnn",
+    "loss.name": "arcface",
+}
 
 
 def _pack(src, out, *extra) -> None:
@@ -21,8 +30,16 @@ def _pack(src, out, *extra) -> None:
 
 
 def _trial(rec, binfile, folder, *, folds="5-9", **extra) -> dict:
-    return {**TINY, "data.train": "recordio", "data.root": str(rec), "data.test_root": str(folder),
-            "data.test_folds": folds, "eval.sets": f"{binfile},folder={folder}", "eval.set_folds": folds, **extra}
+    return {
+        **TINY,
+        "data.train": "recordio",
+        "data.root": str(rec),
+        "data.test_root": str(folder),
+        "data.test_folds": folds,
+        "eval.sets": f"{binfile},folder={folder}",
+        "eval.set_folds": folds,
+        **extra,
+    }
 
 
 def _set_rows(trial_dir) -> list[dict]:
@@ -48,8 +65,9 @@ def test_recordio_trial_tests_bin_and_folder_equally(synthetic_lfw, tmp_path):
     root = image_dir.parent
     _pack(root, tmp_path / "rec", "--folds", "0-4")
     _pack(pairs, tmp_path / "lfw.bin")
-    result = run_trial(_trial(tmp_path / "rec", tmp_path / "lfw.bin", root), trial_dir=tmp_path / "t",
-                       raise_on_error=True)
+    result = run_trial(
+        _trial(tmp_path / "rec", tmp_path / "lfw.bin", root), trial_dir=tmp_path / "t", raise_on_error=True
+    )
     assert result["status"] == "completed"
     assert result["data"]["train_dataset"] == "recordio"
     rows = _assert_routes_agree(tmp_path / "t")
@@ -92,8 +110,11 @@ def trained(synthetic_lfw, tmp_path):
     image_dir, pairs = synthetic_lfw
     _pack(image_dir.parent, tmp_path / "rec", "--folds", "0-4")
     _pack(pairs, tmp_path / "lfw.bin")
-    run_trial(_trial(tmp_path / "rec", tmp_path / "lfw.bin", image_dir.parent, **{"eval.metric": "cosine"}),
-              trial_dir=tmp_path / "t", raise_on_error=True)
+    run_trial(
+        _trial(tmp_path / "rec", tmp_path / "lfw.bin", image_dir.parent, **{"eval.metric": "cosine"}),
+        trial_dir=tmp_path / "t",
+        raise_on_error=True,
+    )
     return tmp_path / "t", tmp_path / "lfw.bin", image_dir.parent
 
 
@@ -110,12 +131,28 @@ def test_embed_makes_the_file_eval_pairs_reads_and_eval_model_agrees(trained, tm
     assert names_npz == names_pq and len(names_npz) == 80
     np.testing.assert_allclose(emb_npz, emb_pq)
     # eval pairs on the embeddings of folds 5-9 gives the number the trial recorded for its folder set
-    assert main(["eval", "pairs", "--embeddings", str(tmp_path / "emb.npz"), "--pairs", str(root / "pairs.txt"),
-                 "--metric", "cosine", "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "pairs",
+                "--embeddings",
+                str(tmp_path / "emb.npz"),
+                "--pairs",
+                str(root / "pairs.txt"),
+                "--metric",
+                "cosine",
+                "--json",
+            ]
+        )
+        == 0
+    )
     full = json.loads(capsys.readouterr().out)
     assert len(full["folds"]) == 10
-    assert main(["eval", "model", str(run), "--on", str(binfile), "--on", f"folder={root}", "--folds", "5-9",
-                 "--json"]) == 0
+    assert (
+        main(["eval", "model", str(run), "--on", str(binfile), "--on", f"folder={root}", "--folds", "5-9", "--json"])
+        == 0
+    )
     again = {r["set"]: r for r in json.loads(capsys.readouterr().out)}
     for r in rows:
         assert again[r["set"]]["accuracy_mean"] == pytest.approx(r["accuracy_mean"])
@@ -153,8 +190,12 @@ def test_real_lfw_recordio_and_bin_round_trip(shared_data, tmp_path):
     _pack(lfw, tmp_path / "rec", "--folds", "0-4")
     _pack(lfw / "pairs.txt", tmp_path / "lfw.bin")
     assert len(read_bin(tmp_path / "lfw.bin")) == 6000
-    cfg = _trial(tmp_path / "rec", tmp_path / "lfw.bin", lfw, **{"data.limit": 300, "data.image_size": 20,
-                                                                "model.width": 0.0625, "data.val_pairs": 40})
+    cfg = _trial(
+        tmp_path / "rec",
+        tmp_path / "lfw.bin",
+        lfw,
+        **{"data.limit": 300, "data.image_size": 20, "model.width": 0.0625, "data.val_pairs": 40},
+    )
     result = run_trial(cfg, trial_dir=tmp_path / "t", raise_on_error=True)
     assert result["data"]["train_identities"] > 2 and result["data"]["test_pairs"] == 3000
     rows = _assert_routes_agree(tmp_path / "t")

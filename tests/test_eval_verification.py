@@ -49,7 +49,8 @@ def check_against_brute_force(s, y, f, greater_is_same):
         assert r.train_accuracy[k] == pytest.approx(best, abs=1e-15)
         # ... and the held-out accuracy is that threshold applied to fold k, in the caller's scale.
         assert r.fold_accuracy[k] == pytest.approx(
-            np.mean(_decide(s[test], r.thresholds[k], greater_is_same) == y[test]), abs=1e-15)
+            np.mean(_decide(s[test], r.thresholds[k], greater_is_same) == y[test]), abs=1e-15
+        )
         for t in r.tar_at_far:
             want = brute_tar(s[train], y[train], s[test], y[test], t.far, greater_is_same)
             assert t.tar[k] == pytest.approx(want, abs=1e-15) or (np.isnan(want) and np.isnan(t.tar[k]))
@@ -185,8 +186,16 @@ def test_summary_and_json_keys():
     y = rng.random(200) < 0.5
     r = evaluate(rng.normal(size=200) + y, y, np.arange(200) % 10, greater_is_same=True)
     assert set(r.summary()) == {
-        "test_accuracy_mean", "test_accuracy_std", "test_accuracy_sem", "test_auc", "test_eer",
-        "test_tar_far_1e-1", "test_tar_far_1e-2", "test_tar_far_1e-3", "test_intersection_accuracy_mean"}
+        "test_accuracy_mean",
+        "test_accuracy_std",
+        "test_accuracy_sem",
+        "test_auc",
+        "test_eer",
+        "test_tar_far_1e-1",
+        "test_tar_far_1e-2",
+        "test_tar_far_1e-3",
+        "test_intersection_accuracy_mean",
+    }
     assert set(r.summary(prefix="val_")) == {k.replace("test_", "val_", 1) for k in r.summary()}
     j = r.to_json()
     assert {"accuracy_mean", "accuracy_std", "auc", "eer", "folds", "intersection", "tar_at_far"} <= set(j)

@@ -13,7 +13,6 @@ import pickle
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,8 +26,23 @@ from facebench.errors import FacebenchError
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(120)]
 FUZZ = dict(derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
-HOSTILE = ["", " ", "0", "-1", "²", "٣", "1e3", "NaN", "99999999999999999999999", "18446744073709551617", "é",
-           "../../../../etc/hostname", "\x00", "A", "300"]
+HOSTILE = [
+    "",
+    " ",
+    "0",
+    "-1",
+    "²",
+    "٣",
+    "1e3",
+    "NaN",
+    "99999999999999999999999",
+    "18446744073709551617",
+    "é",
+    "../../../../etc/hostname",
+    "\x00",
+    "A",
+    "300",
+]
 
 
 def _tree(root: Path) -> dict[str, int]:
@@ -60,7 +74,7 @@ def line_edits(draw, lines: list[str]):
             j = draw(st.integers(0, len(out) - 1))
             out[i], out[j] = out[j], out[i]
         elif op == "truncate":
-            out[i] = out[i][:draw(st.integers(0, len(out[i])))]
+            out[i] = out[i][: draw(st.integers(0, len(out[i])))]
         else:
             fields = out[i].split("\t") or [""]
             k = draw(st.integers(0, len(fields) - 1))
@@ -110,21 +124,21 @@ def test_fuzz_bin_set(packed, tmp_path_factory, data):
         for _ in range(data.draw(st.integers(1, 3))):
             i = data.draw(st.integers(0, len(blob) - 1))
             blob[i] = data.draw(st.integers(0, 255))
-        blob = blob[:data.draw(st.integers(0, len(blob)))] if data.draw(st.booleans()) else blob
+        blob = blob[: data.draw(st.integers(0, len(blob)))] if data.draw(st.booleans()) else blob
     else:
         images, same = list(images), list(same)
         i = data.draw(st.integers(0, len(same) - 1))
         op = data.draw(st.sampled_from(["dup", "flip", "drop", "empty", "garbage", "nan", "self", "allsame"]))
         if op == "dup":
-            images, same = images + images[2 * i:2 * i + 2], same + [same[i]]
+            images, same = images + images[2 * i : 2 * i + 2], same + [same[i]]
         elif op == "flip":
-            images, same = images + images[2 * i:2 * i + 2], same + [not same[i]]
+            images, same = images + images[2 * i : 2 * i + 2], same + [not same[i]]
         elif op == "drop":
             images = images[:-1]
         elif op == "empty":
             images[2 * i] = b""
         elif op == "garbage":
-            images[2 * i] = images[2 * i][:data.draw(st.integers(0, 200))]
+            images[2 * i] = images[2 * i][: data.draw(st.integers(0, 200))]
         elif op == "nan":
             same[i] = float("nan")
         elif op == "self":
@@ -157,7 +171,7 @@ def test_fuzz_recordio(packed, tmp_path_factory, data):
             i = data.draw(st.one_of(st.integers(0, 63), st.integers(0, len(blob) - 1)))
             blob[i] = data.draw(st.sampled_from([0, 1, 0x7F, 0x80, 0xC0, 0xFF, 0x0A, 0x23, 0xD7, 0xCE]))
         if data.draw(st.booleans()):
-            blob = blob[:data.draw(st.integers(0, len(blob)))]
+            blob = blob[: data.draw(st.integers(0, len(blob)))]
         rec.write_bytes(bytes(blob))
     before = _tree(d)
     got = _contract(lambda: read_recordio(d / "rec"))
@@ -170,9 +184,18 @@ def test_fuzz_recordio(packed, tmp_path_factory, data):
     shutil.rmtree(d)
 
 
-TINY = {"data.image_size": 24, "model.width": 0.125, "train.epochs": 1, "train.batch_size": 8,
-        "data.val_pairs": 16, "train.max_steps": 2, "eval.batch_size": 64, "train.threads": 1,
-        "model.backbone": "cnn", "loss.name": "arcface"}
+TINY = {
+    "data.image_size": 24,
+    "model.width": 0.125,
+    "train.epochs": 1,
+    "train.batch_size": 8,
+    "data.val_pairs": 16,
+    "train.max_steps": 2,
+    "eval.batch_size": 64,
+    "train.threads": 1,
+    "model.backbone": "cnn",
+    "loss.name": "arcface",
+}
 
 
 @pytest.fixture(scope="module")
@@ -181,15 +204,33 @@ def trial(synthetic_lfw, packed, tmp_path_factory):
 
     image_dir, _ = synthetic_lfw
     d = tmp_path_factory.mktemp("trial")
-    cfg = {**TINY, "data.train": "recordio", "data.root": str(packed / "rec"), "data.test_root": str(image_dir.parent),
-           "data.test_folds": "5-9"}
+    cfg = {
+        **TINY,
+        "data.train": "recordio",
+        "data.root": str(packed / "rec"),
+        "data.test_root": str(image_dir.parent),
+        "data.test_folds": "5-9",
+    }
     run_trial(cfg, trial_dir=d / "t", raise_on_error=True)
     run_trial({**cfg, "model.backbone": "resnet18"}, trial_dir=d / "other", raise_on_error=True)
     return d
 
 
-CONFIGS = [b"", b"{", b"[]", b"[1, 2]", b"null", b"42", b'"x"', b'{"model.backbone": 7}', b'{"model.backbone": "nope"}',
-           b'{"data.image_size": -32}', b'{"data.image_size": "big"}', b'{"model.width": 1e308}', b"\xef\xbb\xbf{}"]
+CONFIGS = [
+    b"",
+    b"{",
+    b"[]",
+    b"[1, 2]",
+    b"null",
+    b"42",
+    b'"x"',
+    b'{"model.backbone": 7}',
+    b'{"model.backbone": "nope"}',
+    b'{"data.image_size": -32}',
+    b'{"data.image_size": "big"}',
+    b'{"model.width": 1e308}',
+    b"\xef\xbb\xbf{}",
+]
 
 
 @given(st.data())
@@ -203,7 +244,7 @@ def test_fuzz_trial_folder(trial, synthetic_lfw, tmp_path_factory, data):
     if op == "config":
         cfg.write_bytes(data.draw(st.sampled_from(CONFIGS)))
     elif op == "config-trunc":
-        cfg.write_bytes(cfg.read_bytes()[:data.draw(st.integers(0, cfg.stat().st_size))])
+        cfg.write_bytes(cfg.read_bytes()[: data.draw(st.integers(0, cfg.stat().st_size))])
     elif op == "config-key":
         flat = json.loads(cfg.read_text())
         key = data.draw(st.sampled_from(sorted(flat)))
@@ -215,11 +256,13 @@ def test_fuzz_trial_folder(trial, synthetic_lfw, tmp_path_factory, data):
         shutil.copy(trial / "other" / "checkpoint.pt", d / "t" / "checkpoint.pt")
     else:
         ck = d / "t" / "checkpoint.pt"
-        ck.write_bytes(ck.read_bytes()[:data.draw(st.integers(0, ck.stat().st_size))])
+        ck.write_bytes(ck.read_bytes()[: data.draw(st.integers(0, ck.stat().st_size))])
     before = _tree(d)
     out = d / "emb.npz"
-    for argv in (["embed", str(d / "t"), "--data", str(image_dir.parent), "--out", str(out), "--quiet"],
-                 ["eval", "model", str(d / "t"), "--on", str(image_dir.parent), "--folds", "5-9"]):
+    for argv in (
+        ["embed", str(d / "t"), "--data", str(image_dir.parent), "--out", str(out), "--quiet"],
+        ["eval", "model", str(d / "t"), "--on", str(image_dir.parent), "--folds", "5-9"],
+    ):
         assert main(argv) in (0, 2), argv
     assert {k: v for k, v in _tree(d).items() if k != "emb.npz"} == before
     shutil.rmtree(d)

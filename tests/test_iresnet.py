@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from facebench.config import TrialConfig
-from facebench.errors import ConfigError
 from facebench.engine.build import build_model
+from facebench.errors import ConfigError
 
 # Known answers, measured by instantiating InsightFace's own definition: deepinsight/insightface
 # recognition/arcface_torch/backbones/iresnet.py at commit 04a433f154de30ff8604d78f73f2b6af5822f71c,

@@ -16,9 +16,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
     pytest.importorskip("importlinter")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-                           "sys.exit(lint_imports_command())", "--no-cache"],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+            "--no-cache",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_import_layers_hold():
@@ -32,17 +42,20 @@ CONFIG_CONTRACT = "models, losses, optim and eval never import the trial config"
 STAGE_ORDER = "Stage order: sweep > report | engine > eval : data > models | losses | optim"
 
 
-@pytest.mark.parametrize("module, line, broken", [
-    # a stage reading the trial config directly (models then also reach the stages above them through it)
-    ("models/resnet.py", "from ..config import TrialConfig", [CONFIG_CONTRACT, STAGE_ORDER]),
-    ("eval/curves.py", "from .. import config", [CONFIG_CONTRACT]),
-    # ... or through another module: data.build reads the config (no allow_indirect_imports); models sits below data
-    ("optim/build.py", "from ..data import build", [CONFIG_CONTRACT, STAGE_ORDER]),
-    # a lower layer importing a higher one; two stages of one independent layer importing each other
-    ("data/arrays.py", "from ..engine import errors", [STAGE_ORDER]),
-    ("losses/heads.py", "from ..models import common", [STAGE_ORDER]),
-    ("engine/errors.py", "from ..report import html", [STAGE_ORDER]),
-])
+@pytest.mark.parametrize(
+    "module, line, broken",
+    [
+        # a stage reading the trial config directly (models then also reach the stages above them through it)
+        ("models/resnet.py", "from ..config import TrialConfig", [CONFIG_CONTRACT, STAGE_ORDER]),
+        ("eval/curves.py", "from .. import config", [CONFIG_CONTRACT]),
+        # ... or through another module: data.build reads the config (no allow_indirect_imports); models sits below data
+        ("optim/build.py", "from ..data import build", [CONFIG_CONTRACT, STAGE_ORDER]),
+        # a lower layer importing a higher one; two stages of one independent layer importing each other
+        ("data/arrays.py", "from ..engine import errors", [STAGE_ORDER]),
+        ("losses/heads.py", "from ..models import common", [STAGE_ORDER]),
+        ("engine/errors.py", "from ..report import html", [STAGE_ORDER]),
+    ],
+)
 def test_the_layer_contracts_can_fail(tmp_path, module, line, broken):
     """The two contracts above on a copy of the package with one import added: exactly the named ones break."""
     shutil.copytree(ROOT / "facebench", tmp_path / "facebench", ignore=shutil.ignore_patterns("__pycache__"))

@@ -15,11 +15,22 @@ from facebench.io import atomic_write_json, read_json
 
 ROOT = Path(__file__).resolve().parents[1]
 # Every name of the layout as a quoted literal; the folder names only where a path is built from them.
-FILE_NAMES = (A.SWEEP_JSON, A.SUMMARY_JSON, A.STUDY_DB, A.MLFLOW_DB, A.CONFIG, A.META, A.EPOCHS_LOG, A.RESULT,
-              A.RAY_META)
+FILE_NAMES = (
+    A.SWEEP_JSON,
+    A.SUMMARY_JSON,
+    A.STUDY_DB,
+    A.MLFLOW_DB,
+    A.CONFIG,
+    A.META,
+    A.EPOCHS_LOG,
+    A.RESULT,
+    A.RAY_META,
+)
 FOLDERS = (A.TRIALS, A.RAY_STATE, A.REPORT, A.LOGS)
-SPELLED = re.compile(r"""(?<!["'])["'](?:%s)["']|(?:/ |join\()["'](?:%s)["']""" % (
-    "|".join(map(re.escape, FILE_NAMES)), "|".join(map(re.escape, FOLDERS))))
+SPELLED = re.compile(
+    r"""(?<!["'])["'](?:%s)["']|(?:/ |join\()["'](?:%s)["']"""
+    % ("|".join(map(re.escape, FILE_NAMES)), "|".join(map(re.escape, FOLDERS)))
+)
 
 
 def _spelled(text: str) -> list[str]:
@@ -27,8 +38,15 @@ def _spelled(text: str) -> list[str]:
 
 
 # The modules that read and write sweep folders (the stages write a trial folder only through TrialDir).
-READERS = ["facebench/sweep", "facebench/report/collect.py", "facebench/ownership.py", "facebench/storage.py",
-           "facebench/cli.py", "facebench/io.py", "facebench/engine/trial.py"]
+READERS = [
+    "facebench/sweep",
+    "facebench/report/collect.py",
+    "facebench/ownership.py",
+    "facebench/storage.py",
+    "facebench/cli.py",
+    "facebench/io.py",
+    "facebench/engine/trial.py",
+]
 
 
 def test_layout_names_are_spelled_only_in_artefacts():
@@ -53,7 +71,7 @@ def test_sweep_files_are_not_run_as_scripts():
 
 # -- sweep files ------------------------------------------------------------------------------------------------
 
-SWEEP = '''
+SWEEP = """
 from functools import partial
 from facebench.sweep import SweepSpec, main, space
 
@@ -61,14 +79,14 @@ SPEC = SweepSpec(name="m", task="face", base={"train.epochs": 1}, space=partial(
 RAN = []
 if __name__ == "__main__":
     raise SystemExit(main(SPEC))
-'''
+"""
 
 
 def test_a_sweep_file_is_imported_as_a_module_exposing_spec(tmp_path):
     from facebench.sweep.spec import load_sweep_file
 
     (tmp_path / "m.py").write_text(SWEEP)
-    spec = load_sweep_file(str(tmp_path / "m.py"))   # its __main__ block does not run (it would start a sweep)
+    spec = load_sweep_file(str(tmp_path / "m.py"))  # its __main__ block does not run (it would start a sweep)
     assert spec.name == "m" and spec.task == "face"
     (tmp_path / "none.py").write_text("SPEC = 3\n")
     with pytest.raises(ConfigError, match=r"none.py: defines no SPEC .* \(found int\)"):
@@ -76,10 +94,11 @@ def test_a_sweep_file_is_imported_as_a_module_exposing_spec(tmp_path):
     (tmp_path / "boom.py").write_text("raise RuntimeError('no GPU here')\n")
     with pytest.raises(ConfigError, match="boom.py: RuntimeError: no GPU here") as info:
         load_sweep_file(str(tmp_path / "boom.py"))
-    assert isinstance(info.value.__cause__, RuntimeError)   # kept for --debug
+    assert isinstance(info.value.__cause__, RuntimeError)  # kept for --debug
 
 
 # -- one error policy -------------------------------------------------------------------------------------------
+
 
 def _one_line(capsys) -> str:
     err = capsys.readouterr().err
@@ -87,14 +106,17 @@ def _one_line(capsys) -> str:
     return err
 
 
-@pytest.mark.parametrize("argv, expect", [
-    (["train", "--set", "loss.no_such_key=1"], "loss.no_such_key"),
-    (["report", "{tmp}/nowhere", "--out", "{tmp}/r"], "nowhere"),
-    (["confirm", "{tmp}"], A.SUMMARY_JSON),
-    (["sweep", "{tmp}/m.py", "--profile", "gpu", "--local"], "--profile 'gpu': sweep 'm' has no profiles"),
-    (["sweep", "{tmp}/m.py", "--log", "wandb"], "--log 'wandb'"),
-    (["data", "check", "{tmp}/nothing"], "nothing"),
-])
+@pytest.mark.parametrize(
+    "argv, expect",
+    [
+        (["train", "--set", "loss.no_such_key=1"], "loss.no_such_key"),
+        (["report", "{tmp}/nowhere", "--out", "{tmp}/r"], "nowhere"),
+        (["confirm", "{tmp}"], A.SUMMARY_JSON),
+        (["sweep", "{tmp}/m.py", "--profile", "gpu", "--local"], "--profile 'gpu': sweep 'm' has no profiles"),
+        (["sweep", "{tmp}/m.py", "--log", "wandb"], "--log 'wandb'"),
+        (["data", "check", "{tmp}/nothing"], "nothing"),
+    ],
+)
 def test_every_command_turns_a_user_error_into_one_line_and_exit_2(tmp_path, capsys, argv, expect):
     (tmp_path / "m.py").write_text(SWEEP)
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
@@ -126,11 +148,12 @@ def test_interrupt_is_130_and_debug_keeps_the_traceback(capsys):
     assert run_command(bad, argparse.Namespace()) == 2
     with pytest.raises(ConfigError):
         run_command(bad, argparse.Namespace(debug=True))
-    with pytest.raises(ZeroDivisionError):   # a bug keeps its traceback
+    with pytest.raises(ZeroDivisionError):  # a bug keeps its traceback
         run_command(lambda a: 1 / 0, argparse.Namespace())
 
 
 # -- folders written before the layout version --------------------------------------------------------------------
+
 
 def _sweep_folder(path: Path, *, version: object) -> A.SweepDir:
     """A sweep folder through the real writers; ``version`` None drops layout_version as facebench did before."""
@@ -174,6 +197,7 @@ def test_a_newer_layout_is_refused_in_one_line(tmp_path, capsys):
 
 # -- display names --------------------------------------------------------------------------------------------
 
+
 def test_every_loss_backbone_optimizer_and_schedule_declares_its_display_name():
     from facebench.registry import display_name, load_all
 
@@ -189,7 +213,9 @@ def test_every_loss_backbone_optimizer_and_schedule_declares_its_display_name():
 def test_confirmation_labels_use_the_registry_names():
     from facebench.sweep.confirm import Recipe, _label
 
-    recipes = [Recipe("", "a", {"loss.name": "arcface", "model.backbone": "iresnet50"}, 0.9),
-               Recipe("", "b", {"loss.name": "cosface", "model.backbone": "resnet18"}, 0.8)]
+    recipes = [
+        Recipe("", "a", {"loss.name": "arcface", "model.backbone": "iresnet50"}, 0.9),
+        Recipe("", "b", {"loss.name": "cosface", "model.backbone": "resnet18"}, 0.8),
+    ]
     _label(recipes, None)
     assert [r.label for r in recipes] == ["ArcFace IResNet-50", "CosFace ResNet-18"]

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from facebench.config import TrialConfig
-from facebench.errors import ConfigError
 from facebench.engine.build import build_loss
+from facebench.errors import ConfigError
 from facebench.losses import LOSSES, create_loss
 from facebench.losses.reconstruction import VAEObjective
 
@@ -21,8 +21,12 @@ S = 64.0
 
 def make_loss(name: str, embedding_size: int = 2, num_classes: int = 3, **extra) -> torch.nn.Module:
     recon = name in ("ae", "vae")
-    values = {"task": "autoencoder" if recon else "face", "loss.name": name,
-              "model.backbone": "vae" if name == "vae" else ("ae" if recon else "resnet18"), **extra}
+    values = {
+        "task": "autoencoder" if recon else "face",
+        "loss.name": name,
+        "model.backbone": "vae" if name == "vae" else ("ae" if recon else "resnet18"),
+        **extra,
+    }
     cfg = TrialConfig.from_dict(values)
     return build_loss(cfg, embedding_size=embedding_size, num_classes=num_classes)
 
@@ -209,16 +213,16 @@ def test_build_loss_defaults_and_overrides():
     assert (make_loss("cosface").margin, make_loss("sphereface").margin) == (0.35, 1.5)
 
 
-@pytest.mark.parametrize("name, extra", [
-    ("normsoftmax", {"loss.margin": 0.2}),
-    ("cosface", {"loss.recon_reduction": "mean"}),
-])
+@pytest.mark.parametrize(
+    "name, extra", [("normsoftmax", {"loss.margin": 0.2}), ("cosface", {"loss.recon_reduction": "mean"})]
+)
 def test_build_loss_rejects_unused_keys(name, extra):
     with pytest.raises(ConfigError, match=r"loss\.\w+ is only used by loss.name .*, not"):
         make_loss(name, **extra)
 
 
 # -- reconstruction objectives ---------------------------------------------------------------------
+
 
 def test_vae_kl_closed_form_by_hand():
     vae = make_loss("vae")
@@ -254,9 +258,18 @@ def test_beta_zero_vae_trains_as_an_ae():
     from facebench.engine.build import build_model
 
     torch.manual_seed(0)
-    cfg = TrialConfig.from_dict({"task": "autoencoder", "model.backbone": "vae", "loss.name": "vae",
-                                 "loss.beta": 0.0, "data.image_size": 16, "model.depth": 2,
-                                 "model.embedding_size": 8, "model.width": 0.25})
+    cfg = TrialConfig.from_dict(
+        {
+            "task": "autoencoder",
+            "model.backbone": "vae",
+            "loss.name": "vae",
+            "loss.beta": 0.0,
+            "data.image_size": 16,
+            "model.depth": 2,
+            "model.embedding_size": 8,
+            "model.width": 0.25,
+        }
+    )
     model, objective = build_model(cfg), build_loss(cfg, embedding_size=8, num_classes=1)
     ramp = torch.linspace(-1, 1, 16)
     x = torch.stack([torch.outer(ramp, ramp) * sign for sign in (1, -1)]).unsqueeze(1).repeat(2, 3, 1, 1)

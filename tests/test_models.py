@@ -6,13 +6,11 @@ import pytest
 import torch
 
 from facebench.config import TrialConfig
-from facebench.models import AUTOENCODER_BACKBONES
-from facebench.errors import ConfigError
 from facebench.engine.build import build_model, complexity
-from facebench.models import BACKBONES, create_model
+from facebench.errors import ConfigError
+from facebench.models import AUTOENCODER_BACKBONES, BACKBONES, create_model
 from facebench.models.autoencoder import corrupt
 from facebench.models.complexity import default_complexity, model_complexity, print_complexity_table
-
 
 # The stem a real run would pick at each size; it also keeps the 112 px test cheap on CPU.
 STEM_FOR_SIZE = {32: "cifar", 64: "stride2", 112: "imagenet"}
@@ -20,8 +18,12 @@ STEM_FOR_SIZE = {32: "cifar", 64: "stride2", 112: "imagenet"}
 
 def make_cfg(backbone: str, size: int = 32, **extra) -> TrialConfig:
     ae = backbone in AUTOENCODER_BACKBONES
-    values = {"task": "autoencoder" if ae else "face", "model.backbone": backbone, "data.image_size": size,
-              "loss.name": ("vae" if backbone == "vae" else "ae") if ae else "arcface"}
+    values = {
+        "task": "autoencoder" if ae else "face",
+        "model.backbone": backbone,
+        "data.image_size": size,
+        "loss.name": ("vae" if backbone == "vae" else "ae") if ae else "arcface",
+    }
     if ae:
         values["model.width"] = 0.5
     if backbone.startswith("iresnet"):
@@ -118,16 +120,19 @@ def test_plainnet_has_no_skip_and_zero_init_zeroes_last_bn():
     torch.testing.assert_close(block(x), x)
 
 
-@pytest.mark.parametrize("extra, backbone, task", [
-    ({"model.depth": 3}, "resnet18", "face"),
-    ({"model.embedding_size": 48, "model.neck": False}, "resnet18", "face"),
-    ({"model.dropout": 0.2, "model.neck": False}, "resnet18", "face"),
-    ({"model.zero_init_residual": True}, "plainnet18", "face"),
-    ({"model.stem": "imagenet"}, "vae", "autoencoder"),
-    ({"model.noise": "masking"}, "ae", "autoencoder"),
-    ({"model.noise_level": 0.2}, "dae", "face"),
-    ({"data.image_size": 16}, "cnn", "face"),
-])
+@pytest.mark.parametrize(
+    "extra, backbone, task",
+    [
+        ({"model.depth": 3}, "resnet18", "face"),
+        ({"model.embedding_size": 48, "model.neck": False}, "resnet18", "face"),
+        ({"model.dropout": 0.2, "model.neck": False}, "resnet18", "face"),
+        ({"model.zero_init_residual": True}, "plainnet18", "face"),
+        ({"model.stem": "imagenet"}, "vae", "autoencoder"),
+        ({"model.noise": "masking"}, "ae", "autoencoder"),
+        ({"model.noise_level": 0.2}, "dae", "face"),
+        ({"data.image_size": 16}, "cnn", "face"),
+    ],
+)
 def test_unused_or_impossible_keys_are_rejected(extra, backbone, task):
     values = {"task": task}
     if task == "face":
@@ -195,16 +200,21 @@ def test_a_backbone_builds_from_plain_keyword_arguments_without_a_config():
     assert sum(p.numel() for p in net.parameters()) == 122_570 - 64 * 10 - 10
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 64)
     torch.manual_seed(0)
-    via_cfg = build_model(TrialConfig.from_dict({"task": "cifar", "loss.name": "ce", "model.backbone": "cnn",
-                                                 "model.neck": False, "data.image_size": 32}))
+    via_cfg = build_model(
+        TrialConfig.from_dict(
+            {"task": "cifar", "loss.name": "ce", "model.backbone": "cnn", "model.neck": False, "data.image_size": 32}
+        )
+    )
     for (k, a), (k2, b) in zip(net.state_dict().items(), via_cfg.state_dict().items(), strict=True):
         assert k == k2 and torch.equal(a, b)
     with pytest.raises(TypeError):  # the builder has no defaults of its own to drift from its declaration...
         BACKBONES.get("cnn").load()(input_size=(3, 32, 32), width=1.0)
     # ...create_model fills a key left out with its declared default (model.neck's is True: a 128-d neck)
     assert BACKBONES.get("cnn").params["neck"].default is True
-    assert create_model("cnn", input_size=(3, 32, 32), width=1.0).embedding_size == \
-        create_model("cnn", input_size=(3, 32, 32), width=1.0, neck=True).embedding_size
+    assert (
+        create_model("cnn", input_size=(3, 32, 32), width=1.0).embedding_size
+        == create_model("cnn", input_size=(3, 32, 32), width=1.0, neck=True).embedding_size
+    )
 
 
 def test_an_autoencoder_builds_with_or_without_its_decoder_from_keyword_arguments():
@@ -219,10 +229,12 @@ def test_an_autoencoder_builds_with_or_without_its_decoder_from_keyword_argument
 def test_trial_complexity_counts_the_trial_backbone():
     """engine.build.complexity unpacks the config and counts what models.complexity counts from keyword
     arguments: the study's CNN with a 10-class head at 32 px, 122,570 parameters."""
-    cfg = TrialConfig.from_dict({"task": "cifar", "loss.name": "ce", "model.backbone": "cnn", "model.neck": False,
-                                 "data.image_size": 32})
+    cfg = TrialConfig.from_dict(
+        {"task": "cifar", "loss.name": "ce", "model.backbone": "cnn", "model.neck": False, "data.image_size": 32}
+    )
     assert complexity(cfg, num_classes=10) == model_complexity(
-        "cnn", input_size=(3, 32, 32), num_classes=10, width=1.0, neck=False, embedding_size=None, dropout=0.0)
+        "cnn", input_size=(3, 32, 32), num_classes=10, width=1.0, neck=False, embedding_size=None, dropout=0.0
+    )
     assert complexity(cfg, num_classes=10)["params"] == 122_570
 
 
@@ -231,16 +243,18 @@ def test_the_stages_build_without_importing_the_config():
     import subprocess
     import sys
 
-    code = ("import sys, torch\n"
-            "from facebench.models import create_model\n"
-            "from facebench.losses import create_loss\n"
-            "from facebench.optim.build import create_optimizer, create_scheduler\n"
-            "net = create_model('resnet18', input_size=(3, 16, 16), width=0.125, stem='cifar', "
-            "neck=True, embedding_size=8, dropout=0.0)\n"
-            "head = create_loss('arcface', embedding_size=8, num_classes=3, scale=64.0, margin=0.5)\n"
-            "opt = create_optimizer('sgd', [net, head], lr=0.1, weight_decay=5e-4, no_decay_norm_bias=True, "
-            "momentum=0.9, nesterov=False)\n"
-            "create_scheduler('step', opt, lr=0.1, steps_per_epoch=2, epochs=3, step_size=1, gamma=0.1)\n"
-            "assert 'facebench.config' not in sys.modules, 'config imported'\n")
+    code = (
+        "import sys, torch\n"
+        "from facebench.models import create_model\n"
+        "from facebench.losses import create_loss\n"
+        "from facebench.optim.build import create_optimizer, create_scheduler\n"
+        "net = create_model('resnet18', input_size=(3, 16, 16), width=0.125, stem='cifar', "
+        "neck=True, embedding_size=8, dropout=0.0)\n"
+        "head = create_loss('arcface', embedding_size=8, num_classes=3, scale=64.0, margin=0.5)\n"
+        "opt = create_optimizer('sgd', [net, head], lr=0.1, weight_decay=5e-4, no_decay_norm_bias=True, "
+        "momentum=0.9, nesterov=False)\n"
+        "create_scheduler('step', opt, lr=0.1, steps_per_epoch=2, epochs=3, step_size=1, gamma=0.1)\n"
+        "assert 'facebench.config' not in sys.modules, 'config imported'\n"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr[-2000:]

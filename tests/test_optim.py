@@ -10,9 +10,15 @@ from torch import nn
 
 from facebench.config import TrialConfig
 from facebench.engine.build import build_optimizer, build_scheduler
-from facebench.optim.build import (OPTIMIZERS, SCHEDULERS, clip_gradients, create_optimizer, create_scheduler,
-                                   param_groups)
 from facebench.errors import ConfigError
+from facebench.optim.build import (
+    OPTIMIZERS,
+    SCHEDULERS,
+    clip_gradients,
+    create_optimizer,
+    create_scheduler,
+    param_groups,
+)
 
 
 def cfg(**values) -> TrialConfig:
@@ -39,21 +45,20 @@ def test_registries_list_the_promised_names():
 
 def test_cosine_warmup_end_and_midpoint():
     # 10 steps/epoch, 2 warm-up epochs = 20 steps, then 80 cosine steps.
-    c = cfg(**{"optim.lr": 0.1, "schedule.name": "cosine", "schedule.warmup_epochs": 2,
-               "schedule.min_lr_ratio": 0.1})
+    c = cfg(**{"optim.lr": 0.1, "schedule.name": "cosine", "schedule.warmup_epochs": 2, "schedule.min_lr_ratio": 0.1})
     lr = lrs(c, steps_per_epoch=10, epochs=10)
-    assert lr[0] == pytest.approx(0.1 / 20)                # first warm-up step: 1/20 of the peak
-    assert lr[19] == pytest.approx(0.1)                    # last warm-up step reaches the peak
-    assert lr[20] == pytest.approx(0.1)                    # cosine starts at the peak
+    assert lr[0] == pytest.approx(0.1 / 20)  # first warm-up step: 1/20 of the peak
+    assert lr[19] == pytest.approx(0.1)  # last warm-up step reaches the peak
+    assert lr[20] == pytest.approx(0.1)  # cosine starts at the peak
     assert lr[60] == pytest.approx(0.1 * (0.1 + 0.9 * 0.5))  # midpoint of the cosine: (peak + floor) / 2
     assert lr[99] == pytest.approx(0.1 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 79 / 80))))
-    assert all(a >= b for a, b in zip(lr[20:], lr[21:]))   # monotone after warm-up
+    assert all(a >= b for a, b in zip(lr[20:], lr[21:]))  # monotone after warm-up
 
 
 def test_step_decay_happens_at_the_epoch_boundary_in_steps():
     c = cfg(**{"optim.lr": 1.0, "schedule.name": "step", "schedule.step_size": 2, "schedule.gamma": 0.5})
     lr = lrs(c, steps_per_epoch=3, epochs=6)
-    assert lr[5] == pytest.approx(1.0) and lr[6] == pytest.approx(0.5)    # after 2 epochs = 6 steps
+    assert lr[5] == pytest.approx(1.0) and lr[6] == pytest.approx(0.5)  # after 2 epochs = 6 steps
     assert lr[11] == pytest.approx(0.5) and lr[12] == pytest.approx(0.25)
 
 
@@ -66,8 +71,15 @@ def test_poly_known_values():
 
 
 def test_onecycle_peaks_at_pct_start_and_keeps_momentum():
-    c = cfg(**{"optim.name": "sgd", "optim.lr": 0.4, "schedule.name": "onecycle", "schedule.pct_start": 0.25,
-               "optim.momentum": 0.8})
+    c = cfg(
+        **{
+            "optim.name": "sgd",
+            "optim.lr": 0.4,
+            "schedule.name": "onecycle",
+            "schedule.pct_start": 0.25,
+            "optim.momentum": 0.8,
+        }
+    )
     lr = lrs(c, steps_per_epoch=20, epochs=2)
     peak = max(range(len(lr)), key=lr.__getitem__)
     assert peak == round(0.25 * 40) - 1 and lr[peak] == pytest.approx(0.4)
@@ -102,8 +114,9 @@ def test_no_decay_groups_hold_norms_and_biases():
 @pytest.mark.parametrize("name", ["sgd", "adam", "adamw"])
 def test_optimizers_use_the_config(name):
     extra = {"optim.nesterov": True, "optim.momentum": 0.7} if name == "sgd" else {}
-    opt = build_optimizer(cfg(**{"optim.name": name, "optim.lr": 0.02, "optim.weight_decay": 0.3, **extra}),
-                          [nn.Linear(3, 3)])
+    opt = build_optimizer(
+        cfg(**{"optim.name": name, "optim.lr": 0.02, "optim.weight_decay": 0.3, **extra}), [nn.Linear(3, 3)]
+    )
     assert opt.param_groups[0]["lr"] == 0.02 and opt.param_groups[0]["weight_decay"] == 0.3
     assert opt.param_groups[1]["weight_decay"] == 0.0
     if name == "sgd":
@@ -137,8 +150,9 @@ def test_grad_clip_bounds_the_global_norm():
 def test_optimizer_and_schedule_build_from_plain_keyword_arguments_without_a_config():
     """StepLR from keyword arguments, by hand: lr 0.1 decayed x0.5 every 2 epochs of 3 steps."""
     lin = nn.Linear(2, 2)
-    opt = create_optimizer("sgd", [lin], lr=0.1, weight_decay=0.01, no_decay_norm_bias=True, momentum=0.9,
-                           nesterov=False)
+    opt = create_optimizer(
+        "sgd", [lin], lr=0.1, weight_decay=0.01, no_decay_norm_bias=True, momentum=0.9, nesterov=False
+    )
     assert [g["weight_decay"] for g in opt.param_groups] == [0.01, 0.0]  # the bias is 1-D: no decay
     assert opt.param_groups[0]["momentum"] == 0.9
     sched = create_scheduler("step", opt, lr=0.1, steps_per_epoch=3, epochs=4, step_size=2, gamma=0.5)

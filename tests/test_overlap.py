@@ -66,8 +66,10 @@ def test_lfw_split_shows_no_overlap_and_copies_are_near(shared_data, tmp_path):
     assert len(o.near) == 3 and {d for *_, d in o.near} == {4}
     for name in test.names[:40:8]:
         original = decode_file(lfw / "lfw-deepfunneled" / name, size=THUMB, crop=1.0, color="rgb")
-        for copy in (_copy(lfw / "lfw-deepfunneled" / name, quality=50), _copy(lfw / "lfw-deepfunneled" / name,
-                                                                             scale=0.5)):
+        for copy in (
+            _copy(lfw / "lfw-deepfunneled" / name, quality=50),
+            _copy(lfw / "lfw-deepfunneled" / name, scale=0.5),
+        ):
             assert hamming(phash(original[None]), phash(copy[None]))[0, 0] <= NEAR_BITS
 
 
@@ -83,8 +85,16 @@ def _renamed_copy(image_dir, tmp_path, people: dict[str, str]):
 
 
 def _cfg(root, test_root, **kv):
-    return TrialConfig.from_dict({"data.train": "identity_folder", "data.root": str(root), "data.test": "lfw",
-                                  "data.test_root": str(test_root), "data.image_size": 16, **kv})
+    return TrialConfig.from_dict(
+        {
+            "data.train": "identity_folder",
+            "data.root": str(root),
+            "data.test": "lfw",
+            "data.test_root": str(test_root),
+            "data.image_size": 16,
+            **kv,
+        }
+    )
 
 
 def test_renamed_test_people_are_refused(synthetic_lfw, tmp_path):
@@ -114,7 +124,7 @@ def test_data_overlap_command(synthetic_lfw, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "'SYNTH LFW 0003' ~ 'Synth_lfw_0003'" in out and "same pixels: " in out
     assert err.strip().splitlines()[-1].startswith("facebench: error:") and "shares 1 identities" in err
-    with pytest.raises(SystemExit) as exit_:   # argparse refuses it: one line, exit 2
+    with pytest.raises(SystemExit) as exit_:  # argparse refuses it: one line, exit 2
         main(["data", "overlap", str(root), str(image_dir.parent), "--near", "65"])
     assert exit_.value.code == 2 and "--near: 65 is out of range" in capsys.readouterr().err
 
@@ -126,7 +136,7 @@ def test_a_bin_eval_set_holding_a_training_image_is_refused_unless_allowed(synth
 
     image_dir, _ = synthetic_lfw
     (tmp_path / "train").mkdir()
-    root = _renamed_copy(image_dir, tmp_path, {})   # people of no test fold only
+    root = _renamed_copy(image_dir, tmp_path, {})  # people of no test fold only
     rng = np.random.default_rng(0)
     blobs = []
     for _ in range(80):
@@ -140,9 +150,13 @@ def test_a_bin_eval_set_holding_a_training_image_is_refused_unless_allowed(synth
     write_bin(leaky, blobs, [i % 2 == 0 for i in range(40)])
     td = build_task_data(_cfg(root, image_dir.parent, **{"eval.sets": str(clean)}))
     assert td.describe["eval_set_images_in_training"] == {"clean": 0}
-    with pytest.raises(LeakageError, match=r"1 training images have the same pixels as test images of eval.sets "
-                                           r"'leaky' .*extra2/1.jpg = leaky:7.*data.allow_test_images"):
+    with pytest.raises(
+        LeakageError,
+        match=r"1 training images have the same pixels as test images of eval.sets "
+        r"'leaky' .*extra2/1.jpg = leaky:7.*data.allow_test_images",
+    ):
         build_task_data(_cfg(root, image_dir.parent, **{"eval.sets": str(leaky)}))
-    td = build_task_data(_cfg(root, image_dir.parent, **{"eval.sets": f"{clean},{leaky}",
-                                                         "data.allow_test_images": True}))
+    td = build_task_data(
+        _cfg(root, image_dir.parent, **{"eval.sets": f"{clean},{leaky}", "data.allow_test_images": True})
+    )
     assert td.describe["eval_set_images_in_training"] == {"clean": 0, "leaky": 1}

@@ -43,12 +43,12 @@ def test_fresh_removes_only_what_facebench_wrote_in_its_own_folder(tmp_path, cap
     assert json.loads((paths.sweep_dir / MARKER).read_text())["kind"] == "sweep"
     trial = claim_dir(paths.trials / "t1", "trial")
     (trial / "result.json").write_text("{}")
-    (trial / "my-plot.png").write_text("user's")      # written by the user inside a trial folder
+    (trial / "my-plot.png").write_text("user's")  # written by the user inside a trial folder
     (paths.sweep_dir / "ray").mkdir()
     (paths.sweep_dir / "ray" / "experiment_state-2026-01-01_00-00-00.json").write_text("{}")  # Tune's name
     (paths.sweep_dir / "sweep.json").write_text("{}")
     (paths.sweep_dir / "notes.txt").write_text("keep me")
-    other = results / "other"                          # another sweep beside it is never touched
+    other = results / "other"  # another sweep beside it is never touched
     claim_dir(other, "sweep")
     (other / "sweep.json").write_text("{}")
     _fresh(results, "s")
@@ -71,15 +71,14 @@ def test_fresh_of_a_sweep_without_user_files_removes_the_folder_and_starts_clean
 def test_results_pointing_at_a_file_is_one_clear_error(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(ConfigError, match="afile: is a file, not a folder"):
-        _prepare_dir(sweep_paths("s", Output(results=str(tmp_path / "afile"))),
-                     resume=False, fresh=False)
+        _prepare_dir(sweep_paths("s", Output(results=str(tmp_path / "afile"))), resume=False, fresh=False)
     with pytest.raises(ConfigError, match="afile: is a file, not a folder"):
         claim_dir(tmp_path / "afile", "trial")
 
 
 def test_stale_temp_files_go_only_in_a_marked_folder(tmp_path):
     (tmp_path / ".checkpoint.pt.abc123.tmp").write_bytes(b"torn")
-    assert remove_stale_temps(tmp_path) == []          # not facebench's folder: untouched
+    assert remove_stale_temps(tmp_path) == []  # not facebench's folder: untouched
     claim_dir(tmp_path / "t", "trial")
     (tmp_path / "t" / ".checkpoint.pt.abc123.tmp").write_bytes(b"torn")
     (tmp_path / "t" / "keep.tmp").write_bytes(b"user's")
@@ -89,16 +88,43 @@ def test_stale_temp_files_go_only_in_a_marked_folder(tmp_path):
 
 # Where a user's notes may sit in a sweep folder, and what facebench (and Tune, in ray/) writes beside them: the
 # names a real 2-trial sweep leaves (tests/test_sweep_lock.py runs one and checks --fresh on it too).
-WRITTEN = ("sweep.json", "summary.json", "study.db", "ray/experiment_state-2026-01-01_00-00-00.json",
-           "ray/search_gen_state-2026-01-01_00-00-00.json", "ray/searcher-state-2026-01-01_00-00-00.pkl",
-           "ray/tuner.pkl", "ray/.validate_storage_marker", "ray/t1/params.json", "ray/t1/params.pkl",
-           "ray/t1/result.json", "logs/ray/raylet.out", "logs/ray/debug_state.txt", "logs/ray/events/event_GCS.log",
-           "logs/ray-20260101-000000/gcs_server.err", "report/index.html", "report/trials.parquet",
-           "report/best.toml", "trials/t1/config.json", "trials/t1/checkpoint.pt",
-           "trials/t1/artefacts/epochs.parquet", "trials/t1/artefacts/verification.npz")
-NOTES = ("notes.txt", "report/notes.txt", "ray/notes.txt", "ray/t1/notes.txt", "logs/notes.txt",
-         "logs/ray/notes.txt", "logs/ray/events/notes.md", "trials/notes.txt", "trials/t1/notes.txt",
-         "trials/t1/artefacts/notes.txt", "ray/mine/data.csv")
+WRITTEN = (
+    "sweep.json",
+    "summary.json",
+    "study.db",
+    "ray/experiment_state-2026-01-01_00-00-00.json",
+    "ray/search_gen_state-2026-01-01_00-00-00.json",
+    "ray/searcher-state-2026-01-01_00-00-00.pkl",
+    "ray/tuner.pkl",
+    "ray/.validate_storage_marker",
+    "ray/t1/params.json",
+    "ray/t1/params.pkl",
+    "ray/t1/result.json",
+    "logs/ray/raylet.out",
+    "logs/ray/debug_state.txt",
+    "logs/ray/events/event_GCS.log",
+    "logs/ray-20260101-000000/gcs_server.err",
+    "report/index.html",
+    "report/trials.parquet",
+    "report/best.toml",
+    "trials/t1/config.json",
+    "trials/t1/checkpoint.pt",
+    "trials/t1/artefacts/epochs.parquet",
+    "trials/t1/artefacts/verification.npz",
+)
+NOTES = (
+    "notes.txt",
+    "report/notes.txt",
+    "ray/notes.txt",
+    "ray/t1/notes.txt",
+    "logs/notes.txt",
+    "logs/ray/notes.txt",
+    "logs/ray/events/notes.md",
+    "trials/notes.txt",
+    "trials/t1/notes.txt",
+    "trials/t1/artefacts/notes.txt",
+    "ray/mine/data.csv",
+)
 
 
 def test_fresh_keeps_a_users_notes_in_every_subfolder_and_removes_the_rest_by_name(tmp_path, capsys):
@@ -114,14 +140,14 @@ def test_fresh_keeps_a_users_notes_in_every_subfolder_and_removes_the_rest_by_na
         assert (paths.sweep_dir / name).read_text() == name, name
     for name in WRITTEN:
         assert not (paths.sweep_dir / name).exists(), name
-    assert not (paths.sweep_dir / "logs" / "ray-20260101-000000").exists()   # emptied: gone
+    assert not (paths.sweep_dir / "logs" / "ray-20260101-000000").exists()  # emptied: gone
     out = capsys.readouterr().out
     assert "kept what facebench did not write" in out and "ray/notes.txt" in out
 
 
 def test_an_unmarked_folder_of_no_known_kind_is_kept_whole(tmp_path):
     sweep = claim_dir(tmp_path / "s", "sweep")
-    (sweep / "trials").mkdir()   # unmarked (an older or foreign folder): neither emptied nor removed
+    (sweep / "trials").mkdir()  # unmarked (an older or foreign folder): neither emptied nor removed
     (sweep / "trials" / "x.bin").write_text("?")
     (sweep / "sweep.json").write_text("{}")
     assert remove_owned(sweep) == ["trials/"]

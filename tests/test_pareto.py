@@ -32,12 +32,12 @@ def test_front_matches_brute_force_on_random_points_with_ties(modes):
 
 def test_front_known_answers():
     assert non_dominated([]) == []
-    assert non_dominated([(0.7, 10.0)]) == [0]                                # a single trial is its own front
-    assert non_dominated([(0.7, 10.0), (0.7, 10.0)]) == [0, 1]                # identical trials: both stay
-    assert non_dominated([(0.7, 10.0), (0.6, 10.0)]) == [0]                   # equal cost: the less accurate goes
-    assert non_dominated([(0.7, 10.0), (0.7, 5.0)]) == [1]                    # equal accuracy: the dearer goes
+    assert non_dominated([(0.7, 10.0)]) == [0]  # a single trial is its own front
+    assert non_dominated([(0.7, 10.0), (0.7, 10.0)]) == [0, 1]  # identical trials: both stay
+    assert non_dominated([(0.7, 10.0), (0.6, 10.0)]) == [0]  # equal cost: the less accurate goes
+    assert non_dominated([(0.7, 10.0), (0.7, 5.0)]) == [1]  # equal accuracy: the dearer goes
     assert non_dominated([(0.9, 30.0), (0.8, 20.0), (0.85, 40.0), (0.5, 1.0)]) == [0, 1, 3]
-    assert non_dominated([(math.nan, 1.0), (0.5, 2.0)]) == [1]                # a missing value is never on it
+    assert non_dominated([(math.nan, 1.0), (0.5, 2.0)]) == [1]  # a missing value is never on it
 
 
 def test_the_brute_force_filter_can_fail():
@@ -47,10 +47,12 @@ def test_the_brute_force_filter_can_fail():
 
 
 def test_front_rows_uses_completed_trials_only_and_sorts_by_cost():
-    rows = [{"trial_id": "a", "status": "completed", "objective": 0.7, "cost": 5.0},
-            {"trial_id": "b", "status": "failed", "objective": 0.99, "cost": 1.0},    # never on the front
-            {"trial_id": "c", "status": "completed", "objective": 0.9, "cost": 9.0},
-            {"trial_id": "d", "status": "completed", "objective": 0.6, "cost": 9.0}]
+    rows = [
+        {"trial_id": "a", "status": "completed", "objective": 0.7, "cost": 5.0},
+        {"trial_id": "b", "status": "failed", "objective": 0.99, "cost": 1.0},  # never on the front
+        {"trial_id": "c", "status": "completed", "objective": 0.9, "cost": 9.0},
+        {"trial_id": "d", "status": "completed", "objective": 0.6, "cost": 9.0},
+    ]
     assert [r["trial_id"] for r in front_rows(rows, mode="max")] == ["a", "c"]
 
 
@@ -65,14 +67,27 @@ def test_second_objective_names_are_checked_in_the_spec():
     spec = SweepSpec(**kw, second_objective="flops")
     assert spec.objectives == [("objective", "max"), ("cost", "min")]
     assert SweepSpec(**kw).objectives == [("objective", "max")]
-    assert "second_objective" not in SweepSpec(**kw).to_json()   # a one-objective sweep.json is unchanged
+    assert "second_objective" not in SweepSpec(**kw).to_json()  # a one-objective sweep.json is unchanged
     assert set(COSTS) == {"params", "flops", "latency_ms"}
 
 
-TINY = {"task": "face", "data.train": "synthetic", "data.synthetic_identities": 12, "data.synthetic_images": 4,
-        "data.image_size": 32, "data.val_pairs": 20, "model.backbone": "cnn", "model.width": 0.25,
-        "model.stem": "cifar", "train.epochs": 2, "train.batch_size": 16, "train.threads": 1, "train.device": "cpu",
-        "eval.batch_size": 64, "eval.flip": "none"}
+TINY = {
+    "task": "face",
+    "data.train": "synthetic",
+    "data.synthetic_identities": 12,
+    "data.synthetic_images": 4,
+    "data.image_size": 32,
+    "data.val_pairs": 20,
+    "model.backbone": "cnn",
+    "model.width": 0.25,
+    "model.stem": "cifar",
+    "train.epochs": 2,
+    "train.batch_size": 16,
+    "train.threads": 1,
+    "train.device": "cpu",
+    "eval.batch_size": 64,
+    "eval.flip": "none",
+}
 
 
 @pytest.mark.parametrize("cost", ["params", "flops", "latency_ms"])
@@ -83,7 +98,7 @@ def test_engine_reports_the_cost_every_epoch_and_records_it(tmp_path, cost):
     result = run_trial(TINY, rows.append, trial_dir=tmp_path / "t", cost=cost)
     assert result["status"] == "completed"
     values = {r["cost"] for r in rows}
-    assert len(rows) == 2 and len(values) == 1       # from the first epoch, the same number every epoch
+    assert len(rows) == 2 and len(values) == 1  # from the first epoch, the same number every epoch
     recorded = json.loads((tmp_path / "t" / "result.json").read_text())
     assert recorded["metrics"]["cost"] == values.pop() > 0 and recorded["cost"]["name"] == cost
     assert recorded["metrics"][cost] == pytest.approx(recorded["metrics"]["cost"])

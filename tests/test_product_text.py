@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-THIS = "tests/test_product_text.py"   # it spells the patterns it looks for
+THIS = "tests/test_product_text.py"  # it spells the patterns it looks for
 
 # (a) Absolute paths of the machine that wrote a file.
 MACHINE_PATH = re.compile(
@@ -28,16 +28,17 @@ MACHINE_PATH = re.compile(
     r"|/private/var/"
     r"|/var/folders/"
     r"|[A-Za-z]:\\+Users\\+"
-    r")")
+    r")"
+)
 
 # Documented examples and paths that are part of the product's behaviour, each with the file it may appear in.
 ALLOWED_PATHS = {
-    ("cluster/cluster.yaml", "/home/ubuntu/"),             # the cloud image's user in a cluster-launcher example
-    ("facebench/sweep/cli.py", "/tmp/ray/"),               # where `ray start` records the cluster address
-    ("docs/sweeps.md", "/tmp/ray/"),                       # the same, documented
-    ("docs/sweeps.md", "/tmp/fb-ray-"),                    # a private Ray's temp dir, as the sweep names it
-    ("cluster/e2e-local.sh", "/tmp/fbe2e_"),               # mktemp template
-    ("tests/cluster_two_nodes.py", "/tmp/fbray_"),         # mktemp prefix in a --help text
+    ("cluster/cluster.yaml", "/home/ubuntu/"),  # the cloud image's user in a cluster-launcher example
+    ("facebench/sweep/cli.py", "/tmp/ray/"),  # where `ray start` records the cluster address
+    ("docs/sweeps.md", "/tmp/ray/"),  # the same, documented
+    ("docs/sweeps.md", "/tmp/fb-ray-"),  # a private Ray's temp dir, as the sweep names it
+    ("cluster/e2e-local.sh", "/tmp/fbe2e_"),  # mktemp template
+    ("tests/cluster_two_nodes.py", "/tmp/fbray_"),  # mktemp prefix in a --help text
 }
 
 # (b) Phrases about how the project was built. Phrases, not single words: "session" alone is a Ray and pytest word.
@@ -51,7 +52,8 @@ BUILD_PHRASES = re.compile(
     r"|other helpers|helpers' (?:jobs|test runs)"
     r"|an earlier engine|re-measured after|before this change"
     r")",
-    re.I)
+    re.I,
+)
 
 
 def scan_text(name: str, text: str) -> list[str]:
@@ -60,7 +62,7 @@ def scan_text(name: str, text: str) -> list[str]:
     for n, line in enumerate(text.splitlines(), 1):
         for m in MACHINE_PATH.finditer(line):
             if not any(name == f and line.startswith(p, m.start()) for f, p in ALLOWED_PATHS):
-                hits.append(f"{name}:{n}: absolute machine path {line[m.start():m.start() + 40]!r}")
+                hits.append(f"{name}:{n}: absolute machine path {line[m.start() : m.start() + 40]!r}")
         for m in BUILD_PHRASES.finditer(line):
             hits.append(f"{name}:{n}: words about how the project was built {m.group(0)!r}")
     return hits
@@ -73,8 +75,10 @@ def scan_parquet(name: str, path: Path) -> list[str]:
     table = pq.read_table(path)
     hits = []
     for key, value in (table.schema.metadata or {}).items():
-        hits += [h.replace(f"{name}:1:", f"{name}:metadata {key.decode()}:")
-                 for h in scan_text(name, value.decode("utf-8", "replace"))]
+        hits += [
+            h.replace(f"{name}:1:", f"{name}:metadata {key.decode()}:")
+            for h in scan_text(name, value.decode("utf-8", "replace"))
+        ]
     for col in table.column_names:
         column = table.column(col)
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -103,7 +107,7 @@ def test_tracked_files_hold_no_machine_paths_and_no_build_history():
             continue
         raw = path.read_bytes()
         if b"\0" in raw[:8192]:
-            continue   # binary (images, npz): no text to read
+            continue  # binary (images, npz): no text to read
         hits += scan_text(name, raw.decode("utf-8", "replace"))
     assert not hits, "tracked text about the machine or the making of the project:\n" + "\n".join(hits)
 
@@ -115,33 +119,39 @@ def test_committed_reports_are_scanned():
             assert f"reports/{report}/{f}" in names
 
 
-@pytest.mark.parametrize("text", [
-    "root = \"/work/shared/data/lfw\"",
-    "results in /home/alice/runs/margin",
-    "see /tmp/pytest-of-x/run/report",
-    "<code>/root/facebench/runs</code>",
-    "copied from C:\\Users\\bob\\data",
-    "/private/var/folders/xy/T/run",
-    "measured in an earlier session",
-    "1.5 % re-measured after this wave's engine changes",
-    "wall not comparable (load average 16 on 2 cores)",
-    "Measured on this project's build machine",
-    "No GPU was lent to the sessions that built this",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        'root = "/work/shared/data/lfw"',
+        "results in /home/alice/runs/margin",
+        "see /tmp/pytest-of-x/run/report",
+        "<code>/root/facebench/runs</code>",
+        "copied from C:\\Users\\bob\\data",
+        "/private/var/folders/xy/T/run",
+        "measured in an earlier session",
+        "1.5 % re-measured after this wave's engine changes",
+        "wall not comparable (load average 16 on 2 cores)",
+        "Measured on this project's build machine",
+        "No GPU was lent to the sessions that built this",
+    ],
+)
 def test_the_scanner_finds_what_it_looks_for(text):
     hits = scan_text("README.md", text)
     assert hits and hits[0].startswith("README.md:1: ")
 
 
-@pytest.mark.parametrize("text", [
-    "Ray's own session logs are kept in runs/<name>/logs/ray/",
-    "a session-scoped fixture",
-    "DATA=~/data  # the folder holding lfw/",
-    "--storage /mnt/shared/facebench",
-    "trials/0309c391",
-    "not yet measured on a GPU",
-    "the report's helper process",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ray's own session logs are kept in runs/<name>/logs/ray/",
+        "a session-scoped fixture",
+        "DATA=~/data  # the folder holding lfw/",
+        "--storage /mnt/shared/facebench",
+        "trials/0309c391",
+        "not yet measured on a GPU",
+        "the report's helper process",
+    ],
+)
 def test_the_scanner_leaves_product_words_alone(text):
     assert scan_text("docs/x.md", text) == []
 
@@ -158,4 +168,5 @@ def test_the_scanner_reads_parquet_values(tmp_path):
     f = tmp_path / "trials.parquet"
     pq.write_table(pa.table({"path": ["trials/a", "/work/real/x/trials/b"], "n": [1, 2]}), f)
     assert scan_parquet("reports/x/trials.parquet", f) == [
-        "reports/x/trials.parquet:path:1: absolute machine path '/work/real/x/trials/b'"]
+        "reports/x/trials.parquet:path:1: absolute machine path '/work/real/x/trials/b'"
+    ]

@@ -18,8 +18,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _spec(**profiles) -> SweepSpec:
-    return SweepSpec(name="s", task="face", base={"data.image_size": 112, "train.epochs": 20},
-                     space=partial(space.fixed, values={}), num_samples=8, profiles=profiles)
+    return SweepSpec(
+        name="s",
+        task="face",
+        base={"data.image_size": 112, "train.epochs": 20},
+        space=partial(space.fixed, values={}),
+        num_samples=8,
+        profiles=profiles,
+    )
 
 
 def test_profile_merges_base_and_replaces_fields():
@@ -50,7 +56,7 @@ def test_cpu_profiles_of_the_shipped_sweeps_propose_valid_configs(sweep):
     spec = load_sweep_file(str(REPO / "sweeps" / f"{sweep}.py")).profile_variant("cpu")
     spec = spec.with_data_root("/data")
     assert spec.cpus_per_trial == 1.0 and spec.gpus_per_trial == 0.0
-    points = covering_points(spec)   # validates each covering point through the space and TrialConfig
+    points = covering_points(spec)  # validates each covering point through the space and TrialConfig
     assert points
     import optuna
 
@@ -73,5 +79,7 @@ def test_grid_with_choice_sets_keys_only_for_that_value():
     for _ in range(2):
         trial = study.ask()
         seen.append(fn(trial))
-    assert sorted(seen, key=str) == [{"model.backbone": "cnn", "loss.name": "ce"},
-                                     {"model.backbone": "resnet18", "loss.name": "ce", "model.width": 0.25}]
+    assert sorted(seen, key=str) == [
+        {"model.backbone": "cnn", "loss.name": "ce"},
+        {"model.backbone": "resnet18", "loss.name": "ce", "model.width": 0.25},
+    ]

@@ -44,7 +44,7 @@ def test_every_readme_command_names_real_things():
         for cmd in commands(block):
             lex = shlex.shlex(cmd, posix=True, punctuation_chars=True)
             lex.whitespace_split = True
-            tokens = list(lex)   # operators (&&, |, ;) are tokens of their own; "# ..." comments are dropped
+            tokens = list(lex)  # operators (&&, |, ;) are tokens of their own; "# ..." comments are dropped
             parts = [[]]
             for t in tokens:
                 parts.append([]) if t in ("&&", "||", "|", ";", "&") else parts[-1].append(t)
@@ -59,7 +59,7 @@ def test_every_readme_command_names_real_things():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)   # minutes on an idle 2-core machine; far more when other suites share the cores
+@pytest.mark.timeout(1800)  # minutes on an idle 2-core machine; far more when other suites share the cores
 def test_quickstart_runs_as_written(tmp_path):
     """A fresh copy of the tracked files (what a clone holds), `facebench` and `python` on PATH as an
     activated environment puts them, and each quickstart command in order; each must exit 0."""
@@ -83,8 +83,11 @@ def test_quickstart_runs_as_written(tmp_path):
     cmds = quickstart()
     assert any(c.startswith("facebench train") for c in cmds) and any("sweeps/" in c for c in cmds)
     for cmd in cmds:
-        res = subprocess.run(["bash", "-c", f"set -eo pipefail\n{cmd}"], cwd=clone, env=env, capture_output=True,
-                             text=True, timeout=900)
-        assert res.returncode == 0, f"README quickstart: `{cmd}` exited {res.returncode}\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        res = subprocess.run(
+            ["bash", "-c", f"set -eo pipefail\n{cmd}"], cwd=clone, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert res.returncode == 0, (
+            f"README quickstart: `{cmd}` exited {res.returncode}\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        )
     assert (clone / "runs" / "vae-smoke" / "report" / "index.html").is_file()
     assert (clone / "reports" / "vae-smoke" / "index.html").is_file()

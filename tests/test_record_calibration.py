@@ -38,8 +38,8 @@ def test_intervals_record_check_version_and_calibration(ray_local, tmp_path, cap
     assert summary["seed_variance"]["source"].startswith("stated default")
     for t in (t for t in summary["trials"] if t["status"] == "completed"):
         (clo, chi), (plo, phi) = t["objective_ci95"], t["objective_pi95"]
-        assert plo < clo <= t["objective_config_mean"] <= chi < phi   # a new seed is less certain than the mean
-        assert t["objective_se"] >= 0   # 0 is possible: a constant decider, every person one right, one wrong
+        assert plo < clo <= t["objective_config_mean"] <= chi < phi  # a new seed is less certain than the mean
+        assert t["objective_se"] >= 0  # 0 is possible: a constant decider, every person one right, one wrong
     spec = json.loads((sweep / "sweep.json").read_text())
     assert spec["code_version"]["facebench"] and spec["code_versions"] == [spec["code_version"]]
 
@@ -48,7 +48,9 @@ def test_intervals_record_check_version_and_calibration(ray_local, tmp_path, cap
     assert facebench(["report", str(sweep), "--out", str(out), "--target", "0.5"]) == 0
     record = json.loads((out / "summary.json").read_text())
     (entry,) = record["targets"]
-    assert entry["verdict"] in ("met", "missed", "inconclusive") and entry["line"] in html.unescape((out / "index.html").read_text())
+    assert entry["verdict"] in ("met", "missed", "inconclusive") and entry["line"] in html.unescape(
+        (out / "index.html").read_text()
+    )
     lo, hi = entry["ci95"]
     assert entry["verdict"] == ("met" if lo >= 0.5 else "missed" if hi < 0.5 else "inconclusive")
     assert record["decisions"]["trials"] >= 3 and (out / "decisions.npz").stat().st_size == record["decisions"]["bytes"]
@@ -74,8 +76,24 @@ def test_intervals_record_check_version_and_calibration(ray_local, tmp_path, cap
     (sweep / "sweep.json").write_text(json.dumps(spec))
     assert facebench(["confirm", str(sweep), "--calibrate", "2", "--seeds", "2", "--local"]) == 2
     assert "--allow-version-change" in capsys.readouterr().err
-    assert facebench(["confirm", str(sweep), "--calibrate", "2", "--seeds", "2", "--calibrate-seed", "7",
-                      "--local", "--quiet", "--allow-version-change"]) == 0
+    assert (
+        facebench(
+            [
+                "confirm",
+                str(sweep),
+                "--calibrate",
+                "2",
+                "--seeds",
+                "2",
+                "--calibrate-seed",
+                "7",
+                "--local",
+                "--quiet",
+                "--allow-version-change",
+            ]
+        )
+        == 0
+    )
     assert len(json.loads((sweep / "sweep.json").read_text())["code_versions"]) == 2
     cal = json.loads((sweep / "summary.json").read_text())["calibration"]
     assert cal["n"] == len(cal["runs"]) == 4 and cal["rng_seed"] == 7 and len(set(cal["configurations"])) == 2
@@ -83,6 +101,6 @@ def test_intervals_record_check_version_and_calibration(ray_local, tmp_path, cap
     inside = [pis[r["source_trial_id"]][0] <= r["objective"] <= pis[r["source_trial_id"]][1] for r in cal["runs"]]
     assert cal["coverage"] == pytest.approx(sum(inside) / 4)
     assert cal["ci95"] == pytest.approx(list(proportion_confint(sum(inside), 4, method="wilson")))
-    assert {r["seed"] for r in cal["runs"]}.isdisjoint({json.loads((Path(t["trial_dir"]) / "config.json")
-                                                                   .read_text()).get("train.seed")
-                                                        for t in summary["trials"]})
+    assert {r["seed"] for r in cal["runs"]}.isdisjoint(
+        {json.loads((Path(t["trial_dir"]) / "config.json").read_text()).get("train.seed") for t in summary["trials"]}
+    )

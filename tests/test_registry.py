@@ -40,7 +40,7 @@ def test_every_family_is_registered_and_listed(capsys):
     assert main(["list", "--keys"]) == 0
     out = capsys.readouterr().out
     assert "loss.margin" in out and "sphereface 1.5" in out  # each variant's own default is listed
-    assert out.startswith("config keys") and "backbones:" not in out   # just the keys, not every registry again
+    assert out.startswith("config keys") and "backbones:" not in out  # just the keys, not every registry again
 
 
 def test_config_rejects_unregistered_names():
@@ -74,9 +74,11 @@ def test_every_variant_key_is_a_config_key_with_its_declared_default():
 
 
 def test_validating_a_config_imports_no_torch_and_no_engine():
-    code = ("import sys; from facebench.config import TrialConfig; "
-            "TrialConfig.from_dict({'loss.name': 'cosface', 'loss.margin': 0.3, 'schedule.name': 'step'}); "
-            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('facebench.engine')]; print(bad)")
+    code = (
+        "import sys; from facebench.config import TrialConfig; "
+        "TrialConfig.from_dict({'loss.name': 'cosface', 'loss.margin': 0.3, 'schedule.name': 'step'}); "
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith('facebench.engine')]; print(bad)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -87,6 +89,11 @@ def test_list_into_a_closed_pipe_is_not_an_error():
     import subprocess
     import sys
 
-    res = subprocess.run(f'set -o pipefail; "{sys.executable}" -m facebench.cli list --keys | head -n 0', shell=True,
-                         text=True, capture_output=True, executable="/bin/bash")
+    res = subprocess.run(
+        f'set -o pipefail; "{sys.executable}" -m facebench.cli list --keys | head -n 0',
+        shell=True,
+        text=True,
+        capture_output=True,
+        executable="/bin/bash",
+    )
     assert res.returncode == 0 and res.stderr == "", res.stderr

@@ -45,8 +45,21 @@ def copy_trials(sweep: Path, root: Path, name: str, trials: list[str]) -> Path:
 def test_report_writes_every_table_and_section(mixed):
     sweep, index = mixed
     page = index.read_text()
-    for section in ("summary", "ranked", "factors", "curves", "vae", "roc", "confusion", "recon", "history",
-                    "pareto", "effects", "statistics", "notes"):
+    for section in (
+        "summary",
+        "ranked",
+        "factors",
+        "curves",
+        "vae",
+        "roc",
+        "confusion",
+        "recon",
+        "history",
+        "pareto",
+        "effects",
+        "statistics",
+        "notes",
+    ):
         assert f'<section id="{section}">' in page
     assert page.count("<img ") >= 12
     assert "figure '" not in page and "history figures failed" not in page, "a figure raised"
@@ -61,8 +74,12 @@ def test_report_writes_every_table_and_section(mixed):
     assert trials.loc["t0009", "reason"] == "stopped by the caller after epoch 1"
     assert trials.loc["t0007", "reason"] == f"RuntimeError: {EVIL}"  # raised in epoch 2
     epochs = read(index.parent, "epochs").to_pandas()
-    assert epochs.groupby("trial_id").size().to_dict() == {**{t: 2 for t, _, f in MIXED if f is None},
-                                                           "t0007": 1, "t0008": 1, "t0009": 1}
+    assert epochs.groupby("trial_id").size().to_dict() == {
+        **{t: 2 for t, _, f in MIXED if f is None},
+        "t0007": 1,
+        "t0008": 1,
+        "t0009": 1,
+    }
     assert trials["epochs_run"].to_dict() == epochs.groupby("trial_id").size().to_dict()
 
 
@@ -97,8 +114,11 @@ def test_folds_and_active_units_match_the_artefacts(mixed):
         assert trials.loc[trial, "active_units"] == int((z["mu_variance"] > z["threshold"]).sum())
         assert trials.loc[trial, "latent_dims"] == len(z["mu_variance"]) == dims
     result = json.loads((sweep / "trials" / "t0000" / "result.json").read_text())
-    assert trials.loc["t0000", "score"] == result["metrics"]["test_accuracy_mean"] == pytest.approx(
-        folds[(folds.trial_id == "t0000")]["accuracy"].mean())
+    assert (
+        trials.loc["t0000", "score"]
+        == result["metrics"]["test_accuracy_mean"]
+        == pytest.approx(folds[(folds.trial_id == "t0000")]["accuracy"].mean())
+    )
 
 
 def test_roc_points_lie_on_sklearns_roc(mixed):
@@ -180,7 +200,7 @@ def test_file_uri_in_and_out(mixed_sweep, tmp_path):
     assert Path(index) == tmp_path / "out" / "index.html"
     table = T.read_table((tmp_path / "out").as_uri(), "trials")
     assert table.column("status").to_pylist() == ["completed", "failed"]
-    assert table.column("path").to_pylist() == ["trials/t0006", "trials/t0007"]   # relative to the sweep
+    assert table.column("path").to_pylist() == ["trials/t0006", "trials/t0007"]  # relative to the sweep
     assert T.read_table((tmp_path / "out").as_uri(), "confusion").num_rows == 100
 
 
@@ -247,29 +267,45 @@ def test_single_trial_dir_and_cli_exit_codes(mixed_sweep, tmp_path, capsys):
 def test_pareto_front_matches_brute_force():
     rng = np.random.default_rng(1)
     cost, score = rng.random(200), rng.random(200)
-    brute = {i for i in range(200) if not any((cost[j] <= cost[i]) and (score[j] >= score[i]) and
-                                              (cost[j] < cost[i] or score[j] > score[i]) for j in range(200))}
+    brute = {
+        i
+        for i in range(200)
+        if not any(
+            (cost[j] <= cost[i]) and (score[j] >= score[i]) and (cost[j] < cost[i] or score[j] > score[i])
+            for j in range(200)
+        )
+    }
     assert set(pareto_front(cost, score).tolist()) == brute
 
 
 def test_ranking_and_seed_statistics():
     import pandas as pd
 
-    df = pd.DataFrame({"sweep": "s", "trial_id": list("abcde"), "task": "face", "seed": [0, 1, 0, 1, 0],
-                       "status": ["completed"] * 4 + ["failed"], "cfg.loss.name": ["arc", "arc", "cos", "cos", "cos"],
-                       "cfg.train.seed": [0, 1, 0, 1, 0], "objective": [0.8, 0.9, np.nan, 0.7, 0.99],
-                       "objective_se": [0.06, 0.01, np.nan, 0.01, 0.01], "objective_mode": "max",
-                       "score": [0.81, 0.91, 0.5, 0.72, np.nan]})
+    df = pd.DataFrame(
+        {
+            "sweep": "s",
+            "trial_id": list("abcde"),
+            "task": "face",
+            "seed": [0, 1, 0, 1, 0],
+            "status": ["completed"] * 4 + ["failed"],
+            "cfg.loss.name": ["arc", "arc", "cos", "cos", "cos"],
+            "cfg.train.seed": [0, 1, 0, 1, 0],
+            "objective": [0.8, 0.9, np.nan, 0.7, 0.99],
+            "objective_se": [0.06, 0.01, np.nan, 0.01, 0.01],
+            "objective_mode": "max",
+            "score": [0.81, 0.91, 0.5, 0.72, np.nan],
+        }
+    )
     ranked = rank_trials(df)
     assert ranked["trial_id"].tolist() == ["b", "a", "d", "c", "e"]  # failed last even with the top val
     # a: 0.1 below #1 but within 1.96 * sqrt(0.01^2 + 0.06^2) = 0.119; d: 0.2 below, outside 0.028
     assert ranked["tied_with_first"].tolist() == [True, True, False, False, False]
-    lower = rank_trials(df.assign(objective_mode="min"))   # e.g. a validation loss: lower is better
+    lower = rank_trials(df.assign(objective_mode="min"))  # e.g. a validation loss: lower is better
     assert lower["trial_id"].tolist() == ["d", "a", "b", "c", "e"]
     seeds = seed_summary(ranked).set_index("recipe")
     assert seeds.loc["loss.name=arc", "n_seeds"] == 2
     assert seeds.loc["loss.name=arc", "score_mean"] == pytest.approx(0.86)
-    assert seeds.loc["loss.name=arc", "score_std"] == pytest.approx(0.1 / np.sqrt(2))   # sd with ddof=1, as the CIs
+    assert seeds.loc["loss.name=arc", "score_std"] == pytest.approx(0.1 / np.sqrt(2))  # sd with ddof=1, as the CIs
     assert seeds.loc["loss.name=cos", "seeds"] == "0,1"
 
 
@@ -279,7 +315,7 @@ def test_paired_comparison_of_the_top_trials(mixed):
 
     sweep, index = mixed
     ranked = rank_trials(read(index.parent, "trials").to_pandas())
-    ranked["location"] = [str(sweep / p) for p in ranked["path"]]   # the table's path is relative to its sweep
+    ranked["location"] = [str(sweep / p) for p in ranked["path"]]  # the table's path is relative to its sweep
     folds = read(index.parent, "folds").to_pandas()
     table, notes = paired_comparison(ranked, load_npz, top=3)
     assert not notes and len(table) == 2
@@ -290,9 +326,11 @@ def test_paired_comparison_of_the_top_trials(mixed):
     assert f"mixed/{second}" in table["b"].iloc[0]
     assert table["mean_diff"].iloc[0] == pytest.approx(table["accuracy_a"].iloc[0] - table["accuracy_b"].iloc[0])
     assert table["ci_low"].iloc[0] <= table["mean_diff"].iloc[0] <= table["ci_high"].iloc[0]
-    page = index.read_text()   # one seed each: labelled exploratory, no p-value on the page
+    page = index.read_text()  # one seed each: labelled exploratory, no p-value on the page
     assert "Exploratory: the best trial by validation rank" in page and "confirmation stage" in page
-    assert "mcnemar_p" not in page and "McNemar" not in page.split('<section id="statistics">')[1].split("</section>")[0]
+    assert (
+        "mcnemar_p" not in page and "McNemar" not in page.split('<section id="statistics">')[1].split("</section>")[0]
+    )
 
 
 def test_a_damaged_study_is_a_note_not_a_crash(mixed_sweep, tmp_path):

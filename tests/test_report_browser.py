@@ -36,8 +36,9 @@ def test_report_in_headless_chromium(page_path, tmp_path):
     sync_playwright = _chromium()
     requests, errors, dialogs = [], [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("request", lambda r: requests.append(r.url))
@@ -59,11 +60,14 @@ def test_report_in_headless_chromium(page_path, tmp_path):
 
 def _check_page(page) -> None:
     # Every section shows something: a figure, a table, or a sentence saying why it is empty.
-    shown = page.eval_on_selector_all("section", "els => els.map(e => [e.id, e.querySelectorAll('img, table').length,"
-                                                 " e.innerText.slice(e.querySelector('h2').innerText.length)])")
+    shown = page.eval_on_selector_all(
+        "section",
+        "els => els.map(e => [e.id, e.querySelectorAll('img, table').length,"
+        " e.innerText.slice(e.querySelector('h2').innerText.length)])",
+    )
     for key, n, why in shown:
         assert n or len(why.strip()) > 10, f"section {key!r} is empty without a word of why"
-    assert page.locator("#statistics table").count() >= 2   # over folds, and over seeds (two seeds per config here)
+    assert page.locator("#statistics table").count() >= 2  # over folds, and over seeds (two seeds per config here)
     table = page.locator("#ranked table.sortable")
     assert table.locator("tbody tr").count() == len(MIXED)
     sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth])")
@@ -76,11 +80,11 @@ def _check_page(page) -> None:
     header.click()
     asc = _values(page, col)
     nums = [float(v) for v in asc if v != ""]
-    assert nums == sorted(nums) and nums and all(v == "" for v in asc[len(nums):]), asc  # NaN last
+    assert nums == sorted(nums) and nums and all(v == "" for v in asc[len(nums) :]), asc  # NaN last
     header.click()
     desc = _values(page, col)
     nums = [float(v) for v in desc if v != ""]
-    assert nums == sorted(nums, reverse=True) and all(v == "" for v in desc[len(nums):]), desc
+    assert nums == sorted(nums, reverse=True) and all(v == "" for v in desc[len(nums) :]), desc
     names = _column(page, "trial")
     table.locator("th", has_text="trial").first.click()
     got = _values(page, names)
@@ -93,5 +97,4 @@ def _column(page, label: str) -> int:
 
 
 def _values(page, col: int) -> list[str]:
-    return page.eval_on_selector_all("#ranked tbody tr",
-                                     f"rows => rows.map(r => r.cells[{col}].textContent)")
+    return page.eval_on_selector_all("#ranked tbody tr", f"rows => rows.map(r => r.cells[{col}].textContent)")

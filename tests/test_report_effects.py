@@ -26,12 +26,26 @@ def _sweep():
     loss = np.array(["arcface"] * 4 + ["cosface"] * 4 + ["arcface"] * 4 + ["cosface"] * 4)
     margin = np.round(rng.uniform(0.1, 0.5, N), 3)
     val2 = 0.6 + 0.1 * (backbone == "resnet18") - 0.05 * np.log10(lr) / 2 + rng.normal(0, 0.01, N)
-    ranked = pd.DataFrame({"sweep": "s", "trial_id": ids, "stage": "sweep", "objective_metric": "val_accuracy",
-                           "cfg.optim.lr": lr, "cfg.loss.name": loss, "cfg.model.backbone": backbone,
-                           "cfg.model.width": np.where(backbone == "cnn", 0.25, 0.5), "cfg.loss.margin": margin,
-                           "cfg.train.threads": 1, "cfg.train.seed": range(N)})
-    rows = [{"sweep": "s", "trial_id": t, "epoch": e, "val_accuracy": v - 0.1 * (2 - e)}
-            for t, v in zip(ids, val2) for e in (1, 2)]
+    ranked = pd.DataFrame(
+        {
+            "sweep": "s",
+            "trial_id": ids,
+            "stage": "sweep",
+            "objective_metric": "val_accuracy",
+            "cfg.optim.lr": lr,
+            "cfg.loss.name": loss,
+            "cfg.model.backbone": backbone,
+            "cfg.model.width": np.where(backbone == "cnn", 0.25, 0.5),
+            "cfg.loss.margin": margin,
+            "cfg.train.threads": 1,
+            "cfg.train.seed": range(N),
+        }
+    )
+    rows = [
+        {"sweep": "s", "trial_id": t, "epoch": e, "val_accuracy": v - 0.1 * (2 - e)}
+        for t, v in zip(ids, val2)
+        for e in (1, 2)
+    ]
     rows += [{"sweep": "s", "trial_id": t, "epoch": 3, "val_accuracy": 0.9} for t in ids[1:]]
     return ranked, pd.DataFrame(rows), val2
 
@@ -41,8 +55,14 @@ def test_joint_model_known_answer_against_statsmodels():
     ((sweep, at, n, rows),) = common_epoch_effects(ranked, epochs)
     assert (sweep, at, n) == ("s", 2, N)
     everyone = rows[rows["scope"] == "all trials"].set_index("key")
-    frame = pd.DataFrame({"y": val2, "b": ranked["cfg.model.backbone"], "l": ranked["cfg.loss.name"],
-                          "lr": np.log10(ranked["cfg.optim.lr"]) - np.log10(ranked["cfg.optim.lr"]).mean()})
+    frame = pd.DataFrame(
+        {
+            "y": val2,
+            "b": ranked["cfg.model.backbone"],
+            "l": ranked["cfg.loss.name"],
+            "lr": np.log10(ranked["cfg.optim.lr"]) - np.log10(ranked["cfg.optim.lr"]).mean(),
+        }
+    )
     table = anova_lm(smf.ols("y ~ C(b) + C(l) + lr", data=frame).fit(), typ=2)
     assert abs(everyone.loc["model.backbone", "F"] - table.loc["C(b)", "F"]) < 1e-8 * table.loc["C(b)", "F"]
     assert abs(everyone.loc["optim.lr", "p"] - table.loc["lr", "PR(>F)"]) < 1e-12

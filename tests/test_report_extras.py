@@ -29,7 +29,7 @@ def report(mixed_sweep, tmp_path_factory):
 def _best_trial(report: Path) -> dict:
     trials = pd.read_parquet(report / "trials.parquet")
     done = trials[(trials["status"] == "completed") & (trials["stage"] != "confirmation")]
-    key = done["objective"].astype(float).idxmax()   # the mixed sweep's objective is maximised
+    key = done["objective"].astype(float).idxmax()  # the mixed sweep's objective is maximised
     return done.loc[key].to_dict()
 
 
@@ -56,10 +56,12 @@ def test_page_states_budget_references_and_answers(report):
     assert "budget: sweep mixed: " in page and "<li>2 CPU cores, no GPU</li>" in page
     assert "reference: raw pixels <b>0.5000</b>" in page
     assert 'href="best.toml"' in page
-    assert "<code>facebench train --config best.toml --out runs/best</code> re-runs it" in page   # synthetic: no root
+    assert "<code>facebench train --config best.toml --out runs/best</code> re-runs it" in page  # synthetic: no root
     best = _best_trial(report)
-    line = (f"target test_accuracy_mean &gt;= 0.9990: the #1 by validation (mixed/{best['trial_id']}) scores "
-            f"{best['test_accuracy_mean']:.4f} (95% CI ")
+    line = (
+        f"target test_accuracy_mean &gt;= 0.9990: the #1 by validation (mixed/{best['trial_id']}) scores "
+        f"{best['test_accuracy_mean']:.4f} (95% CI "
+    )
     assert line in page and page.split(line)[1].split("</li>")[0].endswith("t over test folds, one seed): missed</b>")
     for title in ("Backbones against the reference scores", "Reconstruction and KL across beta"):
         assert f"<b>{title}</b>" in page
@@ -69,10 +71,22 @@ def test_page_states_budget_references_and_answers(report):
 
 
 def test_config_toml_known_answer():
-    text = config_toml({"task": "face", "train.epochs": 3, "optim.lr": 0.001, "eval.flip": "sum",
-                        "train.checkpoint": False, "loss.scale": None, "data.root": 'a "q" \\ b'}, ["hello"])
-    assert text == ('# hello\ntask = "face"\n\n[data]\nroot = "a \\"q\\" \\\\ b"\n\n[eval]\nflip = "sum"\n\n'
-                    '[optim]\nlr = 0.001\n\n[train]\ncheckpoint = false\nepochs = 3\n')
+    text = config_toml(
+        {
+            "task": "face",
+            "train.epochs": 3,
+            "optim.lr": 0.001,
+            "eval.flip": "sum",
+            "train.checkpoint": False,
+            "loss.scale": None,
+            "data.root": 'a "q" \\ b',
+        },
+        ["hello"],
+    )
+    assert text == (
+        '# hello\ntask = "face"\n\n[data]\nroot = "a \\"q\\" \\\\ b"\n\n[eval]\nflip = "sum"\n\n'
+        "[optim]\nlr = 0.001\n\n[train]\ncheckpoint = false\nepochs = 3\n"
+    )
     with pytest.raises(ConfigError, match="optim.lr: inf is not a finite number"):
         config_toml({"optim.lr": math.inf})
 
@@ -88,11 +102,25 @@ def test_references_parse_label_with_equals_sign():
 
 
 def test_kl_share_known_answer():
-    ranked = pd.DataFrame({"sweep": ["s", "s"], "trial_id": ["a", "b"], "task": ["autoencoder"] * 2,
-                           "cfg.loss.name": ["vae", "vae"], "cfg.loss.beta": [1.0, 4.0],
-                           "status": ["completed"] * 2, "stage": ["sweep"] * 2})
-    epochs = pd.DataFrame({"sweep": ["s"] * 3, "trial_id": ["a", "a", "b"], "train_recon": [500.0, 90.0, 60.0],
-                           "train_kld": [1.0, 10.0, 10.0]})
+    ranked = pd.DataFrame(
+        {
+            "sweep": ["s", "s"],
+            "trial_id": ["a", "b"],
+            "task": ["autoencoder"] * 2,
+            "cfg.loss.name": ["vae", "vae"],
+            "cfg.loss.beta": [1.0, 4.0],
+            "status": ["completed"] * 2,
+            "stage": ["sweep"] * 2,
+        }
+    )
+    epochs = pd.DataFrame(
+        {
+            "sweep": ["s"] * 3,
+            "trial_id": ["a", "a", "b"],
+            "train_recon": [500.0, 90.0, 60.0],
+            "train_kld": [1.0, 10.0, 10.0],
+        }
+    )
     (plot,) = plot_beta_terms(ranked, epochs)
     # last epochs: a: 10/(90+10) = 10 %, b: 40/(60+40) = 40 %; median 25 %
     assert "25.0% of the loss at the median (range 10.0%-40.0%)" in plot.caption
@@ -106,19 +134,38 @@ def test_target_met_and_missed_known_answer():
 
     assert verdict([0.80, 0.83], 0.8) == "met" and verdict([0.70, 0.799], 0.8) == "missed"
     assert verdict([0.797, 0.823], 0.8) == "inconclusive" and verdict([float("nan")] * 2, 0.8) == "inconclusive"
-    ranked = pd.DataFrame({"sweep": ["s", "s"], "trial_id": ["a", "b"], "status": ["completed"] * 2,
-                           "stage": ["sweep"] * 2, "score": [0.81, 0.9], "score_metric": ["test_accuracy_mean"] * 2,
-                           "location": ["nowhere-a", "nowhere-b"], "rank": [1, 2], "objective": [0.9, 0.8]})
+    ranked = pd.DataFrame(
+        {
+            "sweep": ["s", "s"],
+            "trial_id": ["a", "b"],
+            "status": ["completed"] * 2,
+            "stage": ["sweep"] * 2,
+            "score": [0.81, 0.9],
+            "score_metric": ["test_accuracy_mean"] * 2,
+            "location": ["nowhere-a", "nowhere-b"],
+            "rank": [1, 2],
+            "objective": [0.9, 0.8],
+        }
+    )
 
     class Sweep:
         name = "s"
-        confirmation = [{"best": True, "recipe": "cnn ce", "test_accuracy_mean": 0.8103, "seeds": [1, 2, 3],
-                         "ci95": [0.797, 0.823]},
-                        {"best": False, "recipe": "cnn arcface", "verdict": "inconclusive: CI -0.5 to +1.9"}]
+        confirmation = [
+            {
+                "best": True,
+                "recipe": "cnn ce",
+                "test_accuracy_mean": 0.8103,
+                "seeds": [1, 2, 3],
+                "ci95": [0.797, 0.823],
+            },
+            {"best": False, "recipe": "cnn arcface", "verdict": "inconclusive: CI -0.5 to +1.9"},
+        ]
 
     entries = target_entries(0.8, [Sweep()], ranked, lambda *_: None)
-    assert [e["verdict"] for e in entries] == ["inconclusive", "inconclusive"]   # no decisions: no interval
-    assert entries[1]["line"] == ("target test_accuracy_mean >= 0.8000: the best by mean over new seeds (no winner: "
-                                  "a tie) of s (cnn ce, 3 seeds) scores 0.8103 (95% CI 0.7970–0.8230, the "
-                                  "confirmation's, over seeds): inconclusive (CI 0.7970–0.8230 contains the target)")
+    assert [e["verdict"] for e in entries] == ["inconclusive", "inconclusive"]  # no decisions: no interval
+    assert entries[1]["line"] == (
+        "target test_accuracy_mean >= 0.8000: the best by mean over new seeds (no winner: "
+        "a tie) of s (cnn ce, 3 seeds) scores 0.8103 (95% CI 0.7970–0.8230, the "
+        "confirmation's, over seeds): inconclusive (CI 0.7970–0.8230 contains the target)"
+    )
     assert target_lines(None, [Sweep()], ranked) == []

@@ -15,9 +15,16 @@ def _trial(root, name: str, *, allow: bool, data: dict | None) -> None:
     flat = TrialConfig.from_dict({"data.allow_test_images": allow, "name": name}).to_flat()
     t = TrialDir(root / name)
     t.start(flat, {"trial_id": name})
-    t.write_result({"status": "completed", "reason": "", "config": flat, "meta": {"trial_id": name},
-                    "metrics": {"test_accuracy_mean": 0.75, "val_accuracy": 0.7, "objective": 0.7},
-                    **({"data": data} if data is not None else {})})
+    t.write_result(
+        {
+            "status": "completed",
+            "reason": "",
+            "config": flat,
+            "meta": {"trial_id": name},
+            "metrics": {"test_accuracy_mean": 0.75, "val_accuracy": 0.7, "objective": 0.7},
+            **({"data": data} if data is not None else {}),
+        }
+    )
 
 
 def test_a_trial_trained_on_test_images_is_named_with_its_count(tmp_path):
@@ -33,6 +40,9 @@ def test_a_trial_trained_on_test_images_is_named_with_its_count(tmp_path):
 
 
 def test_count_known_answers():
-    assert trained_test_images({"data": {"test_images_in_training": 4, "eval_set_images_in_training": {"a": 1, "b": 2}}}) == 7
+    assert (
+        trained_test_images({"data": {"test_images_in_training": 4, "eval_set_images_in_training": {"a": 1, "b": 2}}})
+        == 7
+    )
     assert trained_test_images({"data": {"test_images_in_training": 0}}) == 0
     assert trained_test_images(None) is None and trained_test_images({"data": {}}) is None

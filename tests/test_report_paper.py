@@ -6,11 +6,23 @@ import pandas as pd
 
 from facebench.report.paper import paper_html, paper_markdown, paper_rows
 
-SETS = pd.DataFrame({"trial_id": ["a", "a", "b", "b", "a"], "set": ["cfp_fp", "lfw", "lfw", "cfp_fp", "extra"],
-                     "accuracy_mean": [0.9, 0.99, 0.98, 0.88, 0.5], "accuracy_std": [0.01, 0.002, 0.003, 0.02, 0.1]})
-RANKED = pd.DataFrame({"trial_id": ["b", "a", "c"], "name": ["", "r50 <arcface>", ""],
-                       "cfg.model.backbone": ["iresnet50", "x", "cnn"], "cfg.loss.name": ["cosface", "y", "ce"],
-                       "cfg.schedule.name": ["step", "z", "cosine"]})
+SETS = pd.DataFrame(
+    {
+        "trial_id": ["a", "a", "b", "b", "a"],
+        "set": ["cfp_fp", "lfw", "lfw", "cfp_fp", "extra"],
+        "accuracy_mean": [0.9, 0.99, 0.98, 0.88, 0.5],
+        "accuracy_std": [0.01, 0.002, 0.003, 0.02, 0.1],
+    }
+)
+RANKED = pd.DataFrame(
+    {
+        "trial_id": ["b", "a", "c"],
+        "name": ["", "r50 <arcface>", ""],
+        "cfg.model.backbone": ["iresnet50", "x", "cnn"],
+        "cfg.loss.name": ["cosface", "y", "ce"],
+        "cfg.schedule.name": ["step", "z", "cosine"],
+    }
+)
 
 
 def test_columns_in_paper_order_rows_in_ranking_and_mean_only_when_complete():

@@ -23,9 +23,10 @@ def rooted(tmp_path_factory):
     cfg = {**FACE, "data.root": str(data_root)}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FACEBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-        sweep = make_sweep(results, "rooted", [("t0000", {**cfg, "train.seed": 0}, None),
-                                               ("t0001", {**cfg, "train.seed": 1}, None)])
-    (sweep / "study.db").write_bytes(b"not sqlite")   # a note that quotes the sweep's path
+        sweep = make_sweep(
+            results, "rooted", [("t0000", {**cfg, "train.seed": 0}, None), ("t0001", {**cfg, "train.seed": 1}, None)]
+        )
+    (sweep / "study.db").write_bytes(b"not sqlite")  # a note that quotes the sweep's path
     out = results / "report"
     build_report([sweep], out)
     return results, data_root, out
@@ -54,10 +55,10 @@ def test_no_absolute_path_in_page_best_toml_or_tables(rooted):
         for value in _strings(pq.read_table(f)):
             assert not value.startswith(forbidden) and str(results) not in value, (f.name, value)
     trials = pq.read_table(out / "trials.parquet").to_pandas().set_index("trial_id")
-    assert trials.loc["t0000", "path"] == "trials/t0000"      # relative to the sweep folder
-    assert trials.loc["t0000", "cfg.data.root"] == "lfw"      # the data root's last component only
-    assert "<code>rooted</code>" in page                      # the run directory by its name
-    assert "rooted/study.db: cannot read the Optuna study" in page   # and so in the notes that quote it
+    assert trials.loc["t0000", "path"] == "trials/t0000"  # relative to the sweep folder
+    assert trials.loc["t0000", "cfg.data.root"] == "lfw"  # the data root's last component only
+    assert "<code>rooted</code>" in page  # the run directory by its name
+    assert "rooted/study.db: cannot read the Optuna study" in page  # and so in the notes that quote it
 
 
 def test_best_toml_asks_for_the_data_root_and_train_accepts_it(rooted, tmp_path, monkeypatch):
@@ -65,29 +66,37 @@ def test_best_toml_asks_for_the_data_root_and_train_accepts_it(rooted, tmp_path,
     best = out / "best.toml"
     text = best.read_text()
     assert "--set data.root=DIR" in text and "\nroot =" not in text
-    assert "<code>facebench train --config best.toml --out runs/best --set data.root=DIR</code>" in \
-        (out / "index.html").read_text()
+    assert (
+        "<code>facebench train --config best.toml --out runs/best --set data.root=DIR</code>"
+        in (out / "index.html").read_text()
+    )
     assert "data.root" not in load_config_file(best)
     seen = {}
 
-    def fake_run_trial(cfg, report, **kw):   # the CLI's own parsing, without training
+    def fake_run_trial(cfg, report, **kw):  # the CLI's own parsing, without training
         seen["cfg"] = cfg
         return {"status": "completed", "metrics": {}, "trial_dir": kw["trial_dir"]}
 
     monkeypatch.setattr("facebench.engine.trial.run_trial", fake_run_trial)
     elsewhere = tmp_path / "my-lfw"
-    assert main(["train", "--config", str(best), "--set", f"data.root={elsewhere}", "--out", str(tmp_path / "t"),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["train", "--config", str(best), "--set", f"data.root={elsewhere}", "--out", str(tmp_path / "t"), "--quiet"]
+        )
+        == 0
+    )
     assert seen["cfg"].data.root == str(elsewhere) and seen["cfg"].task == "face"
 
 
 def test_portable_values_known_answers(tmp_path):
     assert portable_value("data.root", "/mnt/data/lfw/") == "lfw"
     assert portable_value("data.root", "file:///mnt/data/lfw") == "lfw"
-    assert portable_value("data.root", "data/lfw") == "data/lfw"          # as the user typed it: relative
+    assert portable_value("data.root", "data/lfw") == "data/lfw"  # as the user typed it: relative
     assert portable_value("data.pairs", "/x/lfw/pairs.txt") == "pairs.txt"
-    assert portable_value("eval.sets", "/d/lfw.bin,cfp=/d/cfp_fp.bin,agedb_30.bin") == "lfw.bin,cfp=cfp_fp.bin," \
-                                                                                     "agedb_30.bin"
+    assert (
+        portable_value("eval.sets", "/d/lfw.bin,cfp=/d/cfp_fp.bin,agedb_30.bin") == "lfw.bin,cfp=cfp_fp.bin,"
+        "agedb_30.bin"
+    )
     assert portable_value("model.backbone", "/not/a/path/key") == "/not/a/path/key"
     assert trial_path("/r/sweep/trials/t0001") == "trials/t0001" and trial_path("/r/lone") == "lone"
     assert shown_source(str(tmp_path / "runs" / "margin"), cwd=str(tmp_path)) == "runs/margin"
@@ -100,15 +109,36 @@ def test_best_toml_leaves_out_every_machine_path_known_answer():
 
     from facebench.report.best import best_config
 
-    row = pd.Series({"sweep": "s", "trial_id": "t1", "objective": 0.8, "objective_metric": "val_accuracy",
-                     "objective_select": "best", "score": 0.75, "score_metric": "test_accuracy_mean"})
-    text = best_config(row, {"task": "face", "name": "x", "data.root": "/mnt/d/lfw", "data.pairs": "/mnt/d/pairs.txt",
-                             "data.cache_dir": "cache", "train.epochs": 3})
+    row = pd.Series(
+        {
+            "sweep": "s",
+            "trial_id": "t1",
+            "objective": 0.8,
+            "objective_metric": "val_accuracy",
+            "objective_select": "best",
+            "score": 0.75,
+            "score_metric": "test_accuracy_mean",
+        }
+    )
+    text = best_config(
+        row,
+        {
+            "task": "face",
+            "name": "x",
+            "data.root": "/mnt/d/lfw",
+            "data.pairs": "/mnt/d/pairs.txt",
+            "data.cache_dir": "cache",
+            "train.epochs": 3,
+        },
+    )
     assert text.splitlines()[2:5] == [
         "#   facebench train --config best.toml --out runs/best --set data.root=DIR --set data.pairs=PAIRS",
         "# data.root is left out: pass --set data.root=DIR, DIR being your copy of the 'lfw' dataset.",
-        ("# also left out, as paths of the machine that ran it: data.pairs; set them the same way if the trial needs "
-         "them.")]
+        (
+            "# also left out, as paths of the machine that ran it: data.pairs; set them the same way if the trial needs "
+            "them."
+        ),
+    ]
     assert "/mnt" not in text and 'cache_dir = "cache"' in text and "epochs = 3" in text
 
 

@@ -22,12 +22,15 @@ def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
 
 
 def test_no_report_function_takes_more_than_six_parameters():
-    many = {f"{p.name}:{n.lineno} {n.name}": _parameters(n) for p in sorted(REPORT.glob("*.py"))
-            for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and _parameters(n) > MAX_PARAMETERS}
+    many = {
+        f"{p.name}:{n.lineno} {n.name}": _parameters(n)
+        for p in sorted(REPORT.glob("*.py"))
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and _parameters(n) > MAX_PARAMETERS
+    }
     assert not many, many
     seven = ast.parse("def f(a, b, c, d, e, f, *, g): pass").body[0]
-    assert _parameters(seven) == 7   # the count above can fail
+    assert _parameters(seven) == 7  # the count above can fail
 
 
 def test_every_section_is_one_function_of_the_inputs(tmp_path):
@@ -40,8 +43,7 @@ def test_every_section_is_one_function_of_the_inputs(tmp_path):
     keys = [s.key for s in done]
     assert len(set(keys)) == len(keys) and keys[:3] == ["confirmation", "summary", "ranked"]
     page = html.render("t <b>", done)
-    assert "t &lt;b&gt;" in page and '<section id="confirmation">' not in page   # optional and empty: left off
+    assert "t &lt;b&gt;" in page and '<section id="confirmation">' not in page  # optional and empty: left off
     left_off = [s.key for s in done if s.optional and s.is_empty]
-    assert left_off == ["confirmation", "front"]   # a sweep with no confirmation and one objective
+    assert left_off == ["confirmation", "front"]  # a sweep with no confirmation and one objective
     assert page.count("<section ") == len(done) - len(left_off) and 'class="empty">no trials found' in page
-

@@ -13,9 +13,9 @@ from facebench.sweep import SweepSpec, space
 
 
 def test_accuracy_and_mean_standard_errors():
-    assert accuracy_se(0.9, 100) == pytest.approx(0.03)          # sqrt(.9 * .1 / 100)
+    assert accuracy_se(0.9, 100) == pytest.approx(0.03)  # sqrt(.9 * .1 / 100)
     assert accuracy_se(1.0, 50) == 0.0 and math.isnan(accuracy_se(0.5, 0))
-    assert mean_se([1.0, 2.0, 3.0, 4.0]) == pytest.approx(math.sqrt(5 / 3) / 2)   # std(ddof=1) / sqrt(n)
+    assert mean_se([1.0, 2.0, 3.0, 4.0]) == pytest.approx(math.sqrt(5 / 3) / 2)  # std(ddof=1) / sqrt(n)
 
 
 def test_auc_standard_error_known_answers():
@@ -51,14 +51,17 @@ def test_the_objective_is_declared_once_and_reaches_every_trial():
     assert spec.to_json()["metric"] == "val_accuracy" and spec.to_json()["select"] == "last"
 
 
-@pytest.mark.parametrize("kw, match", [
-    ({"base": {"train.objective": "val_accuracy"}}, "declared once"),
-    ({"base": {"train.select": "last"}}, "declared once"),
-    ({"metric": "val_loss"}, "reports only"),
-    ({"task": "cifar", "metric": "val_auc"}, "reports only"),
-    ({"metric": "val_auc", "mode": "min"}, "mode 'max'"),
-    ({"select": "median"}, "select"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"base": {"train.objective": "val_accuracy"}}, "declared once"),
+        ({"base": {"train.select": "last"}}, "declared once"),
+        ({"metric": "val_loss"}, "reports only"),
+        ({"task": "cifar", "metric": "val_auc"}, "reports only"),
+        ({"metric": "val_auc", "mode": "min"}, "mode 'max'"),
+        ({"select": "median"}, "select"),
+    ],
+)
 def test_contradictory_objectives_are_refused(kw, match):
     with pytest.raises(ConfigError, match=match):
         _spec(**kw)

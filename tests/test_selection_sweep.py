@@ -24,7 +24,7 @@ def assert_one_objective(sweep_dir: Path, name: str) -> dict:
 
     from facebench.report import build_report
     from facebench.report.stats import rank_trials
-    from facebench.sweep.resume import TRIAL_ATTR   # the study trial's link to its folder
+    from facebench.sweep.resume import TRIAL_ATTR  # the study trial's link to its folder
 
     summary = json.loads((sweep_dir / "summary.json").read_text())
     study = optuna.load_study(study_name=name, storage=f"sqlite:///{sweep_dir / 'study.db'}")
@@ -35,7 +35,9 @@ def assert_one_objective(sweep_dir: Path, name: str) -> dict:
     build_report([str(sweep_dir)], out=report)
     ranked = rank_trials(pq.read_table(report / "trials.parquet").to_pandas())
     assert (ranked["trial_id"].iloc[0], ranked["objective"].iloc[0]) == (first["trial_id"], best.value)
-    assert f"/{first['trial_id']})" in (report / "index.html").read_text().split("best by the sweep's objective")[1][:400]
+    assert (
+        f"/{first['trial_id']})" in (report / "index.html").read_text().split("best by the sweep's objective")[1][:400]
+    )
     by_id = {t.user_attrs[TRIAL_ATTR]: t for t in study.trials}
     for row in summary["trials"]:
         state = by_id[row["trial_id"]].state
@@ -60,10 +62,19 @@ def test_asha_sweep_with_stopped_trials_has_one_objective(ray_local, tmp_path):
     from facebench.sweep import Output, run_sweep
 
     # One trial at a time: ASHA's decisions then depend on the (seeded) values only, not on timing.
-    spec = SweepSpec(name="asha", task="face", base={**SMOKE_FACE, "model.backbone": "cnn", "loss.name": "arcface",
-                                                     "train.epochs": 4},
-                     space=partial(space.fixed, values={}, lr=(1e-4, 0.3)), scheduler="asha", grace_period=1,
-                     reduction_factor=2, num_samples=6, max_concurrent=1, cpus_per_trial=1, seed=3)
+    spec = SweepSpec(
+        name="asha",
+        task="face",
+        base={**SMOKE_FACE, "model.backbone": "cnn", "loss.name": "arcface", "train.epochs": 4},
+        space=partial(space.fixed, values={}, lr=(1e-4, 0.3)),
+        scheduler="asha",
+        grace_period=1,
+        reduction_factor=2,
+        num_samples=6,
+        max_concurrent=1,
+        cpus_per_trial=1,
+        seed=3,
+    )
     summary = run_sweep(spec, output=Output(results=str(tmp_path), verbose=0))
     assert summary["counts"]["stopped"] >= 1 and summary["counts"]["completed"] >= 1, summary["counts"]
     assert_one_objective(tmp_path / "asha", "asha")
@@ -77,8 +88,22 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
     from facebench.cli import main as facebench
     from facebench.sweep import main
 
-    rc = main(demo.SPEC, ["--smoke", "--num-samples", "2", "--results", str(tmp_path), "--quiet", "--local",
-                          "--confirm", "5", "--seeds", "2"])
+    rc = main(
+        demo.SPEC,
+        [
+            "--smoke",
+            "--num-samples",
+            "2",
+            "--results",
+            str(tmp_path),
+            "--quiet",
+            "--local",
+            "--confirm",
+            "5",
+            "--seeds",
+            "2",
+        ],
+    )
     out = capsys.readouterr().out
     sweep_dir = tmp_path / "demo-smoke"
     summary = json.loads((sweep_dir / "summary.json").read_text())
@@ -93,7 +118,7 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
         for tid in c["trial_ids"]:
             cfg = json.loads((sweep_dir / "trials" / tid / "config.json").read_text())
             assert cfg["train.seed"] in (1, 2) and "confirmation" in cfg["name"]
-            assert cfg["train.threads"] == 1   # one thread per CPU the trial holds, as the sweep's trials
+            assert cfg["train.threads"] == 1  # one thread per CPU the trial holds, as the sweep's trials
     vs = conf[1]["vs_best"]
     assert vs["ci"][0] <= vs["difference"] <= vs["ci"][1] and 0 <= vs["p_adjusted"] <= 1 and conf[1]["verdict"]
     assert conf[1]["verdict"] in out and conf[1]["verdict_line"] in out and conf[0]["verdict"] == "reference"
@@ -103,12 +128,12 @@ def test_demo_with_confirmation_opens_with_the_verdicts(ray_local, tmp_path, cap
     page = (sweep_dir / "report" / "index.html").read_text()
     sections = page.split('<section id="')
     assert sections[1].startswith("confirmation") and conf[1]["verdict"].split(" (")[0] in sections[1]
-    assert_one_objective(sweep_dir, "demo-smoke")   # confirmation runs never displace the sweep's own #1
+    assert_one_objective(sweep_dir, "demo-smoke")  # confirmation runs never displace the sweep's own #1
 
     # Bad input: one line, exit 2.
     assert facebench(["confirm", str(sweep_dir), "--per", "loss.nope", "--local"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--per 'loss.nope'" in err[0] and "optim.lr" in err[0]   # the keys that vary
+    assert len(err) == 1 and "--per 'loss.nope'" in err[0] and "optim.lr" in err[0]  # the keys that vary
     empty = tmp_path / "empty"
     empty.mkdir()
     assert facebench(["confirm", str(empty), "--local"]) == 2
@@ -120,8 +145,15 @@ def test_confirm_on_a_sweep_without_a_completed_trial_is_one_line(ray_local, tmp
     from facebench.sweep import Output, run_sweep
 
     diverges = {"model.backbone": "cnn", "loss.name": "ce", "optim.name": "sgd", "optim.lr": 1e6, "train.epochs": 2}
-    spec = SweepSpec(name="nothing", task="face", base={**SMOKE_FACE, **diverges},
-                     space=partial(space.fixed, values={}), scheduler="fifo", num_samples=1, cpus_per_trial=1)
+    spec = SweepSpec(
+        name="nothing",
+        task="face",
+        base={**SMOKE_FACE, **diverges},
+        space=partial(space.fixed, values={}),
+        scheduler="fifo",
+        num_samples=1,
+        cpus_per_trial=1,
+    )
     assert run_sweep(spec, output=Output(results=str(tmp_path), verbose=0))["counts"]["completed"] == 0
     capsys.readouterr()
     assert facebench(["confirm", str(tmp_path / "nothing"), "--local"]) == 2

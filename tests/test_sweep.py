@@ -11,8 +11,8 @@ import optuna
 import pytest
 
 from facebench.config import TrialConfig
-from facebench.losses import LOSSES
 from facebench.errors import ConfigError
+from facebench.losses import LOSSES
 from facebench.sweep import Output, SweepSpec, space
 from facebench.sweep.runner import check_space, sweep_paths
 from facebench.sweep.spec import ALIAS_MARK
@@ -32,9 +32,17 @@ def test_objective_must_be_a_validation_metric(metric):
         _spec(metric=metric)
 
 
-@pytest.mark.parametrize("kw, match", [({"mode": "best"}, "mode"), ({"scheduler": "pbt"}, "scheduler"),
-                                      ({"task": "faces"}, "task"), ({"sampler": "grid"}, "grid"),
-                                      ({"gpus_per_trial": 1.5}, "whole number"), ({"name": "a b"}, "name")])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"mode": "best"}, "mode"),
+        ({"scheduler": "pbt"}, "scheduler"),
+        ({"task": "faces"}, "task"),
+        ({"sampler": "grid"}, "grid"),
+        ({"gpus_per_trial": 1.5}, "whole number"),
+        ({"name": "a b"}, "name"),
+    ],
+)
 def test_spec_rejects_bad_settings(kw, match):
     with pytest.raises(ConfigError, match=match):
         _spec(**kw)
@@ -114,15 +122,22 @@ def test_data_root_placeholder_and_paths(tmp_path):
     assert local.sweep_dir == tmp_path / "m" and local.study_url == f"sqlite:///{tmp_path / 'm' / 'study.db'}"
     nfs = sweep_paths("m", Output(storage=str(tmp_path / "nfs")))
     assert nfs.sweep_dir == tmp_path / "nfs" / "m" and not nfs.is_uri
-    s3 = sweep_paths("m", Output(results=str(tmp_path), storage="s3://bucket/runs/",
-                                   study_db="postgresql://u:p@h/db"))
+    s3 = sweep_paths("m", Output(results=str(tmp_path), storage="s3://bucket/runs/", study_db="postgresql://u:p@h/db"))
     assert s3.is_uri and s3.experiment == "s3://bucket/runs/m/ray" and s3.sweep_dir == tmp_path / "m"
 
 
 def test_sweep_help_works_without_ray_import():
-    out = subprocess.run([sys.executable, "-c", "import sys; from facebench.cli import build_parser; "
-                          "build_parser(); print('ray' in sys.modules)"],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from facebench.cli import build_parser; build_parser(); print('ray' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     assert out.stdout.strip() == "False"
     for args in (["-m", "facebench.cli", "sweep", "--help"], [str(ROOT / "sweeps" / "vae.py"), "--help"]):
         res = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=ROOT)
@@ -130,8 +145,12 @@ def test_sweep_help_works_without_ray_import():
 
 
 def test_sweep_missing_file_is_one_line_error(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "facebench.cli", "sweep", str(tmp_path / "nope.py")],
-                         capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [sys.executable, "-m", "facebench.cli", "sweep", str(tmp_path / "nope.py")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert res.returncode == 2 and "sweep file not found" in res.stderr and "Traceback" not in res.stderr
 
 
@@ -145,7 +164,7 @@ def test_cluster_yaml_passes_rays_own_validation():
     validate_config(prepare_config(copy.deepcopy(config)))
     assert config["available_node_types"][config["head_node_type"]]["resources"] == {"CPU": 0}
     assert any("pip install" in c and '-e ".[cluster]"' in c for c in config["setup_commands"])
-    config["available_node_types"]["worker.gpu"]["min_workerz"] = 0   # the validation is real: a typo fails
+    config["available_node_types"]["worker.gpu"]["min_workerz"] = 0  # the validation is real: a typo fails
     with pytest.raises(Exception, match="min_workerz"):
         validate_config(prepare_config(config))
 
@@ -159,7 +178,7 @@ def test_cluster_address_precedence(monkeypatch, tmp_path):
     parse = cli.parse_sweep_args
     assert cli.cluster_address(parse([])) is None
     (tmp_path / "ray_current_cluster").write_text("10.0.0.1:6379")
-    assert cli.cluster_address(parse([])) == "auto"          # `ray submit` runs the file on the head node
+    assert cli.cluster_address(parse([])) == "auto"  # `ray submit` runs the file on the head node
     assert cli.cluster_address(parse(["--local"])) is None
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.2:6379")
     assert cli.cluster_address(parse([])) == "10.0.0.2:6379"
@@ -178,7 +197,7 @@ def test_smoke_runs_cover_every_categorical_choice(name):
     smoke = importlib.import_module(name).SPEC.smoke_variant()
     points = covering_points(smoke)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    for _ in range(64):   # every categorical parameter of the space, as an independent oracle sees it
+    for _ in range(64):  # every categorical parameter of the space, as an independent oracle sees it
         trial = study.ask()
         smoke.space(trial)
         for key, dist in trial.distributions.items():
@@ -221,8 +240,9 @@ def test_onprem_yaml_passes_rays_own_validation():
     validate_config(prepare_config(copy.deepcopy(config)))
     assert config["provider"]["type"] == "local" and config["provider"]["head_ip"]
     assert any('-e ".[cluster]"' in c for c in config["setup_commands"])
-    assert all("${RAY_START_ARGS:-}" in c[-1] for c in (config["head_start_ray_commands"],
-                                                        config["worker_start_ray_commands"]))
+    assert all(
+        "${RAY_START_ARGS:-}" in c[-1] for c in (config["head_start_ray_commands"], config["worker_start_ray_commands"])
+    )
 
 
 def test_schedule_ranges_come_from_the_declarations_and_scale_with_epochs():
@@ -236,5 +256,6 @@ def test_schedule_ranges_come_from_the_declarations_and_scale_with_epochs():
     assert warm and 0.0 <= min(warm) and max(warm) <= 0.2 * 21
     lo, hi, _ = SCHEDULERS.get("onecycle").params["pct_start"].search
     assert pct and lo <= min(pct) and max(pct) <= hi
-    assert all(set(p) <= {"schedule.name", "schedule.step_size", "schedule.warmup_epochs", "schedule.pct_start"}
-               for p in draws)  # a key no variant gives a search range is never suggested
+    assert all(
+        set(p) <= {"schedule.name", "schedule.step_size", "schedule.warmup_epochs", "schedule.pct_start"} for p in draws
+    )  # a key no variant gives a search range is never suggested

@@ -30,8 +30,15 @@ PARAMS = {"optim.lr": 0.005}
 
 
 def _spec(epochs: int = 2) -> SweepSpec:
-    return SweepSpec(name="attempts", task="face", base={**SMOKE_FACE, "train.epochs": epochs},
-                     space=partial(space.fixed, values={}), num_samples=1, scheduler="fifo", cpus_per_trial=1)
+    return SweepSpec(
+        name="attempts",
+        task="face",
+        base={**SMOKE_FACE, "train.epochs": epochs},
+        space=partial(space.fixed, values={}),
+        num_samples=1,
+        scheduler="fifo",
+        cpus_per_trial=1,
+    )
 
 
 def _pause_at(monkeypatch, tmp_path: Path, point: str) -> Path:
@@ -75,7 +82,7 @@ def test_a_superseded_attempt_cannot_clobber_the_current_one(tmp_path, monkeypat
     first = TrialDir(sweep.trials / TRIAL).read_attempt()
     new_rows: list[dict] = []
     result = run_attempt(dict(PARAMS), setup, TRIAL, new_rows.append, node_id="node-b")
-    assert result["status"] == "completed" and [r["epoch"] for r in new_rows] == [2]   # resumed after epoch 1
+    assert result["status"] == "completed" and [r["epoch"] for r in new_rows] == [2]  # resumed after epoch 1
     trial = TrialDir(sweep.trials / TRIAL)
     current = trial.read_attempt()
     assert current["number"] == 2 and current["retry"] == 1 and current["superseded"] == [first["attempt_id"]]
@@ -87,7 +94,7 @@ def test_a_superseded_attempt_cannot_clobber_the_current_one(tmp_path, monkeypat
     old.join()
     assert isinstance(outcome.get("error"), StaleAttempt), outcome
     assert first["attempt_id"] in str(outcome["error"]) and current["attempt_id"] in str(outcome["error"])
-    assert _files(trial.path) == kept   # not one byte of the current attempt's files changed
+    assert _files(trial.path) == kept  # not one byte of the current attempt's files changed
     assert json.loads((trial.path / RESULT).read_text())["attempt"] == current["attempt_id"]
 
     from facebench.sweep.runner import SweepPaths
@@ -102,7 +109,7 @@ def test_a_superseded_attempt_cannot_clobber_the_current_one(tmp_path, monkeypat
 def test_the_check_fails_only_for_another_attempt(tmp_path):
     """The lease check itself: no lease (an old folder) or no attempt id (the CLI) writes as before."""
     old_folder = TrialDir(tmp_path / "old")
-    old_folder.write_result({"status": "completed"})        # no attempt.json: reads and writes as before
+    old_folder.write_result({"status": "completed"})  # no attempt.json: reads and writes as before
     assert old_folder.final_result() == {"status": "completed"} and old_folder.read_attempt() == {}
     a, b = TrialDir(tmp_path / "t"), TrialDir(tmp_path / "t")
     a.begin_attempt()
@@ -110,7 +117,7 @@ def test_the_check_fails_only_for_another_attempt(tmp_path):
     b.begin_attempt()
     with pytest.raises(StaleAttempt, match="superseded"):
         a.write_result({"status": "completed"})
-    TrialDir(tmp_path / "t").write_result({"status": "failed"})   # a reader/CLI without an attempt id
+    TrialDir(tmp_path / "t").write_result({"status": "failed"})  # a reader/CLI without an attempt id
     assert b.read_result() == {"status": "failed"}
 
 
@@ -131,8 +138,9 @@ def test_uploads_run_off_the_training_thread_and_the_newest_files_win(bucket, tm
     """The uploader pauses at its first upload (a slow network) while the trial trains all three epochs: training
     never waits on it. Released, the requests have coalesced and the bucket holds the final files."""
     pause = _pause_at(monkeypatch, tmp_path, "upload")
-    setup = TrialSetup(spec=_spec(epochs=3), trials_root=str(tmp_path / "trials"),
-                       remote_trials=f"{bucket}/off-thread/trials")
+    setup = TrialSetup(
+        spec=_spec(epochs=3), trials_root=str(tmp_path / "trials"), remote_trials=f"{bucket}/off-thread/trials"
+    )
     rows: list[dict] = []
     outcome: dict = {}
 
@@ -158,7 +166,7 @@ def test_uploads_run_off_the_training_thread_and_the_newest_files_win(bucket, tm
     assert outcome["result"]["status"] == "completed" and [r["epoch"] for r in rows] == [1, 2, 3]
     remote = resolve(f"{bucket}/off-thread/trials/{TRIAL}")
     for name in (RESULT, EPOCHS_LOG, CHECKPOINT, ATTEMPT):
-        assert remote.join(name).read_bytes() == (local / name).read_bytes(), name   # the newest versions
+        assert remote.join(name).read_bytes() == (local / name).read_bytes(), name  # the newest versions
 
 
 def test_a_failed_upload_fails_the_trial_with_its_reason(bucket, tmp_path):

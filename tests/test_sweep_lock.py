@@ -27,20 +27,25 @@ sys.path.insert(0, str(ROOT / "tests"))
 from cluster_two_nodes import stop  # noqa: E402
 from test_ownership import NOTES  # noqa: E402
 
-HOLD = "import sys, os, signal\nfrom pathlib import Path\nfrom facebench.sweep.lock import driver_lock\n" \
-       "with driver_lock(Path(sys.argv[1])):\n    {then}\n"
+HOLD = (
+    "import sys, os, signal\nfrom pathlib import Path\nfrom facebench.sweep.lock import driver_lock\n"
+    "with driver_lock(Path(sys.argv[1])):\n    {then}\n"
+)
 
 
 def _holder(sweep: Path, then: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", HOLD.format(then=then), str(sweep)],
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", HOLD.format(then=then), str(sweep)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=subprocess.PIPE,
+    )
 
 
 def test_a_live_holder_refuses_a_second_driver_naming_itself(tmp_path):
     sweep = tmp_path / "s"
     holder = _holder(sweep, "Path(sys.argv[1], 'held').touch(); sys.stdin.read()")
     try:
-        while not (sweep / "held").exists():   # the holder says when it holds the lock
+        while not (sweep / "held").exists():  # the holder says when it holds the lock
             assert holder.poll() is None
             time.sleep(0.05)
         with pytest.raises(ConfigError) as e:
@@ -50,7 +55,7 @@ def test_a_live_holder_refuses_a_second_driver_naming_itself(tmp_path):
         assert "another facebench driver is running this sweep" in str(e.value)
     finally:
         holder.communicate(b"")
-    assert holder.returncode == 0 and not (sweep / LOCK).exists()   # released on exit
+    assert holder.returncode == 0 and not (sweep / LOCK).exists()  # released on exit
 
 
 def test_a_sigkilled_holders_lock_is_taken_over_with_a_notice(tmp_path, capsys):
@@ -62,7 +67,7 @@ def test_a_sigkilled_holders_lock_is_taken_over_with_a_notice(tmp_path, capsys):
         assert info["pid"] == os.getpid()
     out = capsys.readouterr().out
     assert f"taking over the driver lock of {sweep} from a driver that is gone" in out and f"pid {holder.pid}" in out
-    assert not sweep.exists()   # released, and the lock made the folder: nothing left behind
+    assert not sweep.exists()  # released, and the lock made the folder: nothing left behind
 
 
 @pytest.mark.parametrize("age, refused", [(STALE_S / 4, True), (STALE_S * 2, False)])
@@ -71,8 +76,9 @@ def test_another_hosts_lock_is_stale_only_after_its_heartbeat_bound(tmp_path, ag
     sweep.mkdir()
     (sweep / MARKER).write_text(json.dumps({"kind": "sweep", "owner": "facebench"}))
     now = time.time()
-    (sweep / LOCK).write_text(json.dumps({"host": "head-node-7", "pid": 1, "started_at": now - 3600,
-                                          "heartbeat_at": now - age}))
+    (sweep / LOCK).write_text(
+        json.dumps({"host": "head-node-7", "pid": 1, "started_at": now - 3600, "heartbeat_at": now - age})
+    )
     lock = FolderLock(sweep, "sweep")
     if refused:
         with pytest.raises(ConfigError, match="host head-node-7, pid 1"):
@@ -82,7 +88,7 @@ def test_another_hosts_lock_is_stale_only_after_its_heartbeat_bound(tmp_path, ag
         lock.release()
 
 
-SWEEP = '''
+SWEEP = """
 from functools import partial
 from facebench.sweep import SweepSpec, space
 from facebench.sweep.presets import SMOKE_FACE
@@ -90,7 +96,7 @@ SPEC = SweepSpec(name="lk", task="face", base={**SMOKE_FACE, "model.backbone": "
                  "data.synthetic_identities": 8, "train.epochs": 1},
                  space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)), num_samples=2, scheduler="fifo",
                  cpus_per_trial=1, max_concurrent=1, seed=1)
-'''
+"""
 
 
 @pytest.mark.slow
@@ -104,12 +110,25 @@ def test_two_drivers_on_one_sweep_folder(tmp_path):
     pause = tmp_path / "pause"
     pause.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": ray_tmp, "FACEBENCH_CACHE": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(tmp_path / "lk.py"), "--results",
-           str(tmp_path / "results"), "--quiet", "--local"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facebench.cli",
+        "sweep",
+        str(tmp_path / "lk.py"),
+        "--results",
+        str(tmp_path / "results"),
+        "--quiet",
+        "--local",
+    ]
     try:
         with open(tmp_path / "first.log", "w") as log:
-            first = subprocess.Popen(cmd, env={**env, "FACEBENCH_PAUSE_AT": "reported:1",
-                                               "FACEBENCH_PAUSE_DIR": str(pause)}, stdout=log, stderr=log)
+            first = subprocess.Popen(
+                cmd,
+                env={**env, "FACEBENCH_PAUSE_AT": "reported:1", "FACEBENCH_PAUSE_DIR": str(pause)},
+                stdout=log,
+                stderr=log,
+            )
             while not list(pause.glob("*.json")):
                 assert first.poll() is None, (tmp_path / "first.log").read_text()
                 time.sleep(0.1)
@@ -120,8 +139,9 @@ def test_two_drivers_on_one_sweep_folder(tmp_path):
         stop(ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
-    assert f"another facebench driver is running this sweep (host {socket.gethostname()}, pid {first.pid}" \
-        in second.stderr
+    assert (
+        f"another facebench driver is running this sweep (host {socket.gethostname()}, pid {first.pid}" in second.stderr
+    )
     sweep = tmp_path / "results" / "lk"
     summary = json.loads((sweep / "summary.json").read_text())
     assert summary["counts"]["completed"] == 2 and len(summary["trials"]) == 2
@@ -148,25 +168,36 @@ def test_the_same_study_in_postgresql_has_one_driver(monkeypatch):
     monkeypatch.setenv("PGPASSWORD", "password")
     with postgres_server("password") as url:
         holder = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from facebench.sweep.lock import study_lock\n"
-             "with study_lock(sys.argv[1], 'shared', 'db'):\n print('held', flush=True); sys.stdin.read()", url],
-            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from facebench.sweep.lock import study_lock\n"
+                "with study_lock(sys.argv[1], 'shared', 'db'):\n print('held', flush=True); sys.stdin.read()",
+                url,
+            ],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert holder.stdout.readline().strip() == "held"
-            with pytest.raises(ConfigError, match=f"study 'shared' in db: another facebench driver is running it "
-                                                  f"\\(facebench .* pid {holder.pid} "):
+            with pytest.raises(
+                ConfigError,
+                match=f"study 'shared' in db: another facebench driver is running it \\(facebench .* pid {holder.pid} ",
+            ):
                 with study_lock(url, "shared", "db"):
                     pass
-            with study_lock(url, "other", "db"):   # another study in the same database is not held
+            with study_lock(url, "other", "db"):  # another study in the same database is not held
                 pass
-            holder.kill()   # a crashed driver: PostgreSQL ends its session and frees the lock
+            holder.kill()  # a crashed driver: PostgreSQL ends its session and frees the lock
             holder.wait(timeout=30)
             deadline = time.time() + 30
             while True:
                 try:
                     with study_lock(url, "shared", "db"):
                         break
-                except ConfigError:   # the server notices the closed socket within moments
+                except ConfigError:  # the server notices the closed socket within moments
                     assert time.time() < deadline
                     time.sleep(0.2)
         finally:
@@ -182,10 +213,25 @@ def test_sigterm_ends_a_sweep_driver_like_ctrl_c(tmp_path):
     (tmp_path / "lk.py").write_text(SWEEP)
     pause = tmp_path / "pause"
     pause.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": ray_tmp, "FACEBENCH_CACHE": str(tmp_path / "cache"),
-           "FACEBENCH_PAUSE_AT": "reported:1", "FACEBENCH_PAUSE_DIR": str(pause)}
-    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(tmp_path / "lk.py"), "--results",
-           str(tmp_path / "results"), "--quiet", "--local"]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RAY_TMPDIR": ray_tmp,
+        "FACEBENCH_CACHE": str(tmp_path / "cache"),
+        "FACEBENCH_PAUSE_AT": "reported:1",
+        "FACEBENCH_PAUSE_DIR": str(pause),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "facebench.cli",
+        "sweep",
+        str(tmp_path / "lk.py"),
+        "--results",
+        str(tmp_path / "results"),
+        "--quiet",
+        "--local",
+    ]
     try:
         with open(tmp_path / "driver.log", "w") as log:
             driver = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)

@@ -27,8 +27,22 @@ PASSWORD = "pg-test-Secret-42"
 
 
 def _driver(tmp_path: Path, url: str, name: str, env: dict, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, str(ROOT / "sweeps" / "demo.py"), "--smoke", "--local", "--quiet", "--name", name,
-           "--num-samples", "1", "--results", str(tmp_path / "runs"), "--study-db", url, *extra]
+    cmd = [
+        sys.executable,
+        str(ROOT / "sweeps" / "demo.py"),
+        "--smoke",
+        "--local",
+        "--quiet",
+        "--name",
+        name,
+        "--num-samples",
+        "1",
+        "--results",
+        str(tmp_path / "runs"),
+        "--study-db",
+        url,
+        *extra,
+    ]
     return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -68,6 +82,6 @@ def test_two_sweeps_at_once_on_postgresql_then_resume(tmp_path):
     assert again["counts"]["completed"] == 1
     sweep = json.loads((tmp_path / "runs" / "pga" / "sweep.json").read_text())
     assert sweep["study_db"].startswith("postgresql://") and "127.0.0.1" in sweep["study_db"]
-    for path in (tmp_path / "runs").rglob("*"):                    # the password is in no file written
+    for path in (tmp_path / "runs").rglob("*"):  # the password is in no file written
         if path.is_file():
             assert PASSWORD.encode() not in path.read_bytes(), path

@@ -32,8 +32,16 @@ def _sweep(tmp_path: Path, *flags: str, env: dict | None = None) -> subprocess.C
     # --local unless the case is about the address: a Ray head another job started on this machine must not
     # decide which check speaks first.
     where = [] if "--address" in flags else ["--local"]
-    cmd = [sys.executable, str(ROOT / "sweeps" / "demo.py"), "--smoke", "--quiet", "--results", str(tmp_path / "runs"),
-           *where, *flags]
+    cmd = [
+        sys.executable,
+        str(ROOT / "sweeps" / "demo.py"),
+        "--smoke",
+        "--quiet",
+        "--results",
+        str(tmp_path / "runs"),
+        *where,
+        *flags,
+    ]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     return subprocess.run(cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
 
@@ -45,7 +53,7 @@ def _refused(res: subprocess.CompletedProcess, tmp_path: Path, *words: str) -> s
     for word in words:
         assert word in lines[0], lines[0]
     runs = tmp_path / "runs"
-    assert not runs.exists() or not any(runs.iterdir()), list(runs.rglob("*"))   # no empty run folder
+    assert not runs.exists() or not any(runs.iterdir()), list(runs.rglob("*"))  # no empty run folder
     return lines[0]
 
 
@@ -58,17 +66,21 @@ def _bucket_keys(endpoint: str) -> list[str]:
 
 def test_unreachable_s3_endpoint(tmp_path):
     env = {**S3_ENV, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
-    _refused(_sweep(tmp_path, "--storage", f"s3://{BUCKET}/x", env=env), tmp_path, "does not answer", "AWS_ENDPOINT_URL")
+    _refused(
+        _sweep(tmp_path, "--storage", f"s3://{BUCKET}/x", env=env), tmp_path, "does not answer", "AWS_ENDPOINT_URL"
+    )
 
 
 def test_missing_bucket(s3, tmp_path):
     env = {**S3_ENV, "AWS_ENDPOINT_URL": s3}
-    _refused(_sweep(tmp_path, "--storage", "s3://no-such-bucket/x", env=env), tmp_path, "'no-such-bucket' does not exist")
+    _refused(
+        _sweep(tmp_path, "--storage", "s3://no-such-bucket/x", env=env), tmp_path, "'no-such-bucket' does not exist"
+    )
 
 
 def test_bad_credentials(s3, tmp_path):
     env = {**S3_ENV, "AWS_ENDPOINT_URL": s3, "AWS_ACCESS_KEY_ID": "AKIAWRONGWRONGWRONG"}
-    moto_auth(s3, on=True)   # moto now checks keys like S3 does: this one is unknown
+    moto_auth(s3, on=True)  # moto now checks keys like S3 does: this one is unknown
     try:
         res = _sweep(tmp_path, "--storage", f"s3://{BUCKET}/x", env=env)
     finally:
@@ -77,8 +89,14 @@ def test_bad_credentials(s3, tmp_path):
     assert _bucket_keys(s3) == []
     # With good credentials the bucket passes; this retry is then refused for its database, checked after it.
     pytest.importorskip("psycopg")
-    res = _sweep(tmp_path, "--storage", f"s3://{BUCKET}/x", "--study-db",
-                 f"postgresql://facebench@127.0.0.1:{free_port()}/facebench", env={**S3_ENV, "AWS_ENDPOINT_URL": s3})
+    res = _sweep(
+        tmp_path,
+        "--storage",
+        f"s3://{BUCKET}/x",
+        "--study-db",
+        f"postgresql://facebench@127.0.0.1:{free_port()}/facebench",
+        env={**S3_ENV, "AWS_ENDPOINT_URL": s3},
+    )
     _refused(res, tmp_path, "--study-db", "cannot connect")
     assert _bucket_keys(s3) == []
 
@@ -103,9 +121,22 @@ def test_ray_address_that_does_not_answer(tmp_path):
 @pytest.mark.parametrize("bucket, endpoint", [("no-such-bucket", "moto"), (BUCKET, "closed")])
 def test_report_from_a_bucket_that_cannot_be_read(s3, tmp_path, bucket, endpoint):
     url = s3 if endpoint == "moto" else f"http://127.0.0.1:{free_port()}"
-    res = subprocess.run([sys.executable, "-m", "facebench.cli", "report", f"s3://{bucket}/team/demo", "--out",
-                          str(tmp_path / "runs" / "report")], cwd=tmp_path, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT), **S3_ENV, "AWS_ENDPOINT_URL": url}, timeout=60)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facebench.cli",
+            "report",
+            f"s3://{bucket}/team/demo",
+            "--out",
+            str(tmp_path / "runs" / "report"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **S3_ENV, "AWS_ENDPOINT_URL": url},
+        timeout=60,
+    )
     _refused(res, tmp_path, "does not exist" if endpoint == "moto" else "does not answer")
 
 
@@ -119,7 +150,7 @@ def test_a_stale_record_of_this_nodes_cluster_is_refused(tmp_path):
     record.write_text(f"127.0.0.1:{free_port()}")
     with pytest.raises(ConfigError, match="--address auto .*no Ray cluster answers"):
         check_ray_address("auto", current_cluster=str(record))
-    check_ray_address("auto", current_cluster=str(tmp_path / "absent"))   # nothing recorded: left to Ray
+    check_ray_address("auto", current_cluster=str(tmp_path / "absent"))  # nothing recorded: left to Ray
 
 
 @pytest.mark.parametrize("case", ["closed port", "missing bucket"])
@@ -143,4 +174,4 @@ def test_bucket_check_in_process_names_the_endpoint_or_the_bucket(s3, monkeypatc
     else:
         assert "'no-such-bucket' does not exist" in line and endpoint in line, line
     if case == "missing bucket":
-        check_reachable(f"s3://{BUCKET}/x")   # the bucket that exists passes
+        check_reachable(f"s3://{BUCKET}/x")  # the bucket that exists passes

@@ -56,10 +56,17 @@ def test_faults_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
     from facebench.sweep import Output, run_sweep
 
     axes = {"optim.lr": (1e-3, 1e6), "data.image_size": (32, 16)}
-    spec = SweepSpec(name="faults", task="face", base={**SMOKE_FACE, "model.backbone": "cnn", "loss.name": "ce",
-                                                       "optim.name": "sgd", "train.epochs": 2},
-                     space=partial(space.grid, axes=axes), sampler="grid", grid=axes, scheduler="fifo",
-                     num_samples=4, cpus_per_trial=1)
+    spec = SweepSpec(
+        name="faults",
+        task="face",
+        base={**SMOKE_FACE, "model.backbone": "cnn", "loss.name": "ce", "optim.name": "sgd", "train.epochs": 2},
+        space=partial(space.grid, axes=axes),
+        sampler="grid",
+        grid=axes,
+        scheduler="fifo",
+        num_samples=4,
+        cpus_per_trial=1,
+    )
     summary = run_sweep(spec, output=Output(results=str(tmp_path), verbose=0))
     by_cell = {(t["params"]["optim.lr"], t["params"]["data.image_size"]): t for t in summary["trials"]}
     assert by_cell[(1e-3, 32)]["status"] == "completed"
@@ -75,11 +82,24 @@ def test_faults_are_recorded_and_the_sweep_goes_on(ray_local, tmp_path):
 def test_two_node_cluster(tmp_path):
     from cluster_two_nodes import stop
 
-    temp = tempfile.mkdtemp(prefix="fbray_", dir="/tmp")   # ours: stopped and removed even if the script is killed
+    temp = tempfile.mkdtemp(prefix="fbray_", dir="/tmp")  # ours: stopped and removed even if the script is killed
     try:
-        res = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster_two_nodes.py"), "--results",
-                              str(tmp_path), "--num-samples", "2", "--ray-temp", temp],
-                             capture_output=True, text=True, cwd=ROOT, timeout=600)
+        res = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "cluster_two_nodes.py"),
+                "--results",
+                str(tmp_path),
+                "--num-samples",
+                "2",
+                "--ray-temp",
+                temp,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
+        )
     finally:
         stop(temp)
         shutil.rmtree(temp, ignore_errors=True)

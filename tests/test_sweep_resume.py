@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from cluster_two_nodes import ray_pids, start_nodes, stop, worker_raylet  # noqa: E402
 
-SWEEP = '''
+SWEEP = """
 from functools import partial
 from facebench.sweep import SweepSpec, main, space
 from facebench.sweep.presets import SMOKE_FACE
@@ -33,7 +33,7 @@ SPEC = SweepSpec(name="kp", task="face", base={{**SMOKE_FACE, "model.backbone": 
                  num_samples={n}, scheduler="fifo", cpus_per_trial=1, seed=1, max_failures={retries})
 if __name__ == "__main__":
     raise SystemExit(main(SPEC))
-'''
+"""
 # Hostile pickles planted where Tune keeps its state: a resume that unpickled one would create this file.
 PLANTED = "planted_pickle_ran"
 
@@ -41,7 +41,7 @@ PLANTED = "planted_pickle_ran"
 @pytest.fixture
 def ray_tmp():
     """A private Ray temp dir: it marks the Ray processes this test starts, so only those are stopped."""
-    path = tempfile.mkdtemp(prefix="fbrs_", dir="/tmp")   # short: Ray's socket paths must fit 107 bytes
+    path = tempfile.mkdtemp(prefix="fbrs_", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
     yield path
     stop(path)
     shutil.rmtree(path, ignore_errors=True)
@@ -59,12 +59,23 @@ class Sweep:
         self.logs = tmp_path
 
     def run(self, *flags: str, env: dict | None = None, log: str = "run") -> tuple[int, str]:
-        cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(self.file), "--results", str(self.results),
-               "--quiet", "--local", *flags]
+        cmd = [
+            sys.executable,
+            "-m",
+            "facebench.cli",
+            "sweep",
+            str(self.file),
+            "--results",
+            str(self.results),
+            "--quiet",
+            "--local",
+            *flags,
+        ]
         out = self.logs / f"{log}.log"
         with open(out, "w") as f:  # a file, not a pipe: Ray processes outliving a killed driver would hold it
-            driver = subprocess.Popen(cmd, env={**self.env, **(env or {})}, cwd=ROOT, stdout=f, stderr=f,
-                                      start_new_session=True)
+            driver = subprocess.Popen(
+                cmd, env={**self.env, **(env or {})}, cwd=ROOT, stdout=f, stderr=f, start_new_session=True
+            )
             try:
                 rc = driver.wait(timeout=400)
             finally:
@@ -90,7 +101,7 @@ def _check_final(sweep: Sweep, kept: dict[str, bytes], *, rewritten: set[str] = 
     summary = json.loads((sweep.dir / "summary.json").read_text())
     rows = {t["trial_id"]: t for t in summary["trials"]}
     assert len(summary["trials"]) == len(rows) == sweep.n, sorted(rows)
-    assert len({t["params"]["optim.lr"] for t in summary["trials"]}) == sweep.n     # no config proposed twice
+    assert len({t["params"]["optim.lr"] for t in summary["trials"]}) == sweep.n  # no config proposed twice
     assert summary["counts"] == {"completed": sweep.n, "stopped": 0, "failed": 0}
     for trial_id, before in kept.items():
         assert trial_id in rows, f"completed trial {trial_id} lost"
@@ -104,10 +115,10 @@ def _check_final(sweep: Sweep, kept: dict[str, bytes], *, rewritten: set[str] = 
     study = optuna.load_study(study_name="kp", storage=f"sqlite:///{sweep.dir / 'study.db'}")
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
     named = [t for t in study.trials if "facebench_trial_id" in t.user_attrs]
-    assert sorted(t.user_attrs["facebench_trial_id"] for t in named) == sorted(rows)   # each told exactly once
+    assert sorted(t.user_attrs["facebench_trial_id"] for t in named) == sorted(rows)  # each told exactly once
     for t in named:
         last = read_jsonl(sweep.dir / "trials" / t.user_attrs["facebench_trial_id"] / "epochs.jsonl")[-1]
-        told = last.get("objective", last["val_accuracy"])   # the number Tune tells Optuna
+        told = last.get("objective", last["val_accuracy"])  # the number Tune tells Optuna
         assert t.state == optuna.trial.TrialState.COMPLETE and t.value == pytest.approx(told)
     assert all(t.state == optuna.trial.TrialState.FAIL for t in study.trials if t not in named)
     assert not sweep.temps()
@@ -124,8 +135,11 @@ def _plant_pickles(sweep: Sweep) -> None:
             return (os.system, (f"touch {sweep.results / PLANTED}",))
 
     state = sweep.dir / "ray"
-    for path in [state / "tuner.pkl", state / "searcher-state-2000-01-01_00-00-00.pkl",
-                 *[d / "params.pkl" for d in state.iterdir() if d.is_dir()]]:
+    for path in [
+        state / "tuner.pkl",
+        state / "searcher-state-2000-01-01_00-00-00.pkl",
+        *[d / "params.pkl" for d in state.iterdir() if d.is_dir()],
+    ]:
         path.write_bytes(pickle.dumps(Hostile()))
 
 
@@ -158,7 +172,7 @@ def test_resume_after_driver_kills(tmp_path, ray_tmp, case):
         figures.append((point, len(now), len(lost)))
         kept = now
     rewritten = set()
-    if case == "mid-write":   # a torn result.json beside an intact checkpoint: the trial is finished again
+    if case == "mid-write":  # a torn result.json beside an intact checkpoint: the trial is finished again
         torn = next(iter(kept))
         path = sweep.dir / "trials" / torn / "result.json"
         path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
@@ -175,9 +189,24 @@ def test_resume_after_driver_kills(tmp_path, ray_tmp, case):
 
 def test_resume_of_a_sweep_that_never_ran(tmp_path):
     results = tmp_path / "results"
-    res = subprocess.run([sys.executable, "-m", "facebench.cli", "sweep", str(ROOT / "sweeps" / "demo.py"), "--smoke",
-                          "--resume", "--results", str(results), "--local"], capture_output=True, text=True,
-                         cwd=ROOT, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facebench.cli",
+            "sweep",
+            str(ROOT / "sweeps" / "demo.py"),
+            "--smoke",
+            "--resume",
+            "--results",
+            str(results),
+            "--local",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert res.returncode == 2, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "nothing to resume" in lines[0] and "Traceback" not in res.stderr
@@ -186,7 +215,6 @@ def test_resume_of_a_sweep_that_never_ran(tmp_path):
 
 def test_hostile_checkpoint_pickle_runs_nothing(tmp_path):
     """Checkpoints load with weights_only: a planted pickle that would run a command is refused."""
-    import pickle
 
     import torch
 
@@ -213,14 +241,23 @@ def test_ctrl_c_exits_130_and_resumes(tmp_path, ray_tmp):
     sweep = Sweep(tmp_path, ray_tmp, 2)
     pause = tmp_path / "pause"
     pause.mkdir()
-    cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(sweep.file), "--results", str(sweep.results),
-           "--quiet", "--local"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "facebench.cli",
+        "sweep",
+        str(sweep.file),
+        "--results",
+        str(sweep.results),
+        "--quiet",
+        "--local",
+    ]
     env = {**sweep.env, "FACEBENCH_PAUSE_AT": "reported:1", "FACEBENCH_PAUSE_DIR": str(pause)}
     with open(tmp_path / "interrupted.log", "w") as f:
         driver = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=f, stderr=f, start_new_session=True)
         try:
             while not list(pause.glob("*.json")) and driver.poll() is None:
-                time.sleep(0.1)   # waits for the trial's own marker, the kill point is the pause
+                time.sleep(0.1)  # waits for the trial's own marker, the kill point is the pause
             paused = json.loads(next(pause.glob("*.json")).read_text())["tag"]
             os.killpg(driver.pid, signal.SIGINT)
             rc = driver.wait(timeout=120)
@@ -241,7 +278,7 @@ def _parent(pid: int) -> int | None:
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
-        return None   # already gone
+        return None  # already gone
 
 
 def _kill_node(marker: str, raylet: int) -> None:
@@ -264,21 +301,35 @@ def test_node_death_retries_the_trial_on_the_surviving_node(tmp_path):
     temp = tempfile.mkdtemp(prefix="fbray_", dir="/tmp")
     try:
         # Node death is noticed by GCS health checks: every 0.5 s, dead after 2 misses (the default is ~15 s).
-        fast = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "2",
-                "RAY_health_check_initial_delay_ms": "0", "RAY_health_check_timeout_ms": "1000"}
+        fast = {
+            "RAY_health_check_period_ms": "500",
+            "RAY_health_check_failure_threshold": "2",
+            "RAY_health_check_initial_delay_ms": "0",
+            "RAY_health_check_timeout_ms": "1000",
+        }
         pause = tmp_path / "pause"
         pause.mkdir()
         # Trials inherit the environment of the node they run on (`ray start`), not the driver's.
         hooks = {"FACEBENCH_PAUSE_AT": "reported:1", "FACEBENCH_PAUSE_DIR": str(pause)}
         address = start_nodes(temp, env={**fast, **hooks})
         sweep = Sweep(tmp_path, temp, 2, retries=2)
-        cmd = [sys.executable, "-m", "facebench.cli", "sweep", str(sweep.file), "--results", str(sweep.results),
-               "--quiet", "--address", address]
+        cmd = [
+            sys.executable,
+            "-m",
+            "facebench.cli",
+            "sweep",
+            str(sweep.file),
+            "--results",
+            str(sweep.results),
+            "--quiet",
+            "--address",
+            address,
+        ]
         env = {**sweep.env, **fast}
         with open(tmp_path / "driver.log", "w") as f:
             driver = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=f, stderr=f, start_new_session=True)
             while len(list(pause.glob("*.json"))) < 2 and driver.poll() is None:
-                time.sleep(0.1)   # both trials reached their pause: the kill point is in the code path
+                time.sleep(0.1)  # both trials reached their pause: the kill point is in the code path
             raylet = worker_raylet(temp)
             markers = [json.loads(p.read_text()) for p in pause.glob("*.json")]
             victim = [m["tag"] for m in markers if _parent(m["pid"]) == raylet]
@@ -294,6 +345,6 @@ def test_node_death_retries_the_trial_on_the_surviving_node(tmp_path):
     summary = _check_final(sweep, {})
     rows = {t["trial_id"]: t for t in summary["trials"]}
     meta = json.loads((sweep.dir / "trials" / victim[0] / "meta.json").read_text())
-    assert meta.get("resumed_from_epoch") == 1, meta          # continued from its checkpoint, not restarted
-    assert len({t["node_id"] for t in rows.values()}) == 1     # both finished on the surviving node
+    assert meta.get("resumed_from_epoch") == 1, meta  # continued from its checkpoint, not restarted
+    assert len({t["node_id"] for t in rows.values()}) == 1  # both finished on the surviving node
     print(f"node killed: trial {victim[0]} retried on the surviving node from epoch {meta['resumed_from_epoch']}")

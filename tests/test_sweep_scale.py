@@ -20,7 +20,7 @@ import pytest
 
 from facebench.artefacts import TrialDir
 from facebench.errors import DataError
-from facebench.sweep.replay import Replay, load_curves, nearest, replay_trial
+from facebench.sweep.replay import load_curves, nearest, replay_trial
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = str(ROOT / "reports" / "margin")
@@ -30,8 +30,18 @@ def replay_spec(epochs: int = 4):
     sys.path.insert(0, str(ROOT / "tests" / "bench"))
     from scale import build_spec
 
-    args = type("A", (), {"epochs": epochs, "seconds_per_epoch": 0.0, "checkpoint_kb": 4, "trials": 4,
-                          "scheduler": "asha", "gpus_per_trial": 0.0})()
+    args = type(
+        "A",
+        (),
+        {
+            "epochs": epochs,
+            "seconds_per_epoch": 0.0,
+            "checkpoint_kb": 4,
+            "trials": 4,
+            "scheduler": "asha",
+            "gpus_per_trial": 0.0,
+        },
+    )()
     return build_spec(args)
 
 
@@ -55,21 +65,21 @@ def test_replay_writes_a_trial_folder_and_continues_from_its_checkpoint(tmp_path
     def killed_after_two(row):
         seen.append(row["epoch"])
         if len(seen) == 2:
-            raise KeyboardInterrupt   # a node lost after the second epoch's checkpoint
+            raise KeyboardInterrupt  # a node lost after the second epoch's checkpoint
 
     with pytest.raises(KeyboardInterrupt):
         replay_trial(spec, flat, killed_after_two, trial)
     assert trial.read_result() is None and len(trial.read_epochs()) == 2
     again = []
     result = replay_trial(spec, flat, lambda r: again.append(r["epoch"]), trial)
-    assert again == [3, 4]   # continued after its checkpoint, not replayed from the start
+    assert again == [3, 4]  # continued after its checkpoint, not replayed from the start
     assert result["status"] == "completed" and result["replayed"]["recorded_trial"]
     assert trial.read_meta()["replayed"] and trial.read_config() == flat
     assert [r["epoch"] for r in trial.read_epochs()] == [1, 2, 3, 4]
     assert (trial.path / "artefacts" / "epochs.parquet").is_file()
     assert (trial.path / "checkpoint.pt").stat().st_size == 4 * 1024
     best = max(r["val_accuracy"] for r in trial.read_epochs())
-    assert result["metrics"]["objective"] == pytest.approx(best)   # select "best" of the sweep's metric
+    assert result["metrics"]["objective"] == pytest.approx(best)  # select "best" of the sweep's metric
 
 
 def test_a_report_never_mixes_replayed_and_real_trials(tmp_path, mixed_sweep):
@@ -80,8 +90,9 @@ def test_a_report_never_mixes_replayed_and_real_trials(tmp_path, mixed_sweep):
     for i in range(2):
         trial = TrialDir(sweep / "trials" / f"r{i}")
         trial.claim()
-        replay_trial(spec, spec.trial_config({"model.backbone": "cnn", "optim.lr": 0.01 * (i + 1)}), lambda r: None,
-                     trial)
+        replay_trial(
+            spec, spec.trial_config({"model.backbone": "cnn", "optim.lr": 0.01 * (i + 1)}), lambda r: None, trial
+        )
     (sweep / "sweep.json").write_text(json.dumps({"name": "replayed", "replay": spec.replay.to_json()}))
     with pytest.raises(DataError, match="cannot mix replayed and real"):
         build_report([str(sweep), str(mixed_sweep)], tmp_path / "mixed-report")
@@ -92,11 +103,29 @@ def test_a_report_never_mixes_replayed_and_real_trials(tmp_path, mixed_sweep):
 
 @pytest.mark.durability
 def test_100_replayed_trials_on_4_nodes_one_killed_nothing_lost_or_twice():
-    ray_tmp = Path(tempfile.mkdtemp(prefix="fbsc_", dir="/tmp"))   # short: Ray's socket paths fit 107 bytes
+    ray_tmp = Path(tempfile.mkdtemp(prefix="fbsc_", dir="/tmp"))  # short: Ray's socket paths fit 107 bytes
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_TMPDIR": str(ray_tmp)}
-    run = subprocess.run([sys.executable, str(ROOT / "tests" / "bench" / "scale.py"), "--trials", "100", "--nodes",
-                          "4", "--kill-nodes", "1", "--seconds-per-epoch", "0.1", "--checkpoint-kb", "4"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "bench" / "scale.py"),
+            "--trials",
+            "100",
+            "--nodes",
+            "4",
+            "--kill-nodes",
+            "1",
+            "--seconds-per-epoch",
+            "0.1",
+            "--checkpoint-kb",
+            "4",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     left = list(ray_tmp.iterdir())
     shutil.rmtree(ray_tmp, ignore_errors=True)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -118,10 +147,11 @@ def test_usable_retention_keeps_the_top_and_the_resumable_checkpoints(tmp_path):
     for i in range(6):
         trial = sweep.trial(f"t{i}")
         trial.claim()
-        replay_trial(spec, spec.trial_config({"model.backbone": "cnn", "optim.lr": 0.001 * (i + 1)}),
-                     lambda r: None, trial)
+        replay_trial(
+            spec, spec.trial_config({"model.backbone": "cnn", "optim.lr": 0.001 * (i + 1)}), lambda r: None, trial
+        )
         rows.append({"trial_id": f"t{i}", "status": "completed"})
-    (sweep.trial("t5").path / "result.json").unlink()      # unfinished: a resumed sweep continues it
+    (sweep.trial("t5").path / "result.json").unlink()  # unfinished: a resumed sweep continues it
     rows[4]["status"] = "stopped"
     freed = drop_unusable(sweep, rows)
     kept = sorted(t.path.name for t in sweep.trial_dirs() if (t.path / "checkpoint.pt").exists())
@@ -137,8 +167,12 @@ def test_the_write_through_study_equals_its_database(tmp_path):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    study = optuna.create_study(study_name="s", storage=WriteThroughStorage(study_storage(url)), direction="maximize",
-                                sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5))
+    study = optuna.create_study(
+        study_name="s",
+        storage=WriteThroughStorage(study_storage(url)),
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5),
+    )
     running = []
     for i in range(40):
         trial = study.ask()

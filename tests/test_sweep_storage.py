@@ -70,25 +70,24 @@ def test_s3_results_resume_from_the_bucket_alone_and_report(s3_ray, tmp_path):
     files = sweep.files()
     for name in (".facebench", "trials/.facebench", "sweep.json", "summary.json", "study.db"):
         assert name in files, sorted(files)
-    assert any(f.startswith("ray/") for f in files)                       # Tune's experiment state
+    assert any(f.startswith("ray/") for f in files)  # Tune's experiment state
     ids = [t["trial_id"] for t in first["trials"]]
-    for trial_id in ids:                                                   # facebench's own layout, not checkpoints
+    for trial_id in ids:  # facebench's own layout, not checkpoints
         for name in ("config.json", "epochs.jsonl", "result.json"):
             assert f"trials/{trial_id}/{name}" in files
     remote_epochs = {i: sweep.join("trials", i, "epochs.jsonl").read_text() for i in ids}
 
-    shutil.rmtree(local)                                                   # the bucket alone
-    again = run_sweep(_spec(), output=Output(storage=uri, results=str(local), resume=True, verbose=0),
-                      num_samples=2)
+    shutil.rmtree(local)  # the bucket alone
+    again = run_sweep(_spec(), output=Output(storage=uri, results=str(local), resume=True, verbose=0), num_samples=2)
     assert sorted(t["trial_id"] for t in again["trials"]) == sorted(ids)
     assert all(t["status"] == "completed" for t in again["trials"])
-    for trial_id in ids:                                                   # replayed, not trained again
+    for trial_id in ids:  # replayed, not trained again
         assert (local / "s3demo" / "trials" / trial_id / "epochs.jsonl").read_text() == remote_epochs[trial_id]
         assert sweep.join("trials", trial_id, "epochs.jsonl").read_text() == remote_epochs[trial_id]
         assert [r["epoch"] for r in read_jsonl(local / "s3demo" / "trials" / trial_id / "epochs.jsonl")] == [1, 2]
 
     out = tmp_path / "report"
-    build_report([f"{uri}/s3demo"], out=out)                              # straight from the bucket
+    build_report([f"{uri}/s3demo"], out=out)  # straight from the bucket
     import pyarrow.parquet as pq
 
     trials = pq.read_table(out / "trials.parquet").to_pandas()
@@ -134,7 +133,7 @@ def test_driver_killed_then_resumed_from_the_bucket_alone(s3, tmp_path, ray_tmp)
             kept[trial_id] = record.read_bytes()
     assert len(kept) >= 2, sorted(kept)
     assert set(kept) <= set(sweep.finished())
-    shutil.rmtree(sweep.results)                                           # the bucket alone
+    shutil.rmtree(sweep.results)  # the bucket alone
     rc, log = sweep.run("--storage", uri, "--resume", log="resumed")
     assert rc == 0, log[-3000:]
     _check_final(sweep, kept)
@@ -144,8 +143,8 @@ def test_driver_killed_then_resumed_from_the_bucket_alone(s3, tmp_path, ray_tmp)
 
 def test_fresh_on_a_bucket_removes_only_what_facebench_wrote(s3, tmp_path):
     from facebench.errors import ConfigError
-    from facebench.sweep import storage as bucket
     from facebench.sweep import Output
+    from facebench.sweep import storage as bucket
     from facebench.sweep.runner import sweep_paths
 
     paths = sweep_paths("fr", Output(results=str(tmp_path), storage=f"s3://{BUCKET}/fresh"))
@@ -153,7 +152,7 @@ def test_fresh_on_a_bucket_removes_only_what_facebench_wrote(s3, tmp_path):
     for name in ("sweep.json", "trials/abc/result.json", "ray/experiment_state.json", "notes.txt"):
         loc.join(name).write_bytes(b"{}")
     with pytest.raises(ConfigError, match="not created by facebench"):
-        bucket.delete_remote(paths)                           # no marker: not facebench's folder, nothing touched
+        bucket.delete_remote(paths)  # no marker: not facebench's folder, nothing touched
     assert len(loc.files()) == 4
     loc.join(".facebench").write_bytes(b"{}")
     assert bucket.delete_remote(paths) == ["notes.txt"]

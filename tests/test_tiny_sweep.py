@@ -15,7 +15,6 @@ import contextlib
 import importlib.util
 import io
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -23,7 +22,7 @@ import pytest
 from facebench.sweep import SweepSpec, space
 from facebench.sweep.presets import SMOKE_AUTOENCODER
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]   # the fixture runs a real sweep
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # the fixture runs a real sweep
 
 
 TRACKERS = all(importlib.util.find_spec(m) for m in ("tensorboardX", "tensorboard", "mlflow"))
@@ -35,10 +34,23 @@ def run(tmp_path_factory):
     from facebench.sweep import main
 
     root = tmp_path_factory.mktemp("runs")
-    vae_space = space.VAE(backbones=("vae", "ae", "dae"), latent_sizes=(16, 32), image_sizes=(32,),
-                          schedules=("cosine",), batch_sizes=(32,), epochs=2)
-    spec = SweepSpec(name="tiny-ae", task="autoencoder", base={**SMOKE_AUTOENCODER, "train.epochs": 2},
-                     space=vae_space, num_samples=3, scheduler="fifo", cover=True)   # cover: vae, ae and dae
+    vae_space = space.VAE(
+        backbones=("vae", "ae", "dae"),
+        latent_sizes=(16, 32),
+        image_sizes=(32,),
+        schedules=("cosine",),
+        batch_sizes=(32,),
+        epochs=2,
+    )
+    spec = SweepSpec(
+        name="tiny-ae",
+        task="autoencoder",
+        base={**SMOKE_AUTOENCODER, "train.epochs": 2},
+        space=vae_space,
+        num_samples=3,
+        scheduler="fifo",
+        cover=True,
+    )  # cover: vae, ae and dae
     out = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
         mp.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -49,7 +61,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sweep(run):
-    index = run[0] / "report" / "index.html"   # the report every sweep ends with
+    index = run[0] / "report" / "index.html"  # the report every sweep ends with
     return index, pd.read_parquet(index.parent / "trials.parquet"), pd.read_parquet(index.parent / "epochs.parquet")
 
 
@@ -59,18 +71,20 @@ def test_progress_line_known_answer():
     line = ProgressLine(name="vae", mode="max", total=8, label="val_accuracy", stream=io.StringIO())
     line.best, line.best_trial = 0.71234, "ab12"
     assert line.format(done=3, running=2, failed=1, elapsed=125.0) == (
-        "vae  4/8 trials done, 2 running, 1 failed  best val_accuracy 0.7123 (ab12)  2 min 05 s, ETA 2 min 05 s")
+        "vae  4/8 trials done, 2 running, 1 failed  best val_accuracy 0.7123 (ab12)  2 min 05 s, ETA 2 min 05 s"
+    )
 
 
 def test_console_shows_one_progress_line_and_ray_logs_stay_in_the_sweep(run):
     sweep, out = run
     lines = [ln for ln in out.splitlines() if ln.startswith("tiny-ae  ")]
     # "best" is the sweep's declared objective, named as the summary and the report name it.
-    assert lines and lines[-1].startswith("tiny-ae  3/3 trials done, 0 running, 0 failed  "
-                                          "best val_accuracy (best epoch) 0.")
-    assert "== Status ==" not in out and "Result logdir" not in out   # Ray's table only with --verbose
-    assert "val_accuracy (best epoch)" in out.split("rank  trial", 1)[1].splitlines()[0]   # the final table's header
-    assert (sweep / "logs" / "ray" / "raylet.out").is_file()   # Ray's own logs beside the results
+    assert lines and lines[-1].startswith(
+        "tiny-ae  3/3 trials done, 0 running, 0 failed  best val_accuracy (best epoch) 0."
+    )
+    assert "== Status ==" not in out and "Result logdir" not in out  # Ray's table only with --verbose
+    assert "val_accuracy (best epoch)" in out.split("rank  trial", 1)[1].splitlines()[0]  # the final table's header
+    assert (sweep / "logs" / "ray" / "raylet.out").is_file()  # Ray's own logs beside the results
 
 
 @pytest.mark.skipif(not TRACKERS, reason="needs the trackers extra: pip install 'facebench[trackers]'")
@@ -109,8 +123,11 @@ def test_importances_leave_out_constant_parameters_and_keep_labels_whole(sweep):
 
     page = sweep[0].read_text()
     # schedule.name (one choice) and data.image_size never varied: said in a note, not drawn as zero bars.
-    assert re.search(r"parameter importances leave out \d+ parameter\(s\) that never varied or that the run forced: "
-                     r".*schedule\.name", page)
+    assert re.search(
+        r"parameter importances leave out \d+ parameter\(s\) that never varied or that the run forced: "
+        r".*schedule\.name",
+        page,
+    )
     fig = importance_figure({"schedule.warmup_epochs": 0.5, "optim.lr@adamw": 0.3, "model.embedding_size": 0.2})
     renderer = FigureCanvasAgg(fig).get_renderer()
     width = fig.bbox.width
@@ -141,8 +158,8 @@ def test_over_seeds_table_only_with_repeats_and_labels_read(sweep):
     assert "no configuration ran with more than one seed" in stats and "n_seeds" not in stats
     labels = recipe_labels(trials[trials["status"] == "completed"])
     for label in labels:
-        assert "nan" not in label, label   # a key the trial does not use is left out, not "loss.h=nan"
-        for value in re.findall(r"=(\d[\d.]*)", label):   # floats to 4 significant digits, never 17
+        assert "nan" not in label, label  # a key the trial does not use is left out, not "loss.h=nan"
+        for value in re.findall(r"=(\d[\d.]*)", label):  # floats to 4 significant digits, never 17
             assert len(value.replace(".", "").lstrip("0")) <= 4, label
     # A key only some configs have (AdaFace's loss.h beside other losses: NaN in the table) is left out.
     done = trials[trials["status"] == "completed"]

@@ -110,9 +110,23 @@ def _resume_one_objective(root: Path) -> None:
 
 
 def test_unknown_second_objective_is_one_line_and_exit_2(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "facebench.cli", "sweep", str(ROOT / "sweeps" / "demo.py"),
-                          "--second-objective", "bogus", "--results", str(tmp_path)],
-                         check=False, capture_output=True, text=True, cwd=ROOT)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facebench.cli",
+            "sweep",
+            str(ROOT / "sweeps" / "demo.py"),
+            "--second-objective",
+            "bogus",
+            "--results",
+            str(tmp_path),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert "--second-objective 'bogus'" in lines[0] and "params, flops, latency_ms" in lines[0]

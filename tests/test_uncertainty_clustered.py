@@ -9,13 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from facebench.eval.uncertainty import (
-    Z95,
-    accuracy_se,
-    pair_cluster_se,
-    pooled_seed_variance,
-    seed_intervals,
-)
+from facebench.eval.uncertainty import Z95, accuracy_se, pair_cluster_se, pooled_seed_variance, seed_intervals
 
 
 def _pairs(rng, people=60, per_person=8, folds=6, share=0.5):
@@ -38,8 +32,12 @@ def _pairs(rng, people=60, per_person=8, folds=6, share=0.5):
 def _brute_force(v, a, b, w=None):
     w = np.full(len(v), 1 / len(v)) if w is None else w / w.sum()
     u = w * (v - w @ v)
-    share = ((a[:, None] == a[None, :]) | (a[:, None] == b[None, :]) | (b[:, None] == a[None, :])
-             | (b[:, None] == b[None, :]))
+    share = (
+        (a[:, None] == a[None, :])
+        | (a[:, None] == b[None, :])
+        | (b[:, None] == a[None, :])
+        | (b[:, None] == b[None, :])
+    )
     g = len(np.unique(np.concatenate([a, b])))
     return math.sqrt(float(u @ share @ u) * g / (g - 1))
 
@@ -69,7 +67,7 @@ def test_wider_than_binomial_and_agrees_with_a_cluster_bootstrap():
     binomial = accuracy_se(float(v.mean()), len(v))
     assert se > 1.4 * binomial
     # brute force: resample whole folds (every pair and every shared person lies within one fold)
-    fold = (a % 30)
+    fold = a % 30
     rows = [np.flatnonzero(fold == f) for f in range(30)]
     boot = [v[np.concatenate([rows[i] for i in rng.integers(0, 30, 30)])].mean() for _ in range(3000)]
     assert se == pytest.approx(float(np.std(boot, ddof=1)), rel=0.25)
@@ -90,7 +88,7 @@ def test_calibrated_over_simulated_validation_sets():
 
 
 def test_degenerate_inputs_are_nan():
-    assert math.isnan(pair_cluster_se([1.0, 0.0], [1, 1], [1, 1]))      # one person
+    assert math.isnan(pair_cluster_se([1.0, 0.0], [1, 1], [1, 1]))  # one person
     assert math.isnan(pair_cluster_se([], [], []))
     assert math.isnan(pair_cluster_se([1.0, math.nan], [1, 2], [1, 2]))
 
@@ -100,7 +98,7 @@ def test_seed_intervals_known_answers():
 
     # a stated seed sd: normal quantile; CI over k seeds, PI for one new seed
     ci, pi = seed_intervals(0.8, 4, 0.03, 0.04)
-    total = math.sqrt(0.03 ** 2 + 0.04 ** 2)            # 0.05
+    total = math.sqrt(0.03**2 + 0.04**2)  # 0.05
     assert ci == pytest.approx([0.8 - Z95 * total / 2, 0.8 + Z95 * total / 2])
     assert pi == pytest.approx([0.8 - Z95 * total * math.sqrt(1.25), 0.8 + Z95 * total * math.sqrt(1.25)])
     # an estimated one (df 3) and no pair term: plain Student t on 3 df

@@ -54,10 +54,22 @@ def test_engine_fits_saves_and_embed_applies_it(tmp_path, monkeypatch):
     from facebench.engine.use import embed, load_trained
 
     monkeypatch.setenv("FACEBENCH_CACHE", str(tmp_path / "cache"))
-    cfg = {"task": "face", "model.backbone": "cnn", "loss.name": "ce", "data.image_size": 24, "model.width": 0.125,
-           "train.epochs": 1, "train.batch_size": 8, "data.synthetic_identities": 8, "data.synthetic_images": 4,
-           "data.val_pairs": 16, "train.max_steps": 2, "eval.batch_size": 64, "train.threads": 1,
-           "model.embedding_size": 16}
+    cfg = {
+        "task": "face",
+        "model.backbone": "cnn",
+        "loss.name": "ce",
+        "data.image_size": 24,
+        "model.width": 0.125,
+        "train.epochs": 1,
+        "train.batch_size": 8,
+        "data.synthetic_identities": 8,
+        "data.synthetic_images": 4,
+        "data.val_pairs": 16,
+        "train.max_steps": 2,
+        "eval.batch_size": 64,
+        "train.threads": 1,
+        "model.embedding_size": 16,
+    }
     plain = run_trial(cfg, trial_dir=tmp_path / "plain")
     white = run_trial({**cfg, "eval.whiten": 8}, trial_dir=tmp_path / "white")
     assert plain["status"] == white["status"] == "completed"
@@ -65,8 +77,10 @@ def test_engine_fits_saves_and_embed_applies_it(tmp_path, monkeypatch):
     assert saved["projection"].shape == (16, 8)
     assert not (tmp_path / "plain" / ARTEFACTS / WHITENING_NPZ).exists()
     # same seed, same weights: only the scoring differs
-    assert plain["metrics"]["test_accuracy_mean"] != white["metrics"]["test_accuracy_mean"] or \
-        plain["metrics"]["test_auc"] != white["metrics"]["test_auc"]
+    assert (
+        plain["metrics"]["test_accuracy_mean"] != white["metrics"]["test_accuracy_mean"]
+        or plain["metrics"]["test_auc"] != white["metrics"]["test_auc"]
+    )
     t = load_trained(tmp_path / "white")
     images = np.random.default_rng(0).integers(0, 255, size=(5, 24, 24, 3), dtype=np.uint8)
     got = embed(t, images)

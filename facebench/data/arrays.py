@@ -21,8 +21,9 @@ class ImageArray:
         if self.images.ndim != 4 or self.images.dtype != np.uint8:
             raise ValueError(f"images must be uint8 (N, H, W, C), got {self.images.dtype} {self.images.shape}")
         if not (len(self.images) == len(self.labels) == len(self.names)):
-            raise ValueError(f"images/labels/names lengths differ: {len(self.images)}, {len(self.labels)}, "
-                             f"{len(self.names)}")
+            raise ValueError(
+                f"images/labels/names lengths differ: {len(self.images)}, {len(self.labels)}, {len(self.names)}"
+            )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -32,7 +33,7 @@ class ImageArray:
         """Names of the identities / classes that actually occur."""
         return {self.classes[i] for i in np.unique(self.labels)}
 
-    def subset(self, rows: np.ndarray, *, relabel: bool = False) -> "ImageArray":
+    def subset(self, rows: np.ndarray, *, relabel: bool = False) -> ImageArray:
         """Rows ``rows`` (a copy unless they form a slice); ``relabel`` re-indexes labels to 0..n-1."""
         rows = np.asarray(rows, dtype=np.int64)
         images = _take(self.images, rows)
@@ -47,7 +48,7 @@ class ImageArray:
 def _take(images: np.ndarray, rows: np.ndarray) -> np.ndarray:
     # A contiguous run stays a view of the memmap, so nothing is copied into RAM.
     if len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
-        return images[rows[0]:rows[0] + len(rows)]
+        return images[rows[0] : rows[0] + len(rows)]
     return images[rows]
 
 

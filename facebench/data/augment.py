@@ -8,7 +8,7 @@ seed fixes every crop, flip and jitter factor, and a checkpoint can save and res
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -49,8 +49,14 @@ def random_crop(x: torch.Tensor, gen: torch.Generator, *, padding: int | None = 
     return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols]
 
 
-def color_jitter(x: torch.Tensor, gen: torch.Generator, *, brightness: float = JITTER["brightness"],
-                 contrast: float = JITTER["contrast"], saturation: float = JITTER["saturation"]) -> torch.Tensor:
+def color_jitter(
+    x: torch.Tensor,
+    gen: torch.Generator,
+    *,
+    brightness: float = JITTER["brightness"],
+    contrast: float = JITTER["contrast"],
+    saturation: float = JITTER["saturation"],
+) -> torch.Tensor:
     """Brightness, contrast, then saturation, each factor uniform in [1 - s, 1 + s] per image.
 
     Follows torchvision's definitions (blend with black, with the mean grey level, with the grey

@@ -48,8 +48,9 @@ def read_bin(path: str | Path) -> BinSet:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    obj = restricted_load(path, what="a .bin verification set", holds="bytes, bools, lists/tuples and numpy bool "
-                          "arrays")
+    obj = restricted_load(
+        path, what="a .bin verification set", holds="bytes, bools, lists/tuples and numpy bool arrays"
+    )
     return check_bin(path, obj)
 
 
@@ -88,12 +89,14 @@ def _check_distinct(path: Path, images: list, same: np.ndarray) -> None:
     for i in range(len(same)):
         a, b = digest[2 * i], digest[2 * i + 1]
         if a == b:
-            raise DataError(f"{path}: pair {i} (from 0) compares an image with itself (both images are the same "
-                            "bytes)")
+            raise DataError(f"{path}: pair {i} (from 0) compares an image with itself (both images are the same bytes)")
         j = seen.setdefault((min(a, b), max(a, b)), i)
         if j != i:
-            verdict = ("labelled both same and different (contradictory)" if same[i] != same[j]
-                       else "given twice (a duplicate counts double)")
+            verdict = (
+                "labelled both same and different (contradictory)"
+                if same[i] != same[j]
+                else "given twice (a duplicate counts double)"
+            )
             raise DataError(f"{path}: pair {i} repeats pair {j} (pairs counted from 0), {verdict}")
 
 

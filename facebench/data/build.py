@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from ..config import TrialConfig
@@ -47,6 +48,7 @@ def build_task_data(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
 
 # -- datasets (declared in facebench.data) ----------------------------------------------------
 
+
 def synthetic_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
     if cfg.task == "cifar":  # ten synthetic identities as classes
         from .cifar import build_cifar_task
@@ -60,8 +62,7 @@ def lfw_people_task(cfg: TrialConfig, *, progress: bool = False, train_folds: st
 
 
 def identity_folder_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
-    return _face_task(cfg, FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root)),
-                      progress=progress)
+    return _face_task(cfg, FaceSource(list_identity_folder(cfg.data.root), root=Path(cfg.data.root)), progress=progress)
 
 
 def recordio_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
@@ -76,8 +77,9 @@ def att_faces_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
 
 def _synthetic(cfg: TrialConfig) -> FaceSource:
     d = cfg.data
-    faces = synthetic_faces(identities=d.synthetic_identities, images_per_identity=d.synthetic_images,
-                            seed=d.synthetic_seed)
+    faces = synthetic_faces(
+        identities=d.synthetic_identities, images_per_identity=d.synthetic_images, seed=d.synthetic_seed
+    )
     ids: dict[str, list[str]] = {c: [] for c in faces.classes}
     for n in faces.names:  # one pass: names are grouped by identity already, in order
         ids[person_of(n)].append(n)
@@ -92,13 +94,16 @@ def _lfw_people(cfg: TrialConfig, train_folds: str) -> FaceSource:
     listing = list_identity_folder(image_dir)
     unknown = sorted(people - set(listing))
     if unknown:
-        raise ConfigError(f"data.root: {len(unknown)} people of {pairs.source} have no folder in {image_dir} "
-                          f"(e.g. {unknown[0]})")
-    return FaceSource({p: listing[p] for p in sorted(people)}, root=image_dir,
-                      info={"train_folds": folds, "pairs": pairs.source})
+        raise ConfigError(
+            f"data.root: {len(unknown)} people of {pairs.source} have no folder in {image_dir} (e.g. {unknown[0]})"
+        )
+    return FaceSource(
+        {p: listing[p] for p in sorted(people)}, root=image_dir, info={"train_folds": folds, "pairs": pairs.source}
+    )
 
 
 # -- shared face pipeline ---------------------------------------------------------------------
+
 
 def _lfw_dirs(cfg: TrialConfig, root: str, *, key: str) -> tuple[Path, Pairs]:
     image_dir, found = find_lfw(root, key=key)
@@ -116,8 +121,9 @@ def _load(cfg: TrialConfig, source: FaceSource, identities: list[str], *, progre
         images = record_images(source.records, names, Decoding.of(d, progress=progress))
     elif source.memory is not None:
         row = {n: k for k, n in enumerate(source.memory.names)}
-        images = prepare_array(source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop,
-                               color=d.color)
+        images = prepare_array(
+            source.memory.images[[row[n] for n in names]], size=d.image_size, crop=d.crop, color=d.color
+        )
     else:
         images = cached_images(source.root, names, Decoding.of(d, progress=progress))
     return ImageArray(images, labels, names, list(identities))
@@ -140,33 +146,53 @@ def _select_train(cfg: TrialConfig, source: FaceSource) -> tuple[list[str], list
 def _face_task(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> TaskData:
     train_ids, val_ids = _select_train(cfg, source)
     test, test_pairs, test_info = _test_protocol(cfg, source, progress=progress)
-    check_no_leakage(set(train_ids) | set(val_ids), test.identities,
-                     where=f"data.train={cfg.data.train!r} vs test {test_info['test']!r}")
+    check_no_leakage(
+        set(train_ids) | set(val_ids),
+        test.identities,
+        where=f"data.train={cfg.data.train!r} vs test {test_info['test']!r}",
+    )
     for _, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):  # tested at the end; checked before training
         people = set_people(path, folds)
         if people is not None:
-            check_no_leakage(set(train_ids) | set(val_ids), people, where=f"data.train={cfg.data.train!r} vs "
-                             f"eval.sets {path!r}{' folds ' + cfg.eval.set_folds if folds else ''}")
+            check_no_leakage(
+                set(train_ids) | set(val_ids),
+                people,
+                where=f"data.train={cfg.data.train!r} vs "
+                f"eval.sets {path!r}{' folds ' + cfg.eval.set_folds if folds else ''}",
+            )
     train = _load(cfg, source, train_ids, progress=progress)
     val = _load(cfg, source, val_ids, progress=progress)
     shared = _check_test_images(cfg, (train, val), test.images, test.names, repr(test_info["test"]))
     in_sets = _check_eval_sets(cfg, (train, val), progress=progress)
     val_pairs = draw_pairs(val.labels, pairs=cfg.data.val_pairs, folds=5, seed=cfg.train.seed)
     describe = {
-        "task": cfg.task, "train_dataset": cfg.data.train, "train_root": str(source.root or ""),
-        "train_images": len(train), "train_identities": len(train_ids), "val_images": len(val),
-        "val_identities": len(val_ids), "val_pairs": len(val_pairs), "val_folds": val_pairs.num_folds,
-        **(source.info or {}), **test_info, "test_images": len(test), "test_pairs": len(test_pairs),
-        "cache_dir": str(default_cache_dir(cfg.data.cache_dir)), "image_size": cfg.data.image_size,
-        "crop": cfg.data.crop, "color": cfg.data.color, "test_images_in_training": shared,
+        "task": cfg.task,
+        "train_dataset": cfg.data.train,
+        "train_root": str(source.root or ""),
+        "train_images": len(train),
+        "train_identities": len(train_ids),
+        "val_images": len(val),
+        "val_identities": len(val_ids),
+        "val_pairs": len(val_pairs),
+        "val_folds": val_pairs.num_folds,
+        **(source.info or {}),
+        **test_info,
+        "test_images": len(test),
+        "test_pairs": len(test_pairs),
+        "cache_dir": str(default_cache_dir(cfg.data.cache_dir)),
+        "image_size": cfg.data.image_size,
+        "crop": cfg.data.crop,
+        "color": cfg.data.color,
+        "test_images_in_training": shared,
         "eval_set_images_in_training": in_sets,
         "allow_test_images": cfg.data.allow_test_images,
     }
     return TaskData(train, val, val_pairs, test, test_pairs, num_classes=len(train_ids), describe=describe)
 
 
-def _check_test_images(cfg: TrialConfig, parts: tuple[ImageArray, ...], images: np.ndarray, names: list[str],
-                       label: str) -> int:
+def _check_test_images(
+    cfg: TrialConfig, parts: tuple[ImageArray, ...], images: np.ndarray, names: list[str], label: str
+) -> int:
     """Training (or validation) images with the same decoded pixels as a test image: refused unless
     data.allow_test_images; the count goes into the trial's description either way."""
     from .overlap import shared_images
@@ -174,9 +200,11 @@ def _check_test_images(cfg: TrialConfig, parts: tuple[ImageArray, ...], images: 
     found = [(part.names[i], names[j]) for part in parts for i, j in shared_images(part.images, images)]
     if found and not cfg.data.allow_test_images:
         a, b = found[0]
-        raise LeakageError(f"data.train={cfg.data.train!r}: {len(found)} training images have the same pixels as "
-                           f"test images of {label} (e.g. {a} = {b}); remove them (`facebench data "
-                           "overlap` lists them) or set data.allow_test_images=true to train anyway")
+        raise LeakageError(
+            f"data.train={cfg.data.train!r}: {len(found)} training images have the same pixels as "
+            f"test images of {label} (e.g. {a} = {b}); remove them (`facebench data "
+            "overlap` lists them) or set data.allow_test_images=true to train anyway"
+        )
     return len(found)
 
 
@@ -189,7 +217,7 @@ def _check_eval_sets(cfg: TrialConfig, parts: tuple[ImageArray, ...], *, progres
     found = {}
     for name, path, folds in plan_sets(cfg.eval.sets, cfg.eval.set_folds):
         vs = load_set(path, Decoding.of(cfg.data, progress=progress), folds=folds, name=name)
-        rows = [f"{vs.name}:{i}" for i in range(len(vs.images))]   # a .bin names no file: its image rows
+        rows = [f"{vs.name}:{i}" for i in range(len(vs.images))]  # a .bin names no file: its image rows
         found[vs.name] = _check_test_images(cfg, parts, vs.images, rows, f"eval.sets {vs.name!r} ({path})")
     return found
 
@@ -199,8 +227,9 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     if kind == "synthetic":
         return _synthetic_test(cfg)
     if kind != "lfw":
-        raise ConfigError(f"data.test: {kind!r} is not a verification protocol; task {cfg.task!r} uses "
-                          "'lfw' or 'synthetic'")
+        raise ConfigError(
+            f"data.test: {kind!r} is not a verification protocol; task {cfg.task!r} uses 'lfw' or 'synthetic'"
+        )
     root = cfg.data.test_root or cfg.data.root
     if not root:
         raise ConfigError("data.test_root: the LFW test protocol needs the LFW folder (--set data.test_root=PATH)")
@@ -221,26 +250,41 @@ def _test_protocol(cfg: TrialConfig, source: FaceSource, *, progress: bool) -> t
     d = cfg.data
     images = cached_images(image_dir, names, Decoding.of(d, progress=progress))
     test = ImageArray(images, np.array([label[person_of(n)] for n in names]), names, people)
-    info = {"test": "lfw", "test_root": str(image_dir), "test_pairs_file": pairs.source,
-            "test_folds_original": folds, "test_people": len(set().union(*(people_of[f] for f in folds)))}
+    info = {
+        "test": "lfw",
+        "test_root": str(image_dir),
+        "test_pairs_file": pairs.source,
+        "test_folds_original": folds,
+        "test_people": len(set().union(*(people_of[f] for f in folds))),
+    }
     return test, pairs.to_index(names), info
 
 
 def _synthetic_test(cfg: TrialConfig) -> tuple[ImageArray, PairIndex, dict]:
     d = cfg.data
-    n_ids = SYNTHETIC_TEST_FOLDS * max(2, math.ceil((d.synthetic_test_identities or d.synthetic_identities / 4)
-                                                    / SYNTHETIC_TEST_FOLDS))
-    faces = synthetic_faces(identities=n_ids, images_per_identity=d.synthetic_images, seed=d.synthetic_seed,
-                            stream="test")
+    n_ids = SYNTHETIC_TEST_FOLDS * max(
+        2, math.ceil((d.synthetic_test_identities or d.synthetic_identities / 4) / SYNTHETIC_TEST_FOLDS)
+    )
+    faces = synthetic_faces(
+        identities=n_ids, images_per_identity=d.synthetic_images, seed=d.synthetic_seed, stream="test"
+    )
     faces.images = prepare_array(faces.images, size=d.image_size, crop=d.crop, color=d.color)
-    pairs = draw_pairs(faces.labels, pairs=d.synthetic_test_pairs or 60 * SYNTHETIC_TEST_FOLDS,
-                       folds=SYNTHETIC_TEST_FOLDS, seed=d.synthetic_seed)
-    return faces, pairs, {"test": "synthetic", "test_identities": n_ids, "test_folds_original":
-                          list(range(pairs.num_folds))}
+    pairs = draw_pairs(
+        faces.labels,
+        pairs=d.synthetic_test_pairs or 60 * SYNTHETIC_TEST_FOLDS,
+        folds=SYNTHETIC_TEST_FOLDS,
+        seed=d.synthetic_seed,
+    )
+    return (
+        faces,
+        pairs,
+        {"test": "synthetic", "test_identities": n_ids, "test_folds_original": list(range(pairs.num_folds))},
+    )
 
 
-def cache_dataset(path: str | Path, *, size: int, crop: float, color: str, cache_dir: str = "",
-                  progress: bool = True) -> tuple[int, tuple]:
+def cache_dataset(
+    path: str | Path, *, size: int, crop: float, color: str, cache_dir: str = "", progress: bool = True
+) -> tuple[int, tuple]:
     """Decode every image under ``path`` (any layout ``facebench data check`` knows) into the cache."""
     from .cifar import load_cifar_split
     from .layouts import find_cifar

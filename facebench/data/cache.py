@@ -22,9 +22,9 @@ import json
 import os
 import sys
 import zlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -73,12 +73,19 @@ def cached_images(root: str | Path, names: list[str], how: Decoding) -> np.ndarr
     def fill(out: np.ndarray) -> None:
         _decode_into(out, lambda i: decode_file(root / names[i], **kw), progress=how.progress, workers=how.workers)
 
-    return get_or_build(params, (len(names), *how.shape), fill, cache_dir=how.cache_dir,
-                        manifest={"source": str(root), "names": names})
+    return get_or_build(
+        params, (len(names), *how.shape), fill, cache_dir=how.cache_dir, manifest={"source": str(root), "names": names}
+    )
 
 
-def cached_encoded(params: dict, count: int, encoded: Callable[[int], tuple[bytes, str]], how: Decoding, *,
-                   manifest: dict | None = None) -> np.ndarray:
+def cached_encoded(
+    params: dict,
+    count: int,
+    encoded: Callable[[int], tuple[bytes, str]],
+    how: Decoding,
+    *,
+    manifest: dict | None = None,
+) -> np.ndarray:
     """Images held encoded inside one file (RecordIO records, ``.bin`` entries): ``encoded(i)`` gives image i's
     bytes and a ``where`` naming it. ``params`` must identify the source file and the selection."""
     params = {**params, **how.key_params()}
@@ -87,9 +94,13 @@ def cached_encoded(params: dict, count: int, encoded: Callable[[int], tuple[byte
         data, where = encoded(i)
         return decode_bytes(data, where=where, **how.key_params())
 
-    return get_or_build(params, (count, *how.shape), lambda out: _decode_into(out, decode, progress=how.progress,
-                                                                                workers=0),
-                        cache_dir=how.cache_dir, manifest=manifest)
+    return get_or_build(
+        params,
+        (count, *how.shape),
+        lambda out: _decode_into(out, decode, progress=how.progress, workers=0),
+        cache_dir=how.cache_dir,
+        manifest=manifest,
+    )
 
 
 def file_fingerprint(path: str | Path) -> str:
@@ -98,8 +109,14 @@ def file_fingerprint(path: str | Path) -> str:
     return f"{Path(path).resolve()}\0{st.st_size}\0{st.st_mtime_ns}"
 
 
-def get_or_build(params: dict, shape: tuple, fill: Callable[[np.ndarray], dict | None], *, cache_dir: str | Path = "",
-                 manifest: dict | None = None) -> np.ndarray:
+def get_or_build(
+    params: dict,
+    shape: tuple,
+    fill: Callable[[np.ndarray], dict | None],
+    *,
+    cache_dir: str | Path = "",
+    manifest: dict | None = None,
+) -> np.ndarray:
     """The entry for ``params``: read it if complete, otherwise build it under the lock with ``fill(out)``.
 
     ``fill`` writes every row of ``out`` and may return extra manifest fields (e.g. labels).
@@ -181,15 +198,16 @@ def _blocks_intact(npy: Path, meta: dict) -> bool:
         for i in picks:
             f.seek(i * BLOCK)
             if zlib.crc32(f.read(BLOCK)) != crcs[i]:
-                print(f"facebench: decoded cache {npy} is corrupt (block {i} fails its checksum); rebuilding it",
-                      file=sys.stderr)
+                print(
+                    f"facebench: decoded cache {npy} is corrupt (block {i} fails its checksum); rebuilding it",
+                    file=sys.stderr,
+                )
                 STATS["corrupt"] += 1
                 return False
     return True
 
 
-def _build(directory: Path, key: str, shape: tuple, fill: Callable[[np.ndarray], dict | None],
-           manifest: dict) -> None:
+def _build(directory: Path, key: str, shape: tuple, fill: Callable[[np.ndarray], dict | None], manifest: dict) -> None:
     for stale in directory.glob(f".{key}.npy.*.tmp"):
         stale.unlink(missing_ok=True)  # left by a writer that died; we hold the lock, so nobody owns it
     (directory / f"{key}.json").unlink(missing_ok=True)
@@ -206,9 +224,19 @@ def _build(directory: Path, key: str, shape: tuple, fill: Callable[[np.ndarray],
     finally:
         tmp.unlink(missing_ok=True)
     nbytes = (directory / f"{key}.npy").stat().st_size
-    atomic_write_json(directory / f"{key}.json", {**manifest, **extra, "shape": list(shape), "dtype": "uint8",
-                                                  "nbytes": nbytes, "block_bytes": BLOCK,
-                                                  "block_crc32": crcs, "complete": True})
+    atomic_write_json(
+        directory / f"{key}.json",
+        {
+            **manifest,
+            **extra,
+            "shape": list(shape),
+            "dtype": "uint8",
+            "nbytes": nbytes,
+            "block_bytes": BLOCK,
+            "block_crc32": crcs,
+            "complete": True,
+        },
+    )
     STATS["builds"] += 1
 
 

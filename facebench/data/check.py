@@ -12,8 +12,17 @@ import numpy as np
 
 from ..errors import DataError
 from .images import decode_bytes, decode_file
-from .layouts import (check_ten_classes, cifar_batch_files, cifar_classes, find_cifar, find_lfw, list_att,
-                      list_class_folder, list_identity_folder, read_cifar_batch)
+from .layouts import (
+    check_ten_classes,
+    cifar_batch_files,
+    cifar_classes,
+    find_cifar,
+    find_lfw,
+    list_att,
+    list_class_folder,
+    list_identity_folder,
+    read_cifar_batch,
+)
 from .pairs import Pairs, read_pairs
 from .recordio import find_recordio, read_recordio
 
@@ -41,8 +50,10 @@ def check_path(path: str | Path) -> list[str]:
     try:
         folders = list_identity_folder(path)
     except DataError as e:
-        raise DataError(f"{path}: not a dataset facebench reads (LFW folder + pairs.txt, identity folders, AT&T, "
-                        f"CIFAR-10 batches or image folders, or a pairs file): {e}") from None
+        raise DataError(
+            f"{path}: not a dataset facebench reads (LFW folder + pairs.txt, identity folders, AT&T, "
+            f"CIFAR-10 batches or image folders, or a pairs file): {e}"
+        ) from None
     n = sum(len(v) for v in folders.values())
     decode_all([path / f for files in folders.values() for f in files])
     try:
@@ -56,16 +67,20 @@ def check_path(path: str | Path) -> list[str]:
 def _pairs_lines(pairs: Pairs, image_names: set[str] | None, image_dir: Path | None) -> list[str]:
     folds = pairs.folds
     per = [(int(np.sum(pairs.same[pairs.fold == f])), int(np.sum(~pairs.same[pairs.fold == f]))) for f in folds]
-    split = (f"{per[0][0]} same / {per[0][1]} different each" if len(set(per)) == 1
-             else "; ".join(f"fold {f}: {s}/{d}" for f, (s, d) in zip(folds, per)))
+    split = (
+        f"{per[0][0]} same / {per[0][1]} different each"
+        if len(set(per)) == 1
+        else "; ".join(f"fold {f}: {s}/{d}" for f, (s, d) in zip(folds, per))
+    )
     lines = [f"  pairs: {len(pairs):,} pairs in {len(folds)} folds ({split}) from {pairs.source}"]
     people = pairs.people_of_folds()
     lines.append(f"  {sum(len(p) for p in people.values()):,} people in the pairs, each in exactly one fold")
     if image_names is not None:
         missing = sorted(set(pairs.names) - image_names)
         if missing:
-            raise DataError(f"{pairs.source}: {len(missing)} pair images are missing from {image_dir} "
-                            f"(e.g. {missing[0]})")
+            raise DataError(
+                f"{pairs.source}: {len(missing)} pair images are missing from {image_dir} (e.g. {missing[0]})"
+            )
         lines.append(f"  every pair image exists in {image_dir}")
     return lines
 
@@ -102,16 +117,20 @@ def _check_insightface(path: Path) -> list[str]:
 
         data = read_bin(path)
         decode_all(data.images, where=lambda i: f"{path}: image {i} (pair {i // 2}, from 0)")
-        return [f"InsightFace .bin verification set: {path}",
-                f"  {len(data):,} pairs ({int(data.same.sum()):,} positives), {len(data.images):,} encoded images, "
-                f"{BIN_FOLDS} contiguous folds"]
+        return [
+            f"InsightFace .bin verification set: {path}",
+            f"  {len(data):,} pairs ({int(data.same.sum()):,} positives), {len(data.images):,} encoded images, "
+            f"{BIN_FOLDS} contiguous folds",
+        ]
     rs = read_recordio(path)
     keys = [k for v in rs.identities.values() for k in v]
     decode_all(keys, where=lambda k: f"{rs.file.rec}: record {k}", read=lambda k: _record_image(rs, k))
     n = len(keys)
     prop = f"; property: {rs.property[0]:,} identities, {rs.property[1]}x{rs.property[2]}" if rs.property else ""
-    return [f"InsightFace RecordIO training set: {rs.file.rec}",
-            f"  {n:,} images of {len(rs.identities):,} identities{prop}"]
+    return [
+        f"InsightFace RecordIO training set: {rs.file.rec}",
+        f"  {n:,} images of {len(rs.identities):,} identities{prop}",
+    ]
 
 
 def _check_cifar_batches(batch_dir: Path) -> list[str]:
@@ -123,8 +142,10 @@ def _check_cifar_batches(batch_dir: Path) -> list[str]:
         if len(bad):
             raise DataError(f"{batch_dir}: label {int(bad[0])} outside the {len(classes)} classes")
         counts[split] = len(labels)
-    return [f"CIFAR-10 python batches: {batch_dir}",
-            f"  {counts['train']:,} train / {counts['test']:,} test in {len(classes)} classes"]
+    return [
+        f"CIFAR-10 python batches: {batch_dir}",
+        f"  {counts['train']:,} train / {counts['test']:,} test in {len(classes)} classes",
+    ]
 
 
 def _check_cifar_folder(root: Path) -> list[str]:
@@ -133,8 +154,10 @@ def _check_cifar_folder(root: Path) -> list[str]:
     test_names, test_labels, _ = list_class_folder(root / "test", classes)
     check_ten_classes(root / "test", classes, test_labels)
     decode_all([root / "train" / n for n in train_names] + [root / "test" / n for n in test_names])
-    return [f"CIFAR-10 image folders: {root}",
-            f"  {len(train_names):,} train / {len(test_names):,} test in {len(classes)} classes"]
+    return [
+        f"CIFAR-10 image folders: {root}",
+        f"  {len(train_names):,} train / {len(test_names):,} test in {len(classes)} classes",
+    ]
 
 
 def decode_all(items, *, where=None, read=None, progress: bool = True) -> None:

@@ -11,8 +11,14 @@ from ..errors import ConfigError, DataError
 from .arrays import ImageArray, TaskData
 from .cache import cached_images, default_cache_dir, fingerprint, get_or_build, read_manifest
 from .images import Decoding, prepare_array
-from .layouts import (check_ten_classes, cifar_batch_files, cifar_classes, find_cifar, list_class_folder,
-                      read_cifar_batch)
+from .layouts import (
+    check_ten_classes,
+    cifar_batch_files,
+    cifar_classes,
+    find_cifar,
+    list_class_folder,
+    read_cifar_batch,
+)
 from .splits import select_rows
 from .synthetic import synthetic_faces
 
@@ -37,7 +43,7 @@ def load_cifar_split(root: str | Path, split: str, how: Decoding, *, classes: li
             images, lab = read_cifar_batch(f)
             if start + len(images) > len(out):
                 raise DataError(f"{f}: batch sizes changed while reading")
-            out[start:start + len(images)] = prepare_array(images, **how.key_params())
+            out[start : start + len(images)] = prepare_array(images, **how.key_params())
             start += len(images)
             labels.append(lab)
         return {"labels": np.concatenate(labels).tolist()}
@@ -46,8 +52,13 @@ def load_cifar_split(root: str | Path, split: str, how: Decoding, *, classes: li
         n = read_manifest(params, cache_dir=cache_dir)["shape"][0]
     except (OSError, KeyError, ValueError):
         n = _count_rows(files)
-    images = get_or_build(params, (n, *how.shape), fill, cache_dir=cache_dir,
-                          manifest={"source": str(where), "batches": [f.name for f in files]})
+    images = get_or_build(
+        params,
+        (n, *how.shape),
+        fill,
+        cache_dir=cache_dir,
+        manifest={"source": str(where), "batches": [f.name for f in files]},
+    )
     labels = read_manifest(params, cache_dir=cache_dir)["labels"]
     return ImageArray(images, np.asarray(labels), [f"{split}/{i:05d}" for i in range(n)], cifar_classes(where))
 
@@ -60,8 +71,9 @@ def _count_rows(files: list[Path]) -> int:
 def build_cifar_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
     d = cfg.data
     if d.test not in ("auto", "cifar10" if d.train == "cifar10" else "synthetic"):
-        raise ConfigError(f"data.test: {d.test!r} is not a classification test set for data.train={d.train!r}; "
-                          f"use 'auto'")
+        raise ConfigError(
+            f"data.test: {d.test!r} is not a classification test set for data.train={d.train!r}; use 'auto'"
+        )
     if d.train == "synthetic":
         full, test = _synthetic_classes(cfg)
     else:
@@ -70,11 +82,21 @@ def build_cifar_task(cfg: TrialConfig, *, progress: bool = False) -> TaskData:
         test = load_cifar_split(d.test_root or d.root, "test", how, classes=full.classes)
     train_rows, val_rows = select_rows(full.labels, fraction=d.val_fraction, seed=cfg.train.seed, limit=d.limit)
     train, val = full.subset(train_rows), full.subset(val_rows)
-    describe = {"task": "cifar", "train_dataset": d.train, "train_root": d.root, "train_images": len(train),
-                "val_images": len(val), "test": "cifar10" if d.train == "cifar10" else "synthetic",
-                "test_root": d.test_root or d.root, "test_images": len(test), "classes": full.classes,
-                "cache_dir": str(default_cache_dir(d.cache_dir)), "image_size": d.image_size, "crop": d.crop,
-                "color": d.color}
+    describe = {
+        "task": "cifar",
+        "train_dataset": d.train,
+        "train_root": d.root,
+        "train_images": len(train),
+        "val_images": len(val),
+        "test": "cifar10" if d.train == "cifar10" else "synthetic",
+        "test_root": d.test_root or d.root,
+        "test_images": len(test),
+        "classes": full.classes,
+        "cache_dir": str(default_cache_dir(d.cache_dir)),
+        "image_size": d.image_size,
+        "crop": d.crop,
+        "color": d.color,
+    }
     return TaskData(train, val, None, test, None, num_classes=len(full.classes), describe=describe)
 
 
@@ -83,8 +105,9 @@ def _synthetic_classes(cfg: TrialConfig) -> tuple[ImageArray, ImageArray]:
     d = cfg.data
     per_class = max(d.synthetic_images, d.synthetic_identities * d.synthetic_images // SYNTHETIC_CLASSES)
     per_test = max(2, per_class // 5)
-    faces = synthetic_faces(identities=SYNTHETIC_CLASSES, images_per_identity=per_class + per_test,
-                            seed=d.synthetic_seed, stream="cifar")
+    faces = synthetic_faces(
+        identities=SYNTHETIC_CLASSES, images_per_identity=per_class + per_test, seed=d.synthetic_seed, stream="cifar"
+    )
     faces.images = prepare_array(faces.images, size=d.image_size, crop=d.crop, color=d.color)
     is_test = (np.arange(len(faces)) % (per_class + per_test)) >= per_class
     return faces.subset(np.flatnonzero(~is_test)), faces.subset(np.flatnonzero(is_test))

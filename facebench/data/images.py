@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..errors import DataError
 
+
 @dataclass(frozen=True)
 class Decoding:
     """How source images become the cache's arrays, passed as one object: ``size`` (output side, px), ``crop``
@@ -33,7 +34,7 @@ class Decoding:
     workers: int = 0
 
     @classmethod
-    def of(cls, data: Any, *, progress: bool = False) -> "Decoding":
+    def of(cls, data: Any, *, progress: bool = False) -> Decoding:
         """The decoding a config's ``data`` section asks for (image_size, crop, color, cache_dir)."""
         return cls(data.image_size, data.crop, data.color, data.cache_dir, progress)
 
@@ -103,6 +104,7 @@ def prepare_array(images: np.ndarray, *, size: int, crop: float, color: str) -> 
         return np.ascontiguousarray(images)  # resizing to the same size is the identity: skip 50,000 PIL calls
     out = np.empty((len(images), size, size, channels), dtype=np.uint8)
     for i, im in enumerate(images):
-        out[i] = prepare(Image.fromarray(im.squeeze(-1) if im.shape[-1] == 1 else im), size=size, crop=crop,
-                         color=color)
+        out[i] = prepare(
+            Image.fromarray(im.squeeze(-1) if im.shape[-1] == 1 else im), size=size, crop=crop, color=color
+        )
     return out

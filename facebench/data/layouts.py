@@ -21,8 +21,7 @@ CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _ATT_DIR = re.compile(r"^s\d+$")
 # What an LFW root holds, said in every "not found" message so the user sees what was looked for.
-LFW_LAYOUT = ("a folder holding lfw-deepfunneled/<Person>/<Person>_<NNNN>.jpg (or lfw_funneled/, lfw/) "
-              "and pairs.txt")
+LFW_LAYOUT = "a folder holding lfw-deepfunneled/<Person>/<Person>_<NNNN>.jpg (or lfw_funneled/, lfw/) and pairs.txt"
 
 
 def _subdirs(path: Path) -> list[Path]:
@@ -36,8 +35,10 @@ def list_identity_folder(root: str | Path) -> dict[str, list[str]]:
     """identity -> sorted relative image names ``identity/file``; an identity folder with no image is a DataError."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"{root}: not a directory (looked for {root.absolute()}; expected one folder of images per "
-                        "identity: <root>/<identity>/<image>)")
+        raise DataError(
+            f"{root}: not a directory (looked for {root.absolute()}; expected one folder of images per "
+            "identity: <root>/<identity>/<image>)"
+        )
     out: dict[str, list[str]] = {}
     for d in _subdirs(root):
         files = sorted(e.name for e in os.scandir(d) if e.is_file() and is_image(e.name))
@@ -55,8 +56,10 @@ def find_lfw(root: str | Path, *, key: str = "LFW root") -> tuple[Path, Path | N
     ``key`` names the setting the path came from (``data.root``), for the message when it is not there."""
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"{key}={str(root)!r}: LFW root not found: looked for the folder {root.absolute()} "
-                        f"({'it is a file' if root.exists() else 'no such folder'}); expected {LFW_LAYOUT}")
+        raise DataError(
+            f"{key}={str(root)!r}: LFW root not found: looked for the folder {root.absolute()} "
+            f"({'it is a file' if root.exists() else 'no such folder'}); expected {LFW_LAYOUT}"
+        )
     for name in LFW_IMAGE_DIRS:
         # ``lfw/`` is both the original image folder and a common name for the folder holding it.
         if (root / name).is_dir() and not _is_lfw_root(root / name):
@@ -88,8 +91,10 @@ def find_cifar(root: str | Path) -> tuple[str, Path]:
             return "batches", d
     if (root / "train").is_dir() and (root / "test").is_dir():
         return "folder", root
-    raise DataError(f"{root}: not a CIFAR-10 root (expected {CIFAR_BATCH_DIR}/ with data_batch_1..5 and "
-                    "test_batch, or train/<class>/ and test/<class>/ image folders)")
+    raise DataError(
+        f"{root}: not a CIFAR-10 root (expected {CIFAR_BATCH_DIR}/ with data_batch_1..5 and "
+        "test_batch, or train/<class>/ and test/<class>/ image folders)"
+    )
 
 
 def cifar_batch_files(batch_dir: Path, split: str) -> list[Path]:
@@ -154,9 +159,12 @@ def check_ten_classes(split_dir: Path, classes: list[str], labels: np.ndarray) -
     without images (testing on 9) is refused by name instead of trained and scored."""
     if len(classes) != len(CIFAR_CLASSES):
         odd = sorted(set(classes) - set(CIFAR_CLASSES)) or sorted(set(CIFAR_CLASSES) - set(classes))
-        raise DataError(f"{split_dir}: CIFAR-10 has 10 class folders, found {len(classes)} (check "
-                        f"{', '.join(odd[:3])})")
+        raise DataError(
+            f"{split_dir}: CIFAR-10 has 10 class folders, found {len(classes)} (check {', '.join(odd[:3])})"
+        )
     empty = [c for i, c in enumerate(classes) if not (labels == i).any()]
     if empty:
-        raise DataError(f"{split_dir / empty[0]}: no images of class {empty[0]!r} in this split; CIFAR-10 needs "
-                        "all 10 classes in train and test")
+        raise DataError(
+            f"{split_dir / empty[0]}: no images of class {empty[0]!r} in this split; CIFAR-10 needs "
+            "all 10 classes in train and test"
+        )

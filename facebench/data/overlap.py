@@ -30,8 +30,8 @@ from .images import Decoding
 from .layouts import find_lfw
 from .pairs import person_of, read_pairs
 
-THUMB = 64        # decoded side for the content checks: one cache entry per dataset, 12 KB per image
-NEAR_BITS = 4     # pHash Hamming distance at or below which two images are reported as near copies (of 64 bits)
+THUMB = 64  # decoded side for the content checks: one cache entry per dataset, 12 KB per image
+NEAR_BITS = 4  # pHash Hamming distance at or below which two images are reported as near copies (of 64 bits)
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
 
@@ -73,9 +73,9 @@ class Side:
 
 @dataclass
 class Overlap:
-    identities: list[tuple[str, str]] = field(default_factory=list)      # (train name, test name)
-    exact: list[tuple[str, str]] = field(default_factory=list)           # (train image, test image)
-    near: list[tuple[str, str, int]] = field(default_factory=list)       # (train image, test image, distance)
+    identities: list[tuple[str, str]] = field(default_factory=list)  # (train name, test name)
+    exact: list[tuple[str, str]] = field(default_factory=list)  # (train image, test image)
+    near: list[tuple[str, str, int]] = field(default_factory=list)  # (train image, test image, distance)
 
     @property
     def refused(self) -> bool:
@@ -91,7 +91,7 @@ def find_overlap(train: Side, test: Side, *, near_bits: int = NEAR_BITS) -> Over
     exact_rows = {i for i, _ in shared}
     th, te = phash(np.asarray(train.images)), phash(np.asarray(test.images))
     for start in range(0, len(te), 512):  # (N x 512) distances at a time: 13,000 x 512 bytes
-        d = hamming(th, te[start:start + 512])
+        d = hamming(th, te[start : start + 512])
         for i, j in zip(*np.nonzero(d <= near_bits)):
             if i not in exact_rows:
                 out.near.append((train.names[i], test.names[start + j], int(d[i, j])))
@@ -102,8 +102,9 @@ def _digest(image: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
 
 
-def load_side(path: str | Path, *, folds: list[int] | None = None, role: str, cache_dir: str = "",
-              progress: bool = False) -> Side:
+def load_side(
+    path: str | Path, *, folds: list[int] | None = None, role: str, cache_dir: str = "", progress: bool = False
+) -> Side:
     """``role`` "train": every image (an LFW root with ``folds``: the people of those folds); "test": the images of
     the pairs (of ``folds``) of a pairs file, an LFW root or a ``.bin``; any other layout: every image."""
     from .sets import dataset_images, load_set
@@ -149,7 +150,6 @@ def check_listing_names(train_identities, test_people) -> list[tuple[str, str]]:
     """Training identities equal to a test person after ``normalise`` (the leakage guard's name rule)."""
     test_by = {normalise(p): p for p in sorted(test_people)}
     return sorted((t, test_by[normalise(t)]) for t in train_identities if normalise(t) in test_by)
-
 
 
 def shared_images(train: np.ndarray, test: np.ndarray) -> list[tuple[int, int]]:

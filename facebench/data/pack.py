@@ -22,8 +22,9 @@ from .recordio import REC, write_recordio
 
 def _refuse_existing(path: Path) -> None:
     if path.exists() or path.is_symlink():
-        raise DataError(f"{path}: already exists; facebench data pack writes new files only (remove it or choose "
-                        "another --out)")
+        raise DataError(
+            f"{path}: already exists; facebench data pack writes new files only (remove it or choose another --out)"
+        )
 
 
 def _refuse_foreign(out: Path) -> None:
@@ -35,8 +36,10 @@ def _refuse_foreign(out: Path) -> None:
         return  # new, empty or the user's own folder: claim_dir decides
     foreign = sorted(p.name for p in out.iterdir() if p.name != MARKER and not fnmatch.fnmatch(p.name, TEMP_PATTERN))
     if foreign:
-        raise DataError(f"{out}: holds files facebench data pack did not write ({', '.join(foreign[:3])}"
-                        f"{', ...' if len(foreign) > 3 else ''}); pack into a new or empty folder")
+        raise DataError(
+            f"{out}: holds files facebench data pack did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); pack into a new or empty folder"
+        )
 
 
 def _inside(root: Path, name: str, where: str) -> Path:
@@ -66,8 +69,10 @@ def pack_recordio(src: str | Path, out: str | Path, *, folds: str = "") -> tuple
         if missing:
             raise DataError(f"{pairs_path}: {len(missing)} people have no folder in {image_dir} (e.g. {missing[0]})")
         listing = {p: listing[p] for p in sorted(chosen)}
-    files = {name: [_inside(image_dir, f, f"{image_dir}: identity {name!r}") for f in names]
-             for name, names in listing.items()}
+    files = {
+        name: [_inside(image_dir, f, f"{image_dir}: identity {name!r}") for f in names]
+        for name, names in listing.items()
+    }
     size = _image_size(next(iter(files.values()))[0])
     _refuse_foreign(out)
     claim_dir(out, "recordio")  # a new or empty folder (or one facebench made): the user's folders are not written
@@ -85,8 +90,10 @@ def pack_bin(pairs_file: str | Path, out: str | Path, *, folds: str = "", images
     if folds:
         pairs = pairs.select_folds(parse_folds(folds, pairs.folds, key="--folds"))
     if len(pairs) < BIN_FOLDS:
-        raise DataError(f"{pairs.source}: {len(pairs)} pairs{' in folds ' + folds if folds else ''}, fewer than the "
-                        f".bin protocol's {BIN_FOLDS} folds; the set could not be read back")
+        raise DataError(
+            f"{pairs.source}: {len(pairs)} pairs{' in folds ' + folds if folds else ''}, fewer than the "
+            f".bin protocol's {BIN_FOLDS} folds; the set could not be read back"
+        )
     image_dir = Path(images) if images else find_lfw(Path(pairs_file).parent)[0]
     blobs: list[bytes] = []
     for i, (a, b) in enumerate(zip(pairs.a, pairs.b)):

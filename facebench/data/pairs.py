@@ -46,17 +46,18 @@ class Pairs:
         for a, b, f in zip(self.a, self.b, self.fold.tolist()):
             for person in (person_of(a), person_of(b)):
                 if seen.setdefault(person, f) != f:
-                    raise DataError(f"{self.source}: person {person!r} appears in folds {seen[person]} and {f}; "
-                                    "each person must belong to exactly one fold")
+                    raise DataError(
+                        f"{self.source}: person {person!r} appears in folds {seen[person]} and {f}; "
+                        "each person must belong to exactly one fold"
+                    )
                 out.setdefault(f, set()).add(person)
         return out
 
-    def select_folds(self, folds: list[int]) -> "Pairs":
+    def select_folds(self, folds: list[int]) -> Pairs:
         """The pairs of ``folds``; refused if what is left cannot be scored (no pairs, or only one kind)."""
         keep = np.isin(self.fold, folds)
         rows = np.flatnonzero(keep)
-        out = Pairs([self.a[i] for i in rows], [self.b[i] for i in rows], self.same[keep], self.fold[keep],
-                    self.source)
+        out = Pairs([self.a[i] for i in rows], [self.b[i] for i in rows], self.same[keep], self.fold[keep], self.source)
         check_scorable(out, where=f"{self.source} folds {','.join(map(str, folds))}")
         return out
 
@@ -66,10 +67,12 @@ class Pairs:
         row = {n: i for i, n in enumerate(names)}
         missing = [n for n in self.a + self.b if n not in row]
         if missing:
-            raise DataError(f"{self.source}: pair image {missing[0]!r} is not among the loaded images "
-                            f"({len(set(missing))} missing)")
-        return PairIndex(np.array([row[n] for n in self.a]), np.array([row[n] for n in self.b]),
-                         self.same.copy(), self.fold.copy())
+            raise DataError(
+                f"{self.source}: pair image {missing[0]!r} is not among the loaded images ({len(set(missing))} missing)"
+            )
+        return PairIndex(
+            np.array([row[n] for n in self.a]), np.array([row[n] for n in self.b]), self.same.copy(), self.fold.copy()
+        )
 
 
 def person_of(name: str) -> str:
@@ -112,18 +115,23 @@ def _int(path: Path, lineno: int, field: str, what: str) -> int:
 def _read_lfw(path: Path, lines: list[str]) -> Pairs:
     head = lines[0].split() if lines else []
     if len(head) not in (1, 2) or not all(h.isascii() and h.isdigit() and len(h) <= 9 for h in head):
-        raise DataError(f"{path}:1: bad header {lines[0] if lines else ''!r}; expected '<folds>\\t<pairs per "
-                        "fold>' (LFW View 2: '10\\t300') or '<pairs>'")
+        raise DataError(
+            f"{path}:1: bad header {lines[0] if lines else ''!r}; expected '<folds>\\t<pairs per "
+            "fold>' (LFW View 2: '10\\t300') or '<pairs>'"
+        )
     folds, per = (int(head[0]), int(head[1])) if len(head) == 2 else (1, int(head[0]))
     if folds < 1 or per < 1:
-        raise DataError(f"{path}:1: header {lines[0]!r} promises no pairs; expected at least 1 fold of at least "
-                        "1 matched and 1 mismatched pair")
+        raise DataError(
+            f"{path}:1: header {lines[0]!r} promises no pairs; expected at least 1 fold of at least "
+            "1 matched and 1 mismatched pair"
+        )
     body = [(i + 2, line.split()) for i, line in enumerate(lines[1:])]
     while body and not body[-1][1]:
         body.pop()
     if len(body) != 2 * folds * per:
-        raise DataError(f"{path}: header promises {folds} folds x {2 * per} pairs = {2 * folds * per} lines, "
-                        f"found {len(body)}")
+        raise DataError(
+            f"{path}: header promises {folds} folds x {2 * per} pairs = {2 * folds * per} lines, found {len(body)}"
+        )
     a, b, same, fold = [], [], [], []
     for k, (lineno, fields) in enumerate(body):
         matched = (k // per) % 2 == 0
@@ -140,8 +148,10 @@ def _read_lfw(path: Path, lines: list[str]) -> Pairs:
             b.append(lfw_name(fields[2], _int(path, lineno, fields[3], "image number")))
         _check_pair(path, lineno, a[-1], b[-1])
         if not matched and fields[0] == fields[2]:
-            raise DataError(f"{path}:{lineno}: a mismatched pair names one person twice ({fields[0]}); it would be "
-                            "scored as two different people")
+            raise DataError(
+                f"{path}:{lineno}: a mismatched pair names one person twice ({fields[0]}); it would be "
+                "scored as two different people"
+            )
         same.append(matched)
         fold.append(k // (2 * per))
     return check_scorable(Pairs(a, b, np.array(same, dtype=bool), np.array(fold, dtype=np.int64), str(path)))
@@ -193,10 +203,14 @@ def check_scorable(pairs: Pairs, *, where: str = "") -> Pairs:
         key = (a, b) if a <= b else (b, a)
         j = seen.setdefault(key, i)
         if j != i:
-            verdict = ("labelled both same and different (contradictory)" if pairs.same[i] != pairs.same[j]
-                       else "given twice (a duplicate counts double)")
-            raise DataError(f"{where}: pair {i} ({a}, {b}) repeats pair {j} (pairs counted from 0 in file order), "
-                            f"{verdict}")
+            verdict = (
+                "labelled both same and different (contradictory)"
+                if pairs.same[i] != pairs.same[j]
+                else "given twice (a duplicate counts double)"
+            )
+            raise DataError(
+                f"{where}: pair {i} ({a}, {b}) repeats pair {j} (pairs counted from 0 in file order), {verdict}"
+            )
     return pairs
 
 
@@ -207,8 +221,9 @@ def parse_folds(spec: str, available: list[int], *, key: str = "data.train_folds
     for part in spec.split(","):
         lo, _, hi = part.strip().partition("-")
         if not all(x.isascii() and x.isdigit() for x in (lo, hi or lo)):
-            raise ConfigError(f"{key}: {spec!r} is not a fold list like '0-4' or '0,2,4' (folds of this pairs "
-                              f"file: {have})")
+            raise ConfigError(
+                f"{key}: {spec!r} is not a fold list like '0-4' or '0,2,4' (folds of this pairs file: {have})"
+            )
         first, last = int(lo), int(hi or lo)
         if first > last:
             raise ConfigError(f"{key}: range {part.strip()!r} runs backwards; write it low-high")
@@ -225,9 +240,12 @@ def check_no_leakage(train_identities, eval_pairs_people, *, where: str = "") ->
     from .overlap import check_listing_names
 
     # By name after normalisation: 'george w bush' and 'George_W_Bush' are one person (docs/datasets.md).
-    overlap = [t if t == e else f"{t} (~ {e})" for t, e in check_listing_names(set(train_identities),
-                                                                              set(eval_pairs_people))]
+    overlap = [
+        t if t == e else f"{t} (~ {e})" for t, e in check_listing_names(set(train_identities), set(eval_pairs_people))
+    ]
     if overlap:
         shown = ", ".join(overlap[:5]) + (", ..." if len(overlap) > 5 else "")
-        raise LeakageError(f"{where + ': ' if where else ''}{len(overlap)} training identities are people of the "
-                           f"evaluation pairs (e.g. {shown}); train on people disjoint from the test folds")
+        raise LeakageError(
+            f"{where + ': ' if where else ''}{len(overlap)} training identities are people of the "
+            f"evaluation pairs (e.g. {shown}); train on people disjoint from the test folds"
+        )

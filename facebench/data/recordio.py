@@ -66,8 +66,10 @@ class RecordFile:
             if key in out:
                 raise DataError(f"{self.idx}:{lineno}: record {key} is listed twice")
             if offset % 4 or offset + 8 > self.size:
-                raise DataError(f"{self.idx}:{lineno}: record {key} at offset {offset} is past the end of "
-                                f"{self.rec} ({self.size} bytes) or not on a 4-byte record boundary")
+                raise DataError(
+                    f"{self.idx}:{lineno}: record {key} at offset {offset} is past the end of "
+                    f"{self.rec} ({self.size} bytes) or not on a 4-byte record boundary"
+                )
             out[key] = offset
             if len(out) > self.size // 8:  # every record takes at least its 8-byte header: a forged index
                 raise DataError(f"{self.idx}: lists more records than {self.rec} ({self.size} bytes) can hold")
@@ -107,12 +109,16 @@ def read_record(fd: int, offset: int, *, where: str, size: int) -> bytes:
             raise DataError(f"{where} at offset {offset}: truncated (record header past the end of the file)")
         magic, lrec = struct.unpack("<II", head)
         if magic != MAGIC:
-            raise DataError(f"{where} at offset {offset}: wrong magic number 0x{magic:08x} (expected "
-                            f"0x{MAGIC:08x}); not a RecordIO file, or a wrong .idx offset")
+            raise DataError(
+                f"{where} at offset {offset}: wrong magic number 0x{magic:08x} (expected "
+                f"0x{MAGIC:08x}); not a RecordIO file, or a wrong .idx offset"
+            )
         cflag, length = lrec >> _LENGTH_BITS, lrec & ((1 << _LENGTH_BITS) - 1)
         if offset + 8 + length > size:
-            raise DataError(f"{where} at offset {offset}: truncated ({length} payload bytes announced, the file "
-                            f"ends {size - offset - 8} bytes after the header)")
+            raise DataError(
+                f"{where} at offset {offset}: truncated ({length} payload bytes announced, the file "
+                f"ends {size - offset - 8} bytes after the header)"
+            )
         parts.append(os.pread(fd, length, offset + 8))
         if cflag in (0, 3):
             return b"".join(parts)
@@ -126,7 +132,7 @@ def write_record(fh: BinaryIO, payload: bytes) -> None:
     """dmlc-core's ``RecordIOWriter::WriteRecord``: split at 4-aligned magic numbers, pad to 4 bytes."""
     start = 0
     for i in range(0, len(payload) - len(payload) % 4, 4):
-        if payload[i:i + 4] == _MAGIC_BYTES:
+        if payload[i : i + 4] == _MAGIC_BYTES:
             fh.write(struct.pack("<II", MAGIC, ((1 if start == 0 else 2) << _LENGTH_BITS) | (i - start)))
             fh.write(payload[start:i])
             start = i + 4
@@ -149,19 +155,20 @@ def unpack(payload: bytes, *, where: str) -> tuple[Header, bytes]:
     if len(payload) < _HEADER.size:
         raise DataError(f"{where}: {len(payload)} bytes, shorter than the {_HEADER.size}-byte record header")
     flag, label, id1, id2 = _HEADER.unpack_from(payload)
-    body = payload[_HEADER.size:]
+    body = payload[_HEADER.size :]
     if flag == 0:
         labels = np.array([label], dtype=np.float32)
     elif len(body) < 4 * flag:
         raise DataError(f"{where}: header announces {flag} labels, only {len(body)} bytes follow")
     else:
-        labels, body = np.frombuffer(body, dtype="<f4", count=flag).astype(np.float32), body[4 * flag:]
+        labels, body = np.frombuffer(body, dtype="<f4", count=flag).astype(np.float32), body[4 * flag :]
     # Labels are identity numbers and record keys: whole, finite, non-negative, below 2^31 (float32's exact range
     # is 2^24, more than any training set's identities).
     bad = ~np.isfinite(labels) | (labels < 0) | (labels >= 2**31) | (labels != np.floor(labels))
     if bad.any():
-        raise DataError(f"{where}: label {float(labels[bad][0])} is not a record key or identity number (a whole "
-                        "number >= 0)")
+        raise DataError(
+            f"{where}: label {float(labels[bad][0])} is not a record key or identity number (a whole number >= 0)"
+        )
     return Header(flag, labels, id1, id2), body
 
 
@@ -213,12 +220,16 @@ def read_recordio(root: str | Path) -> RecordSet:
 
 def _identity_ranges(f: RecordFile, head: Header) -> dict[int, list[int]]:
     if head.flag < 2:
-        raise DataError(f"{f.rec}: record 0 has {head.flag} label(s) and no image; InsightFace's header record "
-                        "holds 2 labels (first identity record, end)")
+        raise DataError(
+            f"{f.rec}: record 0 has {head.flag} label(s) and no image; InsightFace's header record "
+            "holds 2 labels (first identity record, end)"
+        )
     first, end = (int(v) for v in head.labels[:2])
     if end - first > len(f.offsets) or first > max(f.offsets) + 1:
-        raise DataError(f"{f.rec}: record 0 gives identity records {first}..{end - 1}, more than the "
-                        f"{len(f.offsets)} records {f.idx} lists")
+        raise DataError(
+            f"{f.rec}: record 0 gives identity records {first}..{end - 1}, more than the "
+            f"{len(f.offsets)} records {f.idx} lists"
+        )
     if not 1 <= first <= end:
         raise DataError(f"{f.rec}: record 0 gives identity records {first}..{end - 1}; expected 1 <= first <= end")
     out: dict[int, list[int]] = {}
@@ -227,12 +238,16 @@ def _identity_ranges(f: RecordFile, head: Header) -> dict[int, list[int]]:
         h, _ = unpack(f.read(key), where=f"{f.rec}: record {key}")
         lo, hi = (int(v) for v in h.labels[:2]) if h.flag >= 2 else (-1, -1)
         if h.flag < 2 or not 1 <= lo < hi <= first:
-            raise DataError(f"{f.rec}: record {key} (identity {number}) gives image records {lo}..{hi - 1}, outside "
-                            f"the image records 1..{first - 1}")
+            raise DataError(
+                f"{f.rec}: record {key} (identity {number}) gives image records {lo}..{hi - 1}, outside "
+                f"the image records 1..{first - 1}"
+            )
         total += hi - lo
         if total > len(f.offsets):  # before the range is built: a forged range names millions of records
-            raise DataError(f"{f.rec}: record {key} (identity {number}) brings the image records to {total:,}, more "
-                            f"than the {len(f.offsets):,} records {f.idx} lists")
+            raise DataError(
+                f"{f.rec}: record {key} (identity {number}) brings the image records to {total:,}, more "
+                f"than the {len(f.offsets):,} records {f.idx} lists"
+            )
         missing = [k for k in range(lo, hi) if k not in f.offsets]
         if missing:
             raise DataError(f"{f.idx}: no record {missing[0]}, an image of identity {number} (record {key})")
@@ -284,9 +299,11 @@ def write_recordio(out_dir: str | Path, identities: dict[str, list[Path]], *, si
     return n_images
 
 
-def _write_records(path: Path, identities: dict[str, list[Path]], index: list[tuple[int, int]],
-                   first_identity: int) -> None:
+def _write_records(
+    path: Path, identities: dict[str, list[Path]], index: list[tuple[int, int]], first_identity: int
+) -> None:
     with open(path, "wb") as rec:
+
         def put(key: int, payload: bytes) -> None:
             index.append((key, rec.tell()))
             write_record(rec, payload)

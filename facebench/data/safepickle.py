@@ -57,8 +57,10 @@ class _Restricted(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in self.allowed:
             return self.allowed[(module, name)]
-        raise DataError(f"{self.where}: refused: the pickle names {module}.{name}; {self.what} holds only "
-                        f"{self.holds} (nothing was executed)")
+        raise DataError(
+            f"{self.where}: refused: the pickle names {module}.{name}; {self.what} holds only "
+            f"{self.holds} (nothing was executed)"
+        )
 
     def persistent_load(self, pid):
         raise DataError(f"{self.where}: refused: the pickle uses persistent ids (nothing was executed)")

@@ -25,11 +25,11 @@ from .recordio import RecordSet, find_recordio, read_recordio, unpack
 
 @dataclass
 class VerificationSet:
-    name: str                 # lfw, cfp_fp, ...: the file stem or folder name
+    name: str  # lfw, cfp_fp, ...: the file stem or folder name
     path: str
-    images: np.ndarray        # uint8 NHWC, rows as the pairs index them
-    pairs: PairIndex          # folds renumbered 0..K-1
-    people: set[str] | None   # None: the format names nobody
+    images: np.ndarray  # uint8 NHWC, rows as the pairs index them
+    pairs: PairIndex  # folds renumbered 0..K-1
+    people: set[str] | None  # None: the format names nobody
     info: dict = field(default_factory=dict)
 
 
@@ -81,8 +81,9 @@ def available_folds(path: str | Path, pairs_file: str = "") -> list[int]:
     return read_pairs(pairs_path).folds
 
 
-def load_set(path: str | Path, how: Decoding, *, folds: list[int] | None = None, pairs_file: str = "",
-             name: str = "") -> VerificationSet:
+def load_set(
+    path: str | Path, how: Decoding, *, folds: list[int] | None = None, pairs_file: str = "", name: str = ""
+) -> VerificationSet:
     """The set at ``path`` (``.bin`` file, or an LFW-style folder / its pairs file); ``folds`` selects folds."""
     p = Path(path)
     if not p.exists():
@@ -107,13 +108,23 @@ def _load_bin(path: Path, folds: list[int] | None, how: Decoding) -> Verificatio
     chosen = np.flatnonzero(np.isin(data.fold, folds))
     rows = np.stack([2 * chosen, 2 * chosen + 1], axis=1).reshape(-1)  # the images of the chosen pairs only
     params = {"kind": "bin", "file": file_fingerprint(path), "folds": folds}
-    images = cached_encoded(params, len(rows), lambda i: (data.images[rows[i]], f"{path}: image {rows[i]}"), how,
-                            manifest={"source": str(path)})
+    images = cached_encoded(
+        params,
+        len(rows),
+        lambda i: (data.images[rows[i]], f"{path}: image {rows[i]}"),
+        how,
+        manifest={"source": str(path)},
+    )
     k = np.arange(len(chosen))
     _, fold = np.unique(data.fold[chosen], return_inverse=True)
     pairs = PairIndex(2 * k, 2 * k + 1, data.same[chosen], fold)
-    info = {"pairs": len(chosen), "positives": int(data.same[chosen].sum()), "folds": folds,
-            "format": "bin", "leakage_check": "not possible: a .bin names no people"}
+    info = {
+        "pairs": len(chosen),
+        "positives": int(data.same[chosen].sum()),
+        "folds": folds,
+        "format": "bin",
+        "leakage_check": "not possible: a .bin names no people",
+    }
     return VerificationSet(set_name(path), str(path), images, pairs, None, info)
 
 
@@ -122,8 +133,10 @@ def _folder(path: str | Path, pairs_file: str) -> tuple[Path, Path]:
     image_dir, found = find_lfw(p.parent if p.is_file() else p)
     pairs_path = Path(pairs_file) if pairs_file else (p if p.is_file() else found)
     if pairs_path is None:
-        raise DataError(f"{p}: no pairs.txt beside the images; a verification set is a .bin file or a folder "
-                        "with images and pairs.txt")
+        raise DataError(
+            f"{p}: no pairs.txt beside the images; a verification set is a .bin file or a folder "
+            "with images and pairs.txt"
+        )
     return image_dir, pairs_path
 
 
@@ -135,8 +148,13 @@ def _load_folder(path: Path, folds: list[int] | None, pairs_file: str, how: Deco
     pairs = pairs.select_folds(folds)
     names = pairs.names
     images = cached_images(image_dir, names, how)
-    info = {"pairs": len(pairs), "positives": int(pairs.same.sum()), "folds": folds, "format": "folder",
-            "pairs_file": str(pairs_path)}
+    info = {
+        "pairs": len(pairs),
+        "positives": int(pairs.same.sum()),
+        "folds": folds,
+        "format": "folder",
+        "pairs_file": str(pairs_path),
+    }
     people = set().union(*(people_of[f] for f in folds))
     return VerificationSet(set_name(path), str(path), images, pairs.to_index(names), people, info)
 

@@ -18,8 +18,10 @@ def holdout_identities(identities: list[str], *, fraction: float, seed: int) -> 
     """(train, held-out) identity names, both sorted; at least MIN_VAL_IDENTITIES are held out."""
     n_val = max(MIN_VAL_IDENTITIES, int(round(fraction * len(identities))))
     if len(identities) - n_val < 2:
-        raise ConfigError(f"data.val_fraction: {len(identities)} training identities are too few to hold out "
-                          f"{n_val} for validation and keep at least 2 for training")
+        raise ConfigError(
+            f"data.val_fraction: {len(identities)} training identities are too few to hold out "
+            f"{n_val} for validation and keep at least 2 for training"
+        )
     order = np.random.default_rng([seed, 1]).permutation(len(identities))
     held = {identities[i] for i in order[:n_val]}
     return sorted(i for i in identities if i not in held), sorted(held)
@@ -60,7 +62,7 @@ def draw_pairs(labels: np.ndarray, *, pairs: int, folds: int, seed: int) -> Pair
     for f, fold_ids in enumerate(np.array_split(ids, folds)):
         same = _same_pairs([rows_of[int(c)] for c in fold_ids], per, rng)
         diff = _diff_pairs([rows_of[int(c)] for c in fold_ids], len(same), rng)
-        same = same[:len(diff)]  # too few distinct different pairs: keep the fold balanced
+        same = same[: len(diff)]  # too few distinct different pairs: keep the fold balanced
         out += [(a, b, True, f) for a, b in same] + [(a, b, False, f) for a, b in diff]
     a, b, s, fo = zip(*out) if out else ((), (), (), ())
     return PairIndex(np.array(a), np.array(b), np.array(s), np.array(fo))

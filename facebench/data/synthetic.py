@@ -34,11 +34,20 @@ def _tone(t: np.ndarray, ends: np.ndarray) -> np.ndarray:
 def _identity_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     u = lambda lo, hi, *shape: rng.uniform(lo, hi, size=(n, *shape)).astype(np.float32)  # noqa: E731
     return {
-        "ax": u(0.24, 0.34), "ay": u(0.32, 0.43), "skin": _tone(u(0, 1), _SKIN) + u(-0.05, 0.05, 3),
+        "ax": u(0.24, 0.34),
+        "ay": u(0.32, 0.43),
+        "skin": _tone(u(0, 1), _SKIN) + u(-0.05, 0.05, 3),
         "hair": _tone(u(0, 1), _HAIR) + u(-0.05, 0.05, 3),
-        "hairline": u(-0.28, -0.12), "eye_dx": u(0.08, 0.16), "eye_y": u(-0.10, 0.0), "eye_r": u(0.025, 0.05),
-        "iris": u(0.0, 0.5, 3), "brow": u(0.03, 0.07), "nose": u(0.04, 0.12), "mouth_w": u(0.06, 0.16),
-        "mouth_y": u(0.14, 0.24), "lip": u(0.4, 0.9, 3),
+        "hairline": u(-0.28, -0.12),
+        "eye_dx": u(0.08, 0.16),
+        "eye_y": u(-0.10, 0.0),
+        "eye_r": u(0.025, 0.05),
+        "iris": u(0.0, 0.5, 3),
+        "brow": u(0.03, 0.07),
+        "nose": u(0.04, 0.12),
+        "mouth_w": u(0.06, 0.16),
+        "mouth_y": u(0.14, 0.24),
+        "lip": u(0.4, 0.9, 3),
     }
 
 
@@ -81,14 +90,22 @@ def render(p: dict[str, np.ndarray], rng: np.random.Generator, size: int = NATIV
     paint(_soft(_ellipse(x, y, 0, col(p["mouth_y"]), col(p["mouth_w"]), 0.022)), p["lip"] * p["skin"])
     theta = rng.uniform(0, 2 * math.pi, n).astype(np.float32)
     light = col(rng.uniform(0.7, 1.1, n).astype(np.float32)) * (
-        1 + col(rng.uniform(0, 0.5, n).astype(np.float32)) * (col(np.cos(theta)) * X + col(np.sin(theta)) * Y))
+        1 + col(rng.uniform(0, 0.5, n).astype(np.float32)) * (col(np.cos(theta)) * X + col(np.sin(theta)) * Y)
+    )
     img[:] *= light[..., None] * rng.uniform(0.9, 1.1, (n, 1, 1, 3)).astype(np.float32)  # white balance
     img[:] += rng.standard_normal(img.shape, dtype=np.float32) * 0.04
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def synthetic_faces(*, identities: int, images_per_identity: int, seed: int, stream: str = "train",
-                    prefix: str = "synth", size: int = NATIVE_SIZE) -> ImageArray:
+def synthetic_faces(
+    *,
+    identities: int,
+    images_per_identity: int,
+    seed: int,
+    stream: str = "train",
+    prefix: str = "synth",
+    size: int = NATIVE_SIZE,
+) -> ImageArray:
     """``identities`` x ``images_per_identity`` images at ``size``; ``stream`` gives disjoint identity sets."""
     stream_id = int.from_bytes(stream.encode()[:8].ljust(8, b"\0"), "little")
     rng = np.random.default_rng([seed, stream_id])
@@ -96,21 +113,30 @@ def synthetic_faces(*, identities: int, images_per_identity: int, seed: int, str
     labels = np.repeat(np.arange(identities), images_per_identity)
     images = render({k: v[labels] for k, v in params.items()}, rng, size)
     classes = [f"{prefix}_{stream}_{i:04d}" for i in range(identities)]
-    names = [f"{classes[c]}/{classes[c]}_{j + 1:04d}.jpg" for c in range(identities)
-             for j in range(images_per_identity)]
+    names = [
+        f"{classes[c]}/{classes[c]}_{j + 1:04d}.jpg" for c in range(identities) for j in range(images_per_identity)
+    ]
     return ImageArray(images, labels, names, classes)
 
 
-def write_synthetic_lfw(directory: str | Path, *, identities: int = 20, images_per_identity: int = 4,
-                        folds: int = 10, pairs_per_fold: int = 6, seed: int = 0) -> tuple[Path, Path]:
+def write_synthetic_lfw(
+    directory: str | Path,
+    *,
+    identities: int = 20,
+    images_per_identity: int = 4,
+    folds: int = 10,
+    pairs_per_fold: int = 6,
+    seed: int = 0,
+) -> tuple[Path, Path]:
     """Write ``<directory>/lfw/<Person>/<Person>_NNNN.jpg`` and an LFW View 2 ``pairs.txt``.
 
     Each person is in exactly one fold, as in LFW; every fold has ``pairs_per_fold // 2`` matched then
     as many mismatched pairs. Returns (image folder, pairs.txt).
     """
     directory = Path(directory)
-    faces = synthetic_faces(identities=identities, images_per_identity=images_per_identity, seed=seed,
-                            stream="lfw", prefix="Synth")
+    faces = synthetic_faces(
+        identities=identities, images_per_identity=images_per_identity, seed=seed, stream="lfw", prefix="Synth"
+    )
     root = directory / "lfw"
     for name, im in zip(faces.names, faces.images):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -118,8 +144,10 @@ def write_synthetic_lfw(directory: str | Path, *, identities: int = 20, images_p
     idx = draw_pairs(faces.labels, pairs=pairs_per_fold * folds, folds=folds, seed=seed)
     per = pairs_per_fold // 2
     if idx.num_folds != folds or np.bincount(idx.fold).min() != 2 * per:
-        raise ValueError(f"{identities} identities x {images_per_identity} images cannot give {folds} folds of "
-                         f"{pairs_per_fold} pairs")
+        raise ValueError(
+            f"{identities} identities x {images_per_identity} images cannot give {folds} folds of "
+            f"{pairs_per_fold} pairs"
+        )
     lines = [f"{folds}\t{per}"]
     for f in range(folds):
         for same in (True, False):

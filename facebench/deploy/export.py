@@ -28,9 +28,19 @@ def trial_convention(cfg: Any) -> Convention:
     mean, std = 255.0 * MEAN, 255.0 * STD  # (x / 255 - MEAN) / STD == (x - 255 MEAN) / (255 STD)
     assert (mean, std) == (INSIGHTFACE_MEAN, INSIGHTFACE_STD)  # an exported model reads as InsightFace reads one
     d, e = cfg.data, cfg.eval
-    return Convention(input_size=d.image_size, crop=d.crop, color=d.color, input_mean=mean, input_std=std,
-                      evaluator_flip="none", l2_normalize=e.normalize, metric=e.metric, flip_in_graph=e.flip,
-                      whiten=int(e.whiten), source="facebench")
+    return Convention(
+        input_size=d.image_size,
+        crop=d.crop,
+        color=d.color,
+        input_mean=mean,
+        input_std=std,
+        evaluator_flip="none",
+        l2_normalize=e.normalize,
+        metric=e.metric,
+        flip_in_graph=e.flip,
+        whiten=int(e.whiten),
+        source="facebench",
+    )
 
 
 def check_out(out: Path) -> None:
@@ -42,8 +52,10 @@ def check_out(out: Path) -> None:
     if out.is_dir():
         raise ConfigError(f"{out}: is a folder; --out names the .onnx file to write")
     if out.exists() and not _written_by_facebench(out):
-        raise ConfigError(f"{out}: exists and was not written by facebench export (no '{PREFIX}format' metadata); "
-                          "choose another --out (facebench does not overwrite it)")
+        raise ConfigError(
+            f"{out}: exists and was not written by facebench export (no '{PREFIX}format' metadata); "
+            "choose another --out (facebench does not overwrite it)"
+        )
 
 
 def _written_by_facebench(path: Path) -> bool:
@@ -62,18 +74,24 @@ def check_exportable(run_dir: Path) -> None:
     from ..artefacts import CHECKPOINT, RESULT
 
     if not (run_dir / RESULT).is_file():
-        raise DataError(f"{run_dir}: no {RESULT}; not a trial directory, or the trial has not finished (export "
-                        "takes the model a finished trial chose on validation)")
+        raise DataError(
+            f"{run_dir}: no {RESULT}; not a trial directory, or the trial has not finished (export "
+            "takes the model a finished trial chose on validation)"
+        )
     try:
         status = json.loads((run_dir / RESULT).read_text(encoding="utf-8")).get("status")
     except (ValueError, AttributeError, UnicodeDecodeError):
         raise DataError(f"{run_dir / RESULT}: not a JSON object; the trial's result is unreadable") from None
     if status not in EXPORTABLE:
-        raise DataError(f"{run_dir}: status {status!r}; only a {' or '.join(EXPORTABLE)} trial has a model chosen "
-                        "on validation to export")
+        raise DataError(
+            f"{run_dir}: status {status!r}; only a {' or '.join(EXPORTABLE)} trial has a model chosen "
+            "on validation to export"
+        )
     if not (run_dir / CHECKPOINT).is_file():
-        raise DataError(f"{run_dir / CHECKPOINT}: not found; the trial ran with train.checkpoint=false, so its "
-                        "weights were not kept")
+        raise DataError(
+            f"{run_dir / CHECKPOINT}: not found; the trial ran with train.checkpoint=false, so its "
+            "weights were not kept"
+        )
 
 
 def embedder(trained: Any) -> Any:
@@ -123,14 +141,23 @@ def export_trial(run_dir: str | Path, out: str | Path, *, fmt: str = "onnx") -> 
     with torch.no_grad():
         dim = int(module(x).shape[1])
     proto = _to_onnx(module, x, run)
-    meta = conv.to_metadata(version=__version__, trial=run.resolve().name, embedding_size=str(dim),
-                            input_name="input", output_name="embedding")
+    meta = conv.to_metadata(
+        version=__version__,
+        trial=run.resolve().name,
+        embedding_size=str(dim),
+        input_name="input",
+        output_name="embedding",
+    )
     onnx.helper.set_model_props(proto, meta)
     proto.producer_name, proto.producer_version = "facebench", __version__
     with atomic_path(out) as tmp:
         onnx.save_model(proto, str(tmp))
-    return {"out": str(out), "seconds": time.perf_counter() - start, "embedding_size": dim,
-            "convention": conv.describe()}
+    return {
+        "out": str(out),
+        "seconds": time.perf_counter() - start,
+        "embedding_size": dim,
+        "convention": conv.describe(),
+    }
 
 
 def _to_onnx(module: Any, x: Any, run: Path) -> Any:
@@ -139,9 +166,15 @@ def _to_onnx(module: Any, x: Any, run: Path) -> Any:
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), torch.no_grad():
-            program = torch.onnx.export(module, (x,), dynamo=True, opset_version=OPSET, input_names=["input"],
-                                        output_names=["embedding"], dynamic_shapes={"x": {0: "batch"}})
+            program = torch.onnx.export(
+                module,
+                (x,),
+                dynamo=True,
+                opset_version=OPSET,
+                input_names=["input"],
+                output_names=["embedding"],
+                dynamic_shapes={"x": {0: "batch"}},
+            )
     except Exception as e:  # noqa: BLE001 - the exporter raises many types; each is "this model did not export"
         raise DataError(f"{run}: torch.onnx.export failed: {' '.join(str(e).split())[:200]}") from None
     return program.model_proto
-

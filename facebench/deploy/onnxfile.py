@@ -15,19 +15,19 @@ from typing import Any
 
 from ..errors import ConfigError, DataError
 
-MAX_MODEL_BYTES = 2 * 1024**3 - 1   # protobuf's own limit for one message
-MAX_EXTERNAL_BYTES = 1024**3        # all external-data references together
+MAX_MODEL_BYTES = 2 * 1024**3 - 1  # protobuf's own limit for one message
+MAX_EXTERNAL_BYTES = 1024**3  # all external-data references together
 
 
 @dataclass
 class OnnxModel:
     path: Path
-    proto: Any                 # onnx.ModelProto (weights inline, or external data checked to lie beside it)
+    proto: Any  # onnx.ModelProto (weights inline, or external data checked to lie beside it)
     metadata: dict[str, str]
     input_name: str
-    input_shape: list          # ints, or strings / None for symbolic dimensions
+    input_shape: list  # ints, or strings / None for symbolic dimensions
     output_name: str
-    external: bool             # some tensor keeps its data in a file beside the model
+    external: bool  # some tensor keeps its data in a file beside the model
 
 
 def require_deploy() -> None:
@@ -36,8 +36,9 @@ def require_deploy() -> None:
         import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
     except ImportError as e:
-        raise ConfigError(f"ONNX support needs the deploy extra ({e.name} is missing): "
-                          "pip install -e '.[deploy]'") from None
+        raise ConfigError(
+            f"ONNX support needs the deploy extra ({e.name} is missing): pip install -e '.[deploy]'"
+        ) from None
 
 
 def read_model(path: str | Path, *, output: str = "") -> OnnxModel:
@@ -65,8 +66,9 @@ def read_model(path: str | Path, *, output: str = "") -> OnnxModel:
     except Exception as e:  # noqa: BLE001 - the checker raises several types; each is the file's fault
         raise DataError(f"{p}: not a valid ONNX model: {' '.join(str(e).split())[:160]}") from None
     inp, shape = _one_input(model, p)
-    return OnnxModel(p, model, {m.key: m.value for m in model.metadata_props}, inp, shape,
-                     _one_output(model, p, output), external)
+    return OnnxModel(
+        p, model, {m.key: m.value for m in model.metadata_props}, inp, shape, _one_output(model, p, output), external
+    )
 
 
 def _all_tensors(graph: Any):
@@ -97,8 +99,9 @@ def check_external_data(model: Any, path: Path) -> bool:
         location = info.get("location", "")
         target = (folder / location).resolve()
         if not location or os.path.isabs(location) or not target.is_relative_to(folder):
-            raise DataError(f"{path}: tensor {t.name!r} keeps its data at {location!r}, outside the model's folder; "
-                            "refused")
+            raise DataError(
+                f"{path}: tensor {t.name!r} keeps its data at {location!r}, outside the model's folder; refused"
+            )
         if not target.is_file():
             raise DataError(f"{path}: tensor {t.name!r} keeps its data in {location!r}, which does not exist")
         try:
@@ -107,11 +110,15 @@ def check_external_data(model: Any, path: Path) -> bool:
             raise DataError(f"{path}: tensor {t.name!r}: external-data offset/length are not integers") from None
         total += max(length, 0)
         if offset < 0 or length < 0 or offset + length > target.stat().st_size:
-            raise DataError(f"{path}: tensor {t.name!r} asks for bytes {offset:,}+{length:,} of {location!r}, "
-                            f"which holds {target.stat().st_size:,}")
+            raise DataError(
+                f"{path}: tensor {t.name!r} asks for bytes {offset:,}+{length:,} of {location!r}, "
+                f"which holds {target.stat().st_size:,}"
+            )
         if total > MAX_EXTERNAL_BYTES:
-            raise DataError(f"{path}: external data of {total:,} bytes or more, over the "
-                            f"{MAX_EXTERNAL_BYTES // 1024**2:,} MiB limit; refused")
+            raise DataError(
+                f"{path}: external data of {total:,} bytes or more, over the "
+                f"{MAX_EXTERNAL_BYTES // 1024**2:,} MiB limit; refused"
+            )
     return any_external
 
 
@@ -126,15 +133,19 @@ def _one_input(model: Any, path: Path) -> tuple[str, list]:
     inits = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in inits]
     if len(inputs) != 1:
-        raise DataError(f"{path}: {len(inputs)} inputs ({', '.join(i.name for i in inputs)[:80]}); a face-embedding "
-                        "model takes one image batch")
+        raise DataError(
+            f"{path}: {len(inputs)} inputs ({', '.join(i.name for i in inputs)[:80]}); a face-embedding "
+            "model takes one image batch"
+        )
     i = inputs[0]
     shape = _dims(i)
     if len(shape) != 4:
         raise DataError(f"{path}: input {i.name!r} has rank {len(shape)} {shape}; expected 4 (N, C, H, W)")
     if i.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
-        raise DataError(f"{path}: input {i.name!r} is {onnx.TensorProto.DataType.Name(i.type.tensor_type.elem_type)}"
-                        "; expected float32 pixels")
+        raise DataError(
+            f"{path}: input {i.name!r} is {onnx.TensorProto.DataType.Name(i.type.tensor_type.elem_type)}"
+            "; expected float32 pixels"
+        )
     return i.name, shape
 
 

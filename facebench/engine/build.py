@@ -5,7 +5,8 @@ or an optimizer never sees the trainer's config; their keys are the ones each va
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -44,15 +45,28 @@ def build_loss(cfg: TrialConfig, *, embedding_size: int, num_classes: int) -> nn
 def build_optimizer(cfg: TrialConfig, modules: Iterable[nn.Module]) -> torch.optim.Optimizer:
     """The optimizer named by ``optim.name`` over the parameters of ``modules`` (model and loss head)."""
     o = cfg.optim
-    return create_optimizer(o.name, modules, lr=o.lr, weight_decay=o.weight_decay,
-                            no_decay_norm_bias=o.no_decay_norm_bias, **cfg.params("optim"))
+    return create_optimizer(
+        o.name,
+        modules,
+        lr=o.lr,
+        weight_decay=o.weight_decay,
+        no_decay_norm_bias=o.no_decay_norm_bias,
+        **cfg.params("optim"),
+    )
 
 
-def build_scheduler(cfg: TrialConfig, optimizer: torch.optim.Optimizer, *, steps_per_epoch: int,
-                    epochs: int) -> torch.optim.lr_scheduler.LRScheduler:
+def build_scheduler(
+    cfg: TrialConfig, optimizer: torch.optim.Optimizer, *, steps_per_epoch: int, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     """A scheduler to be stepped after every optimizer step; ``epochs * steps_per_epoch`` steps in all."""
-    return create_scheduler(cfg.schedule.name, optimizer, lr=cfg.optim.lr, steps_per_epoch=steps_per_epoch,
-                            epochs=epochs, **cfg.params("schedule"))
+    return create_scheduler(
+        cfg.schedule.name,
+        optimizer,
+        lr=cfg.optim.lr,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        **cfg.params("schedule"),
+    )
 
 
 def complexity(cfg: TrialConfig, *, num_classes: int) -> dict[str, int]:

@@ -37,10 +37,14 @@ def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
     py_version, py_state, py_gauss = random.getstate()
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     state: dict[str, Any] = {
-        "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64),
-                   "gauss": py_gauss},
-        "numpy": {"name": np_name, "keys": torch.from_numpy(np_keys.astype(np.int64)), "pos": int(np_pos),
-                  "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+        "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64), "gauss": py_gauss},
+        "numpy": {
+            "name": np_name,
+            "keys": torch.from_numpy(np_keys.astype(np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "gauss": float(np_gauss),
+        },
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -81,12 +85,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (EOFError, RuntimeError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
         why = "empty" if Path(path).stat().st_size == 0 else " ".join(str(e).split())[:160]
-        raise ConfigError(f"{path}: not a readable facebench checkpoint ({why}); start afresh with --no-resume "
-                          "or another --out") from None
+        raise ConfigError(
+            f"{path}: not a readable facebench checkpoint ({why}); start afresh with --no-resume or another --out"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise ConfigError(f"{path}: checkpoint format {found!r}, this facebench writes {FORMAT}; "
-                          "start afresh with --no-resume or another --out")
+        raise ConfigError(
+            f"{path}: checkpoint format {found!r}, this facebench writes {FORMAT}; "
+            "start afresh with --no-resume or another --out"
+        )
     return state
 
 
@@ -94,8 +101,9 @@ def check_complete(path: str | Path, state: dict[str, Any]) -> None:
     """A trial checkpoint holds everything ``run_trial`` restores; one missing a part is refused by name."""
     missing = [k for k in _KEYS if k not in state]
     if missing:
-        raise ConfigError(f"{path}: checkpoint lacks {', '.join(missing)}; start afresh with --no-resume or "
-                          "another --out")
+        raise ConfigError(
+            f"{path}: checkpoint lacks {', '.join(missing)}; start afresh with --no-resume or another --out"
+        )
 
 
 def check_same_config(path: str | Path, saved: dict[str, Any], current: dict[str, Any]) -> None:
@@ -104,8 +112,10 @@ def check_same_config(path: str | Path, saved: dict[str, Any], current: dict[str
     diff = [k for k in keys if saved.get(k) != current.get(k)]
     if diff:
         shown = ", ".join(f"{k}: checkpoint {saved.get(k)!r} vs now {current.get(k)!r}" for k in diff[:5])
-        raise ConfigError(f"{path}: the checkpoint was written with a different config ({shown}); resume with the "
-                          "same config, or start afresh with --no-resume or another --out")
+        raise ConfigError(
+            f"{path}: the checkpoint was written with a different config ({shown}); resume with the "
+            "same config, or start afresh with --no-resume or another --out"
+        )
 
 
 def cpu_state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:

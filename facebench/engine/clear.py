@@ -28,7 +28,7 @@ def clear_trial(tdir: TrialDir) -> list[str]:
 
 def _remove_named(folder: Path, patterns: tuple[str, ...], subfolders: dict[str, tuple[str, ...]]) -> list[str]:
     if folder.is_symlink() or not folder.is_dir():
-        return []   # a symlink in facebench's place is neither followed nor removed
+        return []  # a symlink in facebench's place is neither followed nor removed
     left = []
     for entry in sorted(folder.iterdir()):
         if entry.name in subfolders and entry.is_dir() and not entry.is_symlink():

@@ -10,20 +10,37 @@ from ..cliflags import Once, one_line_errors
 
 
 def add_parser(subparsers) -> None:
-    p = one_line_errors(subparsers.add_parser(
-        "train", help="train, validate and test one trial (no Ray)",
-        description="Train one recipe, validate it every epoch, test the model chosen on validation, and write a "
-                    "trial directory."))
-    p.add_argument("--config", metavar="FILE", action=Once,
-                   help="config file (.json, .yaml, .toml), flat or nested keys; at most one (a second is refused)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config key, e.g. --set loss.name=cosface (repeatable; see "
-                        "`facebench list --keys`)")
+    p = one_line_errors(
+        subparsers.add_parser(
+            "train",
+            help="train, validate and test one trial (no Ray)",
+            description="Train one recipe, validate it every epoch, test the model chosen on validation, and write a "
+            "trial directory.",
+        )
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        action=Once,
+        help="config file (.json, .yaml, .toml), flat or nested keys; at most one (a second is refused)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set loss.name=cosface (repeatable; see `facebench list --keys`)",
+    )
     p.add_argument("--out", metavar="DIR", help="trial directory (default runs/train/<name-or-task>-<config hash>)")
-    p.add_argument("--no-resume", action="store_true",
-                   help="start afresh even if DIR holds a checkpoint of the same config")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished trial in DIR (of this or another config); without it that is refused")
+    p.add_argument(
+        "--no-resume", action="store_true", help="start afresh even if DIR holds a checkpoint of the same config"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished trial in DIR (of this or another config); without it that is refused",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -41,16 +58,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     bar = _Progress(cfg.train.epochs, enabled=not args.quiet)
     previous = _terminate_as_interrupt()
     try:
-        result = run_trial(cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step,
-                           overwrite=args.overwrite)
+        result = run_trial(
+            cfg, bar.report, trial_dir=out, resume=not args.no_resume, on_step=bar.step, overwrite=args.overwrite
+        )
     finally:
         bar.close()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     if result["status"] == "failed" and result.get("reason") == OUT_OF_MEMORY:
-        raise OutOfMemory(f"{out}: out of memory while training (recorded as failed; resume continues from the last "
-                          f"epoch): reduce train.batch_size (now {cfg.train.batch_size}), data.image_size (now "
-                          f"{cfg.data.image_size}) or eval.batch_size (now {cfg.eval.batch_size})")
+        raise OutOfMemory(
+            f"{out}: out of memory while training (recorded as failed; resume continues from the last "
+            f"epoch): reduce train.batch_size (now {cfg.train.batch_size}), data.image_size (now "
+            f"{cfg.data.image_size}) or eval.batch_size (now {cfg.eval.batch_size})"
+        )
     _print_result(result)
     return 0 if result["status"] in ("completed", "stopped") else 1
 
@@ -99,16 +119,21 @@ class _Progress:
 
 
 def _print_result(result: dict) -> None:
-    print(f"\ntrial {result.get('trial_dir')}: {result['status']}" +
-          (f" ({result['reason']})" if result.get("reason") else ""))
+    print(
+        f"\ntrial {result.get('trial_dir')}: {result['status']}"
+        + (f" ({result['reason']})" if result.get("reason") else "")
+    )
     metrics = result.get("metrics") or {}
     unresolved = _unresolved_fars(result.get("trial_dir"))
     width = max((len(k) for k in metrics), default=0)
     for key in sorted(metrics):
         value = metrics[key]
         text = f"{value:.4f}" if isinstance(value, float) else str(value)
-        flag = "  (unresolved: too few negatives per fold)" if key.startswith("test_tar_far_") and (
-            key[len("test_tar_far_"):] in unresolved) else ""
+        flag = (
+            "  (unresolved: too few negatives per fold)"
+            if key.startswith("test_tar_far_") and (key[len("test_tar_far_") :] in unresolved)
+            else ""
+        )
         print(f"  {key:<{width}}  {text}{flag}")
 
 

@@ -16,17 +16,17 @@ import torch
 
 from ..pareto import COST_KEY, check_cost
 
-WARMUP = 5     # untimed passes first: allocator, caches and lazy kernel selection settle
-TIMED = 30     # the median of this many timed passes is the latency
+WARMUP = 5  # untimed passes first: allocator, caches and lazy kernel selection settle
+TIMED = 30  # the median of this many timed passes is the latency
 
 
 def measure_cost(name: str, cfg: Any, task: Any, device: torch.device) -> dict[str, Any]:
     """``{"cost": value, "cost_info": {...}}`` for cost ``name`` of this trial's model."""
     check_cost(name)
-    if name == "params":   # as result.json's "params": the embedding model without the training head
+    if name == "params":  # as result.json's "params": the embedding model without the training head
         value: float = float(sum(p.numel() for p in task.model.parameters()))
         info: dict[str, Any] = {}
-    elif name == "flops":   # as result.json's "flops" and `facebench list --complexity`
+    elif name == "flops":  # as result.json's "flops" and `facebench list --complexity`
         from .build import complexity
 
         value = float(complexity(cfg, num_classes=task.data.num_classes)["flops"])
@@ -36,8 +36,14 @@ def measure_cost(name: str, cfg: Any, task: Any, device: torch.device) -> dict[s
     return {COST_KEY: value, "cost_info": {"name": name, **info}}
 
 
-def latency_ms(model: torch.nn.Module, input_size: tuple[int, int, int], device: torch.device, *,
-               warmup: int = WARMUP, timed: int = TIMED) -> tuple[float, dict[str, Any]]:
+def latency_ms(
+    model: torch.nn.Module,
+    input_size: tuple[int, int, int],
+    device: torch.device,
+    *,
+    warmup: int = WARMUP,
+    timed: int = TIMED,
+) -> tuple[float, dict[str, Any]]:
     """Median milliseconds of ``model.encode`` on one image (batch 1) in eval mode under ``inference_mode``;
     CUDA is synchronised around every timed pass. The model's train/eval mode is restored afterwards; no random
     number is drawn and no weight or BN statistic changes, so training continues exactly as without it."""
@@ -58,6 +64,14 @@ def latency_ms(model: torch.nn.Module, input_size: tuple[int, int, int], device:
                 times.append((time.perf_counter() - t0) * 1000.0)
     finally:
         model.train(was_training)
-    info = {"warmup": warmup, "timed": timed, "statistic": "median", "batch": 1, "device": str(device),
-            "threads": torch.get_num_threads(), "min_ms": min(times), "max_ms": max(times)}
+    info = {
+        "warmup": warmup,
+        "timed": timed,
+        "statistic": "median",
+        "batch": 1,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "min_ms": min(times),
+        "max_ms": max(times),
+    }
     return statistics.median(times), info

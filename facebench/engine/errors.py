@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import FacebenchError
 
-OUT_OF_MEMORY = "out of memory"   # a failed trial's reason when the host or the GPU ran out (result.json)
+OUT_OF_MEMORY = "out of memory"  # a failed trial's reason when the host or the GPU ran out (result.json)
 
 
 class NonFiniteLoss(Exception):
@@ -21,8 +21,11 @@ class OutOfMemory(FacebenchError):
 def is_out_of_memory(e: BaseException) -> bool:
     """Python's MemoryError, torch's OutOfMemoryError (CUDA), or a CPU allocator's refusal (a RuntimeError)."""
     text = str(e).lower()
-    return isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError" or (
-        isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
+    return (
+        isinstance(e, MemoryError)
+        or type(e).__name__ == "OutOfMemoryError"
+        or (isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
+    )
 
 
 @contextlib.contextmanager

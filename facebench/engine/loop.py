@@ -5,16 +5,17 @@ from __future__ import annotations
 import math
 import resource
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..config import TrialConfig
+from ..data.augment import Augment, get_augmentation
 from ..data.transforms import to_input
 from ..errors import ConfigError
-from ..data.augment import Augment, get_augmentation
 from ..optim.build import clip_gradients
 from .build import build_loss, build_model, build_optimizer, build_scheduler
 from .errors import NonFiniteLoss
@@ -34,8 +35,10 @@ def amp_dtype(amp: str, device: torch.device) -> torch.dtype | None:
         return None
     if amp == "fp16":
         if device.type != "cuda":
-            raise ConfigError(f"train.amp: 'fp16' needs a CUDA device, the device is {device.type}; "
-                              "use 'bf16' (supported on CPU) or 'none'")
+            raise ConfigError(
+                f"train.amp: 'fp16' needs a CUDA device, the device is {device.type}; "
+                "use 'bf16' (supported on CPU) or 'none'"
+            )
         return torch.float16
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ConfigError("train.amp: 'bf16' is not supported by this GPU; use 'fp16' or 'none'")
@@ -52,13 +55,13 @@ def steps_per_epoch(n_train: int, *, batch_size: int, max_steps: int) -> int:
 class Batches:
     """The training split as augmented device batches; an epoch's order depends on (seed, epoch) only."""
 
-    images: np.ndarray             # uint8 NHWC (the cache's read-only memmap)
+    images: np.ndarray  # uint8 NHWC (the cache's read-only memmap)
     labels: np.ndarray
     batch_size: int
-    steps: int                     # per epoch
+    steps: int  # per epoch
     seed: int
     augment: Augment
-    generator: torch.Generator     # augmentation randomness (saved in the checkpoint)
+    generator: torch.Generator  # augmentation randomness (saved in the checkpoint)
     device: torch.device
     channels_last: bool = False
 
@@ -66,7 +69,7 @@ class Batches:
         order = epoch_order(self.seed, epoch, len(self.images))
         bs = min(self.batch_size, len(order))
         for step in range(self.steps):
-            rows = np.sort(order[step * bs:(step + 1) * bs])  # ascending memmap reads; the same set either way
+            rows = np.sort(order[step * bs : (step + 1) * bs])  # ascending memmap reads; the same set either way
             x = torch.from_numpy(np.ascontiguousarray(self.images[rows])).to(self.device, non_blocking=True)
             y = torch.from_numpy(self.labels[rows]).to(self.device, non_blocking=True)
             x = to_input(self.augment(x, self.generator))
@@ -90,8 +93,9 @@ class Stepper:
         self.params = [p for g in self.optimizer.param_groups for p in g["params"]]
 
     def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32,
-                              enabled=self.amp_dtype is not None)
+        return torch.autocast(
+            self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        )
 
     def step(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -104,8 +108,11 @@ class Stepper:
         self.scheduler.step()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict()}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state["optimizer"])
@@ -134,14 +141,26 @@ def build_training(cfg: TrialConfig) -> tuple[Any, Batches, Stepper]:
     spe = steps_per_epoch(len(data.train), batch_size=cfg.train.batch_size, max_steps=cfg.train.max_steps)
     generator = torch.Generator(device=device)
     generator.manual_seed(cfg.train.seed)
-    batches = Batches(data.train.images, data.train.labels, batch_size=cfg.train.batch_size, steps=spe,
-                      seed=cfg.train.seed, augment=get_augmentation(cfg.train.augment), generator=generator,
-                      device=device, channels_last=cfg.train.channels_last)
-    stepper = Stepper(optimizer, build_scheduler(cfg, optimizer, steps_per_epoch=spe, epochs=cfg.train.epochs),
-                      torch.amp.GradScaler(device.type, enabled=dtype == torch.float16), dtype, device.type,
-                      grad_clip=cfg.optim.grad_clip)
-    task = build_task(cfg.task, cfg=cfg, model=model, loss_fn=loss_fn, data=data, device=device,
-                      model_step=model_step)
+    batches = Batches(
+        data.train.images,
+        data.train.labels,
+        batch_size=cfg.train.batch_size,
+        steps=spe,
+        seed=cfg.train.seed,
+        augment=get_augmentation(cfg.train.augment),
+        generator=generator,
+        device=device,
+        channels_last=cfg.train.channels_last,
+    )
+    stepper = Stepper(
+        optimizer,
+        build_scheduler(cfg, optimizer, steps_per_epoch=spe, epochs=cfg.train.epochs),
+        torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+        dtype,
+        device.type,
+        grad_clip=cfg.optim.grad_clip,
+    )
+    task = build_task(cfg.task, cfg=cfg, model=model, loss_fn=loss_fn, data=data, device=device, model_step=model_step)
     return task, batches, stepper
 
 
@@ -150,8 +169,9 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def train_one_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, *,
-                    on_step: Callable[[int], None] | None = None) -> dict[str, float]:
+def train_one_epoch(
+    task: Any, batches: Batches, stepper: Stepper, epoch: int, *, on_step: Callable[[int], None] | None = None
+) -> dict[str, float]:
     """Train epoch ``epoch`` (0-based); returns ``train_<component>`` means, lr, images_per_s, train_s.
 
     Every step's components are read back once (one device sync, after the optimizer step, as a

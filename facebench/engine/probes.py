@@ -35,12 +35,11 @@ def write_classification(path: Path, res: dict[str, Any]) -> None:
 
 def _forward_batches(model: torch.nn.Module, images: np.ndarray, *, batch_size: int, device: torch.device):
     for i in range(0, len(images), batch_size):
-        x = to_input(torch.from_numpy(np.array(images[i:i + batch_size])).to(device))  # the cache memmap is read-only
+        x = to_input(torch.from_numpy(np.array(images[i : i + batch_size])).to(device))  # the cache memmap is read-only
         yield model(x)
 
 
-def write_reconstructions(out_dir: Path, model: torch.nn.Module, images: np.ndarray, *,
-                          device: torch.device) -> None:
+def write_reconstructions(out_dir: Path, model: torch.nn.Module, images: np.ndarray, *, device: torch.device) -> None:
     """``recon.npz`` (original, recon: uint8 NHWC) and ``recon.png``: originals above reconstructions."""
     n = min(RECON_IMAGES, len(images))
     out = next(_forward_batches(model, images[:n], batch_size=n, device=device))
@@ -55,8 +54,9 @@ def write_reconstructions(out_dir: Path, model: torch.nn.Module, images: np.ndar
     atomic_write_bytes(out_dir / "recon.png", buf.getvalue())
 
 
-def write_latents(path: Path, model: torch.nn.Module, images: np.ndarray, *, batch_size: int,
-                  device: torch.device) -> dict[str, float]:
+def write_latents(
+    path: Path, model: torch.nn.Module, images: np.ndarray, *, batch_size: int, device: torch.device
+) -> dict[str, float]:
     """Per-dimension variance of the embedding (mu) over the images and, for the VAE, mean KL per dimension.
 
     Returns ``latent_dims``, ``active_units`` (dimensions whose mu varies more than ``ACTIVE_UNIT_VARIANCE``)

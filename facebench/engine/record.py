@@ -36,8 +36,13 @@ def git_revision() -> str | None:
         rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -49,8 +54,13 @@ def versions() -> dict[str, Any]:
 
     from .. import __version__
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
-            "facebench": __version__, "git": git_revision()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "facebench": __version__,
+        "git": git_revision(),
+    }
 
 
 def device_name(device: Any) -> str:
@@ -62,10 +72,16 @@ def device_name(device: Any) -> str:
 
 
 def make_meta(flat_config: dict[str, Any], trial_dir: Path, device: Any) -> dict[str, Any]:
-    return {"trial_id": trial_dir.name, "name": flat_config.get("name", ""), "seed": flat_config["train.seed"],
-            "versions": versions(), "device": device_name(device), "host": socket.gethostname(),
-            "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "argv": list(sys.argv)}
+    return {
+        "trial_id": trial_dir.name,
+        "name": flat_config.get("name", ""),
+        "seed": flat_config["train.seed"],
+        "versions": versions(),
+        "device": device_name(device),
+        "host": socket.gethostname(),
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "argv": list(sys.argv),
+    }
 
 
 def check_result_metrics(path: Path, result: dict[str, Any]) -> dict[str, Any]:

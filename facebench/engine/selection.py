@@ -46,8 +46,11 @@ class Selection:
     def fields(self) -> dict[str, Any]:
         if self.chosen is None:
             return {}
-        return {"objective": self.chosen["value"], "objective_se": self.chosen["se"],
-                "objective_epoch": self.chosen["epoch"]}
+        return {
+            "objective": self.chosen["value"],
+            "objective_se": self.chosen["se"],
+            "objective_epoch": self.chosen["epoch"],
+        }
 
     def load_chosen(self, task: Any) -> None:
         """Put the chosen epoch's weights back before testing (a no-op under ``last``)."""
@@ -57,4 +60,3 @@ class Selection:
     def describe(self) -> dict[str, Any]:
         """result.json's ``selection``: how the objective was defined, so readers rank without guessing."""
         return {"metric": self.metric, "mode": self.mode, "select": self.rule, **self.fields()}
-

@@ -9,8 +9,9 @@ model chosen on validation, and writes the task's artefacts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,13 +38,21 @@ def scalar_components(out: dict[str, Any]) -> dict[str, torch.Tensor]:
 class _Task:
     """The model, its loss and the data it is judged on, under the trial's (immutable) config."""
 
-    def __init__(self, *, cfg: Any, model: torch.nn.Module, loss_fn: torch.nn.Module, data: Any,
-                 device: torch.device, model_step: Callable | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        cfg: Any,
+        model: torch.nn.Module,
+        loss_fn: torch.nn.Module,
+        data: Any,
+        device: torch.device,
+        model_step: Callable | None = None,
+    ) -> None:
         self.cfg, self.model, self.loss_fn, self.data, self.device = cfg, model, loss_fn, data, device
         self.eval_cfg = cfg.eval
         # What the training step calls: the model, or torch.compile(model); the state saved is always the model's.
         self.model_step = model_step or model
-        self._whitening: Any = None   # eval.whiten, fitted lazily (whitening())
+        self._whitening: Any = None  # eval.whiten, fitted lazily (whitening())
 
     def train(self) -> None:
         self.model.train()
@@ -57,8 +66,9 @@ class _Task:
         if self._whitening is None:
             train = self.data.train.images
             rows = fit_rows(len(train), seed=self.cfg.train.seed)
-            self._whitening = fit_whitening(self.encode(train[rows] if len(rows) < len(train) else train),
-                                            self.eval_cfg.whiten)
+            self._whitening = fit_whitening(
+                self.encode(train[rows] if len(rows) < len(train) else train), self.eval_cfg.whiten
+            )
         return self._whitening
 
     def state_dict(self) -> dict[str, Any]:
@@ -83,8 +93,13 @@ class _Task:
         fn = self.model.encode
         if head:
             fn = lambda x: self.loss_fn.logits(self.model.encode(x))  # noqa: E731 - a one-line adapter
-        out = embed_images(fn, images, batch_size=self.eval_cfg.batch_size,
-                           flip=flip if flip is not None else self.eval_cfg.flip, device=self.device)
+        out = embed_images(
+            fn,
+            images,
+            batch_size=self.eval_cfg.batch_size,
+            flip=flip if flip is not None else self.eval_cfg.flip,
+            device=self.device,
+        )
         if not np.isfinite(out).all():
             # Finite losses can still leave NaN weights behind (e.g. a diverged BN statistic).
             raise NonFiniteLoss("non-finite embeddings at evaluation: the weights diverged")
@@ -96,8 +111,9 @@ class _Task:
         emb = self.encode(images)
         if self.eval_cfg.whiten:
             emb = self.whitening().apply(emb)
-        scores, greater = pair_scores(emb, pairs.a, pairs.b, metric=self.eval_cfg.metric,
-                                      normalize=self.eval_cfg.normalize)
+        scores, greater = pair_scores(
+            emb, pairs.a, pairs.b, metric=self.eval_cfg.metric, normalize=self.eval_cfg.normalize
+        )
         return evaluate(scores, pairs.same, pairs.fold, greater_is_same=greater), scores
 
     def validate(self) -> dict[str, float]:
@@ -111,18 +127,30 @@ class _Task:
         # accuracy_mean is the mean of the folds' accuracies: each pair weighs 1 / (its fold's size)
         _, f_idx, sizes = np.unique(np.asarray(pairs.fold), return_inverse=True, return_counts=True)
         se = pair_cluster_se(correct, people[pairs.a], people[pairs.b], 1.0 / sizes[f_idx.ravel()])
-        return {"val_accuracy": r.accuracy_mean, "val_accuracy_se": se,
-                "val_auc": r.auc, "val_auc_se": auc_se(r.auc, r.n_same, r.n_diff)}
+        return {
+            "val_accuracy": r.accuracy_mean,
+            "val_accuracy_se": se,
+            "val_auc": r.auc,
+            "val_auc_se": auc_se(r.auc, r.n_same, r.n_diff),
+        }
 
     def final(self, out_dir: Path) -> dict[str, float]:
         d = self.data
         for split, images, pairs in (("val", d.val.images, d.val_pairs), ("test", d.test.images, d.test_pairs)):
             result, scores = self.verify(images, pairs)
-            artefacts.write_verification(out_dir, result, scores=scores, same=pairs.same, fold=pairs.fold,
-                                         metric=self.eval_cfg.metric, split=split)
-        if self._whitening is not None:   # what `facebench embed` / `eval model` apply with these weights
-            artefacts.save_npz(out_dir / artefacts.WHITENING_NPZ, mean=self._whitening.mean,
-                               projection=self._whitening.projection)
+            artefacts.write_verification(
+                out_dir,
+                result,
+                scores=scores,
+                same=pairs.same,
+                fold=pairs.fold,
+                metric=self.eval_cfg.metric,
+                split=split,
+            )
+        if self._whitening is not None:  # what `facebench embed` / `eval model` apply with these weights
+            artefacts.save_npz(
+                out_dir / artefacts.WHITENING_NPZ, mean=self._whitening.mean, projection=self._whitening.projection
+            )
         # the loop's last pass: the test protocol, touched once; then the named sets of eval.sets, once each
         people = set(d.train.classes) | set(d.val.classes)
         return {**result.summary("test_"), **test_sets(self.cfg, self.verify, out_dir, people=people)}
@@ -152,19 +180,25 @@ class CifarTask(ClassificationTask):
 
         acc = float((logits.argmax(1) == labels).float().mean())
         losses = F.cross_entropy(logits, labels, reduction="none").numpy()
-        return {"val_accuracy": acc, "val_accuracy_se": accuracy_se(acc, len(labels)),
-                "val_loss": float(losses.mean()), "val_loss_se": mean_se(losses)}
+        return {
+            "val_accuracy": acc,
+            "val_accuracy_se": accuracy_se(acc, len(labels)),
+            "val_loss": float(losses.mean()),
+            "val_loss_se": mean_se(losses),
+        }
 
     def final(self, out_dir: Path) -> dict[str, float]:
         from ..eval.classification import classification_metrics
 
         t = self.data.test
         logits = self._logits(t.images)
-        res = classification_metrics(logits, t.labels, num_classes=self.data.num_classes,
-                                     class_names=list(t.classes))
+        res = classification_metrics(logits, t.labels, num_classes=self.data.num_classes, class_names=list(t.classes))
         # per-image decisions: what the confirmation stage pairs runs on (the same test images, image by image)
-        artefacts.save_npz(out_dir / artefacts.PREDICTIONS_NPZ, label=np.asarray(t.labels, dtype=np.int64),
-                           pred=np.asarray(logits).argmax(axis=1).astype(np.int64))
+        artefacts.save_npz(
+            out_dir / artefacts.PREDICTIONS_NPZ,
+            label=np.asarray(t.labels, dtype=np.int64),
+            pred=np.asarray(logits).argmax(axis=1).astype(np.int64),
+        )
         probes.write_classification(out_dir / "classification.json", res)
         artefacts.write_table(out_dir, "confusion", artefacts.confusion_columns(res["confusion"], list(t.classes)))
         return probes.classification_summary(res)
@@ -183,8 +217,11 @@ class AutoencoderTask(_Task):
         images = self.data.test.images
         with torch.no_grad():
             probes.write_reconstructions(out_dir, self.model, images, device=self.device)
-            metrics.update(probes.write_latents(out_dir / "latents.npz", self.model, images,
-                                                batch_size=self.eval_cfg.batch_size, device=self.device))
+            metrics.update(
+                probes.write_latents(
+                    out_dir / "latents.npz", self.model, images, batch_size=self.eval_cfg.batch_size, device=self.device
+                )
+            )
         return metrics
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import errno
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -19,8 +20,15 @@ from ..artefacts import CHECKPOINT, RESULT, TrialDir, last_objective
 from ..attempts import StaleAttempt
 from ..config import TrialConfig
 from ..errors import ConfigError, FacebenchError
-from .checkpoint import (check_complete, check_same_config, load_checkpoint, rng_state, save_checkpoint,
-                         seed_everything, set_rng_state)
+from .checkpoint import (
+    check_complete,
+    check_same_config,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
 from .clear import clear_trial
 from .errors import OUT_OF_MEMORY, NonFiniteLoss, is_out_of_memory
 from .loop import Batches, Stepper, build_training, peak_mem_mb, resolve_device, train_one_epoch
@@ -31,10 +39,18 @@ Report = Callable[[dict[str, Any]], None]
 StepHook = Callable[[int, int, int], None]
 
 
-def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = None, *,
-              trial_dir: str | Path | TrialDir | None = None, resume: bool = True,
-              should_stop: Callable[[], bool] | None = None, raise_on_error: bool = False,
-              on_step: StepHook | None = None, overwrite: bool = False, cost: str | None = None) -> dict[str, Any]:
+def run_trial(
+    config: TrialConfig | Mapping[str, Any],
+    report: Report | None = None,
+    *,
+    trial_dir: str | Path | TrialDir | None = None,
+    resume: bool = True,
+    should_stop: Callable[[], bool] | None = None,
+    raise_on_error: bool = False,
+    on_step: StepHook | None = None,
+    overwrite: bool = False,
+    cost: str | None = None,
+) -> dict[str, Any]:
     """Train, validate and test one trial; return the result dict that is also ``result.json``.
 
     ``report(metrics)`` gets the flat per-epoch metrics (docs/architecture.md). ``trial_dir`` defaults
@@ -54,8 +70,11 @@ def run_trial(config: TrialConfig | Mapping[str, Any], report: Report | None = N
     """
     cfg = config if isinstance(config, TrialConfig) else TrialConfig.from_dict(config)
     flat = cfg.to_flat()
-    tdir = trial_dir if isinstance(trial_dir, TrialDir) else \
-        TrialDir(trial_dir if trial_dir is not None else default_trial_dir(flat))
+    tdir = (
+        trial_dir
+        if isinstance(trial_dir, TrialDir)
+        else TrialDir(trial_dir if trial_dir is not None else default_trial_dir(flat))
+    )
     tdir.claim()  # before anything is written: a folder of the user's is refused untouched
     finished = _finished_here(tdir, flat, resume=resume, overwrite=overwrite)
     if finished is not None:
@@ -92,10 +111,18 @@ class _Record:
     started: float = field(default_factory=time.time)
 
     def result(self, status: str, reason: str, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        result = {"status": status, "reason": reason, "metrics": metrics, "config": self.flat, "meta": self.meta,
-                  **extra, **({"attempt": self.tdir.attempt} if self.tdir.attempt else {}),
-                  "epochs_completed": len(self.history), "wall_s": time.time() - self.started,
-                  "trial_dir": str(self.tdir.path)}
+        result = {
+            "status": status,
+            "reason": reason,
+            "metrics": metrics,
+            "config": self.flat,
+            "meta": self.meta,
+            **extra,
+            **({"attempt": self.tdir.attempt} if self.tdir.attempt else {}),
+            "epochs_completed": len(self.history),
+            "wall_s": time.time() - self.started,
+            "trial_dir": str(self.tdir.path),
+        }
         if self.tdir.path.exists():
             self.tdir.write_result(result)
         return result
@@ -120,19 +147,30 @@ def _finished_here(tdir: TrialDir, flat: dict, *, resume: bool, overwrite: bool)
     if same and resume:
         return check_result_metrics(tdir.path / RESULT, previous)
     if same:
-        raise ConfigError(f"{tdir.path}: holds a completed trial of this config; --no-resume would train it "
-                          "again and replace it: pass --overwrite for that, or choose another --out")
+        raise ConfigError(
+            f"{tdir.path}: holds a completed trial of this config; --no-resume would train it "
+            "again and replace it: pass --overwrite for that, or choose another --out"
+        )
     before = previous.get("config") or {}
     diff = [k for k in sorted(set(flat) | set(before)) if before.get(k) != flat.get(k)]
     shown = ", ".join(f"{k}: there {before.get(k)!r} vs now {flat.get(k)!r}" for k in diff[:3])
-    raise ConfigError(f"{tdir.path}: holds a {previous['status']} trial of another config ({shown}); pass "
-                      "--overwrite to replace it, or choose another --out")
+    raise ConfigError(
+        f"{tdir.path}: holds a {previous['status']} trial of another config ({shown}); pass "
+        "--overwrite to replace it, or choose another --out"
+    )
 
 
 def _is_environment(e: BaseException) -> bool:
     """A full, read-only or forbidden disk is the machine's problem, not the recipe's: raised, not scored."""
-    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
-                                                  errno.EDQUOT, errno.ENOTDIR, errno.EISDIR)
+    return isinstance(e, OSError) and e.errno in (
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EDQUOT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+    )
 
 
 def _reason(e: BaseException) -> str:
@@ -160,9 +198,14 @@ def _resume_point(rec: _Record, resume: bool) -> tuple[dict[str, Any] | None, di
     return None, state
 
 
-def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report | None,
-                    should_stop: Callable[[], bool] | None, on_step: StepHook | None,
-                    cost: str | None = None) -> dict[str, Any]:
+def _train_and_test(
+    rec: _Record,
+    state: dict[str, Any] | None,
+    report: Report | None,
+    should_stop: Callable[[], bool] | None,
+    on_step: StepHook | None,
+    cost: str | None = None,
+) -> dict[str, Any]:
     seed_everything(rec.cfg.train.seed)
     task, batches, stepper = build_training(rec.cfg)
     rec.meta["device"] = device_name(batches.device)
@@ -187,9 +230,18 @@ def _train_and_test(rec: _Record, state: dict[str, Any] | None, report: Report |
         rec.tdir.append_epoch(metrics, rec.history)
         if rec.cfg.train.checkpoint:
             rec.tdir.check_attempt(CHECKPOINT)
-            save_checkpoint(rec.tdir.path / CHECKPOINT, {
-                "config": rec.flat, "epoch": epoch + 1, **task.state_dict(), **stepper.state_dict(),
-                "rng": rng_state(batches.generator), "best": selection.chosen, "history": rec.history})
+            save_checkpoint(
+                rec.tdir.path / CHECKPOINT,
+                {
+                    "config": rec.flat,
+                    "epoch": epoch + 1,
+                    **task.state_dict(),
+                    **stepper.state_dict(),
+                    "rng": rng_state(batches.generator),
+                    "best": selection.chosen,
+                    "history": rec.history,
+                },
+            )
         if report is not None:
             report(dict(metrics))
         if should_stop is not None and epoch + 1 < rec.cfg.train.epochs and should_stop():
@@ -214,12 +266,18 @@ def _run_epoch(task: Any, batches: Batches, stepper: Stepper, epoch: int, on_ste
     step_cb = (lambda step: on_step(epoch, step, batches.steps)) if on_step else None
     train = train_one_epoch(task, batches, stepper, epoch, on_step=step_cb)
     val = task.validate()
-    return {"epoch": epoch + 1, **train, **val, "epoch_s": time.perf_counter() - t0,
-            "peak_mem_mb": peak_mem_mb(batches.device)}
+    return {
+        "epoch": epoch + 1,
+        **train,
+        **val,
+        "epoch_s": time.perf_counter() - t0,
+        "peak_mem_mb": peak_mem_mb(batches.device),
+    }
 
 
-def _test(rec: _Record, task: Any, selection: Selection, status: str, reason: str,
-          fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _test(
+    rec: _Record, task: Any, selection: Selection, status: str, reason: str, fixed: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Test the model chosen on validation (engine/selection.py: train.objective and train.select)."""
     selection.load_chosen(task)
     rec.tdir.artefacts.mkdir(parents=True, exist_ok=True)
@@ -228,12 +286,13 @@ def _test(rec: _Record, task: Any, selection: Selection, status: str, reason: st
     metrics.update(selection.fields())
     metrics.update(_complexity(rec.cfg, task))
     extra = {}
-    if fixed:   # a two-objective trial: the cost it reported every epoch, its name and how it was measured
+    if fixed:  # a two-objective trial: the cost it reported every epoch, its name and how it was measured
         metrics["cost"] = fixed["cost"]
-        metrics.setdefault(fixed["cost_info"]["name"], fixed["cost"])   # latency_ms; params and flops are there
+        metrics.setdefault(fixed["cost_info"]["name"], fixed["cost"])  # latency_ms; params and flops are there
         extra["cost"] = fixed["cost_info"]
-    return rec.result(status, reason, metrics, selection=selection.describe(), data=getattr(task.data, "describe", {}),
-                      **extra)
+    return rec.result(
+        status, reason, metrics, selection=selection.describe(), data=getattr(task.data, "describe", {}), **extra
+    )
 
 
 def _complexity(cfg: TrialConfig, task: Any) -> dict[str, Any]:

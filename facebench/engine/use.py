@@ -31,7 +31,7 @@ class Trained:
     model: torch.nn.Module
     device: torch.device
     people: set[str] | None  # the identities it trained and validated on; None for a trial that did not record them
-    whitening: Any = None    # eval.whiten: the trial's fitted whitening (artefacts/whitening.npz)
+    whitening: Any = None  # eval.whiten: the trial's fitted whitening (artefacts/whitening.npz)
 
 
 def load_trained(run_dir: str | Path) -> Trained:
@@ -41,8 +41,7 @@ def load_trained(run_dir: str | Path) -> Trained:
     run = Path(run_dir)
     for name in (CONFIG, CHECKPOINT):
         if not (run / name).is_file():
-            raise DataError(f"{run / name}: not found; RUN_DIR is a trial directory written with "
-                            "train.checkpoint=true")
+            raise DataError(f"{run / name}: not found; RUN_DIR is a trial directory written with train.checkpoint=true")
     try:  # a hand-edited, truncated or foreign config.json is the user's file, not a bug
         flat = json.loads((run / CONFIG).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
@@ -60,8 +59,9 @@ def load_trained(run_dir: str | Path) -> Trained:
         model.load_state_dict(weights)
     except (RuntimeError, TypeError, AttributeError) as e:  # another architecture's or a mangled state dict
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DataError(f"{run / CHECKPOINT}: its weights do not fit the model {run / CONFIG} describes "
-                        f"({first})") from None
+        raise DataError(
+            f"{run / CHECKPOINT}: its weights do not fit the model {run / CONFIG} describes ({first})"
+        ) from None
     ids = run / ARTEFACTS / TRAIN_IDENTITIES
     people = set(ids.read_text(encoding="utf-8").split("\n")) - {""} if ids.is_file() else None
     return Trained(cfg, model.to(device).eval(), device, people, _whitening(run, cfg))
@@ -75,8 +75,10 @@ def _whitening(run: Path, cfg: TrialConfig) -> Any:
         return None
     path = run / ARTEFACTS / WHITENING_NPZ
     if not path.is_file():
-        raise DataError(f"{path}: not found; the trial used eval.whiten={cfg.eval.whiten}, whose fitted whitening "
-                        "its embeddings need")
+        raise DataError(
+            f"{path}: not found; the trial used eval.whiten={cfg.eval.whiten}, whose fitted whitening "
+            "its embeddings need"
+        )
     arrays = load_npz(path, name=str(path))
     return Whitening(arrays["mean"], arrays["projection"])
 
@@ -84,8 +86,7 @@ def _whitening(run: Path, cfg: TrialConfig) -> Any:
 def embed(t: Trained, images: np.ndarray) -> np.ndarray:
     from ..eval.embed import embed_images
 
-    emb = embed_images(t.model.encode, images, batch_size=t.cfg.eval.batch_size, flip=t.cfg.eval.flip,
-                       device=t.device)
+    emb = embed_images(t.model.encode, images, batch_size=t.cfg.eval.batch_size, flip=t.cfg.eval.flip, device=t.device)
     return t.whitening.apply(emb) if t.whitening is not None else emb
 
 
@@ -110,8 +111,8 @@ def embed_dataset(run_dir: str | Path, data: str | Path, out: str | Path, *, pro
 
 def evaluate_model(run_dir: str | Path, paths: list[str], *, folds: str = "") -> list[dict[str, Any]]:
     """Verification of the trial's model on each set; one row per set (the rows of the ``sets`` table)."""
-    from ..data.pairs import check_no_leakage
     from ..data.images import Decoding
+    from ..data.pairs import check_no_leakage
     from ..data.sets import load_set, plan_sets
     from ..eval.verification import evaluate, pair_scores
     from .sets import set_row
@@ -123,8 +124,9 @@ def evaluate_model(run_dir: str | Path, paths: list[str], *, folds: str = "") ->
         vs = load_set(path, Decoding.of(d), folds=chosen, name=name)
         if vs.people is not None and t.people is not None:
             check_no_leakage(t.people, vs.people, where=f"{run_dir} vs {path}")
-        scores, greater = pair_scores(embed(t, vs.images), vs.pairs.a, vs.pairs.b, metric=e.metric,
-                                      normalize=e.normalize)
+        scores, greater = pair_scores(
+            embed(t, vs.images), vs.pairs.a, vs.pairs.b, metric=e.metric, normalize=e.normalize
+        )
         result = evaluate(scores, vs.pairs.same, vs.pairs.fold, greater_is_same=greater)
         rows.append(set_row(vs.name, vs.path, vs.info, result))
     return rows

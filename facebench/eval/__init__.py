@@ -14,10 +14,16 @@ METRICS = ("euclidean", "sqeuclidean", "cosine")  # verification scores: verific
 FLIPS = ("none", "sum", "concat")  # flip fusion of original and mirrored embeddings: embed.embed_images
 
 _EXPORTS = {
-    "pair_scores": "verification", "evaluate": "verification", "predict": "verification",
-    "VerificationResult": "verification", "classification_metrics": "classification",
-    "paired_comparison": "compare", "compare_verification": "compare", "Comparison": "compare",
-    "embed_images": "embed", "read_embeddings": "files",
+    "pair_scores": "verification",
+    "evaluate": "verification",
+    "predict": "verification",
+    "VerificationResult": "verification",
+    "classification_metrics": "classification",
+    "paired_comparison": "compare",
+    "compare_verification": "compare",
+    "Comparison": "compare",
+    "embed_images": "embed",
+    "read_embeddings": "files",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -23,11 +23,17 @@ def to_probabilities(scores: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def classification_metrics(logits_or_probs: Any, labels: Any, *, num_classes: int | None = None,
-                           class_names: list[str] | None = None) -> dict[str, Any]:
+def classification_metrics(
+    logits_or_probs: Any, labels: Any, *, num_classes: int | None = None, class_names: list[str] | None = None
+) -> dict[str, Any]:
     """Accuracy, macro P/R/F1, macro one-vs-rest AUROC / AUPRC, confusion matrix (counts and row-normalised)."""
-    from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix,
-                                 precision_recall_fscore_support, roc_auc_score)
+    from sklearn.metrics import (
+        accuracy_score,
+        average_precision_score,
+        confusion_matrix,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
 
     scores = np.asarray(logits_or_probs, dtype=np.float64)
     y = np.asarray(labels).ravel()
@@ -51,8 +57,10 @@ def classification_metrics(logits_or_probs: Any, labels: Any, *, num_classes: in
     for c in classes:
         pos = y == c
         if pos.all() or not pos.any():
-            notes.append(f"class {names[c]!r}: {'no' if not pos.any() else 'only'} examples, "
-                         "one-vs-rest AUROC/AUPRC undefined and left out of the macro average")
+            notes.append(
+                f"class {names[c]!r}: {'no' if not pos.any() else 'only'} examples, "
+                "one-vs-rest AUROC/AUPRC undefined and left out of the macro average"
+            )
             continue
         auroc[c] = roc_auc_score(pos, probs[:, c])
         auprc[c] = average_precision_score(pos, probs[:, c])
@@ -62,13 +70,25 @@ def classification_metrics(logits_or_probs: Any, labels: Any, *, num_classes: in
     return {
         "accuracy": float(accuracy_score(y, pred)),
         # Macro over the classes present in labels, so an absent class does not count as a zero.
-        "macro_precision": float(prec[present].mean()), "macro_recall": float(rec[present].mean()),
+        "macro_precision": float(prec[present].mean()),
+        "macro_recall": float(rec[present].mean()),
         "macro_f1": float(f1[present].mean()),
         "auroc": float(np.nanmean(auroc)) if np.isfinite(auroc).any() else float("nan"),
         "auprc": float(np.nanmean(auprc)) if np.isfinite(auprc).any() else float("nan"),
-        "per_class": [{"class": names[c], "precision": float(prec[c]), "recall": float(rec[c]), "f1": float(f1[c]),
-                       "support": int(support[c]), "auroc": float(auroc[c]), "auprc": float(auprc[c])}
-                      for c in classes],
-        "confusion": counts, "confusion_normalized": counts / np.maximum(rows, 1),
-        "class_names": names, "notes": notes,
+        "per_class": [
+            {
+                "class": names[c],
+                "precision": float(prec[c]),
+                "recall": float(rec[c]),
+                "f1": float(f1[c]),
+                "support": int(support[c]),
+                "auroc": float(auroc[c]),
+                "auprc": float(auprc[c]),
+            }
+            for c in classes
+        ],
+        "confusion": counts,
+        "confusion_normalized": counts / np.maximum(rows, 1),
+        "class_names": names,
+        "notes": notes,
     }

@@ -11,15 +11,24 @@ from . import METRICS
 
 
 def add_parser(subparsers) -> None:
-    p = one_line_errors(subparsers.add_parser("eval", help="verification metrics from embeddings; paired comparison of two trials"))
+    p = one_line_errors(
+        subparsers.add_parser("eval", help="verification metrics from embeddings; paired comparison of two trials")
+    )
     sub = p.add_subparsers(dest="eval_command", required=True, metavar="EVAL_COMMAND")
 
-    pp = one_line_errors(sub.add_parser("pairs", help="LFW-protocol verification of an embeddings file on a pairs file"))
+    pp = one_line_errors(
+        sub.add_parser("pairs", help="LFW-protocol verification of an embeddings file on a pairs file")
+    )
     pp.add_argument("--embeddings", required=True, help=".npz or .parquet with 'names' and 'embeddings' (N x D)")
     pp.add_argument("--pairs", required=True, help="LFW pairs.txt or CSV path_a,path_b,same,fold")
     _add_scoring(pp)
-    pp.add_argument("--folds", type=_FOLDS, default=None, metavar="K",
-                    help="re-assign K (1-1000000) folds as contiguous blocks in file order (default: the file's folds)")
+    pp.add_argument(
+        "--folds",
+        type=_FOLDS,
+        default=None,
+        metavar="K",
+        help="re-assign K (1-1000000) folds as contiguous blocks in file order (default: the file's folds)",
+    )
     pp.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     pp.set_defaults(func=_cmd_pairs)
 
@@ -28,7 +37,9 @@ def add_parser(subparsers) -> None:
     pc.add_argument("b", help="the same for the second trial")
     pc.add_argument("--pairs", help="pairs file, required when A and B are embeddings files")
     _add_scoring(pc)
-    pc.add_argument("--folds", type=_FOLDS, default=None, metavar="K", help="as for 'eval pairs' (embeddings files only)")
+    pc.add_argument(
+        "--folds", type=_FOLDS, default=None, metavar="K", help="as for 'eval pairs' (embeddings files only)"
+    )
     pc.add_argument("--n-boot", type=number(1, 10**9), default=2000, help="bootstrap resamples, 1-10^9 (default 2000)")
     pc.add_argument("--seed", type=number(0, SEED_MAX), default=0, help="bootstrap seed, 0 to 2^63-1 (default 0)")
     pc.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -76,8 +87,13 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
 def format_result(result, *, metric: str) -> str:
     rule = ">" if result.greater_is_same else "<"
     lines = [f"{'fold':>6} {'threshold':>14} {'accuracy':>9} {'intersect.':>14} {'accuracy':>9}"]
-    for f, t, a, ti, ai in zip(result.fold_ids, result.thresholds, result.fold_accuracy,
-                               result.intersection_thresholds, result.intersection_accuracy):
+    for f, t, a, ti, ai in zip(
+        result.fold_ids,
+        result.thresholds,
+        result.fold_accuracy,
+        result.intersection_thresholds,
+        result.intersection_accuracy,
+    ):
         lines.append(f"{int(f):>6} {t:>14.6g} {a:>9.4f} {ti:>14.6g} {ai:>9.4f}")
     lines += [
         f"same iff {metric} {rule} threshold (threshold fitted on the other folds)",
@@ -100,8 +116,10 @@ def _load_trial(path: str, args: argparse.Namespace) -> dict:
 
     p = Path(path)
     if not p.exists():
-        raise DataError(f"{path}: not found (looked for {p.absolute()}); expected a trial folder (holding "
-                        f"{ARTEFACTS}/{VERIFICATION_NPZ}), such a .npz, or an embeddings file with --pairs")
+        raise DataError(
+            f"{path}: not found (looked for {p.absolute()}); expected a trial folder (holding "
+            f"{ARTEFACTS}/{VERIFICATION_NPZ}), such a .npz, or an embeddings file with --pairs"
+        )
     if p.is_dir() or (p.suffix.lower() == ".npz" and _is_verification_npz(p)):
         return read_verification_npz(p)
     if not args.pairs:
@@ -132,8 +150,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for f, x, y, d in zip(c.fold_ids, c.fold_accuracy_a, c.fold_accuracy_b, c.fold_diff):
         print(f"{int(f):>6} {x:>8.4f} {y:>8.4f} {d:>+8.4f}")
     print(f"mean   {c.accuracy_a:>8.4f} {c.accuracy_b:>8.4f} {c.mean_diff:>+8.4f}")
-    print(f"{c.confidence:.0%} paired-bootstrap CI of A - B: [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
-          f"({c.n_boot} resamples, seed {c.seed})")
-    print(f"McNemar ({c.mcnemar_method}): only A right {c.only_a_correct}, only B right {c.only_b_correct}, "
-          f"p = {c.mcnemar_p:.4g}")
+    print(
+        f"{c.confidence:.0%} paired-bootstrap CI of A - B: [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
+        f"({c.n_boot} resamples, seed {c.seed})"
+    )
+    print(
+        f"McNemar ({c.mcnemar_method}): only A right {c.only_a_correct}, only B right {c.only_b_correct}, "
+        f"p = {c.mcnemar_p:.4g}"
+    )
     return 0

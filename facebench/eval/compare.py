@@ -22,22 +22,22 @@ class Comparison:
     fold_ids: np.ndarray
     fold_accuracy_a: np.ndarray
     fold_accuracy_b: np.ndarray
-    fold_diff: np.ndarray           # a - b per fold
-    accuracy_a: float               # mean over folds (the LFW number)
+    fold_diff: np.ndarray  # a - b per fold
+    accuracy_a: float  # mean over folds (the LFW number)
     accuracy_b: float
-    mean_diff: float                # a - b, mean over folds
+    mean_diff: float  # a - b, mean over folds
     ci_low: float
     ci_high: float
     confidence: float
     n_boot: int
     seed: int
-    only_a_correct: int             # McNemar's b
-    only_b_correct: int             # McNemar's c
+    only_a_correct: int  # McNemar's b
+    only_b_correct: int  # McNemar's c
     both_correct: int
     both_wrong: int
-    mcnemar_statistic: float        # the smaller discordant count (exact binomial test)
+    mcnemar_statistic: float  # the smaller discordant count (exact binomial test)
     mcnemar_p: float
-    mcnemar_method: str             # exact | none (no discordant pairs)
+    mcnemar_method: str  # exact | none (no discordant pairs)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -60,8 +60,9 @@ def mcnemar(only_a: int, only_b: int) -> tuple[float, float, str]:
     return float(r.statistic), float(r.pvalue), "exact"
 
 
-def bootstrap_diff(correct_a: np.ndarray, correct_b: np.ndarray, f_idx: np.ndarray, K: int, *,
-                   n_boot: int, seed: int) -> np.ndarray:
+def bootstrap_diff(
+    correct_a: np.ndarray, correct_b: np.ndarray, f_idx: np.ndarray, K: int, *, n_boot: int, seed: int
+) -> np.ndarray:
     """``n_boot`` resampled mean-over-folds differences; one (n_boot, n_k) index draw per fold."""
     rng = np.random.default_rng(seed)
     d = correct_a.astype(np.float64) - correct_b.astype(np.float64)
@@ -73,8 +74,9 @@ def bootstrap_diff(correct_a: np.ndarray, correct_b: np.ndarray, f_idx: np.ndarr
     return total / K
 
 
-def paired_comparison(correct_a: Any, correct_b: Any, fold: Any, *, n_boot: int = 2000, seed: int = 0,
-                      confidence: float = 0.95) -> Comparison:
+def paired_comparison(
+    correct_a: Any, correct_b: Any, fold: Any, *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> Comparison:
     """Compare per-pair correctness of trials A and B on the same pairs (``fold`` gives each pair's fold)."""
     ca = np.asarray(correct_a, dtype=bool).ravel()
     cb = np.asarray(correct_b, dtype=bool).ravel()
@@ -99,11 +101,25 @@ def paired_comparison(correct_a: Any, correct_b: Any, fold: Any, *, n_boot: int 
     only_a, only_b = int((ca & ~cb).sum()), int((~ca & cb).sum())
     stat, p, method = mcnemar(only_a, only_b)
     return Comparison(
-        fold_ids=fold_ids, fold_accuracy_a=acc_a, fold_accuracy_b=acc_b, fold_diff=acc_a - acc_b,
-        accuracy_a=float(acc_a.mean()), accuracy_b=float(acc_b.mean()), mean_diff=float((acc_a - acc_b).mean()),
-        ci_low=float(lo), ci_high=float(hi), confidence=confidence, n_boot=n_boot, seed=seed,
-        only_a_correct=only_a, only_b_correct=only_b, both_correct=int((ca & cb).sum()),
-        both_wrong=int((~ca & ~cb).sum()), mcnemar_statistic=stat, mcnemar_p=p, mcnemar_method=method,
+        fold_ids=fold_ids,
+        fold_accuracy_a=acc_a,
+        fold_accuracy_b=acc_b,
+        fold_diff=acc_a - acc_b,
+        accuracy_a=float(acc_a.mean()),
+        accuracy_b=float(acc_b.mean()),
+        mean_diff=float((acc_a - acc_b).mean()),
+        ci_low=float(lo),
+        ci_high=float(hi),
+        confidence=confidence,
+        n_boot=n_boot,
+        seed=seed,
+        only_a_correct=only_a,
+        only_b_correct=only_b,
+        both_correct=int((ca & cb).sum()),
+        both_wrong=int((~ca & ~cb).sum()),
+        mcnemar_statistic=stat,
+        mcnemar_p=p,
+        mcnemar_method=method,
     )
 
 
@@ -114,8 +130,9 @@ def compare_verification(a: dict, b: dict, **kwargs: Any) -> Comparison:
     """
     for key in ("same", "fold"):
         if not np.array_equal(np.asarray(a[key]), np.asarray(b[key])):
-            raise DataError(f"{a.get('source', 'A')} and {b.get('source', 'B')} are not on the same pairs "
-                            f"('{key}' arrays differ)")
+            raise DataError(
+                f"{a.get('source', 'A')} and {b.get('source', 'B')} are not on the same pairs ('{key}' arrays differ)"
+            )
     return paired_comparison(correct_decisions(a, "A"), correct_decisions(b, "B"), a["fold"], **kwargs)
 
 
@@ -127,8 +144,10 @@ def correct_decisions(t: dict, name: str = "") -> np.ndarray:
     for key in ("scores", "thresholds"):
         values = np.asarray(t.get(key, np.zeros(0)))
         if values.dtype.kind not in "fiu" or not np.isfinite(values.astype(np.float64)).all():
-            raise DataError(f"{t.get('source', name)}: {key} contain NaN, inf or non-numbers; a comparison "
-                            "on them would be meaningless")
+            raise DataError(
+                f"{t.get('source', name)}: {key} contain NaN, inf or non-numbers; a comparison "
+                "on them would be meaningless"
+            )
     gis = bool(t["greater_is_same"])
     # fold_ids is optional in the artefact: thresholds are then in sorted fold-id order.
     fold_ids = t.get("fold_ids", np.unique(t["fold"]))
@@ -137,4 +156,3 @@ def correct_decisions(t: dict, name: str = "") -> np.ndarray:
     else:
         pred = evaluate(t["scores"], t["same"], t["fold"], greater_is_same=gis).predicted
     return pred == np.asarray(t["same"], dtype=bool)
-

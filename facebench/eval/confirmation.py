@@ -24,8 +24,8 @@ could detect at 80% power (statsmodels ``TTestPower``, from the observed per-see
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -41,8 +41,8 @@ BOOT_METHOD = "bootstrap over seeds and folds"
 @dataclass
 class Run:
     seed: int
-    correct: np.ndarray      # bool per test item
-    fold: np.ndarray         # fold (or test block) per item: the same array for every run
+    correct: np.ndarray  # bool per test item
+    fold: np.ndarray  # fold (or test block) per item: the same array for every run
 
     def fold_accuracy(self) -> np.ndarray:
         _, f_idx = np.unique(self.fold, return_inverse=True)
@@ -55,26 +55,37 @@ class Run:
 
 @dataclass
 class VsReference:
-    difference: float                # recipe - reference, mean over common seeds (accuracy, 0-1)
-    ci: tuple[float, float]          # the wider of ci_t and ci_bootstrap
-    ci_method: str                   # which one that was
+    difference: float  # recipe - reference, mean over common seeds (accuracy, 0-1)
+    ci: tuple[float, float]  # the wider of ci_t and ci_bootstrap
+    ci_method: str  # which one that was
     ci_t: tuple[float, float]
     ci_bootstrap: tuple[float, float]
-    p: float                         # per-seed paired t-test on the differences
-    sd: float                        # sd (ddof=1) of the per-seed differences
-    tost_p: float                    # TOST against +-margin (statsmodels ttost_paired)
+    p: float  # per-seed paired t-test on the differences
+    sd: float  # sd (ddof=1) of the per-seed differences
+    tost_p: float  # TOST against +-margin (statsmodels ttost_paired)
     margin: float
-    detectable: float                # smallest |difference| these seeds detect at 80% power (alpha 0.05)
-    p_adjusted: float = math.nan     # Holm over the family
-    p_mcnemar_per_seed: list[float] = field(default_factory=list)   # exact, one per seed, never pooled
+    detectable: float  # smallest |difference| these seeds detect at 80% power (alpha 0.05)
+    p_adjusted: float = math.nan  # Holm over the family
+    p_mcnemar_per_seed: list[float] = field(default_factory=list)  # exact, one per seed, never pooled
     seeds: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"difference": self.difference, "ci": list(self.ci), "ci_method": self.ci_method,
-                "ci_t": list(self.ci_t), "ci_bootstrap": list(self.ci_bootstrap), "p": self.p,
-                "p_adjusted": self.p_adjusted, "test": "paired t over seeds", "sd": self.sd, "tost_p": self.tost_p,
-                "margin": self.margin, "detectable": self.detectable,
-                "p_mcnemar_per_seed": self.p_mcnemar_per_seed, "seeds": self.seeds}
+        return {
+            "difference": self.difference,
+            "ci": list(self.ci),
+            "ci_method": self.ci_method,
+            "ci_t": list(self.ci_t),
+            "ci_bootstrap": list(self.ci_bootstrap),
+            "p": self.p,
+            "p_adjusted": self.p_adjusted,
+            "test": "paired t over seeds",
+            "sd": self.sd,
+            "tost_p": self.tost_p,
+            "margin": self.margin,
+            "detectable": self.detectable,
+            "p_mcnemar_per_seed": self.p_mcnemar_per_seed,
+            "seeds": self.seeds,
+        }
 
 
 def seed_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
@@ -93,8 +104,9 @@ def seed_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
     return m, float(lo), float(hi)
 
 
-def bootstrap_interval(per_seed_fold: np.ndarray, *, n_boot: int = 2000, seed: int = 0,
-                       confidence: float = 0.95) -> tuple[float, float]:
+def bootstrap_interval(
+    per_seed_fold: np.ndarray, *, n_boot: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
     """Percentile interval of the mean of a (seeds x folds) matrix, seeds and folds resampled independently."""
     d = np.asarray(per_seed_fold, dtype=np.float64)
     rng = np.random.default_rng(seed)
@@ -144,8 +156,9 @@ def detectable_difference(sd: float, n: int, *, alpha: float = ALPHA, power: flo
     return float(TTestPower().solve_power(effect_size=None, nobs=n, alpha=alpha, power=power)) * sd
 
 
-def compare_to_reference(runs: Sequence[Run], reference: Sequence[Run], *, margin: float, n_boot: int = 2000,
-                         seed: int = 0) -> VsReference | None:
+def compare_to_reference(
+    runs: Sequence[Run], reference: Sequence[Run], *, margin: float, n_boot: int = 2000, seed: int = 0
+) -> VsReference | None:
     """``runs`` against ``reference`` on their common seeds; None when they share no seed."""
     mine, theirs = {r.seed: r for r in runs}, {r.seed: r for r in reference}
     seeds = sorted(set(mine) & set(theirs))
@@ -163,10 +176,20 @@ def compare_to_reference(runs: Sequence[Run], reference: Sequence[Run], *, margi
     ci_boot = bootstrap_interval(matrix, n_boot=n_boot, seed=seed)
     ci, method = wider((lo, hi), ci_boot)
     sd = float(diff.std(ddof=1)) if len(seeds) > 1 else math.nan
-    return VsReference(difference=float(diff.mean()), ci=ci, ci_method=method, ci_t=(lo, hi), ci_bootstrap=ci_boot,
-                       p=_paired_t(diff), sd=sd, tost_p=_tost(a, b, margin), margin=margin,
-                       detectable=detectable_difference(sd, len(seeds)),
-                       p_mcnemar_per_seed=[_exact_mcnemar(mine[s], theirs[s]) for s in seeds], seeds=seeds)
+    return VsReference(
+        difference=float(diff.mean()),
+        ci=ci,
+        ci_method=method,
+        ci_t=(lo, hi),
+        ci_bootstrap=ci_boot,
+        p=_paired_t(diff),
+        sd=sd,
+        tost_p=_tost(a, b, margin),
+        margin=margin,
+        detectable=detectable_difference(sd, len(seeds)),
+        p_mcnemar_per_seed=[_exact_mcnemar(mine[s], theirs[s]) for s in seeds],
+        seeds=seeds,
+    )
 
 
 def _paired_t(diff: np.ndarray) -> float:
@@ -185,7 +208,7 @@ def _tost(a: np.ndarray, b: np.ndarray, margin: float) -> float:
     d = a - b
     if len(a) < 2 or margin <= 0:
         return math.nan
-    if d.std(ddof=1) == 0:   # no spread: equivalent exactly when every difference is inside the margin
+    if d.std(ddof=1) == 0:  # no spread: equivalent exactly when every difference is inside the margin
         return 0.0 if abs(d.mean()) < margin else 1.0
     return float(ttost_paired(a, b, -margin, margin)[0])
 

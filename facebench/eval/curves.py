@@ -15,8 +15,9 @@ import numpy as np
 ROC_GRID_POINTS = 101  # fold-averaged ROC: TPR read at FPR 0.00, 0.01, ..., 1.00
 
 
-def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
-                           grid_points: int = 33) -> tuple[float, str]:
+def intersection_threshold(
+    u: np.ndarray, y: np.ndarray, *, fallback: float, grid_points: int = 33
+) -> tuple[float, str]:
     """Where the Gaussian-KDE densities of same and different training scores cross, between the class means.
 
     Several crossings: the one nearest the midpoint of the means. No crossing on the grid, or a class with
@@ -40,8 +41,12 @@ def intersection_threshold(u: np.ndarray, y: np.ndarray, *, fallback: float,
     i = crossings[np.argmin(np.abs(grid[crossings] - mid))]
     if g[i] == 0 or g[i + 1] == 0:
         return float(grid[i] if g[i] == 0 else grid[i + 1]), "kde"
-    root = brentq(lambda x: float(kde_pos(np.array([x]))[0] - kde_neg(np.array([x]))[0]), grid[i], grid[i + 1],
-                  xtol=1e-9 * (grid[-1] - grid[0]))
+    root = brentq(
+        lambda x: float(kde_pos(np.array([x]))[0] - kde_neg(np.array([x]))[0]),
+        grid[i],
+        grid[i + 1],
+        xtol=1e-9 * (grid[-1] - grid[0]),
+    )
     return float(root), "kde"
 
 
@@ -61,8 +66,9 @@ def gaussian_kde_1d(samples: np.ndarray):
     return density
 
 
-def roc_curve_auc(u: np.ndarray, y: np.ndarray, *,
-                  order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def roc_curve_auc(
+    u: np.ndarray, y: np.ndarray, *, order: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Pooled ROC (one point per distinct score, from (0, 0)) and its trapezoidal AUC, ties counting half.
 
     ``order``: an ascending ``argsort`` of ``u`` already at hand (saves the sort; the order within ties does
@@ -94,8 +100,9 @@ def equal_error_rate(fpr: np.ndarray, tpr: np.ndarray) -> float:
     return float(fpr[i - 1] + alpha * (fpr[i] - fpr[i - 1]))
 
 
-def fold_averaged_roc(u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int,
-                      points: int = ROC_GRID_POINTS) -> tuple[np.ndarray, np.ndarray]:
+def fold_averaged_roc(
+    u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int, points: int = ROC_GRID_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean over folds of the highest TPR each fold reaches at FPR <= each grid value (a step read-out)."""
     grid = np.linspace(0.0, 1.0, points)
     tprs = []
@@ -121,10 +128,10 @@ class TarAtFar:
 
     far: float
     tar_mean: float
-    tar: np.ndarray            # (K,) per test fold
-    far_achieved: np.ndarray   # (K,) FAR actually seen on each test fold
-    thresholds: np.ndarray     # (K,) in the caller's score scale
-    unresolved: bool           # some test fold has n_neg * far < 1: the target is below its resolution
+    tar: np.ndarray  # (K,) per test fold
+    far_achieved: np.ndarray  # (K,) FAR actually seen on each test fold
+    thresholds: np.ndarray  # (K,) in the caller's score scale
+    unresolved: bool  # some test fold has n_neg * far < 1: the target is below its resolution
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,7 @@ class FoldedScores:
     f_sorted: np.ndarray
 
     @classmethod
-    def of(cls, u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int, *, order: np.ndarray) -> "FoldedScores":
+    def of(cls, u: np.ndarray, y: np.ndarray, f_idx: np.ndarray, K: int, *, order: np.ndarray) -> FoldedScores:
         return cls(u, y, f_idx, K, u[order], y[order], f_idx[order])
 
 
@@ -167,5 +174,6 @@ def tar_at_far(pairs: FoldedScores, *, far: float, sign: float) -> TarAtFar:
         far_seen[k] = accept[~pos_test].mean() if n_neg_test else np.nan
         thr[k] = sign * t
     tar_mean = float(np.nanmean(tar)) if np.isfinite(tar).any() else math.nan
-    return TarAtFar(far=float(far), tar_mean=tar_mean, tar=tar, far_achieved=far_seen, thresholds=thr,
-                    unresolved=bool(unresolved))
+    return TarAtFar(
+        far=float(far), tar_mean=tar_mean, tar=tar, far_achieved=far_seen, thresholds=thr, unresolved=bool(unresolved)
+    )

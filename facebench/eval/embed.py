@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from . import FLIPS
 from ..data.transforms import to_input
 from ..errors import ConfigError
+from . import FLIPS
 
 
-def embed_images(encode: Callable[[torch.Tensor], torch.Tensor], images_uint8_nhwc: np.ndarray, *,
-                 batch_size: int, flip: str = "none", device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32) -> np.ndarray:
+def embed_images(
+    encode: Callable[[torch.Tensor], torch.Tensor],
+    images_uint8_nhwc: np.ndarray,
+    *,
+    batch_size: int,
+    flip: str = "none",
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> np.ndarray:
     """Embed (N, H, W, C) uint8 images in batches; returns (N, D) float32 (2D for ``flip="concat"``).
 
     ``flip="sum"`` adds the embedding of the horizontally mirrored image, ``"concat"`` appends it. The caller
@@ -31,7 +37,7 @@ def embed_images(encode: Callable[[torch.Tensor], torch.Tensor], images_uint8_nh
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             # np.array copies: a read-only cache memmap cannot back a tensor.
-            batch = torch.from_numpy(np.array(images[start:start + batch_size])).to(device)
+            batch = torch.from_numpy(np.array(images[start : start + batch_size])).to(device)
             x = to_input(batch, dtype=dtype)
             emb = encode(x)
             if flip != "none":

@@ -20,14 +20,17 @@ from ..io import atomic_path
 if TYPE_CHECKING:  # the data package imports PIL; only resolve_pairs needs it, and its callers have it loaded
     from ..data.arrays import PairIndex
 
+
 def read_embeddings(path: str | Path) -> tuple[list[str], np.ndarray]:
     """``(names, embeddings)`` from ``.npz`` or ``.parquet``; every problem is a DataError naming the file."""
     path = Path(path)
     if path.is_dir():
         kind = "a trial folder" if (path / CONFIG).is_file() or (path / VERIFICATION_NPZ).is_file() else "a folder"
-        raise DataError(f"{path}: is {kind}, not an embeddings file (.npz or .parquet with 'names' and 'embeddings'); "
-                        "to compare two trained trials on their own test pairs use `facebench eval compare TRIAL_A "
-                        "TRIAL_B`")
+        raise DataError(
+            f"{path}: is {kind}, not an embeddings file (.npz or .parquet with 'names' and 'embeddings'); "
+            "to compare two trained trials on their own test pairs use `facebench eval compare TRIAL_A "
+            "TRIAL_B`"
+        )
     if not path.is_file():
         raise DataError(f"{path}: embeddings file not found (looked for {path.absolute()})")
     suffix = path.suffix.lower()
@@ -82,8 +85,10 @@ def _read_parquet(path: Path) -> tuple[Any, Any]:
     dim = len(rows[0]) if rows and rows[0] is not None else 0
     for i, r in enumerate(rows):
         if r is None or len(r) != dim:
-            raise DataError(f"{path}: embedding rows differ in dimension (row {i} has "
-                            f"{0 if r is None else len(r)} values, row 0 has {dim})")
+            raise DataError(
+                f"{path}: embedding rows differ in dimension (row {i} has "
+                f"{0 if r is None else len(r)} values, row 0 has {dim})"
+            )
     emb = np.array(rows, dtype=np.float64) if rows else np.zeros((0, 0))
     return np.array(table.column("names").to_pylist(), dtype=object), emb
 
@@ -102,7 +107,9 @@ def _check_embeddings(path: Path, names: Any, emb: Any) -> tuple[list[str], np.n
         raise DataError(f"{path}: {len(names)} names but {len(emb)} embedding rows")
     bad = np.flatnonzero(~np.isfinite(emb).all(axis=1))
     if len(bad):
-        raise DataError(f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {str(names[bad[0]])!r})")
+        raise DataError(
+            f"{path}: {len(bad)} embeddings contain NaN or inf (first: row {bad[0]}, {str(names[bad[0]])!r})"
+        )
     names = names.tolist()
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
@@ -126,8 +133,10 @@ def resolve_pairs(pairs: Any, names: list[str], *, embeddings_path: str | Path =
         for out, name in ((a, na), (b, nb)):
             if name not in row:
                 where = f" in {embeddings_path}" if embeddings_path else ""
-                raise DataError(f"{pairs.source or 'pairs'}: pair {i} (file order, from 0) refers to image "
-                                f"{name!r}, which has no embedding{where}")
+                raise DataError(
+                    f"{pairs.source or 'pairs'}: pair {i} (file order, from 0) refers to image "
+                    f"{name!r}, which has no embedding{where}"
+                )
             out[i] = row[name]
     return PairIndex(a, b, pairs.same, pairs.fold)
 

@@ -17,7 +17,8 @@ Two sources of variance are counted (docs/evaluation.md, "Uncertainty of the obj
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,12 +68,13 @@ def pair_cluster_se(values: Any, person_a: Any, person_b: Any, weights: Any = No
     people, idx = np.unique(np.concatenate([a, b]), return_inverse=True)
     if len(people) < 2:
         return math.nan
-    ia, ib = idx[: len(v)], idx[len(v):]
+    ia, ib = idx[: len(v)], idx[len(v) :]
     u = w * (v - float(w @ v))
     two = ia != ib
     # S_p: the sum of u over the pairs that involve person p (a one-person pair counted once)
-    s_p = np.bincount(ia, weights=u, minlength=len(people)) + np.bincount(ib[two], weights=u[two],
-                                                                          minlength=len(people))
+    s_p = np.bincount(ia, weights=u, minlength=len(people)) + np.bincount(
+        ib[two], weights=u[two], minlength=len(people)
+    )
     # pairs of the same two people are counted in both S_p^2 and S_q^2: take that product out once
     lo, hi = np.minimum(ia[two], ib[two]), np.maximum(ia[two], ib[two])
     _, dyad = np.unique(lo * len(people) + hi, return_inverse=True)
@@ -81,8 +83,9 @@ def pair_cluster_se(values: Any, person_a: Any, person_b: Any, weights: Any = No
     return math.sqrt(max(var, 0.0))
 
 
-def seed_intervals(mean: float, k: int, se_pairs: float, seed_sd: float, seed_df: float = math.inf,
-                   confidence: float = 0.95) -> tuple[list[float], list[float]]:
+def seed_intervals(
+    mean: float, k: int, se_pairs: float, seed_sd: float, seed_df: float = math.inf, confidence: float = 0.95
+) -> tuple[list[float], list[float]]:
     """(confidence interval of a configuration's mean objective, prediction interval for one new seed).
 
     The configuration ran ``k`` seeds with mean ``mean``; each seed draws its own validation people and pairs
@@ -117,8 +120,7 @@ def pooled_seed_variance(groups: Sequence[Sequence[float]]) -> tuple[float, int]
     return (ss / df, df) if df else (math.nan, 0)
 
 
-def tied_with_first(values: Sequence[float], ses: Sequence[float], *, mode: str = "max",
-                    z: float = Z95) -> list[bool]:
+def tied_with_first(values: Sequence[float], ses: Sequence[float], *, mode: str = "max", z: float = Z95) -> list[bool]:
     """For values already ranked (first = best): is each within ``z`` standard errors of the difference of #1?
 
     The difference's standard error is sqrt(se_1^2 + se_i^2), which treats the two estimates as independent;
@@ -131,7 +133,7 @@ def tied_with_first(values: Sequence[float], ses: Sequence[float], *, mode: str 
         return []
     sign = 1.0 if mode == "max" else -1.0
     gap = sign * (v[0] - v)
-    width = z * np.sqrt(s[0] ** 2 + s ** 2)
+    width = z * np.sqrt(s[0] ** 2 + s**2)
     tied = np.isfinite(gap) & np.isfinite(width) & (gap <= width)
     tied[0] = bool(np.isfinite(v[0]))
     return [bool(t) for t in tied]

@@ -22,16 +22,25 @@ from typing import Any
 
 import numpy as np
 
-from . import METRICS
 from ..errors import ConfigError, DataError
-from .curves import (FoldedScores, TarAtFar, equal_error_rate, far_key, fold_averaged_roc, intersection_threshold,
-                     roc_curve_auc, tar_at_far)
+from . import METRICS
+from .curves import (
+    FoldedScores,
+    TarAtFar,
+    equal_error_rate,
+    far_key,
+    fold_averaged_roc,
+    intersection_threshold,
+    roc_curve_auc,
+    tar_at_far,
+)
 
 FAR_TARGETS = (1e-1, 1e-2, 1e-3)
 
 
-def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
-                normalize: bool = False) -> tuple[np.ndarray, bool]:
+def pair_scores(
+    embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean", normalize: bool = False
+) -> tuple[np.ndarray, bool]:
     """Score pairs of embedding rows; returns ``(scores, greater_is_same)`` (float64 scores).
 
     Distances (euclidean, sqeuclidean) are smaller for the same person, cosine similarity greater.
@@ -73,9 +82,9 @@ def pair_scores(embeddings: Any, a: Any, b: Any, *, metric: str = "euclidean",
             xa, xb = gathered[0, :m], gathered[1, :m]
             # Indices are checked above; mode="wrap" is Python's meaning of -rows..-1 and, unlike the default
             # "raise", writes straight into the buffer instead of through a temporary copy.
-            np.take(x, a[i:i + m], axis=0, out=xa, mode="wrap")
-            np.take(x, b[i:i + m], axis=0, out=xb, mode="wrap")
-            out[i:i + m] = _score_chunk(xa, xb, metric, normalize)
+            np.take(x, a[i : i + m], axis=0, out=xa, mode="wrap")
+            np.take(x, b[i : i + m], axis=0, out=xb, mode="wrap")
+            out[i : i + m] = _score_chunk(xa, xb, metric, normalize)
         overflow = np.flatnonzero(~np.isfinite(out))  # huge rows: squares overflow, distances may not
         out[overflow] = _scaled_distance(x[a[overflow]], x[b[overflow]], metric)
         if not np.isfinite(out[overflow]).all():
@@ -131,23 +140,23 @@ def _score_chunk(xa: np.ndarray, xb: np.ndarray, metric: str, normalize: bool) -
 @dataclass
 class VerificationResult:
     greater_is_same: bool
-    fold_ids: np.ndarray             # (K,) the distinct fold ids, sorted: the fold order of every array
-    thresholds: np.ndarray           # (K,) accuracy thresholds, caller's scale
-    fold_accuracy: np.ndarray        # (K,) held-out accuracy per fold
-    train_accuracy: np.ndarray       # (K,) accuracy of that threshold on its training folds
-    predicted: np.ndarray            # (P,) bool, each pair's decision by its own fold's threshold
+    fold_ids: np.ndarray  # (K,) the distinct fold ids, sorted: the fold order of every array
+    thresholds: np.ndarray  # (K,) accuracy thresholds, caller's scale
+    fold_accuracy: np.ndarray  # (K,) held-out accuracy per fold
+    train_accuracy: np.ndarray  # (K,) accuracy of that threshold on its training folds
+    predicted: np.ndarray  # (P,) bool, each pair's decision by its own fold's threshold
     accuracy_mean: float
-    accuracy_std: float              # ddof=0
-    accuracy_sem: float              # std(ddof=1)/sqrt(K); NaN for K=1
+    accuracy_std: float  # ddof=0
+    accuracy_sem: float  # std(ddof=1)/sqrt(K); NaN for K=1
     intersection_thresholds: np.ndarray
     intersection_accuracy: np.ndarray
     intersection_methods: list[str]  # per fold: kde | means_midpoint | accuracy (fallbacks, see below)
     intersection_accuracy_mean: float
     intersection_accuracy_std: float
-    roc_fpr: np.ndarray              # pooled ROC over all pairs
+    roc_fpr: np.ndarray  # pooled ROC over all pairs
     roc_tpr: np.ndarray
-    roc_thresholds: np.ndarray       # accept when the score is at least as "same" as this (sklearn's rule)
-    mean_fpr: np.ndarray             # fold-averaged ROC grid
+    roc_thresholds: np.ndarray  # accept when the score is at least as "same" as this (sklearn's rule)
+    mean_fpr: np.ndarray  # fold-averaged ROC grid
     mean_tpr: np.ndarray
     auc: float
     eer: float
@@ -155,14 +164,17 @@ class VerificationResult:
     n_pairs: int
     n_same: int
     n_diff: int
-    optimistic: bool                 # K == 1: thresholds fitted on the test data itself
+    optimistic: bool  # K == 1: thresholds fitted on the test data itself
     notes: list[str] = field(default_factory=list)
 
     def summary(self, prefix: str = "test_") -> dict[str, float]:
         """The flat metric names of docs/architecture.md, e.g. ``test_accuracy_mean``."""
         out = {
-            "accuracy_mean": self.accuracy_mean, "accuracy_std": self.accuracy_std,
-            "accuracy_sem": self.accuracy_sem, "auc": self.auc, "eer": self.eer,
+            "accuracy_mean": self.accuracy_mean,
+            "accuracy_std": self.accuracy_std,
+            "accuracy_sem": self.accuracy_sem,
+            "auc": self.auc,
+            "eer": self.eer,
         }
         for t in self.tar_at_far:
             out[f"tar_far_{far_key(t.far)}"] = t.tar_mean
@@ -170,23 +182,46 @@ class VerificationResult:
         return {prefix + k: float(v) for k, v in out.items()}
 
     def to_json(self) -> dict[str, Any]:
-        folds = [{"fold": int(f), "threshold": float(t), "accuracy": float(a), "train_accuracy": float(ta)}
-                 for f, t, a, ta in zip(self.fold_ids, self.thresholds, self.fold_accuracy, self.train_accuracy)]
+        folds = [
+            {"fold": int(f), "threshold": float(t), "accuracy": float(a), "train_accuracy": float(ta)}
+            for f, t, a, ta in zip(self.fold_ids, self.thresholds, self.fold_accuracy, self.train_accuracy)
+        ]
         return {
-            "accuracy_mean": self.accuracy_mean, "accuracy_std": self.accuracy_std,
-            "accuracy_sem": self.accuracy_sem, "auc": self.auc, "eer": self.eer,
-            "greater_is_same": self.greater_is_same, "optimistic": self.optimistic,
-            "n_pairs": self.n_pairs, "n_same": self.n_same, "n_diff": self.n_diff,
+            "accuracy_mean": self.accuracy_mean,
+            "accuracy_std": self.accuracy_std,
+            "accuracy_sem": self.accuracy_sem,
+            "auc": self.auc,
+            "eer": self.eer,
+            "greater_is_same": self.greater_is_same,
+            "optimistic": self.optimistic,
+            "n_pairs": self.n_pairs,
+            "n_same": self.n_same,
+            "n_diff": self.n_diff,
             "folds": folds,
             "intersection": {
-                "accuracy_mean": self.intersection_accuracy_mean, "accuracy_std": self.intersection_accuracy_std,
-                "folds": [{"fold": int(f), "threshold": float(t), "accuracy": float(a), "method": m}
-                          for f, t, a, m in zip(self.fold_ids, self.intersection_thresholds,
-                                                self.intersection_accuracy, self.intersection_methods)],
+                "accuracy_mean": self.intersection_accuracy_mean,
+                "accuracy_std": self.intersection_accuracy_std,
+                "folds": [
+                    {"fold": int(f), "threshold": float(t), "accuracy": float(a), "method": m}
+                    for f, t, a, m in zip(
+                        self.fold_ids,
+                        self.intersection_thresholds,
+                        self.intersection_accuracy,
+                        self.intersection_methods,
+                    )
+                ],
             },
-            "tar_at_far": [{"far": t.far, "tar_mean": t.tar_mean, "unresolved": t.unresolved,
-                            "tar": t.tar.tolist(), "far_achieved": t.far_achieved.tolist(),
-                            "thresholds": t.thresholds.tolist()} for t in self.tar_at_far],
+            "tar_at_far": [
+                {
+                    "far": t.far,
+                    "tar_mean": t.tar_mean,
+                    "unresolved": t.unresolved,
+                    "tar": t.tar.tolist(),
+                    "far_achieved": t.far_achieved.tolist(),
+                    "thresholds": t.thresholds.tolist(),
+                }
+                for t in self.tar_at_far
+            ],
             "mean_roc": {"fpr": self.mean_fpr.tolist(), "tpr": self.mean_tpr.tolist()},
             "notes": list(self.notes),
         }
@@ -228,8 +263,9 @@ def _interval_point(lo: float, hi: float, first: float | None, last: float | Non
     return float(first / 2 + last / 2)  # every cut ties: all scores equal and balanced
 
 
-def fold_best_cuts(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray,
-                   K: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fold_best_cuts(
+    u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray, K: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Accuracy-maximising threshold for the rule ``u > t`` on every fold's training set (the other folds; all
     pairs when K = 1), in one pass.
 
@@ -248,7 +284,7 @@ def fold_best_cuts(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndar
     np.cumsum(w, out=g_all[1:])
     n_same = (n - int(g_all[-1])) // 2
     if K > 1:
-        correct = np.zeros((K, n + 1), dtype=np.int32)      # row k: fold k's own g, then its training correct
+        correct = np.zeros((K, n + 1), dtype=np.int32)  # row k: fold k's own g, then its training correct
         correct.ravel()[f_sorted * (n + 1) + np.arange(1, n + 1)] = w
         np.cumsum(correct, axis=1, out=correct)
         n_own = np.bincount(f_sorted, minlength=K)
@@ -268,14 +304,14 @@ def fold_best_cuts(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndar
     j0 = np.argmax(is_best, axis=1)
     t = np.empty(K)
     for k in range(K):
-        row = is_best[k, j0[k]:]
+        row = is_best[k, j0[k] :]
         run = int(np.argmin(row)) if not row.all() else len(row)  # length of the first run of best cuts
         c0, c1 = j0[k], j0[k] + run - 1
         if cuts is not None:
             c0, c1 = cuts[c0], cuts[c1]
         # The training values either side of the run: the last one before cut c0, the first one from cut c1 on.
         m = f_sorted != k if K > 1 else np.ones(n, dtype=bool)
-        before = m[c0 - 1::-1] if c0 > 0 else m[:0]
+        before = m[c0 - 1 :: -1] if c0 > 0 else m[:0]
         i = int(np.argmax(before)) if len(before) else 0
         lo = u_sorted[c0 - 1 - i] if len(before) and before[i] else -np.inf
         after = m[c1:]
@@ -290,8 +326,9 @@ def fold_best_cuts(u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndar
     return t, best, n_train
 
 
-def evaluate(scores: Any, same: Any, fold: Any, *, greater_is_same: bool,
-             far_targets: tuple[float, ...] = FAR_TARGETS) -> VerificationResult:
+def evaluate(
+    scores: Any, same: Any, fold: Any, *, greater_is_same: bool, far_targets: tuple[float, ...] = FAR_TARGETS
+) -> VerificationResult:
     """Run the k-fold verification protocol on precomputed pair scores (see the module docstring)."""
     s, y, f = _check_inputs(scores, same, fold)
     for far in far_targets:
@@ -326,18 +363,38 @@ def evaluate(scores: Any, same: Any, fold: Any, *, greater_is_same: bool,
     tars = [tar_at_far(pairs, far=far, sign=sign) for far in far_targets]
     for t in tars:
         if t.unresolved:
-            notes.append(f"TAR@FAR={far_key(t.far)}: a test fold has fewer than {math.ceil(1 / t.far)} "
-                         "negative pairs, so that FAR is below its resolution")
+            notes.append(
+                f"TAR@FAR={far_key(t.far)}: a test fold has fewer than {math.ceil(1 / t.far)} "
+                "negative pairs, so that FAR is below its resolution"
+            )
     return VerificationResult(
-        greater_is_same=bool(greater_is_same), fold_ids=fold_ids, thresholds=sign * t_u,
-        fold_accuracy=fold_acc, train_accuracy=train_acc, predicted=predicted,
-        accuracy_mean=float(fold_acc.mean()), accuracy_std=float(fold_acc.std()),
+        greater_is_same=bool(greater_is_same),
+        fold_ids=fold_ids,
+        thresholds=sign * t_u,
+        fold_accuracy=fold_acc,
+        train_accuracy=train_acc,
+        predicted=predicted,
+        accuracy_mean=float(fold_acc.mean()),
+        accuracy_std=float(fold_acc.std()),
         accuracy_sem=float(fold_acc.std(ddof=1) / math.sqrt(K)) if K > 1 else math.nan,
-        intersection_thresholds=sign * inter_u, intersection_accuracy=inter_acc, intersection_methods=methods,
-        intersection_accuracy_mean=float(inter_acc.mean()), intersection_accuracy_std=float(inter_acc.std()),
-        roc_fpr=roc_fpr, roc_tpr=roc_tpr, roc_thresholds=sign * roc_thr_u, mean_fpr=mean_fpr, mean_tpr=mean_tpr,
-        auc=auc, eer=equal_error_rate(roc_fpr, roc_tpr), tar_at_far=tars,
-        n_pairs=len(u), n_same=int(y.sum()), n_diff=int((~y).sum()), optimistic=K == 1, notes=notes,
+        intersection_thresholds=sign * inter_u,
+        intersection_accuracy=inter_acc,
+        intersection_methods=methods,
+        intersection_accuracy_mean=float(inter_acc.mean()),
+        intersection_accuracy_std=float(inter_acc.std()),
+        roc_fpr=roc_fpr,
+        roc_tpr=roc_tpr,
+        roc_thresholds=sign * roc_thr_u,
+        mean_fpr=mean_fpr,
+        mean_tpr=mean_tpr,
+        auc=auc,
+        eer=equal_error_rate(roc_fpr, roc_tpr),
+        tar_at_far=tars,
+        n_pairs=len(u),
+        n_same=int(y.sum()),
+        n_diff=int((~y).sum()),
+        optimistic=K == 1,
+        notes=notes,
     )
 
 

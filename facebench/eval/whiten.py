@@ -14,13 +14,13 @@ import numpy as np
 
 from ..errors import DataError
 
-FIT_MAX = 20_000   # training images the whitening is fitted on at most (a fixed, seeded subset beyond)
-EPS = 1e-8         # variance floor: a dead direction is not blown up to infinity
+FIT_MAX = 20_000  # training images the whitening is fitted on at most (a fixed, seeded subset beyond)
+EPS = 1e-8  # variance floor: a dead direction is not blown up to infinity
 
 
 @dataclass(frozen=True)
 class Whitening:
-    mean: np.ndarray        # (D,)
+    mean: np.ndarray  # (D,)
     projection: np.ndarray  # (D, k): principal directions divided by their standard deviations
 
     def apply(self, x: np.ndarray) -> np.ndarray:

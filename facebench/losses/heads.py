@@ -46,8 +46,9 @@ class SoftmaxCE(nn.Module):
         with _no_autocast(embeddings):
             return F.linear(embeddings.float(), self.fc.weight.float(), self.fc.bias.float())
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor,
-                norms: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, embeddings: torch.Tensor, labels: torch.Tensor, norms: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         del norms  # the linear head sees the raw embedding, norm included
         logits = self.logits(embeddings)
         return {"loss": F.cross_entropy(logits, labels), "logits": logits}
@@ -74,8 +75,9 @@ class CosineHead(nn.Module):
         del labels, norms
         return self.scale * cos
 
-    def forward(self, embeddings: torch.Tensor, labels: torch.Tensor,
-                norms: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(
+        self, embeddings: torch.Tensor, labels: torch.Tensor, norms: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         with _no_autocast(embeddings):
             if norms is None:
                 norms = embeddings.float().norm(dim=1)
@@ -137,8 +139,7 @@ class CurricularFace(CosineHead):
     """CurricularFace: ArcFace target, hard negatives (cos_j > cos(theta_y + m)) become cos_j (t + cos_j)."""
 
     # t starts at 0 (the paper's eq. 10-11); the published s, m and momentum are in facebench.losses.
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float,
-                 t_alpha: float) -> None:
+    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float, t_alpha: float) -> None:
         super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
         self.margin, self.t_alpha = float(margin), float(t_alpha)
         self.register_buffer("t", torch.zeros(()))
@@ -165,8 +166,9 @@ class AdaFace(CosineHead):
     NORM_EPS = 1e-3  # AdaFace's eps: clamp of cos and of theta, and the std denominator
 
     # The EMA starts at mean 20, std 100 as in the reference code (mk-minchul/AdaFace, head.py).
-    def __init__(self, *, embedding_size: int, num_classes: int, scale: float, margin: float,
-                 h: float, t_alpha: float) -> None:
+    def __init__(
+        self, *, embedding_size: int, num_classes: int, scale: float, margin: float, h: float, t_alpha: float
+    ) -> None:
         super().__init__(embedding_size=embedding_size, num_classes=num_classes, scale=scale)
         self.margin, self.h, self.t_alpha = float(margin), float(h), float(t_alpha)
         self.register_buffer("batch_mean", torch.full((), 20.0))

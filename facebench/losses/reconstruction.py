@@ -40,8 +40,9 @@ class AEObjective(nn.Module):
         super().__init__()
         self.reduction = recon_reduction
 
-    def forward(self, out: dict[str, torch.Tensor], target: torch.Tensor,
-                epoch: float = 0.0) -> dict[str, torch.Tensor]:
+    def forward(
+        self, out: dict[str, torch.Tensor], target: torch.Tensor, epoch: float = 0.0
+    ) -> dict[str, torch.Tensor]:
         del epoch
         recon = reconstruction_error(out["recon"], target, self.reduction)
         zero = torch.zeros((), device=recon.device)
@@ -61,10 +62,15 @@ class VAEObjective(nn.Module):
             return self.beta
         return self.beta * min(1.0, max(0.0, float(epoch)) / self.warmup)
 
-    def forward(self, out: dict[str, torch.Tensor], target: torch.Tensor,
-                epoch: float = 0.0) -> dict[str, torch.Tensor]:
+    def forward(
+        self, out: dict[str, torch.Tensor], target: torch.Tensor, epoch: float = 0.0
+    ) -> dict[str, torch.Tensor]:
         recon = reconstruction_error(out["recon"], target, self.reduction)
         kld = gaussian_kl(out["mu"], out["logvar"])
         beta = self.beta_at(epoch)
-        return {"loss": recon + beta * kld, "recon": recon.detach(), "kld": kld.detach(),
-                "beta": torch.tensor(beta, device=recon.device)}
+        return {
+            "loss": recon + beta * kld,
+            "recon": recon.detach(),
+            "kld": kld.detach(),
+            "beta": torch.tensor(beta, device=recon.device),
+        }

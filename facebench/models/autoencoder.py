@@ -21,7 +21,7 @@ LEAKY_SLOPE = 0.2  # DCGAN's slope, the usual choice for conv AEs
 
 def _channels(depth: int, width: float) -> list[int]:
     cap = scaled(512, width)
-    return [min(scaled(32 * 2 ** i, width), cap) for i in range(depth)]
+    return [min(scaled(32 * 2**i, width), cap) for i in range(depth)]
 
 
 def _encoded_side(side: int, depth: int) -> int:
@@ -35,8 +35,9 @@ class ConvEncoder(nn.Module):
 
     is_autoencoder = False
 
-    def __init__(self, *, in_channels: int, image_size: int, depth: int, width: float, latent: int,
-                 variational: bool) -> None:
+    def __init__(
+        self, *, in_channels: int, image_size: int, depth: int, width: float, latent: int, variational: bool
+    ) -> None:
         super().__init__()
         self.in_channels, self.image_size = in_channels, image_size
         self.channels = _channels(depth, width)
@@ -71,8 +72,11 @@ class ConvDecoder(nn.Module):
         self.fc = nn.Linear(latent, channels[-1] * side * side)
         layers: list[nn.Module] = []
         for c_in, c_out in zip(channels[::-1], channels[-2::-1]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=1, bias=False),
-                       nn.BatchNorm2d(c_out), nn.LeakyReLU(LEAKY_SLOPE)]
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=1, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.LeakyReLU(LEAKY_SLOPE),
+            ]
         layers.append(nn.ConvTranspose2d(channels[0], out_channels, 3, 2, 1, output_padding=1))
         self.deconv = nn.Sequential(*layers)
 
@@ -106,8 +110,13 @@ class AutoEncoder(nn.Module):
     def __init__(self, encoder: ConvEncoder, *, noise: str | None = None, noise_level: float = 0.0) -> None:
         super().__init__()
         self.encoder = encoder
-        self.decoder = ConvDecoder(out_channels=encoder.in_channels, image_size=encoder.image_size,
-                                   channels=encoder.channels, side=encoder.side, latent=encoder.embedding_size)
+        self.decoder = ConvDecoder(
+            out_channels=encoder.in_channels,
+            image_size=encoder.image_size,
+            channels=encoder.channels,
+            side=encoder.side,
+            latent=encoder.embedding_size,
+        )
         self.variational = encoder.logvar is not None
         self.noise, self.noise_level = noise, noise_level
         self.embedding_size = encoder.embedding_size
@@ -126,8 +135,16 @@ class AutoEncoder(nn.Module):
         return {"embedding": mu, "recon": self.decoder(z), "mu": mu, "logvar": logvar, "target": x}
 
 
-def build_autoencoder(*, variant: str, decoder: bool, input_size: tuple[int, int, int], width: float, depth: int,
-                      embedding_size: int | None, **corruption: object) -> nn.Module:
+def build_autoencoder(
+    *,
+    variant: str,
+    decoder: bool,
+    input_size: tuple[int, int, int],
+    width: float,
+    depth: int,
+    embedding_size: int | None,
+    **corruption: object,
+) -> nn.Module:
     """AE / DAE / VAE (``variant``) for (C, H, W) ``input_size``; the other keyword arguments are the declared
     model.* keys, ``corruption`` the DAE's (``noise``, ``noise_level``: declared for the autoencoder task only).
 
@@ -136,8 +153,14 @@ def build_autoencoder(*, variant: str, decoder: bool, input_size: tuple[int, int
     """
     in_channels, image_size, _ = input_size
     # The encoder is built before the decoder, as the seeds' weights have always been drawn.
-    encoder = ConvEncoder(in_channels=in_channels, image_size=image_size, depth=depth, width=width,
-                          latent=embedding_size or DEFAULT_LATENT, variational=variant == "vae")
+    encoder = ConvEncoder(
+        in_channels=in_channels,
+        image_size=image_size,
+        depth=depth,
+        width=width,
+        latent=embedding_size or DEFAULT_LATENT,
+        variational=variant == "vae",
+    )
     if not decoder:
         return encoder
     return AutoEncoder(encoder, **(corruption if variant == "dae" else {}))

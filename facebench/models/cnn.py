@@ -19,23 +19,28 @@ GRID = 4  # the 4x4 map that study's flatten sees at 32 px
 MIN_SIZE = 18  # smallest input whose last conv still has a 1x1 output
 
 
-def build_cnn(*, input_size: tuple[int, int, int], width: float, neck: bool, embedding_size: int | None,
-              dropout: float) -> EmbeddingNet:
+def build_cnn(
+    *, input_size: tuple[int, int, int], width: float, neck: bool, embedding_size: int | None, dropout: float
+) -> EmbeddingNet:
     """Baseline CNN: 3 unpadded 3x3 convs + fc64 (122,570 params with a 10-class head at 32 px)."""
     in_channels, image_size, _ = input_size
     if image_size < MIN_SIZE:
         raise ConfigError(f"data.image_size={image_size}: backbone 'cnn' needs at least {MIN_SIZE} px")
     c1, c2 = scaled(32, width), scaled(64, width)
     features = nn.Sequential(
-        nn.Conv2d(in_channels, c1, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 3), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-        nn.Conv2d(c2, c2, 3), nn.ReLU(inplace=True),
+        nn.Conv2d(in_channels, c1, 3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c2, c2, 3),
+        nn.ReLU(inplace=True),
     )
     pool = nn.AdaptiveAvgPool2d(GRID)
     if neck:
         size = neck_embedding_size(embedding_size)
-        head: nn.Module = Neck(channels=c2, pool=pool, pooled_cells=GRID * GRID, embedding_size=size,
-                               dropout=dropout)
+        head: nn.Module = Neck(channels=c2, pool=pool, pooled_cells=GRID * GRID, embedding_size=size, dropout=dropout)
     else:
         check_no_neck_dropout(dropout)
         # The study's Dense(64, relu): its width is the embedding size, so embedding_size sets it.

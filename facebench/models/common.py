@@ -22,8 +22,9 @@ class Neck(nn.Module):
     The FC has no bias because BN1d follows it.
     """
 
-    def __init__(self, *, channels: int, pool: nn.Module, pooled_cells: int, embedding_size: int,
-                 dropout: float) -> None:
+    def __init__(
+        self, *, channels: int, pool: nn.Module, pooled_cells: int, embedding_size: int, dropout: float
+    ) -> None:
         super().__init__()
         self.bn2d = nn.BatchNorm2d(channels)
         self.pool = pool
@@ -70,5 +71,7 @@ def check_no_neck_dropout(dropout: float) -> None:
 def check_no_neck_size(embedding_size: int | None, natural: int, *, backbone: str, width: float) -> None:
     """Without a neck the pooled features are the embedding; a different embedding_size cannot be honoured."""
     if embedding_size is not None and embedding_size != natural:
-        raise ConfigError(f"model.embedding_size={embedding_size} needs model.neck=true: without the neck, backbone "
-                          f"{backbone!r} at model.width={width} gives {natural} features")
+        raise ConfigError(
+            f"model.embedding_size={embedding_size} needs model.neck=true: without the neck, backbone "
+            f"{backbone!r} at model.width={width} gives {natural} features"
+        )

@@ -13,12 +13,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import AUTOENCODER_BACKBONES, BACKBONES, create_model
 from ..errors import FacebenchError
+from . import AUTOENCODER_BACKBONES, BACKBONES, create_model
 
 
-def model_complexity(name: str, *, input_size: tuple[int, int, int], num_classes: int,
-                     **kwargs: Any) -> dict[str, int]:
+def model_complexity(name: str, *, input_size: tuple[int, int, int], num_classes: int, **kwargs: Any) -> dict[str, int]:
     """dict(params, flops, macs) of backbone ``name`` (built by ``create_model(name, input_size=input_size,
     **kwargs)``) on one (C, H, W) ``input_size`` image (FLOPs = 2 * MACs)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -51,8 +50,10 @@ def default_complexity(name: str, image_size: int, num_classes: int, **overrides
 
 def print_complexity_table(image_size: int, num_classes: int, *, neck: bool = False) -> None:
     """One row per registered backbone: parameters, GFLOPs and GMACs at the default width and stem."""
-    print(f"complexity at {image_size}x{image_size}, {num_classes}-class linear head, model.neck={neck} "
-          "(resnet/plainnet: cifar stem, width 1; AE/VAE: encoder+decoder, latent 128); FLOPs = 2 x MACs")
+    print(
+        f"complexity at {image_size}x{image_size}, {num_classes}-class linear head, model.neck={neck} "
+        "(resnet/plainnet: cifar stem, width 1; AE/VAE: encoder+decoder, latent 128); FLOPs = 2 x MACs"
+    )
     print(f"  {'backbone':<12} {'params':>14} {'GFLOPs':>10} {'GMACs':>10}")
     for name in BACKBONES.names():
         extra = {"neck": neck} if "neck" in BACKBONES.get(name).params else {}  # IResNet: always its block

@@ -12,6 +12,7 @@ every backbone; InsightFace's sets are aligned 112x112 crops (``data.image_size=
 from __future__ import annotations
 
 import math
+
 import torch
 from torch import nn
 
@@ -49,8 +50,16 @@ class IResNet(nn.Module):
 
     is_autoencoder = False
 
-    def __init__(self, layers: tuple[int, ...], *, in_channels: int, image_size: int, width: float,
-                 embedding_size: int, dropout: float) -> None:
+    def __init__(
+        self,
+        layers: tuple[int, ...],
+        *,
+        in_channels: int,
+        image_size: int,
+        width: float,
+        embedding_size: int,
+        dropout: float,
+    ) -> None:
         super().__init__()
         c = scaled(STAGE_CHANNELS[0], width)
         self.conv1 = _conv(in_channels, c, 3)
@@ -92,12 +101,25 @@ def _init(model: IResNet, *, zero_init_residual: bool) -> None:
                 nn.init.zeros_(m.bn3.weight)  # each residual branch starts at zero: the block is the identity
 
 
-def build_iresnet(*, depth: int, input_size: tuple[int, int, int], width: float, embedding_size: int | None,
-                  dropout: float, zero_init_residual: bool) -> IResNet:
+def build_iresnet(
+    *,
+    depth: int,
+    input_size: tuple[int, int, int],
+    width: float,
+    embedding_size: int | None,
+    dropout: float,
+    zero_init_residual: bool,
+) -> IResNet:
     """IResNet-``depth`` for (C, H, W) ``input_size``; the other keyword arguments are the declared model.* keys
     (facebench.models). The classifier is the loss head (facebench.losses)."""
     in_channels, image_size, _ = input_size
-    net = IResNet(LAYERS[depth], in_channels=in_channels, image_size=image_size, width=width,
-                  embedding_size=neck_embedding_size(embedding_size), dropout=dropout)
+    net = IResNet(
+        LAYERS[depth],
+        in_channels=in_channels,
+        image_size=image_size,
+        width=width,
+        embedding_size=neck_embedding_size(embedding_size),
+        dropout=dropout,
+    )
     _init(net, zero_init_residual=zero_init_residual)
     return net

@@ -38,8 +38,9 @@ class BasicBlock(_Block):
     def __init__(self, c_in: int, planes: int, stride: int, *, skip: bool) -> None:
         super().__init__()
         c_out = planes * self.expansion
-        self.branch = nn.Sequential(*_conv_bn(c_in, planes, 3, stride), nn.ReLU(inplace=True),
-                                    *_conv_bn(planes, c_out, 3, 1))
+        self.branch = nn.Sequential(
+            *_conv_bn(c_in, planes, 3, stride), nn.ReLU(inplace=True), *_conv_bn(planes, c_out, 3, 1)
+        )
         self.shortcut = _shortcut(c_in, c_out, stride, skip)
 
 
@@ -49,9 +50,13 @@ class Bottleneck(_Block):
     def __init__(self, c_in: int, planes: int, stride: int, *, skip: bool) -> None:
         super().__init__()
         c_out = planes * self.expansion
-        self.branch = nn.Sequential(*_conv_bn(c_in, planes, 1, 1), nn.ReLU(inplace=True),
-                                    *_conv_bn(planes, planes, 3, stride), nn.ReLU(inplace=True),
-                                    *_conv_bn(planes, c_out, 1, 1))
+        self.branch = nn.Sequential(
+            *_conv_bn(c_in, planes, 1, 1),
+            nn.ReLU(inplace=True),
+            *_conv_bn(planes, planes, 3, stride),
+            nn.ReLU(inplace=True),
+            *_conv_bn(planes, c_out, 1, 1),
+        )
         self.shortcut = _shortcut(c_in, c_out, stride, skip)
 
 
@@ -70,8 +75,9 @@ def _stem(kind: str, c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(*_conv_bn(c_in, c_out, 3, stride), nn.ReLU(inplace=True))
 
 
-def _trunk(block: type, layers: tuple[int, ...], *, in_channels: int, width: float, stem: str,
-           skip: bool) -> tuple[nn.Sequential, int]:
+def _trunk(
+    block: type, layers: tuple[int, ...], *, in_channels: int, width: float, stem: str, skip: bool
+) -> tuple[nn.Sequential, int]:
     c = scaled(STAGE_CHANNELS[0], width)
     modules: list[nn.Module] = [_stem(stem, in_channels, c)]
     for i, (base, n) in enumerate(zip(STAGE_CHANNELS, layers)):
@@ -105,20 +111,30 @@ _LAYERS: dict[int, tuple[type, tuple[int, ...]]] = {
 }
 
 
-def _head(channels: int, *, backbone: str, width: float, neck: bool, embedding_size: int | None,
-          dropout: float) -> tuple[nn.Module, int]:
+def _head(
+    channels: int, *, backbone: str, width: float, neck: bool, embedding_size: int | None, dropout: float
+) -> tuple[nn.Module, int]:
     """The pooled head over ``channels`` features and its embedding size: the neck, or the pooled features."""
     if neck:
         size = neck_embedding_size(embedding_size)
-        return Neck(channels=channels, pool=nn.AdaptiveAvgPool2d(1), pooled_cells=1, embedding_size=size,
-                    dropout=dropout), size
+        return Neck(
+            channels=channels, pool=nn.AdaptiveAvgPool2d(1), pooled_cells=1, embedding_size=size, dropout=dropout
+        ), size
     check_no_neck_dropout(dropout)
     check_no_neck_size(embedding_size, channels, backbone=backbone, width=width)
     return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1)), channels
 
 
-def build_resnet(*, depth: int, skip: bool, input_size: tuple[int, int, int], width: float, stem: str,
-                 zero_init_residual: bool = False, **neck: object) -> EmbeddingNet:
+def build_resnet(
+    *,
+    depth: int,
+    skip: bool,
+    input_size: tuple[int, int, int],
+    width: float,
+    stem: str,
+    zero_init_residual: bool = False,
+    **neck: object,
+) -> EmbeddingNet:
     """ResNet-``depth`` (``skip``) or PlainNet-``depth`` for (C, H, W) ``input_size``; the other keyword
     arguments are the declared model.* keys, ``neck`` the neck's (``neck``, ``embedding_size``, ``dropout``).
 

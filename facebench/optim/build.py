@@ -14,8 +14,9 @@ the trial config (``facebench.engine.build`` unpacks it).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,6 +24,7 @@ from torch import nn
 from . import OPTIMIZERS, SCHEDULERS
 
 # -- optimizers --------------------------------------------------------------------------------
+
 
 def param_groups(modules: Iterable[nn.Module], *, weight_decay: float, no_decay_norm_bias: bool) -> list[dict]:
     """Trainable parameters of ``modules`` split into a decayed and a non-decayed group.
@@ -57,8 +59,9 @@ def adamw(groups: list[dict], *, lr: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=lr)
 
 
-def create_optimizer(name: str, modules: Iterable[nn.Module], *, lr: float, weight_decay: float,
-                     no_decay_norm_bias: bool, **kwargs: Any) -> torch.optim.Optimizer:
+def create_optimizer(
+    name: str, modules: Iterable[nn.Module], *, lr: float, weight_decay: float, no_decay_norm_bias: bool, **kwargs: Any
+) -> torch.optim.Optimizer:
     """Optimizer ``name`` over the parameters of ``modules`` (model and loss head); ``kwargs`` are its declared
     ``optim.*`` keys."""
     groups = param_groups(modules, weight_decay=weight_decay, no_decay_norm_bias=no_decay_norm_bias)
@@ -67,6 +70,7 @@ def create_optimizer(name: str, modules: Iterable[nn.Module], *, lr: float, weig
 
 # -- schedules ---------------------------------------------------------------------------------
 # Every schedule: fn(optimizer, *, lr, steps, <its declared schedule.* keys>).
+
 
 @dataclass(frozen=True)
 class Steps:
@@ -95,55 +99,77 @@ def step_multiplier(*, steps_per_epoch: int, step_size: int, gamma: float) -> Ca
 
 def cosine_multiplier(*, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> Callable[[int], float]:
     floor = min_lr_ratio
-    return _warmup_then(lambda p: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)),
-                        warmup_steps=warmup_steps, total_steps=total_steps)
+    return _warmup_then(
+        lambda p: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * p)),
+        warmup_steps=warmup_steps,
+        total_steps=total_steps,
+    )
 
 
-def poly_multiplier(*, warmup_steps: int, total_steps: int, min_lr_ratio: float,
-                    power: float) -> Callable[[int], float]:
+def poly_multiplier(
+    *, warmup_steps: int, total_steps: int, min_lr_ratio: float, power: float
+) -> Callable[[int], float]:
     floor = min_lr_ratio
-    return _warmup_then(lambda p: floor + (1 - floor) * (1 - p) ** power,
-                        warmup_steps=warmup_steps, total_steps=total_steps)
+    return _warmup_then(
+        lambda p: floor + (1 - floor) * (1 - p) ** power, warmup_steps=warmup_steps, total_steps=total_steps
+    )
 
 
 def constant(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps) -> torch.optim.lr_scheduler.LRScheduler:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
-def step(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, step_size: int,
-         gamma: float) -> torch.optim.lr_scheduler.LRScheduler:
+def step(
+    optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, step_size: int, gamma: float
+) -> torch.optim.lr_scheduler.LRScheduler:
     f = step_multiplier(steps_per_epoch=steps.per_epoch, step_size=step_size, gamma=gamma)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, f)
 
 
-def cosine(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, warmup_epochs: float,
-           min_lr_ratio: float) -> torch.optim.lr_scheduler.LRScheduler:
-    f = cosine_multiplier(warmup_steps=_in_steps(warmup_epochs, steps.per_epoch), total_steps=steps.total,
-                          min_lr_ratio=min_lr_ratio)
+def cosine(
+    optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, warmup_epochs: float, min_lr_ratio: float
+) -> torch.optim.lr_scheduler.LRScheduler:
+    f = cosine_multiplier(
+        warmup_steps=_in_steps(warmup_epochs, steps.per_epoch), total_steps=steps.total, min_lr_ratio=min_lr_ratio
+    )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, f)
 
 
-def poly(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, warmup_epochs: float, min_lr_ratio: float,
-         power: float) -> torch.optim.lr_scheduler.LRScheduler:
-    f = poly_multiplier(warmup_steps=_in_steps(warmup_epochs, steps.per_epoch), total_steps=steps.total,
-                        min_lr_ratio=min_lr_ratio, power=power)
+def poly(
+    optimizer: torch.optim.Optimizer,
+    *,
+    lr: float,
+    steps: Steps,
+    warmup_epochs: float,
+    min_lr_ratio: float,
+    power: float,
+) -> torch.optim.lr_scheduler.LRScheduler:
+    f = poly_multiplier(
+        warmup_steps=_in_steps(warmup_epochs, steps.per_epoch),
+        total_steps=steps.total,
+        min_lr_ratio=min_lr_ratio,
+        power=power,
+    )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, f)
 
 
-def onecycle(optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps,
-             pct_start: float) -> torch.optim.lr_scheduler.LRScheduler:
+def onecycle(
+    optimizer: torch.optim.Optimizer, *, lr: float, steps: Steps, pct_start: float
+) -> torch.optim.lr_scheduler.LRScheduler:
     # cycle_momentum=False: momentum / Adam's beta1 stay what optim.* says instead of being
     # silently replaced by OneCycle's 0.85-0.95 cycle.
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps.total,
-                                               pct_start=pct_start, cycle_momentum=False)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=steps.total, pct_start=pct_start, cycle_momentum=False
+    )
 
 
 def _in_steps(epochs: float, steps_per_epoch: int) -> int:
     return int(round(epochs * steps_per_epoch))
 
 
-def create_scheduler(name: str, optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int, epochs: int,
-                     **kwargs: Any) -> torch.optim.lr_scheduler.LRScheduler:
+def create_scheduler(
+    name: str, optimizer: torch.optim.Optimizer, *, lr: float, steps_per_epoch: int, epochs: int, **kwargs: Any
+) -> torch.optim.lr_scheduler.LRScheduler:
     """Schedule ``name`` (``kwargs``: its declared ``schedule.*`` keys), to be stepped after every optimizer
     step; ``epochs * steps_per_epoch`` steps in all, peaking at ``lr``."""
     steps = Steps(per_epoch=steps_per_epoch, total=max(1, epochs * steps_per_epoch))

@@ -7,15 +7,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["build_report"]
 
 
-def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out: str | os.PathLike, *,
-                 title: str | None = None, references: Sequence[tuple[str, float]] = (),
-                 notes: Sequence[str] = (), target: float | None = None) -> Path | str:
+def build_report(
+    run_dirs: Sequence[str | os.PathLike] | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    title: str | None = None,
+    references: Sequence[tuple[str, float]] = (),
+    notes: Sequence[str] = (),
+    target: float | None = None,
+) -> Path | str:
     """Write ``<out>/index.html`` and ``<out>/<table>.parquet``; return the index's path (a URI if remote).
 
     ``run_dirs``: sweep directories, trial directories or folders of sweeps, local paths or URIs that
@@ -30,10 +37,11 @@ def build_report(run_dirs: Sequence[str | os.PathLike] | str | os.PathLike, out:
 
     if isinstance(run_dirs, (str, os.PathLike)):
         run_dirs = [run_dirs]
-    for where in [*run_dirs, out]:   # a bucket that cannot be used: one line now, not a retry loop's traceback
+    for where in [*run_dirs, out]:  # a bucket that cannot be used: one line now, not a retry loop's traceback
         check_reachable(os.fspath(where))
-    return build(list(run_dirs), out, Options(title=title, references=tuple(references), notes=tuple(notes),
-                                              target=target))
+    return build(
+        list(run_dirs), out, Options(title=title, references=tuple(references), notes=tuple(notes), target=target)
+    )
 
 
 def __getattr__(name: str) -> Any:  # pragma: no cover - convenience re-exports without import cost

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-ALIAS_R = 0.95          # canonical correlation at or above which two keys are aliased (near-perfect confounding)
+ALIAS_R = 0.95  # canonical correlation at or above which two keys are aliased (near-perfect confounding)
 MIN_RESIDUAL_DF = 2
 
 
 @dataclass
 class JointFit:
     n: int
-    rows: list[dict] = field(default_factory=list)      # key, term, df, F, p, aliased_with, effect
+    rows: list[dict] = field(default_factory=list)  # key, term, df, F, p, aliased_with, effect
     note: str = ""
 
 
@@ -98,18 +98,38 @@ def joint_anova(data: pd.DataFrame, keys: list[str], y: str = "y") -> JointFit:
             terms.append(safe[k])
     params = 1 + sum(design(data[k])[0].shape[1] for k in kept)
     if not kept or len(data) - params < MIN_RESIDUAL_DF:
-        fit.note = (f"{len(data)} trials cannot fit {params} parameters with {MIN_RESIDUAL_DF} residual degrees "
-                    "of freedom: no joint test")
+        fit.note = (
+            f"{len(data)} trials cannot fit {params} parameters with {MIN_RESIDUAL_DF} residual degrees "
+            "of freedom: no joint test"
+        )
         table = None
     else:
         table = anova_lm(smf.ols("y ~ " + " + ".join(terms), data=frame).fit(), typ=2)
     for k, term in zip(kept, terms):
         row = table.loc[term] if table is not None else None
-        fit.rows.append({"key": k, "term": design(data[k])[1], "df": _num(row, "df"), "F": _num(row, "F"),
-                         "p": _num(row, "PR(>F)"), "aliased_with": "", "effect": _effect(data[k], data[y])})
+        fit.rows.append(
+            {
+                "key": k,
+                "term": design(data[k])[1],
+                "df": _num(row, "df"),
+                "F": _num(row, "F"),
+                "p": _num(row, "PR(>F)"),
+                "aliased_with": "",
+                "effect": _effect(data[k], data[y]),
+            }
+        )
     for k, partner in aliased.items():
-        fit.rows.append({"key": k, "term": design(data[k])[1], "df": math.nan, "F": math.nan, "p": math.nan,
-                         "aliased_with": partner, "effect": _effect(data[k], data[y])})
+        fit.rows.append(
+            {
+                "key": k,
+                "term": design(data[k])[1],
+                "df": math.nan,
+                "F": math.nan,
+                "p": math.nan,
+                "aliased_with": partner,
+                "effect": _effect(data[k], data[y]),
+            }
+        )
     return fit
 
 

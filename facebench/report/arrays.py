@@ -4,7 +4,7 @@ only its path relative to the sweep)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from facebench import artefacts
 from facebench.errors import DataError
@@ -14,11 +14,13 @@ from facebench.storage import resolve
 def npz_loader(notes: list[str]) -> Callable[[str, str], dict | None]:
     """``load(location, name)``: a trial's ``artefacts/<name>`` as a dict of arrays, None if absent; an unreadable
     one is also a note."""
+
     def load(location: str, name: str) -> dict | None:
         arrays = load_npz(location, name)
         if arrays is None and resolve(location).join(artefacts.ARTEFACTS, name).info().type.name == "File":
             notes.append(f"{location}: artefacts/{name} is unreadable")  # absent artefacts are not news
         return arrays
+
     return load
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -74,24 +75,32 @@ def best_config(b: pd.Series, config: Mapping[str, Any]) -> str:
     it scored and how to run it."""
     test = f"{b['score_metric']} {b['score']:.4f}" if pd.notna(b.get("score")) else "no test score"
     dropped = [k for k in machine_keys(dict(config)) if k not in LEFT_OUT]
-    header = [(f"The best trial of sweep {b['sweep']} by its objective ({b.get('objective_metric')}, "
-               f"{b.get('objective_select')} epoch): trial {b['trial_id']}, objective {b['objective']:.4f}; {test}."),
-              ("Its configuration, as the sweep ran it, without the paths of the machine that ran it. Reproduce it "
-               "with:"),
-              "  " + run_command(config)]
+    header = [
+        (
+            f"The best trial of sweep {b['sweep']} by its objective ({b.get('objective_metric')}, "
+            f"{b.get('objective_select')} epoch): trial {b['trial_id']}, objective {b['objective']:.4f}; {test}."
+        ),
+        ("Its configuration, as the sweep ran it, without the paths of the machine that ran it. Reproduce it with:"),
+        "  " + run_command(config),
+    ]
     if config.get("data.root"):
-        header.append(f"data.root is left out: pass --set data.root=DIR, DIR being your copy of the "
-                      f"'{last_component(str(config['data.root']))}' dataset.")
+        header.append(
+            f"data.root is left out: pass --set data.root=DIR, DIR being your copy of the "
+            f"'{last_component(str(config['data.root']))}' dataset."
+        )
     if dropped:
-        header.append(f"also left out, as paths of the machine that ran it: {', '.join(dropped)}; "
-                      "set them the same way if the trial needs them.")
+        header.append(
+            f"also left out, as paths of the machine that ran it: {', '.join(dropped)}; "
+            "set them the same way if the trial needs them."
+        )
     kept = {k: v for k, v in config.items() if k not in LEFT_OUT and k not in dropped}
     return config_toml(kept, header)
 
 
 def run_command(config: Mapping[str, Any]) -> str:
     """The command that re-runs ``best.toml``, with a ``--set`` for each path it leaves out."""
-    keys = (["data.root"] if config.get("data.root") else []) + [k for k in machine_keys(dict(config))
-                                                                  if k not in LEFT_OUT]
+    keys = (["data.root"] if config.get("data.root") else []) + [
+        k for k in machine_keys(dict(config)) if k not in LEFT_OUT
+    ]
     flags = "".join(f" --set {k}={'DIR' if k == 'data.root' else k.split('.')[-1].upper()}" for k in keys)
     return f"facebench train --config {BEST_CONFIG} --out runs/best{flags}"

@@ -16,16 +16,30 @@ import pandas as pd
 from facebench.storage import Location, resolve
 
 from . import html, paper, sections, statistics, stats, summary, tables
-from .flags import allowed_test_image_notes
-from .front import front_section
 from .best import BEST_CONFIG, best_config, best_row, run_command
 from .collect import Collection, collect, is_replayed
+from .flags import allowed_test_image_notes
+from .front import front_section
 from .paths import scrub, scrubber, shown_source
 from .section import Inputs, Options, Section
 
-SECTIONS = (summary.confirmation_section, summary.summary, sections.ranked, summary.papers_table, sections.factors,
-            sections.curves, sections.vae_section, sections.roc, sections.confusion, sections.reconstructions,
-            sections.sweep_history, front_section, sections.pareto, statistics.effects_section, statistics.statistics)
+SECTIONS = (
+    summary.confirmation_section,
+    summary.summary,
+    sections.ranked,
+    summary.papers_table,
+    sections.factors,
+    sections.curves,
+    sections.vae_section,
+    sections.roc,
+    sections.confusion,
+    sections.reconstructions,
+    sections.sweep_history,
+    front_section,
+    sections.pareto,
+    statistics.effects_section,
+    statistics.statistics,
+)
 # No helper process: on the 1,000-trial bench (tests/bench/bench_report.py) drawing every section here takes the
 # same wall time as a helper process drawing half of them, and ~20% less CPU (a helper re-imports the libraries and
 # is sent pickled tables).
@@ -38,17 +52,25 @@ def build(run_dirs: list[str | os.PathLike], out: str | os.PathLike, options: Op
     tables.write_tables(arrow, target)
     frames = {name: t.to_pandas() for name, t in arrow.items()}
     ranked = _ranked(frames["trials"], data)
-    inputs = Inputs(data=data, ranked=ranked, frames=frames, options=options,
-                    sources=tuple(shown_source(os.fspath(r)) for r in run_dirs),
-                    files=_write_files(data, ranked, frames.get("sets"), target))
+    inputs = Inputs(
+        data=data,
+        ranked=ranked,
+        frames=frames,
+        options=options,
+        sources=tuple(shown_source(os.fspath(r)) for r in run_dirs),
+        files=_write_files(data, ranked, frames.get("sets"), target),
+    )
     done = [section(inputs) for section in SECTIONS]
     notes = list(data.notes) + [n for t in data.trials for n in t.notes] + table_notes + stats.missing_notes(ranked)
     notes += [n for s in done for n in s.notes] + allowed_test_image_notes(data.trials)
     title = options.title or _title(data)
-    if data.trials and all(map(is_replayed, data.trials)):   # collect() refused a mix of both
+    if data.trials and all(map(is_replayed, data.trials)):  # collect() refused a mix of both
         title = f"REPLAYED trials, no training: {title}"
-        notes.insert(0, "REPLAYED: every trial here replays recorded learning curves (facebench/sweep/replay.py); "
-                        "no model was trained, and no number here is a result (docs/scale.md)")
+        notes.insert(
+            0,
+            "REPLAYED: every trial here replays recorded learning curves (facebench/sweep/replay.py); "
+            "no model was trained, and no number here is a result (docs/scale.md)",
+        )
     page = html.render(title, _portable(done, notes, run_dirs))
     index = target.join("index.html")
     index.write_bytes(page.encode("utf-8"))
@@ -81,8 +103,7 @@ def _portable(done: list[Section], notes: list[str], run_dirs: list[str | os.Pat
     return fixed + [summary.notes_section([scrub(n, pairs) for n in notes])]
 
 
-def _write_files(data: Collection, ranked: pd.DataFrame, sets: pd.DataFrame | None,
-                 target: Location) -> dict[str, str]:
+def _write_files(data: Collection, ranked: pd.DataFrame, sets: pd.DataFrame | None, target: Location) -> dict[str, str]:
     """``best.toml`` (the #1 trial's configuration) and, when any trial ran eval.sets, ``paper_table.md``."""
     files = {}
     b = best_row(ranked)

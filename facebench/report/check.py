@@ -27,8 +27,10 @@ TOL = 1e-9
 def _load(folder: Path) -> tuple[dict, dict, str]:
     missing = [n for n in (RECORD, DECISIONS, "index.html") if not (folder / n).is_file()]
     if missing:
-        raise DataError(f"{folder}: no {' or '.join(missing)} beside the page: a report that predates the record "
-                        "--check recomputes from (re-build it with this facebench)")
+        raise DataError(
+            f"{folder}: no {' or '.join(missing)} beside the page: a report that predates the record "
+            "--check recomputes from (re-build it with this facebench)"
+        )
     try:
         record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
         with np.load(folder / DECISIONS, allow_pickle=False) as z:
@@ -56,8 +58,10 @@ def _trial_scores(summaries: list[dict], arrays: dict) -> str | None:
             key = next((k for k in ("test_accuracy_mean", "test_accuracy") if k in test), None)
             got = _score(arrays, str(s.get("name")), str(row.get("trial_id")))
             if key is not None and got is not None and _differs(float(test[key]), got[0]):
-                return (f"summary.json: trial {s.get('name')}/{row['trial_id']} {key} {test[key]!r}, but its "
-                        f"decisions give {got[0]!r}")
+                return (
+                    f"summary.json: trial {s.get('name')}/{row['trial_id']} {key} {test[key]!r}, but its "
+                    f"decisions give {got[0]!r}"
+                )
     return None
 
 
@@ -71,14 +75,23 @@ def _targets(record: dict, summaries: list[dict], arrays: dict, page: str) -> st
             if got is not None:
                 want["value"], want["ci95"] = got
         else:
-            conf = next((c for c in by_name.get(src.get("sweep"), {}).get("confirmation") or []
-                         if c.get("recipe") == src.get("recipe")), {})
+            conf = next(
+                (
+                    c
+                    for c in by_name.get(src.get("sweep"), {}).get("confirmation") or []
+                    if c.get("recipe") == src.get("recipe")
+                ),
+                {},
+            )
             want["value"], want["ci95"] = conf.get("test_accuracy_mean", math.nan), conf.get("ci95", [math.nan] * 2)
         want["verdict"] = verdict(want["ci95"], float(e["target"]))
         for k in ("value", "ci95", "verdict"):
             a, b = e.get(k), want[k]
-            if (a != b) if k == "verdict" else any(_differs(float(x), float(y)) for x, y in
-                                                    zip(np.atleast_1d(a), np.atleast_1d(b))):
+            if (
+                (a != b)
+                if k == "verdict"
+                else any(_differs(float(x), float(y)) for x, y in zip(np.atleast_1d(a), np.atleast_1d(b)))
+            ):
                 return f"summary.json: target {e.get('label')!r} {k} {a!r}, but recomputed {b!r}"
         line = target_line(want)
         if line != e.get("line") or line not in page:
@@ -100,5 +113,4 @@ def check(folder: str | Path) -> str | None:
     """The first difference between the page, its record and a recomputation from the record's files; None."""
     record, arrays, page = _load(Path(folder))
     summaries = record["sweeps"] if isinstance(record.get("sweeps"), list) else [record]
-    return (_trial_scores(summaries, arrays) or _targets(record, summaries, arrays, page)
-            or _headline(summaries, page))
+    return _trial_scores(summaries, arrays) or _targets(record, summaries, arrays, page) or _headline(summaries, page)

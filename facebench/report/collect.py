@@ -14,8 +14,19 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from facebench.artefacts import (bad_score, ARTEFACTS, CONFIG, EPOCHS_LOG, META, RESULT, STUDY_DB, SUMMARY_JSON, SWEEP_JSON,
-                                  TRIALS, check_layout)
+from facebench.artefacts import (
+    ARTEFACTS,
+    CONFIG,
+    EPOCHS_LOG,
+    META,
+    RESULT,
+    STUDY_DB,
+    SUMMARY_JSON,
+    SWEEP_JSON,
+    TRIALS,
+    bad_score,
+    check_layout,
+)
 from facebench.config import flatten
 from facebench.errors import DataError
 from facebench.storage import Location, resolve
@@ -39,7 +50,7 @@ class TrialRecord:
     result: dict[str, Any] | None
     artefacts: frozenset[str]  # file names under artefacts/
     notes: list[str] = field(default_factory=list)
-    stage: str = "sweep"     # "confirmation": a re-run of a top configuration with a new seed (summary.json)
+    stage: str = "sweep"  # "confirmation": a re-run of a top configuration with a new seed (summary.json)
 
     def artefact(self, name: str) -> Location | None:
         return self.loc.join(ARTEFACTS, name) if name in self.artefacts else None
@@ -84,8 +95,10 @@ def collect(run_dirs: list[str | os.PathLike]) -> Collection:
             sweeps = [(s, s.children()) for s in subs]
             sweeps = [(s, k) for s, k in sweeps if _is_sweep(k)]
             if not sweeps:
-                raise DataError(f"{loc.uri}: not a run directory: expected a sweep directory ({SWEEP_JSON} or "
-                                f"{TRIALS}/), a trial directory ({', '.join(TRIAL_FILES)}) or a folder of sweeps")
+                raise DataError(
+                    f"{loc.uri}: not a run directory: expected a sweep directory ({SWEEP_JSON} or "
+                    f"{TRIALS}/), a trial directory ({', '.join(TRIAL_FILES)}) or a folder of sweeps"
+                )
             for s, k in sweeps:
                 _read_sweep(s, k, out)
     check_replayed(out)
@@ -101,8 +114,10 @@ def check_replayed(out: Collection) -> None:
     replayed = {t.sweep or t.trial_id for t in out.trials if is_replayed(t)}
     real = {t.sweep or t.trial_id for t in out.trials if not is_replayed(t)}
     if replayed and real:
-        raise DataError(f"cannot mix replayed and real trials in one report (replayed: {', '.join(sorted(replayed))}; "
-                        f"real: {', '.join(sorted(real))}); report them separately")
+        raise DataError(
+            f"cannot mix replayed and real trials in one report (replayed: {', '.join(sorted(replayed))}; "
+            f"real: {', '.join(sorted(real))}); report them separately"
+        )
 
 
 def _is_trial(kids: dict[str, pafs.FileType]) -> bool:
@@ -121,15 +136,24 @@ def _lone_trial_sweep(loc: Location) -> str:
 
 def _read_sweep(loc: Location, kids: dict[str, pafs.FileType], out: Collection) -> None:
     spec = _read_json(loc.join(SWEEP_JSON), kids.get(SWEEP_JSON) == pafs.FileType.File, out.notes)
-    check_layout(spec, loc.join(SWEEP_JSON).uri)   # a newer layout than this facebench reads: one line, exit 2
+    check_layout(spec, loc.join(SWEEP_JSON).uri)  # a newer layout than this facebench reads: one line, exit 2
     name = str(spec.get("name") or loc.name)
     study = loc.join(STUDY_DB) if kids.get(STUDY_DB) == pafs.FileType.File else None
     summary = _read_json(loc.join(SUMMARY_JSON), kids.get(SUMMARY_JSON) == pafs.FileType.File, out.notes)
     confirmation = [c for c in summary.get("confirmation") or [] if isinstance(c, dict)]
     wall = summary.get("wall_s")
-    out.sweeps.append(SweepRecord(name=name, loc=loc, spec=spec, study=study, confirmation=confirmation,
-                                  wall_s=float(wall) if isinstance(wall, (int, float)) and wall > 0 else None,
-                                  summary=summary, replayed=bool(spec.get("replay") or summary.get("replayed"))))
+    out.sweeps.append(
+        SweepRecord(
+            name=name,
+            loc=loc,
+            spec=spec,
+            study=study,
+            confirmation=confirmation,
+            wall_s=float(wall) if isinstance(wall, (int, float)) and wall > 0 else None,
+            summary=summary,
+            replayed=bool(spec.get("replay") or summary.get("replayed")),
+        )
+    )
     confirming = {str(t) for c in confirmation for t in c.get("trial_ids") or []}
     calibrating = {str(r.get("trial_id")) for r in (summary.get("calibration") or {}).get("runs") or []}
     trials_dir = loc.join(TRIALS)
@@ -178,5 +202,13 @@ def read_trial(loc: Location, *, sweep: str, kids: dict[str, pafs.FileType] | No
     if kids.get(ARTEFACTS) == pafs.FileType.Directory:
         artefacts = frozenset(n for n, t in loc.join(ARTEFACTS).children().items() if t == pafs.FileType.File)
     trial_id = str(meta.get("trial_id") or loc.name)
-    return TrialRecord(sweep=sweep, trial_id=trial_id, loc=loc, config=config, meta=meta,
-                       result=result or None, artefacts=artefacts, notes=notes)
+    return TrialRecord(
+        sweep=sweep,
+        trial_id=trial_id,
+        loc=loc,
+        config=config,
+        meta=meta,
+        result=result or None,
+        artefacts=artefacts,
+        notes=notes,
+    )

@@ -21,10 +21,20 @@ from .anova import ALIAS_R
 from .stats import is_confirmation
 
 MIN_TRIALS = 6
-LOSS = "cfg.loss.name"   # the selector whose keys are analysed per level (per loss)
+LOSS = "cfg.loss.name"  # the selector whose keys are analysed per level (per loss)
 # Keys that say how or where a trial ran, not what it learned.
-SKIP = {"cfg.train.seed", "cfg.name", "cfg.train.threads", "cfg.train.device", "cfg.train.objective",
-        "cfg.train.select", "cfg.train.checkpoint", "cfg.data.cache_dir", "cfg.data.root", "cfg.eval.batch_size"}
+SKIP = {
+    "cfg.train.seed",
+    "cfg.name",
+    "cfg.train.threads",
+    "cfg.train.device",
+    "cfg.train.objective",
+    "cfg.train.select",
+    "cfg.train.checkpoint",
+    "cfg.data.cache_dir",
+    "cfg.data.root",
+    "cfg.eval.batch_size",
+}
 
 
 def common_epoch_values(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, int, pd.DataFrame, pd.Series]]:
@@ -49,7 +59,7 @@ def common_epoch_values(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tupl
     return out
 
 
-_LAST: list = []   # (ranked, epochs, result) of the last call: the effects table, factor plots and importance
+_LAST: list = []  # (ranked, epochs, result) of the last call: the effects table, factor plots and importance
 # caption of one page all read the same frames, and the joint fits cost a second or more at 1,000 trials
 
 
@@ -75,8 +85,16 @@ def _common_epoch_effects(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tu
         if rows:
             table = pd.DataFrame(rows)
             table["p_holm"] = holm(table["p"].to_numpy(float))
-            out.append((sweep, at, len(value), table.sort_values(["p_holm", "scope", "key"], kind="stable",
-                                                                 na_position="last").reset_index(drop=True)))
+            out.append(
+                (
+                    sweep,
+                    at,
+                    len(value),
+                    table.sort_values(["p_holm", "scope", "key"], kind="stable", na_position="last").reset_index(
+                        drop=True
+                    ),
+                )
+            )
     return out
 
 
@@ -106,7 +124,7 @@ def _scopes(trials: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
         column, users = sel
         levels = [lv for lv in users if column in trials.columns and (trials[column] == lv).any()]
         split = column == LOSS
-        for lv in (levels if split else [tuple(levels)]):
+        for lv in levels if split else [tuple(levels)]:
             groups.setdefault((column, lv), []).append(k)
     for (column, lv), own in groups.items():
         subset = trials[trials[column].isin([lv] if isinstance(lv, str) else list(lv))]
@@ -133,7 +151,7 @@ def _fit(scope: str, subset: pd.DataFrame, keys: list[str], value: pd.Series) ->
     if len(data) < MIN_TRIALS or not keys:
         return []
     fit = joint_anova(data, keys)
-    if fit.note and len(keys) > 1 and scope != "all trials":   # a loss's few trials: its own keys alone
+    if fit.note and len(keys) > 1 and scope != "all trials":  # a loss's few trials: its own keys alone
         own = [k for k in keys if _selector(k) is not None]
         fit = joint_anova(data, own) if own else fit
         fit.note = fit.note or "the other factors are not held fixed here (too few trials for all of them)"
@@ -141,8 +159,11 @@ def _fit(scope: str, subset: pd.DataFrame, keys: list[str], value: pd.Series) ->
 
 
 def _varying(trials: pd.DataFrame) -> list[str]:
-    return [c for c in trials.columns if c.startswith("cfg.") and c not in SKIP
-            and trials[c].dropna().map(str).nunique() > 1]
+    return [
+        c
+        for c in trials.columns
+        if c.startswith("cfg.") and c not in SKIP and trials[c].dropna().map(str).nunique() > 1
+    ]
 
 
 def effects_html(ranked: pd.DataFrame, epochs: pd.DataFrame) -> str:
@@ -150,16 +171,28 @@ def effects_html(ranked: pd.DataFrame, epochs: pd.DataFrame) -> str:
     for sweep, at, n, rows in common_epoch_effects(ranked, epochs):
         parts.append(f"<h3>Which hyperparameters matter: {html.esc(sweep)}, all {n} trials at epoch {at}</h3>")
         parts.append(html.table(rows, COLUMNS))
-        parts.append('<p class="note">Every trial is judged on the validation objective at the last epoch all of '
-                     "them reached, so trials ASHA stopped count as much as the ones it let finish. All factors of a "
-                     "scope are in one OLS model (type-II ANOVA: each factor's F given all the others); p (Holm) is "
-                     "adjusted over every factor tested. A factor the design cannot separate from another (canonical "
-                     f"correlation ≥ {ALIAS_R}) is shown as aliased and given no effect of its own: its effect and "
-                     "its partner's are one. A loss's own keys are analysed per loss; a key only where its variant "
-                     "reads it. The mean objective by level is descriptive.</p>")
+        parts.append(
+            '<p class="note">Every trial is judged on the validation objective at the last epoch all of '
+            "them reached, so trials ASHA stopped count as much as the ones it let finish. All factors of a "
+            "scope are in one OLS model (type-II ANOVA: each factor's F given all the others); p (Holm) is "
+            "adjusted over every factor tested. A factor the design cannot separate from another (canonical "
+            f"correlation ≥ {ALIAS_R}) is shown as aliased and given no effect of its own: its effect and "
+            "its partner's are one. A loss's own keys are analysed per loss; a key only where its variant "
+            "reads it. The mean objective by level is descriptive.</p>"
+        )
     return "".join(parts)
 
 
-COLUMNS = (("scope", "scope"), ("key", "config key"), ("term", "coded as"), ("n", "trials"), ("df", "df"),
-           ("F", "F"), ("p", "p"), ("p_holm", "p (Holm)"), ("aliased_with", "aliased with"),
-           ("effect", "mean objective by level"), ("note", "note"))
+COLUMNS = (
+    ("scope", "scope"),
+    ("key", "config key"),
+    ("term", "coded as"),
+    ("n", "trials"),
+    ("df", "df"),
+    ("F", "F"),
+    ("p", "p"),
+    ("p_holm", "p (Holm)"),
+    ("aliased_with", "aliased with"),
+    ("effect", "mean objective by level"),
+    ("note", "note"),
+)

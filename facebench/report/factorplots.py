@@ -20,8 +20,9 @@ MAX_PANELS = 6
 MAX_LEVELS = 12
 
 
-def factor_data(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str], pd.Series,
-                                                                          pd.Series]]:
+def factor_data(
+    ranked: pd.DataFrame, epochs: pd.DataFrame
+) -> list[tuple[str, pd.DataFrame, list[str], pd.Series, pd.Series]]:
     """(title, the scope's trials, its keys, their objective at the common epoch, the confirmation seeds' objective at
     that epoch): what each figure draws, the same trials and values as the effects table."""
     from .effects import _scopes, common_epoch_effects, common_epoch_values
@@ -32,7 +33,7 @@ def factor_data(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[tuple[str, p
         confirming = _confirmation_values(ranked, epochs, sweep, at, trials["objective_metric"].iloc[0])
         table = tables.get(sweep, pd.DataFrame(columns=["scope", "key"]))
         for scope, subset, keys in _scopes(trials):
-            rows = set(table.loc[table["scope"] == scope, "key"])   # the table's own rows, nothing else
+            rows = set(table.loc[table["scope"] == scope, "key"])  # the table's own rows, nothing else
             keys = [k for k in keys if k[4:] in rows][:MAX_PANELS]
             if keys:
                 out.append((f"{sweep}: {scope}, objective at epoch {at}", subset, keys, value, confirming))
@@ -60,8 +61,12 @@ def _figure(title: str, subset: pd.DataFrame, keys: list[str], value: pd.Series,
         ax.set_xlabel(key[4:], fontsize=8)
     axes[0, 0].set_ylabel("objective", fontsize=8)
     fig.suptitle(title, fontsize=9, y=TITLE_Y - 0.02)
-    return Plot(title, png(fig), "dots = sweep trials at the common epoch (the table's data, only where the key "
-                                 "applies); red crosses = the confirmation seeds, drawn apart")
+    return Plot(
+        title,
+        png(fig),
+        "dots = sweep trials at the common epoch (the table's data, only where the key "
+        "applies); red crosses = the confirmation seeds, drawn apart",
+    )
 
 
 def _panel(ax: Any, key: str, x: pd.Series, y: pd.Series, confirming: pd.Series) -> None:
@@ -75,8 +80,9 @@ def _panel(ax: Any, key: str, x: pd.Series, y: pd.Series, confirming: pd.Series)
         pos = {lv: i for i, lv in enumerate(levels)}
         keep = x.map(str).isin(pos)
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, int(keep.sum()))
-        ax.scatter(x[keep].map(str).map(pos).to_numpy() + jitter, y[keep].to_numpy(float), s=12, alpha=0.7,
-                   color="tab:blue")
+        ax.scatter(
+            x[keep].map(str).map(pos).to_numpy() + jitter, y[keep].to_numpy(float), s=12, alpha=0.7, color="tab:blue"
+        )
         ticks = levels
         if len(confirming):
             ax.scatter(np.full(len(confirming), len(levels)), confirming.to_numpy(float), marker="x", color="tab:red")

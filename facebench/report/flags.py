@@ -4,7 +4,8 @@ trial, naming it and how many test images it trained on; the ranked numbers are 
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 ALLOW_TEST_IMAGES = "data.allow_test_images"
 
@@ -28,7 +29,9 @@ def allowed_test_image_notes(trials: Iterable[Any]) -> list[str]:
             continue
         n = trained_test_images(t.result)
         count = "an unrecorded number of" if n is None else f"{n}"
-        notes.append(f"{t.sweep + '/' if t.sweep else ''}{t.trial_id}: trained with {ALLOW_TEST_IMAGES}=true on "
-                     f"{count} test image(s) (same pixels as images of its test sets); its test scores are not a "
-                     "clean estimate")
+        notes.append(
+            f"{t.sweep + '/' if t.sweep else ''}{t.trial_id}: trained with {ALLOW_TEST_IMAGES}=true on "
+            f"{count} test image(s) (same pixels as images of its test sets); its test scores are not a "
+            "clean estimate"
+        )
     return notes

@@ -21,9 +21,18 @@ from .html import esc, img, table
 from .plots import Plot, figure, png
 from .section import Inputs, Section
 
-COLUMNS = (("trial_id", "trial"), ("name", "name"), ("cfg.model.backbone", "backbone"), ("cfg.loss.name", "loss"),
-           ("objective", "validation objective"), ("objective_se", "± se"), ("lo", "95% interval from"),
-           ("hi", "to"), (COST_KEY, "cost"), ("score", "test score (not used for the front)"))
+COLUMNS = (
+    ("trial_id", "trial"),
+    ("name", "name"),
+    ("cfg.model.backbone", "backbone"),
+    ("cfg.loss.name", "loss"),
+    ("objective", "validation objective"),
+    ("objective_se", "± se"),
+    ("lo", "95% interval from"),
+    ("hi", "to"),
+    (COST_KEY, "cost"),
+    ("score", "test score (not used for the front)"),
+)
 
 
 def front_html(ranked: pd.DataFrame, sweeps: list[Any]) -> str:
@@ -41,12 +50,17 @@ def front_html(ranked: pd.DataFrame, sweeps: list[Any]) -> str:
             parts.append(f'<p class="empty">sweep {esc(sweep.name)}: no completed trial with both objectives</p>')
             continue
         metric = str(sweep.spec.get("metric") or "objective")
-        members = members.assign(lo=members["objective"] - Z95 * members["objective_se"],
-                                 hi=members["objective"] + Z95 * members["objective_se"])
-        parts.append(f"<h3>{esc(sweep.name)}: {esc(metric)} (validation, {esc(mode)}) against {esc(cost)} (min); "
-                     f"{len(members)} of {len(done)} completed trials on the front</h3>")
-        parts.append(img(plot_front(done, members, title=f"{sweep.name}: {metric} against {cost}", metric=metric,
-                                    cost=cost)))
+        members = members.assign(
+            lo=members["objective"] - Z95 * members["objective_se"],
+            hi=members["objective"] + Z95 * members["objective_se"],
+        )
+        parts.append(
+            f"<h3>{esc(sweep.name)}: {esc(metric)} (validation, {esc(mode)}) against {esc(cost)} (min); "
+            f"{len(members)} of {len(done)} completed trials on the front</h3>"
+        )
+        parts.append(
+            img(plot_front(done, members, title=f"{sweep.name}: {metric} against {cost}", metric=metric, cost=cost))
+        )
         parts.append(table(members, [(c, cost if c == COST_KEY else label) for c, label in COLUMNS]))
     return "".join(parts)
 
@@ -62,19 +76,25 @@ def plot_front(done: pd.DataFrame, members: pd.DataFrame, *, title: str, metric:
     xs = [*f[COST_KEY], done[COST_KEY].max()]
     ax.step(xs, [*f["objective"], f["objective"].iloc[-1]], where="post", color="C0", lw=1.5, zorder=2)
     se = np.nan_to_num(f["objective_se"].to_numpy(float)) * Z95
-    ax.errorbar(f[COST_KEY], f["objective"], yerr=se, fmt="o", color="C0", ms=5, capsize=2, label="front (95%)",
-                zorder=3)
+    ax.errorbar(
+        f[COST_KEY], f["objective"], yerr=se, fmt="o", color="C0", ms=5, capsize=2, label="front (95%)", zorder=3
+    )
     for _, r in f.iterrows():
-        ax.annotate(str(r["trial_id"]), (r[COST_KEY], r["objective"]), textcoords="offset points", xytext=(4, 4),
-                    fontsize=7)
+        ax.annotate(
+            str(r["trial_id"]), (r[COST_KEY], r["objective"]), textcoords="offset points", xytext=(4, 4), fontsize=7
+        )
     lo, hi = done[COST_KEY].min(), done[COST_KEY].max()
     if lo > 0 and hi / lo > 20:
         ax.set_xscale("log")
     ax.set_xlabel(f"{cost} (lower is better)")
     ax.set_ylabel(f"{metric} (validation)")
     ax.legend(fontsize=7)
-    return Plot(title, png(fig), "the front: completed trials no other is both cheaper and more accurate on "
-                "validation; named by trial id, with the objective's 95% interval; grey: dominated trials")
+    return Plot(
+        title,
+        png(fig),
+        "the front: completed trials no other is both cheaper and more accurate on "
+        "validation; named by trial id, with the objective's 95% interval; grey: dominated trials",
+    )
 
 
 def front_section(i: Inputs) -> Section:

@@ -63,12 +63,17 @@ def plot_history(sweep: SweepRecord, notes: list[str], effects: Any = None) -> l
         # A parameter that never varied (or that the run forced, as --smoke forces the image size) explains
         # nothing: listed with a zero bar it only looks like a finding.
         forced = set((sweep.spec or {}).get("forced") or {})
-        varying = {k for k in imp if len({repr(t.params.get(k)) for t in done if k in t.params}) > 1
-                   and k.split("@")[0] not in forced}
+        varying = {
+            k
+            for k in imp
+            if len({repr(t.params.get(k)) for t in done if k in t.params}) > 1 and k.split("@")[0] not in forced
+        }
         if len(varying) < len(imp):
             fixed = sorted(set(imp) - varying)
-            notes.append(f"sweep {sweep.name!r}: parameter importances leave out {len(fixed)} parameter(s) that "
-                         f"never varied or that the run forced: {', '.join(fixed[:6])}{' …' if len(fixed) > 6 else ''}")
+            notes.append(
+                f"sweep {sweep.name!r}: parameter importances leave out {len(fixed)} parameter(s) that "
+                f"never varied or that the run forced: {', '.join(fixed[:6])}{' …' if len(fixed) > 6 else ''}"
+            )
         imp = {k: v for k, v in imp.items() if k in varying}
         if imp:
             out.append(_importance_plot(sweep.name, study.study_name, imp, effects))
@@ -87,8 +92,11 @@ def _history_plot(sweep: str, study: Any, done: list[Any]) -> Plot:
     ax.set_xlabel("Optuna trial number")
     ax.set_ylabel("objective (" + ("max" if maximize else "min") + ")")
     ax.legend(fontsize=7)
-    return Plot(f"Optimisation history: {short(sweep)} / {short(study.study_name)}", png(fig),
-                f"{len(done)} complete trials of {len(study.trials)}")
+    return Plot(
+        f"Optimisation history: {short(sweep)} / {short(study.study_name)}",
+        png(fig),
+        f"{len(done)} complete trials of {len(study.trials)}",
+    )
 
 
 def _importances(study: Any, done: list[Any], notes: list[str], sweep: str) -> dict[str, float]:
@@ -122,9 +130,10 @@ def importance_figure(imp: dict[str, float]) -> Any:
     names = list(imp)[:15][::-1]
     labels = [short(n.replace("@", " @"), 40) for n in names]
     width = 6.4
-    label_in = 0.068 * max(len(lbl) for lbl in labels) + 0.25   # 8-pt sans: ~0.068 in per character
-    fig, ax = figure(width, 0.3 * len(names) + 1.2, left=min(0.62, label_in / width),
-                     bottom=0.55 / (0.3 * len(names) + 1.2))
+    label_in = 0.068 * max(len(lbl) for lbl in labels) + 0.25  # 8-pt sans: ~0.068 in per character
+    fig, ax = figure(
+        width, 0.3 * len(names) + 1.2, left=min(0.62, label_in / width), bottom=0.55 / (0.3 * len(names) + 1.2)
+    )
     ax = ax[0, 0]
     ax.barh(labels, [imp[n] for n in names])
     ax.tick_params(axis="y", labelsize=8)
@@ -133,13 +142,15 @@ def importance_figure(imp: dict[str, float]) -> Any:
 
 
 def _importance_plot(sweep: str, study_name: str, imp: dict[str, float], effects: Any = None) -> Plot:
-    return Plot(f"Parameter importances (descriptive): {short(sweep)} / {short(study_name)}",
-                png(importance_figure(imp)), "Descriptive, not a test: optuna.importance.get_param_importances over "
-                "the completed trials Optuna chose (parameters that never varied are left out). "
-                + disagreement(imp, effects))
+    return Plot(
+        f"Parameter importances (descriptive): {short(sweep)} / {short(study_name)}",
+        png(importance_figure(imp)),
+        "Descriptive, not a test: optuna.importance.get_param_importances over "
+        "the completed trials Optuna chose (parameters that never varied are left out). " + disagreement(imp, effects),
+    )
 
 
-IMPORTANT = 0.2   # an importance share at which the chart reads as "this matters"
+IMPORTANT = 0.2  # an importance share at which the chart reads as "this matters"
 
 
 def disagreement(imp: dict[str, float], effects: Any) -> str:
@@ -153,13 +164,16 @@ def disagreement(imp: dict[str, float], effects: Any) -> str:
         row = table.get(key)
         significant = row is not None and np.isfinite(row["p_holm"]) and row["p_holm"] < 0.05
         if share >= IMPORTANT and not significant:
-            why = ("aliased with " + str(row["aliased_with"]) if row is not None and row["aliased_with"]
-                   else f"p (Holm) {row['p_holm']:.2g}" if row is not None and np.isfinite(row["p_holm"])
-                   else "not tested")
+            why = (
+                "aliased with " + str(row["aliased_with"])
+                if row is not None and row["aliased_with"]
+                else f"p (Holm) {row['p_holm']:.2g}"
+                if row is not None and np.isfinite(row["p_holm"])
+                else "not tested"
+            )
             found.append(f"{key} (importance {share:.2f}) is not significant in the table ({why})")
         elif share < IMPORTANT and significant:
             found.append(f"{key} (importance {share:.2f}) is significant in the table (p (Holm) {row['p_holm']:.2g})")
     if not found:
         return "It agrees with the table: the parameters it ranks high are the ones the table finds significant."
     return "Where it disagrees with the table, read the table: " + "; ".join(found) + "."
-

@@ -9,7 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import math
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -74,8 +75,9 @@ def cell(value: Any) -> tuple[str, bool]:
     return esc(value), False
 
 
-def table(df: pd.DataFrame, columns: Iterable[tuple[str, str]], *, sortable: bool = False,
-          row_class: str | None = None) -> str:
+def table(
+    df: pd.DataFrame, columns: Iterable[tuple[str, str]], *, sortable: bool = False, row_class: str | None = None
+) -> str:
     cols = [(c, label) for c, label in columns if c in df.columns]
     if df.empty or not cols:
         return '<p class="empty">no rows</p>'
@@ -89,18 +91,27 @@ def table(df: pd.DataFrame, columns: Iterable[tuple[str, str]], *, sortable: boo
         for (c, _), col in zip(cols, values):
             text, is_num = cell(col[i])
             v = col[i]
-            tds.append(f'<td class="num" data-v="{esc(repr(float(v)))}">{text}</td>' if is_num
-                       else f'<td data-v="">{text}</td>' if text == "" and c in numeric else f"<td>{text}</td>")
+            tds.append(
+                f'<td class="num" data-v="{esc(repr(float(v)))}">{text}</td>'
+                if is_num
+                else f'<td data-v="">{text}</td>'
+                if text == "" and c in numeric
+                else f"<td>{text}</td>"
+            )
         cls = f' class="{esc(classes[i])}"' if classes else ""
         lines.append(f"<tr{cls}>{''.join(tds)}</tr>")
     kind = ' class="sortable"' if sortable else ""
-    return f'<div class="scroll"><table{kind}><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table></div>'
+    return (
+        f'<div class="scroll"><table{kind}><thead><tr>{head}</tr></thead><tbody>{"".join(lines)}</tbody></table></div>'
+    )
 
 
 def img(plot: Plot) -> str:
     data = base64.b64encode(plot.png).decode("ascii")
-    return (f'<figure><img alt="{esc(plot.title)}" src="data:image/png;base64,{data}">'
-            f"<figcaption><b>{esc(plot.title)}</b><br>{esc(plot.caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{esc(plot.title)}" src="data:image/png;base64,{data}">'
+        f"<figcaption><b>{esc(plot.title)}</b><br>{esc(plot.caption)}</figcaption></figure>"
+    )
 
 
 def render(title: str, sections: Sequence[Section]) -> str:
@@ -112,7 +123,9 @@ def render(title: str, sections: Sequence[Section]) -> str:
     for s in shown:
         content = s.html + "".join(img(p) for p in s.figures) or f'<p class="empty">{esc(s.empty)}</p>'
         parts.append(f'<section id="{esc(s.key)}"><h2>{esc(s.title)}</h2>{content}</section>')
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width\"><title>{esc(title)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1><nav>{nav}</nav>{''.join(parts)}"
-            f"<script>{JS}</script></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width"><title>{esc(title)}</title>'
+        f"<style>{CSS}</style></head><body><h1>{esc(title)}</h1><nav>{nav}</nav>{''.join(parts)}"
+        f"<script>{JS}</script></body></html>\n"
+    )

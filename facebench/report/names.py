@@ -14,10 +14,18 @@ import pandas as pd
 from .. import registry
 
 # trials-table column -> the config key whose values are variant names
-KEYS = {"cfg.model.backbone": "backbone", "cfg.loss.name": "loss", "cfg.schedule.name": "scheduler",
-        "cfg.optim.name": "optimizer"}
-_CONFIG_KEY = {"backbone": "model.backbone", "loss": "loss.name", "scheduler": "schedule.name",
-               "optimizer": "optim.name"}
+KEYS = {
+    "cfg.model.backbone": "backbone",
+    "cfg.loss.name": "loss",
+    "cfg.schedule.name": "scheduler",
+    "cfg.optim.name": "optimizer",
+}
+_CONFIG_KEY = {
+    "backbone": "model.backbone",
+    "loss": "loss.name",
+    "scheduler": "schedule.name",
+    "optimizer": "optim.name",
+}
 
 
 def display_name(kind: str, name: Any) -> Any:

@@ -44,11 +44,19 @@ def paper_rows(sets: pd.DataFrame, ranked: pd.DataFrame) -> tuple[list[str], lis
         got = by_trial.get(r["trial_id"])
         if got is None:
             continue
-        cells = {s: (float(got.at[s, "accuracy_mean"]), float(got.at[s, "accuracy_std"])) if s in got.index else None
-                 for s in columns}
+        cells = {
+            s: (float(got.at[s, "accuracy_mean"]), float(got.at[s, "accuracy_std"])) if s in got.index else None
+            for s in columns
+        }
         means = [c[0] for c in cells.values() if c is not None]
-        rows.append({"recipe": recipe(r), "trial_id": r["trial_id"], **cells,
-                     "mean": sum(means) / len(means) if len(means) == len(columns) else None})
+        rows.append(
+            {
+                "recipe": recipe(r),
+                "trial_id": r["trial_id"],
+                **cells,
+                "mean": sum(means) / len(means) if len(means) == len(columns) else None,
+            }
+        )
     return columns, rows
 
 
@@ -63,14 +71,18 @@ def _mean(row: dict[str, Any]) -> str:
 def paper_html(columns: list[str], rows: list[dict[str, Any]]) -> str:
     if not rows:
         return '<p class="empty">no trial was tested on eval.sets</p>'
-    head = "".join(f"<th>{esc(h)}</th>" for h in ["recipe", "trial", *(PAPER_NAMES.get(c, c) for c in columns),
-                                                  "mean"])
+    head = "".join(f"<th>{esc(h)}</th>" for h in ["recipe", "trial", *(PAPER_NAMES.get(c, c) for c in columns), "mean"])
     body = "".join(
-        "<tr>" + f"<td>{esc(r['recipe'])}</td><td>{esc(r['trial_id'])}</td>"
+        "<tr>"
+        + f"<td>{esc(r['recipe'])}</td><td>{esc(r['trial_id'])}</td>"
         + "".join(f'<td class="num">{esc(_cell(r[c]))}</td>' for c in columns)
-        + f'<td class="num">{_mean(r)}</td></tr>' for r in rows)
-    note = ("<p>Verification accuracy (%) ± std over each set's folds (10 contiguous folds for a .bin); mean over "
-            "the sets. Rows in the validation ranking: no set here chose a model.</p>")
+        + f'<td class="num">{_mean(r)}</td></tr>'
+        for r in rows
+    )
+    note = (
+        "<p>Verification accuracy (%) ± std over each set's folds (10 contiguous folds for a .bin); mean over "
+        "the sets. Rows in the validation ranking: no set here chose a model.</p>"
+    )
     return f'{note}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -79,6 +91,7 @@ def paper_markdown(columns: list[str], rows: list[dict[str, Any]]) -> str:
     heads = ["recipe", *(PAPER_NAMES.get(c, c) for c in columns), "mean"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for r in rows:
-        lines.append("| " + " | ".join([r["recipe"].replace("|", "\\|"), *(_cell(r[c]) for c in columns), _mean(r)])
-                     + " |")
+        lines.append(
+            "| " + " | ".join([r["recipe"].replace("|", "\\|"), *(_cell(r[c]) for c in columns), _mean(r)]) + " |"
+        )
     return "\n".join(lines) + "\n"

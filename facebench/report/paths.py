@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 PATH_KEYS = ("data.root", "data.test_root", "data.pairs", "data.cache_dir")
@@ -24,7 +25,7 @@ def is_machine_path(value: Any) -> bool:
     """An absolute local path (``/x``, ``~/x``, ``C:\\x``, ``file:///x``): it names this machine's disk."""
     if not isinstance(value, str) or not value:
         return False
-    return (value.startswith(("/", "~", "file:")) or (len(value) > 2 and value[1] == ":" and value[2] in "\\/"))
+    return value.startswith(("/", "~", "file:")) or (len(value) > 2 and value[1] == ":" and value[2] in "\\/")
 
 
 def last_component(value: str) -> str:

@@ -7,22 +7,23 @@ series (the top-k trials by validation rank), so a 1,000-trial sweep costs what 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
 
 DPI = 100
 # An explicit title height: left to matplotlib, every draw measures the axes' tick labels to dodge them (a
 # third of a small figure's drawing time); these axes have nothing above them.
 TITLE_Y = 1.0
-TOP_BOXES = 30   # ranked-trials figure
-TOP_CURVES = 8   # training curves, VAE components
+TOP_BOXES = 30  # ranked-trials figure
+TOP_CURVES = 8  # training curves, VAE components
 TOP_ROC = 5
-TOP_DIST = 2     # distance histograms
-TOP_CONF = 2     # confusion matrices
+TOP_DIST = 2  # distance histograms
+TOP_CONF = 2  # confusion matrices
+
 
 @dataclass
 class Plot:
@@ -31,8 +32,9 @@ class Plot:
     caption: str = ""
 
 
-def figure(w: float = 6.4, h: float = 3.6, ncols: int = 1, nrows: int = 1, *, bottom: float = 0.15,
-           left: float = 0.12) -> tuple[Any, Any]:
+def figure(
+    w: float = 6.4, h: float = 3.6, ncols: int = 1, nrows: int = 1, *, bottom: float = 0.15, left: float = 0.12
+) -> tuple[Any, Any]:
     """A figure with fixed margins: matplotlib's layout engines cost more than the drawing itself."""
     from matplotlib.figure import Figure
 
@@ -61,6 +63,7 @@ def trial_label(row: Any) -> str:
 
 # -- ranking and factors ---------------------------------------------------------------------------
 
+
 def plot_ranked(ranked: pd.DataFrame, folds: pd.DataFrame) -> list[Plot]:
     test = folds[folds["split"] == "test"] if not folds.empty else folds
     top = ranked[ranked["status"] == "completed"].head(TOP_BOXES)
@@ -72,18 +75,26 @@ def plot_ranked(ranked: pd.DataFrame, folds: pd.DataFrame) -> list[Plot]:
     fig, ax = figure(max(6.4, 0.28 * len(top) + 2), 4.2, bottom=0.4, left=0.08)
     ax = ax[0, 0]
     ax.boxplot(data, showmeans=True, widths=0.6)
-    ax.set_xticks(range(1, len(top) + 1), [trial_label(r) for _, r in top.iterrows()], rotation=60, ha="right",
-                  fontsize=7)
+    ax.set_xticks(
+        range(1, len(top) + 1), [trial_label(r) for _, r in top.iterrows()], rotation=60, ha="right", fontsize=7
+    )
     ax.set_ylabel("test fold accuracy")
     ax.set_title("Trials ranked by the validation objective: spread over the test folds", fontsize=9, y=TITLE_Y)
-    return [Plot("Ranked trials with fold spread", png(fig),
-                 f"top {len(top)} completed trials by the sweep's objective; box = per-fold test accuracy, ▲ = mean")]
+    return [
+        Plot(
+            "Ranked trials with fold spread",
+            png(fig),
+            f"top {len(top)} completed trials by the sweep's objective; box = per-fold test accuracy, ▲ = mean",
+        )
+    ]
 
 
 # -- curves --------------------------------------------------------------------------------------
 
-def top_epochs(ranked: pd.DataFrame, epochs: pd.DataFrame, cols: tuple[str, ...], k: int,
-                task: str | None = None) -> list[tuple[str, pd.DataFrame]]:
+
+def top_epochs(
+    ranked: pd.DataFrame, epochs: pd.DataFrame, cols: tuple[str, ...], k: int, task: str | None = None
+) -> list[tuple[str, pd.DataFrame]]:
     if epochs.empty or not any(c in epochs.columns and epochs[c].notna().any() for c in cols):
         return []
     rows = ranked if task is None else ranked[ranked["task"] == task]
@@ -99,21 +110,27 @@ def top_with(ranked: pd.DataFrame, table: pd.DataFrame, k: int) -> pd.DataFrame:
     return ranked[mask].head(k)
 
 
-def curves(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], title: str, caption: str,
-           logy: tuple[bool, ...] | None = None) -> list[Plot]:
+def curves(
+    series: list[tuple[str, pd.DataFrame]],
+    cols: tuple[str, ...],
+    title: str,
+    caption: str,
+    logy: tuple[bool, ...] | None = None,
+) -> list[Plot]:
     fig = curves_figure(series, cols, logy)
     return [] if fig is None else [Plot(title, png(fig), caption)]
 
 
-def curves_figure(series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...],
-                  logy: tuple[bool, ...] | None = None) -> Any:
+def curves_figure(
+    series: list[tuple[str, pd.DataFrame]], cols: tuple[str, ...], logy: tuple[bool, ...] | None = None
+) -> Any:
     """One panel per column; the legend below the panels, where it cannot cover a curve."""
     keep = [j for j, c in enumerate(cols) if any(c in e.columns and e[c].notna().any() for _, e in series)]
     if not series or not keep:
         return None
     cols = tuple(cols[j] for j in keep)
     logy = tuple(logy[j] for j in keep) if logy else None
-    rows = -(-len(series) // 3)   # legend rows, three entries each
+    rows = -(-len(series) // 3)  # legend rows, three entries each
     height = 3.0 + 0.18 * rows
     fig, axes = figure(max(4.0 * len(cols), 6.4), height, ncols=len(cols), bottom=(0.5 + 0.18 * rows) / height)
     for j, col in enumerate(cols):
@@ -135,12 +152,17 @@ def plot_curves(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     out = []
     for task in sorted(ranked["task"].dropna().unique()):
         series = top_epochs(ranked, epochs, ("train_loss", "val_accuracy"), TOP_CURVES, task=task)
-        out += curves(series, ("train_loss", "val_accuracy"), f"Training curves: {task}",
-                      f"top {len(series)} {task} trials by validation rank")
+        out += curves(
+            series,
+            ("train_loss", "val_accuracy"),
+            f"Training curves: {task}",
+            f"top {len(series)} {task} trials by validation rank",
+        )
     return out
 
 
 # -- verification and classification -------------------------------------------------------------
+
 
 def plot_roc(ranked: pd.DataFrame, roc: pd.DataFrame) -> list[Plot]:
     if roc.empty:
@@ -185,8 +207,13 @@ def plot_distances(ranked: pd.DataFrame, load: Callable[[str, str], dict | None]
         # Above the gap between the two bumps, with headroom; "best" cannot see around filled steps.
         ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
         ax.legend(fontsize=7, loc="upper center")
-        out.append(Plot(f"Score distributions: {trial_label(r)}", png(fig),
-                        "test pairs; thin lines = each fold's threshold chosen on the other folds"))
+        out.append(
+            Plot(
+                f"Score distributions: {trial_label(r)}",
+                png(fig),
+                "test pairs; thin lines = each fold's threshold chosen on the other folds",
+            )
+        )
         if len(out) >= TOP_DIST:
             break
     return out
@@ -209,8 +236,15 @@ def plot_confusion(ranked: pd.DataFrame, confusion: pd.DataFrame) -> list[Plot]:
         im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         if k <= 12:
             for i, j in np.ndindex(k, k):
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=6,
-                        color="white" if norm[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    int(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if norm[i, j] > 0.5 else "black",
+                )
         ax.set_xticks(range(k), list(names), rotation=60, ha="right", fontsize=7)
         ax.set_yticks(range(k), list(names), fontsize=7)
         ax.set_xlabel("predicted")
@@ -240,8 +274,14 @@ def plot_pareto(trials: pd.DataFrame) -> list[Plot]:
         ax.set_xlabel(cost)
         ax.set_ylabel("test score")
     axes[0, 0].legend(fontsize=7)
-    return [Plot("Accuracy against cost", png(fig), "circled = Pareto front (no trial is both cheaper "
-                 "and more accurate); score = test_accuracy_mean (verification) or test_accuracy (cifar)")]
+    return [
+        Plot(
+            "Accuracy against cost",
+            png(fig),
+            "circled = Pareto front (no trial is both cheaper "
+            "and more accurate); score = test_accuracy_mean (verification) or test_accuracy (cifar)",
+        )
+    ]
 
 
 def pareto_front(cost: np.ndarray, score: np.ndarray) -> np.ndarray:

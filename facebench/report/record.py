@@ -14,14 +14,15 @@ from __future__ import annotations
 import io
 import json
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from facebench.artefacts import REPORT_DECISIONS, REPORT_RECORD
 
 RECORD, DECISIONS = REPORT_RECORD, REPORT_DECISIONS
-TOP_DECISIONS = 10   # decisions.npz: the top 10, every trial tied with #1 and every confirmation run
+TOP_DECISIONS = 10  # decisions.npz: the top 10, every trial tied with #1 and every confirmation run
 
 
 def verdict(ci: Sequence[float], target: float) -> str:
@@ -38,10 +39,15 @@ def target_line(e: dict) -> str:
     lo, hi = e["ci95"]
     shown = e["verdict"]
     if shown == "inconclusive":
-        shown = (f"inconclusive (CI {lo:.4f}–{hi:.4f} contains the target)" if math.isfinite(lo) and math.isfinite(hi)
-                 else "inconclusive (no interval: the per-item decisions are missing)")
-    return (f"target {e['metric']} >= {e['target']:.4f}: {e['label']} scores {e['value']:.4f} "
-            f"(95% CI {lo:.4f}–{hi:.4f}, {e['interval']}): {shown}")
+        shown = (
+            f"inconclusive (CI {lo:.4f}–{hi:.4f} contains the target)"
+            if math.isfinite(lo) and math.isfinite(hi)
+            else "inconclusive (no interval: the per-item decisions are missing)"
+        )
+    return (
+        f"target {e['metric']} >= {e['target']:.4f}: {e['label']} scores {e['value']:.4f} "
+        f"(95% CI {lo:.4f}–{hi:.4f}, {e['interval']}): {shown}"
+    )
 
 
 def fold_interval(correct: np.ndarray, fold: np.ndarray) -> tuple[float, list[float]]:
@@ -77,7 +83,7 @@ def decisions(load: Callable[[str, str], dict | None], location: str) -> tuple[n
 
 
 def is_winner(confirmation: list[dict]) -> bool:
-    """"Winner" only where no other recipe's verdict against the best is a tie: each must say the best beats it."""
+    """ "Winner" only where no other recipe's verdict against the best is a tie: each must say the best beats it."""
     best = next((c for c in confirmation if c.get("best")), None)
     others = [c for c in confirmation if not c.get("best")]
     if best is None or not others:
@@ -87,8 +93,9 @@ def is_winner(confirmation: list[dict]) -> bool:
     return all(str(c.get("verdict") or "").startswith(f"{best['recipe']} beats ") for c in others)
 
 
-def target_entries(target: float | None, sweeps: Sequence[Any], ranked: Any,
-                   load: Callable[[str, str], dict | None]) -> list[dict]:
+def target_entries(
+    target: float | None, sweeps: Sequence[Any], ranked: Any, load: Callable[[str, str], dict | None]
+) -> list[dict]:
     """summary.json's ``targets``: the #1 by validation (its test folds' interval) and, per sweep whose confirmation
     ran, its best recipe over new seeds (the confirmation's ``ci95`` over seeds)."""
     from .best import best_row
@@ -98,30 +105,50 @@ def target_entries(target: float | None, sweeps: Sequence[Any], ranked: Any,
         return []
     found = decisions(load, str(b["location"]))
     value, ci = fold_interval(*found) if found is not None else (float(b["score"]), [math.nan, math.nan])
-    out = [{"label": f"the #1 by validation ({b['sweep']}/{b['trial_id']})", "metric": str(b["score_metric"]),
-            "target": target, "value": value, "ci95": ci, "interval": "t over test folds, one seed",
-            "source": {"sweep": str(b["sweep"]), "trial_id": str(b["trial_id"])}}]
+    out = [
+        {
+            "label": f"the #1 by validation ({b['sweep']}/{b['trial_id']})",
+            "metric": str(b["score_metric"]),
+            "target": target,
+            "value": value,
+            "ci95": ci,
+            "interval": "t over test folds, one seed",
+            "source": {"sweep": str(b["sweep"]), "trial_id": str(b["trial_id"])},
+        }
+    ]
     for s in sweeps:
         win = next((c for c in s.confirmation if c.get("best")), None)
         mean, ci = (win or {}).get("test_accuracy_mean"), (win or {}).get("ci95")
         if isinstance(mean, (int, float)) and math.isfinite(mean) and isinstance(ci, list) and len(ci) == 2:
-            who = "the confirmed winner" if is_winner(s.confirmation) else "the best by mean over new seeds (no winner: a tie)"
-            out.append({"label": f"{who} of {s.name} ({win['recipe']}, {len(win.get('seeds', []))} seeds)",
-                        "metric": str(b["score_metric"]), "target": target, "value": float(mean),
-                        "ci95": [float(ci[0]), float(ci[1])], "interval": "the confirmation's, over seeds",
-                        "source": {"sweep": s.name, "recipe": win["recipe"]}})
+            who = (
+                "the confirmed winner"
+                if is_winner(s.confirmation)
+                else "the best by mean over new seeds (no winner: a tie)"
+            )
+            out.append(
+                {
+                    "label": f"{who} of {s.name} ({win['recipe']}, {len(win.get('seeds', []))} seeds)",
+                    "metric": str(b["score_metric"]),
+                    "target": target,
+                    "value": float(mean),
+                    "ci95": [float(ci[0]), float(ci[1])],
+                    "interval": "the confirmation's, over seeds",
+                    "source": {"sweep": s.name, "recipe": win["recipe"]},
+                }
+            )
     for e in out:
         e["verdict"] = verdict(e["ci95"], target)
         e["line"] = target_line(e)
     return out
 
 
-def write_record(target: Any, sweeps: Sequence[Any], ranked: Any, targets: list[dict],
-                 load: Callable[[str, str], dict | None]) -> dict[str, Any]:
+def write_record(
+    target: Any, sweeps: Sequence[Any], ranked: Any, targets: list[dict], load: Callable[[str, str], dict | None]
+) -> dict[str, Any]:
     """Write ``summary.json`` and ``decisions.npz`` beside the page; returns {file: size in bytes}."""
     arrays = {}
     done = ranked[ranked["status"] == "completed"] if len(ranked) else ranked
-    if len(done):   # the trials the page's verdicts and headline numbers use, not all 1,000 of a big sweep
+    if len(done):  # the trials the page's verdicts and headline numbers use, not all 1,000 of a big sweep
         used = done["rank"] <= TOP_DECISIONS
         for col in ("tied_with_first",):
             if col in done.columns:

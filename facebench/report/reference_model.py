@@ -22,8 +22,10 @@ def parse_reference_models(values: Sequence[str] | None) -> list[tuple[str, floa
     for text in values or []:
         label, sep, path = text.partition("=")
         if not sep or not label.strip() or not path.strip():
-            raise ConfigError(f"--reference-model {text!r}: expected LABEL=PATH, PATH a folder written by "
-                              "`facebench eval model MODEL.onnx --save DIR` or its result.json")
+            raise ConfigError(
+                f"--reference-model {text!r}: expected LABEL=PATH, PATH a folder written by "
+                "`facebench eval model MODEL.onnx --save DIR` or its result.json"
+            )
         out.append((label.strip(), _accuracy(Path(path.strip()))))
     return out
 

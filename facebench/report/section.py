@@ -7,8 +7,9 @@ HTML, figures and notes, and the sentence to show when it has nothing (a heading
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,8 +25,8 @@ class Section:
     html: str = ""
     figures: tuple[Plot, ...] = ()
     notes: tuple[str, ...] = ()
-    empty: str = "no data in these trials"   # shown where the section has neither HTML nor figures
-    optional: bool = False                   # left off the page (and its navigation) when it has nothing
+    empty: str = "no data in these trials"  # shown where the section has neither HTML nor figures
+    optional: bool = False  # left off the page (and its navigation) when it has nothing
 
     @property
     def is_empty(self) -> bool:
@@ -53,11 +54,12 @@ class Inputs:
     frames: dict[str, pd.DataFrame]
     options: Options
     sources: tuple[str, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)   # "best_config": its name, "best_command": how to run it
+    files: dict[str, str] = field(default_factory=dict)  # "best_config": its name, "best_command": how to run it
 
 
-def figure_section(i: Inputs, head: tuple[str, str], jobs: list[tuple[str, Callable[[list[str]], list[Any]]]],
-                   empty: str) -> Section:
+def figure_section(
+    i: Inputs, head: tuple[str, str], jobs: list[tuple[str, Callable[[list[str]], list[Any]]]], empty: str
+) -> Section:
     """A section of figures: ``head`` is (key, title); each job gets the section's notes and returns figures. A job
     that raises becomes a note and the section keeps the other figures; no trials, no figures."""
     notes: list[str] = []

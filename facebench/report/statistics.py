@@ -10,36 +10,65 @@ from .arrays import load_npz
 from .html import esc, table
 from .section import Inputs, Section
 
-FOLD_COLUMNS = (("rank", "#"), ("sweep", "sweep"), ("trial_id", "trial"), ("name", "name"), ("split", "split"),
-                ("fold_mean", "mean"), ("fold_std", "std"), ("folds", "folds"))
+FOLD_COLUMNS = (
+    ("rank", "#"),
+    ("sweep", "sweep"),
+    ("trial_id", "trial"),
+    ("name", "name"),
+    ("split", "split"),
+    ("fold_mean", "mean"),
+    ("fold_std", "std"),
+    ("folds", "folds"),
+)
 # The single-seed comparison shows differences and discordant counts only: no p-value, no interval (docs/report.md).
-EXPLORATORY_COLUMNS = (("a", "a"), ("b", "b"), ("accuracy_a", "test accuracy a"), ("accuracy_b", "test accuracy b"),
-                       ("mean_diff", "a − b (one seed each)"), ("only_a_correct", "only a right"),
-                       ("only_b_correct", "only b right"))
-SEED_COLUMNS = (("recipe", "recipe"), ("task", "task"), ("n_seeds", "n"), ("seeds", "seeds"),
-                ("val_mean", "objective mean"), ("val_std", "objective std"), ("score_mean", "test mean"),
-                ("score_std", "test std"))
+EXPLORATORY_COLUMNS = (
+    ("a", "a"),
+    ("b", "b"),
+    ("accuracy_a", "test accuracy a"),
+    ("accuracy_b", "test accuracy b"),
+    ("mean_diff", "a − b (one seed each)"),
+    ("only_a_correct", "only a right"),
+    ("only_b_correct", "only b right"),
+)
+SEED_COLUMNS = (
+    ("recipe", "recipe"),
+    ("task", "task"),
+    ("n_seeds", "n"),
+    ("seeds", "seeds"),
+    ("val_mean", "objective mean"),
+    ("val_std", "objective std"),
+    ("score_mean", "test mean"),
+    ("score_std", "test std"),
+)
 
 
 def effects_section(i: Inputs) -> Section:
     notes: list[str] = []
-    return Section("effects", "Which hyperparameters matter", _effects(i, notes), notes=tuple(notes),
-                   empty=f"no sweep with at least {effects.MIN_TRIALS} trials that reached a common epoch and a "
-                         "config key that varies among them")
+    return Section(
+        "effects",
+        "Which hyperparameters matter",
+        _effects(i, notes),
+        notes=tuple(notes),
+        empty=f"no sweep with at least {effects.MIN_TRIALS} trials that reached a common epoch and a "
+        "config key that varies among them",
+    )
 
 
 def statistics(i: Inputs) -> Section:
     notes: list[str] = []
     parts = [_over_folds(i), _over_seeds(i.ranked)]
-    parts.append("<h3>Exploratory: the best trial by validation rank against the next ones, one seed each "
-                 "(test pairs)</h3>")
+    parts.append(
+        "<h3>Exploratory: the best trial by validation rank against the next ones, one seed each (test pairs)</h3>"
+    )
     cmp_table, cmp_notes = _compare(i.ranked, notes)
     if cmp_table is not None:
         parts.append(table(cmp_table, EXPLORATORY_COLUMNS, sortable=True))
-        parts.append('<p class="note">Exploratory, not a test: each trial ran one seed, and the same configuration '
-                     "under another seed moves by more than these pairs can show, so no p-value is given here. "
-                     "Which recipe wins is the confirmation stage's answer (<code>facebench confirm RUN_DIR</code>: the "
-                     "top configurations over new seeds, the section at the top of the page).</p>")
+        parts.append(
+            '<p class="note">Exploratory, not a test: each trial ran one seed, and the same configuration '
+            "under another seed moves by more than these pairs can show, so no p-value is given here. "
+            "Which recipe wins is the confirmation stage's answer (<code>facebench confirm RUN_DIR</code>: the "
+            "top configurations over new seeds, the section at the top of the page).</p>"
+        )
     parts += [f'<p class="empty">{esc(n)}</p>' for n in cmp_notes]
     return Section("statistics", "Statistics", "".join(parts), notes=tuple(notes + cmp_notes))
 
@@ -67,8 +96,10 @@ def _over_seeds(ranked: pd.DataFrame) -> str:
     seeds = stats.seed_summary(ranked) if len(ranked) else pd.DataFrame()
     if seeds.empty or seeds["n_seeds"].max() < 2:
         # n = 1 everywhere: a std of 0 would read as "perfectly reproducible" when nothing was repeated.
-        return head + ('<p class="empty">no configuration ran with more than one seed, so there is no spread over '
-                       "seeds to show; re-run the top configurations over seeds to see it</p>")
+        return head + (
+            '<p class="empty">no configuration ran with more than one seed, so there is no spread over '
+            "seeds to show; re-run the top configurations over seeds to see it</p>"
+        )
     return head + table(seeds[seeds["n_seeds"] >= 2], SEED_COLUMNS, sortable=True)
 
 

@@ -7,7 +7,8 @@ trial on the test set. Equal objectives keep trial order, never a test score.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,8 +17,14 @@ from facebench.errors import FacebenchError
 
 RANK_BY = "objective"
 # Columns that tell repeats of one recipe apart rather than define the recipe.
-NOT_RECIPE = ("cfg.train.seed", "cfg.name", "cfg.data.synthetic_seed", "cfg.data.cache_dir", "cfg.train.device",
-              "cfg.train.threads")
+NOT_RECIPE = (
+    "cfg.train.seed",
+    "cfg.name",
+    "cfg.data.synthetic_seed",
+    "cfg.data.cache_dir",
+    "cfg.train.device",
+    "cfg.train.threads",
+)
 
 
 def is_confirmation(df: pd.DataFrame) -> pd.Series:
@@ -34,14 +41,18 @@ INTERVALS = ("objective_ci95", "objective_pi95")
 def with_intervals(trials: pd.DataFrame, sweeps: list[Any]) -> pd.DataFrame:
     """The trials table with each trial's ``objective_ci95`` / ``objective_pi95`` (low and high columns) from its
     sweep's summary.json, where the sweep computed them (people and seeds counted; facebench.sweep.intervals)."""
-    found = {(s.name, str(r.get("trial_id"))): r for s in sweeps for r in (s.summary or {}).get("trials") or []
-             if isinstance(r, dict)}
+    found = {
+        (s.name, str(r.get("trial_id"))): r
+        for s in sweeps
+        for r in (s.summary or {}).get("trials") or []
+        if isinstance(r, dict)
+    }
     out = trials.copy()
     for key in INTERVALS:
         pairs = [found.get((sw, str(t)), {}).get(key) for sw, t in zip(out["sweep"], out["trial_id"])]
         ok = [p if isinstance(p, (list, tuple)) and len(p) == 2 else (np.nan, np.nan) for p in pairs]
         if all(p == (np.nan, np.nan) for p in ok) and len(ok):
-            continue   # a sweep from before intervals (or lone trials): no empty columns
+            continue  # a sweep from before intervals (or lone trials): no empty columns
         out[f"{key}_lo"] = pd.to_numeric([p[0] for p in ok], errors="coerce")
         out[f"{key}_hi"] = pd.to_numeric([p[1] for p in ok], errors="coerce")
     return out
@@ -65,8 +76,11 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     done = (df["status"] == "completed") & ~is_confirmation(df)
     first_mode = df.loc[done, "objective_mode"].iloc[0] if done.any() and "objective_mode" in df.columns else "max"
-    tied = tied_with_first(pd.to_numeric(df.loc[done, RANK_BY], errors="coerce").to_numpy(float),
-                           _tie_se(df.loc[done]), mode="min" if first_mode == "min" else "max")
+    tied = tied_with_first(
+        pd.to_numeric(df.loc[done, RANK_BY], errors="coerce").to_numpy(float),
+        _tie_se(df.loc[done]),
+        mode="min" if first_mode == "min" else "max",
+    )
     df["tied_with_first"] = False
     if done.any():
         df.loc[done, "tied_with_first"] = tied
@@ -105,8 +119,10 @@ def recipe_labels(trials: pd.DataFrame, cols: list[str] | None = None) -> pd.Ser
         return pd.Series(["(all trials)"] * len(trials), index=trials.index)
     # key=value for each varying key the trial has: floats to 4 significant digits, a key the recipe does not
     # use (loss.h of a non-AdaFace trial: NaN) left out.
-    parts = [trials[c].map(lambda v, k=c[4:]: "" if _missing(v) else f"{k}={v:.4g}" if isinstance(v, float)
-                           else f"{k}={v}") for c in cols]
+    parts = [
+        trials[c].map(lambda v, k=c[4:]: "" if _missing(v) else f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+        for c in cols
+    ]
     out = parts[0]
     for p in parts[1:]:
         out = out + " " + p
@@ -126,9 +142,14 @@ def seed_summary(trials: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     done = done.assign(recipe=recipe_labels(done, recipe_columns(trials)))
     g = done.groupby(["recipe", "task"], sort=False, dropna=False)
-    out = g.agg(n_seeds=("trial_id", "count"), seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s.dropna()))),
-                score_mean=("score", "mean"), score_std=("score", _sd), val_mean=(RANK_BY, "mean"),
-                val_std=(RANK_BY, _sd)).reset_index()
+    out = g.agg(
+        n_seeds=("trial_id", "count"),
+        seeds=("seed", lambda s: ",".join(str(v) for v in sorted(s.dropna()))),
+        score_mean=("score", "mean"),
+        score_std=("score", _sd),
+        val_mean=(RANK_BY, "mean"),
+        val_std=(RANK_BY, _sd),
+    ).reset_index()
     return out.sort_values(["val_mean", "score_mean"], ascending=False, na_position="last")[cols]
 
 
@@ -150,8 +171,7 @@ def missing_notes(trials: pd.DataFrame) -> list[str]:
         notes.append(f"no completed trials ({', '.join(f'{n} {s}' for s, n in counts.items())})")
     done = trials[trials["status"] == "completed"]
     is_cifar = done["task"] == "cifar"
-    for metrics, rows in ((FACE_METRICS, done[~is_cifar]), (CIFAR_METRICS, done[is_cifar]),
-                          (COMMON_METRICS[:4], done)):
+    for metrics, rows in ((FACE_METRICS, done[~is_cifar]), (CIFAR_METRICS, done[is_cifar]), (COMMON_METRICS[:4], done)):
         for m in metrics:
             n = int(rows[m].isna().sum()) if m in rows.columns else len(rows)
             if len(rows) and n:
@@ -159,8 +179,9 @@ def missing_notes(trials: pd.DataFrame) -> list[str]:
     return notes
 
 
-def paired_comparison(ranked: pd.DataFrame, load: Callable[[str, str], dict | None], *,
-                      top: int = 4) -> tuple[pd.DataFrame | None, list[str]]:
+def paired_comparison(
+    ranked: pd.DataFrame, load: Callable[[str, str], dict | None], *, top: int = 4
+) -> tuple[pd.DataFrame | None, list[str]]:
     """The best verification trial (by validation rank) against each of the next ``top - 1``, on the test pairs.
 
     Uses ``facebench.eval.compare.compare_verification`` (each trial's own fold thresholds; paired bootstrap
@@ -186,12 +207,25 @@ def paired_comparison(ranked: pd.DataFrame, load: Callable[[str, str], dict | No
         except FacebenchError as e:  # e.g. two sweeps tested on different pairs
             notes.append(f"paired comparison {ra['trial_id']} vs {rb['trial_id']} skipped: {e}")
             continue
-        rows.append({"a": _label(ra), "b": _label(rb), "accuracy_a": c.accuracy_a, "accuracy_b": c.accuracy_b,
-                     "mean_diff": c.mean_diff, "ci_low": c.ci_low, "ci_high": c.ci_high,
-                     "mcnemar_p": c.mcnemar_p, "mcnemar_method": c.mcnemar_method,
-                     "only_a_correct": c.only_a_correct, "only_b_correct": c.only_b_correct})
+        rows.append(
+            {
+                "a": _label(ra),
+                "b": _label(rb),
+                "accuracy_a": c.accuracy_a,
+                "accuracy_b": c.accuracy_b,
+                "mean_diff": c.mean_diff,
+                "ci_low": c.ci_low,
+                "ci_high": c.ci_high,
+                "mcnemar_p": c.mcnemar_p,
+                "mcnemar_method": c.mcnemar_method,
+                "only_a_correct": c.only_a_correct,
+                "only_b_correct": c.only_b_correct,
+            }
+        )
     return (pd.DataFrame(rows) if rows else None), notes
 
 
 def _label(r: Any) -> str:
-    return f"#{r['rank']} {r['sweep']}/{r['trial_id']}" + (f" ({r['name']})" if r["name"] and r["name"] != r["trial_id"] else "")
+    return f"#{r['rank']} {r['sweep']}/{r['trial_id']}" + (
+        f" ({r['name']})" if r["name"] and r["name"] != r["trial_id"] else ""
+    )

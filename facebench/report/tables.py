@@ -12,7 +12,8 @@ from __future__ import annotations
 import io
 import math
 import typing
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,10 +28,25 @@ from .paths import portable_value, trial_path
 SCHEMA_VERSION = artefacts.SCHEMA_VERSION
 TABLES = ("trials", *artefacts.TABLES)
 
-FACE_METRICS = ("test_accuracy_mean", "test_accuracy_std", "test_accuracy_sem", "test_auc", "test_eer",
-                "test_tar_far_1e-1", "test_tar_far_1e-2", "test_tar_far_1e-3", "test_intersection_accuracy_mean")
-CIFAR_METRICS = ("test_accuracy", "test_macro_precision", "test_macro_recall", "test_macro_f1", "test_auroc",
-                 "test_auprc")
+FACE_METRICS = (
+    "test_accuracy_mean",
+    "test_accuracy_std",
+    "test_accuracy_sem",
+    "test_auc",
+    "test_eer",
+    "test_tar_far_1e-1",
+    "test_tar_far_1e-2",
+    "test_tar_far_1e-3",
+    "test_intersection_accuracy_mean",
+)
+CIFAR_METRICS = (
+    "test_accuracy",
+    "test_macro_precision",
+    "test_macro_recall",
+    "test_macro_f1",
+    "test_auroc",
+    "test_auprc",
+)
 COMMON_METRICS = ("objective", "objective_se", "params", "flops", "train_s", "test_kld")
 FINAL_METRICS = FACE_METRICS + CIFAR_METRICS + COMMON_METRICS
 INT_METRICS = ("latent_dims", "active_units", "objective_epoch")
@@ -38,12 +54,25 @@ VERSION_KEYS = ("python", "torch", "facebench", "git")
 
 _KEY = [("schema_version", pa.int32()), ("sweep", pa.string()), ("trial_id", pa.string())]
 TRIALS_FIXED = _KEY + [
-    ("name", pa.string()), ("task", pa.string()), ("status", pa.string()), ("reason", pa.string()),
-    ("seed", pa.int64()), ("score", pa.float64()), ("score_metric", pa.string()), ("epochs_run", pa.int64()),
-    ("wall_s", pa.float64()), ("device", pa.string()), ("host", pa.string()), ("started_at", pa.string()),
-    *[(f"version.{k}", pa.string()) for k in VERSION_KEYS], ("path", pa.string()),
-    *[(m, pa.float64()) for m in FINAL_METRICS], *[(m, pa.int64()) for m in INT_METRICS],
-    ("objective_metric", pa.string()), ("objective_mode", pa.string()), ("objective_select", pa.string()),
+    ("name", pa.string()),
+    ("task", pa.string()),
+    ("status", pa.string()),
+    ("reason", pa.string()),
+    ("seed", pa.int64()),
+    ("score", pa.float64()),
+    ("score_metric", pa.string()),
+    ("epochs_run", pa.int64()),
+    ("wall_s", pa.float64()),
+    ("device", pa.string()),
+    ("host", pa.string()),
+    ("started_at", pa.string()),
+    *[(f"version.{k}", pa.string()) for k in VERSION_KEYS],
+    ("path", pa.string()),
+    *[(m, pa.float64()) for m in FINAL_METRICS],
+    *[(m, pa.int64()) for m in INT_METRICS],
+    ("objective_metric", pa.string()),
+    ("objective_mode", pa.string()),
+    ("objective_select", pa.string()),
     ("stage", pa.string()),
 ]
 FIXED = {"trials": TRIALS_FIXED, **{name: _KEY + cols for name, cols in artefacts.TABLES.items()}}
@@ -55,6 +84,7 @@ def primary_metric(task: str) -> str:
 
 
 # -- building -----------------------------------------------------------------------------------
+
 
 def build_tables(trials: list[TrialRecord]) -> tuple[dict[str, pa.Table], list[str]]:
     """Every table for these trials, and notes on the per-trial tables that could not be read."""
@@ -77,11 +107,17 @@ def _trial_tables(name: str, trials: list[TrialRecord], notes: list[str]) -> pa.
     parts = []
     for idx in groups.values():
         fs = trials[idx[0]].loc.fs
-        table, more = artefacts.read_tables(name, [trials[i].loc.join(artefacts.ARTEFACTS).path for i in idx],
-                                            filesystem=fs)
+        table, more = artefacts.read_tables(
+            name, [trials[i].loc.join(artefacts.ARTEFACTS).path for i in idx], filesystem=fs
+        )
         notes += more
-        parts.append(table.set_column(table.schema.get_field_index("trial_index"), "trial_index",
-                                      pa.array(idx, pa.int32()).take(table.column("trial_index"))))
+        parts.append(
+            table.set_column(
+                table.schema.get_field_index("trial_index"),
+                "trial_index",
+                pa.array(idx, pa.int32()).take(table.column("trial_index")),
+            )
+        )
     if not parts:
         return artefacts.read_tables(name, [])[0]
     return pa.concat_tables(parts, promote_options="permissive")
@@ -133,13 +169,22 @@ def _trial_row(rec: TrialRecord, epochs_run: int) -> dict[str, Any]:
     seed = meta.get("seed", cfg.get("train.seed"))
     versions = meta.get("versions") if isinstance(meta.get("versions"), dict) else {}
     values: dict[str, Any] = {
-        "sweep": rec.sweep, "trial_id": rec.trial_id,
-        "name": str(cfg.get("name") or meta.get("name") or ""), "task": task, "status": status, "reason": reason,
+        "sweep": rec.sweep,
+        "trial_id": rec.trial_id,
+        "name": str(cfg.get("name") or meta.get("name") or ""),
+        "task": task,
+        "status": status,
+        "reason": reason,
         "seed": seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
-        "score": _num(metrics.get(primary_metric(task))), "score_metric": primary_metric(task),
-        "epochs_run": epochs_run, "wall_s": _num(result.get("wall_s")),
-        "device": _str(meta.get("device")), "host": _str(meta.get("host")), "started_at": _str(meta.get("started_at")),
-        "path": trial_path(rec.loc.path), "stage": rec.stage,
+        "score": _num(metrics.get(primary_metric(task))),
+        "score_metric": primary_metric(task),
+        "epochs_run": epochs_run,
+        "wall_s": _num(result.get("wall_s")),
+        "device": _str(meta.get("device")),
+        "host": _str(meta.get("host")),
+        "started_at": _str(meta.get("started_at")),
+        "path": trial_path(rec.loc.path),
+        "stage": rec.stage,
     }
     values.update({f"version.{k}": _str(v) for k, v in versions.items()})
     values.update({k: float(v) for k, v in metrics.items() if _is_number(v)})
@@ -161,8 +206,11 @@ def _objective(result: dict, cfg: dict, task: str) -> dict[str, Any]:
         metric, mode = objective_of(task, str(cfg.get("train.objective") or "auto"))
     except ConfigError:
         metric, mode = None, None
-    return {"objective_metric": _str(sel.get("metric", metric)), "objective_mode": _str(sel.get("mode", mode)),
-            "objective_select": _str(sel.get("select", cfg.get("train.select", "best")))}
+    return {
+        "objective_metric": _str(sel.get("metric", metric)),
+        "objective_mode": _str(sel.get("mode", mode)),
+        "objective_select": _str(sel.get("select", cfg.get("train.select", "best"))),
+    }
 
 
 def _status(rec: TrialRecord) -> tuple[str, str]:
@@ -203,6 +251,7 @@ def _str(v: Any) -> str | None:
 
 
 # -- Parquet ------------------------------------------------------------------------------------
+
 
 def write_tables(tables: dict[str, pa.Table], out: Location) -> dict[str, str]:
     """Write ``<name>.parquet`` for each table under ``out``; return name -> URI."""

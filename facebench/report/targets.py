@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,8 +84,10 @@ def parse_references(values: Sequence[str] | None) -> list[tuple[str, float]]:
         except ValueError:
             value = math.nan
         if not sep or not label.strip() or not math.isfinite(value):
-            raise ConfigError(f"--reference {text!r}: expected LABEL=VALUE with a finite number, "
-                              "e.g. --reference 'whitened PCA floor=0.629'")
+            raise ConfigError(
+                f"--reference {text!r}: expected LABEL=VALUE with a finite number, "
+                "e.g. --reference 'whitened PCA floor=0.629'"
+            )
         out.append((label.strip(), value))
     return out
 
@@ -94,8 +97,9 @@ def plot_families(ranked: pd.DataFrame, references: Sequence[tuple[str, float]])
     done = ranked[(ranked["status"] == "completed") & ranked["score"].notna() & ~is_confirmation(ranked)]
     if done.empty or "cfg.model.backbone" not in done.columns or not references:
         return []
-    groups = [(display_name("backbone", name), g["score"].to_numpy(float))
-              for name, g in done.groupby("cfg.model.backbone")]
+    groups = [
+        (display_name("backbone", name), g["score"].to_numpy(float)) for name, g in done.groupby("cfg.model.backbone")
+    ]
     groups.sort(key=lambda x: np.max(x[1]))
     height = 0.4 * len(groups) + 1.8
     fig, ax = figure(6.4, height, left=0.22, bottom=0.75 / height)
@@ -113,7 +117,16 @@ def plot_families(ranked: pd.DataFrame, references: Sequence[tuple[str, float]])
     text = "; ".join(f"{n} best {v:.4f}" for n, v in sorted(best.items(), key=lambda x: -x[1]))
     shown = set(done["cfg.model.backbone"])
     unscored = sorted(set(ranked["cfg.model.backbone"].dropna()) - shown)
-    gone = (f" No trial of {', '.join(str(display_name('backbone', u)) for u in unscored)} completed "
-            "(stopped early: no test score)." if unscored else "")
-    return [Plot("Backbones against the reference scores", png(fig), "dots = the sweep's completed trials, bar = "
-                 f"each backbone's best; dashed = references. {text}.{gone}")]
+    gone = (
+        f" No trial of {', '.join(str(display_name('backbone', u)) for u in unscored)} completed "
+        "(stopped early: no test score)."
+        if unscored
+        else ""
+    )
+    return [
+        Plot(
+            "Backbones against the reference scores",
+            png(fig),
+            f"dots = the sweep's completed trials, bar = each backbone's best; dashed = references. {text}.{gone}",
+        )
+    ]

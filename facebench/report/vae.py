@@ -25,11 +25,16 @@ def vae_only(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_vae_components(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
-    series = plots.top_epochs(vae_only(ranked), epochs, ("train_recon", "train_kld"), plots.TOP_CURVES,
-                              task="autoencoder")
+    series = plots.top_epochs(
+        vae_only(ranked), epochs, ("train_recon", "train_kld"), plots.TOP_CURVES, task="autoencoder"
+    )
     series = [(lbl, e) for lbl, e in series if "train_recon" in e and e["train_recon"].notna().any()]
-    return plots.curves(series, ("train_recon", "train_kld", "train_beta"), "VAE loss components",
-                        "reconstruction and KL plotted apart (the loss is recon + beta·KL)")
+    return plots.curves(
+        series,
+        ("train_recon", "train_kld", "train_beta"),
+        "VAE loss components",
+        "reconstruction and KL plotted apart (the loss is recon + beta·KL)",
+    )
 
 
 def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
@@ -45,27 +50,40 @@ def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plo
     fig.subplots_adjust(wspace=0.5)
     beta = df["cfg.loss.beta"].astype(float).fillna(1.0) if "cfg.loss.beta" in df else pd.Series(1.0, df.index)
     size = df["cfg.model.embedding_size"].astype(float).fillna(128) if "cfg.model.embedding_size" in df else 64
-    sc = axes[0, 0].scatter(df["train_kld"], df["train_recon"], c=np.log10(beta.clip(lower=1e-6)),
-                            s=np.sqrt(np.asarray(size, dtype=float)) * 4, cmap="viridis", alpha=0.8)
+    sc = axes[0, 0].scatter(
+        df["train_kld"],
+        df["train_recon"],
+        c=np.log10(beta.clip(lower=1e-6)),
+        s=np.sqrt(np.asarray(size, dtype=float)) * 4,
+        cmap="viridis",
+        alpha=0.8,
+    )
     axes[0, 0].set_xlabel("rate: KL (last epoch)")
     axes[0, 0].set_ylabel("distortion: reconstruction")
     axes[0, 0].set_title("Rate–distortion (colour log10 beta, size latent)", fontsize=8, y=TITLE_Y)
     fig.colorbar(sc, ax=axes[0, 0], label="log10 beta")
     if axes.shape[1] > 1:
         ok = df[df["active_units"].notna()]
-        axes[0, 1].scatter(ok["latent_dims"], ok["active_units"], c=np.log10(beta[ok.index].clip(lower=1e-6)),
-                           cmap="viridis")
+        axes[0, 1].scatter(
+            ok["latent_dims"], ok["active_units"], c=np.log10(beta[ok.index].clip(lower=1e-6)), cmap="viridis"
+        )
         top = float(np.nanmax(ok["latent_dims"])) if ok["latent_dims"].notna().any() else 1.0
         axes[0, 1].plot([0, top], [0, top], "k:", lw=1)
         axes[0, 1].set_xlabel("latent dimensions")
         axes[0, 1].set_ylabel("active units (Var mu > 0.01)")
         axes[0, 1].set_title("Posterior collapse", fontsize=8, y=TITLE_Y)
-    return [Plot("Rate–distortion and active units", png(fig),
-                 "last-epoch KL against reconstruction across beta and latent size; units below the dotted line "
-                 "collapsed to the prior")]
+    return [
+        Plot(
+            "Rate–distortion and active units",
+            png(fig),
+            "last-epoch KL against reconstruction across beta and latent size; units below the dotted line "
+            "collapsed to the prior",
+        )
+    ]
 
 
 # -- the VAE loss across beta --------------------------------------------------------------------
+
 
 def plot_beta_terms(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     """Reconstruction, KL and the KL term's share of the loss (beta·KL / total) at each VAE trial's last epoch,
@@ -77,8 +95,9 @@ def plot_beta_terms(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
         return []
     last = epochs.dropna(subset=sorted(need)).groupby(["sweep", "trial_id"], sort=False).tail(1)
     size_col = ["cfg.data.image_size"] if "cfg.data.image_size" in vae.columns else []
-    df = last[["sweep", "trial_id", *sorted(need)]].merge(vae[["sweep", "trial_id", "cfg.loss.beta", *size_col]],
-                                                           on=["sweep", "trial_id"])
+    df = last[["sweep", "trial_id", *sorted(need)]].merge(
+        vae[["sweep", "trial_id", "cfg.loss.beta", *size_col]], on=["sweep", "trial_id"]
+    )
     df = df[df["cfg.loss.beta"].astype(float) > 0]
     if df.empty:
         return []
@@ -88,9 +107,10 @@ def plot_beta_terms(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     fig, axes = figure(9.6, 3.2, ncols=3, left=0.07)
     fig.subplots_adjust(wspace=0.45)
     sizes = df["cfg.data.image_size"].to_numpy() if size_col else np.zeros(len(df))
-    for ax, y, name in zip(axes[0], (recon, kld, share), ("reconstruction (summed over pixels)", "KL (nats)",
-                                                          "share of beta·KL")):
-        for j, size in enumerate(sorted(set(sizes))):   # a summed reconstruction grows with the input size
+    for ax, y, name in zip(
+        axes[0], (recon, kld, share), ("reconstruction (summed over pixels)", "KL (nats)", "share of beta·KL")
+    ):
+        for j, size in enumerate(sorted(set(sizes))):  # a summed reconstruction grows with the input size
             at = sizes == size
             ax.scatter(beta[at], y[at], s=16, color=f"C{j + 4}", label=f"{int(size)} px" if size_col else None)
         ax.set_xscale("log")
@@ -98,13 +118,16 @@ def plot_beta_terms(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
         ax.set_title(name, fontsize=8)
     if size_col:
         axes[0, 0].legend(fontsize=7)
-    caption = (f"last epoch of {len(df)} VAE trials. The KL term is {np.median(share):.1%} of the loss at the median "
-               f"(range {share.min():.1%}-{share.max():.1%}): the total is mostly "
-               f"{'reconstruction' if np.median(share) < 0.5 else 'KL'}.")
+    caption = (
+        f"last epoch of {len(df)} VAE trials. The KL term is {np.median(share):.1%} of the loss at the median "
+        f"(range {share.min():.1%}-{share.max():.1%}): the total is mostly "
+        f"{'reconstruction' if np.median(share) < 0.5 else 'KL'}."
+    )
     return [Plot("Reconstruction and KL across beta", png(fig), caption)]
 
 
 # -- reconstructions -----------------------------------------------------------------------------
+
 
 def plot_recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[Plot]:
     """The top trials' reconstructions; where the latent size varies, the best trial of each latent size in
@@ -125,9 +148,9 @@ def plot_recon_grids(ranked: pd.DataFrame, notes: list[str]) -> list[Plot]:
             notes.append(f"{r['sweep']}/{r['path']}: artefacts/recon.png is not a PNG file; skipped")
             continue
         latent = f"latent {int(r['cfg.model.embedding_size'])}, " if by_latent else ""
-        out.append(Plot(f"Reconstructions: {latent}{trial_label(r)}", data,
-                        "top row: inputs, bottom row: reconstructions"))
+        out.append(
+            Plot(f"Reconstructions: {latent}{trial_label(r)}", data, "top row: inputs, bottom row: reconstructions")
+        )
         if len(out) >= TOP_RECON:
             break
     return out
-

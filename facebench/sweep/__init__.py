@@ -16,8 +16,9 @@ from .spec import Profile, SweepSpec
 __all__ = ["Output", "Placement", "Profile", "SweepSpec", "main", "run_sweep"]
 
 
-def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DEFAULT_OUTPUT, *,
-              num_samples: int | None = None) -> dict:
+def run_sweep(
+    spec: SweepSpec, placement: Placement = LOCAL, output: Output = DEFAULT_OUTPUT, *, num_samples: int | None = None
+) -> dict:
     from .runner import run_sweep as _run
 
     return _run(spec, placement, output, num_samples=num_samples)

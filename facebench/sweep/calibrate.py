@@ -16,15 +16,7 @@ from typing import Any
 
 from ..artefacts import COMPLETED, SweepDir, TrialDir
 from ..errors import ConfigError
-from .confirm import (
-    NOT_RECIPE,
-    Recipe,
-    _completed,
-    _label,
-    load_finished,
-    new_seeds,
-    rerun,
-)
+from .confirm import NOT_RECIPE, Recipe, _completed, _label, load_finished, new_seeds, rerun
 from .intervals import config_key
 from .session import LOCAL, Placement
 
@@ -37,8 +29,10 @@ def pick_random(summary: dict, n: int, rng_seed: int) -> list[Recipe]:
         raise ConfigError(f"--calibrate {n}: re-run at least 1 configuration")
     rows = [r for r in _completed(summary) if isinstance(r.get("objective_pi95"), list)]
     if not rows:
-        raise ConfigError("--calibrate: no completed trial has an objective_pi95 (a summary.json written before "
-                          "prediction intervals were recorded; re-summarise the sweep with this facebench)")
+        raise ConfigError(
+            "--calibrate: no completed trial has an objective_pi95 (a summary.json written before "
+            "prediction intervals were recorded; re-summarise the sweep with this facebench)"
+        )
     by_config: dict[str, dict] = {}
     for r in sorted(rows, key=lambda r: r["trial_id"]):
         by_config.setdefault(config_key(r["trial_dir"]), r)
@@ -46,8 +40,15 @@ def pick_random(summary: dict, n: int, rng_seed: int) -> list[Recipe]:
     if n > len(pool):
         raise ConfigError(f"--calibrate {n}: the sweep has {len(pool)} distinct completed configurations")
     chosen = [pool[i] for i in sorted(np.random.default_rng(rng_seed).choice(len(pool), size=n, replace=False))]
-    recipes = [Recipe("", r["trial_id"], {k: v for k, v in TrialDir(r["trial_dir"]).read_config().items()
-                                          if k not in NOT_RECIPE}, r.get("objective")) for r in chosen]
+    recipes = [
+        Recipe(
+            "",
+            r["trial_id"],
+            {k: v for k, v in TrialDir(r["trial_dir"]).read_config().items() if k not in NOT_RECIPE},
+            r.get("objective"),
+        )
+        for r in chosen
+    ]
     _label(recipes, None)
     return recipes
 
@@ -57,42 +58,71 @@ def coverage(runs: list[dict], intervals: dict[str, list[float]]) -> dict[str, A
     trial's prediction interval."""
     from statsmodels.stats.proportion import proportion_confint
 
-    inside = [intervals[r["source_trial_id"]][0] <= r["objective"] <= intervals[r["source_trial_id"]][1]
-              for r in runs]
+    inside = [intervals[r["source_trial_id"]][0] <= r["objective"] <= intervals[r["source_trial_id"]][1] for r in runs]
     for r, ok in zip(runs, inside):
         r["inside"] = bool(ok)
     n, k = len(inside), sum(inside)
     lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson") if n else (float("nan"), float("nan"))
-    return {"coverage": k / n if n else float("nan"), "ci95": [float(lo), float(hi)], "n": n, "inside": k,
-            "interval": "objective_pi95", "ci_method": "Wilson (statsmodels proportion_confint)"}
+    return {
+        "coverage": k / n if n else float("nan"),
+        "ci95": [float(lo), float(hi)],
+        "n": n,
+        "inside": k,
+        "interval": "objective_pi95",
+        "ci_method": "Wilson (statsmodels proportion_confint)",
+    }
 
 
-def run_calibration(sweep_dir: str | os.PathLike, *, configs: int, seeds: int, rng_seed: int = 0,
-                    placement: Placement = LOCAL, verbose: int = 0, allow_version_change: bool = False) -> dict:
+def run_calibration(
+    sweep_dir: str | os.PathLike,
+    *,
+    configs: int,
+    seeds: int,
+    rng_seed: int = 0,
+    placement: Placement = LOCAL,
+    verbose: int = 0,
+    allow_version_change: bool = False,
+) -> dict:
     from .lock import driver_lock
     from .version import check_version
 
     sweep = SweepDir(Path(sweep_dir).absolute())
     summary = load_finished(sweep.path)
-    recipes = pick_random(summary, configs, rng_seed)   # bad input refused before the lock and before Ray
+    recipes = pick_random(summary, configs, rng_seed)  # bad input refused before the lock and before Ray
     check_version(sweep, allow=allow_version_change, what="confirm --calibrate")
     with driver_lock(sweep.path, what="confirm"):
         summary = load_finished(sweep.path)
         seed_list = new_seeds(summary, seeds)
-        print(f"facebench confirm --calibrate: {len(recipes)} random configuration(s) (rng seed {rng_seed}) x "
-              f"{len(seed_list)} new seed(s) {seed_list}")
+        print(
+            f"facebench confirm --calibrate: {len(recipes)} random configuration(s) (rng seed {rng_seed}) x "
+            f"{len(seed_list)} new seed(s) {seed_list}"
+        )
         runs = rerun(sweep, summary, recipes, seed_list, placement=placement, verbose=verbose)
         pis = {r["trial_id"]: r["objective_pi95"] for r in summary["trials"] if r.get("objective_pi95")}
-        done = [{"source_trial_id": rec.source_trial, "seed": run["seed"], "objective": run["metrics"]["objective"],
-                 "trial_id": run["trial_id"]}
-                for rec, rs in zip(recipes, runs) for run in rs
-                if run["status"] == COMPLETED and isinstance(run["metrics"].get("objective"), (int, float))]
-        calibration = {**coverage(done, pis), "rng_seed": rng_seed, "configurations": [r.source_trial for r in recipes],
-                       "seeds": seed_list, "failed": [run["trial_id"] for rs in runs for run in rs
-                                                     if run["status"] != COMPLETED], "runs": done}
+        done = [
+            {
+                "source_trial_id": rec.source_trial,
+                "seed": run["seed"],
+                "objective": run["metrics"]["objective"],
+                "trial_id": run["trial_id"],
+            }
+            for rec, rs in zip(recipes, runs)
+            for run in rs
+            if run["status"] == COMPLETED and isinstance(run["metrics"].get("objective"), (int, float))
+        ]
+        calibration = {
+            **coverage(done, pis),
+            "rng_seed": rng_seed,
+            "configurations": [r.source_trial for r in recipes],
+            "seeds": seed_list,
+            "failed": [run["trial_id"] for rs in runs for run in rs if run["status"] != COMPLETED],
+            "runs": done,
+        }
         summary["calibration"] = calibration
         sweep.write_summary(summary)
-    print(f"facebench confirm --calibrate: {calibration['inside']} of {calibration['n']} new-seed objectives inside "
-          f"their objective_pi95: coverage {calibration['coverage']:.3f} (95% CI {calibration['ci95'][0]:.3f}-"
-          f"{calibration['ci95'][1]:.3f})")
+    print(
+        f"facebench confirm --calibrate: {calibration['inside']} of {calibration['n']} new-seed objectives inside "
+        f"their objective_pi95: coverage {calibration['coverage']:.3f} (95% CI {calibration['ci95'][0]:.3f}-"
+        f"{calibration['ci95'][1]:.3f})"
+    )
     return calibration

@@ -9,9 +9,9 @@ import argparse
 import os
 from typing import Any
 
-TRACKERS = ("tensorboard", "mlflow")   # --log: Ray Tune's logger callbacks (trackers.tracker_callbacks)
-INTERRUPTED = "finished trials are kept, continue with --resume"   # what Ctrl-C during a sweep says
-DEFAULT_SEEDS = 5   # new seeds per confirmed configuration: fewer cannot estimate seed-to-seed spread
+TRACKERS = ("tensorboard", "mlflow")  # --log: Ray Tune's logger callbacks (trackers.tracker_callbacks)
+INTERRUPTED = "finished trials are kept, continue with --resume"  # what Ctrl-C during a sweep says
+DEFAULT_SEEDS = 5  # new seeds per confirmed configuration: fewer cannot estimate seed-to-seed spread
 # The numeric flags of `facebench sweep` / `python FILE` / `facebench confirm`: attribute -> (flag, lo, hi, what lo
 # means). Checked after parsing (check_flags), so a flag out of range is one line naming the allowed range.
 FLAG_RANGES = {
@@ -27,52 +27,102 @@ FLAG_RANGES = {
 
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--local", action="store_true",
-                   help="start a private Ray on this machine even where a cluster is running (without --local: "
-                        "--address, else $RAY_ADDRESS, else the cluster this node belongs to, else local)")
-    p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node); implies cluster mode")
-    p.add_argument("--smoke", action="store_true", help="tiny synthetic data and models: finishes in about a minute on CPU")
-    p.add_argument("--profile", default=None, metavar="NAME",
-                   help="run the sweep at one of its named scales (e.g. cpu: small inputs and widths sized for 2 CPU "
-                        "cores in about an hour; the sweep file lists its profiles)")
+    p.add_argument(
+        "--local",
+        action="store_true",
+        help="start a private Ray on this machine even where a cluster is running (without --local: "
+        "--address, else $RAY_ADDRESS, else the cluster this node belongs to, else local)",
+    )
+    p.add_argument(
+        "--address", default=None, help="Ray cluster address ('auto' on a cluster node); implies cluster mode"
+    )
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny synthetic data and models: finishes in about a minute on CPU"
+    )
+    p.add_argument(
+        "--profile",
+        default=None,
+        metavar="NAME",
+        help="run the sweep at one of its named scales (e.g. cpu: small inputs and widths sized for 2 CPU "
+        "cores in about an hour; the sweep file lists its profiles)",
+    )
     p.add_argument("--num-samples", type=int, default=None, help="number of trials (default: the sweep's)")
-    p.add_argument("--second-objective", default=None, metavar="NAME",
-                   help="make it a Pareto sweep of accuracy against a cost: params, flops or latency_ms (batch-1 "
-                        "forward time on the trial's device); every trial runs to the end, summary.json lists the "
-                        "front (docs/sweeps.md)")
-    p.add_argument("--gpus-per-trial", type=float, default=None,
-                   help="GPUs per trial; fractions such as 0.25 let four small trials share one GPU")
+    p.add_argument(
+        "--second-objective",
+        default=None,
+        metavar="NAME",
+        help="make it a Pareto sweep of accuracy against a cost: params, flops or latency_ms (batch-1 "
+        "forward time on the trial's device); every trial runs to the end, summary.json lists the "
+        "front (docs/sweeps.md)",
+    )
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=None,
+        help="GPUs per trial; fractions such as 0.25 let four small trials share one GPU",
+    )
     p.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default: the sweep's)")
     p.add_argument("--max-concurrent", type=int, default=None, help="cap on trials running at once (0: no cap)")
-    p.add_argument("--storage", default=None,
-                   help="shared results location for a cluster: an NFS path or a cloud URI (s3://bucket/runs)")
-    p.add_argument("--study-db", default=None,
-                   help="SQLAlchemy URL of the Optuna study (default sqlite:///<results>/<name>/study.db)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="shared results location for a cluster: an NFS path or a cloud URI (s3://bucket/runs)",
+    )
+    p.add_argument(
+        "--study-db",
+        default=None,
+        help="SQLAlchemy URL of the Optuna study (default sqlite:///<results>/<name>/study.db)",
+    )
     p.add_argument("--results", default=None, help="results folder (default $FACEBENCH_RUNS or ./runs)")
-    p.add_argument("--data-root", default=None,
-                   help="root of the real data (default $FACEBENCH_DATA or ./data); LFW at <root>/lfw")
+    p.add_argument(
+        "--data-root", default=None, help="root of the real data (default $FACEBENCH_DATA or ./data); LFW at <root>/lfw"
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep of the same name")
     p.add_argument("--fresh", action="store_true", help="delete an earlier sweep of the same name first")
     p.add_argument("--name", default=None, help="sweep name (default: the sweep file's)")
     p.add_argument("--quiet", action="store_true", help="no progress line while the sweep runs")
-    p.add_argument("--verbose", action="store_true",
-                   help="Ray's status table every 15 s and the trials' own output instead of the progress line")
-    p.add_argument("--log", action="append", default=None, metavar="TRACKER",
-                   help=f"also log every trial to a tracker: {', '.join(TRACKERS)} (repeat or comma-separate; needs "
-                        "pip install 'facebench[trackers]')")
-    p.add_argument("--mlflow-uri", default=None,
-                   help="MLflow tracking URI for --log mlflow (default: a SQLite store <results>/<name>/mlflow.db)")
-    p.add_argument("--confirm", type=int, default=None, metavar="K",
-                   help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
-                        "them on the test pairs (the report opens with the verdicts); default: the sweep's "
-                        "confirm_top (the demo: 2), 0 for none; see `facebench confirm`")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="Ray's status table every 15 s and the trials' own output instead of the progress line",
+    )
+    p.add_argument(
+        "--log",
+        action="append",
+        default=None,
+        metavar="TRACKER",
+        help=f"also log every trial to a tracker: {', '.join(TRACKERS)} (repeat or comma-separate; needs "
+        "pip install 'facebench[trackers]')",
+    )
+    p.add_argument(
+        "--mlflow-uri",
+        default=None,
+        help="MLflow tracking URI for --log mlflow (default: a SQLite store <results>/<name>/mlflow.db)",
+    )
+    p.add_argument(
+        "--confirm",
+        type=int,
+        default=None,
+        metavar="K",
+        help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
+        "them on the test pairs (the report opens with the verdicts); default: the sweep's "
+        "confirm_top (the demo: 2), 0 for none; see `facebench confirm`",
+    )
     add_confirm_arguments(p, top=False)
-    p.add_argument("--keep-checkpoints", choices=("all", "usable"), default="all",
-                   help="usable: remove the checkpoints of stopped and failed trials as they end and, at the end, of "
-                        "completed trials outside the top 3; unfinished (resumable) trials keep theirs")
+    p.add_argument(
+        "--keep-checkpoints",
+        choices=("all", "usable"),
+        default="all",
+        help="usable: remove the checkpoints of stopped and failed trials as they end and, at the end, of "
+        "completed trials outside the top 3; unfinished (resumable) trials keep theirs",
+    )
     # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
-    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                   help="show the full traceback of an error raised in the sweep file")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error raised in the sweep file",
+    )
 
 
 def parse_sweep_args(argv: list[str] | None = None, *, prog: str | None = None) -> argparse.Namespace:
@@ -101,15 +151,18 @@ def check_flags(args: argparse.Namespace) -> None:
     from ..errors import ConfigError
 
     if getattr(args, "fresh", False) and getattr(args, "resume", False):
-        raise ConfigError("--fresh and --resume contradict each other: --resume continues the earlier sweep, "
-                          "--fresh deletes it first; give one")
+        raise ConfigError(
+            "--fresh and --resume contradict each other: --resume continues the earlier sweep, "
+            "--fresh deletes it first; give one"
+        )
     for attr, (flag, lo, hi, note) in FLAG_RANGES.items():
         value = getattr(args, attr, None)
         if value is None:
             continue
         if not (math.isfinite(value) and lo <= value <= hi):
-            raise ConfigError(f"{flag} {value:g}: out of range; allowed [{lo:g}, {hi:g}]"
-                              + (f" ({note})" if note else ""))
+            raise ConfigError(
+                f"{flag} {value:g}: out of range; allowed [{lo:g}, {hi:g}]" + (f" ({note})" if note else "")
+            )
 
 
 def data_root(args: argparse.Namespace) -> str:
@@ -138,10 +191,18 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
     from .session import Output, Placement
 
     check_flags(args)
-    output = Output(results=args.results, storage=args.storage, study_db=args.study_db, resume=args.resume,
-                    fresh=args.fresh, verbose=0 if args.quiet else 2 if args.verbose else 1,
-                    trackers=parse_trackers(args.log), mlflow_uri=args.mlflow_uri,
-                    allow_version_change=args.allow_version_change, keep_checkpoints=args.keep_checkpoints)
+    output = Output(
+        results=args.results,
+        storage=args.storage,
+        study_db=args.study_db,
+        resume=args.resume,
+        fresh=args.fresh,
+        verbose=0 if args.quiet else 2 if args.verbose else 1,
+        trackers=parse_trackers(args.log),
+        mlflow_uri=args.mlflow_uri,
+        allow_version_change=args.allow_version_change,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     if args.profile:
         spec = spec.profile_variant(args.profile)
     spec = spec.with_data_root(data_root(args))
@@ -153,17 +214,27 @@ def run_from_args(spec: Any, args: argparse.Namespace) -> int:
         from ..pareto import check_cost
 
         spec = spec.replace(second_objective=check_cost(args.second_objective, where="--second-objective"))
-    placement = Placement(cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial,
-                          max_concurrent=args.max_concurrent, address=cluster_address(args))
+    placement = Placement(
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        address=cluster_address(args),
+    )
     summary = run_sweep(spec, placement, output, num_samples=args.num_samples)
     top = spec.confirm_top if args.confirm is None else args.confirm
     if top and summary["counts"]["completed"]:
         from .confirm import Choice, run_confirmation
 
-        choice = Choice(top=top, seeds=args.seeds or spec.confirm_seeds, per=args.per, front=args.front,
-                        margin=args.margin)
-        run_confirmation(summary["sweep_dir"], choice, placement=Placement(address=placement.address),
-                         verbose=output.verbose, allow_version_change=args.allow_version_change)
+        choice = Choice(
+            top=top, seeds=args.seeds or spec.confirm_seeds, per=args.per, front=args.front, margin=args.margin
+        )
+        run_confirmation(
+            summary["sweep_dir"],
+            choice,
+            placement=Placement(address=placement.address),
+            verbose=output.verbose,
+            allow_version_change=args.allow_version_change,
+        )
     build_sweep_report(summary["sweep_dir"])
     return 0 if summary["counts"]["completed"] else 1
 
@@ -179,30 +250,57 @@ def build_sweep_report(sweep_dir: str) -> None:
 
 def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> None:
     if top:
-        p.add_argument("--top", type=int, default=3, metavar="K",
-                       help="configurations to confirm: the sweep's top K by its objective (default 3)")
-    p.add_argument("--seeds", type=int, default=None, metavar="S",
-                   help=f"new seeds per configuration (default {DEFAULT_SEEDS}; a sweep's own confirm_seeds when it "
-                        "confirms after running)")
-    p.add_argument("--margin", type=float, default=None, metavar="M",
-                   help="equivalence margin as accuracy (0.02: two recipes within +-2 points are 'equivalent' when "
-                        "TOST says so); default: the sweep's equivalence_margin (0.02 unless it declares one)")
-    p.add_argument("--per", default=None, metavar="KEY",
-                   help="confirm the best configuration of each level of this config key (e.g. loss.name) "
-                        "instead of the top K overall")
-    p.add_argument("--front", action="store_true",
-                   help="confirm every member of a Pareto sweep's front (summary.json's pareto_front) instead of "
-                        "the top K")
-    p.add_argument("--allow-version-change", action="store_true",
-                   help="resume, confirm or calibrate a sweep under a code version other than the one its sweep.json "
-                        "recorded (refused otherwise; the report lists the versions it mixes)")
+        p.add_argument(
+            "--top",
+            type=int,
+            default=3,
+            metavar="K",
+            help="configurations to confirm: the sweep's top K by its objective (default 3)",
+        )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="S",
+        help=f"new seeds per configuration (default {DEFAULT_SEEDS}; a sweep's own confirm_seeds when it "
+        "confirms after running)",
+    )
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        metavar="M",
+        help="equivalence margin as accuracy (0.02: two recipes within +-2 points are 'equivalent' when "
+        "TOST says so); default: the sweep's equivalence_margin (0.02 unless it declares one)",
+    )
+    p.add_argument(
+        "--per",
+        default=None,
+        metavar="KEY",
+        help="confirm the best configuration of each level of this config key (e.g. loss.name) "
+        "instead of the top K overall",
+    )
+    p.add_argument(
+        "--front",
+        action="store_true",
+        help="confirm every member of a Pareto sweep's front (summary.json's pareto_front) instead of the top K",
+    )
+    p.add_argument(
+        "--allow-version-change",
+        action="store_true",
+        help="resume, confirm or calibrate a sweep under a code version other than the one its sweep.json "
+        "recorded (refused otherwise; the report lists the versions it mixes)",
+    )
 
 
 def add_parser(subparsers: Any) -> None:
     add_confirm_parser(subparsers)
-    p = subparsers.add_parser("sweep", help="run a sweep file (same as `python FILE [flags]`)",
-                              description="Run a sweep file such as sweeps/vae.py with the sweep flags below; "
-                                          "equivalent to `python FILE [flags]`.")
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a sweep file (same as `python FILE [flags]`)",
+        description="Run a sweep file such as sweeps/vae.py with the sweep flags below; "
+        "equivalent to `python FILE [flags]`.",
+    )
     p.add_argument("file", help="sweep file, e.g. sweeps/vae.py")
     add_sweep_arguments(p)
     p.set_defaults(func=_cmd_sweep, on_interrupt=INTERRUPTED)
@@ -217,25 +315,37 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def add_confirm_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser("confirm", help="re-run a finished sweep's top configurations over new seeds and "
-                                              "say which recipe really wins",
-                              description="Re-run the top K completed configurations of a finished sweep folder "
-                                          "(or the best of each level of --per) with S new seeds each, as Ray "
-                                          "trials in the same folder; compares each with the reference (best mean "
-                                          "validation objective) on the same test items: per-seed paired t-test "
-                                          "with Holm, intervals over seeds and folds, TOST against --margin, exact "
-                                          "McNemar per seed; a verdict per recipe, then rebuilds the report.")
+    p = subparsers.add_parser(
+        "confirm",
+        help="re-run a finished sweep's top configurations over new seeds and say which recipe really wins",
+        description="Re-run the top K completed configurations of a finished sweep folder "
+        "(or the best of each level of --per) with S new seeds each, as Ray "
+        "trials in the same folder; compares each with the reference (best mean "
+        "validation objective) on the same test items: per-seed paired t-test "
+        "with Holm, intervals over seeds and folds, TOST against --margin, exact "
+        "McNemar per seed; a verdict per recipe, then rebuilds the report.",
+    )
     p.add_argument("sweep_dir", help="a finished sweep folder (holds summary.json), e.g. runs/demo")
     add_confirm_arguments(p)
     p.add_argument("--local", action="store_true", help="start a private Ray on this machine")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node)")
     p.add_argument("--quiet", action="store_true", help="no progress line while the re-runs train")
-    p.add_argument("--calibrate", type=int, default=0, metavar="N",
-                   help="instead of confirming: re-run N configurations chosen at random (not the top ones) with "
-                        "--seeds new seeds each and measure how often objective_pi95 covers them (summary.json's "
-                        "calibration); at least 8 x 3 for a coverage worth quoting")
-    p.add_argument("--calibrate-seed", type=int, default=0, metavar="R",
-                   help="seed of the random choice of --calibrate's configurations (recorded; default 0)")
+    p.add_argument(
+        "--calibrate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of confirming: re-run N configurations chosen at random (not the top ones) with "
+        "--seeds new seeds each and measure how often objective_pi95 covers them (summary.json's "
+        "calibration); at least 8 x 3 for a coverage worth quoting",
+    )
+    p.add_argument(
+        "--calibrate-seed",
+        type=int,
+        default=0,
+        metavar="R",
+        help="seed of the random choice of --calibrate's configurations (recorded; default 0)",
+    )
     p.set_defaults(func=_cmd_confirm)
 
 
@@ -248,16 +358,26 @@ def _cmd_confirm(args: argparse.Namespace) -> int:
     if args.calibrate:
         from .calibrate import run_calibration
 
-        run_calibration(args.sweep_dir, configs=args.calibrate, seeds=args.seeds or DEFAULT_SEEDS, rng_seed=args.calibrate_seed,
-                        placement=Placement(address=cluster_address(args)), verbose=0 if args.quiet else 1,
-                        allow_version_change=args.allow_version_change)
+        run_calibration(
+            args.sweep_dir,
+            configs=args.calibrate,
+            seeds=args.seeds or DEFAULT_SEEDS,
+            rng_seed=args.calibrate_seed,
+            placement=Placement(address=cluster_address(args)),
+            verbose=0 if args.quiet else 1,
+            allow_version_change=args.allow_version_change,
+        )
         return 0
 
     # refuse bad input before Ray starts
     pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per, front=args.front)
-    choice = Choice(top=args.top, seeds=args.seeds or DEFAULT_SEEDS, per=args.per, front=args.front,
-                    margin=args.margin)
-    confirmation = run_confirmation(args.sweep_dir, choice, placement=Placement(address=cluster_address(args)),
-                                    verbose=0 if args.quiet else 1, allow_version_change=args.allow_version_change)
+    choice = Choice(top=args.top, seeds=args.seeds or DEFAULT_SEEDS, per=args.per, front=args.front, margin=args.margin)
+    confirmation = run_confirmation(
+        args.sweep_dir,
+        choice,
+        placement=Placement(address=cluster_address(args)),
+        verbose=0 if args.quiet else 1,
+        allow_version_change=args.allow_version_change,
+    )
     build_sweep_report(str(args.sweep_dir))
     return 0 if any(c["seeds"] for c in confirmation) else 1

@@ -25,7 +25,7 @@ from . import space
 from .session import LOCAL, Placement, ray_session, trial_threads
 from .spec import SweepSpec
 
-DEFAULT_MARGIN = 0.02   # equivalence margin (accuracy, 0-1) when the sweep declares none: +-2 points
+DEFAULT_MARGIN = 0.02  # equivalence margin (accuracy, 0-1) when the sweep declares none: +-2 points
 # Keys that tell runs of one recipe apart, or only say where it ran: never part of a recipe.
 NOT_RECIPE = ("name", "train.seed", "train.threads", "train.device", "data.cache_dir")
 
@@ -34,20 +34,22 @@ NOT_RECIPE = ("name", "train.seed", "train.threads", "train.device", "data.cache
 class Recipe:
     label: str
     source_trial: str
-    config: dict[str, Any]           # the source trial's flat config without NOT_RECIPE keys
+    config: dict[str, Any]  # the source trial's flat config without NOT_RECIPE keys
     sweep_objective: float | None
 
 
 def load_finished(sweep_dir: str | os.PathLike) -> dict:
     """The sweep's summary.json; a folder without one, or without a completed trial, is a ConfigError."""
     sweep = SweepDir(sweep_dir)
-    sweep.read_spec()   # a layout newer than this facebench reads is refused here
+    sweep.read_spec()  # a layout newer than this facebench reads is refused here
     summary = sweep.read_summary()
     if summary is None or not isinstance(summary.get("trials"), list):
         raise ConfigError(f"{sweep.summary_file}: missing or unreadable: not the folder of a finished sweep")
     if not _completed(summary):
-        raise ConfigError(f"{sweep_dir}: no completed trial to confirm (the sweep's trials: "
-                          f"{', '.join(f'{n} {s}' for s, n in summary.get('counts', {}).items()) or 'none'})")
+        raise ConfigError(
+            f"{sweep_dir}: no completed trial to confirm (the sweep's trials: "
+            f"{', '.join(f'{n} {s}' for s, n in summary.get('counts', {}).items()) or 'none'})"
+        )
     return summary
 
 
@@ -57,8 +59,9 @@ def _completed(summary: dict) -> list[dict]:
     return [r for r in summary["trials"] if r.get("status") == COMPLETED and r["trial_id"] not in confirming]
 
 
-def pick_recipes(summary: dict, *, top: int, per: str | None = None,
-                 front: bool = False) -> tuple[list[Recipe], list[str]]:
+def pick_recipes(
+    summary: dict, *, top: int, per: str | None = None, front: bool = False
+) -> tuple[list[Recipe], list[str]]:
     """The top-``top`` completed trials (summary order = the objective's ranking), or with ``per`` the first
     trial of each level of that config key, or with ``front`` every member of a Pareto sweep's front (``top`` and
     ``per`` then ignored); returns (recipes, notes for the user)."""
@@ -73,8 +76,10 @@ def pick_recipes(summary: dict, *, top: int, per: str | None = None,
         keys = sorted({k for c in configs.values() for k in c} - set(NOT_RECIPE))
         if per not in keys:
             varying = [k for k in keys if len({repr(c.get(k)) for c in configs.values()}) > 1] or keys
-            raise ConfigError(f"--per {per!r}: not a config key of this sweep's trials; choose one of the keys "
-                              f"that vary: {', '.join(varying)}")
+            raise ConfigError(
+                f"--per {per!r}: not a config key of this sweep's trials; choose one of the keys "
+                f"that vary: {', '.join(varying)}"
+            )
         first: dict[str, dict] = {}
         for r in rows:
             first.setdefault(repr(configs[r["trial_id"]].get(per)), r)
@@ -83,8 +88,15 @@ def pick_recipes(summary: dict, *, top: int, per: str | None = None,
     if top > len(rows):
         notes.append(f"--top {top}, but the sweep has {len(rows)} {what}: confirming all {len(rows)}")
     rows = rows[:top]
-    recipes = [Recipe("", r["trial_id"], {k: v for k, v in configs[r["trial_id"]].items() if k not in NOT_RECIPE},
-                      r.get("objective")) for r in rows]
+    recipes = [
+        Recipe(
+            "",
+            r["trial_id"],
+            {k: v for k, v in configs[r["trial_id"]].items() if k not in NOT_RECIPE},
+            r.get("objective"),
+        )
+        for r in rows
+    ]
     _label(recipes, per)
     return recipes, notes
 
@@ -92,14 +104,23 @@ def pick_recipes(summary: dict, *, top: int, per: str | None = None,
 def _front_recipes(summary: dict) -> tuple[list[Recipe], list[str]]:
     """Every member of summary.json's ``pareto_front`` (cheapest first), each a recipe to re-run over seeds."""
     if "pareto_front" not in summary:
-        raise ConfigError(f"--front: sweep {summary.get('name')!r} declared one objective, so it has no Pareto "
-                          "front; run it with --second-objective NAME, or confirm its --top K")
+        raise ConfigError(
+            f"--front: sweep {summary.get('name')!r} declared one objective, so it has no Pareto "
+            "front; run it with --second-objective NAME, or confirm its --top K"
+        )
     done = {r["trial_id"]: r for r in _completed(summary)}
     rows = [done[f["trial_id"]] for f in summary["pareto_front"] if f.get("trial_id") in done]
     if not rows:
         raise ConfigError(f"--front: the Pareto front of sweep {summary.get('name')!r} names no completed trial")
-    recipes = [Recipe("", r["trial_id"], {k: v for k, v in TrialDir(r["trial_dir"]).read_config().items()
-                                          if k not in NOT_RECIPE}, r.get("objective")) for r in rows]
+    recipes = [
+        Recipe(
+            "",
+            r["trial_id"],
+            {k: v for k, v in TrialDir(r["trial_dir"]).read_config().items() if k not in NOT_RECIPE},
+            r.get("objective"),
+        )
+        for r in rows
+    ]
     _label(recipes, None)
     return recipes, [f"confirming the {len(rows)} member(s) of the Pareto front"]
 
@@ -107,8 +128,9 @@ def _front_recipes(summary: dict) -> tuple[list[Recipe], list[str]]:
 def _label(recipes: list[Recipe], per: str | None) -> None:
     """Plain names: the level of ``per``, else the named choices that differ between the recipes ("ArcFace
     ResNet-18"; numbers only when no named choice differs), with the sweep rank where names coincide."""
-    varying = sorted(k for k in {k for r in recipes for k in r.config}
-                     if len({repr(r.config.get(k)) for r in recipes}) > 1)
+    varying = sorted(
+        k for k in {k for r in recipes for k in r.config} if len({repr(r.config.get(k)) for r in recipes}) > 1
+    )
     named = [k for k in varying if any(isinstance(r.config.get(k), str) for r in recipes)]
     keys = [per] if per else sorted(named, key=lambda k: (not k.startswith("loss."), k)) or varying[:3]
     for r in recipes:
@@ -166,8 +188,14 @@ class Choice:
     margin: float | None = None
 
 
-def run_confirmation(sweep_dir: str | os.PathLike, choice: Choice, *, placement: Placement = LOCAL,
-                     verbose: int = 0, allow_version_change: bool = False) -> list[dict]:
+def run_confirmation(
+    sweep_dir: str | os.PathLike,
+    choice: Choice,
+    *,
+    placement: Placement = LOCAL,
+    verbose: int = 0,
+    allow_version_change: bool = False,
+) -> list[dict]:
     """Run the stage on a finished sweep folder; the ``confirmation`` list is written into its summary.json.
     ``placement``: where the re-runs go (its address; the sweep's own resources per trial); ``verbose``: 0
     nothing, 1 the one progress line, 2 Ray's table."""
@@ -175,9 +203,9 @@ def run_confirmation(sweep_dir: str | os.PathLike, choice: Choice, *, placement:
     from .version import check_version
 
     sweep = SweepDir(Path(sweep_dir).absolute())
-    load_finished(sweep.path)   # not a finished sweep: refused before the lock is taken (nothing is created)
+    load_finished(sweep.path)  # not a finished sweep: refused before the lock is taken (nothing is created)
     check_version(sweep, allow=allow_version_change, what="confirm")
-    with driver_lock(sweep.path, what="confirm"):   # one driver per sweep folder: a sweep or a confirmation
+    with driver_lock(sweep.path, what="confirm"):  # one driver per sweep folder: a sweep or a confirmation
         return _confirm(sweep, choice, placement=placement, verbose=verbose)
 
 
@@ -187,8 +215,10 @@ def _confirm(sweep: SweepDir, choice: Choice, *, placement: Placement, verbose: 
     seed_list = new_seeds(summary, choice.seeds)
     for note in notes:
         print(f"facebench confirm: {note}")
-    print(f"facebench confirm: {len(recipes)} configuration(s) x {len(seed_list)} new seed(s) {seed_list}: "
-          + "; ".join(r.label for r in recipes))
+    print(
+        f"facebench confirm: {len(recipes)} configuration(s) x {len(seed_list)} new seed(s) {seed_list}: "
+        + "; ".join(r.label for r in recipes)
+    )
     runs = rerun(sweep, summary, recipes, seed_list, placement=placement, verbose=verbose)
     margin = choice.margin
     if margin is None:
@@ -201,8 +231,9 @@ def _confirm(sweep: SweepDir, choice: Choice, *, placement: Placement, verbose: 
     return confirmation
 
 
-def rerun(sweep: SweepDir, summary: dict, recipes: list[Recipe], seed_list: list[int], *, placement: Placement,
-          verbose: int) -> list[list[dict]]:
+def rerun(
+    sweep: SweepDir, summary: dict, recipes: list[Recipe], seed_list: list[int], *, placement: Placement, verbose: int
+) -> list[list[dict]]:
     """Every (recipe, seed) cell as a Ray trial in the sweep's trials/; per recipe, its runs (``_collect``)."""
     spec = _stage_spec(sweep, summary, recipes)
     with ray_session(spec, placement, sweep, verbose=verbose):
@@ -213,11 +244,17 @@ def rerun(sweep: SweepDir, summary: dict, recipes: list[Recipe], seed_list: list
 def _stage_spec(sweep: SweepDir, summary: dict, recipes: list[Recipe]) -> SweepSpec:
     saved = sweep.read_spec() or {}
     task = recipes[0].config.get("task", saved.get("task", "face"))
-    return SweepSpec(name=summary["name"], task=task, base={}, space=partial(space.fixed, values={}),
-                     metric=summary.get("metric", "auto"), select=summary.get("select", "best"),
-                     cpus_per_trial=float(saved.get("cpus_per_trial", 1.0)),
-                     gpus_per_trial=float(saved.get("gpus_per_trial", 0.0)),
-                     max_concurrent=int(saved.get("max_concurrent", 0)))
+    return SweepSpec(
+        name=summary["name"],
+        task=task,
+        base={},
+        space=partial(space.fixed, values={}),
+        metric=summary.get("metric", "auto"),
+        select=summary.get("select", "best"),
+        cpus_per_trial=float(saved.get("cpus_per_trial", 1.0)),
+        gpus_per_trial=float(saved.get("gpus_per_trial", 0.0)),
+        max_concurrent=int(saved.get("max_concurrent", 0)),
+    )
 
 
 def _tuner(spec: SweepSpec, sweep: SweepDir, recipes: list[Recipe], seed_list: list[int], *, verbose: int) -> Any:
@@ -228,24 +265,46 @@ def _tuner(spec: SweepSpec, sweep: SweepDir, recipes: list[Recipe], seed_list: l
     from .progress import ProgressLine
     from .trainable import TrialSetup, trial_dirname
 
-    configs = [{**r.config, "name": f"{spec.name} confirmation: {r.label}",
-                "train.threads": trial_threads(spec.cpus_per_trial)} for r in recipes]
+    configs = [
+        {
+            **r.config,
+            "name": f"{spec.name} confirmation: {r.label}",
+            "train.threads": trial_threads(spec.cpus_per_trial),
+        }
+        for r in recipes
+    ]
     setup = TrialSetup(spec=spec, trials_root=str(sweep.trials))
-    trainable = tune.with_resources(tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
-                                    {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial})
+    trainable = tune.with_resources(
+        tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
+        {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial},
+    )
     # Ray's status block only at verbose 2 (--verbose); otherwise the sweep's one progress line (progress.py).
     callbacks = [JsonLoggerCallback()]
     if verbose == 1:
-        callbacks.append(ProgressLine(name=f"{spec.name} confirmation", mode=spec.objective[1], total=len(configs)
-                                      * len(seed_list), label=f"{spec.objective[0]} ({spec.select} epoch)"))
+        callbacks.append(
+            ProgressLine(
+                name=f"{spec.name} confirmation",
+                mode=spec.objective[1],
+                total=len(configs) * len(seed_list),
+                label=f"{spec.objective[0]} ({spec.select} epoch)",
+            )
+        )
     return tune.Tuner(
-        trainable, param_space={"recipe": tune.grid_search(list(range(len(recipes)))),
-                                "train.seed": tune.grid_search(seed_list)},
-        tune_config=tune.TuneConfig(reuse_actors=True, trial_dirname_creator=trial_dirname,
-                                    trial_name_creator=trial_dirname,
-                                    max_concurrent_trials=spec.max_concurrent or None),
-        run_config=tune.RunConfig(name=f"confirm-{time.strftime('%Y%m%d-%H%M%S')}", storage_path=str(sweep.path),
-                                  verbose=1 if verbose >= 2 else 0, callbacks=callbacks))
+        trainable,
+        param_space={"recipe": tune.grid_search(list(range(len(recipes)))), "train.seed": tune.grid_search(seed_list)},
+        tune_config=tune.TuneConfig(
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+            trial_name_creator=trial_dirname,
+            max_concurrent_trials=spec.max_concurrent or None,
+        ),
+        run_config=tune.RunConfig(
+            name=f"confirm-{time.strftime('%Y%m%d-%H%M%S')}",
+            storage_path=str(sweep.path),
+            verbose=1 if verbose >= 2 else 0,
+            callbacks=callbacks,
+        ),
+    )
 
 
 def _collect(sweep: SweepDir, grid: Any, n_recipes: int) -> list[list[dict]]:
@@ -254,16 +313,23 @@ def _collect(sweep: SweepDir, grid: Any, n_recipes: int) -> list[list[dict]]:
     for result in grid:
         trial = sweep.trial(Path(result.path).name)
         record = trial.read_result() or {"status": FAILED}
-        runs[int(result.config["recipe"])].append({
-            "trial_id": trial.path.name, "seed": int(result.config["train.seed"]), "status": record.get("status"),
-            "metrics": record.get("metrics") or {}, "trial_dir": str(trial.path)})
+        runs[int(result.config["recipe"])].append(
+            {
+                "trial_id": trial.path.name,
+                "seed": int(result.config["train.seed"]),
+                "status": record.get("status"),
+                "metrics": record.get("metrics") or {},
+                "trial_dir": str(trial.path),
+            }
+        )
     for r in runs:
         r.sort(key=lambda run: run["seed"])
     return runs
 
 
-def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mode: str,
-                           margin: float = DEFAULT_MARGIN) -> list[dict]:
+def summarize_confirmation(
+    recipes: list[Recipe], runs: list[list[dict]], *, mode: str, margin: float = DEFAULT_MARGIN
+) -> list[dict]:
     """One entry per recipe, the reference (best mean validation objective over the new seeds, never test) first:
     every seed's validation objective and test accuracy, the test accuracy's 95% interval over seeds and folds, and
     against the reference the paired difference, its interval, the Holm-adjusted p and a verdict (TOST against
@@ -278,10 +344,13 @@ def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mod
     order = sorted(range(len(recipes)), key=lambda i: (math.isnan(objective[i]), sign * objective[i], i))
     best = order[0]
     paired = _paired_runs(done)
-    entries = [_entry(recipes[i], runs[i], done[i], objective[i], paired[i] if paired else None, i == best)
-               for i in order]
-    vs = [stats.compare_to_reference(paired[i], paired[best], margin=margin) if i != best and paired else None
-          for i in order]
+    entries = [
+        _entry(recipes[i], runs[i], done[i], objective[i], paired[i] if paired else None, i == best) for i in order
+    ]
+    vs = [
+        stats.compare_to_reference(paired[i], paired[best], margin=margin) if i != best and paired else None
+        for i in order
+    ]
     adjusted = stats.holm([v.p if v is not None else math.nan for v in vs])
     for e, v, p in zip(entries, vs, adjusted):
         if v is not None:
@@ -291,24 +360,37 @@ def summarize_confirmation(recipes: list[Recipe], runs: list[list[dict]], *, mod
     return entries
 
 
-def _entry(recipe: Recipe, runs: list[dict], done: list[dict], objective: float, paired: list | None,
-           best: bool) -> dict:
+def _entry(
+    recipe: Recipe, runs: list[dict], done: list[dict], objective: float, paired: list | None, best: bool
+) -> dict:
     from ..eval import confirmation as stats
 
     acc = [_test_accuracy(r["metrics"]) for r in done]
     if paired:
         interval = stats.accuracy_interval(paired)
-    else:   # no per-item decisions: the t-interval over seeds only
+    else:  # no per-item decisions: the t-interval over seeds only
         mean, lo, hi = stats.seed_interval([a for a in acc if a is not None])
         interval = {"mean": mean, "ci95": [max(lo, 0.0), min(hi, 1.0)], "ci_method": stats.T_METHOD}
-    return {"recipe": recipe.label, "source_trial": recipe.source_trial, "source_trial_ids": [recipe.source_trial],
-            "sweep_objective": recipe.sweep_objective, "best": best, "reference": best,
-            "trial_ids": [r["trial_id"] for r in runs], "seeds": [r["seed"] for r in done],
-            "failed": [r["trial_id"] for r in runs if r["status"] != COMPLETED],
-            "per_seed": [{"seed": r["seed"], "objective": r["metrics"].get("objective"), "test_accuracy": a}
-                         for r, a in zip(done, acc)],
-            "objective_mean": objective, "test_accuracy": acc, "test_accuracy_mean": interval["mean"],
-            "ci95": interval["ci95"], "ci_method": interval["ci_method"]}   # an accuracy stays in [0, 1]
+    return {
+        "recipe": recipe.label,
+        "source_trial": recipe.source_trial,
+        "source_trial_ids": [recipe.source_trial],
+        "sweep_objective": recipe.sweep_objective,
+        "best": best,
+        "reference": best,
+        "trial_ids": [r["trial_id"] for r in runs],
+        "seeds": [r["seed"] for r in done],
+        "failed": [r["trial_id"] for r in runs if r["status"] != COMPLETED],
+        "per_seed": [
+            {"seed": r["seed"], "objective": r["metrics"].get("objective"), "test_accuracy": a}
+            for r, a in zip(done, acc)
+        ],
+        "objective_mean": objective,
+        "test_accuracy": acc,
+        "test_accuracy_mean": interval["mean"],
+        "ci95": interval["ci95"],
+        "ci_method": interval["ci_method"],
+    }  # an accuracy stays in [0, 1]
 
 
 def _verdicts(e: dict, reference: dict, v: Any, paired: bool) -> tuple[str, str]:
@@ -316,11 +398,11 @@ def _verdicts(e: dict, reference: dict, v: Any, paired: bool) -> tuple[str, str]
     from ..eval import confirmation as stats
 
     if e["best"]:
-        return "reference", (f"{e['recipe']}: the reference (best mean validation objective over "
-                             f"{len(e['seeds'])} seeds)")
+        return "reference", (
+            f"{e['recipe']}: the reference (best mean validation objective over {len(e['seeds'])} seeds)"
+        )
     if not paired:
-        text = ("no paired test (needs per-item decisions on the same test items: verification.npz or "
-                "predictions.npz)")
+        text = "no paired test (needs per-item decisions on the same test items: verification.npz or predictions.npz)"
     elif v is None:
         text = "not compared: no completed seed in common with the reference"
     else:
@@ -368,12 +450,7 @@ def _decisions(artefacts_dir: Path) -> tuple[tuple, Any, Any]:
     """(what identifies the test items, correct per item, fold per item) of one run."""
     import numpy as np
 
-    from ..artefacts import (
-        PREDICTIONS_NPZ,
-        VERIFICATION_NPZ,
-        load_npz,
-        read_verification_npz,
-    )
+    from ..artefacts import PREDICTIONS_NPZ, VERIFICATION_NPZ, load_npz, read_verification_npz
     from ..errors import DataError
     from ..eval.compare import correct_decisions
 

@@ -13,7 +13,8 @@ give at least ``MIN_SEED_DF`` degrees of freedom; otherwise the stated ``DEFAULT
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..artefacts import COMPLETED, TrialDir
 
@@ -41,10 +42,17 @@ def seed_variance(groups: Iterable[list[tuple[float, float]]]) -> dict[str, Any]
     if df >= MIN_SEED_DF:
         se2 = [s * s for g in groups for _, s in g if math.isfinite(s)]
         part = max(var - (sum(se2) / len(se2) if se2 else 0.0), 0.0)
-        return {"sd": math.sqrt(part), "df": df, "source": f"pooled within {len(groups)} configuration(s) run with "
-                f"several seeds ({df} df), less the validation people's share"}
-    return {"sd": DEFAULT_SEED_SD, "df": None,
-            "source": f"stated default ({df} df of repeated configurations, fewer than {MIN_SEED_DF})"}
+        return {
+            "sd": math.sqrt(part),
+            "df": df,
+            "source": f"pooled within {len(groups)} configuration(s) run with "
+            f"several seeds ({df} df), less the validation people's share",
+        }
+    return {
+        "sd": DEFAULT_SEED_SD,
+        "df": None,
+        "source": f"stated default ({df} df of repeated configurations, fewer than {MIN_SEED_DF})",
+    }
 
 
 def add_intervals(rows: list[dict], extra: Iterable[dict] = ()) -> dict[str, Any]:

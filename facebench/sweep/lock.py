@@ -21,15 +21,15 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import ConfigError
 from ..ownership import LOCK, MARKER, is_owned
 
 HEARTBEAT_S = 10.0
-STALE_S = 120.0     # a lock from another host whose heartbeat is older than this is a dead driver's
+STALE_S = 120.0  # a lock from another host whose heartbeat is older than this is a dead driver's
 
 
 def holder_text(info: dict) -> str:
@@ -43,7 +43,7 @@ def _read(path: Path) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {}   # torn (a holder killed mid-write): judged by the file's age
+        return {}  # torn (a holder killed mid-write): judged by the file's age
     return info if isinstance(info, dict) else {}
 
 
@@ -56,7 +56,7 @@ def is_dead(info: dict, *, mtime: float, now: float | None = None) -> bool:
         except ProcessLookupError:
             return True
         except PermissionError:
-            return False   # alive, another user's
+            return False  # alive, another user's
         return False
     beat = info.get("heartbeat_at")
     return now - (beat if isinstance(beat, (int, float)) else mtime) > STALE_S
@@ -65,8 +65,13 @@ def is_dead(info: dict, *, mtime: float, now: float | None = None) -> bool:
 class FolderLock:
     def __init__(self, sweep_dir: Path, what: str) -> None:
         self.path, self.what = Path(sweep_dir) / LOCK, what
-        self.info = {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time(),
-                     "token": os.urandom(8).hex(), "what": what}
+        self.info = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": time.time(),
+            "token": os.urandom(8).hex(),
+            "what": what,
+        }
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
 
@@ -78,15 +83,17 @@ class FolderLock:
                 return
             info = _read(self.path)
             if info is None:
-                continue   # released meanwhile
+                continue  # released meanwhile
             try:
                 mtime = self.path.stat().st_mtime
             except FileNotFoundError:
                 continue
             if not is_dead(info, mtime=mtime):
-                raise ConfigError(f"{self.path.parent}: another facebench driver is running this sweep "
-                                  f"({holder_text(info)}); wait for it to finish or stop it (a killed driver's lock "
-                                  f"is taken over: same host, pid gone; other host, no heartbeat for {STALE_S:g} s)")
+                raise ConfigError(
+                    f"{self.path.parent}: another facebench driver is running this sweep "
+                    f"({holder_text(info)}); wait for it to finish or stop it (a killed driver's lock "
+                    f"is taken over: same host, pid gone; other host, no heartbeat for {STALE_S:g} s)"
+                )
             self._take_over(info)
         raise ConfigError(f"{self.path}: could not take the sweep's driver lock (other drivers keep taking it)")
 
@@ -107,13 +114,15 @@ class FolderLock:
         except FileNotFoundError:
             return
         aside.unlink(missing_ok=True)
-        print(f"facebench sweep: taking over the driver lock of {self.path.parent} from a driver that is gone "
-              f"({holder_text(info)})")
+        print(
+            f"facebench sweep: taking over the driver lock of {self.path.parent} from a driver that is gone "
+            f"({holder_text(info)})"
+        )
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
             if (_read(self.path) or {}).get("token") != self.info["token"]:
-                return   # taken over (this driver was judged dead): never write over the new holder's lock
+                return  # taken over (this driver was judged dead): never write over the new holder's lock
             tmp = self.path.with_name(f".{LOCK}.{self.info['token']}.tmp")
             tmp.write_text(json.dumps({**self.info, "heartbeat_at": time.time()}), encoding="utf-8")
             os.replace(tmp, self.path)
@@ -126,7 +135,7 @@ class FolderLock:
             self.path.unlink(missing_ok=True)
         folder = self.path.parent
         if folder.is_dir() and [p.name for p in folder.iterdir()] == [MARKER]:
-            (folder / MARKER).unlink()   # the lock made this folder and nothing else came of it
+            (folder / MARKER).unlink()  # the lock made this folder and nothing else came of it
             folder.rmdir()
 
 
@@ -154,12 +163,17 @@ def study_lock(url: str, study_name: str, shown: str) -> Iterator[None]:
     try:
         with engine.connect() as conn:
             if not conn.execute(sqlalchemy.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-                holder = conn.execute(sqlalchemy.text(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                    "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :lo AND l.classid = :hi"),
-                    {"lo": key & 0xFFFFFFFF, "hi": (key >> 32) & 0xFFFFFFFF}).scalar()
-                raise ConfigError(f"study {study_name!r} in {shown}: another facebench driver is running it "
-                                  f"({holder or 'holder unknown'}); wait for it to finish or stop it")
+                holder = conn.execute(
+                    sqlalchemy.text(
+                        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                        "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :lo AND l.classid = :hi"
+                    ),
+                    {"lo": key & 0xFFFFFFFF, "hi": (key >> 32) & 0xFFFFFFFF},
+                ).scalar()
+                raise ConfigError(
+                    f"study {study_name!r} in {shown}: another facebench driver is running it "
+                    f"({holder or 'holder unknown'}); wait for it to finish or stop it"
+                )
             try:
                 yield
             finally:
@@ -169,8 +183,9 @@ def study_lock(url: str, study_name: str, shown: str) -> Iterator[None]:
 
 
 @contextmanager
-def driver_lock(sweep_dir: Path, *, study_url: str = "", study_name: str = "", shown: str = "",
-                what: str = "sweep") -> Iterator[None]:
+def driver_lock(
+    sweep_dir: Path, *, study_url: str = "", study_name: str = "", shown: str = "", what: str = "sweep"
+) -> Iterator[None]:
     """The sweep's folder lock (and its study's, for PostgreSQL) for the ``with`` block. A folder that exists
     without facebench's marker is left to the caller's ownership check (which refuses it, untouched)."""
     sweep_dir = Path(sweep_dir)

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ConfigError, DataError
 from ..storage import check_reachable
 
-DB_CONNECT_S = 5          # libpq / MySQL connect timeout for the probe and for the study's own engine
+DB_CONNECT_S = 5  # libpq / MySQL connect timeout for the probe and for the study's own engine
 RAY_CONNECT_S = 5.0
 # The variable a study-database password may come from besides the driver's own (PGPASSWORD for libpq).
 PASSWORD_ENV = "FACEBENCH_STUDY_DB_PASSWORD"
@@ -44,12 +44,16 @@ def study_url(url: str) -> str:
     except ArgumentError:
         raise ConfigError(f"--study-db {url!r}: not a database URL (e.g. postgresql://user@host:5432/db)") from None
     if parsed.password:
-        raise ConfigError(f"--study-db: the URL carries a password; remove it and set {PASSWORD_ENV} "
-                          "(or PGPASSWORD) in the environment instead")
+        raise ConfigError(
+            f"--study-db: the URL carries a password; remove it and set {PASSWORD_ENV} "
+            "(or PGPASSWORD) in the environment instead"
+        )
     if os.environ.get(PASSWORD_ENV):
         if parsed.get_backend_name() != "postgresql":
-            raise ConfigError(f"{PASSWORD_ENV} is for a postgresql:// study database; for "
-                              f"{parsed.get_backend_name()} use its driver's own password setting")
+            raise ConfigError(
+                f"{PASSWORD_ENV} is for a postgresql:// study database; for "
+                f"{parsed.get_backend_name()} use its driver's own password setting"
+            )
         os.environ["PGPASSWORD"] = os.environ[PASSWORD_ENV]
     return url
 
@@ -103,8 +107,9 @@ def check_study_db(url: str) -> None:
             conn.execute(sqlalchemy.text("SELECT 1"))
         engine.dispose()
     except ModuleNotFoundError as e:
-        raise ConfigError(f"--study-db {shown}: the database driver {e.name!r} is not installed; "
-                          "pip install 'facebench[cluster]'") from None
+        raise ConfigError(
+            f"--study-db {shown}: the database driver {e.name!r} is not installed; pip install 'facebench[cluster]'"
+        ) from None
     except sqlalchemy.exc.SQLAlchemyError as e:
         raise DataError(f"--study-db {shown}: cannot connect: {_db_reason(e)}") from None
 
@@ -127,8 +132,10 @@ def check_ray_address(address: str, *, current_cluster: str | None = None) -> No
         except OSError:
             return  # nothing recorded: ray.init("auto") itself fails at once
         if recorded:
-            _probe(recorded, f"--address auto (the cluster recorded in {current_cluster or RAY_CURRENT_CLUSTER}: "
-                             f"{recorded})")
+            _probe(
+                recorded,
+                f"--address auto (the cluster recorded in {current_cluster or RAY_CURRENT_CLUSTER}: {recorded})",
+            )
         return
     _probe(address, f"--address {address}")
 
@@ -142,9 +149,10 @@ def _probe(address: str, shown: str) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_S):
             pass
     except OSError as e:
-        raise ConfigError(f"{shown}: no Ray cluster answers there ({e.strerror or e}); start one with "
-                          "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")\
-            from None
+        raise ConfigError(
+            f"{shown}: no Ray cluster answers there ({e.strerror or e}); start one with "
+            "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local"
+        ) from None
 
 
 def redact(url: str) -> str:

@@ -27,12 +27,20 @@ class ProgressLine(Callback):
     ``epochs`` only trials that reached their last epoch count for "best", as in Optuna's study and the summary,
     where a trial the scheduler stopped is never the best."""
 
-    metric = "objective"   # the reported key: the one number Optuna is told and ASHA compares
+    metric = "objective"  # the reported key: the one number Optuna is told and ASHA compares
 
-    def __init__(self, *, name: str, mode: str, total: int, label: str = "objective", epochs: int = 0,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        mode: str,
+        total: int,
+        label: str = "objective",
+        epochs: int = 0,
+        stream: TextIO | None = None,
+    ) -> None:
         self.name, self.mode, self.total, self.label, self.epochs = name, mode, total, label, epochs
-        self._stream = stream   # None: sys.stdout at write time (Tune pickles its callbacks; a stream does not pickle)
+        self._stream = stream  # None: sys.stdout at write time (Tune pickles its callbacks; a stream does not pickle)
         self.t0 = time.monotonic()
         self.best: float | None = None
         self.best_trial = ""
@@ -77,13 +85,18 @@ class ProgressLine(Callback):
 
     def format(self, *, done: int, running: int, failed: int, elapsed: float) -> str:
         finished = done + failed
-        best = (f"best {self.label} {self.best:.4f} ({self.best_trial})" if self.best is not None
-                else f"best {self.label} -")
+        best = (
+            f"best {self.label} {self.best:.4f} ({self.best_trial})"
+            if self.best is not None
+            else f"best {self.label} -"
+        )
         eta = ""
         if 0 < finished < self.total:
             eta = f", ETA {_duration(elapsed / finished * (self.total - finished))}"
-        return (f"{self.name}  {finished}/{self.total} trials done, {running} running, {failed} failed  "
-                f"{best}  {_duration(elapsed)}{eta}")
+        return (
+            f"{self.name}  {finished}/{self.total} trials done, {running} running, {failed} failed  "
+            f"{best}  {_duration(elapsed)}{eta}"
+        )
 
 
 def _duration(seconds: float) -> str:

@@ -28,9 +28,10 @@ import math
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..artefacts import CHECKPOINT, COMPLETED, TrialDir
 from ..io import atomic_path
@@ -42,8 +43,8 @@ EPOCH_COLUMNS = ("lr", "train_loss", "train_accuracy", "val_accuracy", "val_auc"
 class Replay:
     """The replay setting of a sweep (``SweepSpec.replay``); never part of a trial's training config."""
 
-    source: str                       # a folder holding trials.parquet and epochs.parquet of a real sweep
-    seconds_per_epoch: float = 0.5    # the pace of the replay (the trial's "compute")
+    source: str  # a folder holding trials.parquet and epochs.parquet of a real sweep
+    seconds_per_epoch: float = 0.5  # the pace of the replay (the trial's "compute")
     checkpoint_bytes: int = 256 * 1024
 
     def to_json(self) -> dict[str, Any]:
@@ -58,7 +59,7 @@ class Curves:
     configs: list[dict[str, Any]]
     epochs: dict[str, list[dict[str, Any]]]
     test: dict[str, float]
-    scales: dict[str, tuple[float, bool]]    # numeric key -> (range, log)
+    scales: dict[str, tuple[float, bool]]  # numeric key -> (range, log)
 
 
 @functools.lru_cache(maxsize=4)
@@ -137,7 +138,7 @@ def replay_rows(curves: Curves, source_id: str, epochs: int, metric: str, mode: 
 def write_checkpoint(trial: TrialDir, epochs_done: int, size: int) -> None:
     head = (json.dumps({"replay_checkpoint": 1, "epochs": epochs_done}) + "\n").encode()
     with atomic_path(trial.path / CHECKPOINT) as tmp:
-        tmp.write_bytes(head + bytes(max(0, size - len(head))))   # written, not sparse: real disk per trial
+        tmp.write_bytes(head + bytes(max(0, size - len(head))))  # written, not sparse: real disk per trial
 
 
 def read_checkpoint(trial: TrialDir) -> int:
@@ -149,8 +150,13 @@ def read_checkpoint(trial: TrialDir) -> int:
         return 0
 
 
-def replay_trial(spec: Any, flat: dict[str, Any], report: Callable[[dict], None], trial: TrialDir,
-                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def replay_trial(
+    spec: Any,
+    flat: dict[str, Any],
+    report: Callable[[dict], None],
+    trial: TrialDir,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
     """Replay one trial into ``trial`` (the engine's ``run_trial`` contract: ``report`` after every epoch, the
     result dict returned and written). Continues after the epochs its checkpoint covers."""
     replay = spec.replay
@@ -159,8 +165,15 @@ def replay_trial(spec: Any, flat: dict[str, Any], report: Callable[[dict], None]
     metric, mode = spec.objective
     rows = replay_rows(curves, source_id, int(flat.get("train.epochs", spec.epochs)), metric, mode, spec.select)
     replayed = {**replay.to_json(), "recorded_trial": source_id, "distance": round(distance, 6)}
-    meta = {"replayed": replayed, "host": socket.gethostname(), "pid": os.getpid(), "device": "replay",
-            "trial_id": trial.path.name, "task": flat.get("task"), "started_at": time.time()}
+    meta = {
+        "replayed": replayed,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "device": "replay",
+        "trial_id": trial.path.name,
+        "task": flat.get("task"),
+        "started_at": time.time(),
+    }
     done = read_checkpoint(trial)
     history = trial.read_epochs()[:done]
     if done and len(history) == done:
@@ -180,8 +193,16 @@ def replay_trial(spec: Any, flat: dict[str, Any], report: Callable[[dict], None]
     if source_id in curves.test:
         metrics["test_accuracy_mean"] = curves.test[source_id]
     metrics["train_s"] = replay.seconds_per_epoch * len(history)
-    result = {"status": COMPLETED, "reason": "", "metrics": metrics, "config": flat, "meta": meta,
-              "replayed": replayed, "epochs_run": len(history), "wall_s": metrics["train_s"]}
+    result = {
+        "status": COMPLETED,
+        "reason": "",
+        "metrics": metrics,
+        "config": flat,
+        "meta": meta,
+        "replayed": replayed,
+        "epochs_run": len(history),
+        "wall_s": metrics["train_s"],
+    }
     trial.write_result(result)
     return result
 

@@ -36,20 +36,21 @@ TRIAL_KEY = "facebench@trial"
 @dataclass(frozen=True)
 class Continuation:
     """An unfinished trial of an interrupted run: same folder, same Optuna trial, same configuration."""
+
     trial_id: str
-    storage_id: int           # the Optuna trial's id in its storage (``FrozenTrial._trial_id``)
-    config: dict              # the Tune config it had: Optuna's params plus what the space function derived
-    told: bool = False        # Optuna already holds its final value (only its result file needs rewriting)
+    storage_id: int  # the Optuna trial's id in its storage (``FrozenTrial._trial_id``)
+    config: dict  # the Tune config it had: Optuna's params plus what the space function derived
+    told: bool = False  # Optuna already holds its final value (only its result file needs rewriting)
 
 
 @dataclass
 class ResumePlan:
-    finished: list[str] = field(default_factory=list)          # trial ids kept as they are
+    finished: list[str] = field(default_factory=list)  # trial ids kept as they are
     continuations: list[Continuation] = field(default_factory=list)
-    told: list[str] = field(default_factory=list)              # finished trials Optuna was told about now
-    closed: list[int] = field(default_factory=list)            # Optuna trial numbers marked FAIL (never ran)
-    stale: int = 0                                             # temporary files of interrupted writes removed
-    proposed: int = 0                                          # Optuna trials the study held before this run
+    told: list[str] = field(default_factory=list)  # finished trials Optuna was told about now
+    closed: list[int] = field(default_factory=list)  # Optuna trial numbers marked FAIL (never ran)
+    stale: int = 0  # temporary files of interrupted writes removed
+    proposed: int = 0  # Optuna trials the study held before this run
 
     def new_samples(self, num_samples: int) -> int:
         """Trials the resumed run starts: the continuations, then new ones up to ``num_samples``."""
@@ -64,11 +65,14 @@ def check_resumable(sweep: SweepDir, *, remote: bool = False, spec: SweepSpec | 
         raise ConfigError(f"{sweep.path}: no sweep ran there, so there is nothing to resume; run it without --resume")
     saved = sweep.read_spec()
     if spec is not None and saved is not None and saved.get("second_objective", "") != spec.second_objective:
+
         def said(name: str) -> str:
             return f"objective and {name}" if name else "one objective"
 
-        raise ConfigError(f"{sweep.path}: the sweep there ran with {said(saved.get('second_objective', ''))}; "
-                          f"resume it with the same declaration (now: {said(spec.second_objective)})")
+        raise ConfigError(
+            f"{sweep.path}: the sweep there ran with {said(saved.get('second_objective', ''))}; "
+            f"resume it with the same declaration (now: {said(spec.second_objective)})"
+        )
 
 
 def remove_stale_temps(sweep: SweepDir) -> int:
@@ -118,7 +122,7 @@ def reconcile(spec: SweepSpec, sweep: SweepDir, study: Any) -> ResumePlan:
             _settle_told(spec, trial, frozen, plan)
     for trial in sweep.trial_dirs():
         if trial.path.name not in seen and trial.final_result() is not None:
-            plan.finished.append(trial.path.name)   # a trial the study does not name (an older facebench's sweep)
+            plan.finished.append(trial.path.name)  # a trial the study does not name (an older facebench's sweep)
     return plan
 
 
@@ -134,7 +138,7 @@ def _tell(study: Any, number: int, record: dict, value: float | list[float] | No
     State = optuna.trial.TrialState
     if record["status"] == FAILED:
         study.tell(number, state=State.FAIL)
-    elif value is None or record["status"] == STOPPED:   # stopped by the scheduler: never the study's best
+    elif value is None or record["status"] == STOPPED:  # stopped by the scheduler: never the study's best
         study.tell(number, state=State.PRUNED)
     else:
         study.tell(number, value)
@@ -151,8 +155,11 @@ def _settle_told(spec: SweepSpec, trial: TrialDir, frozen: Any, plan: ResumePlan
     if frozen.state == optuna.trial.TrialState.COMPLETE and len(epochs) >= last:
         plan.continuations.append(Continuation(trial.path.name, frozen._trial_id, tune_config(spec, frozen), told=True))
         return
-    error = "the trial ended with an error; its message was lost when the sweep was interrupted" \
-        if frozen.state == optuna.trial.TrialState.FAIL else None
+    error = (
+        "the trial ended with an error; its message was lost when the sweep was interrupted"
+        if frozen.state == optuna.trial.TrialState.FAIL
+        else None
+    )
     write_unfinished_record(trial, error, epochs)
     plan.finished.append(trial.path.name)
 
@@ -166,8 +173,10 @@ def tune_config(spec: SweepSpec, frozen: Any) -> dict:
     try:
         derived = spec.space(optuna.trial.FixedTrial(params)) or {}
     except ValueError as e:
-        raise ConfigError(f"trial {frozen.user_attrs.get(TRIAL_ATTR)}: its parameters {params} no longer fit "
-                          f"the sweep's space ({e}); resume with the sweep file it started with") from None
+        raise ConfigError(
+            f"trial {frozen.user_attrs.get(TRIAL_ATTR)}: its parameters {params} no longer fit "
+            f"the sweep's space ({e}); resume with the sweep file it started with"
+        ) from None
     return {**params, **derived}
 
 

@@ -33,7 +33,7 @@ def drop_checkpoint(trial_dir: Path) -> int:
 def drop_unusable(sweep: SweepDir, rows: list[dict[str, Any]], *, top: int = KEEP_TOP) -> int:
     """At the end of a sweep: ``rows`` are the summary's ranked rows (completed first, best first). Returns bytes
     freed."""
-    keep = {r["trial_id"] for r in [r for r in rows if r["status"] == COMPLETED][:max(top, KEEP_TOP)]}
+    keep = {r["trial_id"] for r in [r for r in rows if r["status"] == COMPLETED][: max(top, KEEP_TOP)]}
     freed = 0
     for row in rows:
         finished = sweep.trial(row["trial_id"]).final_result() is not None
@@ -50,10 +50,10 @@ def ended_early_callback(trials_root: str, epochs: int):
 
     class DropEnded(Callback):
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            if int((trial.last_result or {}).get("epoch") or 0) < epochs:   # stopped by ASHA: never continued
+            if int((trial.last_result or {}).get("epoch") or 0) < epochs:  # stopped by ASHA: never continued
                 drop_checkpoint(Path(trials_root) / trial_dirname(trial))
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            drop_checkpoint(Path(trials_root) / trial_dirname(trial))   # retries exhausted
+            drop_checkpoint(Path(trials_root) / trial_dirname(trial))  # retries exhausted
 
     return DropEnded()

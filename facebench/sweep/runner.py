@@ -22,22 +22,15 @@ from ..ownership import MARKER, claim_dir, remove_owned
 from . import storage as bucket
 from .lock import driver_lock
 from .preflight import check_all, redact, study_storage
-from .resume import (
-    ResumePlan,
-    check_resumable,
-    describe,
-    open_study,
-    reconcile,
-    remove_stale_temps,
-)
+from .resume import ResumePlan, check_resumable, describe, open_study, reconcile, remove_stale_temps
 from .session import DEFAULT_OUTPUT, LOCAL, Output, Placement, ray_session, set_ray_env
 from .spec import ALIAS_MARK, SweepSpec
 
 
 @dataclass(frozen=True)
 class SweepPaths:
-    dir: SweepDir             # local (or NFS) sweep folder: sweep.json, study.db, trials/, summary.json
-    storage_path: str         # Tune's storage_path (the sweep dir, or <URI>/<name>)
+    dir: SweepDir  # local (or NFS) sweep folder: sweep.json, study.db, trials/, summary.json
+    storage_path: str  # Tune's storage_path (the sweep dir, or <URI>/<name>)
     study_url: str
 
     @property
@@ -68,8 +61,9 @@ def sweep_paths(name: str, output: Output) -> SweepPaths:
     return SweepPaths(sweep, storage_path, output.study_db or f"sqlite:///{sweep.study_file}")
 
 
-def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DEFAULT_OUTPUT, *,
-              num_samples: int | None = None) -> dict:
+def run_sweep(
+    spec: SweepSpec, placement: Placement = LOCAL, output: Output = DEFAULT_OUTPUT, *, num_samples: int | None = None
+) -> dict:
     """Run (or resume) ``spec`` and return the summary dict also written to ``summary.json``.
 
     ``placement`` overrides the sweep's resources and says where it runs, ``output`` where it writes and how
@@ -91,16 +85,16 @@ def run_sweep(spec: SweepSpec, placement: Placement = LOCAL, output: Output = DE
     with driver_lock(paths.sweep_dir, study_url=paths.study_url, study_name=spec.name, shown=redact(paths.study_url)):
         _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
         try:
-            if placement.local and spec.replay is None:   # a replayed sweep reads no data
+            if placement.local and spec.replay is None:  # a replayed sweep reads no data
                 warm_data_cache([spec.trial_config(p) for p in samples])
             grid, wall_s, earlier = _fit(spec, paths, placement, output, samples)
         except BaseException:
             if new and not any(p.name != MARKER for p in paths.trials.iterdir()):
-                remove_owned(paths.sweep_dir)   # failed before any trial ran (data not found...): leave nothing
+                remove_owned(paths.sweep_dir)  # failed before any trial ran (data not found...): leave nothing
             raise
         from .summary import summarize
 
-        bucket.pull_sweep(paths)   # trial folders written on other nodes
+        bucket.pull_sweep(paths)  # trial folders written on other nodes
         summary = summarize(spec, paths, grid, wall_s=wall_s, earlier=earlier)
         if output.keep_checkpoints == "usable":
             from .retention import drop_unusable
@@ -115,21 +109,29 @@ def _pareto_scheduler(spec: SweepSpec) -> SweepSpec:
     stopped cheap model would drop off the front it may belong to."""
     if not spec.second_objective or spec.scheduler == "fifo":
         return spec
-    print(f"facebench sweep: two objectives (objective, {spec.second_objective}): every trial runs to the end; "
-          f"scheduler {spec.scheduler!r} replaced by 'fifo'")
+    print(
+        f"facebench sweep: two objectives (objective, {spec.second_objective}): every trial runs to the end; "
+        f"scheduler {spec.scheduler!r} replaced by 'fifo'"
+    )
     return spec.replace(scheduler="fifo")
 
 
-def _fit(spec: SweepSpec, paths: SweepPaths, placement: Placement, output: Output,
-         samples: list[dict]) -> tuple[Any, float, list[str]]:
+def _fit(
+    spec: SweepSpec, paths: SweepPaths, placement: Placement, output: Output, samples: list[dict]
+) -> tuple[Any, float, list[str]]:
     set_ray_env()
     faults.arm_driver()
     callbacks = []
     if output.trackers:
         from .trackers import tracker_callbacks
 
-        callbacks = tracker_callbacks(output.trackers, name=spec.name, sweep=paths.dir,
-                                      mlflow_tracking_uri=output.mlflow_uri, trial_config=spec.trial_config)
+        callbacks = tracker_callbacks(
+            output.trackers,
+            name=spec.name,
+            sweep=paths.dir,
+            mlflow_tracking_uri=output.mlflow_uri,
+            trial_config=spec.trial_config,
+        )
     if output.keep_checkpoints == "usable":
         from .retention import ended_early_callback
 
@@ -141,8 +143,9 @@ def _fit(spec: SweepSpec, paths: SweepPaths, placement: Placement, output: Outpu
             _write_sweep_json(spec, paths)
         grid = []
         if plan.new_samples(spec.num_samples) > 0:
-            tuner = _build_tuner(spec, paths, plan, param_columns=_param_columns(samples), verbose=output.verbose,
-                                 callbacks=callbacks)
+            tuner = _build_tuner(
+                spec, paths, plan, param_columns=_param_columns(samples), verbose=output.verbose, callbacks=callbacks
+            )
             bucket.push_sweep(paths)
             grid = tuner.fit()
         return grid, time.time() - t0, plan.finished
@@ -163,8 +166,15 @@ def _write_sweep_json(spec: SweepSpec, paths: SweepPaths) -> None:
     from .version import code_version
 
     now = code_version()
-    paths.dir.write_spec({**spec.to_json(), "study_db": redact(paths.study_url), "experiment": paths.experiment,
-                          "code_version": now, "code_versions": [now]})
+    paths.dir.write_spec(
+        {
+            **spec.to_json(),
+            "study_db": redact(paths.study_url),
+            "experiment": paths.experiment,
+            "code_version": now,
+            "code_versions": [now],
+        }
+    )
 
 
 def _with_cover(spec: SweepSpec, *, explicit_samples: bool) -> SweepSpec:
@@ -186,14 +196,19 @@ def _prepare_dir(paths: SweepPaths, *, resume: bool, fresh: bool) -> None:
     if fresh and not resume and paths.sweep_dir.exists():
         left = remove_owned(paths.sweep_dir)
         if left:
-            print(f"facebench sweep: --fresh kept what facebench did not write in {paths.sweep_dir}: "
-                  + ", ".join(left[:5]) + (" ..." if len(left) > 5 else ""))
+            print(
+                f"facebench sweep: --fresh kept what facebench did not write in {paths.sweep_dir}: "
+                + ", ".join(left[:5])
+                + (" ..." if len(left) > 5 else "")
+            )
     elif not resume and ((state.exists() and any(state.iterdir())) or bucket.remote_exists(paths)):
         where = paths.storage_path if paths.is_uri else paths.sweep_dir
-        raise ConfigError(f"{where}: a sweep with this name already ran there; pass --resume to "
-                          "continue it, --fresh to delete it, or another --results folder")
+        raise ConfigError(
+            f"{where}: a sweep with this name already ran there; pass --resume to "
+            "continue it, --fresh to delete it, or another --results folder"
+        )
     if resume:
-        bucket.pull_sweep(paths)   # a resume on a new head: the bucket holds the sweep (and its markers)
+        bucket.pull_sweep(paths)  # a resume on a new head: the bucket holds the sweep (and its markers)
     claim_dir(paths.sweep_dir, "sweep")
     claim_dir(paths.trials, TRIALS)
 
@@ -212,7 +227,7 @@ def check_space(spec: SweepSpec, *, n: int = 16) -> list[dict]:
         trial = study.ask()
         proposed = call_space(spec, trial)
         params = {**trial.params, **proposed}
-        validate_config(spec.trial_config(params))   # ConfigError names the key and the allowed values
+        validate_config(spec.trial_config(params))  # ConfigError names the key and the allowed values
         samples.append({k: v for k, v in params.items() if ALIAS_MARK not in k})
         study.tell(trial, 0.0)
     return samples
@@ -229,8 +244,10 @@ def call_space(spec: SweepSpec, trial: Any) -> dict:
         raise
     except Exception as e:  # noqa: BLE001 - any error of the user's own space function
         text = " ".join(str(e).split()) or "(no message)"
-        raise ConfigError(f"{describe_space(spec.space)} of sweep {spec.name!r} raised {type(e).__name__}: {text} "
-                          "(--debug shows the traceback)") from e
+        raise ConfigError(
+            f"{describe_space(spec.space)} of sweep {spec.name!r} raised {type(e).__name__}: {text} "
+            "(--debug shows the traceback)"
+        ) from e
 
 
 def describe_space(fn: Any) -> str:
@@ -262,8 +279,15 @@ def _param_columns(samples: list[dict], limit: int = 6) -> list[str]:
     return varying[:limit]
 
 
-def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_columns: list[str], verbose: int,
-                 callbacks: list = ()):
+def _build_tuner(
+    spec: SweepSpec,
+    paths: SweepPaths,
+    plan: ResumePlan,
+    *,
+    param_columns: list[str],
+    verbose: int,
+    callbacks: list = (),
+):
     """A new Tuner on every run, a resumed one too: its first trials are the plan's continuations (their own
     ids and folders), then new proposals up to ``num_samples``."""
     from ray import tune
@@ -276,18 +300,32 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     from ray.tune.search import ConcurrencyLimiter
 
     paths.dir.suggest_log.parent.mkdir(parents=True, exist_ok=True)
-    search = make_searcher(spec, paths.study_url, continuations=plan.continuations, seed_offset=plan.proposed,
-                           timing_log=str(paths.dir.suggest_log))
+    search = make_searcher(
+        spec,
+        paths.study_url,
+        continuations=plan.continuations,
+        seed_offset=plan.proposed,
+        timing_log=str(paths.dir.suggest_log),
+    )
     if spec.max_concurrent:
         search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
     metric, mode = spec.objective
-    tune_config = tune.TuneConfig(metric="objective", mode=mode, search_alg=search,
-                                  scheduler=make_scheduler(spec), num_samples=plan.new_samples(spec.num_samples),
-                                  reuse_actors=True,
-                                  trial_dirname_creator=trial_dirname, trial_name_creator=trial_dirname)
-    reporter = tune.CLIReporter(metric_columns={"epoch": "epoch", "objective": f"{metric} ({spec.select})",
-                                                "train_loss": "loss"},
-                                parameter_columns=param_columns, max_report_frequency=15, sort_by_metric=True)
+    tune_config = tune.TuneConfig(
+        metric="objective",
+        mode=mode,
+        search_alg=search,
+        scheduler=make_scheduler(spec),
+        num_samples=plan.new_samples(spec.num_samples),
+        reuse_actors=True,
+        trial_dirname_creator=trial_dirname,
+        trial_name_creator=trial_dirname,
+    )
+    reporter = tune.CLIReporter(
+        metric_columns={"epoch": "epoch", "objective": f"{metric} ({spec.select})", "train_loss": "loss"},
+        parameter_columns=param_columns,
+        max_report_frequency=15,
+        sort_by_metric=True,
+    )
     from ray.tune.logger import JsonLoggerCallback
 
     from .progress import ProgressLine
@@ -296,12 +334,24 @@ def _build_tuner(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan, *, param_
     # automatic CSV/TensorBoard loggers are off (RAY_ENV). Ray's table only with --verbose, else one progress line.
     callbacks = [JsonLoggerCallback(), bucket.study_snapshot_callback(paths), *callbacks]
     if verbose == 1:
-        callbacks.append(ProgressLine(name=spec.name, mode=mode, label=f"{metric} ({spec.select} epoch)",
-                                      epochs=spec.epochs, total=plan.new_samples(spec.num_samples)))
-    run_config = tune.RunConfig(name=RAY_STATE, storage_path=paths.storage_path, verbose=1 if verbose >= 2 else 0,
-                                progress_reporter=reporter, callbacks=[c for c in callbacks if c is not None],
-                                failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-                                checkpoint_config=tune.CheckpointConfig(num_to_keep=1))
+        callbacks.append(
+            ProgressLine(
+                name=spec.name,
+                mode=mode,
+                label=f"{metric} ({spec.select} epoch)",
+                epochs=spec.epochs,
+                total=plan.new_samples(spec.num_samples),
+            )
+        )
+    run_config = tune.RunConfig(
+        name=RAY_STATE,
+        storage_path=paths.storage_path,
+        verbose=1 if verbose >= 2 else 0,
+        progress_reporter=reporter,
+        callbacks=[c for c in callbacks if c is not None],
+        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+    )
     return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
 
 
@@ -311,12 +361,18 @@ def make_scheduler(spec: SweepSpec):
     if spec.scheduler == "fifo" or spec.second_objective or spec.epochs <= spec.grace_period:
         return FIFOScheduler()
     # stop_last_trials=False: a trial reaching the last epoch must finish its final evaluation itself.
-    return ASHAScheduler(time_attr="epoch", max_t=spec.epochs, grace_period=spec.grace_period,
-                         reduction_factor=spec.reduction_factor, stop_last_trials=False)
+    return ASHAScheduler(
+        time_attr="epoch",
+        max_t=spec.epochs,
+        grace_period=spec.grace_period,
+        reduction_factor=spec.reduction_factor,
+        stop_last_trials=False,
+    )
 
 
-def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0,
-                  timing_log: str | None = None):
+def make_searcher(
+    spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0, timing_log: str | None = None
+):
     """``seed_offset``: trials the study already proposed. A resumed sweep's sampler starts a new random stream
     (seed + offset), else a seeded sampler would replay its first proposals and train them twice."""
     import optuna
@@ -324,7 +380,7 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
     from .search import StudySearch
     from .studycache import WriteThroughStorage
 
-    storage = WriteThroughStorage(study_storage(study_url))   # one writer: read once, then written through
+    storage = WriteThroughStorage(study_storage(study_url))  # one writer: read once, then written through
     seed = spec.seed + seed_offset
     if spec.sampler == "grid":
         sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=seed)
@@ -337,8 +393,15 @@ def make_searcher(spec: SweepSpec, study_url: str, *, continuations: list = (), 
     # sweep also reports its cost from the first epoch, and Optuna's study gets both, with two directions (TPE's
     # multi-objective mode); Tune itself keeps "objective" as its one scalar for its own bookkeeping.
     metric, mode = zip(*spec.objectives)
-    return StudySearch(space=spec.space, metric=list(metric) if spec.second_objective else metric[0],
-                       mode=list(mode) if spec.second_objective else mode[0], sampler=sampler,
-                       study_name=spec.name, storage=storage, start_points=spec.start_points,
-                       continuations=continuations, epochs=spec.epochs, timing_log=timing_log)
-
+    return StudySearch(
+        space=spec.space,
+        metric=list(metric) if spec.second_objective else metric[0],
+        mode=list(mode) if spec.second_objective else mode[0],
+        sampler=sampler,
+        study_name=spec.name,
+        storage=storage,
+        start_points=spec.start_points,
+        continuations=continuations,
+        epochs=spec.epochs,
+        timing_log=timing_log,
+    )

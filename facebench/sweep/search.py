@@ -28,17 +28,24 @@ class StudySearch(OptunaSearch):
     A Pareto sweep (``metric`` and ``mode`` lists: objective and cost) tells Optuna both values when a trial ends;
     Optuna keeps no intermediate values for a multi-objective study, so nothing is reported per epoch."""
 
-    def __init__(self, *args: Any, start_points: tuple = (), continuations: list[Continuation] | tuple = (),
-                 epochs: int = 0, timing_log: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        start_points: tuple = (),
+        continuations: list[Continuation] | tuple = (),
+        epochs: int = 0,
+        timing_log: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._start_points = list(start_points)
-        self._timing_log = timing_log   # one line per new proposal: wall and CPU milliseconds (docs/scale.md)
+        self._timing_log = timing_log  # one line per new proposal: wall and CPU milliseconds (docs/scale.md)
         super().__init__(*args, **kwargs)
         self._continuations = list(continuations)
         self._epochs = epochs
 
     def _setup_study(self, mode) -> None:
         super()._setup_study(mode)
-        known = self._ot_study.get_trials(deepcopy=False)   # also fills a write-through cache (studycache.py)
+        known = self._ot_study.get_trials(deepcopy=False)  # also fills a write-through cache (studycache.py)
         if self._start_points and not known:
             for point in self._start_points:
                 self._ot_study.enqueue_trial(point)
@@ -51,7 +58,7 @@ class StudySearch(OptunaSearch):
             c = self._continuations.pop(0)
             self._ot_trials[trial_id] = optuna.trial.Trial(self._ot_study, c.storage_id)
             if c.told:
-                self._completed_trials.add(trial_id)   # its value is in the study: tell nothing again
+                self._completed_trials.add(trial_id)  # its value is in the study: tell nothing again
             return {**c.config, TRIAL_KEY: c.trial_id}
         t0, cpu0 = time.perf_counter(), time.thread_time()
         config = super().suggest(trial_id)

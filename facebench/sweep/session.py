@@ -15,10 +15,11 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 
@@ -29,14 +30,20 @@ if TYPE_CHECKING:  # at run time neither is needed here: `facebench` imports thi
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
 # callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
 # about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
-RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-           "RAY_AIR_NEW_OUTPUT": "0", "TUNE_MAX_PENDING_TRIALS_PG": "auto", "TUNE_WARN_THRESHOLD_S": "5",
-           # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
-           # the running trials as if finished; they stay unfinished and --resume continues them.
-           "TUNE_DISABLE_SIGINT_HANDLER": "1"}
+RAY_ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_MAX_PENDING_TRIALS_PG": "auto",
+    "TUNE_WARN_THRESHOLD_S": "5",
+    # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
+    # the running trials as if finished; they stay unfinished and --resume continues them.
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",
+}
 
 
-RAY_SESSION_LOGS = ("session_latest", "logs")   # under a Ray temp dir: the latest session's own logs
+RAY_SESSION_LOGS = ("session_latest", "logs")  # under a Ray temp dir: the latest session's own logs
 
 
 @dataclass(frozen=True)
@@ -45,8 +52,8 @@ class Placement:
 
     cpus_per_trial: float | None = None
     gpus_per_trial: float | None = None
-    max_concurrent: int | None = None    # 0: as many as the resources allow
-    address: str | None = None           # a Ray cluster to join ("auto", HOST:PORT); None: a private local Ray
+    max_concurrent: int | None = None  # 0: as many as the resources allow
+    address: str | None = None  # a Ray cluster to join ("auto", HOST:PORT); None: a private local Ray
 
     @property
     def local(self) -> bool:
@@ -54,8 +61,15 @@ class Placement:
 
     def apply(self, spec: SweepSpec) -> SweepSpec:
         """``spec`` with these values (a GPU placement also sets train.device cuda) and its trials' threads."""
-        changes = {k: v for k, v in (("cpus_per_trial", self.cpus_per_trial), ("gpus_per_trial", self.gpus_per_trial),
-                                     ("max_concurrent", self.max_concurrent)) if v is not None}
+        changes = {
+            k: v
+            for k, v in (
+                ("cpus_per_trial", self.cpus_per_trial),
+                ("gpus_per_trial", self.gpus_per_trial),
+                ("max_concurrent", self.max_concurrent),
+            )
+            if v is not None
+        }
         if changes.get("gpus_per_trial", 0) > 0 and "train.device" not in spec.base:
             spec = spec.replace(base={**spec.base, "train.device": "cuda"})
         spec = spec.replace(**changes) if changes else spec
@@ -68,19 +82,19 @@ class Placement:
 class Output:
     """Where a sweep writes and what it shows while it runs."""
 
-    results: str | None = None       # results folder (default $FACEBENCH_RUNS or ./runs)
-    storage: str | None = None       # shared results location: an NFS path or a bucket URI (s3://bucket/runs)
-    study_db: str | None = None      # SQLAlchemy URL of the Optuna study (default sqlite:///<sweep>/study.db)
-    resume: bool = False             # continue an interrupted sweep of the same name
-    fresh: bool = False              # delete an earlier sweep of the same name first
-    verbose: int = 1                 # 0 nothing while it runs, 1 one progress line, 2 Ray's table and trial output
-    trackers: tuple[str, ...] = ()   # "tensorboard", "mlflow" (Ray Tune's logger callbacks, trackers.py)
-    mlflow_uri: str | None = None    # --log mlflow's store (default sqlite:///<sweep>/mlflow.db)
+    results: str | None = None  # results folder (default $FACEBENCH_RUNS or ./runs)
+    storage: str | None = None  # shared results location: an NFS path or a bucket URI (s3://bucket/runs)
+    study_db: str | None = None  # SQLAlchemy URL of the Optuna study (default sqlite:///<sweep>/study.db)
+    resume: bool = False  # continue an interrupted sweep of the same name
+    fresh: bool = False  # delete an earlier sweep of the same name first
+    verbose: int = 1  # 0 nothing while it runs, 1 one progress line, 2 Ray's table and trial output
+    trackers: tuple[str, ...] = ()  # "tensorboard", "mlflow" (Ray Tune's logger callbacks, trackers.py)
+    mlflow_uri: str | None = None  # --log mlflow's store (default sqlite:///<sweep>/mlflow.db)
     allow_version_change: bool = False  # resume under a code version other than sweep.json's (sweep/version.py)
-    keep_checkpoints: str = "all"    # "usable": only the checkpoints the sweep can still use (retention.py)
+    keep_checkpoints: str = "all"  # "usable": only the checkpoints the sweep can still use (retention.py)
 
 
-LOCAL = Placement()        # the sweep's own resources on a private Ray on this machine
+LOCAL = Placement()  # the sweep's own resources on a private Ray on this machine
 DEFAULT_OUTPUT = Output()  # ./runs (or $FACEBENCH_RUNS), a new sweep, one progress line
 
 
@@ -124,15 +138,24 @@ def _init_ray(placement: Placement, *, gpus: float, verbose: int) -> str | None:
         # GPUs: Ray's own detection (CUDA_VISIBLE_DEVICES / NVML); a GPU sweep on a machine without one is then
         # refused by check_resources instead of scheduling "GPU" trials onto the CPU.
         temp_dir = ray_temp_dir()
-        ray.init(address="local", num_cpus=os.cpu_count(), num_gpus=None if gpus > 0 else 0,
-                 include_dashboard=False, logging_level="WARNING", log_to_driver=verbose >= 2, _temp_dir=temp_dir)
+        ray.init(
+            address="local",
+            num_cpus=os.cpu_count(),
+            num_gpus=None if gpus > 0 else 0,
+            include_dashboard=False,
+            logging_level="WARNING",
+            log_to_driver=verbose >= 2,
+            _temp_dir=temp_dir,
+        )
         return temp_dir
     target = placement.address or os.environ.get("RAY_ADDRESS") or "auto"
     try:
         ray.init(address=target, logging_level="WARNING")
     except ConnectionError as e:
-        raise ConfigError(f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
-                          "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local")
+        raise ConfigError(
+            f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "
+            "`ray start --head` or `ray up cluster/cluster.yaml`, or run on this machine with --local"
+        ) from None
     return ""
 
 
@@ -146,7 +169,7 @@ def interrupt_on_sigterm() -> None:
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return   # a notebook's or a test's worker thread: signals belong to the main thread
+        return  # a notebook's or a test's worker thread: signals belong to the main thread
     if hasattr(faulthandler, "unregister"):
         faulthandler.unregister(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -166,14 +189,16 @@ def check_resources(spec: SweepSpec, *, local: bool) -> None:
     gpus = max((n.get("GPU", 0.0) for n in nodes), default=0.0)
     if spec.cpus_per_trial <= cpus and spec.gpus_per_trial <= gpus:
         return
-    msg = (f"a trial needs {spec.cpus_per_trial:g} CPUs and {spec.gpus_per_trial:g} GPUs but the largest Ray node "
-           f"has {cpus:g} CPUs and {gpus:g} GPUs; pass --cpus-per-trial / --gpus-per-trial (0 without a GPU)")
+    msg = (
+        f"a trial needs {spec.cpus_per_trial:g} CPUs and {spec.gpus_per_trial:g} GPUs but the largest Ray node "
+        f"has {cpus:g} CPUs and {gpus:g} GPUs; pass --cpus-per-trial / --gpus-per-trial (0 without a GPU)"
+    )
     if local:
         raise ConfigError(msg)
     print(f"facebench sweep: warning: {msg}; waiting for the autoscaler")
 
 
-RAY_TEMP_PREFIX, RAY_TEMP_OWNER = "fb-ray-", "facebench-driver.json"   # the owner file: host and pid of the driver
+RAY_TEMP_PREFIX, RAY_TEMP_OWNER = "fb-ray-", "facebench-driver.json"  # the owner file: host and pid of the driver
 
 
 def ray_temp_dir() -> str:
@@ -224,8 +249,9 @@ def keep_ray_logs(temp_dir: str, sweep: SweepDir) -> Path | None:
         if src.is_dir() and sweep.path.is_dir():
             if dest.exists():  # a resumed sweep: keep the earlier Ray run's logs beside this one's
                 dest = dest.with_name(f"ray-{time.strftime('%Y%m%d-%H%M%S')}")
-            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.sock", "sockets"),
-                            ignore_dangling_symlinks=True)
+            shutil.copytree(
+                src, dest, ignore=shutil.ignore_patterns("*.sock", "sockets"), ignore_dangling_symlinks=True
+            )
         return dest if dest.exists() else None
     except OSError:
         return None  # logs are a convenience: a sweep never fails for want of them

@@ -62,7 +62,7 @@ def kill_holders(marker: str, limit_s: float = 10.0) -> None:
                 pass
         deadline = time.monotonic() + limit_s / 2
         while pids_holding(marker) and time.monotonic() < deadline:
-            time.sleep(0.2)   # waiting for the processes to exit, a condition
+            time.sleep(0.2)  # waiting for the processes to exit, a condition
 
 
 def remove_address_file(address: str) -> None:
@@ -80,8 +80,11 @@ def remove_address_file(address: str) -> None:
 def serve(nodes: int, cpus: float, gpus: float, temp: str) -> None:
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, shutdown_at_exit=True,
-                      head_node_args={"num_cpus": 0, "num_gpus": 0, "temp_dir": temp, "include_dashboard": False})
+    cluster = Cluster(
+        initialize_head=True,
+        shutdown_at_exit=True,
+        head_node_args={"num_cpus": 0, "num_gpus": 0, "temp_dir": temp, "include_dashboard": False},
+    )
     address = cluster.address
     try:
         workers = [cluster.add_node(num_cpus=cpus, num_gpus=gpus, wait=False) for _ in range(nodes)]
@@ -91,8 +94,8 @@ def serve(nodes: int, cpus: float, gpus: float, temp: str) -> None:
         for line in sys.stdin:
             words = line.split()
             if words[:1] == ["kill"]:
-                gone = workers[:int(words[1])]
-                workers = workers[len(gone):]
+                gone = workers[: int(words[1])]
+                workers = workers[len(gone) :]
                 for node in gone:
                     cluster.remove_node(node, allow_graceful=False)
                 _say({"killed": [n.node_id for n in gone]})
@@ -117,11 +120,29 @@ class SimCluster:
 
     def __init__(self, nodes: int, cpus_per_node: float, gpus_per_node: float, *, log: str | None = None) -> None:
         self.temp = tempfile.mkdtemp(prefix="fbsim_", dir=os.environ.get("RAY_TMPDIR") or "/tmp")
-        cmd = [sys.executable, "-m", "facebench.sweep.simcluster", "--nodes", str(nodes), "--cpus-per-node",
-               str(cpus_per_node), "--gpus-per-node", str(gpus_per_node), "--temp", self.temp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "facebench.sweep.simcluster",
+            "--nodes",
+            str(nodes),
+            "--cpus-per-node",
+            str(cpus_per_node),
+            "--gpus-per-node",
+            str(gpus_per_node),
+            "--temp",
+            self.temp,
+        ]
         err = open(log, "ab") if log else subprocess.DEVNULL
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
-                                     env={**os.environ, **RAY_ENV}, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env={**os.environ, **RAY_ENV},
+            start_new_session=True,
+        )
         try:
             hello = self._read()
         except BaseException:
@@ -152,10 +173,10 @@ class SimCluster:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        kill_holders(self.temp)          # whatever the supervisor could not stop
+        kill_holders(self.temp)  # whatever the supervisor could not stop
         shutil.rmtree(self.temp, ignore_errors=True)
 
-    def __enter__(self) -> "SimCluster":
+    def __enter__(self) -> SimCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:

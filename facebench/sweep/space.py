@@ -14,8 +14,9 @@ an Optuna-only name ``key@variant`` and the returned dict carries the real confi
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..losses import LOSSES
 from ..models import BACKBONES
@@ -37,8 +38,15 @@ _BETA = LOSSES.get("vae").params["beta"].search
 SCHEDULE_CHOICES = ("step", "onecycle", "cosine")
 
 
-def suggest_declared(trial: Any, variant: Variant, section: str, *, epochs: int = 1, alias: bool = False,
-                     ranges: Mapping[str, tuple] | None = None) -> dict:
+def suggest_declared(
+    trial: Any,
+    variant: Variant,
+    section: str,
+    *,
+    epochs: int = 1,
+    alias: bool = False,
+    ranges: Mapping[str, tuple] | None = None,
+) -> dict:
     """One suggestion per key ``variant`` declares a search range for; ``ranges`` replaces declared ones.
 
     ``alias``: the Optuna name is ``key@variant``, so variants' ranges of one key stay apart for TPE.
@@ -62,18 +70,23 @@ def suggest_declared(trial: Any, variant: Variant, section: str, *, epochs: int 
 
 def suggest_loss(trial: Any, losses: Sequence[str], ranges: Mapping[str, Mapping] = LOSS_RANGES) -> dict:
     name = trial.suggest_categorical("loss.name", list(losses))
-    return {"loss.name": name, **suggest_declared(trial, LOSSES.get(name), "loss", alias=True,
-                                                  ranges=ranges.get(name, {}))}
+    return {
+        "loss.name": name,
+        **suggest_declared(trial, LOSSES.get(name), "loss", alias=True, ranges=ranges.get(name, {})),
+    }
 
 
-def suggest_optim(trial: Any, *, optimizers: Sequence[str], lr: tuple[float, float],
-                  weight_decay: tuple[float, float]) -> dict:
+def suggest_optim(
+    trial: Any, *, optimizers: Sequence[str], lr: tuple[float, float], weight_decay: tuple[float, float]
+) -> dict:
     name = trial.suggest_categorical("optim.name", list(optimizers))
     # SGD wants an LR roughly 10-100x Adam's: separate ranges keep TPE from mixing them.
     lo, hi = (lr[0] * 10, lr[1] * 10) if name == "sgd" else lr
-    return {"optim.name": name,
-            "optim.lr": trial.suggest_float(f"optim.lr{ALIAS_MARK}{name}", lo, hi, log=True),
-            "optim.weight_decay": trial.suggest_float("optim.weight_decay", *weight_decay, log=True)}
+    return {
+        "optim.name": name,
+        "optim.lr": trial.suggest_float(f"optim.lr{ALIAS_MARK}{name}", lo, hi, log=True),
+        "optim.weight_decay": trial.suggest_float("optim.weight_decay", *weight_decay, log=True),
+    }
 
 
 def suggest_schedule(trial: Any, *, schedules: Sequence[str], epochs: int) -> dict:
@@ -105,8 +118,9 @@ class Margin:
         if self.stem is not None and "stem" in BACKBONES.get(backbone).params:
             out["model.stem"] = self.stem
         if self.widths and backbone in self.widths:
-            out["model.width"] = trial.suggest_categorical(f"model.width{ALIAS_MARK}{backbone}",
-                                                           list(self.widths[backbone]))
+            out["model.width"] = trial.suggest_categorical(
+                f"model.width{ALIAS_MARK}{backbone}", list(self.widths[backbone])
+            )
         out.update(suggest_loss(trial, self.losses, {**LOSS_RANGES, **(self.loss_ranges or {})}))
         out.update(suggest_optim(trial, optimizers=self.optimizers, lr=self.lr, weight_decay=self.weight_decay))
         out.update(suggest_schedule(trial, schedules=self.schedules, epochs=self.epochs))
@@ -133,12 +147,17 @@ class VAE:
     def __call__(self, trial: Any) -> dict:
         backbone = trial.suggest_categorical("model.backbone", list(self.backbones))
         out: dict[str, Any] = {
-            "model.backbone": backbone, "loss.name": "vae" if backbone == "vae" else "ae",
+            "model.backbone": backbone,
+            "loss.name": "vae" if backbone == "vae" else "ae",
             "model.embedding_size": trial.suggest_categorical("model.embedding_size", list(self.latent_sizes)),
-            "data.image_size": trial.suggest_categorical("data.image_size", list(self.image_sizes))}
+            "data.image_size": trial.suggest_categorical("data.image_size", list(self.image_sizes)),
+        }
         if backbone == "vae":
-            out.update(suggest_declared(trial, LOSSES.get("vae"), "loss", epochs=self.epochs,
-                                        ranges={"beta": (*self.beta, True)}))
+            out.update(
+                suggest_declared(
+                    trial, LOSSES.get("vae"), "loss", epochs=self.epochs, ranges={"beta": (*self.beta, True)}
+                )
+            )
         out.update(suggest_declared(trial, BACKBONES.get(backbone), "model"))  # the DAE's noise_level
         out.update(suggest_optim(trial, optimizers=("adam", "adamw"), lr=self.lr, weight_decay=self.weight_decay))
         out.update(suggest_schedule(trial, schedules=self.schedules, epochs=self.epochs))
@@ -148,8 +167,12 @@ class VAE:
         return out
 
 
-def grid(trial: Any, *, axes: Mapping[str, Sequence[Any]],
-         with_choice: Mapping[str, Mapping[Any, Mapping[str, Any]]] | None = None) -> dict:
+def grid(
+    trial: Any,
+    *,
+    axes: Mapping[str, Sequence[Any]],
+    with_choice: Mapping[str, Mapping[Any, Mapping[str, Any]]] | None = None,
+) -> dict:
     """A plain grid over categorical config keys (pair with sampler 'grid' to visit every cell once).
 
     ``with_choice``: fixed keys that go with one value of an axis, e.g. ``{"model.backbone": {"resnet18":

@@ -61,8 +61,10 @@ def delete_remote(paths: Any) -> list[str]:
     if not kids:
         return []
     if MARKER not in kids:
-        raise ConfigError(f"{loc.uri}: not created by facebench (no {MARKER} marker); facebench deletes only "
-                          "folders it created: remove it yourself or choose another name")
+        raise ConfigError(
+            f"{loc.uri}: not created by facebench (no {MARKER} marker); facebench deletes only "
+            "folders it created: remove it yourself or choose another name"
+        )
     kept = []
     for name, kind in kids.items():
         if name != MARKER and not any(fnmatch.fnmatch(name, pat) for pat in OWNED["sweep"]):
@@ -104,7 +106,7 @@ def local_study_file(paths: Any) -> Path | None:
     prefix = "sqlite:///"
     if not paths.is_uri or not paths.study_url.startswith(prefix):
         return None
-    path = Path(paths.study_url[len(prefix):])
+    path = Path(paths.study_url[len(prefix) :])
     return path if path.parent == paths.dir.path else None
 
 

@@ -18,7 +18,6 @@ from typing import Any
 from optuna.storages import RDBStorage
 from optuna.storages._cached_storage import _CachedStorage
 
-
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "fuse")
 
 
@@ -39,7 +38,7 @@ def wal_commits(storage: RDBStorage) -> bool:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
 
-    engine.dispose()   # connections opened before the listener get the pragmas when reopened
+    engine.dispose()  # connections opened before the listener get the pragmas when reopened
     return True
 
 
@@ -100,13 +99,13 @@ class WriteThroughStorage(_CachedStorage):
             if trial is not None:
                 change(trial)
 
-    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
-                        distribution: Any) -> None:
+    def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float, distribution: Any) -> None:
         super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
 
         def change(trial: Any) -> None:
             trial._params[param_name] = distribution.to_external_repr(param_value_internal)
             trial._distributions[param_name] = distribution
+
         self._edit(trial_id, change)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
@@ -123,10 +122,10 @@ class WriteThroughStorage(_CachedStorage):
 
     def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
         changed = super().set_trial_state_values(trial_id, state, values)
-        fresh = self._backend.get_trial(trial_id)   # state, values and datetimes as the database holds them
+        fresh = self._backend.get_trial(trial_id)  # state, values and datetimes as the database holds them
         with self._lock:
             where = self._trial_id_to_study_id_and_number.get(trial_id)
-            if where is None:   # not read yet: the first get_all_trials reads it from the database
+            if where is None:  # not read yet: the first get_all_trials reads it from the database
                 return changed
             study = self._studies[where[0]]
             study.trials[where[1]] = fresh

@@ -6,21 +6,16 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..artefacts import (
-    COMPLETED,
-    FAILED,
-    OBJECTIVE_KEYS,
-    STOPPED,
-    TrialDir,
-    last_objective,
-)
+from ..artefacts import COMPLETED, FAILED, OBJECTIVE_KEYS, STOPPED, TrialDir, last_objective
 from ..pareto import COST_KEY, front_rows
 from .intervals import add_intervals
 from .spec import ALIAS_MARK, SweepSpec
 
 # Under the ranking: one seed per configuration says nothing about which recipe wins (docs/sweeps.md, "Confirmation").
-EXPLORATORY = ("exploratory: one seed per configuration; which recipe wins is the confirmation stage's verdict "
-               "(a sweep's confirm_top, --confirm K, or `facebench confirm RUN_DIR`)")
+EXPLORATORY = (
+    "exploratory: one seed per configuration; which recipe wins is the confirmation stage's verdict "
+    "(a sweep's confirm_top, --confirm K, or `facebench confirm RUN_DIR`)"
+)
 TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
 
 
@@ -62,18 +57,28 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
     results = {Path(r.path).name: r for r in grid}
     ids = list(dict.fromkeys([*earlier, *results]))
     rows = [trial_row(spec, paths, trial_id, results.get(trial_id)) for trial_id in ids]
-    seeds = add_intervals(rows)   # before ranking: "tied with #1" reads objective_ci95
+    seeds = add_intervals(rows)  # before ranking: "tied with #1" reads objective_ci95
     rows = rank_rows(rows, mode)
     counts = {s: sum(r["status"] == s for r in rows) for s in (COMPLETED, STOPPED, FAILED)}
-    summary = {"name": spec.name, "metric": metric, "mode": mode, "select": spec.select, "counts": counts,
-               "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == FAILED],
-               "wall_s": wall_s, "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
-               "sweep_dir": str(paths.sweep_dir), "experiment": paths.experiment, "seed_variance": seeds,
-               "trials": rows}
+    summary = {
+        "name": spec.name,
+        "metric": metric,
+        "mode": mode,
+        "select": spec.select,
+        "counts": counts,
+        "failed": [{"trial_id": r["trial_id"], "reason": r["reason"]} for r in rows if r["status"] == FAILED],
+        "wall_s": wall_s,
+        "trial_train_s": sum(r["train_s"] or 0.0 for r in rows),
+        "sweep_dir": str(paths.sweep_dir),
+        "experiment": paths.experiment,
+        "seed_variance": seeds,
+        "trials": rows,
+    }
     if spec.second_objective:
-        summary.update(second_objective=spec.second_objective, pareto_front=pareto_front(rows, mode,
-                                                                                         spec.second_objective))
-    if spec.replay is not None:   # recorded curves replayed, no training: never a real result (docs/scale.md)
+        summary.update(
+            second_objective=spec.second_objective, pareto_front=pareto_front(rows, mode, spec.second_objective)
+        )
+    if spec.replay is not None:  # recorded curves replayed, no training: never a real result (docs/scale.md)
         summary["replayed"] = spec.replay.to_json()
     paths.dir.write_summary(summary)
     print(format_table(rows, f"{metric} ({spec.select} epoch)"))
@@ -81,8 +86,10 @@ def summarize(spec: SweepSpec, paths: Any, grid: Any, *, wall_s: float, earlier:
     if spec.second_objective:
         print(format_front(summary["pareto_front"], metric, spec.second_objective))
     replayed = " (REPLAYED trials)" if spec.replay is not None else ""
-    print(f"facebench sweep{replayed}: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
-          f"in {wall_s:.1f} s; summary: {paths.dir.summary_file}")
+    print(
+        f"facebench sweep{replayed}: {counts[COMPLETED]} completed, {counts[STOPPED]} stopped, {counts[FAILED]} failed "
+        f"in {wall_s:.1f} s; summary: {paths.dir.summary_file}"
+    )
     return summary
 
 
@@ -97,21 +104,28 @@ def trial_row(spec: SweepSpec, paths: Any, trial_id: str, result: Any = None) ->
     epochs = trial.read_epochs()
     seen = last_objective(epochs)
     record = trial.read_result()
-    if record is None:   # with a bucket, the driver pulled every trial folder before this
+    if record is None:  # with a bucket, the driver pulled every trial folder before this
         error = _error_reason(result.error) if result is not None and result.error is not None else None
         record = write_unfinished_record(trial, error, epochs)
     metrics = record.get("metrics") or {}
     ray_meta = trial.read_ray_meta()
     params = ray_meta.get("params") if result is None else result.config
-    return {"trial_id": trial_id, "status": record.get("status", FAILED), "reason": record.get("reason") or "",
-            "params": {k: v for k, v in (params or {}).items() if ALIAS_MARK not in k},
-            **{k: metrics.get(k, seen.get(k)) for k in OBJECTIVE_KEYS}, "epochs": len(epochs),
-            **({COST_KEY: metrics.get(COST_KEY, _last(epochs, COST_KEY))} if spec.second_objective else {}),
-            "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
-            "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
-            "node_id": ray_meta.get("node_id"), "hostname": ray_meta.get("hostname"), "pid": ray_meta.get("pid"),
-            "attempts": trial.read_attempt().get("number", 1),   # runs of this one trial (facebench.attempts)
-            "trial_dir": str(trial.path)}
+    return {
+        "trial_id": trial_id,
+        "status": record.get("status", FAILED),
+        "reason": record.get("reason") or "",
+        "params": {k: v for k, v in (params or {}).items() if ALIAS_MARK not in k},
+        **{k: metrics.get(k, seen.get(k)) for k in OBJECTIVE_KEYS},
+        "epochs": len(epochs),
+        **({COST_KEY: metrics.get(COST_KEY, _last(epochs, COST_KEY))} if spec.second_objective else {}),
+        "test": {k: metrics[k] for k in TEST_KEYS if k in metrics},
+        "train_s": metrics.get("train_s", sum(r.get("epoch_s", 0.0) for r in epochs) or None),
+        "node_id": ray_meta.get("node_id"),
+        "hostname": ray_meta.get("hostname"),
+        "pid": ray_meta.get("pid"),
+        "attempts": trial.read_attempt().get("number", 1),  # runs of this one trial (facebench.attempts)
+        "trial_dir": str(trial.path),
+    }
 
 
 def _last(epochs: list[dict], key: str) -> Any:
@@ -128,8 +142,16 @@ def pareto_front(rows: list[dict], mode: str, cost: str) -> list[dict]:
     for r in front_rows(rows, mode=mode):
         se = _num(r.get("objective_se"))
         interval = [r["objective"] - Z95 * se, r["objective"] + Z95 * se] if math.isfinite(se) else None
-        out.append({"trial_id": r["trial_id"], "objective": r["objective"], "objective_se": r.get("objective_se"),
-                    "interval_95": interval, COST_KEY: r[COST_KEY], "cost_name": cost})
+        out.append(
+            {
+                "trial_id": r["trial_id"],
+                "objective": r["objective"],
+                "objective_se": r.get("objective_se"),
+                "interval_95": interval,
+                COST_KEY: r[COST_KEY],
+                "cost_name": cost,
+            }
+        )
     return out
 
 
@@ -153,8 +175,14 @@ def write_unfinished_record(trial: TrialDir, error: str | None, epochs: list) ->
         record = {"status": FAILED, "reason": error}
     else:
         record = {"status": STOPPED, "reason": f"stopped by the scheduler after epoch {len(epochs)}"}
-    record.update({"metrics": last_objective(epochs), "config": trial.read_config(), "meta": trial.read_meta(),
-                   "written_by": "facebench.sweep"})
+    record.update(
+        {
+            "metrics": last_objective(epochs),
+            "config": trial.read_config(),
+            "meta": trial.read_meta(),
+            "written_by": "facebench.sweep",
+        }
+    )
     if trial.path.exists():
         trial.write_result(record)
     return record
@@ -168,8 +196,18 @@ def format_table(rows: list[dict], objective: str, *, limit: int = 30) -> str:
     for i, r in enumerate(rows[:limit], 1):
         test = next(iter(r["test"].values()), None)
         rank = f"{i}{'=' if r.get('tied_with_first') and i > 1 else ''}"
-        lines.append([rank, r["trial_id"], r["status"], _fmt(r.get("objective")), _fmt(r.get("objective_se")),
-                      _fmt(test), str(r["epochs"])] + [_fmt(r["params"].get(p)) for p in params])
+        lines.append(
+            [
+                rank,
+                r["trial_id"],
+                r["status"],
+                _fmt(r.get("objective")),
+                _fmt(r.get("objective_se")),
+                _fmt(test),
+                str(r["epochs"]),
+            ]
+            + [_fmt(r["params"].get(p)) for p in params]
+        )
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in lines]
     for r in rows:

@@ -9,7 +9,8 @@ the packages are the optional extra ``facebench[trackers]``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
@@ -17,8 +18,14 @@ from ..artefacts import SweepDir
 from ..errors import ConfigError
 
 
-def tracker_callbacks(trackers: tuple[str, ...], *, name: str, sweep: SweepDir, mlflow_tracking_uri: str | None,
-                      trial_config: Callable[[dict], dict]) -> list:
+def tracker_callbacks(
+    trackers: tuple[str, ...],
+    *,
+    name: str,
+    sweep: SweepDir,
+    mlflow_tracking_uri: str | None,
+    trial_config: Callable[[dict], dict],
+) -> list:
     """Ray Tune's own logger callbacks for the trackers asked for; a missing package says which extra to install."""
     callbacks = []
     for tracker in trackers:
@@ -31,7 +38,9 @@ def tracker_callbacks(trackers: tuple[str, ...], *, name: str, sweep: SweepDir, 
             else:
                 callbacks.append(_mlflow_callback(name, mlflow_uri(sweep, mlflow_tracking_uri), trial_config))
         except ImportError as e:
-            raise ConfigError(f"--log {tracker}: {e.name} is not installed; pip install 'facebench[trackers]'") from None
+            raise ConfigError(
+                f"--log {tracker}: {e.name} is not installed; pip install 'facebench[trackers]'"
+            ) from None
     return callbacks
 
 
@@ -69,6 +78,8 @@ def _mlflow_callback(name: str, uri: str, trial_config: Callable[[dict], dict]):
         mlflow.MlflowClient(uri).search_experiments(max_results=1)
     except Exception as e:  # MlflowException, a connection error, a bad URI scheme: all mean "cannot log there"
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
-        raise ConfigError(f"--mlflow-uri {uri}: MLflow cannot use this tracking store "
-                          f"({type(e).__name__}: {lines[0][:200] if lines else ''})") from None
+        raise ConfigError(
+            f"--mlflow-uri {uri}: MLflow cannot use this tracking store "
+            f"({type(e).__name__}: {lines[0][:200] if lines else ''})"
+        ) from None
     return _MLflowLogger(tracking_uri=uri, experiment_name=name, save_artifact=False, trial_config=trial_config)

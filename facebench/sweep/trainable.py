@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import faults
 from ..artefacts import FAILED, TrialDir
@@ -33,8 +34,8 @@ class TrialFailed(RuntimeError):
 @dataclass(frozen=True)
 class TrialSetup:
     spec: SweepSpec
-    trials_root: str          # <sweep>/trials on a filesystem every node sees (local disk or NFS)
-    remote_trials: str | None = None   # <URI>/<name>/trials: each trial folder is mirrored there (storage.py)
+    trials_root: str  # <sweep>/trials on a filesystem every node sees (local disk or NFS)
+    remote_trials: str | None = None  # <URI>/<name>/trials: each trial folder is mirrored there (storage.py)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -59,8 +60,9 @@ def train_trial(config: dict, setup: TrialSetup) -> None:
     run_attempt(config, setup, trial_id, tune.report, node_id=ray.get_runtime_context().get_node_id())
 
 
-def run_attempt(config: dict, setup: TrialSetup, trial_id: str, send: Callable[[dict], None], *,
-                node_id: str | None = None) -> dict:
+def run_attempt(
+    config: dict, setup: TrialSetup, trial_id: str, send: Callable[[dict], None], *, node_id: str | None = None
+) -> dict:
     """One attempt of trial ``trial_id`` (imports no Ray: ``send`` is ``tune.report``, or a test's list). It takes
     the trial's lease (a new attempt id, facebench.attempts) before it writes, uploads the folder in the
     background while it trains (uploads.py) and returns the trial's result; a failed trial, or a failed upload,
@@ -72,27 +74,29 @@ def run_attempt(config: dict, setup: TrialSetup, trial_id: str, send: Callable[[
     trial.claim()
     where = {"trial_id": trial_id, "node_id": node_id, "hostname": socket.gethostname(), "pid": os.getpid()}
     where["attempt_id"] = trial.begin_attempt(where)["attempt_id"]
-    trial.write_ray_meta({**where, "started_at": time.time(),
-                          "params": {k: v for k, v in config.items() if k != TRIAL_KEY}})
+    trial.write_ray_meta(
+        {**where, "started_at": time.time(), "params": {k: v for k, v in config.items() if k != TRIAL_KEY}}
+    )
     uploads = Uploads(mirror, guard=trial.check_attempt) if mirror is not None else None
     try:
         result, tell_tune = _train_or_replay(config, setup, trial, send, uploads)
     except BaseException:
         if uploads is not None:
-            uploads.close()   # a stopped or crashed trial: what it wrote still reaches the bucket
+            uploads.close()  # a stopped or crashed trial: what it wrote still reaches the bucket
         raise
-    failure = uploads.finish() if uploads is not None else None   # the final evaluation's files and result.json
+    failure = uploads.finish() if uploads is not None else None  # the final evaluation's files and result.json
     if failure is not None and result.get("status") != FAILED:
         result = {**result, "status": FAILED, "reason": failure}
-        trial.write_result(result)   # the local record says why; the bucket could not be written
+        trial.write_result(result)  # the local record says why; the bucket could not be written
     tell_tune()
     if result.get("status") == FAILED:
         raise TrialFailed(result.get("reason") or "failed")
     return result
 
 
-def _train_or_replay(config: dict, setup: TrialSetup, trial: TrialDir, send: Callable[[dict], None],
-                     uploads: Uploads | None) -> tuple[dict, Callable[[], None]]:
+def _train_or_replay(
+    config: dict, setup: TrialSetup, trial: TrialDir, send: Callable[[dict], None], uploads: Uploads | None
+) -> tuple[dict, Callable[[], None]]:
     """The trial's result, and what is left to tell Tune once everything is written: the last epoch's row is
     held until the test evaluation has run, result.json is written and the uploads are done. Tune may stop a trial
     on any report (ASHA stops every trial at max_t), and a stop landing during the test would lose a trial that
@@ -125,19 +129,32 @@ def _train_or_replay(config: dict, setup: TrialSetup, trial: TrialDir, send: Cal
     try:
         cfg = validate_config({**flat, "name": flat.get("name") or f"{setup.spec.name}/{trial_id}"})
     except FacebenchError as e:
-        trial.write_result({"status": FAILED, "reason": f"invalid config: {e}", "config": flat, "metrics": {},
-                            "meta": trial.read_ray_meta()})
+        trial.write_result(
+            {
+                "status": FAILED,
+                "reason": f"invalid config: {e}",
+                "config": flat,
+                "metrics": {},
+                "meta": trial.read_ray_meta(),
+            }
+        )
         raise TrialFailed(f"invalid config: {e}") from None
     final_epoch.append(cfg.train.epochs)
-    if setup.spec.replay is not None:   # recorded curves, not training (replay.py; docs/scale.md)
+    if setup.spec.replay is not None:  # recorded curves, not training (replay.py; docs/scale.md)
         from .replay import replay_trial
 
         result = replay_trial(setup.spec, flat, report, trial)
     else:
         from ..engine import run_trial
 
-        result = run_trial(cfg, report, trial_dir=trial, resume=True, on_step=_mid_epoch_point,
-                           cost=setup.spec.second_objective or None)
+        result = run_trial(
+            cfg,
+            report,
+            trial_dir=trial,
+            resume=True,
+            on_step=_mid_epoch_point,
+            cost=setup.spec.second_objective or None,
+        )
     faults.at("done", trial_id)
     final_epoch.clear()
     if held:

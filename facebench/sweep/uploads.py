@@ -14,7 +14,7 @@ uploads nothing (facebench.attempts).
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from .. import faults
 from ..attempts import StaleAttempt
@@ -26,7 +26,7 @@ class Uploads:
 
     def __init__(self, mirror: Mirror, guard: Callable[[str], None] | None = None) -> None:
         self.mirror, self.guard = mirror, guard
-        self.requested = self.uploads = self.files = 0   # counts, for tests and logs
+        self.requested = self.uploads = self.files = 0  # counts, for tests and logs
         self._cond = threading.Condition()
         self._pending = self._closing = False
         self._error: BaseException | None = None
@@ -60,7 +60,7 @@ class Uploads:
 
     def _stop(self) -> None:
         with self._cond:
-            self._pending = self._closing = True   # a last upload: what the trial wrote after the last request
+            self._pending = self._closing = True  # a last upload: what the trial wrote after the last request
             self._cond.notify()
         self._thread.join()
 
@@ -74,7 +74,7 @@ class Uploads:
                 self._pending = False
                 last = self._closing
             try:
-                faults.at("upload", self.mirror.local.name)   # tests pause here: training must go on meanwhile
+                faults.at("upload", self.mirror.local.name)  # tests pause here: training must go on meanwhile
                 if self.guard is not None:
                     self.guard("an upload of the trial folder")
                 n = self.mirror.push()

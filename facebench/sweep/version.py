@@ -32,10 +32,13 @@ def check_version(sweep: SweepDir, *, allow: bool, what: str) -> None:
     now = code_version()
     then = spec.get("code_version")
     if isinstance(then, dict) and then != now and not allow:
-        raise ConfigError(f"{what}: sweep {spec.get('name')!r} ran under {_shown(then)}, this is {_shown(now)}; "
-                          "its numbers would mix two code states. Pass --allow-version-change to go on (the report "
-                          "then lists both)")
+        raise ConfigError(
+            f"{what}: sweep {spec.get('name')!r} ran under {_shown(then)}, this is {_shown(now)}; "
+            "its numbers would mix two code states. Pass --allow-version-change to go on (the report "
+            "then lists both)"
+        )
     versions = [v for v in spec.get("code_versions") or ([then] if isinstance(then, dict) else []) if v]
     if now not in versions:
-        sweep.write_spec({**spec, "code_version": then if isinstance(then, dict) else now,
-                          "code_versions": [*versions, now]})
+        sweep.write_spec(
+            {**spec, "code_version": then if isinstance(then, dict) else now, "code_versions": [*versions, now]}
+        )

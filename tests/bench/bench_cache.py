@@ -67,11 +67,15 @@ def main() -> int:
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"images: {len(names):,} at {args.size}x{args.size}")
     print(f"cache epoch:    {cache_s:.2f} s, {cache_rate:,.0f} images/s")
-    print(f"PIL loader:     {pil_rate:,.0f} images/s (timed on {len(subset):,} random images, extrapolated: "
-          f"{len(names) / pil_rate:.1f} s/epoch)")
+    print(
+        f"PIL loader:     {pil_rate:,.0f} images/s (timed on {len(subset):,} random images, extrapolated: "
+        f"{len(names) / pil_rate:.1f} s/epoch)"
+    )
     print(f"ratio:          {cache_rate / pil_rate:.1f}x (target >= 10x)")
-    print(f"open check:     {verify_s * 1e3:.1f} ms per open ({verify_s / cache_s:.2%} of one cache epoch; "
-          f"{len(meta['block_crc32'])} blocks of 1 MiB, sampled)")
+    print(
+        f"open check:     {verify_s * 1e3:.1f} ms per open ({verify_s / cache_s:.2%} of one cache epoch; "
+        f"{len(meta['block_crc32'])} blocks of 1 MiB, sampled)"
+    )
     print(f"peak RSS:       {maxrss_mb:,.0f} MB (cache file {images.nbytes / 2**20:,.0f} MB, memory-mapped)")
     return 0
 

@@ -14,8 +14,8 @@ import numpy as np
 
 
 def main() -> None:
-    from facebench.data.pairs import parse_folds
     from facebench.data.images import Decoding
+    from facebench.data.pairs import parse_folds
     from facebench.data.sets import available_folds, load_set
     from facebench.deploy.evaluate import onnx_embed, resolve_convention
     from facebench.deploy.onnxfile import read_model, session
@@ -29,10 +29,16 @@ def main() -> None:
     t, m = load_trained(args.run_dir), read_model(args.model)
     conv, sess = resolve_convention(m), session(m)
     d = t.cfg.data
-    vs = load_set(args.lfw, Decoding(size=d.image_size, crop=d.crop, color=d.color),
-                  folds=parse_folds(args.folds, available_folds(args.lfw), key="--folds"))
+    vs = load_set(
+        args.lfw,
+        Decoding(size=d.image_size, crop=d.crop, color=d.color),
+        folds=parse_folds(args.folds, available_folds(args.lfw), key="--folds"),
+    )
     timed = {}
-    for name, fn in (("torch", lambda: embed(t, vs.images)), ("onnxruntime", lambda: onnx_embed(sess, m, conv, vs.images))):
+    for name, fn in (
+        ("torch", lambda: embed(t, vs.images)),
+        ("onnxruntime", lambda: onnx_embed(sess, m, conv, vs.images)),
+    ):
         times = []
         for _ in range(3):
             start = time.perf_counter()
@@ -41,7 +47,9 @@ def main() -> None:
         timed[name] = (emb, float(np.median(times)))
     unit = lambda e: e / np.linalg.norm(e, axis=1, keepdims=True)
     diff = np.abs(unit(timed["torch"][0].astype(np.float64)) - unit(timed["onnxruntime"][0].astype(np.float64))).max()
-    print(f"{len(vs.images):,} images, {len(vs.pairs.same):,} pairs; max abs diff of L2-normalised embeddings {diff:.2e}")
+    print(
+        f"{len(vs.images):,} images, {len(vs.pairs.same):,} pairs; max abs diff of L2-normalised embeddings {diff:.2e}"
+    )
     for name, (emb, sec) in timed.items():
         s, g = pair_scores(emb, vs.pairs.a, vs.pairs.b, metric=conv.metric, normalize=conv.l2_normalize)
         r = evaluate(s, vs.pairs.same, vs.pairs.fold, greater_is_same=g)

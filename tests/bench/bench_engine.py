@@ -28,14 +28,15 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - w, time.process_time() - c
 
 
-def bare_loop(model, head, optimizer, images: np.ndarray, labels: np.ndarray, order: np.ndarray, *,
-              batch_size: int, steps: int) -> None:
+def bare_loop(
+    model, head, optimizer, images: np.ndarray, labels: np.ndarray, order: np.ndarray, *, batch_size: int, steps: int
+) -> None:
     from facebench.data.transforms import to_input
 
     model.train()
     head.train()
     for step in range(steps):
-        rows = order[step * batch_size:(step + 1) * batch_size]
+        rows = order[step * batch_size : (step + 1) * batch_size]
         x = to_input(torch.from_numpy(images[rows]))
         y = torch.from_numpy(labels[rows])
         loss = head(model(x), y)["loss"]
@@ -55,15 +56,27 @@ def main() -> None:
     args = ap.parse_args()
 
     from facebench.config import TrialConfig
-    from facebench.engine.loop import build_training, train_one_epoch
     from facebench.engine.build import build_optimizer
+    from facebench.engine.loop import build_training, train_one_epoch
 
     n = args.steps * args.batch_size
-    cfg = TrialConfig.from_dict({
-        "task": "face", "model.backbone": args.backbone, "model.width": args.width, "loss.name": "arcface",
-        "data.image_size": args.size, "data.synthetic_identities": max(8, n // 8), "data.synthetic_images": 8,
-        "data.val_fraction": 0.05, "data.val_pairs": 20, "train.batch_size": args.batch_size,
-        "train.max_steps": args.steps, "train.augment": "none", "train.device": "cpu"})
+    cfg = TrialConfig.from_dict(
+        {
+            "task": "face",
+            "model.backbone": args.backbone,
+            "model.width": args.width,
+            "loss.name": "arcface",
+            "data.image_size": args.size,
+            "data.synthetic_identities": max(8, n // 8),
+            "data.synthetic_images": 8,
+            "data.val_fraction": 0.05,
+            "data.val_pairs": 20,
+            "train.batch_size": args.batch_size,
+            "train.max_steps": args.steps,
+            "train.augment": "none",
+            "train.device": "cpu",
+        }
+    )
     torch.manual_seed(0)
     task, batches, stepper = build_training(cfg)
     steps = batches.steps
@@ -76,8 +89,18 @@ def main() -> None:
     for r in range(args.rounds + 1):  # round 0 warms both up and is not counted
         order = np.random.default_rng([0, r]).permutation(len(images))
         run_engine = lambda: timed(lambda: train_one_epoch(task, batches, stepper, r))  # noqa: E731
-        run_bare = lambda: timed(lambda: bare_loop(model, head, optimizer, images, labels, order,  # noqa: E731
-                                                   batch_size=args.batch_size, steps=steps))
+        run_bare = lambda: timed(
+            lambda: bare_loop(
+                model,
+                head,
+                optimizer,
+                images,
+                labels,
+                order,  # noqa: E731
+                batch_size=args.batch_size,
+                steps=steps,
+            )
+        )
         if r % 2:  # alternate which goes first, so neither always inherits the other's warm caches
             e, b = run_engine(), run_bare()
         else:
@@ -85,16 +108,21 @@ def main() -> None:
         if r:
             rounds["engine"].append(e)
             rounds["bare"].append(b)
-    print(f"{args.backbone} width {args.width} at {args.size}px, batch {args.batch_size}, {steps} steps x "
-          f"{args.rounds} rounds, {torch.get_num_threads()} threads")
+    print(
+        f"{args.backbone} width {args.width} at {args.size}px, batch {args.batch_size}, {steps} steps x "
+        f"{args.rounds} rounds, {torch.get_num_threads()} threads"
+    )
     med = {}
     for name, rs in rounds.items():
         med[name] = [statistics.median(images_done / t[i] for t in rs) for i in (0, 1)]
-        print(f"{name:<6}: {med[name][0]:8.1f} images/s wall ({', '.join(f'{images_done / t[0]:.0f}' for t in rs)}), "
-              f"{med[name][1]:8.1f} images/CPU-s")
+        print(
+            f"{name:<6}: {med[name][0]:8.1f} images/s wall ({', '.join(f'{images_done / t[0]:.0f}' for t in rs)}), "
+            f"{med[name][1]:8.1f} images/CPU-s"
+        )
     for i, what in ((0, "wall"), (1, "CPU")):
         ratio = med["engine"][i] / med["bare"][i]
         print(f"engine / bare ({what:<4}): {ratio:.3f}  (overhead {100 * (1 - ratio):+.1f} %, target <= 5 %)")
+
 
 if __name__ == "__main__":
     main()

@@ -29,9 +29,11 @@ import numpy as np
 # script (multiprocessing's spawn imports __main__), and should pay only what `facebench report`'s helper pays.
 
 TARGET_S = 10.0
-TASKS = {"face": {"model.backbone": "resnet18", "loss.name": "arcface"},
-         "autoencoder": {"model.backbone": "vae", "loss.name": "vae"},
-         "cifar": {"model.backbone": "resnet18", "loss.name": "ce", "data.image_size": 32}}
+TASKS = {
+    "face": {"model.backbone": "resnet18", "loss.name": "arcface"},
+    "autoencoder": {"model.backbone": "vae", "loss.name": "vae"},
+    "cifar": {"model.backbone": "resnet18", "loss.name": "ce", "data.image_size": 32},
+}
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
@@ -47,17 +49,32 @@ def make_big_sweep(root: Path, *, trials: int, epochs: int, pairs: int) -> Path:
         kind = i % 10
         status = "failed" if i % 50 == 7 else "stopped" if i % 20 == 3 else "completed"
         if kind < 6:
-            task, over = "face", {"model.backbone": backbones[i % 4], "loss.name": losses[(i // 4) % 4],
-                                  "optim.lr": float(10 ** rng.uniform(-4, -2))}
+            task, over = (
+                "face",
+                {
+                    "model.backbone": backbones[i % 4],
+                    "loss.name": losses[(i // 4) % 4],
+                    "optim.lr": float(10 ** rng.uniform(-4, -2)),
+                },
+            )
         elif kind < 9:
-            task, over = "autoencoder", {"loss.beta": (0.5, 1.0, 4.0)[i % 3],
-                                         "model.embedding_size": (16, 32, 64, 128)[i % 4]}
+            task, over = (
+                "autoencoder",
+                {"loss.beta": (0.5, 1.0, 4.0)[i % 3], "model.embedding_size": (16, 32, 64, 128)[i % 4]},
+            )
         else:
             task, over = "cifar", {"model.backbone": backbones[i % 4]}
-        cfg = TrialConfig.from_dict({"task": task, **TASKS[task], **over, "train.seed": i % 3,
-                                     "train.epochs": epochs, "name": f"t{i:05d}"}).to_flat()
-        write_trial(sweep / "trials" / f"t{i:05d}", cfg, status=status, quality=float(rng.uniform(0.1, 0.9)),
-                    pairs=pairs, rng=rng)
+        cfg = TrialConfig.from_dict(
+            {"task": task, **TASKS[task], **over, "train.seed": i % 3, "train.epochs": epochs, "name": f"t{i:05d}"}
+        ).to_flat()
+        write_trial(
+            sweep / "trials" / f"t{i:05d}",
+            cfg,
+            status=status,
+            quality=float(rng.uniform(0.1, 0.9)),
+            pairs=pairs,
+            rng=rng,
+        )
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for real_trials
     from real_trials import make_study
 
@@ -69,31 +86,57 @@ def write_trial(path: Path, cfg: dict, *, status: str, quality: float, pairs: in
     from facebench import artefacts
 
     tdir = artefacts.TrialDir(path)
-    meta = {"trial_id": path.name, "name": cfg["name"], "seed": cfg["train.seed"], "device": "cpu", "host": "bench",
-            "versions": {"python": "3.11", "torch": "2.14.1", "facebench": "0.1.0", "git": None}}
+    meta = {
+        "trial_id": path.name,
+        "name": cfg["name"],
+        "seed": cfg["train.seed"],
+        "device": "cpu",
+        "host": "bench",
+        "versions": {"python": "3.11", "torch": "2.14.1", "facebench": "0.1.0", "git": None},
+    }
     tdir.start(cfg, meta)
     history = [epoch_row(cfg, e, quality, rng) for e in range(1, cfg["train.epochs"] + 1)]
     tdir.rewrite_epochs(history)
     if status == "stopped" and rng.random() < 0.5:
         return  # killed: no result.json
-    metrics = {"objective": max(h["val_accuracy"] for h in history), "params": 1.1e7,
-               "flops": 5e8 * (1 + quality), "train_s": 20 + 10 * quality}
+    metrics = {
+        "objective": max(h["val_accuracy"] for h in history),
+        "params": 1.1e7,
+        "flops": 5e8 * (1 + quality),
+        "train_s": 20 + 10 * quality,
+    }
     if status != "failed":
         tdir.artefacts.mkdir(parents=True, exist_ok=True)
         metrics.update(write_final(tdir.artefacts, cfg, quality, pairs, rng))
-    tdir.write_result({"status": status, "reason": "out of memory" if status == "failed" else "", "metrics": metrics,
-                       "config": cfg, "meta": meta, "wall_s": 10.0 + 5 * quality})
+    tdir.write_result(
+        {
+            "status": status,
+            "reason": "out of memory" if status == "failed" else "",
+            "metrics": metrics,
+            "config": cfg,
+            "meta": meta,
+            "wall_s": 10.0 + 5 * quality,
+        }
+    )
 
 
 def epoch_row(cfg: dict, e: int, quality: float, rng: np.random.Generator) -> dict:
     frac = e / cfg["train.epochs"]
-    row = {"epoch": e, "lr": cfg["optim.lr"] * 0.5 * (1 + math.cos(math.pi * frac)), "images_per_s": 900.0,
-           "epoch_s": 2.0, "train_s": 1.8, "peak_mem_mb": 300.0, "val_accuracy": 0.5 + quality * 0.4 * frac,
-           "val_auc": 0.5 + quality * 0.4 * frac}
+    row = {
+        "epoch": e,
+        "lr": cfg["optim.lr"] * 0.5 * (1 + math.cos(math.pi * frac)),
+        "images_per_s": 900.0,
+        "epoch_s": 2.0,
+        "train_s": 1.8,
+        "peak_mem_mb": 300.0,
+        "val_accuracy": 0.5 + quality * 0.4 * frac,
+        "val_auc": 0.5 + quality * 0.4 * frac,
+    }
     if cfg["task"] == "autoencoder":
         beta = cfg["loss.beta"] or 1.0
-        row.update(train_recon=200.0 / (1 + 2 * frac) + rng.normal(0, 1), train_kld=5.0 + 20 * frac / beta,
-                   train_beta=beta)
+        row.update(
+            train_recon=200.0 / (1 + 2 * frac) + rng.normal(0, 1), train_kld=5.0 + 20 * frac / beta, train_beta=beta
+        )
         row["train_loss"] = row["train_recon"] + beta * row["train_kld"]
     else:
         row.update(train_loss=3.0 * (1 - 0.6 * frac) + rng.normal(0, 0.02), train_accuracy=0.3 + 0.6 * frac)
@@ -173,7 +216,7 @@ def main() -> None:
         _run(root, args)
     finally:
         if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)   # the bench's own temp dir; --keep leaves it
+            shutil.rmtree(root, ignore_errors=True)  # the bench's own temp dir; --keep leaves it
 
 
 def _run(root: Path, args: argparse.Namespace) -> None:
@@ -183,8 +226,10 @@ def _run(root: Path, args: argparse.Namespace) -> None:
         print(f"reusing {sweep}")
     else:
         sweep = make_big_sweep(root, trials=args.trials, epochs=args.epochs, pairs=args.pairs)
-    print(f"sweep of {args.trials} trials x {args.epochs} epochs ({args.pairs} pairs) ready in "
-          f"{time.perf_counter() - t:.1f} s (untimed) under {sweep}")
+    print(
+        f"sweep of {args.trials} trials x {args.epochs} epochs ({args.pairs} pairs) ready in "
+        f"{time.perf_counter() - t:.1f} s (untimed) under {sweep}"
+    )
     floor = io_floor(sweep)
     from facebench.report import build_report
 
@@ -194,8 +239,10 @@ def _run(root: Path, args: argparse.Namespace) -> None:
     cpu = c1.user + c1.system - c0.user - c0.system
     child = c1.children_user + c1.children_system - c0.children_user - c0.children_system
     size = Path(index).stat().st_size / 1e6
-    print(f"report: {wall:.2f} s wall; CPU {cpu:.2f} s main process + {child:.2f} s helper process "
-          f"-> {index} ({size:.1f} MB)")
+    print(
+        f"report: {wall:.2f} s wall; CPU {cpu:.2f} s main process + {child:.2f} s helper process "
+        f"-> {index} ({size:.1f} MB)"
+    )
     print(f"ratio to the {TARGET_S:.0f} s target: {wall / TARGET_S:.2f} ({'PASS' if wall <= TARGET_S else 'FAIL'})")
     print(f"I/O floor (read every file, no processing): {floor:.2f} s; report / floor = {wall / floor:.1f}x")
 

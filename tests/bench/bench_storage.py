@@ -34,15 +34,20 @@ def main() -> int:
 
     from facebench.report import build_report
     from facebench.storage import resolve
-    from facebench.sweep import SweepSpec, space
+    from facebench.sweep import Output, SweepSpec, run_sweep, space
     from facebench.sweep.presets import SMOKE_FACE
-    from facebench.sweep import Output, run_sweep
     from facebench.sweep.session import RAY_ENV
 
-    spec = SweepSpec(name="benchs3", task="face", base={**SMOKE_FACE, "train.epochs": args.epochs,
-                                                         "model.backbone": "resnet18", "loss.name": "arcface"},
-                     space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)), num_samples=args.trials,
-                     scheduler="fifo", cpus_per_trial=1, max_concurrent=2)
+    spec = SweepSpec(
+        name="benchs3",
+        task="face",
+        base={**SMOKE_FACE, "train.epochs": args.epochs, "model.backbone": "resnet18", "loss.name": "arcface"},
+        space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)),
+        num_samples=args.trials,
+        scheduler="fifo",
+        cpus_per_trial=1,
+        max_concurrent=2,
+    )
     tmp = Path(tempfile.mkdtemp(prefix="fb_bench_storage_"))
     try:
         with moto_server() as endpoint:
@@ -69,8 +74,12 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"sweep: {args.trials} trials x {args.epochs} epochs, load average {os.getloadavg()[0]:.1f}")
     for where in ("disk", "s3"):
-        print(f"  {where:4s}  sweep {walls[where][0]:6.1f} s ({walls[where][1]} completed)  report {reports[where]:5.1f} s")
-    print(f"  ratio s3/disk: sweep {walls['s3'][0] / walls['disk'][0]:.2f}, report {reports['s3'] / reports['disk']:.2f}")
+        print(
+            f"  {where:4s}  sweep {walls[where][0]:6.1f} s ({walls[where][1]} completed)  report {reports[where]:5.1f} s"
+        )
+    print(
+        f"  ratio s3/disk: sweep {walls['s3'][0] / walls['disk'][0]:.2f}, report {reports['s3'] / reports['disk']:.2f}"
+    )
     print(f"  bucket: {len(files)} objects, {sum(files.values()) / 1e6:.1f} MB")
     return 0
 

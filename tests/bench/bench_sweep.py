@@ -28,31 +28,54 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=8)  # ~11 s trials; see docs/sweeps.md for 3
     args = p.parse_args()
 
-    from facebench.sweep import SweepSpec, space
+    from facebench.sweep import Output, SweepSpec, run_sweep, space
     from facebench.sweep.presets import SMOKE_FACE
-    from facebench.sweep import Output, run_sweep
 
-    spec = SweepSpec(name="bench", task="face",
-                     base={**SMOKE_FACE, "train.epochs": args.epochs, "model.backbone": "resnet18",
-                           "loss.name": "arcface", "data.synthetic_identities": 32, "data.synthetic_images": 8},
-                     space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)), num_samples=args.trials,
-                     scheduler="fifo", cpus_per_trial=1, max_concurrent=args.concurrency)
+    spec = SweepSpec(
+        name="bench",
+        task="face",
+        base={
+            **SMOKE_FACE,
+            "train.epochs": args.epochs,
+            "model.backbone": "resnet18",
+            "loss.name": "arcface",
+            "data.synthetic_identities": 32,
+            "data.synthetic_images": 8,
+        },
+        space=partial(space.fixed, values={}, lr=(1e-3, 1e-2)),
+        num_samples=args.trials,
+        scheduler="fifo",
+        cpus_per_trial=1,
+        max_concurrent=args.concurrency,
+    )
     results = tempfile.mkdtemp(prefix="fb_bench_sweep_")
     try:
         t0 = time.time()
         summary = run_sweep(spec, output=Output(results=results, verbose=0))
         total = time.time() - t0
-        walls = [json.loads((Path(t["trial_dir"]) / "result.json").read_text()).get("wall_s", 0.0)
-                 for t in summary["trials"]]
+        walls = [
+            json.loads((Path(t["trial_dir"]) / "result.json").read_text()).get("wall_s", 0.0) for t in summary["trials"]
+        ]
     finally:
-        shutil.rmtree(results, ignore_errors=True)   # the bench's own temp dir
+        shutil.rmtree(results, ignore_errors=True)  # the bench's own temp dir
     compute = sum(walls)
     ideal = compute / args.concurrency
-    print(json.dumps({"trials": len(walls), "completed": summary["counts"]["completed"],
-                      "sweep_fit_wall_s": round(summary["wall_s"], 2), "run_sweep_total_s": round(total, 2),
-                      "sum_trial_wall_s": round(compute, 2), "sum_trial_train_s": round(summary["trial_train_s"], 2),
-                      "ratio_fit_vs_ideal": round(summary["wall_s"] / ideal, 3),
-                      "ratio_total_vs_ideal": round(total / ideal, 3), "target": 1.3}, indent=1))
+    print(
+        json.dumps(
+            {
+                "trials": len(walls),
+                "completed": summary["counts"]["completed"],
+                "sweep_fit_wall_s": round(summary["wall_s"], 2),
+                "run_sweep_total_s": round(total, 2),
+                "sum_trial_wall_s": round(compute, 2),
+                "sum_trial_train_s": round(summary["trial_train_s"], 2),
+                "ratio_fit_vs_ideal": round(summary["wall_s"] / ideal, 3),
+                "ratio_total_vs_ideal": round(total / ideal, 3),
+                "target": 1.3,
+            },
+            indent=1,
+        )
+    )
     print(f"sweep wall / ideal: {total / ideal:.3f} (target <= 1.3: {'PASS' if total / ideal <= 1.3 else 'FAIL'})")
     return 0
 

@@ -50,7 +50,8 @@ def insightface_roc(emb1, emb2, actual_issame, nrof_folds=10):
         best = np.argmax(acc_train)
         for threshold_idx, threshold in enumerate(thresholds):
             tprs[fold_idx, threshold_idx], fprs[fold_idx, threshold_idx], _ = insightface_accuracy(
-                threshold, dist[test_set], actual_issame[test_set])
+                threshold, dist[test_set], actual_issame[test_set]
+            )
         _, _, accuracy[fold_idx] = insightface_accuracy(thresholds[best], dist[test_set], actual_issame[test_set])
     return accuracy
 
@@ -130,24 +131,33 @@ def main() -> None:
     t_scores, _ = median_time(lambda: pair_scores(emb, a, b, metric="sqeuclidean"), args.repeats)
     speedup = t_grid / t_core
     print(f"6,000 pairs, 512-d, 10 folds (median of {args.repeats} interleaved runs)")
-    print(f"  insightface grid (400 thresholds, accuracy + ROC per fold): {t_grid * 1e3:8.1f} ms  "
-          f"accuracy {acc_grid.mean():.4f}")
-    print(f"  facebench distances, thresholds, accuracies, ROC (exact):    {t_core * 1e3:8.1f} ms  "
-          f"accuracy {acc_core.mean():.4f}  speedup {speedup:6.1f}x")
+    print(
+        f"  insightface grid (400 thresholds, accuracy + ROC per fold): {t_grid * 1e3:8.1f} ms  "
+        f"accuracy {acc_grid.mean():.4f}"
+    )
+    print(
+        f"  facebench distances, thresholds, accuracies, ROC (exact):    {t_core * 1e3:8.1f} ms  "
+        f"accuracy {acc_core.mean():.4f}  speedup {speedup:6.1f}x"
+    )
     print(f"  like-for-like target >= {TARGET:.0f}x: {'PASS' if speedup >= TARGET else 'FAIL'}")
-    print(f"  facebench full: pair_scores + evaluate() (+ KDE intersection, fold ROC, EER, TAR@FAR): "
-          f"{t_full * 1e3:.1f} ms  speedup {t_grid / t_full:.1f}x")
-    print(f"  scoring alone: facebench (gather by index, float32) {t_scores * 1e3:.1f} ms, "
-          f"insightface (float32, slices) {t_if_dist * 1e3:.1f} ms")
-    print(f"  threshold search + accuracies + ROC alone: grid {(t_grid - t_if_dist) * 1e3:.1f} ms, "
-          f"facebench {t_search * 1e3:.2f} ms, speedup {(t_grid - t_if_dist) / t_search:.0f}x")
+    print(
+        f"  facebench full: pair_scores + evaluate() (+ KDE intersection, fold ROC, EER, TAR@FAR): "
+        f"{t_full * 1e3:.1f} ms  speedup {t_grid / t_full:.1f}x"
+    )
+    print(
+        f"  scoring alone: facebench (gather by index, float32) {t_scores * 1e3:.1f} ms, "
+        f"insightface (float32, slices) {t_if_dist * 1e3:.1f} ms"
+    )
+    print(
+        f"  threshold search + accuracies + ROC alone: grid {(t_grid - t_if_dist) * 1e3:.1f} ms, "
+        f"facebench {t_search * 1e3:.2f} ms, speedup {(t_grid - t_if_dist) / t_search:.0f}x"
+    )
 
     scaled = emb * 10  # unnormalised, as AE/VAE latents are: squared distances far above 4
     acc_grid_scaled = insightface_roc(scaled[a], scaled[b], same)
     d, g = pair_scores(scaled, a, b, metric="sqeuclidean")
     r = evaluate(d, same, fold, greater_is_same=g)
-    print("embeddings x10 (squared distances "
-          f"{np.percentile(d, 1):.0f}..{np.percentile(d, 99):.0f}):")
+    print(f"embeddings x10 (squared distances {np.percentile(d, 1):.0f}..{np.percentile(d, 99):.0f}):")
     print(f"  insightface grid accuracy {acc_grid_scaled.mean():.4f}   facebench accuracy {r.accuracy_mean:.4f}")
 
 

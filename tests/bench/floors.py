@@ -19,7 +19,6 @@ default, scaled to [0, 1].
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,8 +37,7 @@ def load(root: Path, size: int, crop: float):
     pairs = read_pairs(root / "pairs.txt")
     names = pairs.names
     t0 = time.perf_counter()
-    images = cached_images(root / "lfw-deepfunneled", names,
-                           Decoding(size=size, crop=crop, color="rgb", progress=True))
+    images = cached_images(root / "lfw-deepfunneled", names, Decoding(size=size, crop=crop, color="rgb", progress=True))
     print(f"{len(names)} images {images.shape[1:]} in {time.perf_counter() - t0:.1f} s (cache)", file=sys.stderr)
     row = {n: i for i, n in enumerate(names)}
     a = np.array([row[n] for n in pairs.a])
@@ -78,8 +76,13 @@ def strict_pca(x, a, b, same, fold, components: int, whiten: bool) -> dict:
     out = {}
     for metric, _ in VARIANTS:
         pooled = evaluate(composite[metric], same, fold, greater_is_same=metric == "cosine")
-        out[metric] = {"accuracy_mean": float(acc[metric].mean()), "accuracy_std": float(acc[metric].std()),
-                       "fold_accuracy": acc[metric].tolist(), "auc": pooled.auc, "eer": pooled.eer}
+        out[metric] = {
+            "accuracy_mean": float(acc[metric].mean()),
+            "accuracy_std": float(acc[metric].std()),
+            "fold_accuracy": acc[metric].tolist(),
+            "auc": pooled.auc,
+            "eer": pooled.eer,
+        }
     return out
 
 
@@ -91,8 +94,7 @@ def engine_pca(x, a, b, same, fold, components: int, whiten: bool) -> dict:
     for metric, _ in VARIANTS:
         s, g = pair_scores(z, a[~train], b[~train], metric=metric)
         r = evaluate(s, same[~train], fold[~train], greater_is_same=g)
-        out[metric] = {"accuracy_mean": r.accuracy_mean, "accuracy_std": r.accuracy_std, "auc": r.auc,
-                       "eer": r.eer}
+        out[metric] = {"accuracy_mean": r.accuracy_mean, "accuracy_std": r.accuracy_std, "auc": r.auc, "eer": r.eer}
     return out
 
 
@@ -114,8 +116,10 @@ def main() -> None:
     for whiten in (False, True):
         tag = f"pca{args.components}{'_white' if whiten else ''}"
         t0 = time.perf_counter()
-        for protocol, fn, desc in (("strict", strict_pca, "per-fold refit, 10 folds"),
-                                   ("engine", engine_pca, "fit folds 0-4, test 5-9")):
+        for protocol, fn, desc in (
+            ("strict", strict_pca, "per-fold refit, 10 folds"),
+            ("engine", engine_pca, "fit folds 0-4, test 5-9"),
+        ):
             res = fn(x, a, b, same, fold, args.components, whiten)
             report[f"{tag}_{protocol}"] = res
             for metric, r in res.items():

@@ -28,9 +28,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 PRECISIONS = {  # name -> config keys
@@ -44,22 +45,57 @@ SHARING = (1, 2, 4)
 def scale(tiny: bool) -> dict[str, Any]:
     """The sizes of every part; --tiny shrinks all of them alike."""
     if tiny:
-        return {"size": 32, "width": 0.25, "steps": 4, "batch": 32, "identities": 24, "images": 8,
-                "sweep_trials": 2, "sweep_epochs": 1, "sharing": (1, 2), "full_steps": 3}
-    return {"size": 112, "width": 1.0, "steps": 120, "batch": 128, "identities": 400, "images": 20,
-            "sweep_trials": 8, "sweep_epochs": 2, "sharing": SHARING, "full_steps": 0}
+        return {
+            "size": 32,
+            "width": 0.25,
+            "steps": 4,
+            "batch": 32,
+            "identities": 24,
+            "images": 8,
+            "sweep_trials": 2,
+            "sweep_epochs": 1,
+            "sharing": (1, 2),
+            "full_steps": 3,
+        }
+    return {
+        "size": 112,
+        "width": 1.0,
+        "steps": 120,
+        "batch": 128,
+        "identities": 400,
+        "images": 20,
+        "sweep_trials": 8,
+        "sweep_epochs": 2,
+        "sharing": SHARING,
+        "full_steps": 0,
+    }
 
 
 def synthetic(s: dict[str, Any]) -> dict[str, Any]:
-    return {"data.train": "synthetic", "data.synthetic_identities": s["identities"],
-            "data.synthetic_images": s["images"], "data.image_size": s["size"], "data.val_pairs": 200}
+    return {
+        "data.train": "synthetic",
+        "data.synthetic_identities": s["identities"],
+        "data.synthetic_images": s["images"],
+        "data.image_size": s["size"],
+        "data.val_pairs": 200,
+    }
 
 
 def trial_config(s: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    return {"task": "face", **synthetic(s), "model.backbone": "resnet18", "model.width": s["width"],
-            "model.stem": "imagenet" if s["size"] >= 112 else "cifar", "loss.name": "arcface",
-            "train.epochs": 2, "train.batch_size": s["batch"], "train.max_steps": s["steps"],
-            "train.checkpoint": False, "train.augment": "flip", **extra}
+    return {
+        "task": "face",
+        **synthetic(s),
+        "model.backbone": "resnet18",
+        "model.width": s["width"],
+        "model.stem": "imagenet" if s["size"] >= 112 else "cifar",
+        "loss.name": "arcface",
+        "train.epochs": 2,
+        "train.batch_size": s["batch"],
+        "train.max_steps": s["steps"],
+        "train.checkpoint": False,
+        "train.augment": "flip",
+        **extra,
+    }
 
 
 def run_engine(config: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
@@ -94,14 +130,14 @@ def precision_part(s: dict[str, Any], tmp: Path) -> dict[str, Any]:
     return out
 
 
-SWEEP_FILE = '''from functools import partial
+SWEEP_FILE = """from functools import partial
 from facebench.sweep import SweepSpec, main, space
 SPEC = SweepSpec(name="share", task="face", base={base!r}, space=partial(space.fixed, values={{}}),
                  num_samples={n}, scheduler="fifo", cpus_per_trial=1, gpus_per_trial=1.0,
                  description="GPU sharing check: identical trials")
 if __name__ == "__main__":
     raise SystemExit(main(SPEC))
-'''
+"""
 
 
 def sharing_part(s: dict[str, Any], tmp: Path) -> dict[str, Any]:
@@ -116,13 +152,20 @@ def sharing_part(s: dict[str, Any], tmp: Path) -> dict[str, Any]:
         flags = ["--gpus-per-trial", str(1 / k)] if gpu else ["--gpus-per-trial", "0", "--max-concurrent", str(k)]
         results = tmp / f"share-{k}"
         started = time.perf_counter()
-        subprocess.run([sys.executable, str(path), "--local", "--quiet", "--results", str(results), *flags],
-                       check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        subprocess.run(
+            [sys.executable, str(path), "--local", "--quiet", "--results", str(results), *flags],
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         wall = time.perf_counter() - started
         summary = json.loads((results / "share" / "summary.json").read_text())
         completed = summary.get("counts", {}).get("completed", 0)
         out[f"{k}_per_gpu" if gpu else f"{k}_concurrent"] = {
-            "wall_s": wall, "completed": completed, "images_per_s": images / wall}
+            "wall_s": wall,
+            "completed": completed,
+            "images_per_s": images / wall,
+        }
     first = next(iter(out.values()))["images_per_s"]
     for v in out.values():
         v["vs_one"] = v["images_per_s"] / first
@@ -146,11 +189,22 @@ def full_scale_part(s: dict[str, Any], tmp: Path, data_root: str | None, tiny: b
     if not cuda_available():
         config["train.amp"] = "bf16"
     if tiny:
-        config.update({"data.image_size": s["size"], "model.width": s["width"], "model.backbone": "resnet18",
-                       "model.stem": "cifar", "train.batch_size": s["batch"]})
+        config.update(
+            {
+                "data.image_size": s["size"],
+                "model.width": s["width"],
+                "model.backbone": "resnet18",
+                "model.stem": "cifar",
+                "train.batch_size": s["batch"],
+            }
+        )
     epoch = run_engine(config, tmp / "full-scale")[-1]
-    return {"source": source, "epoch_s": epoch["epoch_s"], "images_per_s": epoch["images_per_s"],
-            "peak_mem_mb": epoch.get("peak_mem_mb")}
+    return {
+        "source": source,
+        "epoch_s": epoch["epoch_s"],
+        "images_per_s": epoch["images_per_s"],
+        "peak_mem_mb": epoch.get("peak_mem_mb"),
+    }
 
 
 def device_line() -> str:
@@ -164,8 +218,11 @@ def device_line() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tiny", action="store_true", help="32 px, width 0.25, a few steps: for CPUs and its own test")
-    ap.add_argument("--data-root", default=os.environ.get("FACEBENCH_DATA"),
-                    help="real data root with lfw/ for the full-scale epoch (default: synthetic faces)")
+    ap.add_argument(
+        "--data-root",
+        default=os.environ.get("FACEBENCH_DATA"),
+        help="real data root with lfw/ for the full-scale epoch (default: synthetic faces)",
+    )
     ap.add_argument("--out", default="gpu.json", help="where the numbers go (JSON)")
     ap.add_argument("--parts", default="precision,sharing,full", help="comma-separated subset of the parts")
     args = ap.parse_args(argv)

@@ -27,19 +27,44 @@ from pathlib import Path
 
 import numpy as np
 
-CANDIDATES = (("val200_accuracy", "last"), ("val200_accuracy", "best"), ("val_accuracy", "last"),
-              ("val_accuracy", "best"), ("val_auc", "last"), ("val_auc", "best"), ("val200_auc", "best"))
+CANDIDATES = (
+    ("val200_accuracy", "last"),
+    ("val200_accuracy", "best"),
+    ("val_accuracy", "last"),
+    ("val_accuracy", "best"),
+    ("val_auc", "last"),
+    ("val_auc", "best"),
+    ("val200_auc", "best"),
+)
 
 
 def recipe(rng: np.random.Generator, root: str, epochs: int) -> dict:
     backbone, width = [("cnn", 0.5), ("cnn", 1.0), ("resnet18", 0.125)][rng.integers(3)]
     loss = ["ce", "cosface", "arcface", "adaface"][rng.integers(4)]
-    return {"task": "face", "data.train": "lfw_people", "data.root": root, "data.train_folds": "0-4",
-            "data.image_size": 32, "data.min_images": 2, "data.val_pairs": 6000, "model.backbone": backbone,
-            "model.width": width, "model.stem": "cifar", "loss.name": loss, "optim.name": "adamw",
-            "optim.lr": float(10 ** rng.uniform(-3.3, -1.7)), "optim.weight_decay": float(10 ** rng.uniform(-5, -3)),
-            "schedule.name": "cosine", "train.batch_size": 64, "train.epochs": epochs, "train.threads": 1,
-            "train.device": "cpu", "train.augment": "flip", "train.checkpoint": False, "eval.batch_size": 256}
+    return {
+        "task": "face",
+        "data.train": "lfw_people",
+        "data.root": root,
+        "data.train_folds": "0-4",
+        "data.image_size": 32,
+        "data.min_images": 2,
+        "data.val_pairs": 6000,
+        "model.backbone": backbone,
+        "model.width": width,
+        "model.stem": "cifar",
+        "loss.name": loss,
+        "optim.name": "adamw",
+        "optim.lr": float(10 ** rng.uniform(-3.3, -1.7)),
+        "optim.weight_decay": float(10 ** rng.uniform(-5, -3)),
+        "schedule.name": "cosine",
+        "train.batch_size": 64,
+        "train.epochs": epochs,
+        "train.threads": 1,
+        "train.device": "cpu",
+        "train.augment": "flip",
+        "train.checkpoint": False,
+        "eval.batch_size": 256,
+    }
 
 
 def run_one(flat: dict) -> list[dict]:
@@ -60,19 +85,28 @@ def run_one(flat: dict) -> list[dict]:
             train_one_epoch(task, batches, stepper, epoch)
             val, _ = task.verify(d.val.images, d.val_pairs)
             val200, _ = task.verify(d.val.images, small)
-            test, _ = task.verify(d.test.images, d.test_pairs)   # measurement only, never a choice
+            test, _ = task.verify(d.test.images, d.test_pairs)  # measurement only, never a choice
         except NonFiniteLoss:
             break
-        rows.append({"epoch": epoch + 1, "val_accuracy": val.accuracy_mean, "val_auc": val.auc,
-                     "val200_accuracy": val200.accuracy_mean, "val200_auc": val200.auc,
-                     "test_accuracy": test.accuracy_mean, "val_pairs": len(d.val_pairs), "val200_pairs": len(small)})
+        rows.append(
+            {
+                "epoch": epoch + 1,
+                "val_accuracy": val.accuracy_mean,
+                "val_auc": val.auc,
+                "val200_accuracy": val200.accuracy_mean,
+                "val200_auc": val200.auc,
+                "test_accuracy": test.accuracy_mean,
+                "val_pairs": len(d.val_pairs),
+                "val200_pairs": len(small),
+            }
+        )
     return rows
 
 
 def choose(rows: list[dict], metric: str, rule: str) -> dict:
     if rule == "last":
         return rows[-1]
-    return max(rows, key=lambda r: r[metric])    # ties keep the earlier epoch, as the engine does
+    return max(rows, key=lambda r: r[metric])  # ties keep the earlier epoch, as the engine does
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -88,22 +122,35 @@ def score(trials: list[dict], metric: str, rule: str, *, n_boot: int = 2000) -> 
     rng = np.random.default_rng(0)
     boots = [spearman(value[i], test[i]) for i in (rng.integers(0, len(value), len(value)) for _ in range(n_boot))]
     lo, hi = np.nanquantile(boots, [0.025, 0.975])
-    return {"candidate": f"{metric} ({rule})", "rho": spearman(value, test), "ci95": [float(lo), float(hi)],
-            "test_of_first": float(test[np.argmax(value)]), "mean_test_chosen": float(test.mean()), "n": len(value)}
+    return {
+        "candidate": f"{metric} ({rule})",
+        "rho": spearman(value, test),
+        "ci95": [float(lo), float(hi)],
+        "test_of_first": float(test[np.argmax(value)]),
+        "mean_test_chosen": float(test.mean()),
+        "n": len(value),
+    }
 
 
 def table(results: dict) -> str:
     trials = results["trials"]
-    lines = ["| candidate objective | Spearman ρ vs test accuracy | 95% CI (bootstrap over trials) | "
-             "test acc. of its #1 | mean test acc. of chosen models |", "|---|---|---|---|---|"]
+    lines = [
+        "| candidate objective | Spearman ρ vs test accuracy | 95% CI (bootstrap over trials) | "
+        "test acc. of its #1 | mean test acc. of chosen models |",
+        "|---|---|---|---|---|",
+    ]
     for metric, rule in CANDIDATES:
         s = score(trials, metric, rule)
-        lines.append(f"| {s['candidate']} | {s['rho']:.3f} | [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | "
-                     f"{s['test_of_first']:.3f} | {s['mean_test_chosen']:.3f} |")
+        lines.append(
+            f"| {s['candidate']} | {s['rho']:.3f} | [{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}] | "
+            f"{s['test_of_first']:.3f} | {s['mean_test_chosen']:.3f} |"
+        )
     best_test = max(max(r["test_accuracy"] for r in t["epochs"]) for t in trials if t["epochs"])
     pairs = trials[0]["epochs"][0]
-    lines.append(f"\n{len(trials)} trials; {pairs['val_pairs']} validation pairs (val200: {pairs['val200_pairs']}); "
-                 f"best test accuracy of any epoch of any trial {best_test:.3f}.")
+    lines.append(
+        f"\n{len(trials)} trials; {pairs['val_pairs']} validation pairs (val200: {pairs['val200_pairs']}); "
+        f"best test accuracy of any epoch of any trial {best_test:.3f}."
+    )
     return "\n".join(lines)
 
 
@@ -128,9 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         results["trials"].append({"config": flat, "epochs": rows, "wall_s": time.time() - t0})
         Path(args.out).write_text(json.dumps(results, indent=1))
         last = rows[-1] if rows else {}
-        print(f"trial {i + 1}/{args.trials} {flat['model.backbone']} {flat['loss.name']} lr {flat['optim.lr']:.2g}: "
-              f"val acc {last.get('val_accuracy', float('nan')):.3f} auc {last.get('val_auc', float('nan')):.3f} "
-              f"test {last.get('test_accuracy', float('nan')):.3f} in {time.time() - t0:.0f} s", flush=True)
+        print(
+            f"trial {i + 1}/{args.trials} {flat['model.backbone']} {flat['loss.name']} lr {flat['optim.lr']:.2g}: "
+            f"val acc {last.get('val_accuracy', float('nan')):.3f} auc {last.get('val_auc', float('nan')):.3f} "
+            f"test {last.get('test_accuracy', float('nan')):.3f} in {time.time() - t0:.0f} s",
+            flush=True,
+        )
     print(table(results))
     return 0
 

@@ -42,11 +42,24 @@ def build_spec(args: argparse.Namespace):
 
     cpu = load_sweep_file(str(ROOT / "sweeps" / "margin.py")).profile_variant("cpu")
     space = Margin(**{**{k: getattr(cpu.space, k) for k in cpu.space.__dataclass_fields__}, "epochs": args.epochs})
-    replay = Replay(source=str(ROOT / "reports" / "margin"), seconds_per_epoch=args.seconds_per_epoch,
-                    checkpoint_bytes=args.checkpoint_kb * 1024)
-    return cpu.replace(name=NAME, base={**cpu.base, "train.epochs": args.epochs}, space=space,
-                       num_samples=args.trials, scheduler=args.scheduler, grace_period=1, cover=False,
-                       cpus_per_trial=1.0, gpus_per_trial=args.gpus_per_trial, max_failures=3, replay=replay)
+    replay = Replay(
+        source=str(ROOT / "reports" / "margin"),
+        seconds_per_epoch=args.seconds_per_epoch,
+        checkpoint_bytes=args.checkpoint_kb * 1024,
+    )
+    return cpu.replace(
+        name=NAME,
+        base={**cpu.base, "train.epochs": args.epochs},
+        space=space,
+        num_samples=args.trials,
+        scheduler=args.scheduler,
+        grace_period=1,
+        cover=False,
+        cpus_per_trial=1.0,
+        gpus_per_trial=args.gpus_per_trial,
+        max_failures=3,
+        replay=replay,
+    )
 
 
 def facebench_driver(args: argparse.Namespace) -> dict:
@@ -54,9 +67,19 @@ def facebench_driver(args: argparse.Namespace) -> dict:
 
     spec = build_spec(args)
     t0 = time.time()
-    summary = run_sweep(spec, Placement(address=args.address, gpus_per_trial=args.gpus_per_trial, cpus_per_trial=1),
-                        Output(results=args.results, storage=args.storage, study_db=args.study_db, verbose=0,
-                               resume=args.resume, fresh=not args.resume, keep_checkpoints=args.keep_checkpoints))
+    summary = run_sweep(
+        spec,
+        Placement(address=args.address, gpus_per_trial=args.gpus_per_trial, cpus_per_trial=1),
+        Output(
+            results=args.results,
+            storage=args.storage,
+            study_db=args.study_db,
+            verbose=0,
+            resume=args.resume,
+            fresh=not args.resume,
+            keep_checkpoints=args.keep_checkpoints,
+        ),
+    )
     return {"wall_s": time.time() - t0, "counts": summary["counts"]}
 
 
@@ -73,37 +96,82 @@ def plain_driver(args: argparse.Namespace) -> dict:
     spec = build_spec(args)
     t0 = time.time()
     ray.init(address=args.address, logging_level="WARNING")
-    search = OptunaSearch(space=spec.space, metric="objective", mode="max",
-                          sampler=optuna.samplers.TPESampler(seed=spec.seed))
-    scheduler = FIFOScheduler() if spec.scheduler == "fifo" else ASHAScheduler(
-        time_attr="epoch", max_t=spec.epochs, grace_period=1, reduction_factor=spec.reduction_factor,
-        stop_last_trials=False)
-    trainable = tune.with_resources(tune.with_parameters(plain_trainable, spec=spec),
-                                    {"cpu": 1, "gpu": args.gpus_per_trial})
-    grid = tune.Tuner(trainable, tune_config=tune.TuneConfig(metric="objective", mode="max", search_alg=search,
-                                                             scheduler=scheduler, num_samples=spec.num_samples,
-                                                             reuse_actors=True),
-                      run_config=tune.RunConfig(name="plain", storage_path=args.results, verbose=0)).fit()
+    search = OptunaSearch(
+        space=spec.space, metric="objective", mode="max", sampler=optuna.samplers.TPESampler(seed=spec.seed)
+    )
+    scheduler = (
+        FIFOScheduler()
+        if spec.scheduler == "fifo"
+        else ASHAScheduler(
+            time_attr="epoch",
+            max_t=spec.epochs,
+            grace_period=1,
+            reduction_factor=spec.reduction_factor,
+            stop_last_trials=False,
+        )
+    )
+    trainable = tune.with_resources(
+        tune.with_parameters(plain_trainable, spec=spec), {"cpu": 1, "gpu": args.gpus_per_trial}
+    )
+    grid = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric="objective",
+            mode="max",
+            search_alg=search,
+            scheduler=scheduler,
+            num_samples=spec.num_samples,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(name="plain", storage_path=args.results, verbose=0),
+    ).fit()
     wall = time.time() - t0
     ray.shutdown()
     return {"wall_s": wall, "errors": sum(r.error is not None for r in grid)}
 
 
-def run_driver(kind: str, args: argparse.Namespace, results: str, log: Path, *, resume: bool = False,
-               env: dict | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, __file__, "--driver", kind, "--address", args.address, "--results", results,
-           "--trials", str(args.trials), "--gpus-per-trial", str(args.gpus_per_trial), "--epochs", str(args.epochs),
-           "--seconds-per-epoch", str(args.seconds_per_epoch), "--scheduler", args.scheduler,
-           "--checkpoint-kb", str(args.checkpoint_kb), "--keep-checkpoints", args.keep_checkpoints,
-           *(["--resume"] if resume else []),
-           *(["--storage", args.storage] if args.storage else []),
-           *(["--study-db", args.study_db] if args.study_db else [])]
+def run_driver(
+    kind: str, args: argparse.Namespace, results: str, log: Path, *, resume: bool = False, env: dict | None = None
+) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--driver",
+        kind,
+        "--address",
+        args.address,
+        "--results",
+        results,
+        "--trials",
+        str(args.trials),
+        "--gpus-per-trial",
+        str(args.gpus_per_trial),
+        "--epochs",
+        str(args.epochs),
+        "--seconds-per-epoch",
+        str(args.seconds_per_epoch),
+        "--scheduler",
+        args.scheduler,
+        "--checkpoint-kb",
+        str(args.checkpoint_kb),
+        "--keep-checkpoints",
+        args.keep_checkpoints,
+        *(["--resume"] if resume else []),
+        *(["--storage", args.storage] if args.storage else []),
+        *(["--study-db", args.study_db] if args.study_db else []),
+    ]
     from facebench.sweep.session import RAY_ENV
 
     out = open(log, "a")
     pending = {"TUNE_MAX_PENDING_TRIALS_PG": str(args.max_pending)} if args.max_pending else {}
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=out, start_new_session=True,
-                            env={**os.environ, **RAY_ENV, **pending, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
+        env={**os.environ, **RAY_ENV, **pending, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 def driver_main(args: argparse.Namespace) -> int:
@@ -135,7 +203,7 @@ def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
     killed = []
     if args.kill_nodes:
         while driver.poll() is None and finished_trials(sweep) < args.trials // 4:
-            time.sleep(0.2)   # polling a condition: trials finished
+            time.sleep(0.2)  # polling a condition: trials finished
         killed = cluster.kill_nodes(args.kill_nodes)
     rc = wait_for(driver, "facebench driver")
     out = {"killed_nodes": len(killed), "first_rc": rc}
@@ -166,16 +234,23 @@ def accounting(args: argparse.Namespace, sweep: Path) -> dict:
     trials = optuna.load_study(study_name=NAME, storage=url).get_trials(deepcopy=False)
     ids = [t.user_attrs.get(TRIAL_ATTR) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
     params = [json.dumps(t.params, sort_keys=True) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
-    overrun = sum(1 for p in (sweep / "trials").glob("*/epochs.jsonl")
-                  if len(p.read_text().splitlines()) > args.epochs)
+    overrun = sum(1 for p in (sweep / "trials").glob("*/epochs.jsonl") if len(p.read_text().splitlines()) > args.epochs)
     ok = sum(s in ("completed", "stopped") for s in status)
     # Attempts that Tune saw fail (a node lost under them) and retried: Tune keeps their error in its trial folder.
     retried = sum(1 for _ in (sweep / "ray").glob("*/error.txt"))
-    return {"completed": status.count("completed"), "stopped": status.count("stopped"),
-            "failed": status.count("failed"), "lost": args.trials - ok, "retried": retried,
-            "duplicates": (len(ids) - len(set(ids))) + (len(params) - len(set(params))) + overrun,
-            "epochs_run": sum(len((sweep / "trials" / i / "epochs.jsonl").read_text().splitlines())
-                              for i in records if (sweep / "trials" / i / "epochs.jsonl").exists())}
+    return {
+        "completed": status.count("completed"),
+        "stopped": status.count("stopped"),
+        "failed": status.count("failed"),
+        "lost": args.trials - ok,
+        "retried": retried,
+        "duplicates": (len(ids) - len(set(ids))) + (len(params) - len(set(params))) + overrun,
+        "epochs_run": sum(
+            len((sweep / "trials" / i / "epochs.jsonl").read_text().splitlines())
+            for i in records
+            if (sweep / "trials" / i / "epochs.jsonl").exists()
+        ),
+    }
 
 
 def nodes_used(sweep: Path) -> int:
@@ -199,8 +274,13 @@ def suggest_ms(sweep: Path, column: int = 0) -> tuple[float | None, float | None
 
 def time_report(sweep: Path, work: Path) -> float:
     t0 = time.time()
-    run = subprocess.run([sys.executable, "-m", "facebench.cli", "report", str(sweep), "--out", str(work / "report")],
-                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "facebench.cli", "report", str(sweep), "--out", str(work / "report")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
     if run.returncode != 0:
         raise RuntimeError(f"report failed: {run.stderr[-2000:]}")
     return round(time.time() - t0, 2)
@@ -212,7 +292,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     slots_per_node = int(args.gpus_per_node / args.gpus_per_trial) if args.gpus_per_trial else 4
     with SimCluster(args.nodes, slots_per_node, args.gpus_per_node, log=str(work / "cluster.log")) as cluster:
         args.address = cluster.address
-        loads = [os.getloadavg()[0]]   # the machine's 1-minute load: before, between and after the two runs
+        loads = [os.getloadavg()[0]]  # the machine's 1-minute load: before, between and after the two runs
         fb = run_facebench(args, cluster, work)
         loads.append(os.getloadavg()[0])
         plain = None
@@ -228,18 +308,36 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     ideal = acc.pop("epochs_run") * args.seconds_per_epoch / slots
     p50, p95 = suggest_ms(sweep)
     cpu50, cpu95 = suggest_ms(sweep, 1)
-    return {"trials": args.trials, "nodes": args.nodes, **acc, "wall_s": round(fb["wall_s"], 1),
-            "ideal_s": round(ideal, 1), "wall_over_ideal": round(fb["wall_s"] / ideal, 3),
-            "raw_tune_wall_s": round(plain["wall_s"], 1) if plain else None,
-            "overhead_ratio": round(fb["wall_s"] / plain["wall_s"], 3) if plain else None,
-            "suggest_ms_p50": p50, "suggest_ms_p95": p95, "suggest_cpu_ms_p50": cpu50, "suggest_cpu_ms_p95": cpu95, "driver_rss_mb": round(fb["rss_mb"]),
-            "resume_s": fb.get("resume_s"), "report_s": time_report(sweep, work),
-            "bytes_per_trial": disk_bytes(sweep) // args.trials, "killed_nodes": fb["killed_nodes"],
-            "scheduler": args.scheduler, "seconds_per_epoch": args.seconds_per_epoch, "epochs": args.epochs,
-            "gpus_per_trial": args.gpus_per_trial, "gpus_per_node": args.gpus_per_node,
-            "keep_checkpoints": args.keep_checkpoints, "checkpoint_kb": args.checkpoint_kb,
-            "max_pending": args.max_pending or "auto", "nodes_used": nodes_used(sweep),
-            "plain_errors": plain.get("errors") if plain else None, "load_1m": [round(x, 1) for x in loads]}
+    return {
+        "trials": args.trials,
+        "nodes": args.nodes,
+        **acc,
+        "wall_s": round(fb["wall_s"], 1),
+        "ideal_s": round(ideal, 1),
+        "wall_over_ideal": round(fb["wall_s"] / ideal, 3),
+        "raw_tune_wall_s": round(plain["wall_s"], 1) if plain else None,
+        "overhead_ratio": round(fb["wall_s"] / plain["wall_s"], 3) if plain else None,
+        "suggest_ms_p50": p50,
+        "suggest_ms_p95": p95,
+        "suggest_cpu_ms_p50": cpu50,
+        "suggest_cpu_ms_p95": cpu95,
+        "driver_rss_mb": round(fb["rss_mb"]),
+        "resume_s": fb.get("resume_s"),
+        "report_s": time_report(sweep, work),
+        "bytes_per_trial": disk_bytes(sweep) // args.trials,
+        "killed_nodes": fb["killed_nodes"],
+        "scheduler": args.scheduler,
+        "seconds_per_epoch": args.seconds_per_epoch,
+        "epochs": args.epochs,
+        "gpus_per_trial": args.gpus_per_trial,
+        "gpus_per_node": args.gpus_per_node,
+        "keep_checkpoints": args.keep_checkpoints,
+        "checkpoint_kb": args.checkpoint_kb,
+        "max_pending": args.max_pending or "auto",
+        "nodes_used": nodes_used(sweep),
+        "plain_errors": plain.get("errors") if plain else None,
+        "load_1m": [round(x, 1) for x in loads],
+    }
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -256,8 +354,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--kill-nodes", type=int, default=0, help="nodes removed mid-sweep; the driver is also killed")
     p.add_argument("--checkpoint-kb", type=int, default=256, help="size of each replayed trial's checkpoint")
     p.add_argument("--keep-checkpoints", choices=("all", "usable"), default="all")
-    p.add_argument("--max-pending", type=int, default=0,
-                   help="TUNE_MAX_PENDING_TRIALS_PG for both drivers (default: facebench's 'auto', 1 with a searcher)")
+    p.add_argument(
+        "--max-pending",
+        type=int,
+        default=0,
+        help="TUNE_MAX_PENDING_TRIALS_PG for both drivers (default: facebench's 'auto', 1 with a searcher)",
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the plain Tune run")
     p.add_argument("--keep", default=None, help="keep the work folder here instead of removing it")
     p.add_argument("--driver", choices=("facebench", "plain"), default=None, help=argparse.SUPPRESS)

@@ -92,10 +92,7 @@ def _remove_named(path: Path, kind: str) -> list[str]:
     owns in its subfolders: a marked one by its own kind, an unmarked one by the kind ``artefacts.NESTED`` gives
     it; an unmarked folder of no known kind is kept whole. Returns what is left, relative to ``path``; ``path``
     (and its marker) goes when nothing is left."""
-    from .artefacts import (  # the layout's names (artefacts imports this module)
-        NESTED,
-        OWNED,
-    )
+    from .artefacts import NESTED, OWNED  # the layout's names (artefacts imports this module)
 
     patterns, nested = OWNED.get(kind, ()), NESTED.get(kind, {})
     left = []

@@ -1,4 +1,4 @@
-"""Every numeric config key has a stated range, derived from its declaration (issue 22): below it, above it, NaN
+"""Every numeric config key has a stated range, derived from its declaration: below it, above it, NaN
 and inf are refused with one line naming the key and the range, and the default lies inside it."""
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def test_resume_with_another_config_is_a_clear_error_and_overwrite_starts_afresh
     (tmp_path / "result.json").unlink()  # an unfinished trial: the checkpoint's config is what is checked
     with pytest.raises(ConfigError, match=r"optim\.lr: checkpoint 0\.001 vs now 0\.002"):
         run_trial({**FACE, "train.epochs": 1, "optim.lr": 0.002}, trial_dir=tmp_path)
-    (tmp_path / "artefacts" / "notes.txt").write_text("the user's own notes\n")  # issue 22: never deleted
+    (tmp_path / "artefacts" / "notes.txt").write_text("the user's own notes\n")  # a user's file: never deleted
     (tmp_path / "artefacts" / "old.verification.npz.bak").write_bytes(b"mine")
     stale = tmp_path / "artefacts" / "stale.npz"  # a name the engine writes: removed, not mixed into the new run
     stale.write_bytes(b"x")

@@ -125,7 +125,7 @@ def test_importing_the_engine_imports_no_ray():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-# -- issue 22: memory errors and SIGTERM under `facebench train` ---------------------------------------------------
+# -- memory errors and SIGTERM under `facebench train` ---------------------------------------------------
 
 
 def _tiny_args(out):

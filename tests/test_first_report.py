@@ -1,5 +1,5 @@
-"""The first report a user sees does not mislead (issue 20 item 7), and the factor plots and importance chart say what
-the effects table says (item 4)."""
+"""The first report a user sees does not mislead, and the factor plots and importance chart say what
+the effects table says."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Structured hostile cases from issue 22, in-process through the CLI: exit 2, one line naming the file or key,
+"""Structured hostile cases, in-process through the CLI: exit 2, one line naming the file or key,
 no traceback, the user's files untouched (docs/bad-input.md counts them)."""
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ BUILD_PHRASES = re.compile(
     r"|build machine|2-core VM|this project's (?:2-core )?(?:VM|machine)|this project's machines?|this 2-core machine|the shared 2-core machine"
     r"|(?:was|were|been|is) lent|no GPU was lent|borrowed (?:a |the )?(?:GPU|machine)"
     r"|load average[ ~<≈]*\d|at load \d|development machine|shared with other jobs"
-    r"|other helpers|helpers' (?:jobs|test runs)"
+    r"|other helpers|other engineers|\(issue \d+|issue \d+ item|the issue's targets|helpers' (?:jobs|test runs)"
     r"|an earlier engine|re-measured after|before this change"
     r")",
     re.I,

@@ -1,4 +1,4 @@
-"""Items 1, 3 and 5 of issue 20 on a real tiny sweep (real Ray, tiny models): each trial's objective_ci95 and
+"""Intervals, the report's record and calibration on a real tiny sweep (real Ray, tiny models): each trial's objective_ci95 and
 objective_pi95; the report's generated target lines, summary.json and decisions.npz beside the page and
 ``facebench report --check`` (passes, then names a changed number); the code version in sweep.json (a confirmation
 under another one refused without --allow-version-change); ``confirm --calibrate`` writing ``calibration``."""

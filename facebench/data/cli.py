@@ -10,6 +10,13 @@ from ..cliflags import number, one_line_errors
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("data", help="check, cache, download or pack datasets (InsightFace RecordIO and .bin)")
     sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    # The order here is the order --help lists the actions in.
+    actions = (_add_check, _add_cache, _add_pack, _add_overlap, _add_download)
+    for parser in (p, *(add(sub) for add in actions)):
+        one_line_errors(parser)
+
+
+def _add_check(sub) -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="detect a dataset's format, print its counts and decode every image")
     c.add_argument(
         "path",
@@ -17,6 +24,10 @@ def add_parser(subparsers) -> None:
         "folder (train.rec) or a .bin verification set",
     )
     c.set_defaults(func=_check)
+    return c
+
+
+def _add_cache(sub) -> argparse.ArgumentParser:
     k = sub.add_parser("cache", help="decode every image of a dataset once into the decoded-tensor cache")
     k.add_argument("path", help="LFW root, identity folder, AT&T folder or CIFAR-10 root")
     k.add_argument("--size", type=int, default=64, help="output side in pixels, as data.image_size (default 64)")
@@ -26,6 +37,10 @@ def add_parser(subparsers) -> None:
     k.add_argument("--color", choices=("rgb", "gray"), default="rgb", help="colour mode (default rgb)")
     k.add_argument("--cache-dir", default="", help="cache directory (default $FACEBENCH_CACHE or ~/.cache/facebench)")
     k.set_defaults(func=_cache)
+    return k
+
+
+def _add_pack(sub) -> argparse.ArgumentParser:
     pk = sub.add_parser(
         "pack",
         help="write InsightFace formats: identity folders -> RecordIO, a pairs file -> .bin",
@@ -43,6 +58,10 @@ def add_parser(subparsers) -> None:
         help=".bin: image folder the pairs refer to (default: the LFW folder beside the pairs file)",
     )
     pk.set_defaults(func=_pack)
+    return pk
+
+
+def _add_overlap(sub) -> argparse.ArgumentParser:
     o = sub.add_parser(
         "overlap",
         help="identities and images a training set shares with a test set (by normalised "
@@ -62,6 +81,10 @@ def add_parser(subparsers) -> None:
         "--cache-dir", default="", help="decoded cache directory (default $FACEBENCH_CACHE or ~/.cache/facebench)"
     )
     o.set_defaults(func=_overlap)
+    return o
+
+
+def _add_download(sub) -> argparse.ArgumentParser:
     d = sub.add_parser("download", help="download LFW (deep-funneled + pairs.txt) or CIFAR-10, MD5-checked")
     d.add_argument("dataset", choices=("lfw", "cifar10"))
     d.add_argument("--root", required=True, help="directory to download and extract into")
@@ -71,8 +94,7 @@ def add_parser(subparsers) -> None:
         help="base URL serving the same file names (default: the official host, or $FACEBENCH_MIRROR)",
     )
     d.set_defaults(func=_download)
-    for parser in (p, c, k, pk, o, d):
-        one_line_errors(parser)
+    return d
 
 
 def _check(args: argparse.Namespace) -> int:

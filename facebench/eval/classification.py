@@ -27,25 +27,9 @@ def classification_metrics(
     logits_or_probs: Any, labels: Any, *, num_classes: int | None = None, class_names: list[str] | None = None
 ) -> dict[str, Any]:
     """Accuracy, macro P/R/F1, macro one-vs-rest AUROC / AUPRC, confusion matrix (counts and row-normalised)."""
-    from sklearn.metrics import (
-        accuracy_score,
-        average_precision_score,
-        confusion_matrix,
-        precision_recall_fscore_support,
-        roc_auc_score,
-    )
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-    scores = np.asarray(logits_or_probs, dtype=np.float64)
-    y = np.asarray(labels).ravel()
-    if scores.ndim != 2 or len(scores) != len(y) or len(y) == 0:
-        raise DataError(f"need (N, C) scores and N labels, got {scores.shape} and {y.shape}")
-    if not np.isfinite(scores).all():
-        raise DataError("logits contain NaN or inf")
-    C = int(num_classes or scores.shape[1])
-    if scores.shape[1] != C:
-        raise DataError(f"logits have {scores.shape[1]} columns but num_classes is {C}")
-    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= C:
-        raise DataError(f"labels must be integers in 0..{C - 1}")
+    scores, y, C = _check_inputs(logits_or_probs, labels, num_classes)
     names = list(class_names) if class_names is not None else [str(c) for c in range(C)]
     if len(names) != C:
         raise DataError(f"{len(names)} class names for {C} classes")
@@ -53,17 +37,7 @@ def classification_metrics(
     pred = probs.argmax(axis=1)
     classes = np.arange(C)
     prec, rec, f1, support = precision_recall_fscore_support(y, pred, labels=classes, zero_division=0)
-    auroc, auprc, notes = np.full(C, np.nan), np.full(C, np.nan), []
-    for c in classes:
-        pos = y == c
-        if pos.all() or not pos.any():
-            notes.append(
-                f"class {names[c]!r}: {'no' if not pos.any() else 'only'} examples, "
-                "one-vs-rest AUROC/AUPRC undefined and left out of the macro average"
-            )
-            continue
-        auroc[c] = roc_auc_score(pos, probs[:, c])
-        auprc[c] = average_precision_score(pos, probs[:, c])
+    auroc, auprc, notes = _one_vs_rest(probs, y, names)
     present = support > 0
     counts = confusion_matrix(y, pred, labels=classes)
     rows = counts.sum(axis=1, keepdims=True)
@@ -92,3 +66,38 @@ def classification_metrics(
         "class_names": names,
         "notes": notes,
     }
+
+
+def _check_inputs(logits_or_probs: Any, labels: Any, num_classes: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(scores, labels, C)`` as float64 (N, C), flat labels in 0..C-1 and the class count, or a DataError."""
+    scores = np.asarray(logits_or_probs, dtype=np.float64)
+    y = np.asarray(labels).ravel()
+    if scores.ndim != 2 or len(scores) != len(y) or len(y) == 0:
+        raise DataError(f"need (N, C) scores and N labels, got {scores.shape} and {y.shape}")
+    if not np.isfinite(scores).all():
+        raise DataError("logits contain NaN or inf")
+    C = int(num_classes or scores.shape[1])
+    if scores.shape[1] != C:
+        raise DataError(f"logits have {scores.shape[1]} columns but num_classes is {C}")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= C:
+        raise DataError(f"labels must be integers in 0..{C - 1}")
+    return scores, y, C
+
+
+def _one_vs_rest(probs: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per-class one-vs-rest ``(auroc, auprc, notes)``; NaN (and a note) where a class is absent or alone."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    C = len(names)
+    auroc, auprc, notes = np.full(C, np.nan), np.full(C, np.nan), []
+    for c in range(C):
+        pos = y == c
+        if pos.all() or not pos.any():
+            notes.append(
+                f"class {names[c]!r}: {'no' if not pos.any() else 'only'} examples, "
+                "one-vs-rest AUROC/AUPRC undefined and left out of the macro average"
+            )
+            continue
+        auroc[c] = roc_auc_score(pos, probs[:, c])
+        auprc[c] = average_precision_score(pos, probs[:, c])
+    return auroc, auprc, notes

@@ -34,6 +34,7 @@ from .curves import (
     roc_curve_auc,
     tar_at_far,
 )
+from .thresholds import fold_best_cuts  # re-exported: callers and benchmarks import it from here
 
 FAR_TARGETS = (1e-1, 1e-2, 1e-3)
 
@@ -247,85 +248,6 @@ def _check_inputs(scores: Any, same: Any, fold: Any) -> tuple[np.ndarray, np.nda
     return s, y, f
 
 
-def _interval_point(lo: float, hi: float, first: float | None, last: float | None) -> float:
-    """The threshold inside the best interval ``(lo, hi)``; ``first``/``last``: the training range (None: empty)."""
-    if np.isfinite(lo) and np.isfinite(hi):
-        t = lo / 2 + hi / 2
-        return t if lo <= t < hi else lo  # adjacent floats: lo itself is exact for the rule u > t
-    if first is None or last is None:
-        return 0.0
-    span = float(last - first)
-    pad = span / 2 if span > 0 else max(abs(float(first)), 1.0) / 2
-    if np.isfinite(hi):
-        return float(hi - pad)
-    if np.isfinite(lo):
-        return float(lo + pad)
-    return float(first / 2 + last / 2)  # every cut ties: all scores equal and balanced
-
-
-def fold_best_cuts(
-    u_sorted: np.ndarray, y_sorted: np.ndarray, f_sorted: np.ndarray, K: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Accuracy-maximising threshold for the rule ``u > t`` on every fold's training set (the other folds; all
-    pairs when K = 1), in one pass.
-
-    ``u_sorted`` ascending, ``f_sorted`` fold indices 0..K-1. Returns ``(t, n_correct, n_train)`` per fold. Cut i
-    of a training set puts its first i sorted values on the "different" side; only cuts between distinct values
-    (and the two ends) are real. The cuts between distinct values of all the scores map monotonically onto every
-    training set's own cuts, so the first run of best cuts and the training values either side of it are those
-    of the training set alone; the counts come from one (cuts x K) table instead of K masked copies and K
-    cumulative sums.
-    """
-    n = len(u_sorted)
-    # correct(cut) = different left of it + same right of it = g(cut) + same_total, where g counts +1 for each
-    # different and -1 for each same pair left of the cut; a fold's training g is all pairs' g minus its own.
-    w = np.where(y_sorted, -1, 1).astype(np.int32)
-    g_all = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(w, out=g_all[1:])
-    n_same = (n - int(g_all[-1])) // 2
-    if K > 1:
-        correct = np.zeros((K, n + 1), dtype=np.int32)  # row k: fold k's own g, then its training correct
-        correct.ravel()[f_sorted * (n + 1) + np.arange(1, n + 1)] = w
-        np.cumsum(correct, axis=1, out=correct)
-        n_own = np.bincount(f_sorted, minlength=K)
-        same_train = n_same - (n_own - correct[:, -1]) // 2
-        np.subtract(g_all, correct, out=correct)
-        correct += same_train.astype(np.int32)[:, None]
-        n_train = n - n_own
-    else:
-        correct = (g_all + n_same)[None, :]
-        n_train = np.array([n])
-    distinct = np.flatnonzero(u_sorted[1:] != u_sorted[:-1]) + 1
-    cuts = np.concatenate(([0], distinct, [n])) if len(distinct) < n - 1 else None
-    if cuts is not None:  # ties: only cuts between distinct values are real
-        correct = correct[:, cuts]
-    best = correct.max(axis=1)
-    is_best = correct == best[:, None]
-    j0 = np.argmax(is_best, axis=1)
-    t = np.empty(K)
-    for k in range(K):
-        row = is_best[k, j0[k] :]
-        run = int(np.argmin(row)) if not row.all() else len(row)  # length of the first run of best cuts
-        c0, c1 = j0[k], j0[k] + run - 1
-        if cuts is not None:
-            c0, c1 = cuts[c0], cuts[c1]
-        # The training values either side of the run: the last one before cut c0, the first one from cut c1 on.
-        m = f_sorted != k if K > 1 else np.ones(n, dtype=bool)
-        before = m[c0 - 1 :: -1] if c0 > 0 else m[:0]
-        i = int(np.argmax(before)) if len(before) else 0
-        lo = u_sorted[c0 - 1 - i] if len(before) and before[i] else -np.inf
-        after = m[c1:]
-        i = int(np.argmax(after)) if len(after) else 0
-        hi = u_sorted[c1 + i] if len(after) and after[i] else np.inf
-        first = last = None
-        if not (np.isfinite(lo) and np.isfinite(hi)):  # an open run: the training range closes it
-            ut = u_sorted[m]
-            if len(ut):
-                first, last = float(ut[0]), float(ut[-1])
-        t[k] = _interval_point(lo, hi, first, last)
-    return t, best, n_train
-
-
 def evaluate(
     scores: Any, same: Any, fold: Any, *, greater_is_same: bool, far_targets: tuple[float, ...] = FAR_TARGETS
 ) -> VerificationResult:
@@ -342,37 +264,25 @@ def evaluate(
     # of equal scores, which do not depend on the order within ties (so no stable sort is needed).
     order = np.argsort(u)
     pairs = FoldedScores.of(u, y, f_idx, K, order=order)
-    u_sorted, y_sorted, f_sorted = pairs.u_sorted, pairs.y_sorted, pairs.f_sorted
     notes: list[str] = []
     if K == 1:
         notes.append("single fold: thresholds fitted on the evaluated pairs themselves (optimistic)")
 
-    inter_u = np.empty(K)
-    methods = []
-    t_u, n_correct, n_train = fold_best_cuts(u_sorted, y_sorted, f_sorted, K)
-    train_acc = n_correct / n_train
-    for k in range(K):
-        m = f_sorted != k if K > 1 else slice(None)
-        inter_u[k], method = intersection_threshold(u_sorted[m], y_sorted[m], fallback=t_u[k])
-        methods.append(method)
+    t_u, n_correct, n_train = fold_best_cuts(pairs.u_sorted, pairs.y_sorted, pairs.f_sorted, K)
+    inter_u, methods = _intersection_thresholds(pairs, t_u)
     predicted = u > t_u[f_idx]
     fold_acc = _per_fold_mean(predicted == y, f_idx, K)
     inter_acc = _per_fold_mean((u > inter_u[f_idx]) == y, f_idx, K)
     roc_fpr, roc_tpr, roc_thr_u, auc = roc_curve_auc(u, y, order=order)
     mean_fpr, mean_tpr = fold_averaged_roc(u, y, f_idx, K)
     tars = [tar_at_far(pairs, far=far, sign=sign) for far in far_targets]
-    for t in tars:
-        if t.unresolved:
-            notes.append(
-                f"TAR@FAR={far_key(t.far)}: a test fold has fewer than {math.ceil(1 / t.far)} "
-                "negative pairs, so that FAR is below its resolution"
-            )
+    notes += _unresolved_notes(tars)
     return VerificationResult(
         greater_is_same=bool(greater_is_same),
         fold_ids=fold_ids,
         thresholds=sign * t_u,
         fold_accuracy=fold_acc,
-        train_accuracy=train_acc,
+        train_accuracy=n_correct / n_train,
         predicted=predicted,
         accuracy_mean=float(fold_acc.mean()),
         accuracy_std=float(fold_acc.std()),
@@ -396,6 +306,28 @@ def evaluate(
         optimistic=K == 1,
         notes=notes,
     )
+
+
+def _intersection_thresholds(pairs: FoldedScores, t_u: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each fold's score-distribution intersection on its training pairs (same-ness scale) and how it was found;
+    ``t_u``, the accuracy thresholds, is the fallback when no intersection can be fitted."""
+    K = pairs.K
+    inter_u = np.empty(K)
+    methods = []
+    for k in range(K):
+        m = pairs.f_sorted != k if K > 1 else slice(None)
+        inter_u[k], method = intersection_threshold(pairs.u_sorted[m], pairs.y_sorted[m], fallback=t_u[k])
+        methods.append(method)
+    return inter_u, methods
+
+
+def _unresolved_notes(tars: list[TarAtFar]) -> list[str]:
+    return [
+        f"TAR@FAR={far_key(t.far)}: a test fold has fewer than {math.ceil(1 / t.far)} "
+        "negative pairs, so that FAR is below its resolution"
+        for t in tars
+        if t.unresolved
+    ]
 
 
 def predict(scores: Any, fold: Any, *, thresholds: Any, fold_ids: Any, greater_is_same: bool) -> np.ndarray:

@@ -27,6 +27,38 @@ FLAG_RANGES = {
 
 
 def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of ``python FILE`` and ``facebench sweep FILE``, in groups, in the order --help lists them."""
+    _add_placement_arguments(p)
+    _add_run_arguments(p)
+    _add_output_arguments(p)
+    p.add_argument(
+        "--confirm",
+        type=int,
+        default=None,
+        metavar="K",
+        help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
+        "them on the test pairs (the report opens with the verdicts); default: the sweep's "
+        "confirm_top (the demo: 2), 0 for none; see `facebench confirm`",
+    )
+    add_confirm_arguments(p, top=False)
+    p.add_argument(
+        "--keep-checkpoints",
+        choices=("all", "usable"),
+        default="all",
+        help="usable: remove the checkpoints of stopped and failed trials as they end and, at the end, of "
+        "completed trials outside the top 3; unfinished (resumable) trials keep theirs",
+    )
+    # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of an error raised in the sweep file",
+    )
+
+
+def _add_placement_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the sweep runs: a private Ray or a cluster."""
     p.add_argument(
         "--local",
         action="store_true",
@@ -36,6 +68,10 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--address", default=None, help="Ray cluster address ('auto' on a cluster node); implies cluster mode"
     )
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """What the sweep runs (its scale, trials and objectives) and on how much per trial."""
     p.add_argument(
         "--smoke", action="store_true", help="tiny synthetic data and models: finishes in about a minute on CPU"
     )
@@ -63,6 +99,10 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default: the sweep's)")
     p.add_argument("--max-concurrent", type=int, default=None, help="cap on trials running at once (0: no cap)")
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the sweep writes, whether it continues an earlier one, and what it shows and logs while it runs."""
     p.add_argument(
         "--storage",
         default=None,
@@ -98,30 +138,6 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
         "--mlflow-uri",
         default=None,
         help="MLflow tracking URI for --log mlflow (default: a SQLite store <results>/<name>/mlflow.db)",
-    )
-    p.add_argument(
-        "--confirm",
-        type=int,
-        default=None,
-        metavar="K",
-        help="after the sweep, re-run its top K configurations with --seeds new seeds each and compare "
-        "them on the test pairs (the report opens with the verdicts); default: the sweep's "
-        "confirm_top (the demo: 2), 0 for none; see `facebench confirm`",
-    )
-    add_confirm_arguments(p, top=False)
-    p.add_argument(
-        "--keep-checkpoints",
-        choices=("all", "usable"),
-        default="all",
-        help="usable: remove the checkpoints of stopped and failed trials as they end and, at the end, of "
-        "completed trials outside the top 3; unfinished (resumable) trials keep theirs",
-    )
-    # SUPPRESS: under `facebench sweep FILE` an absent --debug must not reset `facebench --debug`.
-    p.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show the full traceback of an error raised in the sweep file",
     )
 
 

@@ -4,7 +4,7 @@ A sweep picks its best trial on validation, once per configuration: the winner's
 winner's curse) and says nothing of seed-to-seed spread. ``run_confirmation`` takes the top-K completed trials
 of a finished sweep folder by the sweep's own objective (or the best trial of each level of a factor, ``per``
 = ``loss.name``), re-runs each configuration with S seeds no trial of the sweep used, as Ray trials in the
-same ``trials/`` folder, and compares the recipes on the test pairs with facebench.eval.confirmation. The
+same ``trials/`` folder (confirm_stage.py), and compares the recipes on the test pairs with facebench.eval.confirmation. The
 recipe every other is compared against is the one with the best mean validation objective over its new seeds:
 nothing here is chosen on test. The result is the ``confirmation`` list of ``summary.json`` that the report's
 headline table shows.
@@ -13,17 +13,14 @@ headline table shows.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..artefacts import COMPLETED, FAILED, SweepDir, TrialDir
+from ..artefacts import COMPLETED, SweepDir, TrialDir
 from ..errors import ConfigError
-from . import space
-from .session import LOCAL, Placement, ray_session, trial_threads
-from .spec import SweepSpec
+from .confirm_stage import rerun
+from .session import LOCAL, Placement
 
 DEFAULT_MARGIN = 0.02  # equivalence margin (accuracy, 0-1) when the sweep declares none: +-2 points
 # Keys that tell runs of one recipe apart, or only say where it ran: never part of a recipe.
@@ -168,13 +165,6 @@ def new_seeds(summary: dict, n: int) -> list[int]:
     return list(range(start, start + n))
 
 
-def confirm_trial(config: dict, setup: Any, recipes: list[dict]) -> None:
-    """The Tune trainable of the stage: one (recipe, seed) cell, trained by the sweep's own trainable."""
-    from .trainable import train_trial
-
-    train_trial({**recipes[config["recipe"]], "train.seed": config["train.seed"]}, setup)
-
-
 @dataclass(frozen=True)
 class Choice:
     """What to confirm: the top ``top`` configurations (or the best of each level of ``per``, or a Pareto sweep's
@@ -229,102 +219,6 @@ def _confirm(sweep: SweepDir, choice: Choice, *, placement: Placement, verbose: 
     for c in confirmation:
         print(f"facebench confirm: {c['verdict_line']}")
     return confirmation
-
-
-def rerun(
-    sweep: SweepDir, summary: dict, recipes: list[Recipe], seed_list: list[int], *, placement: Placement, verbose: int
-) -> list[list[dict]]:
-    """Every (recipe, seed) cell as a Ray trial in the sweep's trials/; per recipe, its runs (``_collect``)."""
-    spec = _stage_spec(sweep, summary, recipes)
-    with ray_session(spec, placement, sweep, verbose=verbose):
-        grid = _tuner(spec, sweep, recipes, seed_list, verbose=verbose).fit()
-    return _collect(sweep, grid, len(recipes))
-
-
-def _stage_spec(sweep: SweepDir, summary: dict, recipes: list[Recipe]) -> SweepSpec:
-    saved = sweep.read_spec() or {}
-    task = recipes[0].config.get("task", saved.get("task", "face"))
-    return SweepSpec(
-        name=summary["name"],
-        task=task,
-        base={},
-        space=partial(space.fixed, values={}),
-        metric=summary.get("metric", "auto"),
-        select=summary.get("select", "best"),
-        cpus_per_trial=float(saved.get("cpus_per_trial", 1.0)),
-        gpus_per_trial=float(saved.get("gpus_per_trial", 0.0)),
-        max_concurrent=int(saved.get("max_concurrent", 0)),
-    )
-
-
-def _tuner(spec: SweepSpec, sweep: SweepDir, recipes: list[Recipe], seed_list: list[int], *, verbose: int) -> Any:
-    """A grid of (recipe, seed) cells, each trained by the sweep's own trainable in the sweep's trials/."""
-    from ray import tune
-    from ray.tune.logger import JsonLoggerCallback
-
-    from .progress import ProgressLine
-    from .trainable import TrialSetup, trial_dirname
-
-    configs = [
-        {
-            **r.config,
-            "name": f"{spec.name} confirmation: {r.label}",
-            "train.threads": trial_threads(spec.cpus_per_trial),
-        }
-        for r in recipes
-    ]
-    setup = TrialSetup(spec=spec, trials_root=str(sweep.trials))
-    trainable = tune.with_resources(
-        tune.with_parameters(confirm_trial, setup=setup, recipes=configs),
-        {"cpu": spec.cpus_per_trial, "gpu": spec.gpus_per_trial},
-    )
-    # Ray's status block only at verbose 2 (--verbose); otherwise the sweep's one progress line (progress.py).
-    callbacks = [JsonLoggerCallback()]
-    if verbose == 1:
-        callbacks.append(
-            ProgressLine(
-                name=f"{spec.name} confirmation",
-                mode=spec.objective[1],
-                total=len(configs) * len(seed_list),
-                label=f"{spec.objective[0]} ({spec.select} epoch)",
-            )
-        )
-    return tune.Tuner(
-        trainable,
-        param_space={"recipe": tune.grid_search(list(range(len(recipes)))), "train.seed": tune.grid_search(seed_list)},
-        tune_config=tune.TuneConfig(
-            reuse_actors=True,
-            trial_dirname_creator=trial_dirname,
-            trial_name_creator=trial_dirname,
-            max_concurrent_trials=spec.max_concurrent or None,
-        ),
-        run_config=tune.RunConfig(
-            name=f"confirm-{time.strftime('%Y%m%d-%H%M%S')}",
-            storage_path=str(sweep.path),
-            verbose=1 if verbose >= 2 else 0,
-            callbacks=callbacks,
-        ),
-    )
-
-
-def _collect(sweep: SweepDir, grid: Any, n_recipes: int) -> list[list[dict]]:
-    """Per recipe, its runs: trial id, seed, status, the result's metrics and the trial folder."""
-    runs: list[list[dict]] = [[] for _ in range(n_recipes)]
-    for result in grid:
-        trial = sweep.trial(Path(result.path).name)
-        record = trial.read_result() or {"status": FAILED}
-        runs[int(result.config["recipe"])].append(
-            {
-                "trial_id": trial.path.name,
-                "seed": int(result.config["train.seed"]),
-                "status": record.get("status"),
-                "metrics": record.get("metrics") or {},
-                "trial_dir": str(trial.path),
-            }
-        )
-    for r in runs:
-        r.sort(key=lambda run: run["seed"])
-    return runs
 
 
 def summarize_confirmation(

@@ -125,9 +125,25 @@ def _train_or_replay(
         if rows and previous["status"] != FAILED:
             report(rows[-1])
         return previous, lambda: None
+    flat, cfg = _checked_config(config, setup, trial)
+    final_epoch.append(cfg.train.epochs)
+    result = _run(setup, flat, cfg, report, trial)
+    faults.at("done", trial_id)
+    final_epoch.clear()
+    if held:
+        return result, lambda: report(held[0], upload=False)
+    rows = trial.read_epochs()
+    if rows and result.get("status") != FAILED and not reported:
+        return result, lambda: report(rows[-1], upload=False)  # resumed after its last epoch: Tune needs it
+    return result, lambda: None
+
+
+def _checked_config(config: dict, setup: TrialSetup, trial: TrialDir) -> tuple[dict, Any]:
+    """(the flat config, its TrialConfig); an invalid one is recorded in result.json as the trial's failure, so the
+    summary says why, then raises TrialFailed."""
     flat = setup.spec.trial_config(config)
     try:
-        cfg = validate_config({**flat, "name": flat.get("name") or f"{setup.spec.name}/{trial_id}"})
+        return flat, validate_config({**flat, "name": flat.get("name") or f"{setup.spec.name}/{trial.path.name}"})
     except FacebenchError as e:
         trial.write_result(
             {
@@ -139,30 +155,19 @@ def _train_or_replay(
             }
         )
         raise TrialFailed(f"invalid config: {e}") from None
-    final_epoch.append(cfg.train.epochs)
+
+
+def _run(setup: TrialSetup, flat: dict, cfg: Any, report: Callable, trial: TrialDir) -> dict:
+    """The trial's result: trained by the engine, or a replayed sweep's recorded curves (no data, no training)."""
     if setup.spec.replay is not None:  # recorded curves, not training (replay.py; docs/scale.md)
         from .replay import replay_trial
 
-        result = replay_trial(setup.spec, flat, report, trial)
-    else:
-        from ..engine import run_trial
+        return replay_trial(setup.spec, flat, report, trial)
+    from ..engine import run_trial
 
-        result = run_trial(
-            cfg,
-            report,
-            trial_dir=trial,
-            resume=True,
-            on_step=_mid_epoch_point,
-            cost=setup.spec.second_objective or None,
-        )
-    faults.at("done", trial_id)
-    final_epoch.clear()
-    if held:
-        return result, lambda: report(held[0], upload=False)
-    rows = trial.read_epochs()
-    if rows and result.get("status") != FAILED and not reported:
-        return result, lambda: report(rows[-1], upload=False)  # resumed after its last epoch: Tune needs it
-    return result, lambda: None
+    return run_trial(
+        cfg, report, trial_dir=trial, resume=True, on_step=_mid_epoch_point, cost=setup.spec.second_objective or None
+    )
 
 
 def _mid_epoch_point(epoch: int, step: int, steps_per_epoch: int) -> None:

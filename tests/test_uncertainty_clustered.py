@@ -117,3 +117,10 @@ def test_pooled_seed_variance():
     assert df == 3
     assert var == pytest.approx((0.02 + 0.02) / 3)
     assert pooled_seed_variance([[0.5], []]) == (pytest.approx(math.nan, nan_ok=True), 0)
+
+
+def test_tie_se_is_the_ci_half_width_over_z95_else_the_trials_se():
+    from facebench.eval.uncertainty import Z95, tie_se
+
+    got = tie_se([0.70, float("nan")], [0.70 + 2 * Z95 * 0.01, float("nan")], [0.5, 0.02])
+    np.testing.assert_allclose(got, [0.01, 0.02])

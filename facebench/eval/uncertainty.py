@@ -120,6 +120,14 @@ def pooled_seed_variance(groups: Sequence[Sequence[float]]) -> tuple[float, int]
     return (ss / df, df) if df else (math.nan, 0)
 
 
+def tie_se(ci_low: Sequence[float], ci_high: Sequence[float], se: Sequence[float]) -> np.ndarray:
+    """The standard error "tied with #1" is judged by: the half-width of each trial's objective_ci95 over 1.96
+    (people and seeds counted), or its objective_se where no interval was computed (NaN bounds). The sweep's
+    summary and the report both rank with it, so the two never disagree."""
+    half = (np.asarray(ci_high, dtype=float) - np.asarray(ci_low, dtype=float)) / (2 * Z95)
+    return np.where(np.isfinite(half), half, np.asarray(se, dtype=float))
+
+
 def tied_with_first(values: Sequence[float], ses: Sequence[float], *, mode: str = "max", z: float = Z95) -> list[bool]:
     """For values already ranked (first = best): is each within ``z`` standard errors of the difference of #1?
 

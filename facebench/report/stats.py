@@ -61,7 +61,7 @@ def with_intervals(trials: pd.DataFrame, sweeps: list[Any]) -> pd.DataFrame:
 def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """Completed trials first, then by objective in its own direction (missing last), then in trial order; adds
     ``rank`` (1-based) and ``tied_with_first`` (completed trials within the noise of #1, facebench.eval.uncertainty)."""
-    from facebench.eval.uncertainty import tied_with_first
+    from facebench.eval.uncertainty import tie_se, tied_with_first
 
     df = trials.copy()
     for col in (RANK_BY, "objective_se"):
@@ -76,27 +76,20 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     df.insert(0, "rank", np.arange(1, len(df) + 1))
     done = (df["status"] == "completed") & ~is_confirmation(df)
     first_mode = df.loc[done, "objective_mode"].iloc[0] if done.any() and "objective_mode" in df.columns else "max"
+    rows = df.loc[done]
+    nan = np.full(len(rows), np.nan)
+    se = tie_se(  # objective_ci95's columns are there where the sweep computed intervals (with_intervals)
+        rows["objective_ci95_lo"].to_numpy(float) if "objective_ci95_lo" in rows.columns else nan,
+        rows["objective_ci95_hi"].to_numpy(float) if "objective_ci95_hi" in rows.columns else nan,
+        pd.to_numeric(rows["objective_se"], errors="coerce").to_numpy(float),
+    )
     tied = tied_with_first(
-        pd.to_numeric(df.loc[done, RANK_BY], errors="coerce").to_numpy(float),
-        _tie_se(df.loc[done]),
-        mode="min" if first_mode == "min" else "max",
+        pd.to_numeric(rows[RANK_BY], errors="coerce").to_numpy(float), se, mode="min" if first_mode == "min" else "max"
     )
     df["tied_with_first"] = False
     if done.any():
         df.loc[done, "tied_with_first"] = tied
     return df
-
-
-def _tie_se(done: pd.DataFrame) -> np.ndarray:
-    """The standard error behind each trial's objective_ci95 (half-width / 1.96: people and seeds counted), as the
-    sweep's summary ranks; its objective_se where the sweep computed no interval (older sweeps, lone trials)."""
-    from facebench.eval.uncertainty import Z95
-
-    se = pd.to_numeric(done["objective_se"], errors="coerce").to_numpy(float)
-    if "objective_ci95_lo" not in done.columns:
-        return se
-    half = (done["objective_ci95_hi"].to_numpy(float) - done["objective_ci95_lo"].to_numpy(float)) / (2 * Z95)
-    return np.where(np.isfinite(half), half, se)
 
 
 def fold_summary(folds: pd.DataFrame) -> pd.DataFrame:

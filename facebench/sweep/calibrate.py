@@ -14,9 +14,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..artefacts import COMPLETED, SweepDir, TrialDir
+from ..artefacts import COMPLETED, SweepDir
 from ..errors import ConfigError
-from .confirm import NOT_RECIPE, Recipe, _completed, _label, load_finished, new_seeds, rerun
+from .confirm import Recipe, _completed, load_finished, new_seeds, recipes_of, rerun
 from .intervals import config_key
 from .session import LOCAL, Placement
 
@@ -40,17 +40,7 @@ def pick_random(summary: dict, n: int, rng_seed: int) -> list[Recipe]:
     if n > len(pool):
         raise ConfigError(f"--calibrate {n}: the sweep has {len(pool)} distinct completed configurations")
     chosen = [pool[i] for i in sorted(np.random.default_rng(rng_seed).choice(len(pool), size=n, replace=False))]
-    recipes = [
-        Recipe(
-            "",
-            r["trial_id"],
-            {k: v for k, v in TrialDir(r["trial_dir"]).read_config().items() if k not in NOT_RECIPE},
-            r.get("objective"),
-        )
-        for r in chosen
-    ]
-    _label(recipes, None)
-    return recipes
+    return recipes_of(chosen)
 
 
 def coverage(runs: list[dict], intervals: dict[str, list[float]]) -> dict[str, Any]:

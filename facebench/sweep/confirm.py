@@ -85,17 +85,7 @@ def pick_recipes(
     if top > len(rows):
         notes.append(f"--top {top}, but the sweep has {len(rows)} {what}: confirming all {len(rows)}")
     rows = rows[:top]
-    recipes = [
-        Recipe(
-            "",
-            r["trial_id"],
-            {k: v for k, v in configs[r["trial_id"]].items() if k not in NOT_RECIPE},
-            r.get("objective"),
-        )
-        for r in rows
-    ]
-    _label(recipes, per)
-    return recipes, notes
+    return recipes_of(rows, per, configs), notes
 
 
 def _front_recipes(summary: dict) -> tuple[list[Recipe], list[str]]:
@@ -109,17 +99,20 @@ def _front_recipes(summary: dict) -> tuple[list[Recipe], list[str]]:
     rows = [done[f["trial_id"]] for f in summary["pareto_front"] if f.get("trial_id") in done]
     if not rows:
         raise ConfigError(f"--front: the Pareto front of sweep {summary.get('name')!r} names no completed trial")
-    recipes = [
-        Recipe(
-            "",
-            r["trial_id"],
-            {k: v for k, v in TrialDir(r["trial_dir"]).read_config().items() if k not in NOT_RECIPE},
-            r.get("objective"),
+    return recipes_of(rows), [f"confirming the {len(rows)} member(s) of the Pareto front"]
+
+
+def recipes_of(rows: list[dict], per: str | None = None, configs: dict[str, dict] | None = None) -> list[Recipe]:
+    """One recipe per summary row: its trial's config (``configs``, or read from its folder) without the
+    NOT_RECIPE keys, labelled by the choices that differ between them."""
+    recipes = []
+    for r in rows:
+        config = configs[r["trial_id"]] if configs is not None else TrialDir(r["trial_dir"]).read_config()
+        recipes.append(
+            Recipe("", r["trial_id"], {k: v for k, v in config.items() if k not in NOT_RECIPE}, r.get("objective"))
         )
-        for r in rows
-    ]
-    _label(recipes, None)
-    return recipes, [f"confirming the {len(rows)} member(s) of the Pareto front"]
+    _label(recipes, per)
+    return recipes
 
 
 def _label(recipes: list[Recipe], per: str | None) -> None:

@@ -22,29 +22,20 @@ TEST_KEYS = ("test_accuracy_mean", "test_accuracy", "test_auc", "test_macro_f1")
 def rank_rows(rows: list[dict], mode: str) -> list[dict]:
     """Completed trials first, then by objective (missing last); equal values keep trial-creation order,
     as Optuna's best trial does (the first of equal values), so the two never disagree on a tie."""
-    from ..eval.uncertainty import tied_with_first
+    from ..eval.uncertainty import tie_se, tied_with_first
 
     sign = -1.0 if mode == "max" else 1.0
     rows = sorted(rows, key=lambda r: r["trial_id"])
     rows.sort(key=lambda r: (r["status"] != COMPLETED, _rank_value(r.get("objective"), sign)))
     done = [r for r in rows if r["status"] == COMPLETED]
-    tied = tied_with_first([_num(r.get("objective")) for r in done], [_ci_se(r) for r in done], mode=mode)
+    ci = [r.get("objective_ci95") if isinstance(r.get("objective_ci95"), list) else [None, None] for r in done]
+    se = tie_se([_num(c[0]) for c in ci], [_num(c[1]) for c in ci], [_num(r.get("objective_se")) for r in done])
+    tied = tied_with_first([_num(r.get("objective")) for r in done], se, mode=mode)
     for r in rows:
         r["tied_with_first"] = False
     for r, t in zip(done, tied):
         r["tied_with_first"] = t
     return rows
-
-
-def _ci_se(row: dict) -> float:
-    """The standard error behind the row's objective_ci95 (its half-width / 1.96: people and seeds counted), or
-    its objective_se where no interval was computed."""
-    from ..eval.uncertainty import Z95
-
-    ci = row.get("objective_ci95")
-    if isinstance(ci, list) and len(ci) == 2 and all(math.isfinite(_num(x)) for x in ci):
-        return (ci[1] - ci[0]) / (2 * Z95)
-    return _num(row.get("objective_se"))
 
 
 def _num(v: Any) -> float:

@@ -29,7 +29,7 @@ def test_the_demo_ends_with_a_verdict_on_folds_that_can_leave_chance():
 
 
 def test_confirm_defaults_to_five_seeds_and_takes_a_margin():
-    from facebench.sweep.cli import add_confirm_parser
+    from facebench.sweep.confirm_cli import add_confirm_parser
 
     parser = argparse.ArgumentParser()
     add_confirm_parser(parser.add_subparsers())

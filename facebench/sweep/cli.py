@@ -9,6 +9,8 @@ import argparse
 import os
 from typing import Any
 
+from ..cliflags import one_line_errors
+
 TRACKERS = ("tensorboard", "mlflow")  # --log: Ray Tune's logger callbacks (trackers.tracker_callbacks)
 INTERRUPTED = "finished trials are kept, continue with --resume"  # what Ctrl-C during a sweep says
 DEFAULT_SEEDS = 5  # new seeds per confirmed configuration: fewer cannot estimate seed-to-seed spread
@@ -142,7 +144,7 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_sweep_args(argv: list[str] | None = None, *, prog: str | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog=prog, description="run a facebench sweep (Ray Tune + Optuna)")
+    p = one_line_errors(argparse.ArgumentParser(prog=prog, description="run a facebench sweep (Ray Tune + Optuna)"))
     add_sweep_arguments(p)
     p.set_defaults(on_interrupt=INTERRUPTED)
     return p.parse_args(argv)
@@ -310,12 +312,16 @@ def add_confirm_arguments(p: argparse.ArgumentParser, *, top: bool = True) -> No
 
 
 def add_parser(subparsers: Any) -> None:
+    from .confirm_cli import add_confirm_parser  # it reads this module's flags and checks
+
     add_confirm_parser(subparsers)
-    p = subparsers.add_parser(
-        "sweep",
-        help="run a sweep file (same as `python FILE [flags]`)",
-        description="Run a sweep file such as sweeps/vae.py with the sweep flags below; "
-        "equivalent to `python FILE [flags]`.",
+    p = one_line_errors(
+        subparsers.add_parser(
+            "sweep",
+            help="run a sweep file (same as `python FILE [flags]`)",
+            description="Run a sweep file such as sweeps/vae.py with the sweep flags below; "
+            "equivalent to `python FILE [flags]`.",
+        )
     )
     p.add_argument("file", help="sweep file, e.g. sweeps/vae.py")
     add_sweep_arguments(p)
@@ -328,72 +334,3 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .spec import load_sweep_file
 
     return run_from_args(load_sweep_file(args.file), args)
-
-
-def add_confirm_parser(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "confirm",
-        help="re-run a finished sweep's top configurations over new seeds and say which recipe really wins",
-        description="Re-run the top K completed configurations of a finished sweep folder "
-        "(or the best of each level of --per) with S new seeds each, as Ray "
-        "trials in the same folder; compares each with the reference (best mean "
-        "validation objective) on the same test items: per-seed paired t-test "
-        "with Holm, intervals over seeds and folds, TOST against --margin, exact "
-        "McNemar per seed; a verdict per recipe, then rebuilds the report.",
-    )
-    p.add_argument("sweep_dir", help="a finished sweep folder (holds summary.json), e.g. runs/demo")
-    add_confirm_arguments(p)
-    p.add_argument("--local", action="store_true", help="start a private Ray on this machine")
-    p.add_argument("--address", default=None, help="Ray cluster address ('auto' on a cluster node)")
-    p.add_argument("--quiet", action="store_true", help="no progress line while the re-runs train")
-    p.add_argument(
-        "--calibrate",
-        type=int,
-        default=0,
-        metavar="N",
-        help="instead of confirming: re-run N configurations chosen at random (not the top ones) with "
-        "--seeds new seeds each and measure how often objective_pi95 covers them (summary.json's "
-        "calibration); at least 8 x 3 for a coverage worth quoting",
-    )
-    p.add_argument(
-        "--calibrate-seed",
-        type=int,
-        default=0,
-        metavar="R",
-        help="seed of the random choice of --calibrate's configurations (recorded; default 0)",
-    )
-    p.set_defaults(func=_cmd_confirm)
-
-
-def _cmd_confirm(args: argparse.Namespace) -> int:
-    """User errors (no completed trial, an unknown --per key, --top 0) are FacebenchErrors: one line, exit 2."""
-    check_flags(args)
-    from .confirm import Choice, load_finished, pick_recipes, run_confirmation
-    from .session import Placement
-
-    if args.calibrate:
-        from .calibrate import run_calibration
-
-        run_calibration(
-            args.sweep_dir,
-            configs=args.calibrate,
-            seeds=args.seeds or DEFAULT_SEEDS,
-            rng_seed=args.calibrate_seed,
-            placement=Placement(address=cluster_address(args)),
-            verbose=0 if args.quiet else 1,
-            allow_version_change=args.allow_version_change,
-        )
-        return 0
-
-    # refuse bad input before Ray starts
-    pick_recipes(load_finished(args.sweep_dir), top=args.top, per=args.per, front=args.front)
-    choice = Choice(top=args.top, seeds=args.seeds or DEFAULT_SEEDS, per=args.per, front=args.front, margin=args.margin)
-    confirmation = run_confirmation(
-        args.sweep_dir,
-        choice,
-        placement=Placement(address=cluster_address(args)),
-        verbose=0 if args.quiet else 1,
-        allow_version_change=args.allow_version_change,
-    )
-    build_sweep_report(str(args.sweep_dir))
-    return 0 if any(c["seeds"] for c in confirmation) else 1

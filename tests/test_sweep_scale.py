@@ -159,7 +159,11 @@ def test_usable_retention_keeps_the_top_and_the_resumable_checkpoints(tmp_path):
 
 
 def test_the_write_through_study_equals_its_database(tmp_path):
-    """The driver's in-memory study (studycache.py) after proposals, reports, prunes and completions, 8 running."""
+    """The driver's in-memory study (studycache.py) after proposals (half of them committed as one transaction),
+    reports, prunes and completions, 8 running: equal to its database once the queued per-epoch values are
+    committed; before that, the database lacks only the values reported since the last proposal or state change."""
+    from contextlib import nullcontext
+
     import optuna
 
     from facebench.sweep.preflight import study_storage
@@ -167,25 +171,38 @@ def test_the_write_through_study_equals_its_database(tmp_path):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = f"sqlite:///{tmp_path / 'study.db'}"
+    storage = WriteThroughStorage(study_storage(url))
     study = optuna.create_study(
         study_name="s",
-        storage=WriteThroughStorage(study_storage(url)),
+        storage=storage,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=0, n_startup_trials=5),
     )
     running = []
     for i in range(40):
-        trial = study.ask()
-        trial.suggest_float("lr", 1e-4, 1e-1, log=True)
-        trial.suggest_categorical("loss", ["ce", "arcface"])
-        trial.set_user_attr("facebench_trial_id", f"t{i}")
+        with storage.one_commit() if i % 2 else nullcontext():
+            trial = study.ask()
+            trial.suggest_float("lr", 1e-4, 1e-1, log=True)
+            trial.suggest_categorical("loss", ["ce", "arcface"])
+            trial.set_user_attr("facebench_trial_id", f"t{i}")
         trial.report(0.1 * (i % 7), 1)
         running.append(trial)
         if len(running) > 8:
             done = running.pop(0)
             study.tell(done, None if i % 3 else 0.5, state=optuna.trial.TrialState.PRUNED if i % 3 else None)
 
-    def view(s):
-        return [(t.number, t.state, t.params, t.values, t.intermediate_values, t.user_attrs) for t in s.get_trials()]
+    def view(s, values=True):
+        return [
+            (t.number, t.state, t.params, t.values, t.intermediate_values if values else None, t.user_attrs)
+            for t in s.get_trials()
+        ]
 
+    running[-1].report(0.9, 2)  # queued until the next proposal or state change
+    on_disk = optuna.load_study(study_name="s", storage=url)
+    assert view(study, values=False) == view(on_disk, values=False)
+    assert 2 in study.trials[running[-1].number].intermediate_values
+    assert 2 not in on_disk.trials[running[-1].number].intermediate_values
+    storage.flush()
     assert view(study) == view(optuna.load_study(study_name="s", storage=url))
+    with pytest.raises(ValueError), storage.one_commit():  # a changed distribution is refused at once
+        study.ask().suggest_categorical("loss", ["ce", "cosface"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from typing import Any
 
 from ray.tune.search.optuna import OptunaSearch
 
 from .. import faults
 from .resume import TRIAL_ATTR, TRIAL_KEY, Continuation
+from .studycache import WriteThroughStorage
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +63,12 @@ class StudySearch(OptunaSearch):
                 self._completed_trials.add(trial_id)  # its value is in the study: tell nothing again
             return {**c.config, TRIAL_KEY: c.trial_id}
         t0, cpu0 = time.perf_counter(), time.thread_time()
-        config = super().suggest(trial_id)
-        if config is None:
-            return None
-        self._ot_trials[trial_id].set_user_attr(TRIAL_ATTR, trial_id)
+        storage = self._ot_study._storage
+        with storage.one_commit() if isinstance(storage, WriteThroughStorage) else nullcontext():
+            config = super().suggest(trial_id)  # its parameters and folder name: one database commit
+            if config is None:
+                return None
+            self._ot_trials[trial_id].set_user_attr(TRIAL_ATTR, trial_id)
         if self._timing_log:
             with open(self._timing_log, "a") as f:
                 f.write(f"{(time.perf_counter() - t0) * 1000:.3f} {(time.thread_time() - cpu0) * 1000:.3f}\n")

@@ -198,6 +198,23 @@ def check_resources(spec: SweepSpec, *, local: bool) -> None:
     print(f"facebench sweep: warning: {msg}; waiting for the autoscaler")
 
 
+def trial_slots(spec: SweepSpec) -> int:
+    """How many of ``spec``'s trials the joined cluster's live nodes hold at once (per node, the fewer of its CPUs
+    and GPUs divided by a trial's; at least 1). The sweep caps its outstanding proposals at this number when
+    --max-concurrent is 0, which also lets Tune request that many placement groups at once (with a search
+    algorithm and no cap Tune keeps one trial pending at a time, so a cluster fills one trial after another)."""
+    import ray
+
+    def fits(have: float, need: float) -> int:
+        return int(have / need + 1e-9) if need > 0 else 1 << 30
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    per_node = [
+        min(fits(n.get("CPU", 0.0), spec.cpus_per_trial), fits(n.get("GPU", 0.0), spec.gpus_per_trial)) for n in nodes
+    ]
+    return max(1, min(sum(per_node), 100_000))
+
+
 RAY_TEMP_PREFIX, RAY_TEMP_OWNER = "fb-ray-", "facebench-driver.json"  # the owner file: host and pid of the driver
 
 

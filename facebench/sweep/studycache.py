@@ -13,8 +13,11 @@ the database directly, before the searcher exists.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from optuna.distributions import check_distribution_compatibility
 from optuna.storages import RDBStorage
 from optuna.storages._cached_storage import _CachedStorage
 
@@ -65,7 +68,35 @@ class WriteThroughStorage(_CachedStorage):
     def __init__(self, backend: RDBStorage) -> None:
         super().__init__(backend)
         self._loaded: set[int] = set()
+        self._queued: list[Callable[[Any], None]] = []  # database writes not yet committed, in order
+        self._deferring = False
         wal_commits(backend)
+
+    @contextmanager
+    def one_commit(self) -> Iterator[None]:
+        """Hold the parameter and user-attribute writes made inside (one proposal: ~10 parameters and the trial's
+        folder name) and commit them in one transaction at the end, instead of one each."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the queued writes (held proposals and per-epoch intermediate values) in one transaction."""
+        from optuna.storages._rdb.storage import _create_scoped_session
+
+        with self._lock:
+            queued, self._queued = self._queued, []
+        if queued:
+            with _create_scoped_session(self._backend.scoped_session, True) as session:
+                for write in queued:
+                    write(session)
+
+    def _queue(self, write: Callable[[Any], None]) -> None:
+        with self._lock:
+            self._queued.append(write)
 
     def _read_trials_from_remote_storage(self, study_id: int) -> None:
         if study_id not in self._loaded:
@@ -86,6 +117,7 @@ class WriteThroughStorage(_CachedStorage):
 
     def create_new_trial(self, study_id: int, template_trial: Any = None) -> int:
         self._read_trials_from_remote_storage(study_id)
+        self.flush()
         trial_id = super().create_new_trial(study_id, template_trial)
         with self._lock:
             trial = self._cached(trial_id)
@@ -100,7 +132,18 @@ class WriteThroughStorage(_CachedStorage):
                 change(trial)
 
     def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float, distribution: Any) -> None:
-        super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
+        if self._deferring and self._cached(trial_id) is not None:
+            where = self._trial_id_to_study_id_and_number[trial_id]
+            known = self._studies[where[0]].param_distribution
+            previous = known.setdefault(param_name, distribution)  # optuna checks compatibility against the first
+            check_distribution_compatibility(previous, distribution)  # refused now, not at the commit
+            self._queue(
+                lambda s: self._backend._set_trial_param_without_commit(
+                    s, trial_id, param_name, param_value_internal, distribution, previous
+                )
+            )
+        else:
+            super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
 
         def change(trial: Any) -> None:
             trial._params[param_name] = distribution.to_external_repr(param_value_internal)
@@ -109,18 +152,34 @@ class WriteThroughStorage(_CachedStorage):
         self._edit(trial_id, change)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
-        super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+        """Queued until the trial's next state change or the next proposal: the per-epoch record that matters is the
+        trial folder's; a driver killed in between loses only these values (resume reads the folders)."""
+        self._queue(
+            lambda s: self._backend._set_trial_intermediate_value_without_commit(s, trial_id, step, intermediate_value)
+        )
         self._edit(trial_id, lambda trial: trial.intermediate_values.__setitem__(step, intermediate_value))
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        super().set_trial_user_attr(trial_id, key, value)
+        if self._deferring:
+            from optuna.storages._rdb import models
+
+            self._queue(
+                lambda s: self._backend._set_trial_attr_without_commit(
+                    s, models.TrialUserAttributeModel, trial_id, key, value
+                )
+            )
+        else:
+            self.flush()
+            super().set_trial_user_attr(trial_id, key, value)
         self._edit(trial_id, lambda trial: trial._user_attrs.__setitem__(key, value))
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self.flush()
         super().set_trial_system_attr(trial_id, key, value)
         self._edit(trial_id, lambda trial: trial._system_attrs.__setitem__(key, value))
 
     def set_trial_state_values(self, trial_id: int, state: Any, values: Any = None) -> bool:
+        self.flush()  # a finished trial takes no more writes: its queued values go first
         changed = super().set_trial_state_values(trial_id, state, values)
         fresh = self._backend.get_trial(trial_id)  # state, values and datetimes as the database holds them
         with self._lock:

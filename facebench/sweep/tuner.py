@@ -11,6 +11,7 @@ from ..artefacts import RAY_STATE
 from . import storage as bucket
 from .preflight import study_storage
 from .resume import ResumePlan
+from .session import trial_slots
 from .spec import SweepSpec
 
 if TYPE_CHECKING:  # runner.py imports this module: its SweepPaths only annotates here
@@ -69,8 +70,7 @@ def _tune_config(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan):
         seed_offset=plan.proposed,
         timing_log=str(paths.dir.suggest_log),
     )
-    if spec.max_concurrent:
-        search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent)
+    search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent or trial_slots(spec))
     return tune.TuneConfig(
         metric="objective",
         mode=spec.objective[1],

@@ -92,6 +92,7 @@ def plain_driver(args: argparse.Namespace) -> dict:
     from ray.tune.search.optuna import OptunaSearch
 
     from facebench.sweep.replay import plain_trainable
+    from facebench.sweep.session import trial_slots
 
     spec = build_spec(args)
     t0 = time.time()
@@ -122,6 +123,7 @@ def plain_driver(args: argparse.Namespace) -> dict:
             scheduler=scheduler,
             num_samples=spec.num_samples,
             reuse_actors=True,
+            max_concurrent_trials=trial_slots(spec),  # the cap facebench sets itself (tuner._tune_config)
         ),
         run_config=tune.RunConfig(name="plain", storage_path=args.results, verbose=0),
     ).fit()
@@ -176,7 +178,9 @@ def run_driver(
 
 def driver_main(args: argparse.Namespace) -> int:
     out = facebench_driver(args) if args.driver == "facebench" else plain_driver(args)
-    out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["rss_mb"] = usage.ru_maxrss / 1024
+    out["cpu_s"] = usage.ru_utime + usage.ru_stime  # the driver's own CPU time (its thread pool included)
     (Path(args.results) / f"{args.driver}-driver.json").write_text(json.dumps(out))
     return 0
 
@@ -358,7 +362,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--max-pending",
         type=int,
         default=0,
-        help="TUNE_MAX_PENDING_TRIALS_PG for both drivers (default: facebench's 'auto', 1 with a searcher)",
+        help="TUNE_MAX_PENDING_TRIALS_PG for both drivers (default 'auto': both cap their outstanding trials at the "
+        "cluster's slots, so Tune keeps that many pending)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the plain Tune run")
     p.add_argument("--keep", default=None, help="keep the work folder here instead of removing it")

@@ -67,6 +67,7 @@ def test_joint_model_known_answer_against_statsmodels():
     assert abs(everyone.loc["model.backbone", "F"] - table.loc["C(b)", "F"]) < 1e-8 * table.loc["C(b)", "F"]
     assert abs(everyone.loc["optim.lr", "p"] - table.loc["lr", "PR(>F)"]) < 1e-12
     assert abs(everyone.loc["loss.name", "p"] - table.loc["C(l)", "PR(>F)"]) < 1e-12
+    assert everyone.loc["loss.name", "df"] == table.loc["C(l)", "df"] and everyone.loc["optim.lr", "df"] == 1
     assert everyone.loc["optim.lr", "term"] == "linear in log10"
     tested = rows["p"].notna()
     assert np.allclose(rows.loc[tested, "p_holm"], multipletests(rows.loc[tested, "p"], method="holm")[1])

@@ -162,6 +162,7 @@ def test_the_write_through_study_equals_its_database(tmp_path):
     """The driver's in-memory study (studycache.py) after proposals (half of them committed as one transaction),
     reports, prunes and completions, 8 running: equal to its database once the queued per-epoch values are
     committed; before that, the database lacks only the values reported since the last proposal or state change."""
+    import pickle
     from contextlib import nullcontext
 
     import optuna
@@ -202,6 +203,7 @@ def test_the_write_through_study_equals_its_database(tmp_path):
     assert view(study, values=False) == view(on_disk, values=False)
     assert 2 in study.trials[running[-1].number].intermediate_values
     assert 2 not in on_disk.trials[running[-1].number].intermediate_values
+    assert pickle.loads(pickle.dumps(storage))._queued == storage._queued  # Tune pickles searchers (and studies)
     storage.flush()
     assert view(study) == view(optuna.load_study(study_name="s", storage=url))
     with pytest.raises(ValueError), storage.one_commit():  # a changed distribution is refused at once

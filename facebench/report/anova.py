@@ -10,8 +10,9 @@ no effect of its own.
 * Aliasing: two keys whose design columns have a canonical correlation of at least ALIAS_R (0.95) are aliased;
   the key with more columns (then the later name) is named "aliased with" the other and left out. A key whose
   columns add less rank than they have to the keys before it is aliased with a combination of them.
-* Model: ``statsmodels.formula.api.ols`` on the kept keys, ``anova_lm(typ=2)``: each key's F-test given all the
-  others. Needs at least 2 residual degrees of freedom.
+* Model: statsmodels' OLS on the kept keys' columns; each key's F-test given all the others (the full model
+  against the model without it: the type-II ANOVA of a main-effects model). Needs at least 2 residual degrees of
+  freedom.
 """
 
 from __future__ import annotations
@@ -80,40 +81,27 @@ def aliases(data: pd.DataFrame, keys: list[str]) -> tuple[list[str], dict[str, s
 
 def joint_anova(data: pd.DataFrame, keys: list[str], y: str = "y") -> JointFit:
     """Type-II ANOVA of ``y`` on every key of ``keys`` at once (aliased keys named and left out)."""
-    import statsmodels.formula.api as smf
-    from statsmodels.stats.anova import anova_lm
-
     kept, aliased = aliases(data, keys)
     fit = JointFit(n=len(data))
-    safe = {k: f"x{i}" for i, k in enumerate(kept)}
-    frame = pd.DataFrame({"y": data[y].to_numpy(float)}, index=data.index)
-    terms = []
-    for k in kept:
-        coded, how = design(data[k])
-        if how == "levels":
-            frame[safe[k]] = data[k].map(str).to_numpy()
-            terms.append(f"C({safe[k]})")
-        else:
-            frame[safe[k]] = coded[:, 0]
-            terms.append(safe[k])
-    params = 1 + sum(design(data[k])[0].shape[1] for k in kept)
+    cols = {k: design(data[k])[0] for k in kept}
+    params = 1 + sum(c.shape[1] for c in cols.values())
     if not kept or len(data) - params < MIN_RESIDUAL_DF:
         fit.note = (
             f"{len(data)} trials cannot fit {params} parameters with {MIN_RESIDUAL_DF} residual degrees "
             "of freedom: no joint test"
         )
-        table = None
+        tests = {}
     else:
-        table = anova_lm(smf.ols("y ~ " + " + ".join(terms), data=frame).fit(), typ=2)
-    for k, term in zip(kept, terms):
-        row = table.loc[term] if table is not None else None
+        tests = type2_tests(data[y].to_numpy(float), cols)
+    for k in kept:
+        F, p, df = tests.get(k, (math.nan, math.nan, math.nan))
         fit.rows.append(
             {
                 "key": k,
                 "term": design(data[k])[1],
-                "df": _num(row, "df"),
-                "F": _num(row, "F"),
-                "p": _num(row, "PR(>F)"),
+                "df": df,
+                "F": F,
+                "p": p,
                 "aliased_with": "",
                 "effect": _effect(data[k], data[y]),
             }
@@ -133,8 +121,23 @@ def joint_anova(data: pd.DataFrame, keys: list[str], y: str = "y") -> JointFit:
     return fit
 
 
-def _num(row: pd.Series | None, col: str) -> float:
-    return float(row[col]) if row is not None and np.isfinite(row[col]) else math.nan
+def type2_tests(y: np.ndarray, cols: dict[str, np.ndarray]) -> dict[str, tuple[float, float, float]]:
+    """{key: (F, p, df)}: each key's F-test of the model with every key against the model without that key
+    (statsmodels' OLS and ``compare_f_test``). With main effects only this is the type-II ANOVA that
+    ``anova_lm(typ=2)`` gives for the same formula (tests/test_report_effects.py checks it), without the formula
+    machinery, whose import alone costs a second of every report."""
+    from statsmodels.regression.linear_model import OLS
+
+    def model(keys: list[str]) -> object:
+        x = np.hstack([np.ones((len(y), 1))] + [cols[k] for k in keys])
+        return OLS(y, x).fit()
+
+    full = model(list(cols))
+    out = {}
+    for k in cols:
+        F, p, df = full.compare_f_test(model([j for j in cols if j != k]))
+        out[k] = tuple(float(v) if np.isfinite(v) else math.nan for v in (F, p, df))
+    return out
 
 
 def _effect(x: pd.Series, y: pd.Series) -> str:

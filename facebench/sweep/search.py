@@ -74,6 +74,13 @@ class StudySearch(OptunaSearch):
                 f.write(f"{(time.perf_counter() - t0) * 1000:.3f} {(time.thread_time() - cpu0) * 1000:.3f}\n")
         return {**config, TRIAL_KEY: trial_id}
 
+    def save(self, checkpoint_path: str) -> None:
+        """Tune pickles its searcher into every experiment checkpoint; OptunaSearch's pickle holds the whole study,
+        a cost that grows with every trial. Nothing reads it back (resume.py rebuilds the search from the study and
+        the trial folders), so an empty file is written."""
+        with open(checkpoint_path, "wb"):
+            pass
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """The step is the trial's epoch, not Tune's iteration count, which restarts at 1 for a continued trial."""
         if isinstance(self.metric, list) or trial_id in self._completed_trials or self.metric not in result:

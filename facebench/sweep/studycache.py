@@ -13,7 +13,7 @@ the database directly, before the searcher exists.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,7 +68,7 @@ class WriteThroughStorage(_CachedStorage):
     def __init__(self, backend: RDBStorage) -> None:
         super().__init__(backend)
         self._loaded: set[int] = set()
-        self._queued: list[Callable[[Any], None]] = []  # database writes not yet committed, in order
+        self._queued: list[tuple] = []  # database writes not yet committed, in order: (method name, *arguments)
         self._deferring = False
         wal_commits(backend)
 
@@ -91,12 +91,12 @@ class WriteThroughStorage(_CachedStorage):
             queued, self._queued = self._queued, []
         if queued:
             with _create_scoped_session(self._backend.scoped_session, True) as session:
-                for write in queued:
-                    write(session)
+                for method, *args in queued:  # RDBStorage's own *_without_commit writes, one transaction
+                    getattr(self._backend, method)(session, *args)
 
-    def _queue(self, write: Callable[[Any], None]) -> None:
+    def _queue(self, method: str, *args: Any) -> None:
         with self._lock:
-            self._queued.append(write)
+            self._queued.append((method, *args))
 
     def _read_trials_from_remote_storage(self, study_id: int) -> None:
         if study_id not in self._loaded:
@@ -138,9 +138,7 @@ class WriteThroughStorage(_CachedStorage):
             previous = known.setdefault(param_name, distribution)  # optuna checks compatibility against the first
             check_distribution_compatibility(previous, distribution)  # refused now, not at the commit
             self._queue(
-                lambda s: self._backend._set_trial_param_without_commit(
-                    s, trial_id, param_name, param_value_internal, distribution, previous
-                )
+                "_set_trial_param_without_commit", trial_id, param_name, param_value_internal, distribution, previous
             )
         else:
             super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
@@ -154,20 +152,14 @@ class WriteThroughStorage(_CachedStorage):
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         """Queued until the trial's next state change or the next proposal: the per-epoch record that matters is the
         trial folder's; a driver killed in between loses only these values (resume reads the folders)."""
-        self._queue(
-            lambda s: self._backend._set_trial_intermediate_value_without_commit(s, trial_id, step, intermediate_value)
-        )
+        self._queue("_set_trial_intermediate_value_without_commit", trial_id, step, intermediate_value)
         self._edit(trial_id, lambda trial: trial.intermediate_values.__setitem__(step, intermediate_value))
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         if self._deferring:
             from optuna.storages._rdb import models
 
-            self._queue(
-                lambda s: self._backend._set_trial_attr_without_commit(
-                    s, models.TrialUserAttributeModel, trial_id, key, value
-                )
-            )
+            self._queue("_set_trial_attr_without_commit", models.TrialUserAttributeModel, trial_id, key, value)
         else:
             self.flush()
             super().set_trial_user_attr(trial_id, key, value)

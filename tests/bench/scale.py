@@ -48,7 +48,7 @@ def build_spec(args: argparse.Namespace):
         checkpoint_bytes=args.checkpoint_kb * 1024,
     )
     return cpu.replace(
-        name=NAME,
+        name=args.name,
         base={**cpu.base, "train.epochs": args.epochs},
         space=space,
         num_samples=args.trials,
@@ -144,6 +144,8 @@ def run_driver(
         args.address,
         "--results",
         results,
+        "--name",
+        args.name,
         "--trials",
         str(args.trials),
         "--gpus-per-trial",
@@ -201,7 +203,7 @@ def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
     """The facebench sweep; with --kill-nodes, nodes removed at a quarter, the driver killed at half, resumed."""
     from facebench.faults import KILL
 
-    results, log, sweep = str(work / "fb"), work / "facebench.log", work / "fb" / NAME
+    results, log, sweep = str(work / "fb"), work / "facebench.log", work / "fb" / args.name
     faults = {KILL: f"told:{args.trials // 2}"} if args.kill_nodes else {}
     driver = run_driver("facebench", args, results, log, env=faults)
     killed = []
@@ -235,7 +237,7 @@ def accounting(args: argparse.Namespace, sweep: Path) -> dict:
     records = {p.parent.name: json.loads(p.read_text()) for p in (sweep / "trials").glob("*/result.json")}
     status = [r.get("status") for r in records.values()]
     url = args.study_db or f"sqlite:///{sweep / 'study.db'}"
-    trials = optuna.load_study(study_name=NAME, storage=url).get_trials(deepcopy=False)
+    trials = optuna.load_study(study_name=sweep.name, storage=url).get_trials(deepcopy=False)
     ids = [t.user_attrs.get(TRIAL_ATTR) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
     params = [json.dumps(t.params, sort_keys=True) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
     overrun = sum(1 for p in (sweep / "trials").glob("*/epochs.jsonl") if len(p.read_text().splitlines()) > args.epochs)
@@ -306,7 +308,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
                 raise RuntimeError(f"plain Tune driver exited {rc}: {(work / 'plain.log').read_text()[-3000:]}")
             plain = json.loads((work / "plain" / "plain-driver.json").read_text())
             loads.append(os.getloadavg()[0])
-    sweep = work / "fb" / NAME
+    sweep = work / "fb" / args.name
     acc = accounting(args, sweep)
     slots = args.nodes * slots_per_node
     ideal = acc.pop("epochs_run") * args.seconds_per_epoch / slots
@@ -366,6 +368,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "cluster's slots, so Tune keeps that many pending)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the plain Tune run")
+    p.add_argument("--name", default=NAME, help="the sweep's name (its study's name too)")
     p.add_argument("--keep", default=None, help="keep the work folder here instead of removing it")
     p.add_argument("--driver", choices=("facebench", "plain"), default=None, help=argparse.SUPPRESS)
     p.add_argument("--address", default=None, help=argparse.SUPPRESS)

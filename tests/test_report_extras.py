@@ -169,3 +169,30 @@ def test_target_met_and_missed_known_answer():
         "confirmation's, over seeds): inconclusive (CI 0.7970–0.8230 contains the target)"
     )
     assert target_lines(None, [Sweep()], ranked) == []
+
+
+def test_rate_distortion_reads_reconstruction_per_pixel_value():
+    """A summed error divides by C*H*W, so 32 px and 64 px trials with the same per-pixel error meet on the axis."""
+    import pandas as pd
+
+    from facebench.report.vae import recon_per_value
+
+    df = pd.DataFrame(
+        {
+            "train_recon": [3 * 32 * 32 * 0.01, 3 * 64 * 64 * 0.01, 64 * 64 * 0.01, 0.01],
+            "cfg.data.image_size": [32, 64, 64, 64],
+            "cfg.data.color": ["rgb", "rgb", "gray", "rgb"],
+            "cfg.loss.recon_reduction": ["sum", "sum", "sum", "mean"],
+        }
+    )
+    assert recon_per_value(df).round(12).tolist() == [0.01] * 4
+
+
+def test_roc_axis_starts_at_one_impostor_pair():
+    """1,500 impostor pairs cannot measure a FAR below 1/1500: the axis starts there, not at 1e-4."""
+    import pandas as pd
+
+    from facebench.report.plots import roc_floor
+
+    assert roc_floor([pd.Series([0.0, 1 / 1500, 0.5, 1.0]), pd.Series([0.0, 2 / 3000, 1.0])]) == 2 / 3000
+    assert roc_floor([pd.Series([0.0, 0.0])]) == 1e-4

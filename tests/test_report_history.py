@@ -1,4 +1,5 @@
-"""The report's plain-SQL reader of a sweep's Optuna study equals Optuna's own reading of the same file."""
+"""The report's plain-SQL reader of a sweep's Optuna study: its complete trials equal Optuna's own reading of the
+same file, and it counts every trial."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import math
 
 import optuna
 
-from facebench.report.history import read_sqlite_studies
+from facebench.report.history import TOTAL, read_sqlite_studies
 
 
 def _view(study: optuna.Study) -> list:
-    return [(t.number, t.state, t.values, t.params, t.distributions) for t in study.trials]
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    return [(t.values, t.params, t.distributions) for t in done]
 
 
 def test_plain_sql_reader_equals_optunas(tmp_path):
@@ -36,7 +38,8 @@ def test_plain_sql_reader_equals_optunas(tmp_path):
     assert [s.study_name for s in fast] == ["a", "b"]
     for s in fast:
         assert s.direction == studies[s.study_name].direction
-        assert _view(s) == _view(studies[s.study_name])
+        assert _view(s) == _view(studies[s.study_name]) and len(_view(s)) == 4
+        assert s.user_attrs[TOTAL] == 12
 
 
 def test_a_multi_objective_or_foreign_file_is_left_to_optuna(tmp_path):

@@ -1,4 +1,4 @@
-"""One linear model of every factor together: aliasing found first, then OLS and a type-II ANOVA (statsmodels).
+"""One linear model of every factor together: aliasing found first, then OLS and a type-II ANOVA.
 
 Optuna picks a sweep's configurations adaptively, so factors travel together (width with backbone, optimizer with
 batch size). Testing one factor at a time credits a factor with its companion's effect; here every factor of a
@@ -10,9 +10,9 @@ no effect of its own.
 * Aliasing: two keys whose design columns have a canonical correlation of at least ALIAS_R (0.95) are aliased;
   the key with more columns (then the later name) is named "aliased with" the other and left out. A key whose
   columns add less rank than they have to the keys before it is aliased with a combination of them.
-* Model: statsmodels' OLS on the kept keys' columns; each key's F-test given all the others (the full model
-  against the model without it: the type-II ANOVA of a main-effects model). Needs at least 2 residual degrees of
-  freedom.
+* Model: least squares on the kept keys' columns; each key's F-test given all the others (the full model against
+  the model without it: the type-II ANOVA of a main-effects model, checked against statsmodels' ``anova_lm``).
+  Needs at least 2 residual degrees of freedom.
 """
 
 from __future__ import annotations
@@ -122,21 +122,26 @@ def joint_anova(data: pd.DataFrame, keys: list[str], y: str = "y") -> JointFit:
 
 
 def type2_tests(y: np.ndarray, cols: dict[str, np.ndarray]) -> dict[str, tuple[float, float, float]]:
-    """{key: (F, p, df)}: each key's F-test of the model with every key against the model without that key
-    (statsmodels' OLS and ``compare_f_test``). With main effects only this is the type-II ANOVA that
-    ``anova_lm(typ=2)`` gives for the same formula (tests/test_report_effects.py checks it), without the formula
-    machinery, whose import alone costs a second of every report."""
-    from statsmodels.regression.linear_model import OLS
+    """{key: (F, p, df)}: each key's F-test of the least-squares model with every key against the model without that
+    key. With main effects only this is the type-II ANOVA that statsmodels' ``anova_lm(typ=2)`` gives for the same
+    formula (tests/test_report_effects.py checks F, p and df against it). Written with numpy's least squares and
+    scipy's F distribution: statsmodels' regression module costs a second of import on every report."""
+    from scipy.special import fdtrc
 
-    def model(keys: list[str]) -> object:
+    def rss(keys: list[str]) -> tuple[float, int]:
         x = np.hstack([np.ones((len(y), 1))] + [cols[k] for k in keys])
-        return OLS(y, x).fit()
+        beta, _, rank, _ = np.linalg.lstsq(x, y, rcond=None)
+        return float(np.sum((y - x @ beta) ** 2)), int(rank)
 
-    full = model(list(cols))
+    full, rank = rss(list(cols))
+    resid_df = len(y) - rank
     out = {}
     for k in cols:
-        F, p, df = full.compare_f_test(model([j for j in cols if j != k]))
-        out[k] = tuple(float(v) if np.isfinite(v) else math.nan for v in (F, p, df))
+        reduced, reduced_rank = rss([j for j in cols if j != k])
+        df = rank - reduced_rank
+        F = (reduced - full) / df / (full / resid_df) if df > 0 and full > 0 and resid_df > 0 else math.nan
+        p = float(fdtrc(df, resid_df, F)) if np.isfinite(F) else math.nan
+        out[k] = (float(F), p, float(df) if df > 0 else math.nan)
     return out
 
 

@@ -1,7 +1,8 @@
 """The factor plots: the data of the "which hyperparameters matter" table, drawn.
 
 One figure per sweep and scope of the table (effects.py): each panel a key of that scope, each dot a sweep trial's
-validation objective at the common epoch (the table's y), only over the trials whose variant reads the key; the
+validation objective at the common epoch (the table's y), only over the trials whose variant reads the key (the keys
+every trial reads are drawn once, in the all-trials figure; a variant's figure draws its own keys); the
 confirmation stage's seeds of the same sweep, at the same epoch, are drawn apart (red crosses on their own row),
 never pooled with the sweep's trials.
 """
@@ -17,6 +18,7 @@ from .plots import TITLE_Y, Plot, figure, png
 from .stats import is_confirmation
 
 MAX_PANELS = 6
+ALL = "all trials"  # effects._scopes' label of the scope holding every trial
 MAX_LEVELS = 12
 
 
@@ -32,9 +34,13 @@ def factor_data(
     for sweep, at, trials, value in common_epoch_values(ranked, epochs):
         confirming = _confirmation_values(ranked, epochs, sweep, at, trials["objective_metric"].iloc[0])
         table = tables.get(sweep, pd.DataFrame(columns=["scope", "key"]))
-        for scope, subset, keys in _scopes(trials):
+        scopes = _scopes(trials)
+        general = {k for scope, _, keys in scopes if scope == ALL for k in keys}
+        for scope, subset, keys in scopes:
             rows = set(table.loc[table["scope"] == scope, "key"])  # the table's own rows, nothing else
-            keys = [k for k in keys if k[4:] in rows][:MAX_PANELS]
+            # A key every trial reads is drawn once, over all trials; a variant's figure draws that variant's own
+            # keys (the table also tests the general keys within each variant).
+            keys = [k for k in keys if k[4:] in rows and (scope == ALL or k not in general)][:MAX_PANELS]
             if keys:
                 out.append((f"{sweep}: {scope}, objective at epoch {at}", subset, keys, value, confirming))
     return out
@@ -52,7 +58,9 @@ def _confirmation_values(ranked: pd.DataFrame, epochs: pd.DataFrame, sweep: str,
 
 
 def _figure(title: str, subset: pd.DataFrame, keys: list[str], value: pd.Series, confirming: pd.Series) -> Plot:
-    fig, axes = figure(3.2 * len(keys), 3.4, ncols=len(keys), left=0.3 / len(keys) + 0.05, bottom=0.18)
+    fig, axes = figure(
+        2.8 * len(keys) + 0.4, 3.4, ncols=len(keys), left=0.45 / len(keys) + 0.03, bottom=0.18, sharey=True
+    )
     rows = subset.set_index("trial_id")
     for ax, key in zip(axes[0], keys):
         x = rows[key].dropna()
@@ -75,6 +83,7 @@ def _panel(ax: Any, key: str, x: pd.Series, y: pd.Series, confirming: pd.Series)
         ax.scatter(x.to_numpy(float), y.to_numpy(float), s=12, alpha=0.7, color="tab:blue")
         if (x > 0).all() and x.max() / x.min() > 10:
             ax.set_xscale("log")
+            ax.minorticks_off()  # unlabelled minor ticks: hundreds of lines a figure, drawn for nothing
     else:
         levels = sorted(x.map(str).unique())[:MAX_LEVELS]
         pos = {lv: i for i, lv in enumerate(levels)}

@@ -45,10 +45,14 @@ def load_studies(sweep: SweepRecord, notes: list[str]) -> list[Any]:
             os.unlink(tmp)
 
 
+TOTAL = "facebench_trials_in_study"  # read_sqlite_studies: how many trials the study holds, complete or not
+
+
 def read_sqlite_studies(path: str) -> list[Any] | None:
-    """The file's single-objective studies as in-memory Optuna studies, read with plain SQL from Optuna's tables
-    (its ORM rebuilds each trial with a query per relation: seconds at 1,000 trials). None where the file is not
-    that schema or holds a multi-objective study: the caller then reads it through Optuna."""
+    """The file's single-objective studies as in-memory Optuna studies of their complete trials (all the history
+    plot and the importances read; the study's trial count in the user attribute ``TOTAL``), read with plain SQL
+    from Optuna's tables (its ORM rebuilds each trial with a query per relation: seconds at 1,000 trials). None
+    where the file is not that schema or holds a multi-objective study: the caller then reads it through Optuna."""
     import sqlite3
 
     import optuna
@@ -67,6 +71,7 @@ def read_sqlite_studies(path: str) -> list[Any] | None:
             if len(directions) != 1:
                 return None
             rows = con.execute("SELECT trial_id, state FROM trials WHERE study_id=? ORDER BY number", (sid,)).fetchall()
+            total, rows = len(rows), [(tid, state) for tid, state in rows if state == "COMPLETE"]
             values = {
                 tid: infinite.get(kind, value)
                 for tid, value, kind in con.execute(
@@ -93,6 +98,7 @@ def read_sqlite_studies(path: str) -> list[Any] | None:
                 )
                 for tid, state in rows
             )
+            study.set_user_attr(TOTAL, total)
             out.append(study)
         return out
     except (sqlite3.Error, KeyError, ValueError, TypeError):
@@ -155,12 +161,19 @@ def _history_plot(sweep: str, study: Any, done: list[Any]) -> Plot:
     return Plot(
         f"Optimisation history: {short(sweep)} / {short(study.study_name)}",
         png(fig),
-        f"{len(done)} complete trials of {len(study.trials)}",
+        f"{len(done)} complete trials of {study.user_attrs.get(TOTAL, len(study.trials))}",
     )
 
 
 def _importances(study: Any, done: list[Any], notes: list[str], sweep: str) -> dict[str, float]:
-    varying = {k for t in done for k in t.params if len({u.params.get(k) for u in done}) > 1}
+    seen: dict[str, set] = {}
+    for t in done:
+        for k in t.params:
+            seen.setdefault(k, set())
+    for t in done:  # each key's values over every complete trial (None where it has none): one pass, not n^2
+        for k, values in seen.items():
+            values.add(repr(t.params.get(k)))
+    varying = {k for k, values in seen.items() if len(values) > 1}
     if len(done) < 2 or not varying:
         notes.append(f"sweep {sweep!r}: parameter importances need >= 2 complete trials with varying parameters")
         return {}

@@ -33,14 +33,22 @@ class Plot:
 
 
 def figure(
-    w: float = 6.4, h: float = 3.6, ncols: int = 1, nrows: int = 1, *, bottom: float = 0.15, left: float = 0.12
+    w: float = 6.4,
+    h: float = 3.6,
+    ncols: int = 1,
+    nrows: int = 1,
+    *,
+    bottom: float = 0.15,
+    left: float = 0.12,
+    sharey: bool = False,
 ) -> tuple[Any, Any]:
-    """A figure with fixed margins: matplotlib's layout engines cost more than the drawing itself."""
+    """A figure with fixed margins: matplotlib's layout engines cost more than the drawing itself. ``sharey``: one
+    y axis for a row of panels (its tick labels drawn once)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(w, h), dpi=DPI)
-    fig.subplots_adjust(left=left, right=0.97, top=0.9, bottom=bottom, wspace=0.35)
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
+    fig.subplots_adjust(left=left, right=0.97, top=0.9, bottom=bottom, wspace=0.12 if sharey else 0.35)
+    return fig, fig.subplots(nrows, ncols, squeeze=False, sharey=sharey)
 
 
 def png(fig: Any) -> bytes:
@@ -172,17 +180,32 @@ def plot_roc(ranked: pd.DataFrame, roc: pd.DataFrame) -> list[Plot]:
     if chosen.empty:
         return []
     grouped = test.groupby(["sweep", "trial_id"], sort=False)
+    curves = [(r, grouped.get_group((r["sweep"], r["trial_id"]))) for _, r in chosen.iterrows()]
+    floor = roc_floor([g["fpr"] for _, g in curves])
     fig, ax = figure(5.2, 4.0)
     ax = ax[0, 0]
-    for _, r in chosen.iterrows():
-        g = grouped.get_group((r["sweep"], r["trial_id"]))
-        ax.plot(g["fpr"].clip(lower=1e-4), g["tpr"], label=f"{trial_label(r)} (AUC {r.get('test_auc', np.nan):.3f})")
+    for r, g in curves:
+        ax.plot(g["fpr"].clip(lower=floor), g["tpr"], label=f"{trial_label(r)} (AUC {r.get('test_auc', np.nan):.3f})")
     ax.set_xscale("log")
-    ax.set_xlim(1e-4, 1)
+    ax.set_xlim(floor, 1)
     ax.set_xlabel("false accept rate (log)")
     ax.set_ylabel("true accept rate")
     ax.legend(fontsize=6, loc="lower right")
-    return [Plot("ROC of the top trials", png(fig), f"test pairs, top {len(chosen)} by validation rank")]
+    return [
+        Plot(
+            "ROC of the top trials",
+            png(fig),
+            f"test pairs, top {len(chosen)} by validation rank; the axis starts at FAR {floor:.1e}, one false "
+            "accept among these impostor pairs: a smaller rate cannot be measured on them",
+        )
+    ]
+
+
+def roc_floor(fprs: list[pd.Series]) -> float:
+    """The smallest false accept rate the pairs resolve: the smallest non-zero FAR on the curves (one impostor pair
+    over the number of impostor pairs); 1e-4 where no curve has one."""
+    positive = [float(f[f > 0].min()) for f in fprs if (f > 0).any()]
+    return min(positive) if positive else 1e-4
 
 
 def plot_distances(ranked: pd.DataFrame, load: Callable[[str, str], dict | None]) -> list[Plot]:

@@ -37,6 +37,16 @@ def plot_vae_components(ranked: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot
     )
 
 
+def recon_per_value(df: pd.DataFrame) -> pd.Series:
+    """Last-epoch reconstruction error per pixel value: ``recon_reduction`` "sum" adds C*H*W squared errors per
+    image (losses/reconstruction.py), so a 64 px trial's sum is 4x a 32 px one's at the same per-pixel error."""
+    size = df["cfg.data.image_size"].astype(float) if "cfg.data.image_size" in df else pd.Series(np.nan, df.index)
+    gray = df["cfg.data.color"].eq("gray") if "cfg.data.color" in df else pd.Series(False, df.index)
+    values = size * size * np.where(gray, 1.0, 3.0)
+    summed = df["cfg.loss.recon_reduction"].eq("sum") if "cfg.loss.recon_reduction" in df else True
+    return df["train_recon"].astype(float) / np.where(summed, values, 1.0)
+
+
 def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plot]:
     if epochs.empty or "train_kld" not in epochs.columns or "train_recon" not in epochs.columns:
         return []
@@ -52,14 +62,14 @@ def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plo
     size = df["cfg.model.embedding_size"].astype(float).fillna(128) if "cfg.model.embedding_size" in df else 64
     sc = axes[0, 0].scatter(
         df["train_kld"],
-        df["train_recon"],
+        recon_per_value(df),
         c=np.log10(beta.clip(lower=1e-6)),
         s=np.sqrt(np.asarray(size, dtype=float)) * 4,
         cmap="viridis",
         alpha=0.8,
     )
     axes[0, 0].set_xlabel("rate: KL (last epoch)")
-    axes[0, 0].set_ylabel("distortion: reconstruction")
+    axes[0, 0].set_ylabel("distortion: squared error per pixel value")
     axes[0, 0].set_title("Rate–distortion (colour log10 beta, size latent)", fontsize=8, y=TITLE_Y)
     fig.colorbar(sc, ax=axes[0, 0], label="log10 beta")
     if axes.shape[1] > 1:
@@ -76,8 +86,9 @@ def plot_rate_distortion(trials: pd.DataFrame, epochs: pd.DataFrame) -> list[Plo
         Plot(
             "Rate–distortion and active units",
             png(fig),
-            "last-epoch KL against reconstruction across beta and latent size; units below the dotted line "
-            "collapsed to the prior",
+            "last-epoch KL against reconstruction error across beta and latent size; the error is per pixel value "
+            "(a summed error divided by channels x height x width), so trials at different input sizes share the "
+            "axis; units below the dotted line collapsed to the prior",
         )
     ]
 

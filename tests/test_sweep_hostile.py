@@ -31,7 +31,11 @@ def sweep_file(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "flag, value, allowed",
     [
-        ("--max-concurrent", "-1", "--max-concurrent -1: out of range; allowed [0, 100000] (0: no cap)"),
+        (
+            "--max-concurrent",
+            "-1",
+            "--max-concurrent -1: out of range; allowed [0, 100000] (0: the cluster's trial slots)",
+        ),
         ("--num-samples", "0", "--num-samples 0: out of range; allowed [1, 100000]"),
         ("--num-samples", "1000000000", "--num-samples 1e+09: out of range; allowed [1, 100000]"),
         ("--gpus-per-trial", "-1", "--gpus-per-trial -1: out of range; allowed [0, 64] (0: no GPU)"),

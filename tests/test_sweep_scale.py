@@ -208,3 +208,16 @@ def test_the_write_through_study_equals_its_database(tmp_path):
     assert view(study) == view(optuna.load_study(study_name="s", storage=url))
     with pytest.raises(ValueError), storage.one_commit():  # a changed distribution is refused at once
         study.ask().suggest_categorical("loss", ["ce", "cosface"])
+
+
+def test_trial_slots_count_what_each_node_holds():
+    """8 nodes of 4 CPUs and 2 GPUs hold 32 trials of 1 CPU and 0.5 GPU; the scarcer resource decides per node; a
+    trial asking for no GPU is limited by CPUs alone; a node too small for one trial adds none."""
+    from facebench.sweep.session import slots_of
+
+    node = {"CPU": 4.0, "GPU": 2.0}
+    assert slots_of([node] * 8, 1.0, 0.5) == 32
+    assert slots_of([node] * 8, 1.0, 1.0) == 16
+    assert slots_of([{"CPU": 2.0}], 1.0, 0.0) == 2
+    assert slots_of([{"CPU": 3.0, "GPU": 1.0}, {"CPU": 0.5}], 1.0, 0.3) == 3
+    assert slots_of([], 1.0, 0.0) == 1

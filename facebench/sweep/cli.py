@@ -20,7 +20,7 @@ FLAG_RANGES = {
     "num_samples": ("--num-samples", 1, 100_000, ""),
     "cpus_per_trial": ("--cpus-per-trial", 0.01, 1024, ""),
     "gpus_per_trial": ("--gpus-per-trial", 0, 64, "0: no GPU"),
-    "max_concurrent": ("--max-concurrent", 0, 100_000, "0: no cap"),
+    "max_concurrent": ("--max-concurrent", 0, 100_000, "0: the cluster's trial slots"),
     "confirm": ("--confirm", 0, 1000, "0: no confirmation"),
     "seeds": ("--seeds", 1, 1000, ""),
     "top": ("--top", 1, 1000, ""),
@@ -100,7 +100,12 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="GPUs per trial; fractions such as 0.25 let four small trials share one GPU",
     )
     p.add_argument("--cpus-per-trial", type=float, default=None, help="CPUs per trial (default: the sweep's)")
-    p.add_argument("--max-concurrent", type=int, default=None, help="cap on trials running at once (0: no cap)")
+    p.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=None,
+        help="cap on trials running at once (0: as many as the cluster's nodes hold at the start)",
+    )
 
 
 def _add_output_arguments(p: argparse.ArgumentParser) -> None:

@@ -51,6 +51,7 @@ class ResumePlan:
     closed: list[int] = field(default_factory=list)  # Optuna trial numbers marked FAIL (never ran)
     stale: int = 0  # temporary files of interrupted writes removed
     proposed: int = 0  # Optuna trials the study held before this run
+    storage: Any = None  # the study's storage as reconcile read it: the searcher goes on from it, not re-reading
 
     def new_samples(self, num_samples: int) -> int:
         """Trials the resumed run starts: the continuations, then new ones up to ``num_samples``."""

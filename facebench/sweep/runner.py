@@ -154,10 +154,14 @@ def _fit(
 
 def resume_plan(spec: SweepSpec, paths: SweepPaths) -> ResumePlan:
     """Reconcile the trial folders with the study (resume.py) and say what the resumed run will do."""
+    from .studycache import WriteThroughStorage
+
     stale = remove_stale_temps(paths.dir)
-    study = open_study(spec, study_storage(paths.study_url))
+    storage = WriteThroughStorage(study_storage(paths.study_url))  # read once here, handed on to the searcher
+    study = open_study(spec, storage)
     plan = reconcile(spec, paths.dir, study) if study is not None else ResumePlan()
     plan.stale = stale
+    plan.storage = storage
     plan.proposed = len(study.trials) if study is not None else 0
     print(describe(plan))
     return plan

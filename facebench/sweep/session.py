@@ -199,19 +199,24 @@ def check_resources(spec: SweepSpec, *, local: bool) -> None:
 
 
 def trial_slots(spec: SweepSpec) -> int:
-    """How many of ``spec``'s trials the joined cluster's live nodes hold at once (per node, the fewer of its CPUs
-    and GPUs divided by a trial's; at least 1). The sweep caps its outstanding proposals at this number when
-    --max-concurrent is 0, which also lets Tune request that many placement groups at once (with a search
-    algorithm and no cap Tune keeps one trial pending at a time, so a cluster fills one trial after another)."""
+    """How many of ``spec``'s trials the joined cluster's live nodes hold at once. The sweep caps its outstanding
+    proposals at this number when --max-concurrent is 0, which also lets Tune request that many placement groups at
+    once (with a search algorithm and no cap Tune keeps one trial pending at a time, so a cluster fills one trial
+    after another)."""
     import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    return slots_of(nodes, spec.cpus_per_trial, spec.gpus_per_trial)
+
+
+def slots_of(nodes: list[dict], cpus_per_trial: float, gpus_per_trial: float) -> int:
+    """Per node, the fewer of its CPUs and GPUs divided by a trial's (a trial asking for none of one is not limited
+    by it), summed over ``nodes`` (Ray's resource dicts); at least 1."""
 
     def fits(have: float, need: float) -> int:
         return int(have / need + 1e-9) if need > 0 else 1 << 30
 
-    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    per_node = [
-        min(fits(n.get("CPU", 0.0), spec.cpus_per_trial), fits(n.get("GPU", 0.0), spec.gpus_per_trial)) for n in nodes
-    ]
+    per_node = [min(fits(n.get("CPU", 0.0), cpus_per_trial), fits(n.get("GPU", 0.0), gpus_per_trial)) for n in nodes]
     return max(1, min(sum(per_node), 100_000))
 
 

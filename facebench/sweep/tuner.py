@@ -5,7 +5,7 @@ Ray is imported inside the functions, as everywhere in facebench.sweep: importin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..artefacts import RAY_STATE
 from . import storage as bucket
@@ -69,6 +69,7 @@ def _tune_config(spec: SweepSpec, paths: SweepPaths, plan: ResumePlan):
         continuations=plan.continuations,
         seed_offset=plan.proposed,
         timing_log=str(paths.dir.suggest_log),
+        storage=plan.storage,
     )
     search = ConcurrencyLimiter(search, max_concurrent=spec.max_concurrent or trial_slots(spec))
     return tune.TuneConfig(
@@ -122,16 +123,24 @@ def make_scheduler(spec: SweepSpec):
 
 
 def make_searcher(
-    spec: SweepSpec, study_url: str, *, continuations: list = (), seed_offset: int = 0, timing_log: str | None = None
+    spec: SweepSpec,
+    study_url: str,
+    *,
+    continuations: list = (),
+    seed_offset: int = 0,
+    timing_log: str | None = None,
+    storage: Any = None,
 ):
     """``seed_offset``: trials the study already proposed. A resumed sweep's sampler starts a new random stream
-    (seed + offset), else a seeded sampler would replay its first proposals and train them twice."""
+    (seed + offset), else a seeded sampler would replay its first proposals and train them twice. ``storage``: the
+    study's write-through storage where the resume already read it (else opened here)."""
     import optuna
 
     from .search import StudySearch
     from .studycache import WriteThroughStorage
 
-    storage = WriteThroughStorage(study_storage(study_url))  # one writer: read once, then written through
+    if storage is None:
+        storage = WriteThroughStorage(study_storage(study_url))  # one writer: read once, then written through
     seed = spec.seed + seed_offset
     if spec.sampler == "grid":
         sampler = optuna.samplers.GridSampler({k: list(v) for k, v in spec.grid.items()}, seed=seed)

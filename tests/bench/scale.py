@@ -1,7 +1,7 @@
 """A replayed sweep on a simulated cluster beside plain Ray Tune + OptunaSearch on the same trials: one JSON line.
 
     .venv/bin/python tests/bench/scale.py --trials 1000 --nodes 8 --gpus-per-node 2 --gpus-per-trial 0.5 \\
-        --seconds-per-epoch 0.5 [--scheduler asha|fifo] [--storage DIR|s3://...] [--study-db URL] \\
+        --seconds-per-epoch 0.5 [--scheduler asha|fifo] [--storage DIR|s3://...|s3-loopback] [--study-db URL] \\
         [--kill-nodes K] [--keep-checkpoints all|usable]
 
 Trials replay the recorded curves of the committed margin sweep (reports/margin, facebench/sweep/replay.py) on
@@ -20,6 +20,7 @@ removed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -174,7 +175,7 @@ def run_driver(
         stdout=out,
         stderr=out,
         start_new_session=True,
-        env={**os.environ, **RAY_ENV, **pending, "PYTHONPATH": str(ROOT), **(env or {})},
+        env={**os.environ, **RAY_ENV, **pending, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})},
     )
 
 
@@ -211,15 +212,50 @@ def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
         while driver.poll() is None and finished_trials(sweep) < args.trials // 4:
             time.sleep(0.2)  # polling a condition: trials finished
         killed = cluster.kill_nodes(args.kill_nodes)
+        stranded = running_on(sweep, set(killed))  # trials whose attempt was on a removed node
     rc = wait_for(driver, "facebench driver")
     out = {"killed_nodes": len(killed), "first_rc": rc}
     if args.kill_nodes:
         t0 = time.time()
-        rc = wait_for(run_driver("facebench", args, results, log, resume=True), "resumed facebench driver")
+        resumed = run_driver("facebench", args, results, log, resume=True)
+        out["resume_plan_s"] = seconds_to_line(resumed, log, "facebench sweep: resuming:", t0)
+        rc = wait_for(resumed, "resumed facebench driver")
         out["resume_s"] = first_start_after(sweep, t0)
+        out["on_killed_nodes"] = len(stranded)
+        out["retried_elsewhere"] = sum(finished_elsewhere(sweep / "trials" / t, set(killed)) for t in stranded)
     if rc != 0:
         raise RuntimeError(f"facebench driver exited {rc}; see {log}: {log.read_text()[-3000:]}")
     return {**out, **json.loads((Path(results) / "facebench-driver.json").read_text())}
+
+
+def running_on(sweep: Path, nodes: set[str]) -> list[str]:
+    """Trials whose current attempt runs on one of ``nodes`` and that have no final record yet."""
+    out = []
+    for meta in (sweep / "trials").glob("*/ray.json"):
+        if json.loads(meta.read_text()).get("node_id") in nodes and not (meta.parent / "result.json").exists():
+            out.append(meta.parent.name)
+    return out
+
+
+def finished_elsewhere(trial: Path, killed: set[str]) -> bool:
+    """The trial has its final record and its last attempt ran on a node that was not removed."""
+    ray_meta = trial / "ray.json"
+    if not (trial / "result.json").exists() or not ray_meta.exists():
+        return False
+    return json.loads(ray_meta.read_text()).get("node_id") not in killed
+
+
+def seconds_to_line(proc: subprocess.Popen, log: Path, text: str, t0: float) -> float | None:
+    """Seconds from ``t0`` until ``text`` appears in ``log`` (None if ``proc`` ends first): the resumed driver's
+    own part of a resume (start, lock, Ray joined, study and folders reconciled), before Tune starts any trial."""
+    start = log.stat().st_size if log.exists() else 0
+    while proc.poll() is None:
+        with open(log, "rb") as f:
+            f.seek(start)
+            if text.encode() in f.read():
+                return round(time.time() - t0, 2)
+        time.sleep(0.1)  # polling a condition: a line in the driver's log
+    return None
 
 
 def first_start_after(sweep: Path, t0: float) -> float | None:
@@ -329,6 +365,9 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         "suggest_cpu_ms_p95": cpu95,
         "driver_rss_mb": round(fb["rss_mb"]),
         "resume_s": fb.get("resume_s"),
+        "resume_plan_s": fb.get("resume_plan_s"),
+        "on_killed_nodes": fb.get("on_killed_nodes"),
+        "retried_elsewhere": fb.get("retried_elsewhere"),
         "report_s": time_report(sweep, work),
         "bytes_per_trial": disk_bytes(sweep) // args.trials,
         "killed_nodes": fb["killed_nodes"],
@@ -355,7 +394,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seconds-per-epoch", type=float, default=0.5)
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--scheduler", choices=("asha", "fifo"), default="asha")
-    p.add_argument("--storage", default=None, help="results: a shared folder or a bucket URI (default: a temp dir)")
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="results: a shared folder, a bucket URI, or s3-loopback (a moto S3 server started here; default: none)",
+    )
     p.add_argument("--study-db", default=None, help="the Optuna study's URL (default: SQLite in the sweep folder)")
     p.add_argument("--kill-nodes", type=int, default=0, help="nodes removed mid-sweep; the driver is also killed")
     p.add_argument("--checkpoint-kb", type=int, default=256, help="size of each replayed trial's checkpoint")
@@ -377,14 +420,39 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@contextlib.contextmanager
+def loopback_bucket(args: argparse.Namespace):
+    """``--storage s3-loopback``: a moto S3 server on 127.0.0.1 with one bucket, its endpoint and test keys in this
+    process's environment (the simulated cluster and both drivers inherit them), results under s3://fbscale/runs."""
+    if args.storage != "s3-loopback":
+        yield
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from servers import S3_ENV, create_bucket, moto_server
+
+    saved = dict(os.environ)
+    with moto_server() as endpoint:
+        create_bucket(endpoint, "fbscale")
+        os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": endpoint})
+        args.storage = "s3://fbscale/runs"
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.driver:
-        return driver_main(args)
+        from facebench.cli import run_command
+
+        return run_command(driver_main, args)  # facebench's own error policy: a refusal is one line and exit 2
     work = Path(args.keep or tempfile.mkdtemp(prefix="fb_scale_", dir=os.environ.get("RAY_TMPDIR") or None))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        print(json.dumps(measure(args, work)))
+        with loopback_bucket(args):
+            print(json.dumps(measure(args, work)))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

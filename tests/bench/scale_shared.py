@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.time()
                 out = run_all(args, work)
                 out["wall_s"] = round(time.time() - t0, 1)
+        out["second_driver"]["refused"] = out["second_driver"]["rc"] == 2 and "another facebench driver" in str(
+            out["second_driver"]["line"]
+        )
         out.update(
             trials_per_sweep=args.trials,
             nodes=args.nodes,

@@ -212,9 +212,11 @@ class Mirror:
             n += 1
         return n
 
-    def pull(self, *, overwrite: bool = False) -> int:
+    def pull(self, *, overwrite: bool = False, download: bool = True) -> int:
         """Download remote files missing locally (or all, with ``overwrite``); return how many. A local file
-        of the remote's size counts as the same file, so the next ``push`` does not upload it again."""
+        of the remote's size counts as the same file, so the next ``push`` does not upload it again.
+        ``download=False`` only does that marking: a file removed here on purpose (a checkpoint the retention
+        dropped) is not brought back."""
         n = 0
         for rel, size in self.remote.files().items():
             if _is_temp(rel):
@@ -224,6 +226,8 @@ class Mirror:
                 st = dest.stat()
                 if st.st_size == size:
                     self._seen[rel] = (st.st_size, st.st_mtime_ns)
+                continue
+            if not download:
                 continue
             atomic_write_bytes(dest, self.remote.join(rel).read_bytes())
             st = dest.stat()

@@ -61,3 +61,20 @@ def test_verification_npz_names_what_is_missing(tmp_path):
         A.read_verification_npz(tmp_path / "v.npz")
     with pytest.raises(DataError, match="verification artefact not found"):
         A.read_verification_npz(tmp_path)
+
+
+def test_a_marking_pull_does_not_bring_back_a_file_removed_on_purpose(tmp_path):
+    """The driver's final push marks what the bucket already holds; a checkpoint the retention dropped locally
+    stays dropped (a real pull still fetches it)."""
+    from facebench.storage import Mirror, resolve
+
+    local, remote = tmp_path / "sweep", tmp_path / "bucket"
+    (local / "t1").mkdir(parents=True)
+    (local / "t1" / "checkpoint.pt").write_bytes(b"x" * 64)
+    (local / "t1" / "result.json").write_text("{}")
+    assert Mirror(local, resolve(str(remote))).push() == 2
+    (local / "t1" / "checkpoint.pt").unlink()
+    marking = Mirror(local, resolve(str(remote)))
+    assert marking.pull(download=False) == 0 and not (local / "t1" / "checkpoint.pt").exists()
+    assert marking.push() == 0  # result.json was marked as already there
+    assert Mirror(local, resolve(str(remote))).pull() == 1 and (local / "t1" / "checkpoint.pt").exists()

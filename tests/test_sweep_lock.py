@@ -103,7 +103,8 @@ SPEC = SweepSpec(name="lk", task="face", base={**SMOKE_FACE, "model.backbone": "
 @pytest.mark.timeout(600)
 def test_two_drivers_on_one_sweep_folder(tmp_path):
     """The first driver pauses in its first trial (the `reported` fault point writes a marker); a second driver,
-    with --fresh even, is refused at once; the first then finishes exactly num_samples trials. --fresh on the
+    with --fresh even, is refused at once, and so is a third resuming under another code version (its sweep.json
+    untouched); the first then finishes exactly num_samples trials. --fresh on the
     real folder afterwards keeps a user's notes in every subfolder."""
     ray_tmp = tempfile.mkdtemp(prefix="fblk_", dir="/tmp")
     (tmp_path / "lk.py").write_text(SWEEP)
@@ -133,12 +134,24 @@ def test_two_drivers_on_one_sweep_folder(tmp_path):
                 assert first.poll() is None, (tmp_path / "first.log").read_text()
                 time.sleep(0.1)
             second = subprocess.run([*cmd, "--fresh"], env=env, capture_output=True, text=True, timeout=120)
+            # a resume under another code version is refused by the lock, before its version check could write
+            # the running sweep's sweep.json
+            spec_file = tmp_path / "results" / "lk" / "sweep.json"
+            spec_file.write_text(
+                json.dumps({**json.loads(spec_file.read_text()), "code_version": {"facebench": "0", "git": "other"}})
+            )
+            before = spec_file.read_bytes()
+            third = subprocess.run(
+                [*cmd, "--resume", "--allow-version-change"], env=env, capture_output=True, text=True, timeout=120
+            )
+            assert spec_file.read_bytes() == before
             (pause / "release").touch()
             assert first.wait(timeout=300) == 0, (tmp_path / "first.log").read_text()
     finally:
         stop(ray_tmp)
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+    assert third.returncode == 2 and "another facebench driver is running this sweep" in third.stderr, third.stderr
     assert (
         f"another facebench driver is running this sweep (host {socket.gethostname()}, pid {first.pid}" in second.stderr
     )

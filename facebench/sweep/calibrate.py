@@ -79,8 +79,8 @@ def run_calibration(
     sweep = SweepDir(Path(sweep_dir).absolute())
     summary = load_finished(sweep.path)
     recipes = pick_random(summary, configs, rng_seed)  # bad input refused before the lock and before Ray
-    check_version(sweep, allow=allow_version_change, what="confirm --calibrate")
     with driver_lock(sweep.path, what="confirm"):
+        check_version(sweep, allow=allow_version_change, what="confirm --calibrate")  # may write sweep.json
         summary = load_finished(sweep.path)
         seed_list = new_seeds(summary, seeds)
         print(

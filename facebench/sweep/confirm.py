@@ -187,8 +187,8 @@ def run_confirmation(
 
     sweep = SweepDir(Path(sweep_dir).absolute())
     load_finished(sweep.path)  # not a finished sweep: refused before the lock is taken (nothing is created)
-    check_version(sweep, allow=allow_version_change, what="confirm")
     with driver_lock(sweep.path, what="confirm"):  # one driver per sweep folder: a sweep or a confirmation
+        check_version(sweep, allow=allow_version_change, what="confirm")  # it may write sweep.json: under the lock
         return _confirm(sweep, choice, placement=placement, verbose=verbose)
 
 

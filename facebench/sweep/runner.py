@@ -79,11 +79,13 @@ def run_sweep(
     check_all(paths, address=placement.address)
     if output.resume:
         check_resumable(paths.dir, remote=bucket.remote_exists(paths), spec=spec)
-        from .version import check_version
-
-        check_version(paths.dir, allow=output.allow_version_change, what="--resume")
     new = not paths.sweep_dir.exists()
+    # The lock first: a second driver on a running sweep is told so before anything reads or writes its sweep.json.
     with driver_lock(paths.sweep_dir, study_url=paths.study_url, study_name=spec.name, shown=redact(paths.study_url)):
+        if output.resume:
+            from .version import check_version
+
+            check_version(paths.dir, allow=output.allow_version_change, what="--resume")
         _prepare_dir(paths, resume=output.resume, fresh=output.fresh)
         try:
             if placement.local and spec.replay is None:  # a replayed sweep reads no data

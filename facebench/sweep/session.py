@@ -41,6 +41,11 @@ RAY_ENV = {
     # the running trials as if finished; they stay unfinished and --resume continues them.
     "TUNE_DISABLE_SIGINT_HANDLER": "1",
 }
+# Read by the trial processes, so also sent to a joined cluster's workers (ray.init's runtime_env): a reused actor
+# waits this long for the trial before it (Tune's default: 2 s) to end. A stopped trial first finishes its uploads
+# to the bucket (uploads.py); under a 2 s wait Tune gave up on the reuse and failed the next trial outright.
+WORKER_ENV = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "120"}
+RAY_ENV.update(WORKER_ENV)
 
 
 RAY_SESSION_LOGS = ("session_latest", "logs")  # under a Ray temp dir: the latest session's own logs
@@ -165,7 +170,7 @@ def _init_ray(placement: Placement, *, gpus: float, verbose: int) -> str | None:
         return temp_dir
     target = placement.address or os.environ.get("RAY_ADDRESS") or "auto"
     try:
-        ray.init(address=target, logging_level="WARNING")
+        ray.init(address=target, logging_level="WARNING", runtime_env={"env_vars": dict(WORKER_ENV)})
     except ConnectionError as e:
         raise ConfigError(
             f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "

@@ -93,7 +93,7 @@ def push_sweep(paths: Any) -> int:
     if loc is None:
         return 0
     mirror = Mirror(paths.sweep_dir, loc)
-    mirror.pull()  # marks the files already there (same size) as seen, so only changed ones go up
+    mirror.pull(download=False)  # marks the files already there (same size) as seen, so only changed ones go up
     n = mirror.push(only=SWEEP_FILES)
     trial_files = [f"{TRIALS}/{t.path.name}/{RESULT}" for t in paths.dir.trial_dirs()]
     n += mirror.push(only=tuple(trial_files))

@@ -229,7 +229,8 @@ def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
 
 
 def running_on(sweep: Path, nodes: set[str]) -> list[str]:
-    """Trials whose current attempt runs on one of ``nodes`` and that have no final record yet."""
+    """Trials whose last attempt ran on one of ``nodes`` and that have no final record yet: those running there,
+    and those ASHA stopped there (a stopped trial's record is written at the sweep's end)."""
     out = []
     for meta in (sweep / "trials").glob("*/ray.json"):
         if json.loads(meta.read_text()).get("node_id") in nodes and not (meta.parent / "result.json").exists():

@@ -40,6 +40,7 @@ def replay_spec(epochs: int = 4):
             "trials": 4,
             "scheduler": "asha",
             "gpus_per_trial": 0.0,
+            "name": "scale",
         },
     )()
     return build_spec(args)

@@ -58,9 +58,11 @@ def _confirmation_values(ranked: pd.DataFrame, epochs: pd.DataFrame, sweep: str,
 
 
 def _figure(title: str, subset: pd.DataFrame, keys: list[str], value: pd.Series, confirming: pd.Series) -> Plot:
-    fig, axes = figure(
-        2.8 * len(keys) + 0.4, 3.4, ncols=len(keys), left=0.45 / len(keys) + 0.03, bottom=0.18, sharey=True
-    )
+    fig, axes = figure(2.8 * len(keys) + 0.4, 3.4, ncols=len(keys), left=0.45 / len(keys) + 0.03, bottom=0.18)
+    fig.subplots_adjust(wspace=0.12)
+    for ax in axes[0, 1:]:  # one y axis for the row: its tick labels drawn once
+        ax.sharey(axes[0, 0])
+        ax.tick_params(labelleft=False)
     rows = subset.set_index("trial_id")
     for ax, key in zip(axes[0], keys):
         x = rows[key].dropna()
@@ -73,7 +75,8 @@ def _figure(title: str, subset: pd.DataFrame, keys: list[str], value: pd.Series,
         title,
         png(fig),
         "dots = sweep trials at the common epoch (the table's data, only where the key "
-        "applies); red crosses = the confirmation seeds, drawn apart",
+        "applies; a key every trial reads is drawn once, over all trials); red crosses = the confirmation seeds, "
+        "drawn apart",
     )
 
 

@@ -33,22 +33,14 @@ class Plot:
 
 
 def figure(
-    w: float = 6.4,
-    h: float = 3.6,
-    ncols: int = 1,
-    nrows: int = 1,
-    *,
-    bottom: float = 0.15,
-    left: float = 0.12,
-    sharey: bool = False,
+    w: float = 6.4, h: float = 3.6, ncols: int = 1, nrows: int = 1, *, bottom: float = 0.15, left: float = 0.12
 ) -> tuple[Any, Any]:
-    """A figure with fixed margins: matplotlib's layout engines cost more than the drawing itself. ``sharey``: one
-    y axis for a row of panels (its tick labels drawn once)."""
+    """A figure with fixed margins: matplotlib's layout engines cost more than the drawing itself."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(w, h), dpi=DPI)
-    fig.subplots_adjust(left=left, right=0.97, top=0.9, bottom=bottom, wspace=0.12 if sharey else 0.35)
-    return fig, fig.subplots(nrows, ncols, squeeze=False, sharey=sharey)
+    fig.subplots_adjust(left=left, right=0.97, top=0.9, bottom=bottom, wspace=0.35)
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def png(fig: Any) -> bytes:

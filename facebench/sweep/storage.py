@@ -125,13 +125,18 @@ def snapshot_study(paths: Any) -> bool:
 
 
 def study_snapshot_callback(paths: Any):
-    """A Tune callback that snapshots the SQLite study into the bucket after each finished trial; None when
-    there is nothing to snapshot. The study is small (kilobytes per trial), so a full copy each time is fine."""
+    """A Tune callback that snapshots the SQLite study into the bucket when a trial starts (Tune calls it before the
+    trial's first training step, so the bucket's study names every trial whose folder can reach the bucket: a
+    resume from the bucket alone then knows each of them) and after each finished trial; None when there is
+    nothing to snapshot. The study is small (kilobytes per trial), so a full copy each time is fine."""
     if local_study_file(paths) is None:
         return None
     from ray.tune import Callback
 
     class StudySnapshot(Callback):
+        def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            snapshot_study(paths)
+
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             snapshot_study(paths)
 

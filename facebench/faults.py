@@ -46,7 +46,10 @@ def at(point: str, tag: str = "") -> None:
     if _due(KILL, point):
         driver = int(os.environ.get(DRIVER_PID) or os.getpid())
         if driver != os.getpid():
-            os.kill(driver, signal.SIGKILL)
+            try:
+                os.kill(driver, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # another trial reached its own k-th pass first: the power cut has already happened
         os.kill(os.getpid(), signal.SIGKILL)
     if _due(PAUSE, point):
         _pause(Path(os.environ[PAUSE_DIR]), tag or str(os.getpid()))

@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # at run time neither is needed here: `facebench` imports thi
     from ..artefacts import SweepDir
     from .spec import SweepSpec
 
+# Read by the trial processes, so also sent to a joined cluster's workers (ray.init's runtime_env): a reused actor
+# waits this long for the trial before it (Tune's default: 2 s) to end. A stopped trial first finishes its uploads
+# to the bucket (uploads.py); under a 2 s wait Tune gave up on the reuse and failed the next trial outright.
+WORKER_ENV = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "120"}
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
 # callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
 # about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
@@ -40,12 +44,8 @@ RAY_ENV = {
     # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
     # the running trials as if finished; they stay unfinished and --resume continues them.
     "TUNE_DISABLE_SIGINT_HANDLER": "1",
+    **WORKER_ENV,
 }
-# Read by the trial processes, so also sent to a joined cluster's workers (ray.init's runtime_env): a reused actor
-# waits this long for the trial before it (Tune's default: 2 s) to end. A stopped trial first finishes its uploads
-# to the bucket (uploads.py); under a 2 s wait Tune gave up on the reuse and failed the next trial outright.
-WORKER_ENV = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "120"}
-RAY_ENV.update(WORKER_ENV)
 
 
 RAY_SESSION_LOGS = ("session_latest", "logs")  # under a Ray temp dir: the latest session's own logs

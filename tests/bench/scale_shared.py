@@ -32,34 +32,35 @@ from servers import postgres_server  # noqa: E402
 PASSWORD = "bench-only-password"
 
 
+def sweep_args(args: argparse.Namespace, i: int) -> argparse.Namespace:
+    """scale.py's driver arguments for sweep ``i`` (named, and its study named, ``scale-<i>``)."""
+    return argparse.Namespace(**{**vars(args), "name": f"scale-{i}"})
+
+
 def second_driver(args: argparse.Namespace, work: Path) -> dict:
     """The same driver again on running sweep 0 (``--resume``): its exit code and last line."""
-    first = argparse.Namespace(**{**vars(args), "name": "scale-0"})
     log = work / "second-driver.log"
-    proc = scale.run_driver("facebench", first, str(work / "fb-0"), log, resume=True)
+    proc = scale.run_driver("facebench", sweep_args(args, 0), str(work / "fb-0"), log, resume=True)
     rc = scale.wait_for(proc, "second driver", limit_s=300)
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     return {"rc": rc, "line": lines[-1] if lines else ""}
 
 
 def run_all(args: argparse.Namespace, work: Path) -> dict:
-    procs = []
-    for i in range(args.sweeps):
-        mine = argparse.Namespace(**{**vars(args), "name": f"scale-{i}"})
-        procs.append(scale.run_driver("facebench", mine, str(work / f"fb-{i}"), work / f"fb-{i}.log"))
-    sweeps = [work / f"fb-{i}" / f"scale-{i}" for i in range(args.sweeps)]
+    each = [sweep_args(args, i) for i in range(args.sweeps)]
+    procs = [scale.run_driver("facebench", a, str(work / f"fb-{i}"), work / f"fb-{i}.log") for i, a in enumerate(each)]
+    sweeps = [work / f"fb-{i}" / a.name for i, a in enumerate(each)]
     while any(p.poll() is None for p in procs) and not all(scale.finished_trials(s) > 0 for s in sweeps):
         time.sleep(0.5)  # polling a condition: every sweep has a finished trial
     running = procs[0].poll() is None
     second = second_driver(args, work) if running else {"rc": None, "line": "sweep 0 ended before the check"}
     rcs = [scale.wait_for(p, f"driver {i}") for i, p in enumerate(procs)]
     per_sweep = []
-    for i, sweep in enumerate(sweeps):
-        mine = argparse.Namespace(**{**vars(args), "name": f"scale-{i}"})
+    for i, (mine, sweep) in enumerate(zip(each, sweeps)):
         acc = scale.accounting(mine, sweep)
         acc.pop("epochs_run")
         driver = json.loads((work / f"fb-{i}" / "facebench-driver.json").read_text()) if rcs[i] == 0 else {}
-        per_sweep.append({"sweep": f"scale-{i}", "rc": rcs[i], "wall_s": round(driver.get("wall_s", 0), 1), **acc})
+        per_sweep.append({"sweep": mine.name, "rc": rcs[i], "wall_s": round(driver.get("wall_s", 0), 1), **acc})
     return {"second_driver": second, "sweeps": per_sweep}
 
 

@@ -126,6 +126,21 @@ def test_data_root_placeholder_and_paths(tmp_path):
     assert s3.is_uri and s3.experiment == "s3://bucket/runs/m/ray" and s3.sweep_dir == tmp_path / "m"
 
 
+def test_relative_data_root_is_taken_from_where_the_sweep_starts(tmp_path, monkeypatch):
+    # Trials run in Ray's own working folders: a relative --data-root must not reach them as given.
+    import argparse
+
+    from facebench.sweep.cli import data_root
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FACEBENCH_DATA", raising=False)
+    assert data_root(argparse.Namespace(data_root="../shared/data")) == str(tmp_path.parent / "shared" / "data")
+    assert data_root(argparse.Namespace(data_root=None)) == str(tmp_path / "data")
+    monkeypatch.setenv("FACEBENCH_DATA", "d")
+    assert data_root(argparse.Namespace(data_root=None)) == str(tmp_path / "d")
+    assert data_root(argparse.Namespace(data_root="s3://bucket/data")) == "s3://bucket/data"
+
+
 def test_sweep_help_works_without_ray_import():
     out = subprocess.run(
         [

@@ -189,7 +189,10 @@ def check_flags(args: argparse.Namespace) -> None:
 
 
 def data_root(args: argparse.Namespace) -> str:
-    return args.data_root or os.environ.get("FACEBENCH_DATA") or "data"
+    """--data-root, else $FACEBENCH_DATA, else ./data; a relative folder is taken from where the sweep was started
+    (the trials run in Ray's own working folders, where it would name nothing)."""
+    root = args.data_root or os.environ.get("FACEBENCH_DATA") or "data"
+    return root if "://" in root else os.path.abspath(root)
 
 
 # Written by `ray start --head` on a cluster's head node (what `ray submit` runs the sweep file on); Ray's own

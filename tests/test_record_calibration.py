@@ -104,3 +104,20 @@ def test_intervals_record_check_version_and_calibration(ray_local, tmp_path, cap
     assert {r["seed"] for r in cal["runs"]}.isdisjoint(
         {json.loads((Path(t["trial_dir"]) / "config.json").read_text()).get("train.seed") for t in summary["trials"]}
     )
+
+    # --- the page states the calibration, and --check recomputes it from the record
+    out2 = tmp_path / "report2"
+    assert facebench(["report", str(sweep), "--out", str(out2)]) == 0
+    page = html.unescape((out2 / "index.html").read_text())
+    assert f"{cal['inside']} of 4 new-seed objectives of 2 configurations" in page
+    assert f"coverage {cal['coverage']:.3f}" in page
+    capsys.readouterr()
+    assert facebench(["report", "--check", str(out2)]) == 0
+    record = json.loads((out2 / "summary.json").read_text())
+    # flip one re-run from inside its interval to outside (or back): the stored coverage no longer recomputes
+    record["calibration"]["runs"][0]["objective"] = (
+        sum(pis[cal["runs"][0]["source_trial_id"]]) / 2 if not cal["runs"][0]["inside"] else 99.0
+    )
+    (out2 / "summary.json").write_text(json.dumps(record))
+    assert facebench(["report", "--check", str(out2)]) == 1
+    assert "calibration of demo-smoke" in capsys.readouterr().err

@@ -231,6 +231,32 @@ def verdict(v: VsReference, alpha: float = ALPHA) -> str:
     return f"inconclusive: {ci} is wider than the margin"
 
 
+def comparison_line(recipe: str, reference: str, v: VsReference) -> str:
+    """The line the console and the report print for one recipe against the reference."""
+    return f"{recipe} against {reference}: {verdict(v)}; {detectable_note(v)}"
+
+
+def coverage(runs: Sequence[dict], intervals: dict[str, Sequence[float]]) -> dict:
+    """Calibration of the prediction intervals: the fraction of new-seed objectives ({source_trial_id, seed,
+    objective}) inside their source trial's ``objective_pi95``, with its Wilson 95% interval; marks each run's
+    ``inside``."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    inside = [intervals[r["source_trial_id"]][0] <= r["objective"] <= intervals[r["source_trial_id"]][1] for r in runs]
+    for r, ok in zip(runs, inside):
+        r["inside"] = bool(ok)
+    n, k = len(inside), sum(inside)
+    lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson") if n else (math.nan, math.nan)
+    return {
+        "coverage": k / n if n else math.nan,
+        "ci95": [float(lo), float(hi)],
+        "n": n,
+        "inside": k,
+        "interval": "objective_pi95",
+        "ci_method": "Wilson (statsmodels proportion_confint)",
+    }
+
+
 def detectable_note(v: VsReference) -> str:
     """What the seeds could see: "5 seeds detect 2.3 points at 80% power"."""
     n = len(v.seeds)

@@ -37,11 +37,12 @@ def headline(sweeps: list[Any]) -> str:
     for sweep in sweeps:
         entries = getattr(sweep, "confirmation", None) or []
         if entries:
-            parts.append(_one(sweep.name, entries))
+            parts.append(render(sweep.name, entries))
     return "".join(parts)
 
 
-def _one(name: str, entries: list[dict]) -> str:
+def render(name: str, entries: list[dict]) -> str:
+    """One sweep's confirmation: its verdict lines and table (also what report --check expects on the page)."""
     rows = pd.DataFrame([_row(e) for e in entries])
     lines = [e.get("verdict_line") or e.get("verdict") for e in entries]
     seeds = sorted({s for e in entries for s in e.get("seeds") or []})

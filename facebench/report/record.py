@@ -50,6 +50,18 @@ def target_line(e: dict) -> str:
     )
 
 
+def calibration_line(name: str, c: dict) -> str:
+    """The page's line for summary.json's ``calibration`` (``facebench confirm --calibrate``): every number in it is
+    in the entry."""
+    lo, hi = c["ci95"]
+    configs = len(c.get("configurations") or {r["source_trial_id"] for r in c.get("runs") or []})
+    return (
+        f"calibration of {name}: {c['inside']} of {c['n']} new-seed objectives of {configs} configurations chosen "
+        f"at random fall inside their trial's 95% prediction interval (objective_pi95): coverage "
+        f"{c['coverage']:.3f} (95% CI {lo:.3f}–{hi:.3f}, Wilson)"
+    )
+
+
 def fold_interval(correct: np.ndarray, fold: np.ndarray) -> tuple[float, list[float]]:
     """(mean of the folds' accuracies, its 95% t-interval over folds): folds hold disjoint people, so they are the
     independent units; one trained model, so seed-to-seed variance is not in it."""

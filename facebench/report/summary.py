@@ -36,6 +36,7 @@ def summary(i: Inputs) -> Section:
     items += [f"<li>{esc(line)}</li>" for line in targets.version_lines(ranked)]
     items += [f"<li>{esc(line)}</li>" for line in i.options.notes]
     items += [f"<li><b>{esc(line)}</b></li>" for line in targets.target_lines(i.options.target, i.data.sweeps, ranked)]
+    items += [f"<li><b>{esc(line)}</b></li>" for line in targets.calibration_lines(i.data.sweeps)]
     items += [f"<li>reference: {esc(label)} <b>{value:.4f}</b></li>" for label, value in i.options.references]
     best = i.files.get("best_config")
     if best:

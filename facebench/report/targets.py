@@ -39,6 +39,14 @@ def budget_lines(sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
     return out
 
 
+def calibration_lines(sweeps: Sequence[Any]) -> list[str]:
+    """Per sweep calibrated with ``facebench confirm --calibrate``: its new-seed objectives inside their trials'
+    prediction intervals (summary.json's ``calibration``)."""
+    from .record import calibration_line
+
+    return [calibration_line(s.name, s.summary["calibration"]) for s in sweeps if s.summary.get("calibration")]
+
+
 def target_lines(target: float | None, sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
     """``--target``: the generated lines of record.target_entries (met / missed / inconclusive from a 95% interval,
     never from the point value), the ones summary.json's ``targets`` holds."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from ..artefacts import COMPLETED, SweepDir
 from ..errors import ConfigError
+from ..eval.confirmation import coverage
 from .confirm import Recipe, _completed, load_finished, new_seeds, recipes_of, rerun
 from .intervals import config_key
 from .session import LOCAL, Placement
@@ -41,26 +41,6 @@ def pick_random(summary: dict, n: int, rng_seed: int) -> list[Recipe]:
         raise ConfigError(f"--calibrate {n}: the sweep has {len(pool)} distinct completed configurations")
     chosen = [pool[i] for i in sorted(np.random.default_rng(rng_seed).choice(len(pool), size=n, replace=False))]
     return recipes_of(chosen)
-
-
-def coverage(runs: list[dict], intervals: dict[str, list[float]]) -> dict[str, Any]:
-    """summary.json's ``calibration`` numbers from the re-runs ({source_trial_id, seed, objective}) and each source
-    trial's prediction interval."""
-    from statsmodels.stats.proportion import proportion_confint
-
-    inside = [intervals[r["source_trial_id"]][0] <= r["objective"] <= intervals[r["source_trial_id"]][1] for r in runs]
-    for r, ok in zip(runs, inside):
-        r["inside"] = bool(ok)
-    n, k = len(inside), sum(inside)
-    lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson") if n else (float("nan"), float("nan"))
-    return {
-        "coverage": k / n if n else float("nan"),
-        "ci95": [float(lo), float(hi)],
-        "n": n,
-        "inside": k,
-        "interval": "objective_pi95",
-        "ci_method": "Wilson (statsmodels proportion_confint)",
-    }
 
 
 def run_calibration(

@@ -294,8 +294,9 @@ def _verdicts(e: dict, reference: dict, v: Any, paired: bool) -> tuple[str, str]
         text = "not compared: no completed seed in common with the reference"
     else:
         text = stats.verdict(v)
-    line = f"{e['recipe']} against {reference['recipe']}: {text}"
-    return text, line + (f"; {stats.detectable_note(v)}" if v is not None else "")
+    if v is not None:
+        return text, stats.comparison_line(e["recipe"], reference["recipe"], v)
+    return text, f"{e['recipe']} against {reference['recipe']}: {text}"
 
 
 def _mean(values: list) -> float:

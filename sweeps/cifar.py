@@ -6,7 +6,7 @@ validation accuracy on held-out training images, then tested on the CIFAR-10 tes
 
     python sweeps/cifar.py --gpus-per-trial 0.25
     python sweeps/cifar.py --smoke
-    python sweeps/cifar.py --profile cpu --data-root ../shared/data --confirm 3 --seeds 3   # under an hour, 2 CPUs
+    python sweeps/cifar.py --profile cpu --data-root ../shared/data --confirm 2 --seeds 5   # 2 CPUs
 
 ``--profile cpu``: the baseline CNN (full width) and ResNet-18 at width 0.25 with a stride-2 stem, each with CE,
 ArcFace, CurricularFace and AdaFace (8 cells), trained 10 epochs on a 20,000-image subset of the training split.

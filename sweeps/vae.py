@@ -6,7 +6,7 @@ and is tested on folds 5-9 (``--data-root``: the folder holding ``lfw/``). ``--s
 
     python sweeps/vae.py --gpus-per-trial 0.25          # the real sweep, one GPU shared by 4 trials
     python sweeps/vae.py --smoke                        # about a minute on 2 CPU cores
-    python sweeps/vae.py --profile cpu --data-root ../shared/data --confirm 3 --seeds 3   # under an hour, 2 CPUs
+    python sweeps/vae.py --profile cpu --data-root ../shared/data --confirm 2 --seeds 5   # 2 CPUs
 
 ``--profile cpu``: width 0.5 encoders on a 0.5 central crop at 64 or 32 px (the "halve the input" question), 20
 epochs, 24 trials, flip-fused cosine scores of the latent mean, read as is or PCA-whitened (``eval.whiten`` 0 or

@@ -82,7 +82,7 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="NAME",
         help="run the sweep at one of its named scales (e.g. cpu: small inputs and widths sized for 2 CPU "
-        "cores in about an hour; the sweep file lists its profiles)",
+        "cores; the sweep file lists its profiles)",
     )
     p.add_argument("--num-samples", type=int, default=None, help="number of trials (default: the sweep's)")
     p.add_argument(

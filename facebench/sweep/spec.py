@@ -56,8 +56,8 @@ def _check_range(key: str, value: Any, lo: float, hi: float) -> None:
 
 @dataclass(frozen=True)
 class Profile:
-    """A named scale of a sweep (``--profile NAME``, e.g. "cpu": small inputs and widths that fit 2 CPU cores in
-    about an hour). ``base`` is merged over the sweep's base; every other field given replaces the sweep's."""
+    """A named scale of a sweep (``--profile NAME``, e.g. "cpu": small inputs and widths sized for 2 CPU
+    cores). ``base`` is merged over the sweep's base; every other field given replaces the sweep's."""
 
     description: str = ""
     base: Mapping[str, Any] = field(default_factory=dict)

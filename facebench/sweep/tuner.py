@@ -136,6 +136,7 @@ def make_searcher(
     study's write-through storage where the resume already read it (else opened here)."""
     import optuna
 
+    from .sampler import tpe_sampler
     from .search import StudySearch
     from .studycache import WriteThroughStorage
 
@@ -147,7 +148,7 @@ def make_searcher(
     elif spec.sampler == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
     else:
-        sampler = optuna.samplers.TPESampler(seed=seed)
+        sampler = tpe_sampler(seed=seed)  # Optuna's TPE, the history split once per proposal (sampler.py)
     # Every trial reports its running objective (engine/selection.py) as "objective": the one number Optuna is
     # told, ASHA compares and the summary ranks; a trial the scheduler stopped is PRUNED, never "best". A Pareto
     # sweep also reports its cost from the first epoch, and Optuna's study gets both, with two directions (TPE's

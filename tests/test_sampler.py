@@ -66,7 +66,6 @@ def test_same_proposals_as_optunas_tpe(directions):
 
 def test_the_split_is_computed_once_per_proposal_and_again_when_the_history_changes(monkeypatch):
     import margin
-
     from optuna.samplers._tpe import sampler as tpe
 
     calls = []

@@ -151,3 +151,26 @@ def test_confirmation_picks_its_reference_on_validation_never_on_test(tmp_path):
     ]
     assert out[1]["source_trial_ids"] == ["b"] and out[1]["seeds"] == [1, 2] and len(out[1]["ci95"]) == 2
     assert "no paired test" in out[1]["verdict"]
+
+
+def test_image_folds_interleave_a_test_set_stored_class_by_class():
+    from facebench.eval.confirmation import Run, compare_to_reference, image_folds
+
+    label = np.repeat(np.arange(10), 100)  # CIFAR-10's image folders: class by class
+    fold = image_folds(len(label))
+    for k in range(10):
+        assert np.array_equal(np.bincount(label[fold == k], minlength=10), np.full(10, 10))
+    # Recipe A is right on classes 0-4 and wrong on 5-9, B the reverse, every seed: the same accuracy and no
+    # difference at all. Resampling class blocks (contiguous folds) would make that an interval of +-50 points.
+    a = np.repeat([True, False], 500)
+    runs_a = [Run(seed=s, correct=a, fold=fold) for s in range(5)]
+    runs_b = [Run(seed=s, correct=~a, fold=fold) for s in range(5)]
+    v = compare_to_reference(runs_a, runs_b, margin=0.02)
+    assert v.difference == 0 and v.ci == (0.0, 0.0)
+    blocks = np.arange(1000) * 10 // 1000
+    w = compare_to_reference(
+        [Run(seed=s, correct=a, fold=blocks) for s in range(5)],
+        [Run(seed=s, correct=~a, fold=blocks) for s in range(5)],
+        margin=0.02,
+    )
+    assert w.ci[1] - w.ci[0] > 0.5  # what the contiguous blocks did

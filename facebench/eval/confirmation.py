@@ -38,6 +38,13 @@ T_METHOD = "t over seeds"
 BOOT_METHOD = "bootstrap over seeds and folds"
 
 
+def image_folds(n: int, k: int = 10) -> np.ndarray:
+    """The folds of a classification test set (one decision per image) for the bootstrap over folds: image i in
+    fold i mod k. Interleaved, never contiguous: a test set stored class by class (CIFAR-10's image folders are)
+    would put one class in each contiguous fold, and resampling folds would then resample classes."""
+    return (np.arange(n) % k).astype(np.int16)
+
+
 @dataclass
 class Run:
     seed: int

@@ -78,15 +78,16 @@ def fold_interval(correct: np.ndarray, fold: np.ndarray) -> tuple[float, list[fl
 
 def decisions(load: Callable[[str, str], dict | None], location: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(correct, fold) of a trial's test items: its verification pairs, or its test images (predictions.npz, in 10
-    contiguous folds as the confirmation stage reads them); None without either artefact."""
+    interleaved folds as the confirmation stage reads them, eval.confirmation.image_folds); None without either."""
     from facebench import artefacts
     from facebench.errors import DataError
     from facebench.eval.compare import correct_decisions
+    from facebench.eval.confirmation import image_folds
 
     p = load(location, artefacts.PREDICTIONS_NPZ)
     if p is not None and {"label", "pred"} <= set(p):
         label = np.asarray(p["label"])
-        return np.asarray(p["pred"]) == label, np.arange(len(label)) * 10 // max(len(label), 1)
+        return np.asarray(p["pred"]) == label, image_folds(len(label))
     v = load(location, artefacts.VERIFICATION_NPZ)
     try:
         return (correct_decisions(v), np.asarray(v["fold"])) if v is not None else None

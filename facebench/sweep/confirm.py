@@ -311,7 +311,7 @@ def _test_accuracy(metrics: dict) -> float | None:
 
 def _paired_runs(done: list[list[dict]]) -> list[list] | None:
     """Per recipe, its runs as per-item correctness on the same test items: the verification pairs (faces), or the
-    test images (cifar, ``predictions.npz``, in 10 contiguous folds for the bootstrap); None when a run lacks the
+    test images (cifar, ``predictions.npz``, in 10 interleaved folds for the bootstrap, eval.confirmation.image_folds); None when a run lacks the
     artefact or the runs were not tested on the same items."""
     import numpy as np
 
@@ -341,6 +341,7 @@ def _decisions(artefacts_dir: Path) -> tuple[tuple, Any, Any]:
     from ..artefacts import PREDICTIONS_NPZ, VERIFICATION_NPZ, load_npz, read_verification_npz
     from ..errors import DataError
     from ..eval.compare import correct_decisions
+    from ..eval.confirmation import image_folds
 
     path = artefacts_dir / PREDICTIONS_NPZ
     if path.is_file():
@@ -348,7 +349,7 @@ def _decisions(artefacts_dir: Path) -> tuple[tuple, Any, Any]:
         if {"label", "pred"} - set(p) or p["label"].shape != p["pred"].shape:
             raise DataError(f"{path}: expected arrays label and pred of one shape")
         label, pred = np.asarray(p["label"]), np.asarray(p["pred"])
-        fold = np.arange(len(label)) * 10 // max(len(label), 1)
+        fold = image_folds(len(label))
         return (label,), pred == label, fold
     a = read_verification_npz(artefacts_dir / VERIFICATION_NPZ)
     return (np.asarray(a["same"]), np.asarray(a["fold"])), correct_decisions(a), np.asarray(a["fold"])

@@ -52,7 +52,7 @@ def test_committed_report_is_whole(name):
         )
     best = load_config_file(d / "best.toml")
     assert "data.root" not in best, "best.toml leaves the data root to --set data.root=DIR"
-    assert "# data.root: pass --set data.root=DIR" in (d / "best.toml").read_text(encoding="utf-8")
+    assert "# data.root is left out: pass --set data.root=DIR" in (d / "best.toml").read_text(encoding="utf-8")
     cfg = TrialConfig.from_dict({**best, "data.root": "DIR"})
     assert cfg.task == task
     assert trials["path"].str.fullmatch(r"trials/[\w-]+").all()

@@ -46,7 +46,8 @@ def test_no_absolute_path_in_page_best_toml_or_tables(rooted):
     forbidden = (str(results), str(data_root), results.as_uri())
     page = (out / "index.html").read_text()
     best = (out / "best.toml").read_text()
-    for text, what in ((page, "index.html"), (best, "best.toml")):
+    record = (out / "summary.json").read_text()
+    for text, what in ((page, "index.html"), (best, "best.toml"), (record, "summary.json")):
         for path in forbidden:
             assert path not in text, f"{what} shows {path}"
     parquets = sorted(out.glob("*.parquet"))
@@ -102,6 +103,25 @@ def test_portable_values_known_answers(tmp_path):
     assert shown_source(str(tmp_path / "runs" / "margin"), cwd=str(tmp_path)) == "runs/margin"
     assert shown_source(str(tmp_path / "runs" / "margin"), cwd="/elsewhere") == "margin"
     assert shown_source("runs/margin") == "runs/margin" and shown_source("s3://b/runs/x") == "s3://b/runs/x"
+
+
+def test_the_record_beside_the_page_holds_no_machine_path_known_answer():
+    from facebench.report.paths import portable_record
+
+    summary = {
+        "sweep_dir": "/home/me/runs/m",
+        "experiment": "/home/me/runs/m/ray",
+        "trials": [{"trial_id": "a", "trial_dir": "/home/me/runs/m/trials/a", "objective": 0.7}],
+        "confirmation": [{"recipe": "CE", "data": "/data/lfw", "seeds": [1, 2]}],
+        "storage": "s3://bucket/runs",
+    }
+    assert portable_record(summary) == {
+        "sweep_dir": "m",
+        "experiment": "ray",
+        "trials": [{"trial_id": "a", "trial_dir": "trials/a", "objective": 0.7}],
+        "confirmation": [{"recipe": "CE", "data": "lfw", "seeds": [1, 2]}],
+        "storage": "s3://bucket/runs",
+    }
 
 
 def test_best_toml_leaves_out_every_machine_path_known_answer():

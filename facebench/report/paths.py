@@ -97,3 +97,23 @@ def scrub(text: str, pairs: list[tuple[str, str]]) -> str:
     for absolute, shown in pairs:
         text = text.replace(absolute, shown)
     return text
+
+
+def portable_record(summary: dict[str, Any]) -> dict[str, Any]:
+    """A sweep's summary.json as the report writes it beside the page: every absolute local path in it relative to
+    the sweep folder (``trials/<id>``), the sweep folder itself and any path outside it by their last component."""
+    root = summary.get("sweep_dir")
+    root = str(root).rstrip("/") if is_machine_path(root) else None
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if is_machine_path(v):
+            if root and v.startswith(root + "/"):
+                return v[len(root) + 1 :]
+            return last_component(v)
+        return v
+
+    return walk(summary)

@@ -176,7 +176,9 @@ def write_record(
             arrays[f"{row['sweep']}/{row['trial_id']}/fold"] = found[1].astype(np.int16)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    summaries = [s.summary for s in sweeps]
+    from .paths import portable_record
+
+    summaries = [portable_record(s.summary) for s in sweeps]
     record = dict(summaries[0]) if len(summaries) == 1 else {"sweeps": summaries}
     record.update(targets=targets, decisions={"file": DECISIONS, "bytes": buf.tell(), "trials": len(arrays) // 2})
     text = json.dumps(record, indent=1, allow_nan=True, default=str)

@@ -103,7 +103,9 @@ def is_winner(confirmation: list[dict]) -> bool:
         return False
     if isinstance(best.get("winner"), bool):
         return best["winner"]
-    return all(str(c.get("verdict") or "").startswith(f"{best['recipe']} beats ") for c in others)
+    # eval.confirmation.verdict, from the rival's side: "worse by x points (CI a to b)" = the best beats it; older
+    # records said "<best> beats <rival>"
+    return all(str(c.get("verdict") or "").startswith(("worse by ", f"{best['recipe']} beats ")) for c in others)
 
 
 def target_entries(

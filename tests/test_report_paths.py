@@ -109,9 +109,9 @@ def test_the_record_beside_the_page_holds_no_machine_path_known_answer():
     from facebench.report.paths import portable_record
 
     summary = {
-        "sweep_dir": "/home/me/runs/m",
-        "experiment": "/home/me/runs/m/ray",
-        "trials": [{"trial_id": "a", "trial_dir": "/home/me/runs/m/trials/a", "objective": 0.7}],
+        "sweep_dir": "/srv/runs/m",
+        "experiment": "/srv/runs/m/ray",
+        "trials": [{"trial_id": "a", "trial_dir": "/srv/runs/m/trials/a", "objective": 0.7}],
         "confirmation": [{"recipe": "CE", "data": "/data/lfw", "seeds": [1, 2]}],
         "storage": "s3://bucket/runs",
     }

@@ -29,9 +29,12 @@ def budget_lines(sweeps: Sequence[Any], ranked: pd.DataFrame) -> list[str]:
         text = f"sweep {s.name}: {len(own)} trials"
         if s.wall_s:
             text += f" in {s.wall_s / 60:.1f} min of wall time"
-        span = _span_s(conf)
-        if len(conf):
-            text += f"; confirmation: {len(conf)} runs" + (f" in {span / 60:.1f} min" if span else "")
+        stage = conf["stage"] if "stage" in conf.columns else pd.Series("confirmation", index=conf.index)
+        for name in ("confirmation", "calibration"):  # the two kinds of repeat, each with its own span
+            part = conf[stage == name]
+            span = _span_s(part)
+            if len(part):
+                text += f"; {name}: {len(part)} runs" + (f" in {span / 60:.1f} min" if span else "")
         devices = sorted({str(d) for d in rows.get("device", pd.Series(dtype=str)).dropna()})
         if devices:
             text += f"; trial devices: {', '.join(devices)}"

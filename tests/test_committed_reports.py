@@ -86,6 +86,8 @@ def test_vae_report_holds_its_calibration():
     record = json.loads((REPO / "reports" / "vae" / "summary.json").read_text(encoding="utf-8"))
     cal = record["calibration"]
     assert cal["n"] >= 24 and len(cal["runs"]) == cal["n"] and len({r["source_trial_id"] for r in cal["runs"]}) >= 8
+    page = (REPO / "reports" / "vae" / "index.html").read_text(encoding="utf-8")
+    assert "; confirmation: 10 runs in " in page and f"; calibration: {cal['n']} runs in " in page  # counted apart
     lo, hi = cal["ci95"]
     assert lo <= cal["coverage"] <= hi and cal["coverage"] == pytest.approx(cal["inside"] / cal["n"])
 

@@ -27,12 +27,12 @@ BUCKET = "fbsweeps"
 @pytest.fixture(scope="module")
 def s3():
     """A moto S3 server with one bucket, its endpoint in this process's environment (and so its children's)."""
-    from facebench.sweep.session import RAY_ENV
+    from facebench.sweep.session import BUCKET_WORKER_ENV, RAY_ENV
 
     saved = dict(os.environ)
     with moto_server() as endpoint:
         create_bucket(endpoint, BUCKET)
-        os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": endpoint, **RAY_ENV})
+        os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": endpoint, **RAY_ENV, **BUCKET_WORKER_ENV})
         try:
             yield endpoint
         finally:

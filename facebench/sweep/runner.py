@@ -139,7 +139,7 @@ def _fit(
         from .retention import ended_early_callback
 
         callbacks.append(ended_early_callback(str(paths.trials), spec.epochs))
-    with ray_session(spec, placement, paths.dir, verbose=output.verbose):
+    with ray_session(spec, placement, paths.dir, verbose=output.verbose, bucket=paths.is_uri):
         t0 = time.time()
         plan = resume_plan(spec, paths) if output.resume else ResumePlan()
         if not output.resume:

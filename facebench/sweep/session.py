@@ -27,10 +27,12 @@ if TYPE_CHECKING:  # at run time neither is needed here: `facebench` imports thi
     from ..artefacts import SweepDir
     from .spec import SweepSpec
 
-# Read by the trial processes, so also sent to a joined cluster's workers (ray.init's runtime_env): a reused actor
-# waits this long for the trial before it (Tune's default: 2 s) to end. A stopped trial first finishes its uploads
-# to the bucket (uploads.py); under a 2 s wait Tune gave up on the reuse and failed the next trial outright.
-WORKER_ENV = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "120"}
+# Only for results in a bucket, read by the trial processes (set before a private Ray starts, sent to a joined
+# cluster's workers through ray.init's runtime_env): a reused actor waits this long for the trial before it (Tune's
+# default: 2 s) to end. A stopped trial first finishes its uploads to the bucket (uploads.py); under a 2 s wait Tune
+# gave up on the reuse and failed the next trial outright. Without a bucket Tune's 2 s stay: a trial stuck mid-epoch
+# would otherwise hold a Ctrl-C's exit for the whole wait.
+BUCKET_WORKER_ENV = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "120"}
 # Set before Ray is imported: no auth token or usage report for a local cluster, and no Tune logger
 # callbacks (they import torch in the driver and duplicate what the trial directory records). Tune warns
 # about any driver step over 0.5 s; on a busy laptop that is a line every few seconds: warn past 5 s.
@@ -44,7 +46,6 @@ RAY_ENV = {
     # Ctrl-C raises KeyboardInterrupt at once (exit 130) instead of Tune's graceful stop, which would end
     # the running trials as if finished; they stay unfinished and --resume continues them.
     "TUNE_DISABLE_SIGINT_HANDLER": "1",
-    **WORKER_ENV,
 }
 
 
@@ -129,12 +130,15 @@ def skip_usage_tags() -> None:
 
 
 @contextmanager
-def ray_session(spec: SweepSpec, placement: Placement, sweep: SweepDir, *, verbose: int = 1) -> Iterator[None]:
-    """Ray started (or joined) for ``spec``'s trials; ``verbose`` >= 2 shows the trials' own output."""
+def ray_session(
+    spec: SweepSpec, placement: Placement, sweep: SweepDir, *, verbose: int = 1, bucket: bool = False
+) -> Iterator[None]:
+    """Ray started (or joined) for ``spec``'s trials; ``verbose`` >= 2 shows the trials' own output; ``bucket``:
+    results go to a bucket (BUCKET_WORKER_ENV)."""
     set_ray_env()
     import ray
 
-    started = _init_ray(placement, gpus=spec.gpus_per_trial, verbose=verbose)
+    started = _init_ray(placement, gpus=spec.gpus_per_trial, verbose=verbose, bucket=bucket)
     interrupt_on_sigterm()
     skip_usage_tags()
     try:
@@ -147,14 +151,17 @@ def ray_session(spec: SweepSpec, placement: Placement, sweep: SweepDir, *, verbo
                 keep_ray_logs(started, sweep)
 
 
-def _init_ray(placement: Placement, *, gpus: float, verbose: int) -> str | None:
+def _init_ray(placement: Placement, *, gpus: float, verbose: int, bucket: bool = False) -> str | None:
     """Start or join Ray. Returns None when Ray was already running (the caller leaves it be), else what this
     call started: a private local Ray's temp dir (whose logs go to the sweep folder), or "" for a cluster."""
     import ray
 
     if ray.is_initialized():
         return None
+    worker_env = dict(BUCKET_WORKER_ENV) if bucket else {}
     if placement.local:
+        for key, value in worker_env.items():  # the private Ray's workers inherit the driver's environment
+            os.environ.setdefault(key, value)
         # GPUs: Ray's own detection (CUDA_VISIBLE_DEVICES / NVML); a GPU sweep on a machine without one is then
         # refused by check_resources instead of scheduling "GPU" trials onto the CPU.
         temp_dir = ray_temp_dir()
@@ -170,7 +177,7 @@ def _init_ray(placement: Placement, *, gpus: float, verbose: int) -> str | None:
         return temp_dir
     target = placement.address or os.environ.get("RAY_ADDRESS") or "auto"
     try:
-        ray.init(address=target, logging_level="WARNING", runtime_env={"env_vars": dict(WORKER_ENV)})
+        ray.init(address=target, logging_level="WARNING", runtime_env={"env_vars": worker_env} if worker_env else None)
     except ConnectionError as e:
         raise ConfigError(
             f"--address {target}: cannot reach a Ray cluster there ({e}); start one with "

@@ -56,6 +56,11 @@ def _differs(a: float, b: float) -> bool:
     return not (math.isnan(a) and math.isnan(b)) and not abs(a - b) <= TOL
 
 
+def _values_differ(a: object, b: object) -> bool:
+    """Two numbers or two equal-length lists of numbers differ somewhere (beyond TOL)."""
+    return any(_differs(float(x), float(y)) for x, y in zip(np.atleast_1d(a), np.atleast_1d(b)))
+
+
 def _trial_scores(summaries: list[dict], arrays: dict) -> str | None:
     for s in summaries:
         for row in s.get("trials") or []:
@@ -92,11 +97,7 @@ def _targets(record: dict, summaries: list[dict], arrays: dict, page: str) -> st
         want["verdict"] = verdict(want["ci95"], float(e["target"]))
         for k in ("value", "ci95", "verdict"):
             a, b = e.get(k), want[k]
-            if (
-                (a != b)
-                if k == "verdict"
-                else any(_differs(float(x), float(y)) for x, y in zip(np.atleast_1d(a), np.atleast_1d(b)))
-            ):
+            if (a != b) if k == "verdict" else _values_differ(a, b):
                 return f"summary.json: target {e.get('label')!r} {k} {a!r}, but recomputed {b!r}"
         line = target_line(want)
         if line != e.get("line") or line not in page:
@@ -139,8 +140,8 @@ def _confirmation(summaries: list[dict], arrays: dict, page: str) -> str | None:
             if any(_differs(float(p["test_accuracy"]), g) for p, g in zip(row["per_seed"], got)):
                 return f"{where}: {row['recipe']!r} per-seed test accuracy {[p['test_accuracy'] for p in row['per_seed']]}, but its decisions give {got}"
             interval = stats.accuracy_interval(rs)
-            if _differs(float(row["test_accuracy_mean"]), interval["mean"]) or any(
-                _differs(float(a), b) for a, b in zip(row["ci95"], interval["ci95"])
+            if _values_differ(row["test_accuracy_mean"], interval["mean"]) or _values_differ(
+                row["ci95"], interval["ci95"]
             ):
                 return f"{where}: {row['recipe']!r} mean {row['test_accuracy_mean']!r} (95% CI {row['ci95']}), but recomputed {interval['mean']!r} ({interval['ci95']})"
             if cell(row["test_accuracy_mean"])[0] not in page:
@@ -162,7 +163,7 @@ def _confirmation(summaries: list[dict], arrays: dict, page: str) -> str | None:
             stored = rows[i].get("vs_best") or {}
             for k, b in (("difference", v.difference), ("ci", v.ci), ("p_adjusted", p), ("detectable", v.detectable)):
                 a = stored.get(k)
-                if a is None or any(_differs(float(x), float(y)) for x, y in zip(np.atleast_1d(a), np.atleast_1d(b))):
+                if a is None or _values_differ(a, b):
                     return f"{where}: {rows[i]['recipe']!r} vs the reference {k} {a!r}, but recomputed {b!r}"
             if line not in page:
                 return f"index.html: the verdict {line!r} is not on the page"
@@ -182,7 +183,7 @@ def _calibration(summaries: list[dict], page: str) -> str | None:
             return f"summary.json: calibration of {s.get('name')}: a re-run's source trial has no objective_pi95"
         want = stats.coverage(runs, pis)
         for k in ("coverage", "ci95", "n", "inside"):
-            if any(_differs(float(a), float(b)) for a, b in zip(np.atleast_1d(c.get(k)), np.atleast_1d(want[k]))):
+            if _values_differ(c.get(k), want[k]):
                 return f"summary.json: calibration of {s.get('name')} {k} {c.get(k)!r}, but recomputed {want[k]!r}"
         line = calibration_line(str(s.get("name")), c)
         if line not in page:

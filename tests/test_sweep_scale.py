@@ -120,6 +120,7 @@ def test_100_replayed_trials_on_4_nodes_one_killed_nothing_lost_or_twice():
             "0.1",
             "--checkpoint-kb",
             "4",
+            "--no-baseline",  # the accounting only: no plain-Tune cold start beside it
         ],
         cwd=ROOT,
         env=env,

@@ -212,10 +212,11 @@ def plain_trainable(config: dict, spec: Any) -> None:
     facebench's (tests/bench/scale.py runs it with plain Tune + OptunaSearch beside the facebench sweep)."""
     from ray import tune
 
+    started_at = time.time()  # as a facebench trial's ray.json: when the trial's own code first runs
     flat = spec.trial_config(config)
     curves = load_curves(str(Path(spec.replay.source).absolute()))
     source_id, _ = nearest(curves, flat)
     metric, mode = spec.objective
     for row in replay_rows(curves, source_id, spec.epochs, metric, mode, spec.select):
         time.sleep(spec.replay.seconds_per_epoch)
-        tune.report({k: v for k, v in row.items() if k != "replayed_from"})
+        tune.report({**{k: v for k, v in row.items() if k != "replayed_from"}, "started_at": started_at})

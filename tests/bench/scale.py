@@ -130,11 +130,19 @@ def plain_driver(args: argparse.Namespace) -> dict:
     ).fit()
     wall = time.time() - t0
     ray.shutdown()
-    return {"wall_s": wall, "errors": sum(r.error is not None for r in grid)}
+    starts = [r.metrics["started_at"] for r in grid if r.metrics and "started_at" in r.metrics]
+    return {"wall_s": wall, "errors": sum(r.error is not None for r in grid), "first_start": min(starts, default=None)}
 
 
 def run_driver(
-    kind: str, args: argparse.Namespace, results: str, log: Path, *, resume: bool = False, env: dict | None = None
+    kind: str,
+    args: argparse.Namespace,
+    results: str,
+    log: Path,
+    *,
+    resume: bool = False,
+    env: dict | None = None,
+    trials: int | None = None,
 ) -> subprocess.Popen:
     cmd = [
         sys.executable,
@@ -148,7 +156,7 @@ def run_driver(
         "--name",
         args.name,
         "--trials",
-        str(args.trials),
+        str(trials or args.trials),
         "--gpus-per-trial",
         str(args.gpus_per_trial),
         "--epochs",
@@ -200,12 +208,13 @@ def finished_trials(sweep: Path) -> int:
     return sum(1 for _ in (sweep / "trials").glob("*/result.json"))
 
 
-def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
+def run_facebench(args: argparse.Namespace, cluster, work: Path, folder: str = "fb") -> dict:
     """The facebench sweep; with --kill-nodes, nodes removed at a quarter, the driver killed at half, resumed."""
     from facebench.faults import KILL
 
-    results, log, sweep = str(work / "fb"), work / "facebench.log", work / "fb" / args.name
+    results, log, sweep = str(work / folder), work / f"{folder}.log", work / folder / args.name
     faults = {KILL: f"told:{args.trials // 2}"} if args.kill_nodes else {}
+    launched = time.time()
     driver = run_driver("facebench", args, results, log, env=faults)
     killed = []
     if args.kill_nodes:
@@ -214,7 +223,7 @@ def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
         killed = cluster.kill_nodes(args.kill_nodes)
         stranded = running_on(sweep, set(killed))  # trials whose attempt was on a removed node
     rc = wait_for(driver, "facebench driver")
-    out = {"killed_nodes": len(killed), "first_rc": rc}
+    out = {"killed_nodes": len(killed), "first_rc": rc, "first_trial_s": first_start_after(sweep, launched)}
     if args.kill_nodes:
         t0 = time.time()
         resumed = run_driver("facebench", args, results, log, resume=True)
@@ -226,6 +235,20 @@ def run_facebench(args: argparse.Namespace, cluster, work: Path) -> dict:
     if rc != 0:
         raise RuntimeError(f"facebench driver exited {rc}; see {log}: {log.read_text()[-3000:]}")
     return {**out, **json.loads((Path(results) / "facebench-driver.json").read_text())}
+
+
+def run_plain(args: argparse.Namespace, work: Path, folder: str = "plain", trials: int | None = None) -> dict:
+    """Plain Tune + OptunaSearch on the same cluster; ``first_trial_s``: from its launch to its first trial's
+    start (a cold start on this cluster, as a resumed facebench driver's is)."""
+    log = work / f"{folder}.log"
+    launched = time.time()
+    driver = run_driver("plain", args, str(work / folder), log, trials=trials)
+    rc = wait_for(driver, "plain Tune driver")
+    if rc != 0:
+        raise RuntimeError(f"plain Tune driver exited {rc}: {log.read_text()[-3000:]}")
+    out = json.loads((work / folder / "plain-driver.json").read_text())
+    first = out.get("first_start")
+    return {**out, "first_trial_s": round(first - launched, 2) if first else None}
 
 
 def running_on(sweep: Path, nodes: set[str]) -> list[str]:
@@ -333,24 +356,44 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     from facebench.sweep.simcluster import SimCluster
 
     slots_per_node = int(args.gpus_per_node / args.gpus_per_trial) if args.gpus_per_trial else 4
+    baseline = not args.kill_nodes and not args.no_baseline
     with SimCluster(args.nodes, slots_per_node, args.gpus_per_node, log=str(work / "cluster.log")) as cluster:
         args.address = cluster.address
-        loads = [os.getloadavg()[0]]  # the machine's 1-minute load: before, between and after the two runs
-        fb = run_facebench(args, cluster, work)
-        loads.append(os.getloadavg()[0])
-        plain = None
-        if not args.kill_nodes and not args.no_baseline:
-            rc = wait_for(run_driver("plain", args, str(work / "plain"), work / "plain.log"), "plain Tune driver")
-            if rc != 0:
-                raise RuntimeError(f"plain Tune driver exited {rc}: {(work / 'plain.log').read_text()[-3000:]}")
-            plain = json.loads((work / "plain" / "plain-driver.json").read_text())
+        loads = [os.getloadavg()[0]]  # the machine's 1-minute load: before the first run and after each
+        runs: list[tuple[dict, dict | None]] = []
+        for i in range(args.pairs if baseline else 1):
+            # Pairs alternate their order (facebench first, then plain Tune first, ...), so a drift of the
+            # machine's speed over the runs weighs on both sides alike.
+            fb_first = i % 2 == 0
+            plain = None
+            if baseline and not fb_first:
+                plain = run_plain(args, work, f"plain{i}")
+                loads.append(os.getloadavg()[0])
+            fb = run_facebench(args, cluster, work, "fb" if i == 0 else f"fb{i}")
             loads.append(os.getloadavg()[0])
-    sweep = work / "fb" / args.name
-    acc = accounting(args, sweep)
+            if baseline and fb_first:
+                plain = run_plain(args, work, f"plain{i}")
+                loads.append(os.getloadavg()[0])
+            runs.append((fb, plain))
+        cold = None
+        if args.kill_nodes and not args.no_baseline:
+            # The cold start a resumed driver pays, measured for plain Tune on the same (reduced) cluster: just
+            # enough trials to fill it once.
+            live = args.nodes - runs[0][0]["killed_nodes"]
+            cold = run_plain(args, work, "plain-cold", trials=max(1, live * slots_per_node))
+            loads.append(os.getloadavg()[0])
+    fb, plain = runs[0]
+    sweeps = [work / ("fb" if i == 0 else f"fb{i}") / args.name for i in range(len(runs))]
+    accs = [accounting(args, sweep) for sweep in sweeps]
+    acc = dict(accs[0])
+    for key in ("lost", "duplicates", "failed"):
+        acc[key] = sum(a[key] for a in accs)  # every sweep of every pair is accounted for
+    sweep = sweeps[0]
     slots = args.nodes * slots_per_node
     ideal = acc.pop("epochs_run") * args.seconds_per_epoch / slots
     p50, p95 = suggest_ms(sweep)
     cpu50, cpu95 = suggest_ms(sweep, 1)
+    ratios = [f["wall_s"] / p["wall_s"] for f, p in runs if p]
     return {
         "trials": args.trials,
         "nodes": args.nodes,
@@ -359,12 +402,18 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         "ideal_s": round(ideal, 1),
         "wall_over_ideal": round(fb["wall_s"] / ideal, 3),
         "raw_tune_wall_s": round(plain["wall_s"], 1) if plain else None,
-        "overhead_ratio": round(fb["wall_s"] / plain["wall_s"], 3) if plain else None,
+        "overhead_ratio": round(statistics.median(ratios), 3) if ratios else None,
+        "pairs": len(ratios),
+        "walls_s": [round(f["wall_s"], 1) for f, _ in runs] if len(runs) > 1 else None,
+        "raw_tune_walls_s": [round(p["wall_s"], 1) for _, p in runs if p] if len(runs) > 1 else None,
+        "overhead_ratios": [round(r, 3) for r in ratios] if len(ratios) > 1 else None,
         "suggest_ms_p50": p50,
         "suggest_ms_p95": p95,
         "suggest_cpu_ms_p50": cpu50,
         "suggest_cpu_ms_p95": cpu95,
-        "driver_rss_mb": round(fb["rss_mb"]),
+        "driver_rss_mb": round(max(f["rss_mb"] for f, _ in runs)),
+        "first_trial_s": fb.get("first_trial_s"),
+        "raw_tune_first_trial_s": (cold or plain or {}).get("first_trial_s"),
         "resume_s": fb.get("resume_s"),
         "resume_plan_s": fb.get("resume_plan_s"),
         "on_killed_nodes": fb.get("on_killed_nodes"),
@@ -381,7 +430,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         "checkpoint_kb": args.checkpoint_kb,
         "max_pending": args.max_pending or "auto",
         "nodes_used": nodes_used(sweep),
-        "plain_errors": plain.get("errors") if plain else None,
+        "plain_errors": sum(p.get("errors", 0) for _, p in runs if p) if baseline else None,
         "load_1m": [round(x, 1) for x in loads],
     }
 
@@ -412,6 +461,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "cluster's slots, so Tune keeps that many pending)",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the plain Tune run")
+    p.add_argument(
+        "--pairs",
+        type=int,
+        default=1,
+        help="facebench and plain Tune run this many times each, in alternating order; overhead_ratio is the "
+        "median of the pairs' ratios (without faults only)",
+    )
     p.add_argument("--name", default=NAME, help="the sweep's name (its study's name too)")
     p.add_argument("--keep", default=None, help="keep the work folder here instead of removing it")
     p.add_argument("--driver", choices=("facebench", "plain"), default=None, help=argparse.SUPPRESS)

@@ -9,12 +9,13 @@ the CPU profile's space with ``--epochs`` epochs of ``--seconds-per-epoch`` each
 (facebench/sweep/simcluster.py) is ``--nodes`` raylets of ``gpus/gpus-per-trial`` CPUs and ``--gpus-per-node``
 logical GPUs, in a supervisor process. Each driver is a subprocess of this script (its peak RSS is its own).
 
-Without ``--kill-nodes``: the facebench sweep, then plain Tune on the same cluster (overhead_ratio = facebench wall /
-plain wall, both from just before Ray is joined to the end, the summary included). With ``--kill-nodes K``: K
-nodes are removed once a quarter of the trials have finished, the driver is SIGKILLed by the fault hook when
-Optuna has been told half of them (FACEBENCH_KILL_AT=told:N/2), then resumed; resume_s is from the resumed
-driver's start to the first trial it starts. No plain-Tune run then. Everything started is stopped, every temp dir
-removed.
+Without ``--kill-nodes``: the facebench sweep and plain Tune on the same cluster, ``--pairs`` times each in
+alternating order (overhead_ratio = the median over pairs of facebench wall / plain wall, both from just before Ray
+is joined to the end, the summary included). With ``--kill-nodes K``: K nodes are removed once a quarter of the
+trials have finished, the driver is SIGKILLed by the fault hook when Optuna has been told half of them
+(FACEBENCH_KILL_AT=told:N/2), then resumed; resume_s is from the resumed driver's start to the first trial it
+starts, and plain Tune is then started cold on the reduced cluster (one trial per live slot) for the same
+measure (raw_tune_first_trial_s). Everything started is stopped, every temp dir removed.
 """
 
 from __future__ import annotations
@@ -131,7 +132,12 @@ def plain_driver(args: argparse.Namespace) -> dict:
     wall = time.time() - t0
     ray.shutdown()
     starts = [r.metrics["started_at"] for r in grid if r.metrics and "started_at" in r.metrics]
-    return {"wall_s": wall, "errors": sum(r.error is not None for r in grid), "first_start": min(starts, default=None)}
+    return {
+        "wall_s": wall,
+        "errors": sum(r.error is not None for r in grid),
+        "first_start": min(starts, default=None),
+        "epochs_run": sum(int((r.metrics or {}).get("training_iteration", 0)) for r in grid),
+    }
 
 
 def run_driver(
@@ -394,6 +400,14 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     p50, p95 = suggest_ms(sweep)
     cpu50, cpu95 = suggest_ms(sweep, 1)
     ratios = [f["wall_s"] / p["wall_s"] for f, p in runs if p]
+    # ASHA and TPE stop different trials in each run, so the two drivers run different numbers of epochs: the
+    # ratio of their walls per epoch run (wall / ideal) compares them on equal work.
+    per_epoch = [
+        (f["wall_s"] / a["epochs_run"]) / (p["wall_s"] / p["epochs_run"])
+        for (f, p), a in zip(runs, accs)
+        if p and p.get("epochs_run") and a["epochs_run"]
+    ]
+    plain_ideal = plain["epochs_run"] * args.seconds_per_epoch / slots if plain and plain.get("epochs_run") else None
     return {
         "trials": args.trials,
         "nodes": args.nodes,
@@ -403,6 +417,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         "wall_over_ideal": round(fb["wall_s"] / ideal, 3),
         "raw_tune_wall_s": round(plain["wall_s"], 1) if plain else None,
         "overhead_ratio": round(statistics.median(ratios), 3) if ratios else None,
+        "raw_tune_ideal_s": round(plain_ideal, 1) if plain_ideal else None,
+        "overhead_ratio_per_epoch": round(statistics.median(per_epoch), 3) if per_epoch else None,
         "pairs": len(ratios),
         "walls_s": [round(f["wall_s"], 1) for f, _ in runs] if len(runs) > 1 else None,
         "raw_tune_walls_s": [round(p["wall_s"], 1) for _, p in runs if p] if len(runs) > 1 else None,
@@ -412,6 +428,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         "suggest_cpu_ms_p50": cpu50,
         "suggest_cpu_ms_p95": cpu95,
         "driver_rss_mb": round(max(f["rss_mb"] for f, _ in runs)),
+        "driver_cpu_s": round(fb["cpu_s"], 1),
+        "raw_tune_driver_cpu_s": round(plain["cpu_s"], 1) if plain else None,
         "first_trial_s": fb.get("first_trial_s"),
         "raw_tune_first_trial_s": (cold or plain or {}).get("first_trial_s"),
         "resume_s": fb.get("resume_s"),

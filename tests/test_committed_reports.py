@@ -82,6 +82,26 @@ def test_committed_report_recomputes_from_its_own_files(name, tmp_path, capsys):
     assert capsys.readouterr().err.strip()
 
 
+@pytest.mark.parametrize("name", ["margin", "vae"])
+def test_a_label_stronger_than_the_verdicts_is_caught(name, tmp_path, capsys):
+    """Neither sweep's best recipe beat every rival: a record (and page) calling it "the confirmed winner" is
+    refused by --check, which words the label again from the rivals' verdicts."""
+    from facebench.cli import main as facebench
+
+    bad = tmp_path / name
+    shutil.copytree(REPO / "reports" / name, bad)
+    text = (bad / "summary.json").read_text(encoding="utf-8")
+    label = next(e["label"] for e in json.loads(text)["targets"] if "new seeds" in e["label"])
+    assert "(no winner: " in label
+    stronger = "the confirmed winner" + label[label.index(") of ") + 1 :]
+    for f in ("summary.json", "index.html"):
+        path = bad / f
+        path.write_text(path.read_text(encoding="utf-8").replace(label, stronger), encoding="utf-8")
+    capsys.readouterr()
+    assert facebench(["report", "--check", str(bad)]) == 1
+    assert "the confirmed winner" in capsys.readouterr().err
+
+
 def test_vae_report_holds_its_calibration():
     record = json.loads((REPO / "reports" / "vae" / "summary.json").read_text(encoding="utf-8"))
     cal = record["calibration"]

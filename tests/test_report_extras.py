@@ -165,7 +165,7 @@ def test_target_met_and_missed_known_answer():
     assert [e["verdict"] for e in entries] == ["inconclusive", "inconclusive"]  # no decisions: no interval
     assert entries[1]["line"] == (
         "target test_accuracy_mean >= 0.8000: the best by mean over new seeds (no winner: "
-        "a tie) of s (cnn ce, 3 seeds) scores 0.8103 (95% CI 0.7970–0.8230, the "
+        "inconclusive against cnn arcface) of s (cnn ce, 3 seeds) scores 0.8103 (95% CI 0.7970–0.8230, the "
         "confirmation's, over seeds): inconclusive (CI 0.7970–0.8230 contains the target)"
     )
     assert target_lines(None, [Sweep()], ranked) == []

@@ -2,7 +2,8 @@
 beside it (record.py's summary.json and decisions.npz) and name the first that differs.
 
 Checked, in order: each trial's test score in summary.json against its decisions; each ``targets`` entry (value and
-interval of a single trial from its decisions, the verdict from the interval, the line) and that line on the page;
+interval of a single trial from its decisions; a confirmed recipe's label from its rivals' verdicts, as
+record.winner_label words it; the verdict from the interval, the line) and that line on the page;
 the confirmation stage (the reference chosen again on the per-seed validation objectives; each recipe's per-seed
 test accuracy, mean and interval from its runs' decisions; each comparison's Holm-adjusted verdict and its line, on
 the page); the calibration (coverage and its interval from the re-runs' objectives and their trials' prediction
@@ -24,7 +25,7 @@ from facebench.errors import DataError
 from ..eval import confirmation as stats
 from . import confirmation
 from .html import cell
-from .record import DECISIONS, RECORD, calibration_line, fold_interval, target_line, verdict
+from .record import DECISIONS, RECORD, calibration_line, confirmed_label, fold_interval, target_line, verdict
 
 TOL = 1e-9
 
@@ -94,10 +95,12 @@ def _targets(record: dict, summaries: list[dict], arrays: dict, page: str) -> st
                 {},
             )
             want["value"], want["ci95"] = conf.get("test_accuracy_mean", math.nan), conf.get("ci95", [math.nan] * 2)
+            confirmation = by_name.get(src.get("sweep"), {}).get("confirmation") or []
+            want["label"] = confirmed_label(str(src.get("sweep")), confirmation) or e.get("label")
         want["verdict"] = verdict(want["ci95"], float(e["target"]))
-        for k in ("value", "ci95", "verdict"):
+        for k in ("label", "value", "ci95", "verdict"):
             a, b = e.get(k), want[k]
-            if (a != b) if k == "verdict" else _values_differ(a, b):
+            if (a != b) if k in ("label", "verdict") else _values_differ(a, b):
                 return f"summary.json: target {e.get('label')!r} {k} {a!r}, but recomputed {b!r}"
         line = target_line(want)
         if line != e.get("line") or line not in page:

@@ -96,7 +96,8 @@ def decisions(load: Callable[[str, str], dict | None], location: str) -> tuple[n
 
 
 def is_winner(confirmation: list[dict]) -> bool:
-    """ "Winner" only where no other recipe's verdict against the best is a tie: each must say the best beats it."""
+    """ "Winner" only where every other recipe's verdict against the best says the best beats it: not an equivalence,
+    an inconclusive comparison or a loss."""
     best = next((c for c in confirmation if c.get("best")), None)
     others = [c for c in confirmation if not c.get("best")]
     if best is None or not others:
@@ -106,6 +107,39 @@ def is_winner(confirmation: list[dict]) -> bool:
     # eval.confirmation.verdict, from the rival's side: "worse by x points (CI a to b)" = the best beats it; older
     # records said "<best> beats <rival>"
     return all(str(c.get("verdict") or "").startswith(("worse by ", f"{best['recipe']} beats ")) for c in others)
+
+
+RIVAL_VERDICTS = (  # eval.confirmation.verdict's kinds, from the rival's side, as the label names them
+    ("better by ", "beaten by"),
+    ("equivalent within ", "equivalent within the margin to"),
+    ("inconclusive", "inconclusive against"),
+)
+
+
+def winner_label(confirmation: list[dict]) -> str:
+    """Who a confirmed sweep's best recipe is, no stronger than its rivals' verdicts: "the confirmed winner" only
+    when every rival is beaten; otherwise the best by mean, naming the rivals it is equivalent to, inconclusive
+    against or beaten by."""
+    if is_winner(confirmation):
+        return "the confirmed winner"
+    others = [c for c in confirmation if not c.get("best")]
+    groups: dict[str, list[str]] = {}
+    for c in others:
+        v = str(c.get("verdict") or "")
+        if v.startswith("worse by "):
+            continue
+        phrase = next((name for prefix, name in RIVAL_VERDICTS if v.startswith(prefix)), "without a verdict against")
+        groups.setdefault(phrase, []).append(str(c.get("recipe")))
+    why = "; ".join(f"{phrase} {', '.join(recipes)}" for phrase, recipes in groups.items()) or "no rival confirmed"
+    return f"the best by mean over new seeds (no winner: {why})"
+
+
+def confirmed_label(name: str, confirmation: list[dict]) -> str | None:
+    """The target line's label of sweep ``name``'s best recipe over new seeds (None without one)."""
+    win = next((c for c in confirmation if c.get("best")), None)
+    if win is None:
+        return None
+    return f"{winner_label(confirmation)} of {name} ({win['recipe']}, {len(win.get('seeds', []))} seeds)"
 
 
 def target_entries(
@@ -135,14 +169,9 @@ def target_entries(
         win = next((c for c in s.confirmation if c.get("best")), None)
         mean, ci = (win or {}).get("test_accuracy_mean"), (win or {}).get("ci95")
         if isinstance(mean, (int, float)) and math.isfinite(mean) and isinstance(ci, list) and len(ci) == 2:
-            who = (
-                "the confirmed winner"
-                if is_winner(s.confirmation)
-                else "the best by mean over new seeds (no winner: a tie)"
-            )
             out.append(
                 {
-                    "label": f"{who} of {s.name} ({win['recipe']}, {len(win.get('seeds', []))} seeds)",
+                    "label": confirmed_label(s.name, s.confirmation),
                     "metric": str(b["score_metric"]),
                     "target": target,
                     "value": float(mean),

@@ -117,6 +117,21 @@ def test_checkpoint_is_atomic_and_config_mismatch_is_named(tmp_path):
         check_same_config(path, {"optim.lr": 0.1}, {"optim.lr": 0.2})
 
 
+def test_any_damaged_checkpoint_is_one_config_error(tmp_path):
+    """Random bytes fail anywhere in torch's unpickler (KeyError and IndexError as well as UnpicklingError): 300
+    seeded files, each refused as not readable, none escaping as another exception (a traceback for the user)."""
+    import random
+
+    path = tmp_path / "checkpoint.pt"
+    refused = 0
+    for seed in range(300):
+        path.write_bytes(random.Random(seed).randbytes(4096))
+        with pytest.raises(ConfigError, match="not a readable facebench checkpoint"):
+            load_checkpoint(path)
+        refused += 1
+    assert refused == 300
+
+
 def test_importing_the_engine_imports_no_ray():
     code = (
         "import sys, facebench.engine, facebench.engine.trial, facebench.engine.cli; "

@@ -8,9 +8,7 @@ numpy arrays their libraries return.
 
 from __future__ import annotations
 
-import pickle
 import random
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +81,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     ``weights_only``: a checkpoint in a results folder may come from anyone, so no pickled code runs."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (EOFError, RuntimeError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-        why = "empty" if Path(path).stat().st_size == 0 else " ".join(str(e).split())[:160]
+    except OSError:
+        raise  # the file could not be read at all (permissions, I/O): its own one line
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file fails anywhere in the unpickler: random
+        # bytes raise KeyError or IndexError as well as UnpicklingError, EOFError, RuntimeError or BadZipFile
+        why = "empty" if Path(path).stat().st_size == 0 else f"{type(e).__name__}: {' '.join(str(e).split())}"[:160]
         raise ConfigError(
             f"{path}: not a readable facebench checkpoint ({why}); start afresh with --no-resume or another --out"
         ) from None

@@ -20,6 +20,7 @@ MARKER = ".facebench"
 LOCK = ".facebench.lock"  # a sweep's driver lock (facebench.sweep.lock): never removed by a cleanup of the folder
 # The temporary files of facebench.io.atomic_path (``.<name>.<random>.tmp``): a write killed midway.
 TEMP_PATTERN = ".*.tmp"
+MARKER_TEMP = f".{MARKER}.*.tmp"  # the marker's own, from a claim killed before the marker was in place
 # What facebench writes in each kind of folder is the layout's: facebench.artefacts.OWNED.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,127}")
 
@@ -62,6 +63,13 @@ def claim_dir(path: str | os.PathLike, kind: str) -> Path:
         raise ConfigError(f"{_first_file(path)}: is a file, not a folder; choose another path") from None
     except NotADirectoryError:
         raise ConfigError(f"{_first_file(path)}: is a file, not a folder; choose another path") from None
+    interrupted = [n for n in entries if fnmatch.fnmatchcase(n, MARKER_TEMP)]
+    if entries and len(interrupted) == len(entries):
+        # Only the temporary file of this marker's own atomic write: a claim killed midway (its node lost, the
+        # driver SIGKILLed) before the marker was in place. facebench's, so the claim is taken up again.
+        for name in interrupted:
+            (path / name).unlink(missing_ok=True)
+        entries = []
     if entries:
         shown = ", ".join(sorted(entries)[:3]) + (", ..." if len(entries) > 3 else "")
         raise ConfigError(

@@ -152,3 +152,21 @@ def test_an_unmarked_folder_of_no_known_kind_is_kept_whole(tmp_path):
     (sweep / "sweep.json").write_text("{}")
     assert remove_owned(sweep) == ["trials/"]
     assert (sweep / "trials" / "x.bin").exists() and not (sweep / "sweep.json").exists()
+
+
+def test_a_claim_killed_before_its_marker_is_taken_up_again(tmp_path):
+    """A trial's worker killed while writing the folder's marker leaves only the marker's temporary file: the
+    retry claims the folder (it refused it as the user's, failing the trial); a user's file beside it still
+    makes the folder the user's."""
+    interrupted = tmp_path / "t1"
+    interrupted.mkdir()
+    (interrupted / f".{MARKER}.ysvzyl3r.tmp").write_text("")
+    claim_dir(interrupted, "trial")
+    assert [p.name for p in interrupted.iterdir()] == [MARKER]
+    users = tmp_path / "t2"
+    users.mkdir()
+    (users / f".{MARKER}.abc.tmp").write_text("")
+    (users / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not created by facebench"):
+        claim_dir(users, "trial")
+    assert sorted(p.name for p in users.iterdir()) == [f".{MARKER}.abc.tmp", "notes.txt"]

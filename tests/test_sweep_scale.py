@@ -133,7 +133,7 @@ def test_100_replayed_trials_on_4_nodes_one_killed_nothing_lost_or_twice():
     assert run.returncode == 0, run.stderr[-3000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["killed_nodes"] == 1
-    assert out["lost"] == 0 and out["duplicates"] == 0 and out["failed"] == 0
+    assert out["lost"] == 0 and out["duplicates"] == 0 and out["failed"] == 0, out
     assert out["completed"] + out["stopped"] == 100
     assert out["resume_s"] is not None
     assert not left, f"the bench left files in its Ray temp dir: {left}"

@@ -97,7 +97,9 @@ def serve(nodes: int, cpus: float, gpus: float, temp: str) -> None:
                 gone = workers[: int(words[1])]
                 workers = workers[len(gone) :]
                 for node in gone:
+                    workers_of_node = _children(_raylet_pid(node))  # before the raylet dies and they are reparented
                     cluster.remove_node(node, allow_graceful=False)
+                    _kill(workers_of_node)
                 _say({"killed": [n.node_id for n in gone]})
             elif words[:1] == ["quit"]:
                 break
@@ -108,6 +110,40 @@ def serve(nodes: int, cpus: float, gpus: float, temp: str) -> None:
             kill_holders(temp)
             remove_address_file(address)
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _raylet_pid(node) -> int | None:
+    from ray._private import ray_constants
+
+    procs = node.all_processes.get(ray_constants.PROCESS_TYPE_RAYLET) or []
+    return procs[0].process.pid if procs else None
+
+
+def _children(pid: int | None) -> list[int]:
+    """The processes ``pid`` started: a raylet's workers, which Ray's ``remove_node`` leaves running (a worker notices
+    its raylet's death only on its next call to it). A lost machine takes them with it, so ``kill`` does too:
+    otherwise a trial's old attempt could keep writing after Tune has started it again elsewhere."""
+    if pid is None:
+        return []
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _say(obj: dict) -> None:

@@ -317,6 +317,9 @@ def accounting(args: argparse.Namespace, sweep: Path) -> dict:
         "lost": args.trials - ok,
         "retried": retried,
         "duplicates": (len(ids) - len(set(ids))) + (len(params) - len(set(params))) + overrun,
+        "duplicate_folders": len(ids) - len(set(ids)),  # study trials naming one trial folder
+        "duplicate_proposals": len(params) - len(set(params)),  # identical parameters proposed twice
+        "trained_twice": overrun,  # trials with more epoch rows than the sweep has epochs
         "epochs_run": sum(
             len((sweep / "trials" / i / "epochs.jsonl").read_text().splitlines())
             for i in records

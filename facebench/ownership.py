@@ -63,7 +63,7 @@ def claim_dir(path: str | os.PathLike, kind: str) -> Path:
         raise ConfigError(f"{_first_file(path)}: is a file, not a folder; choose another path") from None
     except NotADirectoryError:
         raise ConfigError(f"{_first_file(path)}: is a file, not a folder; choose another path") from None
-    interrupted = [n for n in entries if fnmatch.fnmatchcase(n, MARKER_TEMP)]
+    interrupted = [n for n in entries if fnmatch.fnmatchcase(n, MARKER_TEMP) and _regular_file(path / n)]
     if entries and len(interrupted) == len(entries):
         # Only the temporary file of this marker's own atomic write: a claim killed midway (its node lost, the
         # driver SIGKILLed) before the marker was in place. facebench's, so the claim is taken up again.
@@ -131,10 +131,15 @@ def remove_stale_temps(path: str | os.PathLike) -> list[str]:
         return []
     removed = []
     for entry in path.iterdir():
-        if fnmatch.fnmatchcase(entry.name, TEMP_PATTERN) and entry.is_file() and not entry.is_symlink():
+        if fnmatch.fnmatchcase(entry.name, TEMP_PATTERN) and _regular_file(entry):
             entry.unlink(missing_ok=True)
             removed.append(entry.name)
     return removed
+
+
+def _regular_file(path: Path) -> bool:
+    """A plain file, not a symlink or folder: only those can be facebench's temporary files."""
+    return path.is_file() and not path.is_symlink()
 
 
 def _check_is_dir(path: Path) -> None:

@@ -86,16 +86,9 @@ def _targets(record: dict, summaries: list[dict], arrays: dict, page: str) -> st
             if got is not None:
                 want["value"], want["ci95"] = got
         else:
-            conf = next(
-                (
-                    c
-                    for c in by_name.get(src.get("sweep"), {}).get("confirmation") or []
-                    if c.get("recipe") == src.get("recipe")
-                ),
-                {},
-            )
-            want["value"], want["ci95"] = conf.get("test_accuracy_mean", math.nan), conf.get("ci95", [math.nan] * 2)
             confirmation = by_name.get(src.get("sweep"), {}).get("confirmation") or []
+            conf = next((c for c in confirmation if c.get("recipe") == src.get("recipe")), {})
+            want["value"], want["ci95"] = conf.get("test_accuracy_mean", math.nan), conf.get("ci95", [math.nan] * 2)
             want["label"] = confirmed_label(str(src.get("sweep")), confirmation) or e.get("label")
         want["verdict"] = verdict(want["ci95"], float(e["target"]))
         for k in ("label", "value", "ci95", "verdict"):

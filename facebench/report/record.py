@@ -95,6 +95,10 @@ def decisions(load: Callable[[str, str], dict | None], location: str) -> tuple[n
         return None
 
 
+# eval.confirmation.verdict, from the rival's side, when the best beats it: "worse by x points (CI a to b)"
+BEATEN = "worse by "
+
+
 def is_winner(confirmation: list[dict]) -> bool:
     """ "Winner" only where every other recipe's verdict against the best says the best beats it: not an equivalence,
     an inconclusive comparison or a loss."""
@@ -104,9 +108,8 @@ def is_winner(confirmation: list[dict]) -> bool:
         return False
     if isinstance(best.get("winner"), bool):
         return best["winner"]
-    # eval.confirmation.verdict, from the rival's side: "worse by x points (CI a to b)" = the best beats it; older
-    # records said "<best> beats <rival>"
-    return all(str(c.get("verdict") or "").startswith(("worse by ", f"{best['recipe']} beats ")) for c in others)
+    # older records said "<best> beats <rival>"
+    return all(str(c.get("verdict") or "").startswith((BEATEN, f"{best['recipe']} beats ")) for c in others)
 
 
 RIVAL_VERDICTS = (  # eval.confirmation.verdict's kinds, from the rival's side, as the label names them
@@ -126,7 +129,7 @@ def winner_label(confirmation: list[dict]) -> str:
     groups: dict[str, list[str]] = {}
     for c in others:
         v = str(c.get("verdict") or "")
-        if v.startswith("worse by "):
+        if v.startswith(BEATEN):
             continue
         phrase = next((name for prefix, name in RIVAL_VERDICTS if v.startswith(prefix)), "without a verdict against")
         groups.setdefault(phrase, []).append(str(c.get("recipe")))

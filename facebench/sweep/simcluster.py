@@ -55,11 +55,7 @@ def _readlink(path: Path) -> str:
 
 def kill_holders(marker: str, limit_s: float = 10.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids_holding(marker):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        _signal(pids_holding(marker), sig)
         deadline = time.monotonic() + limit_s / 2
         while pids_holding(marker) and time.monotonic() < deadline:
             time.sleep(0.2)  # waiting for the processes to exit, a condition
@@ -99,7 +95,7 @@ def serve(nodes: int, cpus: float, gpus: float, temp: str) -> None:
                 for node in gone:
                     workers_of_node = _children(_raylet_pid(node))  # before the raylet dies and they are reparented
                     cluster.remove_node(node, allow_graceful=False)
-                    _kill(workers_of_node)
+                    _signal(workers_of_node, signal.SIGKILL)
                 _say({"killed": [n.node_id for n in gone]})
             elif words[:1] == ["quit"]:
                 break
@@ -138,10 +134,10 @@ def _children(pid: int | None) -> list[int]:
     return out
 
 
-def _kill(pids: list[int]) -> None:
+def _signal(pids: list[int], sig: int) -> None:
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
         except ProcessLookupError:
             pass
 

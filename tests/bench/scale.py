@@ -306,8 +306,14 @@ def accounting(args: argparse.Namespace, sweep: Path) -> dict:
     trials = optuna.load_study(study_name=sweep.name, storage=url).get_trials(deepcopy=False)
     ids = [t.user_attrs.get(TRIAL_ATTR) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
     params = [json.dumps(t.params, sort_keys=True) for t in trials if t.user_attrs.get(TRIAL_ATTR)]
-    overrun = sum(1 for p in (sweep / "trials").glob("*/epochs.jsonl") if len(p.read_text().splitlines()) > args.epochs)
+    rows = {p.parent.name: len(p.read_text().splitlines()) for p in (sweep / "trials").glob("*/epochs.jsonl")}
+    overrun = sum(n > args.epochs for n in rows.values())
     ok = sum(s in ("completed", "stopped") for s in status)
+    kinds = {
+        "duplicate_folders": len(ids) - len(set(ids)),  # study trials naming one trial folder
+        "duplicate_proposals": len(params) - len(set(params)),  # identical parameters proposed twice
+        "trained_twice": overrun,  # trials with more epoch rows than the sweep has epochs
+    }
     # Attempts that Tune saw fail (a node lost under them) and retried: Tune keeps their error in its trial folder.
     retried = sum(1 for _ in (sweep / "ray").glob("*/error.txt"))
     return {
@@ -316,15 +322,9 @@ def accounting(args: argparse.Namespace, sweep: Path) -> dict:
         "failed": status.count("failed"),
         "lost": args.trials - ok,
         "retried": retried,
-        "duplicates": (len(ids) - len(set(ids))) + (len(params) - len(set(params))) + overrun,
-        "duplicate_folders": len(ids) - len(set(ids)),  # study trials naming one trial folder
-        "duplicate_proposals": len(params) - len(set(params)),  # identical parameters proposed twice
-        "trained_twice": overrun,  # trials with more epoch rows than the sweep has epochs
-        "epochs_run": sum(
-            len((sweep / "trials" / i / "epochs.jsonl").read_text().splitlines())
-            for i in records
-            if (sweep / "trials" / i / "epochs.jsonl").exists()
-        ),
+        "duplicates": sum(kinds.values()),
+        **kinds,
+        "epochs_run": sum(rows.get(i, 0) for i in records),
     }
 
 
@@ -370,7 +370,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         args.address = cluster.address
         loads = [os.getloadavg()[0]]  # the machine's 1-minute load: before the first run and after each
         runs: list[tuple[dict, dict | None]] = []
-        for i in range(args.pairs if baseline else 1):
+        folders = [f"fb{i}" if i else "fb" for i in range(args.pairs if baseline else 1)]
+        for i, folder in enumerate(folders):
             # Pairs alternate their order (facebench first, then plain Tune first, ...), so a drift of the
             # machine's speed over the runs weighs on both sides alike.
             fb_first = i % 2 == 0
@@ -378,7 +379,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
             if baseline and not fb_first:
                 plain = run_plain(args, work, f"plain{i}")
                 loads.append(os.getloadavg()[0])
-            fb = run_facebench(args, cluster, work, "fb" if i == 0 else f"fb{i}")
+            fb = run_facebench(args, cluster, work, folder)
             loads.append(os.getloadavg()[0])
             if baseline and fb_first:
                 plain = run_plain(args, work, f"plain{i}")
@@ -392,10 +393,10 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
             cold = run_plain(args, work, "plain-cold", trials=max(1, live * slots_per_node))
             loads.append(os.getloadavg()[0])
     fb, plain = runs[0]
-    sweeps = [work / ("fb" if i == 0 else f"fb{i}") / args.name for i in range(len(runs))]
+    sweeps = [work / folder / args.name for folder in folders]
     accs = [accounting(args, sweep) for sweep in sweeps]
     acc = dict(accs[0])
-    for key in ("lost", "duplicates", "failed"):
+    for key in ("lost", "failed", "duplicates", "duplicate_folders", "duplicate_proposals", "trained_twice"):
         acc[key] = sum(a[key] for a in accs)  # every sweep of every pair is accounted for
     sweep = sweeps[0]
     slots = args.nodes * slots_per_node

@@ -496,7 +496,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--address", default=None, help=argparse.SUPPRESS)
     p.add_argument("--results", default=None, help=argparse.SUPPRESS)
     p.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.pairs < 1:
+        p.error(f"--pairs {args.pairs}: at least 1")
+    return args
 
 
 @contextlib.contextmanager
